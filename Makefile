@@ -1,0 +1,49 @@
+# Set-up is part of every target: on a fresh machine `make demo` and `make test` install what they need.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+DATA ?= ../shared/data
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+export DEBIAN_FRONTEND := noninteractive
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+
+.PHONY: help install install-dev sysdeps test demo bench clean
+
+help:
+	@echo "make demo   - install and run the data pipeline on the embedded HumanEval default"
+	@echo "make test   - install the test extras and run the default test suite"
+	@echo "make bench  - run the benchmark scripts in bench/ and print their figures"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[tok,data]'
+	touch $@
+
+$(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@ $(VENV)/.installed
+
+install: sysdeps $(VENV)/.installed
+install-dev: sysdeps $(VENV)/.dev-installed
+
+# bubblewrap isolates untrusted code in the sandbox.
+sysdeps:
+	@command -v bwrap >/dev/null 2>&1 || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q bubblewrap; }
+
+test: install-dev
+	$(BIN)/python -m pytest -m "not vllm and not heavy"
+
+demo: install
+	@mkdir -p demo-out
+	$(BIN)/crl filter --source humaneval --stats demo-out/filter-stats.json -o demo-out/problems.jsonl
+	@echo "demo: problems in demo-out/problems.jsonl" >&2
+
+bench: install-dev
+	@for b in bench/*_bench.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) demo-out bench-out build *.egg-info src/*.egg-info

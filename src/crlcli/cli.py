@@ -1,0 +1,99 @@
+"""The `crl` command: registers the subcommands and holds the one error boundary."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+from typer import exceptions as typer_exc
+
+from . import __version__
+from .errors import CrlError
+from .log import console, setup_logging
+
+app = typer.Typer(
+    name="crl",
+    help=(
+        "Critique Reinforcement Learning for code models.\n\n"
+        "Every stage reads JSON Lines on stdin (or -i FILE) and writes JSON Lines on stdout (or -o FILE):\n\n"
+        "  crl filter --source code-contests data.json | crl judge | crl mix > train.jsonl"
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"crl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging on stderr."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+) -> None:
+    setup_logging(verbose)
+
+
+def _register() -> None:
+    # Command modules are imported here, not lazily: each is thin, and heavy imports live inside their bodies.
+    from .commands import eval as eval_cmd
+    from .commands import filter as filter_cmd
+    from .commands import gen_candidates, judge, mix, reward, train, tts
+
+    for module in (filter_cmd, gen_candidates, judge, mix, train, eval_cmd, tts, reward):
+        module.register(app)
+
+
+_register()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: the single place where errors become `error:`/`hint:` and an exit code."""
+    debug = os.environ.get("CRL_DEBUG") not in (None, "", "0")
+    try:
+        result = app(args=argv, prog_name="crl", standalone_mode=False)
+        code = result if isinstance(result, int) else 0
+    except CrlError as exc:
+        if debug:
+            console.print_exception()
+        console.print(f"[bold red]error:[/] {exc.message}", markup=True, highlight=False, soft_wrap=True)
+        if exc.hint:
+            console.print(f"[bold]hint:[/] {exc.hint}", markup=True, highlight=False, soft_wrap=True)
+        code = exc.exit_code
+    except typer_exc.Exit as exc:
+        code = exc.exit_code
+    except typer_exc.TyperException as exc:
+        # Typer's own usage errors (unknown option, missing argument): it formats them; exit code 2.
+        show = getattr(exc, "show", None)
+        if show is not None:
+            show(file=sys.stderr)
+        else:
+            console.print(f"error: {exc}")
+        code = exc.exit_code
+    except (typer_exc.Abort, KeyboardInterrupt):
+        console.print("interrupted")
+        code = 130
+    except BrokenPipeError:
+        # `crl ... | head`: the reader left; quietly stop and keep Python from complaining at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        code = 0
+    except Exception as exc:  # noqa: BLE001 - the boundary: anything else is a bug, reported briefly
+        if debug:
+            raise
+        console.print(
+            f"[bold red]error:[/] internal error: {type(exc).__name__}: {exc}", markup=True, highlight=False
+        )
+        console.print("[bold]hint:[/] run again with CRL_DEBUG=1 for the traceback", markup=True)
+        code = 1
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()

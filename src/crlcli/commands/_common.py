@@ -1,0 +1,89 @@
+"""Options and the read-process-write loop shared by the streaming subcommands."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from ..errors import CrlError, UsageError
+from ..io import JsonlReader, JsonlWriter, SkipLog, done_ids
+from ..log import logger
+
+InputOpt = Annotated[
+    Optional[Path], typer.Option("--input", "-i", help="JSON Lines input (.gz allowed); default stdin.")
+]
+OutputOpt = Annotated[
+    Optional[Path], typer.Option("--output", "-o", help="JSON Lines output (.gz allowed); default stdout.")
+]
+SkipInvalidOpt = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--skip-invalid",
+        help="Write malformed input lines (with line number and reason) to this file and go on, instead of stopping.",
+    ),
+]
+ResumeOpt = Annotated[
+    bool, typer.Option("--resume", help="Append to -o FILE and skip records whose id is already there.")
+]
+
+
+def not_implemented(app: typer.Typer, name: str, summary: str) -> None:
+    """Register a subcommand that is planned but not built: it says so and exits non-zero."""
+
+    @app.command(
+        name,
+        help=f"{summary} (not implemented yet)",
+        context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+        add_help_option=True,
+    )
+    def _placeholder(ctx: typer.Context) -> None:
+        raise CrlError(f"crl {name} is not implemented yet")
+
+
+class Stage:
+    """Reader + optional resume filter + writer, with the skip summary logged at the end."""
+
+    def __init__(
+        self,
+        input: Path | None,
+        output: Path | None,
+        skip_invalid: Path | None = None,
+        resume: bool = False,
+    ):
+        if resume and output is None:
+            raise UsageError("--resume needs -o/--output FILE", hint="resume appends to the file given with -o")
+        if output is not None and input is not None and Path(output).resolve() == Path(input).resolve():
+            raise UsageError("the output file is the input file", hint="write to a new file")
+        self.skip = SkipLog(skip_invalid) if skip_invalid else None
+        self.reader = JsonlReader(input, self.skip)
+        self.done: set[str] = done_ids(output) if resume and output is not None else set()
+        self.resume = resume
+        self.output = output
+        self.skipped_done = 0
+
+    def records(self) -> Iterator[dict[str, Any]]:
+        for rec in self.reader:
+            if self.done and str(rec.get("id")) in self.done:
+                self.skipped_done += 1
+                continue
+            yield rec
+
+    def run(self, process: Callable[[Iterator[dict[str, Any]]], Iterator[dict[str, Any]]]) -> int:
+        written = 0
+        with JsonlWriter(self.output, append=self.resume) as out:
+            for rec in process(self.records()):
+                out.write(rec)
+                written += 1
+        self.finish()
+        return written
+
+    def finish(self) -> None:
+        if self.skip is not None:
+            self.skip.close()
+            if self.skip.count:
+                logger.warning(f"skipped {self.skip.count} invalid line(s); see {self.skip.path}")
+        if self.skipped_done:
+            logger.info(f"resume: {self.skipped_done} record(s) already in {self.output}, skipped")

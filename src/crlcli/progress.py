@@ -1,0 +1,92 @@
+"""Rich progress bars on stderr with a rate and ETA for the main unit plus rates of extra counters.
+
+Usage:
+    with Meter("judging", total=n, unit="cand", extra=("tests",)) as m:
+        m.advance(1, tests=30)
+"""
+
+from __future__ import annotations
+
+import time
+
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
+
+from .log import console
+
+
+class _RatesColumn(ProgressColumn):
+    """`12.3 cand/s · 370 tests/s` from the task's own counters (Rich only tracks one)."""
+
+    def render(self, task) -> Text:
+        elapsed = task.elapsed or 0.0
+        if elapsed <= 0:
+            return Text("")
+        parts = [f"{task.completed / elapsed:,.1f} {task.fields.get('unit', 'it')}/s"]
+        for name, value in task.fields.get("counters", {}).items():
+            parts.append(f"{value / elapsed:,.1f} {name}/s")
+        return Text(" · ".join(parts), style="progress.data.speed")
+
+
+class Meter:
+    def __init__(
+        self,
+        description: str,
+        total: int | None = None,
+        unit: str = "it",
+        extra: tuple[str, ...] = (),
+        enabled: bool = True,
+    ):
+        self.description = description
+        self.total = total
+        self.unit = unit
+        self.counters = {name: 0 for name in extra}
+        self.enabled = enabled
+        self.started = time.monotonic()
+        self._progress: Progress | None = None
+        self._task = None
+
+    def __enter__(self) -> "Meter":
+        if self.enabled:
+            columns = [TextColumn("[bold]{task.description}"), BarColumn()]
+            if self.total is not None:
+                columns += [MofNCompleteColumn(), TaskProgressColumn()]
+            else:
+                columns += [TextColumn("{task.completed:,.0f} " + self.unit)]
+            columns += [_RatesColumn(), TimeElapsedColumn()]
+            if self.total is not None:
+                columns.append(TimeRemainingColumn())
+            self._progress = Progress(*columns, console=console, transient=False)
+            self._progress.start()
+            self._task = self._progress.add_task(
+                self.description, total=self.total, unit=self.unit, counters=self.counters
+            )
+        return self
+
+    def advance(self, n: int = 1, **counts: int) -> None:
+        for name, value in counts.items():
+            self.counters[name] = self.counters.get(name, 0) + value
+        if self._progress is not None:
+            self._progress.update(self._task, advance=n, counters=self.counters)
+
+    def set_total(self, total: int) -> None:
+        self.total = total
+        if self._progress is not None:
+            self._progress.update(self._task, total=total)
+
+    @property
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def __exit__(self, *exc) -> None:
+        if self._progress is not None:
+            self._progress.stop()

@@ -1,0 +1,48 @@
+"""Shared fixtures: where the public benchmark copies live, and how to run the installed `crl`."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("CRL_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """`../shared/data` beside the checkout; tests that need it skip, saying so, when it is absent."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"public benchmark data not found at {SHARED_DATA} (set CRL_SHARED_DATA)")
+    return SHARED_DATA
+
+
+def crl_exe() -> str:
+    """The installed console script next to this interpreter (tests drive the real entry point)."""
+    exe = Path(sys.executable).with_name("crl")
+    if exe.exists():
+        return str(exe)
+    found = shutil.which("crl")
+    if not found:
+        pytest.fail("the `crl` console script is not installed; run `make test`")
+    return found
+
+
+def run_crl(*args: str, input: bytes | None = None, env: dict | None = None, cwd=None, timeout: float = 120):
+    full_env = dict(os.environ)
+    full_env.pop("CRL_DEBUG", None)
+    if env:
+        full_env.update(env)
+    return subprocess.run(
+        [crl_exe(), *args], input=input, capture_output=True, env=full_env, cwd=cwd, timeout=timeout
+    )
+
+
+@pytest.fixture
+def crl():
+    return run_crl
