@@ -11,10 +11,15 @@ import re
 THINK_OPEN = "<think>"
 THINK_CLOSE = "</think>"
 
-# An opening fence: three or more backticks, an optional language tag, then the end of the line.
-_FENCE_OPEN = re.compile(r"^[ \t]*(`{3,})[ \t]*([\w+#.-]*)[^\n]*\n", re.MULTILINE)
+# An opening fence: three or more backticks (or tildes), an optional language tag, then the end of the line.
+# At the start of a line anything may follow the tag (```python title="x"); after prose on the same line
+# ("Here it is: ```python") only the tag may, so inline mentions of backticks do not open a block.
+_FENCE_OPEN = re.compile(
+    r"(?:^[ \t]*(`{3,}|~{3,})[ \t]*([\w+#.-]*)[^\n]*|(?<![`~])(`{3,}|~{3,})([\w+#.-]*)[ \t]*)\n", re.MULTILINE
+)
 _PYTHON_TAGS = {"python", "py", "python3", "py3"}
-_CONCLUSION = re.compile(r"\\conclusion\s*\{\s*(?:\\text\s*\{\s*)?([^{}]*?)\s*\}?\s*\}")
+_CONCLUSION_OPEN = re.compile(r"\\conclusion\s*\{")
+_LATEX_WRAPPERS = re.compile(r"\\(?:text|textbf|textit|textrm|texttt|mathrm|mathbf|mathtt|bf|rm)\b")
 
 
 def split_thinking(text: str) -> tuple[str, str]:
@@ -37,16 +42,23 @@ def split_thinking(text: str) -> tuple[str, str]:
 
 
 def code_blocks(text: str) -> list[tuple[str, str]]:
-    """All fenced blocks as (language tag, body), in order; an unterminated last block runs to the end."""
+    """All fenced blocks as (language tag, body), in order; an unterminated last block runs to the end.
+
+    A block closes at a fence on its own line, or at a fence that ends a line of code (`print(x)```).
+    """
     blocks: list[tuple[str, str]] = []
     pos = 0
     while True:
         m = _FENCE_OPEN.search(text, pos)
         if not m:
             break
-        fence, lang = m.group(1), m.group(2).lower()
+        fence = m.group(1) or m.group(3)
+        lang = (m.group(2) if m.group(1) else m.group(4)).lower()
         body_start = m.end()
-        close = re.compile(r"^[ \t]*" + fence + r"`*[ \t]*$", re.MULTILINE).search(text, body_start)
+        f = re.escape(fence)
+        close = re.compile(
+            r"^[ \t]*" + f + fence[0] + r"*[ \t]*$|(?<=[^`~\s])" + f + r"[ \t]*$", re.MULTILINE
+        ).search(text, body_start)
         if close is None:
             blocks.append((lang, text[body_start:]))
             break
@@ -70,11 +82,33 @@ def extract_code(text: str) -> str | None:
     return chosen.strip("\n") + "\n"
 
 
+def conclusions(text: str) -> list[str]:
+    """The normalised contents of every complete `\\conclusion{...}` in `text`, in order.
+
+    Braces are matched, so `\\conclusion{\\text{T}}` and `\\conclusion{{T}}` read as "T"; a conclusion cut off
+    before its closing brace is not counted.
+    """
+    found: list[str] = []
+    for m in _CONCLUSION_OPEN.finditer(text):
+        # A verdict is short: bounding the scan keeps degenerate outputs (thousands of unclosed openings) linear.
+        depth, i, limit = 1, m.end(), min(len(text), m.end() + 200)
+        while i < limit and depth:
+            depth += {"{": 1, "}": -1}.get(text[i], 0)
+            i += 1
+        if depth:
+            continue
+        inner = _LATEX_WRAPPERS.sub("", text[m.end() : i - 1])
+        found.append(re.sub(r"[\s{}$*'\"`]", "", inner))
+    return found
+
+
 def extract_conclusion(text: str) -> str | None:
-    """'T' or 'F' from the last `\\conclusion{...}` of the answer; None when missing or anything else."""
+    """'T' or 'F' from the last `\\conclusion{...}` of the answer; None when missing or anything else.
+
+    Only the answer counts: a verdict that appears only inside the thinking was never committed to.
+    """
     _, answer = split_thinking(text)
-    found = _CONCLUSION.findall(answer)
+    found = conclusions(answer)
     if not found:
         return None
-    value = found[-1].strip()
-    return value if value in ("T", "F") else None
+    return found[-1] if found[-1] in ("T", "F") else None
