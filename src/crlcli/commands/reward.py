@@ -1,11 +1,90 @@
-"""`crl reward`: Serve rewards to OpenRLHF (file or HTTP)."""
+"""`crl reward`: serve rewards to OpenRLHF, as a reward-function file (`path`) or an HTTP server (`serve`)."""
 
 from __future__ import annotations
 
+from typing import Annotated, Optional
+
 import typer
 
-from ._common import not_implemented
+HELP = """Serve CRL/RL rewards to OpenRLHF: a reward-function file, or an HTTP server.
+
+  crl mix -i judged.jsonl -o train.jsonl
+  python -m openrlhf.cli.train_ppo_ray ... --reward.remote_url "$(crl reward path)"      # in-process file
+  crl reward serve --port 5000 --workers 8 &                                            # or a server
+  python -m openrlhf.cli.train_ppo_ray ... --reward.remote_url http://127.0.0.1:5000/get_reward
+"""
+
+PATH_HELP = """Print the absolute path of the installed reward-function file for --reward.remote_url.
+
+  python -m openrlhf.cli.train_ppo_ray --reward.remote_url "$(crl reward path)" ...
+
+Settings come from environment variables: CRL_REWARD_CRL_SCALE, CRL_REWARD_WORKERS, CRL_REWARD_TIMEOUT,
+CRL_REWARD_TEST_TIMEOUT, CRL_REWARD_MEMORY_MB, CRL_REWARD_ISOLATION, CRL_REWARD_REQUIRE_ISOLATION (docs/reward.md).
+"""
+
+SERVE_HELP = """Serve POST /get_reward (OpenRLHF's remote reward protocol) and GET /health until SIGTERM.
+
+  crl reward serve --host 127.0.0.1 --port 5000 --workers 8 --crl-scale 0.5
+  python -m openrlhf.cli.train_ppo_ray ... --reward.remote_url http://h1:5000/get_reward,http://h2:5000/get_reward
+"""
 
 
 def register(app: typer.Typer) -> None:
-    not_implemented(app, "reward", "Serve rewards to OpenRLHF (file or HTTP)")
+    sub = typer.Typer(help=HELP, no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]})
+
+    @sub.command("path", help=PATH_HELP)
+    def path_cmd() -> None:
+        from ..reward import reward_file
+
+        typer.echo(str(reward_file()))
+
+    @sub.command("serve", help=SERVE_HELP)
+    def serve_cmd(
+        host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+        port: Annotated[int, typer.Option("--port", help="TCP port (0: pick a free one and log it).")] = 5000,
+        workers: Annotated[
+            Optional[int], typer.Option("--workers", help="Sandbox processes (default: number of CPUs).")
+        ] = None,
+        crl_scale: Annotated[
+            float, typer.Option("--crl-scale", help="Multiplier of the CRL reward (paper phase 1: 0.5).")
+        ] = 1.0,
+        deadline: Annotated[
+            float,
+            typer.Option("--deadline", help="Seconds per request; unfinished samples get 0 (OpenRLHF waits 180 s)."),
+        ] = 120.0,
+        test_timeout: Annotated[
+            Optional[float], typer.Option("--test-timeout", help="Seconds per test case (sandbox default 6).")
+        ] = None,
+        memory_mb: Annotated[
+            Optional[int], typer.Option("--memory-mb", help="Memory limit per test run (sandbox default 1024).")
+        ] = None,
+        max_inflight: Annotated[
+            int, typer.Option("--max-inflight", help="Requests handled at once; more wait in the listen backlog.")
+        ] = 512,
+        isolation: Annotated[str, typer.Option("--isolation", help="Sandbox mode: auto | bwrap | limits.")] = "auto",
+        require_isolation: Annotated[
+            bool, typer.Option("--require-isolation", help="Refuse to run candidates without namespaces.")
+        ] = False,
+    ) -> None:
+        from ..errors import UsageError
+        from ..reward.server import serve
+        from ..reward.service import RewardService
+
+        if deadline <= 0 or deadline >= 180:
+            raise UsageError(f"--deadline must be between 0 and 180 s, got {deadline}", hint="OpenRLHF waits 180 s")
+        if workers is not None and workers < 1:
+            raise UsageError("--workers must be at least 1")
+        if max_inflight < 1:
+            raise UsageError("--max-inflight must be at least 1")
+        service = RewardService(
+            crl_scale=crl_scale,
+            workers=workers,
+            deadline=deadline,
+            test_timeout=test_timeout,
+            memory_mb=memory_mb,
+            mode=isolation,
+            require_isolation=require_isolation,
+        )
+        serve(host, port, service, max_inflight=max_inflight)
+
+    app.add_typer(sub, name="reward", help=HELP)

