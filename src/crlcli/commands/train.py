@@ -1,11 +1,123 @@
-"""`crl train`: Two-phase GRPO training on OpenRLHF."""
+"""`crl train`: two-phase GRPO on OpenRLHF with crl rewards (`crl train CONFIG` = `crl train run CONFIG`)."""
 
 from __future__ import annotations
 
-import typer
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
 
-from ._common import not_implemented
+import typer
+from typer.core import TyperGroup
+
+from ..log import logger
+
+EXAMPLE = """
+Example (train.jsonl from `crl mix`, one 8-GPU node):
+
+  crl mix -i judged.jsonl > train.jsonl
+  crl train critique-coder-4b --dry-run              # print the commands, start nothing
+  crl train critique-coder-4b data.train=train.jsonl actor.lr=2e-6 -- --ds.adam_offload
+"""
+
+
+class _DefaultRun(TyperGroup):
+    """`crl train CONFIG ...` means `crl train run CONFIG ...`; named subcommands win."""
+
+    def parse_args(self, ctx, args):
+        if args and args[0] not in self.commands and args[0] not in ("-h", "--help"):
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+train_app = typer.Typer(
+    cls=_DefaultRun,
+    help="Two-phase GRPO training on OpenRLHF with crl rewards.\n\n" + EXAMPLE,
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+ConfigArg = Annotated[str, typer.Argument(help="TOML config file, or a shipped one: critique-coder-4b, critique-coder-8b.")]
+
+
+def _split(args: list[str]) -> tuple[list[str], list[str]]:
+    """KEY=VALUE overrides come first; from the first token starting with '-' on, it is OpenRLHF's (after `--`)."""
+    for i, token in enumerate(args):
+        if token.startswith("-"):
+            return args[:i], args[i:]
+    return args, []
+
+
+@train_app.command(
+    "run",
+    help="Train: reward server + OpenRLHF for each phase. KEY=VALUE overrides config keys; flags after `--` "
+    "go to OpenRLHF untouched.\n\n" + EXAMPLE,
+)
+def run(
+    config: ConfigArg,
+    args: Annotated[Optional[list[str]], typer.Argument(help="KEY=VALUE overrides, then `--` and OpenRLHF flags.")] = None,
+    phase: Annotated[str, typer.Option("--phase", help="1, 2 or all (phase 2 starts from phase 1's final weights).")] = "all",
+    init: Annotated[Optional[str], typer.Option("--init", help="Start the first phase run from these weights (folder or hub id).")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue each phase from its last checkpoint; skip finished phases.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the exact commands of every phase on stdout; start nothing.")] = False,
+    ray_address: Annotated[Optional[str], typer.Option("--ray-address", help="Submit to this Ray cluster with `ray job submit` (e.g. http://head:8265).")] = None,
+    no_preflight: Annotated[bool, typer.Option("--no-preflight", help="Skip the GPU/package/dataset checks (stand-in trainers).")] = False,
+) -> None:
+    from ..training.config import load_config
+    from ..training.launcher import dry_run as render, launch
+    from ..training.plan import plan_phases
+
+    overrides, passthrough = _split(list(args or []))
+    cfg = load_config(config, overrides)
+    phases = plan_phases(cfg, phase, init=init, resume=resume)
+    if dry_run:
+        sys.stdout.write(render(cfg, phases, ray_address, passthrough))
+        return
+    final = launch(cfg, phases, ray_address=ray_address, passthrough=passthrough, check=not no_preflight)
+    logger.info(f"training finished; final weights in {final}")
+
+
+@train_app.command("validate", help="Check a config (and overrides) and report every problem at once; start nothing.")
+def validate(
+    config: ConfigArg,
+    overrides: Annotated[Optional[list[str]], typer.Argument(help="KEY=VALUE overrides.")] = None,
+    show: Annotated[bool, typer.Option("--show", help="Print the resolved config (defaults filled in) on stdout.")] = False,
+) -> None:
+    from ..training.config import dump_toml, load_config
+
+    cfg = load_config(config, list(overrides or []))
+    if show:
+        sys.stdout.write(dump_toml(cfg, [f"resolved from {cfg.source}"]))
+    logger.info(f"{cfg.source}: config OK ({len(cfg.values)} keys; output in {cfg.output_dir})")
+
+
+@train_app.command(
+    "select",
+    help="Evaluate every saved HF checkpoint with `crl eval` and write the best one. One JSON record per "
+    "checkpoint on stdout.\n\n  crl train select --checkpoints runs/critique-coder-4b --benchmark lcb-v5 --backend vllm",
+)
+def select(
+    checkpoints: Annotated[Path, typer.Option("--checkpoints", help="Run folder or checkpoint folder to search.")],
+    benchmark: Annotated[str, typer.Option("--benchmark", help="Benchmark for `crl eval` (the paper: lcb-v5).")] = "lcb-v5",
+    backend: Annotated[str, typer.Option("--backend", help="crl eval backend: vllm, hf or openai.")] = "vllm",
+    n: Annotated[Optional[int], typer.Option("--n", help="Samples per problem (passed to crl eval).")] = None,
+    limit: Annotated[Optional[int], typer.Option("--limit", help="Evaluate on the first N problems only.")] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Where evaluations and best.json go; default CHECKPOINTS/selection.")] = None,
+) -> None:
+    from ..training.select import evaluate, select_best
+
+    out = output or checkpoints / "selection"
+    extra = ["--backend", backend]
+    extra += ["--n", str(n)] if n is not None else []
+    extra += ["--limit", str(limit)] if limit is not None else []
+    results = list(evaluate(checkpoints, benchmark, out, extra))
+    best = select_best(results)
+    for rec in results:
+        rec["best"] = rec is best
+        sys.stdout.write(json.dumps(rec) + "\n")
+    (out / "best.json").write_text(json.dumps({"best": best, "results": results}, indent=2) + "\n", encoding="utf-8")
+    logger.info(f"best on {benchmark}: {best['checkpoint']} (pass@1 {best['pass@1']:.4f}); written to {out / 'best.json'}")
 
 
 def register(app: typer.Typer) -> None:
-    not_implemented(app, "train", "Two-phase GRPO training on OpenRLHF")
+    app.add_typer(train_app, name="train")
