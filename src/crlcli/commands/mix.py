@@ -12,12 +12,15 @@ from ._common import InputOpt, OutputOpt, SkipInvalidOpt, Stage
 
 HELP = """Build mixed RL + CRL training rows from judged problem records.
 
-A seeded shuffle sends --crl-ratio of the problems to CRL (question + one judged candidate, label T/F) and the
-rest to RL (question + tests). Stats go to stderr (and --stats FILE).
+A seeded shuffle sends --crl-ratio of the problems to CRL (question + one
+judged candidate, label T/F); the rest stay RL (question + tests).
+Stats go to stderr (and --stats FILE).
 
-  crl filter --source humaneval | crl gen-candidates --backend mutate | crl judge | crl mix > train.jsonl
+  crl filter --source humaneval | crl gen-candidates --backend mutate \\
+    | crl judge | crl mix > train.jsonl
 
-  crl mix -i judged.jsonl --crl-ratio 0.5 --crl-pick balanced --tokenizer qwen3 --stats mix-stats.json -o train.jsonl
+  crl mix -i judged.jsonl --crl-ratio 0.5 --crl-pick balanced \\
+    --tokenizer qwen3 --stats mix-stats.json -o train.jsonl
 """
 
 

@@ -8,24 +8,39 @@ import typer
 
 HELP = """Serve CRL/RL rewards to OpenRLHF: a reward-function file, or an HTTP server.
 
+  crl judge -i cands.jsonl | crl mix -o train.jsonl
+
+  python -m openrlhf.cli.train_ppo_ray ... \\
+    --reward.remote_url "$(crl reward path)"
+
+  crl reward serve --port 5000 --workers 8 --crl-scale 0.5 &
+
+  python -m openrlhf.cli.train_ppo_ray ... \\
+    --reward.remote_url http://127.0.0.1:5000/get_reward
+"""
+
+PATH_HELP = """Print the absolute path of the reward-function file for --reward.remote_url.
+
   crl mix -i judged.jsonl -o train.jsonl
-  python -m openrlhf.cli.train_ppo_ray ... --reward.remote_url "$(crl reward path)"      # in-process file
-  crl reward serve --port 5000 --workers 8 &                                            # or a server
-  python -m openrlhf.cli.train_ppo_ray ... --reward.remote_url http://127.0.0.1:5000/get_reward
+
+  python -m openrlhf.cli.train_ppo_ray ... \\
+    --reward.remote_url "$(crl reward path)"
+
+Settings come from environment variables (docs/reward.md): CRL_REWARD_CRL_SCALE,
+CRL_REWARD_WORKERS, CRL_REWARD_TIMEOUT, CRL_REWARD_TEST_TIMEOUT,
+CRL_REWARD_MEMORY_MB, CRL_REWARD_ISOLATION, CRL_REWARD_REQUIRE_ISOLATION.
 """
 
-PATH_HELP = """Print the absolute path of the installed reward-function file for --reward.remote_url.
+SERVE_HELP = """Serve POST /get_reward (OpenRLHF's remote protocol) and GET /health.
 
-  python -m openrlhf.cli.train_ppo_ray --reward.remote_url "$(crl reward path)" ...
+Runs until SIGTERM/SIGINT. Several servers can share the load:
 
-Settings come from environment variables: CRL_REWARD_CRL_SCALE, CRL_REWARD_WORKERS, CRL_REWARD_TIMEOUT,
-CRL_REWARD_TEST_TIMEOUT, CRL_REWARD_MEMORY_MB, CRL_REWARD_ISOLATION, CRL_REWARD_REQUIRE_ISOLATION (docs/reward.md).
-"""
+  crl mix -i judged.jsonl -o train.jsonl
 
-SERVE_HELP = """Serve POST /get_reward (OpenRLHF's remote reward protocol) and GET /health until SIGTERM.
+  crl reward serve --host 0.0.0.0 --port 5000 --workers 8 --crl-scale 0.5
 
-  crl reward serve --host 127.0.0.1 --port 5000 --workers 8 --crl-scale 0.5
-  python -m openrlhf.cli.train_ppo_ray ... --reward.remote_url http://h1:5000/get_reward,http://h2:5000/get_reward
+  python -m openrlhf.cli.train_ppo_ray ... --reward.remote_url \\
+    http://h1:5000/get_reward,http://h2:5000/get_reward
 """
 
 
