@@ -1,0 +1,201 @@
+"""Per-language test commands for Aider-Polyglot, run through `crlcli.sandbox.command` (no network).
+
+Each runner mirrors the command of Aider's benchmark harness (benchmark.py: 180 s per test run) with all skipped
+tests switched on:
+- python: `pytest` (the exercise's `*_test.py`);
+- javascript: jest with Exercism's babel preset (`xtest(`/`xit(`/`xdescribe(` -> enabled, as npm-test.sh does for
+  `xtest(`); node_modules from `make toolchains` (toolchains/js), linked in as Aider links /npm-install;
+- cpp: cpp-test.sh's `cmake -G "Unix Makefiles" .. && make` (the CMakeLists runs the tests as part of the build)
+  with `-DEXERCISM_RUN_ALL_TESTS=ON` (and `make -j2`), after copying the shared catch.hpp into test/;
+- go: `go test ./...` with GOPROXY=off and GOFLAGS=-mod=mod (no exercise has external modules);
+- rust: `cargo test --offline -- --include-ignored`; exercises whose Cargo.toml needs crates are environment
+  errors, since crates cannot be fetched inside the sandbox;
+- java: Gradle cannot resolve its plugins and JUnit offline (and the wrapper jars were removed), so the sources
+  are compiled with `javac` and run with the JUnit 5 console launcher against Debian's junit5/assertj jars, after
+  removing `@Disabled` annotations as Aider does.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from .exercises import Exercise
+
+TEST_TIMEOUT = 180.0
+JAVA_JARS = ("junit-platform-console-standalone.jar", "assertj-core.jar")
+JAVA_OPTIONAL_JARS = {"org.json": "android-json.jar"}  # Debian libandroid-json-java provides org.json
+JAVA_DIR = Path(os.environ.get("CRL_JAVA_JARS", "/usr/share/java"))
+
+
+class EnvironmentProblem(Exception):
+    """The toolchain (or something the exercise needs) is missing: an environment error, not a model failure."""
+
+
+@dataclass
+class Plan:
+    argv: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+    ro_paths: list[str] = field(default_factory=list)
+    path_dirs: list[str] = field(default_factory=list)
+
+
+def repo_root() -> Path:
+    return Path(__file__).resolve().parents[4]
+
+
+def node_modules_dir() -> Path:
+    env = os.environ.get("CRL_AIDER_NODE_MODULES")
+    return Path(env) if env else repo_root() / "toolchains" / "js" / "node_modules"
+
+
+def _which(tool: str) -> str:
+    found = shutil.which(tool) or (shutil.which(tool, path=os.path.expanduser("~/.cargo/bin")))
+    if not found:
+        raise EnvironmentProblem(f"'{tool}' is not installed (run `make toolchains`)")
+    return found
+
+
+@lru_cache(maxsize=None)
+def _rust_sysroot() -> str:
+    rustc = _which("rustc")
+    out = subprocess.run([rustc, "--print", "sysroot"], capture_output=True, text=True, timeout=60)
+    if out.returncode != 0 or not (Path(out.stdout.strip()) / "bin" / "cargo").exists():
+        raise EnvironmentProblem(f"cannot locate the Rust toolchain behind {rustc}: {out.stderr.strip()}")
+    return out.stdout.strip()
+
+
+@lru_cache(maxsize=None)
+def _python_has_pytest(python: str) -> bool:
+    r = subprocess.run([python, "-c", "import pytest"], capture_output=True, timeout=60)
+    return r.returncode == 0
+
+
+def _python_paths(python: str) -> list[str]:
+    r = subprocess.run([python, "-c", "import sys; print(sys.prefix); print(sys.base_prefix)"],
+                       capture_output=True, text=True, timeout=60)
+    return [os.path.realpath(p) for p in r.stdout.split()] + [os.path.dirname(os.path.realpath(python))]
+
+
+def plan(ex: Exercise, staged: Path, python: str | None = None) -> Plan:
+    """Prepare the staged copy in place and return the command; raises EnvironmentProblem when it cannot run."""
+    return _PLANNERS[ex.language](ex, staged, python or sys.executable)
+
+
+def _plan_python(ex: Exercise, staged: Path, python: str) -> Plan:
+    if not _python_has_pytest(python):
+        raise EnvironmentProblem(f"pytest is not installed for {python}")
+    return Plan([python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--no-header", "-rN"],
+                env={"PYTHONDONTWRITEBYTECODE": "1"}, ro_paths=_python_paths(python))
+
+
+_JS_SKIP = re.compile(r"\bx(test|it|describe)\(")
+
+
+def _plan_javascript(ex: Exercise, staged: Path, python: str) -> Plan:
+    node = _which("node")
+    nm = node_modules_dir()
+    if not (nm / "jest" / "bin" / "jest.js").exists():
+        raise EnvironmentProblem(f"jest is not installed in {nm} (run `make toolchains`)")
+    for spec in staged.glob("*.spec.js"):
+        spec.write_text(_JS_SKIP.sub(lambda m: m.group(1) + "(", spec.read_text(encoding="utf-8")), encoding="utf-8")
+    (staged / "node_modules").symlink_to(nm.resolve())
+    return Plan([node, str(nm.resolve() / "jest" / "bin" / "jest.js"), "--ci", "--watchman=false",
+                 "--cacheDirectory=/tmp/jest-cache", "--rootDir=."],
+                env={"NODE_OPTIONS": "--max-old-space-size=2048"}, ro_paths=[str(nm.resolve())])
+
+
+def _plan_cpp(ex: Exercise, staged: Path, python: str) -> Plan:
+    for tool in ("cmake", "make", "g++"):
+        _which(tool)
+    catch = Path(ex.extra.get("root", ex.path.parents[3])) / "cpp" / "_shared_test" / "catch.hpp"
+    if not (staged / "test" / "catch.hpp").exists():
+        if not catch.exists():
+            raise EnvironmentProblem(f"catch.hpp not found at {catch}")
+        (staged / "test").mkdir(exist_ok=True)
+        shutil.copy(catch, staged / "test" / "catch.hpp")
+    script = 'set -e; mkdir -p build; cd build; cmake -G "Unix Makefiles" -DEXERCISM_RUN_ALL_TESTS=ON .. >/dev/null; make -j2'
+    return Plan(["/bin/sh", "-c", script])
+
+
+def _plan_go(ex: Exercise, staged: Path, python: str) -> Plan:
+    go = os.path.realpath(_which("go"))
+    return Plan([go, "test", "./..."], env={"GOPROXY": "off", "GOFLAGS": "-mod=mod", "GOCACHE": "/tmp/gocache",
+                                            "GOPATH": "/tmp/gopath", "CGO_ENABLED": "0", "GOTOOLCHAIN": "local"},
+                ro_paths=[str(Path(go).parents[1])])
+
+
+def _plan_rust(ex: Exercise, staged: Path, python: str) -> Plan:
+    sysroot = _rust_sysroot()
+    try:
+        manifest = tomllib.loads((staged / "Cargo.toml").read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        return Plan(["/bin/sh", "-c", f"echo 'Cargo.toml is invalid: {str(exc)!r}' >&2; exit 101"])
+    deps = {**manifest.get("dependencies", {}), **manifest.get("dev-dependencies", {})}
+    if deps:
+        raise EnvironmentProblem(f"needs crates ({', '.join(sorted(deps))}) that cannot be fetched offline")
+    return Plan([f"{sysroot}/bin/cargo", "test", "--offline", "--", "--include-ignored"],
+                env={"CARGO_HOME": "/tmp/cargo-home", "PATH": f"{sysroot}/bin:/usr/bin:/bin",
+                     "CARGO_TARGET_DIR": "/tmp/target", "CARGO_TERM_COLOR": "never"},
+                ro_paths=[sysroot])
+
+
+_DISABLED = re.compile(r"^\s*@Disabled(\([^)]*\))?\s*$\n?", re.MULTILINE)
+
+
+def _plan_java(ex: Exercise, staged: Path, python: str) -> Plan:
+    javac, java = _which("javac"), _which("java")
+    jars = []
+    for jar in JAVA_JARS:
+        if not (JAVA_DIR / jar).exists():
+            raise EnvironmentProblem(f"{JAVA_DIR / jar} is missing (Debian packages junit5, libassertj-core-java)")
+        jars.append(str(JAVA_DIR / jar))
+    tests = list((staged / "src" / "test").rglob("*.java"))
+    for t in tests:
+        text = _DISABLED.sub("", t.read_text(encoding="utf-8"))
+        t.write_text(text, encoding="utf-8")
+        for pkg, jar in JAVA_OPTIONAL_JARS.items():
+            if f"import {pkg}." in text:
+                if not (JAVA_DIR / jar).exists():
+                    raise EnvironmentProblem(f"the tests import {pkg}, which needs {JAVA_DIR / jar} "
+                                             "(Debian package libandroid-json-java)")
+                jars.append(str(JAVA_DIR / jar))
+    cp = ":".join(jars)
+    script = (f'set -e; mkdir -p /tmp/classes; find src -name "*.java" > /tmp/sources; '
+              f'"{javac}" -J-XX:TieredStopAtLevel=1 -encoding UTF-8 -nowarn -d /tmp/classes -cp "{cp}" @/tmp/sources; '
+              f'"{java}" -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xmx1g -jar "{jars[0]}" --disable-banner '
+              f'--disable-ansi-colors --details=summary -cp "/tmp/classes:{cp}" --scan-classpath /tmp/classes')
+    jdk = str(Path(os.path.realpath(javac)).parents[1])
+    return Plan(["/bin/sh", "-c", script], ro_paths=[jdk, str(JAVA_DIR)])
+
+
+_PLANNERS = {"python": _plan_python, "javascript": _plan_javascript, "cpp": _plan_cpp, "go": _plan_go,
+             "rust": _plan_rust, "java": _plan_java}
+
+
+def toolchain_status(languages=None) -> dict[str, str | None]:
+    """Language -> None when its toolchain is usable here, else the reason it is not."""
+    out: dict[str, str | None] = {}
+    checks = {
+        "python": lambda: None if _python_has_pytest(sys.executable) else f"pytest missing for {sys.executable}",
+        "javascript": lambda: (_which("node"), None)[1] if (node_modules_dir() / "jest").exists()
+        else f"jest not installed in {node_modules_dir()} (make toolchains)",
+        "cpp": lambda: [_which(t) for t in ("cmake", "make", "g++")] and None,
+        "go": lambda: _which("go") and None,
+        "rust": lambda: _rust_sysroot() and None,
+        "java": lambda: ([_which("javac"), _which("java")] and
+                         next((f"{JAVA_DIR / j} missing" for j in JAVA_JARS if not (JAVA_DIR / j).exists()), None)),
+    }
+    for lang in languages or checks:
+        try:
+            out[lang] = checks[lang]()
+        except EnvironmentProblem as exc:
+            out[lang] = str(exc)
+    return out
