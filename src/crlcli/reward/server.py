@@ -14,6 +14,7 @@ GET  /health  ->  200 {"status": "ok", ...}
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import threading
@@ -100,6 +101,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(400, {"error": str(exc)})
                 return
             started = time.monotonic()
+            logger.debug(f"scoring {len(queries)} sample(s) from {self.address_string()}")
             rewards = self.server.service.score_batch(queries, prompts, labels)
             self._send(200, to_openrlhf(rewards))
             logger.debug(f"scored {len(queries)} sample(s) in {time.monotonic() - started:.3f} s")
@@ -114,12 +116,11 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class RewardHTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
+    # Non-daemon handler threads: server_close() waits for requests in flight (each bounded by the deadline).
+    daemon_threads = False
     request_queue_size = 4096  # the listen backlog: the bounded queue of requests beyond max_inflight
 
     def __init__(self, address: tuple[str, int], service: RewardService, max_inflight: int = 512):
-        import os
-
         self.service = service
         self.pid = os.getpid()
         self._slots = threading.BoundedSemaphore(max_inflight)
@@ -169,9 +170,13 @@ def serve(
     def _on_signal(signum, _frame) -> None:
         if not stop_once.is_set():
             stop_once.set()
-            logger.info(f"signal {signal.Signals(signum).name}: stopping")
+            logger.info(f"signal {signal.Signals(signum).name}: finishing requests in flight, then stopping")
             # shutdown() waits for serve_forever, which runs in this very thread: hand it to another one.
             threading.Thread(target=httpd.stop, daemon=True).start()
+        else:
+            logger.warning("second signal: stopping now, dropping requests in flight")
+            service.close()
+            os._exit(1)
 
     old = {s: signal.signal(s, _on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
