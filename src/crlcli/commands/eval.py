@@ -1,11 +1,161 @@
-"""`crl eval`: Evaluate a model on code benchmarks."""
+"""`crl eval`: benchmark a model (the group's own options), `crl eval score RUN_DIR`, `crl eval report RUN_DIR...`.
+
+Structure: `eval` is a Typer group whose callback runs an evaluation when no subcommand follows, so the issue's
+`crl eval --benchmark ... -o RUN_DIR` works as written and `score`/`report` sit beside it as subcommands.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated, Optional
+
 import typer
 
-from ._common import not_implemented
+from ..errors import UsageError
+from ..evaluation import benchmark_names
+from ..log import console
+
+EXAMPLE = """Examples:
+
+  crl eval --benchmark humaneval+ --model ckpt/ --backend vllm --data ../shared/data -o runs/he-plus
+
+  crl eval --benchmark lcb --release v5 --model Qwen/Qwen3-4B --backend openai --n 4 -o runs/lcb
+
+  crl eval score runs/he-plus ;  crl eval report runs/* --format markdown --plot table3.png"""
+
+Opt = typer.Option
+BENCH_HELP = "One of: " + ", ".join(benchmark_names()) + "."
+
+
+def _bench_options(data, release, start, end) -> dict:
+    return {k: v for k, v in {"data": None if data is None else str(data), "release": release, "start": start,
+                             "end": end}.items() if v is not None}
+
+
+def _meter(total: int | None, what: str):
+    from ..progress import Meter
+
+    return Meter(what, total=total, unit="sample")
 
 
 def register(app: typer.Typer) -> None:
-    not_implemented(app, "eval", "Evaluate a model on code benchmarks")
+    group = typer.Typer(help="Evaluate a model on code benchmarks (EvalPlus, LiveCodeBench, BBEH, jsonl).\n\n" + EXAMPLE,
+                        invoke_without_command=True, no_args_is_help=True)
+
+    @group.callback()
+    def run(
+        ctx: typer.Context,
+        benchmark: Annotated[Optional[str], Opt("--benchmark", "-b", help=BENCH_HELP)] = None,
+        model: Annotated[Optional[str], Opt("--model", "-m", help="Model path or name for the backend.")] = None,
+        backend: Annotated[str, Opt(help="Generation backend: vllm, openai or hf.")] = "vllm",
+        output: Annotated[Optional[Path], Opt("--output", "-o", help="Run directory (resumed when it exists).")] = None,
+        n: Annotated[int, Opt("--n", help="Samples per task.")] = 1,
+        limit: Annotated[Optional[int], Opt(help="Only the first K tasks (per dataset/subtask for suites).")] = None,
+        data: Annotated[Optional[Path], Opt(help="Local data file or folder (default: $CRL_EVAL_DATA, else upstream).")] = None,
+        release: Annotated[Optional[str], Opt(help="LiveCodeBench release, e.g. v5 (2024-10-01..2025-02-01).")] = None,
+        start: Annotated[Optional[str], Opt(help="LiveCodeBench: first contest date (YYYY-MM-DD).")] = None,
+        end: Annotated[Optional[str], Opt(help="LiveCodeBench: last contest date (YYYY-MM-DD).")] = None,
+        temperature: Annotated[float, Opt(help="Sampling temperature.")] = 0.6,
+        top_p: Annotated[float, Opt(help="Top-p.")] = 0.95,
+        top_k: Annotated[int, Opt(help="Top-k.")] = 20,
+        max_tokens: Annotated[int, Opt(help="Max new tokens per sample.")] = 32768,
+        thinking: Annotated[bool, Opt("--thinking/--no-thinking", help="Qwen3 thinking mode.")] = True,
+        seed: Annotated[Optional[int], Opt(help="Sampling seed.")] = None,
+        workers: Annotated[Optional[int], Opt(help="Sandbox workers (default: CPU count).")] = None,
+        backend_opt: Annotated[Optional[list[str]], Opt("--backend-opt", help="Backend option KEY=VALUE (repeatable), e.g. base_url=http://127.0.0.1:8000/v1.")] = None,
+    ) -> None:
+        if ctx.invoked_subcommand is not None:
+            return
+        if not benchmark or output is None:
+            raise UsageError("crl eval needs --benchmark NAME and -o RUN_DIR", hint="see `crl eval --help`")
+        if backend not in ("vllm", "openai", "hf"):
+            raise UsageError(f"--backend must be vllm, openai or hf, got {backend!r}")
+        if n < 1:
+            raise UsageError("--n must be at least 1")
+        from ..evaluation import get_benchmark
+        from ..evaluation.report import summary_table
+        from ..evaluation.rundir import RunDir
+        from ..evaluation.runner import evaluate, run_info
+        from ..generation import SamplingParams, get_backend
+
+        opts = _bench_options(data, release, start, end)
+        bench = get_benchmark(benchmark, limit=limit, **opts)
+        params = SamplingParams(n=n, temperature=temperature, top_p=top_p, top_k=top_k, max_tokens=max_tokens, seed=seed)
+        extra = {}
+        for item in backend_opt or []:
+            key, sep, value = item.partition("=")
+            if not sep:
+                raise UsageError(f"--backend-opt takes KEY=VALUE, got {item!r}")
+            extra[key] = int(value) if value.isdigit() else value
+        runinfo = run_info(benchmark, bench, model, backend, params, thinking, opts)
+        gen = get_backend(backend, model=model, **extra)
+        with _meter(None, f"eval {bench.name}") as meter:
+            summary = evaluate(bench, RunDir(output), gen, params, thinking, runinfo, workers=workers,
+                               progress=meter.advance, set_total=meter.set_total)
+        console.print(summary_table(summary))
+
+    @group.command("score", help="Rescore a run's samples (after a scorer fix), or score completions made elsewhere "
+                   "(--samples FILE of task_id + completion, or task_id + solution code).\n\n" + EXAMPLE)
+    def score(
+        run_dir: Annotated[Path, typer.Argument(help="Run directory.")],
+        samples: Annotated[Optional[Path], Opt(help="JSON Lines of {task_id, completion} or {task_id, solution}.")] = None,
+        benchmark: Annotated[Optional[str], Opt("--benchmark", "-b", help="Benchmark (default: the run's).")] = None,
+        data: Annotated[Optional[Path], Opt(help="Local data file or folder.")] = None,
+        release: Annotated[Optional[str], Opt(help="LiveCodeBench release.")] = None,
+        start: Annotated[Optional[str], Opt(help="LiveCodeBench first date.")] = None,
+        end: Annotated[Optional[str], Opt(help="LiveCodeBench last date.")] = None,
+        limit: Annotated[Optional[int], Opt(help="Only the first K tasks.")] = None,
+        workers: Annotated[Optional[int], Opt(help="Sandbox workers.")] = None,
+    ) -> None:
+        from ..evaluation import get_benchmark
+        from ..evaluation.report import summary_table
+        from ..evaluation.rundir import RunDir, write_json
+        from ..io import JsonlReader
+
+        rd = RunDir(run_dir)
+        old = rd.read_run() or {}
+        name = benchmark or old.get("benchmark_key")
+        if not name:
+            raise UsageError(f"{run_dir} has no run.json; say which benchmark with --benchmark")
+        opts = {**old.get("options", {}), **_bench_options(data, release, start, end)}
+        bench = get_benchmark(name, limit=limit, **opts)
+        if samples is not None:
+            recs = list(JsonlReader(samples))
+            for i, r in enumerate(recs, 1):
+                if "task_id" not in r or ("completion" not in r and "solution" not in r):
+                    raise UsageError(f"{samples}: record {i} needs task_id and completion (or solution)")
+            runinfo = {**old, "benchmark": bench.name, "benchmark_key": name, "benchmark_info": bench.describe(),
+                       "options": opts, "samples_file": str(samples)}
+            runinfo.setdefault("model", old.get("model"))
+        else:
+            recs = rd.samples()
+            if not recs:
+                raise UsageError(f"{rd.samples_path}: no samples to score", hint="give --samples FILE")
+            runinfo = {**old, "options": opts}
+        from ..evaluation.runner import rescore
+
+        with _meter(len(recs), f"score {bench.name}") as meter:
+            summary = rescore(bench, rd, recs, runinfo, workers=workers, progress=meter.advance)
+        write_json(rd.path / "run.json", {k: v for k, v in runinfo.items()})
+        console.print(summary_table(summary))
+
+    @group.command("report", help="One table over runs: a row per model, a column per benchmark (pass@1 %).\n\n" + EXAMPLE)
+    def report(
+        run_dirs: Annotated[list[Path], typer.Argument(help="Run directories (with summary.json).")],
+        fmt: Annotated[str, Opt("--format", help="rich (stderr), markdown or csv (stdout).")] = "rich",
+        plot: Annotated[Optional[Path], Opt(help="Also draw a grouped bar chart to this PNG (needs crlcli[plot]).")] = None,
+        label: Annotated[str, Opt(help="Row per 'model' (runs merge) or per 'run' directory.")] = "model",
+    ) -> None:
+        from ..evaluation import report as rep
+
+        if fmt not in ("rich", "markdown", "csv") or label not in ("model", "run"):
+            raise UsageError("--format is rich, markdown or csv; --label is model or run")
+        columns, rows = rep.collect(run_dirs, label=label)
+        if fmt == "rich":
+            console.print(rep.rich_table(columns, rows))
+        else:
+            typer.echo(rep.markdown(columns, rows) if fmt == "markdown" else rep.to_csv(columns, rows), nl=False)
+        if plot is not None:
+            console.print(f"plot: {rep.plot(columns, rows, plot)}")
+
+    app.add_typer(group, name="eval")

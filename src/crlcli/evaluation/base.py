@@ -1,0 +1,135 @@
+"""What every benchmark module provides, and the shared data-source helpers.
+
+A benchmark turns its data into `Task`s (a chat prompt plus what scoring needs) and scores one completion of a
+task into a `Score`: one boolean per metric (e.g. EvalPlus "base" and "plus"), the extracted code or answer, and
+per-test verdicts. Everything else (generation, resume, pass@k, breakdowns, reports) is shared and lives in
+`runner.py` / `rundir.py` / `report.py`, so adding a benchmark is one module plus one registry line.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import CrlError
+
+
+@dataclass
+class Task:
+    task_id: str
+    messages: list[dict[str, str]]
+    group: dict[str, str] = field(default_factory=dict)  # breakdown fields: difficulty, platform, subtask, ...
+    data: dict[str, Any] = field(default_factory=dict)  # what `score` needs; never written to samples.jsonl
+
+
+@dataclass
+class Score:
+    metrics: dict[str, bool]  # every metric the benchmark declares, True = passed
+    extracted: str | None = None  # the code or answer taken from the completion (None: nothing found)
+    verdicts: dict[str, str] = field(default_factory=dict)  # per metric or test set: "AAW..."
+    detail: str | None = None  # why it failed, when that is not obvious from the verdicts
+
+
+class Benchmark:
+    """Base class. Subclasses set `name`, `metrics` (primary first) and `group_keys`, and implement
+    `tasks()` and `score()`. `needs_sandbox` tells the runner to open a JudgePool for `score`."""
+
+    name: str = ""
+    metrics: tuple[str, ...] = ("pass",)
+    group_keys: tuple[str, ...] = ()
+    needs_sandbox: bool = True
+
+    def tasks(self) -> list[Task]:
+        raise NotImplementedError
+
+    def score(self, task: Task, completion: str, pool: Any) -> Score:
+        raise NotImplementedError
+
+    def headline(self, metric_scores: dict[str, float | None], group_scores: dict) -> dict[str, float | None]:
+        """The numbers a report shows for this run: by default the primary metric's pass@1 under the run's name.
+        Composite benchmarks (evalplus, bbeh) override it to add their parts and their average."""
+        return {self.name: metric_scores.get(self.metrics[0])}
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "metrics": list(self.metrics)}
+
+
+def limit_tasks(tasks: list[Task], limit: int | None) -> list[Task]:
+    if limit is not None and limit < 0:
+        raise CrlError(f"--limit must be >= 0, got {limit}")
+    return tasks if limit is None else tasks[:limit]
+
+
+def cache_dir(*parts: str) -> Path:
+    """Where derived data (EvalPlus expected outputs, downloads) is cached: $CRL_CACHE_DIR or ~/.cache/crl."""
+    root = Path(os.environ.get("CRL_CACHE_DIR") or Path.home() / ".cache" / "crl")
+    path = root.joinpath(*parts)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def read_text(path: Path) -> str:
+    """A data file's text; `.gz` decompressed."""
+    try:
+        if path.suffix == ".gz":
+            with gzip.open(path, "rt", encoding="utf-8") as fh:
+                return fh.read()
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CrlError(f"{path}: cannot read ({exc})") from exc
+
+
+def find_data(data: str | Path | None, names: tuple[str, ...], what: str, url: str | None) -> Path:
+    """Resolve a benchmark's data file: an explicit file, a directory searched (recursively) for one of `names`
+    in order of preference, else `$CRL_EVAL_DATA` searched the same way, else a download from `url` into the
+    cache (the upstream release; needs network)."""
+    for root in (data, os.environ.get("CRL_EVAL_DATA")):
+        if not root:
+            continue
+        p = Path(root)
+        if p.is_file():
+            return p
+        if p.is_dir():
+            for name in names:
+                hits = sorted(p.rglob(name))
+                if hits:
+                    return hits[0]
+            if root is data:
+                raise CrlError(f"{p}: no {what} data file ({' or '.join(names)}) found under this directory",
+                               hint="point --data at the file itself")
+        elif root is data:
+            raise CrlError(f"{p}: no such file or directory", hint=f"give --data the {what} file or a folder holding it")
+    if url is None:
+        raise CrlError(f"no local {what} data given and no upstream download is known",
+                       hint="pass --data PATH (a file or a folder holding it)")
+    return download(url, what)
+
+
+def download(url: str, what: str) -> Path:
+    target = cache_dir("downloads") / url.rstrip("/").split("/")[-1]
+    if target.exists() and target.stat().st_size > 0:
+        return target
+    tmp = target.with_suffix(target.suffix + ".part")
+    try:
+        with urllib.request.urlopen(url, timeout=60) as resp, open(tmp, "wb") as out:
+            while block := resp.read(1 << 20):
+                out.write(block)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise CrlError(f"cannot download {what} from {url} ({exc})",
+                       hint="offline? pass --data PATH to a local copy (see docs/eval.md)") from exc
+    tmp.replace(target)
+    return target

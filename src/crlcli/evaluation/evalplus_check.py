@@ -1,0 +1,147 @@
+"""The EvalPlus comparison, as source that runs after the candidate inside the sandbox.
+
+Each test case is the one-line program `__crl_ep_check(i)`: call the entry point on input i and compare its
+return value with the canonical solution's by EvalPlus's rules (its `unsafe_execute`): Python `==` first; the
+per-dataset special oracles; then, when the values differ and the tolerance is not zero, same type, same length
+and numpy-style `allclose(out, exp, rtol=1e-7, atol)` (restated here in plain Python so the sandbox needs no
+numpy). The parent works out each case's effective tolerance beforehand, including EvalPlus's quirk of switching
+to 1e-6 for the rest of a run once an expected value is a float (or a list of floats) and the task's atol is 0.
+
+Expected values do enter the sandbox here, as they do for HumanEval's own `check(candidate)`: EvalPlus's
+oracles (set equality, "not None", `find_zero` checked through the polynomial) are not plain equality of returned
+values, and type-exact comparison (tuple vs list) needs the live Python objects.
+"""
+
+from __future__ import annotations
+
+import base64
+import pickle
+import zlib
+from typing import Any
+
+CHECKER = r'''
+
+def __crl_ep_setup(blob):
+    import base64, pickle, zlib
+    return pickle.loads(zlib.decompress(base64.b64decode(blob)))
+
+
+__crl_ep_data = __crl_ep_setup(__CRL_EP_BLOB__)
+
+
+def __crl_ep_close(out, exp, atol):
+    import math
+    if isinstance(exp, (list, tuple)) or isinstance(out, (list, tuple)):
+        if not isinstance(exp, (list, tuple)):
+            return all(__crl_ep_close(o, exp, atol) for o in out)
+        if not isinstance(out, (list, tuple)):
+            return all(__crl_ep_close(out, e, atol) for e in exp)
+        if len(out) != len(exp):
+            if len(out) == 1:
+                return all(__crl_ep_close(out[0], e, atol) for e in exp)
+            if len(exp) == 1:
+                return all(__crl_ep_close(o, exp[0], atol) for o in out)
+            raise ValueError("shapes differ")
+        return all(__crl_ep_close(o, e, atol) for o, e in zip(out, exp))
+    num = (bool, int, float, complex)
+    if not isinstance(out, num) or not isinstance(exp, num):
+        raise TypeError("allclose needs numbers")
+    if isinstance(out, complex) or isinstance(exp, complex):
+        if any(math.isinf(v) for v in (out.real, out.imag, exp.real, exp.imag)):
+            return out == exp
+        return abs(out - exp) <= atol + 1e-07 * abs(exp)
+    out, exp = float(out), float(exp)
+    if math.isinf(out) or math.isinf(exp):
+        return out == exp
+    return abs(out - exp) <= atol + 1e-07 * abs(exp)
+
+
+def __crl_ep_poly(xs, x):
+    import math
+    return sum([coeff * math.pow(x, i) for i, coeff in enumerate(xs)])
+
+
+def __crl_ep_surface_area(base_edge, height):
+    import math
+    slant = math.sqrt((base_edge / 2) ** 2 + height ** 2)
+    return round(base_edge ** 2 + 4 * (base_edge * slant) / 2)
+
+
+def __crl_ep_digit_distance(num1, num2):
+    a, b = str(num1), str(num2)
+    width = max(len(a), len(b))
+    return sum(abs(int(x) - int(y)) for x, y in zip(a.zfill(width), b.zfill(width)))
+
+
+def __crl_ep_check(i):
+    d = __crl_ep_data
+    entry = d["entry_point"]
+    fn = globals()[entry]
+    inp = d["inputs"][i]
+    out = fn(*inp)
+    exp = d["expected"][i]
+    atol_before, atol = d["atols"][i]
+    exact = out == exp
+    if d["dataset"] == "mbpp":
+        if entry == "are_equivalent":
+            exact = True
+        elif entry == "sum_div":
+            exact = exact or out == 0
+        elif entry == "surface_Area":
+            exact = exact or abs(out - __crl_ep_surface_area(*inp)) <= atol_before
+        elif entry == "digit_distance_nums":
+            exact = exact or out == __crl_ep_digit_distance(*inp)
+        elif entry in d["set_eq"]:
+            exact = set(out) == set(exp)
+        elif entry in d["not_none"]:
+            exact = out == exp if isinstance(out, bool) else exp == (out is not None)
+    if d["dataset"] == "humaneval" and entry == "find_zero":
+        assert abs(__crl_ep_poly(*inp, out)) <= atol_before
+        return
+    if not exact and atol != 0:
+        assert type(out) == type(exp)
+        if isinstance(exp, (list, tuple)):
+            assert len(out) == len(exp)
+        assert __crl_ep_close(out, exp, atol)
+    else:
+        assert exact
+'''
+
+# EvalPlus's lists of MBPP tasks with special oracles (its _special_oracle.py), by entry point.
+MBPP_NOT_NONE = ("check_str", "text_match_three", "text_starta_endb")
+MBPP_SET_EQ = ("similar_elements", "find_char_long", "common_in_nested_lists", "extract_singly", "larg_nnum",
+               "intersection_array", "find_dissimilar", "Diff")
+
+
+def is_floats(x: Any) -> bool:
+    if isinstance(x, float):
+        return True
+    if isinstance(x, (list, tuple)) and x:
+        return all(isinstance(i, float) for i in x)
+    return type(x).__name__ == "ndarray" and str(getattr(x, "dtype", "")) in ("float64", "float32")
+
+
+def effective_atols(dataset: str, entry_point: str, atol: float, expected: list[Any]) -> list[tuple[float, float]]:
+    """(tolerance seen by the special oracles, tolerance used by allclose) per case of one EvalPlus run."""
+    out = []
+    for exp in expected:
+        before = atol
+        if not (dataset == "humaneval" and entry_point == "find_zero") and atol == 0 and is_floats(exp):
+            atol = 1e-6
+        out.append((before, atol))
+    return out
+
+
+def checker_source(dataset: str, entry_point: str, runs: list[tuple[list, list, float]]) -> str:
+    """The checker plus its data for the given runs (base, then plus); cases are numbered across runs."""
+    inputs: list[Any] = []
+    expected: list[Any] = []
+    atols: list[tuple[float, float]] = []
+    for run_inputs, run_expected, atol in runs:
+        inputs += run_inputs
+        expected += run_expected
+        atols += effective_atols(dataset, entry_point, atol, run_expected)
+    data = {"dataset": dataset, "entry_point": entry_point, "inputs": inputs, "expected": expected,
+            "atols": atols, "set_eq": MBPP_SET_EQ, "not_none": MBPP_NOT_NONE}
+    blob = base64.b64encode(zlib.compress(pickle.dumps(data, protocol=4), 6)).decode("ascii")
+    return CHECKER.replace("__CRL_EP_BLOB__", repr(blob))

@@ -1,0 +1,195 @@
+"""LiveCodeBench `code_generation_lite`, release v5 window by default, scored on all public + private tests.
+
+- Data: a local JSON Lines file (or folder of them) in the upstream schema, or the hub files of the chosen
+  release (`release_v1` = test.jsonl, each later release adds the next testN.jsonl).
+- Schema: question_title, question_content, platform, question_id, contest_id, contest_date, starter_code,
+  difficulty, public_test_cases (JSON string), private_test_cases (JSON string, or base64 -> zlib -> pickle ->
+  JSON string), metadata (JSON string with func_name). Tests are {input, output, testtype}: "stdin" tests feed
+  `input` on stdin; "functional" tests hold one JSON value per line of `input` (the arguments) and a JSON
+  `output`, and call `Solution().<func_name>` (LeetCode) or `<func_name>`.
+- `--release v5` selects contest dates 2024-10-01..2025-02-01 (both ends included, by date); `--start/--end`
+  override either end. Breakdown by difficulty and platform. Time limit 6 s per test, as LiveCodeBench's runner.
+- Prompt: LiveCodeBench's generic code-generation prompt in the form Qwen3 uses for thinking mode (without "You
+  will NOT return anything except for the program"); prompts/eval_lcb*.txt.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import pickle
+import zlib
+from datetime import date, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from ..errors import CrlError
+from ..extract import extract_code
+from .base import Benchmark, Score, Task, download, read_text
+
+RELEASES = {f"v{i}": [f"test{'' if j == 1 else j}.jsonl" for j in range(1, i + 1)] for i in range(1, 7)}
+WINDOWS = {"v5": ("2024-10-01", "2025-02-01")}
+_HUB = "https://huggingface.co/datasets/livecodebench/code_generation_lite/resolve/main/{}"
+TIMEOUT_S = 6.0
+
+
+class _StringsOnly(pickle.Unpickler):
+    """The private tests are a pickled *string*; refuse anything that would import or build objects."""
+
+    def find_class(self, module: str, name: str):  # noqa: ARG002
+        raise pickle.UnpicklingError(f"refusing to load {module}.{name} from a test-case pickle")
+
+
+def decode_tests(field: Any, where: str) -> list[dict[str, Any]]:
+    """public/private_test_cases -> list of {input, output, testtype}; plain JSON or base64/zlib/pickle/JSON."""
+    if isinstance(field, list):
+        return field
+    if not isinstance(field, str):
+        raise CrlError(f"{where}: test cases must be a string or a list, got {type(field).__name__}")
+    if not field.strip():
+        return []
+    try:
+        tests = json.loads(field)
+    except ValueError:
+        try:
+            raw = zlib.decompress(base64.b64decode(field.encode("utf-8")))
+            text = _StringsOnly(io.BytesIO(raw)).load()
+            tests = json.loads(text)
+        except (ValueError, zlib.error, pickle.UnpicklingError, EOFError, TypeError) as exc:
+            raise CrlError(f"{where}: cannot decode test cases ({type(exc).__name__}: {exc})",
+                           hint="expected JSON, or base64(zlib(pickle(JSON string))) as on the hub") from exc
+    if not isinstance(tests, list) or not all(isinstance(t, dict) and "input" in t and "output" in t for t in tests):
+        raise CrlError(f"{where}: test cases must be a list of {{input, output, testtype}}")
+    return tests
+
+
+def _date(value: Any, where: str) -> date:
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).date()
+    except ValueError as exc:
+        raise CrlError(f"{where}: bad contest_date {value!r}") from exc
+
+
+def to_tests(rec: dict[str, Any], where: str) -> dict[str, Any]:
+    """Our `tests` shape (DESIGN.md) from one LCB record's public and private tests."""
+    cases = decode_tests(rec.get("public_test_cases", "[]"), where + " public_test_cases")
+    cases += decode_tests(rec.get("private_test_cases", "[]"), where + " private_test_cases")
+    if not cases:
+        raise CrlError(f"{where}: no test cases")
+    kinds = {c.get("testtype", "stdin") for c in cases}
+    if len(kinds) > 1:
+        raise CrlError(f"{where}: mixed test types {sorted(kinds)}")
+    if kinds == {"functional"}:
+        meta = rec.get("metadata") or "{}"
+        meta = json.loads(meta) if isinstance(meta, str) else meta
+        fn = meta.get("func_name")
+        if not fn:
+            raise CrlError(f"{where}: functional tests but metadata has no func_name")
+        starter = rec.get("starter_code") or ""
+        call_cases = []
+        for i, c in enumerate(cases):
+            try:
+                args = [json.loads(line) for line in c["input"].split("\n") if line.strip()]
+                out = json.loads(c["output"])
+            except ValueError as exc:
+                raise CrlError(f"{where}: functional test {i} is not one JSON value per line ({exc})") from exc
+            call_cases.append({"input": args, "output": out})
+        return {"type": "call", "fn_name": fn, "class_name": "Solution" if "class Solution" in starter else None,
+                "cases": call_cases, "program": None}
+    if kinds != {"stdin"}:
+        raise CrlError(f"{where}: unknown test type {kinds.pop()!r}")
+    return {"type": "stdio", "fn_name": None, "class_name": None,
+            "cases": [{"input": c["input"], "output": c["output"]} for c in cases], "program": None}
+
+
+def lcb_prompt(question: str, starter_code: str, stdio: bool = True) -> str:
+    """The prompt for a question: with its starter code, else reading stdin (or, for our own call-style
+    records without starter code, implementing the named function)."""
+    files = resources.files("crlcli.prompts")
+    fmt_name = "eval_lcb_starter.txt" if starter_code else "eval_lcb_stdin.txt" if stdio else "eval_lcb_function.txt"
+    fmt = files.joinpath(fmt_name).read_text(encoding="utf-8").replace("{starter_code}", starter_code)
+    main = files.joinpath("eval_lcb.txt").read_text(encoding="utf-8")
+    return main.replace("{format}", fmt).replace("{question}", question).rstrip("\n") + "\n"
+
+
+class LiveCodeBench(Benchmark):
+    name = "lcb"
+    metrics = ("pass",)
+    group_keys = ("difficulty", "platform")
+
+    def __init__(self, data: str | Path | None = None, release: str | None = "v5", start: str | None = None,
+                 end: str | None = None, limit: int | None = None, **_: object):
+        if release not in RELEASES:
+            raise CrlError(f"unknown LiveCodeBench release {release!r}", hint=f"choose one of: {', '.join(RELEASES)}")
+        window = WINDOWS.get(release, (None, None))
+        self.release, self.data, self.limit = release, data, limit
+        self.start = date.fromisoformat(start or window[0]) if (start or window[0]) else None
+        self.end = date.fromisoformat(end or window[1]) if (end or window[1]) else None
+        self.name = f"lcb-{release}"
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "release": self.release, "start": str(self.start), "end": str(self.end)}
+
+    def limits(self) -> dict[str, Any]:
+        return {"timeout": TIMEOUT_S}
+
+    def _files(self) -> list[Path]:
+        if self.data is not None:
+            p = Path(self.data)
+            if p.is_file():
+                return [p]
+            if p.is_dir():
+                files = sorted(p.glob("*.jsonl")) + sorted(p.glob("*.jsonl.gz"))
+                if not files:
+                    raise CrlError(f"{p}: no .jsonl files in this folder")
+                return files
+            raise CrlError(f"{p}: no such file or directory")
+        return [download(_HUB.format(f), f"LiveCodeBench {f}") for f in RELEASES[self.release]]
+
+    def tasks(self) -> list[Task]:
+        tasks: list[Task] = []
+        for path in self._files():
+            for lineno, line in enumerate(read_text(path).splitlines(), 1):
+                if not line.strip():
+                    continue
+                where = f"{path}:{lineno}"
+                try:
+                    rec = json.loads(line)
+                except ValueError as exc:
+                    raise CrlError(f"{where}: malformed JSON ({exc})") from exc
+                missing = [k for k in ("question_id", "question_content", "contest_date") if k not in rec]
+                if missing:
+                    raise CrlError(f"{where}: missing field(s) {', '.join(missing)}",
+                                   hint="expected LiveCodeBench code_generation_lite records")
+                day = _date(rec["contest_date"], where)
+                if (self.start and day < self.start) or (self.end and day > self.end):
+                    continue
+                starter = rec.get("starter_code") or ""
+                tasks.append(Task(
+                    task_id=str(rec["question_id"]),
+                    messages=[{"role": "user", "content": lcb_prompt(rec["question_content"], starter)}],
+                    group={"difficulty": str(rec.get("difficulty", "unknown")),
+                           "platform": str(rec.get("platform", "unknown"))},
+                    data={"record": rec, "where": where},
+                ))
+                if self.limit is not None and len(tasks) >= self.limit:
+                    return tasks
+        if not tasks:
+            raise CrlError(f"no LiveCodeBench problems dated {self.start}..{self.end} in the data",
+                           hint="check --release/--start/--end and --data")
+        return tasks
+
+    def score(self, task: Task, completion: str, pool: Any) -> Score:
+        code = extract_code(completion)
+        if code is None:
+            return Score(metrics={"pass": False}, detail="no code block in the answer")
+        return self.score_code(task, code, pool, extracted=code)
+
+    def score_code(self, task: Task, code: str, pool: Any, extracted: str | None = None) -> Score:
+        if "tests" not in task.data:
+            task.data["tests"] = to_tests(task.data["record"], task.data["where"])
+        res = pool.submit(code, task.data["tests"]).result()
+        ok = res["total"] > 0 and res["passed"] == res["total"]
+        return Score(metrics={"pass": ok}, extracted=extracted or code, verdicts={"pass": res["verdicts"]})

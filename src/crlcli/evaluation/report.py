@@ -1,0 +1,121 @@
+"""Tables of eval results: one run's summary, and the paper-style table across runs (Rich, Markdown, CSV, plot).
+
+A report row is a model (runs of the same model on different benchmarks merge into one row, like the paper's
+Table 3); a column is a headline number of some benchmark (evalplus contributes humaneval, humaneval+, mbpp,
+mbpp+ and evalplus; bbeh its subtasks and their average). Scores are pass@1 in percent.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+
+from ..errors import CrlError
+from .rundir import RunDir
+
+# Preferred column order; columns not listed follow in first-seen order.
+ORDER = ("humaneval", "humaneval+", "mbpp", "mbpp+", "evalplus", "bigcodebench-full", "bigcodebench-hard",
+         "aider-polyglot", "lcb-v5", "bbeh:time_arithmetic", "bbeh:disambiguation_qa", "bbeh:zebra_puzzles",
+         "bbeh:boardgame_qa", "bbeh")
+
+
+def pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}"
+
+
+def summary_table(summary: dict[str, Any]) -> Table:
+    """One run: headline numbers, every metric's pass@k, then the breakdown."""
+    t = Table(title=f"{summary['benchmark']} · {summary.get('model') or 'samples'} · n={summary.get('n')}")
+    t.add_column("what")
+    t.add_column("score (%)", justify="right")
+    t.add_column("tasks", justify="right")
+    for name, value in summary.get("headline", {}).items():
+        t.add_row(f"[bold]{name}[/]", pct(value), str(summary["counts"]["tasks"]))
+    for metric, ks in summary.get("metrics", {}).items():
+        for k, value in ks.items():
+            t.add_row(f"{metric} {k}", pct(value), "")
+    for key, values in summary.get("breakdown", {}).items():
+        for value, scores in values.items():
+            shown = ", ".join(f"{m} {pct(v)}" for m, v in scores.items() if m != "tasks")
+            t.add_row(f"{key}={value}", shown, str(scores.get("tasks", "")))
+    c = summary.get("counts", {})
+    t.caption = (f"{c.get('samples', 0)} samples, {c.get('no_extraction', 0)} without code/answer, "
+                 f"{c.get('truncated', 0)} truncated; time " +
+                 ", ".join(f"{k} {v:.1f}s" for k, v in summary.get("time", {}).items()))
+    return t
+
+
+def collect(run_dirs: list[str | Path], label: str = "model") -> tuple[list[str], list[tuple[str, dict[str, float | None]]]]:
+    """(columns, rows) from the runs' summary.json files; rows keyed by model (or by run directory)."""
+    rows: dict[str, dict[str, float | None]] = {}
+    seen: list[str] = []
+    for d in run_dirs:
+        s = RunDir(d).read_summary()
+        key = str(s.get("model") or Path(d).name) if label == "model" else Path(d).name
+        row = rows.setdefault(key, {})
+        for name, value in s.get("headline", {s["benchmark"]: s.get("pass@1")}).items():
+            if name in row and row[name] != value:
+                raise CrlError(f"{d}: a second {name} score for {key}", hint="use --label run to show one row per run")
+            row[name] = value
+            if name not in seen:
+                seen.append(name)
+    columns = [c for c in ORDER if c in seen] + [c for c in seen if c not in ORDER]
+    return columns, list(rows.items())
+
+
+def rich_table(columns: list[str], rows: list[tuple[str, dict[str, float | None]]]) -> Table:
+    t = Table(title="pass@1 (%)")
+    t.add_column("model")
+    for c in columns:
+        t.add_column(c, justify="right")
+    for key, row in rows:
+        t.add_row(key, *[pct(row.get(c)) for c in columns])
+    return t
+
+
+def markdown(columns: list[str], rows: list[tuple[str, dict[str, float | None]]]) -> str:
+    lines = ["| model | " + " | ".join(columns) + " |", "|---|" + "---:|" * len(columns)]
+    for key, row in rows:
+        lines.append(f"| {key} | " + " | ".join(pct(row.get(c)) for c in columns) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def to_csv(columns: list[str], rows: list[tuple[str, dict[str, float | None]]]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["model", *columns])
+    for key, row in rows:
+        w.writerow([key, *["" if row.get(c) is None else f"{100 * row[c]:.2f}" for c in columns]])
+    return buf.getvalue()
+
+
+def plot(columns: list[str], rows: list[tuple[str, dict[str, float | None]]], path: str | Path) -> Path:
+    """Grouped bar chart: a group per benchmark column, a bar per model. Needs matplotlib (extra `plot`)."""
+    from ..errors import require_module
+
+    require_module("matplotlib", "plot", "--plot")
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only; never a window
+    import matplotlib.pyplot as plt
+
+    width = 0.8 / max(1, len(rows))
+    fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(columns) * max(1, len(rows)) ** 0.5 + 2), 4.5))
+    for i, (key, row) in enumerate(rows):
+        xs = [j + (i - (len(rows) - 1) / 2) * width for j in range(len(columns))]
+        ys = [100 * row[c] if row.get(c) is not None else 0 for c in columns]
+        bars = ax.bar(xs, ys, width, label=key)
+        ax.bar_label(bars, labels=[pct(row.get(c)) for c in columns], fontsize=7, padding=1)
+    ax.set_xticks(range(len(columns)), columns, rotation=30, ha="right")
+    ax.set_ylabel("pass@1 (%)")
+    ax.set_ylim(0, 105)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    out = Path(path)
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out

@@ -1,0 +1,114 @@
+"""`crl eval` end to end: generate what is missing, score, summarise. Resumable at the sample level.
+
+Generation goes in batches of tasks; each batch is scored and appended to samples.jsonl before the next, so an
+interrupted run loses at most one batch and a rerun with the same settings only generates what is missing.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import asdict, replace
+from typing import Any, Callable
+
+from ..errors import CrlError
+from .base import Benchmark, Task
+from .rundir import RunDir
+from .scoring import Stopwatch, judge_pool, score_many, summarize
+
+Progress = Callable[[int], None]
+
+
+def run_info(key: str, bench: Benchmark, model: str | None, backend: str | None, params: Any, thinking: bool,
+             options: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "benchmark": bench.name,
+        "benchmark_key": key,
+        "benchmark_info": bench.describe(),
+        "model": model,
+        "backend": backend,
+        "sampling": None if params is None else {k: v for k, v in asdict(params).items() if k != "n"},
+        "thinking": thinking,
+        "options": options,
+    }
+
+
+def evaluate(bench: Benchmark, rd: RunDir, backend: Any, params: Any, thinking: bool, run: dict[str, Any],
+             workers: int | None = None, batch_tasks: int = 16, progress: Progress | None = None,
+             set_total: Callable[[int], None] | None = None) -> dict[str, Any]:
+    """Generate params.n samples per task (keeping those already in rd), score new ones, write the summary."""
+    watch = Stopwatch()
+    with watch("load"):
+        tasks = bench.tasks()
+    if not tasks:
+        raise CrlError(f"benchmark {bench.name} has no tasks")
+    by_id = {t.task_id: t for t in tasks}
+    rd.start(run)
+    existing = [s for s in rd.samples() if s["task_id"] in by_id]
+    have = Counter(s["task_id"] for s in existing)
+    todo = [(t, params.n - have[t.task_id]) for t in tasks if have[t.task_id] < params.n]
+    if set_total:
+        set_total(sum(m for _, m in todo))
+    unscored = [s for s in existing if "metrics" not in s]
+    with judge_pool(bench, workers) as pool, rd.writer() as out:
+        threads = max(2, (workers or 2) * 2)
+        for start in range(0, len(todo), batch_tasks):
+            batch = todo[start : start + batch_tasks]
+            new: list[dict[str, Any]] = []
+            by_missing: dict[int, list[Task]] = defaultdict(list)
+            for task, missing in batch:
+                by_missing[missing].append(task)
+            for missing, group in by_missing.items():
+                with watch("generation"):
+                    outs = backend.chat([t.messages for t in group], replace(params, n=missing), enable_thinking=thinking)
+                for task, comps in zip(group, outs):
+                    for j, comp in enumerate(comps):
+                        new.append({"task_id": task.task_id, "sample": have[task.task_id] + j, "prompt": task.messages,
+                                    "completion": comp.text, "tokens": comp.tokens, "finish_reason": comp.finish_reason})
+            with watch("scoring"):
+                def done(s: dict[str, Any]) -> None:
+                    out.write(s)
+                    if progress:
+                        progress(1)
+                score_many(bench, by_id, new, pool, threads, done)
+        if unscored:
+            with watch("scoring"):
+                score_many(bench, by_id, unscored, pool, threads, lambda s: None)
+    samples = rd.samples()
+    if unscored:
+        rd.rewrite_samples(_dedupe(samples, unscored))
+        samples = rd.samples()
+    samples = [s for s in samples if s["task_id"] in by_id]
+    timing = dict(watch.totals)
+    summary = summarize(bench, samples, run, timing)
+    rd.write_summary(summary)
+    return summary
+
+
+def _dedupe(samples: list[dict[str, Any]], rescored: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    fresh = {(s["task_id"], s.get("sample")): s for s in rescored}
+    return [fresh.get((s["task_id"], s.get("sample")), s) for s in samples]
+
+
+def rescore(bench: Benchmark, rd: RunDir, samples: list[dict[str, Any]], run: dict[str, Any],
+            workers: int | None = None, progress: Progress | None = None) -> dict[str, Any]:
+    """Score `samples` afresh (a scorer fix, or completions made elsewhere) and rewrite the run's files."""
+    watch = Stopwatch()
+    with watch("load"):
+        tasks = {t.task_id: t for t in bench.tasks()}
+    seen: Counter = Counter()
+    for s in samples:
+        if s.get("sample") is None:
+            s["sample"] = seen[s["task_id"]]
+        seen[s["task_id"]] += 1
+    # Samples for tasks outside a --limit are left out of this scoring (and said so by the counts).
+    wanted = [s for s in samples if s["task_id"] in tasks]
+    if not wanted:
+        raise CrlError(f"none of the {len(samples)} samples belongs to benchmark {bench.name}'s tasks",
+                       hint="check --benchmark/--data, or that the samples' task_id values match")
+    with judge_pool(bench, workers) as pool, watch("scoring"):
+        score_many(bench, tasks, wanted, pool, max(2, (workers or 2) * 2), lambda s: progress(1) if progress else None)
+    rd.path.mkdir(parents=True, exist_ok=True)
+    rd.rewrite_samples(wanted)
+    summary = summarize(bench, wanted, run, dict(watch.totals))
+    rd.write_summary(summary)
+    return summary

@@ -1,0 +1,133 @@
+"""Scoring samples (in parallel through the sandbox) and turning scored samples into summary.json."""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from typing import Any, Iterator
+
+from ..errors import CrlError
+from .base import Benchmark, Task
+from .passk import ks_for, summarize_counts
+
+
+@contextmanager
+def judge_pool(bench: Benchmark, workers: int | None) -> Iterator[Any]:
+    """A sandbox JudgePool with the benchmark's limits, or None for benchmarks scored without running code."""
+    if not bench.needs_sandbox:
+        yield None
+        return
+    try:
+        from ..sandbox import JudgePool, Limits
+    except ImportError as exc:
+        raise CrlError(f"the sandbox is not available ({exc})", hint="crlcli.sandbox is needed to score code") from exc
+    limits = getattr(bench, "limits", lambda: {})()
+    with JudgePool(workers=workers, limits=Limits(**limits)) as pool:
+        yield pool
+
+
+def score_one(bench: Benchmark, task: Task, sample: dict[str, Any], pool: Any) -> dict[str, Any]:
+    """Score one sample in place: a `solution` field is code used as is; else the completion is parsed."""
+    if sample.get("solution") is not None and hasattr(bench, "score_code"):
+        score = bench.score_code(task, sample["solution"], pool)
+    else:
+        score = bench.score(task, sample.get("completion") or "", pool)
+    missing = [m for m in bench.metrics if m not in score.metrics]
+    if missing:
+        raise CrlError(f"benchmark {bench.name} returned no {missing} for {task.task_id} (a bug)")
+    sample.update(
+        extracted=score.extracted,
+        metrics={m: bool(score.metrics[m]) for m in bench.metrics},
+        passed=bool(score.metrics[bench.metrics[0]]),
+        verdicts=score.verdicts,
+        detail=score.detail,
+        group=task.group,
+    )
+    return sample
+
+
+def score_many(bench: Benchmark, tasks: dict[str, Task], samples: Iterable[dict[str, Any]], pool: Any,
+               threads: int, on_done: Callable[[dict[str, Any]], None]) -> None:
+    """Score samples on `threads` threads (each blocks on the sandbox), calling on_done in completion order."""
+    samples = list(samples)
+    for s in samples:
+        if s["task_id"] not in tasks:
+            raise CrlError(f"sample for unknown task {s['task_id']!r} (not in benchmark {bench.name})",
+                           hint="check --benchmark and --data, or the task ids of the samples file")
+    if threads <= 1 or len(samples) <= 1:
+        for s in samples:
+            on_done(score_one(bench, tasks[s["task_id"]], s, pool))
+        return
+    with ThreadPoolExecutor(max_workers=threads) as ex:
+        futures = [ex.submit(score_one, bench, tasks[s["task_id"]], s, pool) for s in samples]
+        for fut in futures:
+            on_done(fut.result())
+
+
+def summarize(bench: Benchmark, samples: list[dict[str, Any]], run: dict[str, Any],
+              timing: dict[str, float]) -> dict[str, Any]:
+    """summary.json: pass@1 averaged over each task's samples, unbiased pass@k for k <= n, breakdowns, counts."""
+    per_task: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for s in samples:
+        if "metrics" not in s:
+            raise CrlError(f"sample {s['task_id']}#{s.get('sample')} is not scored", hint="run `crl eval score RUN_DIR`")
+        per_task[s["task_id"]].append(s)
+    n_min = min((len(v) for v in per_task.values()), default=0)
+    n_max = max((len(v) for v in per_task.values()), default=0)
+    ks = ks_for(n_min) if n_min else [1]
+
+    def counts(task_ids: Iterable[str], metric: str) -> list[tuple[int, int]]:
+        return [(len(per_task[t]), sum(s["metrics"][metric] for s in per_task[t])) for t in task_ids]
+
+    metrics = {m: summarize_counts(counts(per_task, m), ks) for m in bench.metrics}
+    groups: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    for tid, ss in per_task.items():
+        for key in bench.group_keys:
+            groups[key][str(ss[0].get("group", {}).get(key, "unknown"))].append(tid)
+    breakdown: dict[str, dict[str, dict[str, Any]]] = {}
+    group_scores: dict[str, dict[str, dict[str, float | None]]] = {}
+    for key, values in groups.items():
+        breakdown[key], group_scores[key] = {}, {}
+        for value, tids in sorted(values.items()):
+            scores = {m: summarize_counts(counts(tids, m), [1])["pass@1"] for m in bench.metrics}
+            breakdown[key][value] = {"tasks": len(tids), **scores}
+            group_scores[key][value] = scores
+    primary = bench.metrics[0]
+    pass1 = {m: metrics[m].get("pass@1") for m in bench.metrics}
+    return {
+        **run,
+        "benchmark": bench.name,
+        "n": n_max,
+        "pass@1": metrics[primary].get("pass@1"),
+        "pass@k": metrics[primary],
+        "metrics": metrics,
+        "headline": bench.headline(pass1, group_scores),
+        "breakdown": breakdown,
+        "counts": {
+            "tasks": len(per_task),
+            "samples": len(samples),
+            "samples_per_task": [n_min, n_max],
+            "passed": {m: sum(s["metrics"][m] for s in samples) for m in bench.metrics},
+            "no_extraction": sum(1 for s in samples if s.get("extracted") is None),
+            "truncated": sum(1 for s in samples if s.get("finish_reason") == "length"),
+        },
+        "time": {k: round(v, 3) for k, v in timing.items()},
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+class Stopwatch:
+    def __init__(self) -> None:
+        self.totals: dict[str, float] = defaultdict(float)
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        start = time.monotonic()
+        try:
+            yield
+        finally:
+            self.totals[name] += time.monotonic() - start
