@@ -1,11 +1,124 @@
-"""`crl gen-candidates`: Sample candidate solutions from a model."""
+"""`crl gen-candidates`: sample candidate solutions for problem records (vllm, openai, hf or mutate)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
 import typer
 
-from ._common import not_implemented
+from ..errors import UsageError
+from ..log import logger
+from ._common import InputOpt, OutputOpt, ResumeOpt, SkipInvalidOpt, Stage
+
+HELP = """Sample candidate solutions and append them to each problem's `candidates`.
+
+The prompt comes from a template file (default: the packaged solve.txt). The code is the last fenced Python block after any </think> (else the last fenced block); completions without code are dropped and counted on stderr. The mutate backend needs no model: it makes buggy variants of the reference candidates.
+
+Examples:
+
+crl filter --source humaneval | crl gen-candidates --backend mutate --n 4 | crl judge
+
+crl gen-candidates -b vllm -m Qwen/Qwen3-Coder-30B-A3B-Instruct --n 8 -i problems.jsonl -o cands.jsonl --resume
+
+crl gen-candidates -b openai --base-url http://127.0.0.1:8000/v1 --n 4 < problems.jsonl > cands.jsonl
+"""
+
+Opt = typer.Option
+
+
+def _parse_options(pairs: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--backend-option expects KEY=VALUE, got {pair!r}")
+        low = value.lower()
+        out[key.replace("-", "_")] = (
+            True if low == "true" else False if low == "false" else int(value) if value.lstrip("-").isdigit()
+            else float(value) if low.replace(".", "", 1).lstrip("-").isdigit() else value
+        )
+    return out
 
 
 def register(app: typer.Typer) -> None:
-    not_implemented(app, "gen-candidates", "Sample candidate solutions from a model")
+    @app.command("gen-candidates", help=HELP)
+    def gen_candidates(
+        backend: Annotated[str, Opt("--backend", "-b", help="vllm | openai | hf | mutate.")],
+        model: Annotated[Optional[str], Opt("--model", "-m", help="Model path or name (openai: served name).")] = None,
+        n: Annotated[int, Opt("--n", help="Samples (mutate: mutants) per problem.")] = 1,
+        temperature: Annotated[float, Opt(help="Sampling temperature (0 = greedy).")] = 0.6,
+        top_p: Annotated[float, Opt("--top-p")] = 0.95,
+        top_k: Annotated[int, Opt("--top-k", help="0 disables top-k.")] = 20,
+        max_tokens: Annotated[int, Opt("--max-tokens", help="Max new tokens per sample.")] = 4096,
+        seed: Annotated[Optional[int], Opt(help="Sampling seed (reproducible runs).")] = None,
+        prompt_template: Annotated[Optional[Path], Opt("--prompt-template", help="Template file.")] = None,
+        thinking: Annotated[bool, Opt("--thinking/--no-thinking", help="Chat template enable_thinking.")] = True,
+        raw_prompt: Annotated[bool, Opt("--raw-prompt", help="Send the prompt as raw text, no chat template.")] = False,
+        keep_raw: Annotated[bool, Opt("--keep-raw", help="Keep each raw completion in the candidate.")] = False,
+        batch_size: Annotated[int, Opt("--batch-size", help="Problems per backend call.")] = 16,
+        base_url: Annotated[Optional[str], Opt("--base-url", help="openai: server URL, e.g. .../v1.")] = None,
+        concurrency: Annotated[Optional[int], Opt(help="openai: requests in flight.")] = None,
+        timeout: Annotated[Optional[float], Opt(help="openai: seconds per request.")] = None,
+        tensor_parallel_size: Annotated[Optional[int], Opt("--tensor-parallel-size", "--tp")] = None,
+        device: Annotated[Optional[str], Opt(help="hf: cpu, cuda, cuda:1 ...")] = None,
+        backend_option: Annotated[
+            list[str], Opt("--backend-option", "-O", help="Extra backend option KEY=VALUE (repeatable).")
+        ] = [],
+        input: InputOpt = None,
+        output: OutputOpt = None,
+        skip_invalid: SkipInvalidOpt = None,
+        resume: ResumeOpt = False,
+    ) -> None:
+        from ..generation import BACKENDS, SamplingParams, get_backend
+        from ..generation.candidates import GenSettings, GenStats, generate_candidates
+        from ..generation.prompt import load_template
+        from ..progress import Meter
+
+        if backend not in BACKENDS:
+            raise UsageError(f"unknown backend {backend!r}", hint=f"choose one of: {', '.join(BACKENDS)}")
+        params = SamplingParams(n=n, temperature=temperature, top_p=top_p, top_k=top_k, max_tokens=max_tokens,
+                                seed=seed)
+        name, template = load_template(prompt_template)
+        stage = Stage(input, output, skip_invalid, resume)
+        options: dict[str, Any] = {"model": model}
+        if backend == "openai":
+            options.update(base_url=base_url, concurrency=concurrency, timeout=timeout)
+        elif backend == "vllm":
+            options.update(tensor_parallel_size=tensor_parallel_size)
+        elif backend == "hf":
+            options.update(device=device)
+        elif backend == "mutate":
+            options = {"seed": seed if seed is not None else 0}
+        options.update(_parse_options(backend_option))
+        engine = get_backend(backend, **options)
+        settings = GenSettings(params=params, template=template, template_name=Path(name).name,
+                               enable_thinking=thinking, raw_prompt=raw_prompt, keep_raw=keep_raw,
+                               batch_size=batch_size)
+        stats = GenStats()
+        model_free = backend == "mutate"
+
+        def valid(records: Iterator[dict]) -> Iterator[dict]:
+            for rec in records:
+                if not isinstance(rec.get("id"), (str, int)) or rec.get("id") == "":
+                    stage.reader.reject(rec, f"{stage.reader.where()}: record without an 'id'")
+                elif not model_free and not isinstance(rec.get("question"), str):
+                    stage.reader.reject(rec, f"{stage.reader.where()}: record {rec['id']!r} has no string 'question'")
+                else:
+                    yield rec
+
+        with Meter("gen-candidates", unit="prob", extra=("tokens", "cand")) as meter:
+            stage.run(lambda recs: generate_candidates(
+                valid(recs), engine, settings, stats,
+                on_batch=lambda probs, toks, kept: meter.advance(probs, tokens=toks, cand=kept)))
+            elapsed = max(meter.elapsed, 1e-9)
+        done = stats.completions
+        logger.info(
+            f"gen-candidates: {stats.problems} problem(s), {done} completion(s), {stats.kept} candidate(s) kept, "
+            f"{stats.dropped_empty} dropped without code ({100 * stats.dropped_empty / max(done, 1):.1f}%), "
+            f"{stats.truncated} hit max tokens; {stats.problems / elapsed:.2f} problems/s, "
+            f"{stats.tokens / elapsed:.1f} tokens/s"
+        )
+        if stats.no_reference:
+            logger.warning(f"mutate: {stats.no_reference} problem(s) had no reference candidate and got no mutants")

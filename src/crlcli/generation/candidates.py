@@ -1,0 +1,133 @@
+"""Problem records in, the same records with sampled candidates appended out (the library of gen-candidates)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from ..extract import extract_code
+from ..records import candidates_of
+from .base import Backend, Completion, SamplingParams
+from .prompt import render
+
+
+@dataclass
+class GenStats:
+    problems: int = 0
+    completions: int = 0
+    kept: int = 0
+    dropped_empty: int = 0  # completions with no code block (or only an empty one)
+    tokens: int = 0
+    truncated: int = 0  # finish_reason "length"
+    no_reference: int = 0  # mutate: problems without a reference candidate
+
+
+@dataclass
+class GenSettings:
+    params: SamplingParams
+    template: str = ""
+    template_name: str = "solve.txt"
+    enable_thinking: bool = True
+    raw_prompt: bool = False  # send the rendered template as raw text (complete) instead of a chat turn
+    keep_raw: bool = False
+    batch_size: int = 16  # problems per backend call
+
+
+def _batches(records: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+    batch: list[dict[str, Any]] = []
+    for rec in records:
+        batch.append(rec)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _next_ids(existing: list[dict[str, Any]], count: int) -> list[str]:
+    taken = {str(c.get("id")) for c in existing if isinstance(c, dict)}
+    ids, k = [], len(existing)
+    while len(ids) < count:
+        if f"c{k}" not in taken:
+            ids.append(f"c{k}")
+        k += 1
+    return ids
+
+
+def _origin(backend: Backend, settings: GenSettings, sample: int, comp: Completion) -> dict[str, Any]:
+    if getattr(backend, "model_free", False):
+        meta = comp.meta
+        return {"backend": backend.name, "parent": meta.get("parent"), "mutation": meta.get("mutation"),
+                "detail": meta.get("detail"), "sample": sample, "seed": meta.get("seed")}
+    p = settings.params
+    return {
+        "backend": backend.name,
+        "model": backend.model,
+        "sample": sample,
+        "tokens": comp.tokens,
+        "finish_reason": comp.finish_reason,
+        "prompt_template": settings.template_name,
+        "thinking": settings.enable_thinking and not settings.raw_prompt,
+        "temperature": p.temperature,
+        "top_p": p.top_p,
+        "top_k": p.top_k,
+        "max_tokens": p.max_tokens,
+        "seed": p.seed,
+    }
+
+
+def _sample(backend: Backend, batch: list[dict[str, Any]], settings: GenSettings) -> list[list[Completion]]:
+    if getattr(backend, "model_free", False):
+        return backend.for_records(batch, settings.params)  # type: ignore[attr-defined]
+    prompts = [render(settings.template, rec) for rec in batch]
+    if settings.raw_prompt:
+        return backend.complete(prompts, settings.params)
+    convs = [[{"role": "user", "content": p}] for p in prompts]
+    return backend.chat(convs, settings.params, enable_thinking=settings.enable_thinking)
+
+
+def generate_candidates(
+    records: Iterable[dict[str, Any]],
+    backend: Backend,
+    settings: GenSettings,
+    stats: GenStats | None = None,
+    on_batch: Callable[[int, int, int], None] | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Yield each record with its new candidates appended; `on_batch(problems, tokens, kept)` after each batch."""
+    stats = stats if stats is not None else GenStats()
+    model_free = getattr(backend, "model_free", False)
+    for batch in _batches(records, max(1, settings.batch_size)):
+        outputs = _sample(backend, batch, settings)
+        batch_tokens = batch_kept = 0
+        for rec, comps in zip(batch, outputs):
+            if model_free and not comps:
+                from .mutate import references
+
+                if not references(rec):
+                    stats.no_reference += 1
+            new: list[tuple[int, str, Completion]] = []
+            for sample, comp in enumerate(comps):
+                stats.completions += 1
+                stats.tokens += comp.tokens
+                batch_tokens += comp.tokens
+                stats.truncated += comp.finish_reason == "length"
+                code = comp.meta.get("code") if model_free else extract_code(comp.text)
+                if not code or not code.strip():
+                    stats.dropped_empty += 1
+                    continue
+                new.append((sample, code, comp))
+            existing = candidates_of(rec)
+            added = []
+            for cid, (sample, code, comp) in zip(_next_ids(existing, len(new)), new):
+                cand: dict[str, Any] = {"id": cid, "code": code, "origin": _origin(backend, settings, sample, comp)}
+                if settings.keep_raw and not model_free:
+                    cand["raw"] = comp.text
+                added.append(cand)
+            rec["candidates"] = [*existing, *added]
+            stats.kept += len(added)
+            batch_kept += len(added)
+            stats.problems += 1
+            yield rec
+        if on_batch is not None:
+            on_batch(len(batch), batch_tokens, batch_kept)

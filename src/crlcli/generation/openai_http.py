@@ -1,0 +1,192 @@
+"""OpenAI-compatible HTTP backend (vllm serve, SGLang, hosted APIs), standard library only.
+
+One request per sample (n=1): the server's `usage.completion_tokens` then is that sample's own token count, servers
+without `n` support work, and vLLM's prefix cache makes the repeated prompt cheap. Requests run on a bounded
+thread pool; 429, 5xx, timeouts and dropped connections are retried with exponential backoff (honouring
+Retry-After); other 4xx fail at once with the server's message.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import socket
+import threading
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from ..errors import CrlError
+from ..log import logger
+from .base import Completion, SamplingParams, normalise_finish, sample_seed
+
+RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
+
+
+class OpenAIBackend:
+    name = "openai"
+    tokenizer = None
+
+    def __init__(
+        self,
+        model: str | None = None,
+        base_url: str | None = None,
+        api_key_env: str = "OPENAI_API_KEY",
+        concurrency: int = 8,
+        timeout: float = 600.0,
+        max_retries: int = 6,
+        backoff: float = 1.0,
+        send_top_k: bool | None = None,
+    ):
+        self.base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or "").rstrip("/")
+        if not self.base_url:
+            raise CrlError(
+                "the openai backend needs a server address",
+                hint="pass --base-url http://127.0.0.1:8000/v1 (or set OPENAI_BASE_URL)",
+            )
+        self.api_key = os.environ.get(api_key_env) or None
+        self.concurrency = max(1, int(concurrency))
+        self.timeout = float(timeout)
+        self.max_retries = max(0, int(max_retries))
+        self.backoff = float(backoff)
+        # top_k is a vLLM/SGLang extension that api.openai.com rejects.
+        self.send_top_k = ("api.openai.com" not in self.base_url) if send_top_k is None else bool(send_top_k)
+        self.retries = 0  # total retried requests, for reports and tests
+        self._lock = threading.Lock()
+        self.model = model or self._first_model()
+
+    # -- HTTP ---------------------------------------------------------------------------------------------
+    def _request(self, method: str, path: str, body: dict | None = None) -> dict:
+        url = self.base_url + path
+        data = None if body is None else json.dumps(body).encode("utf-8")
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        last = ""
+        for attempt in range(self.max_retries + 1):
+            wait = None
+            try:
+                req = urllib.request.Request(url, data=data, headers=headers, method=method)
+                with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+                    return json.loads(resp.read().decode("utf-8"))
+            except urllib.error.HTTPError as exc:
+                detail = _error_detail(exc)
+                last = f"HTTP {exc.code}: {detail}"
+                if exc.code not in RETRY_STATUS:
+                    hint = "check the API key (env var)" if exc.code in (401, 403) else "check --model and options"
+                    raise CrlError(f"{method} {url} failed with {last}", hint=hint) from exc
+                wait = _retry_after(exc.headers.get("Retry-After"))
+            except (urllib.error.URLError, TimeoutError, socket.timeout, ConnectionError) as exc:
+                reason = getattr(exc, "reason", exc)
+                last = f"{type(exc).__name__}: {reason}"
+            except json.JSONDecodeError as exc:
+                last = f"invalid JSON in response ({exc})"
+            if attempt == self.max_retries:
+                break
+            with self._lock:
+                self.retries += 1
+            delay = wait if wait is not None else self.backoff * (2**attempt) * (0.5 + random.random() / 2)
+            logger.debug(f"openai: {url}: {last}; retry {attempt + 1}/{self.max_retries} in {delay:.2f}s")
+            time.sleep(min(delay, 60.0))
+        raise CrlError(
+            f"{method} {url} failed after {self.max_retries + 1} attempt(s): {last}",
+            hint="is the server up at --base-url? raise --timeout or lower --concurrency for a busy server",
+        )
+
+    def _first_model(self) -> str:
+        listing = self._request("GET", "/models")
+        models = [m.get("id") for m in listing.get("data", []) if isinstance(m, dict)]
+        if not models:
+            raise CrlError(f"{self.base_url}/models lists no model", hint="pass --model NAME")
+        return str(models[0])
+
+    # -- sampling -----------------------------------------------------------------------------------------
+    def _sampling(self, params: SamplingParams, seed: int | None) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "model": self.model,
+            "n": 1,
+            "temperature": params.temperature,
+            "top_p": params.top_p,
+            "max_tokens": params.max_tokens,
+        }
+        if self.send_top_k and params.top_k:
+            body["top_k"] = params.top_k
+        if seed is not None:
+            body["seed"] = seed
+        if params.stop:
+            body["stop"] = list(params.stop)
+        return body
+
+    def _run(self, jobs: list[tuple[str, dict, str]], params: SamplingParams) -> list[list[Completion]]:
+        """jobs: (endpoint, body without sampling, seed key); returns params.n completions per job."""
+
+        def one(job_index: int, sample: int) -> Completion:
+            path, body, key = jobs[job_index]
+            full = {**body, **self._sampling(params, sample_seed(params.seed, key, sample))}
+            resp = self._request("POST", path, full)
+            return _parse_choice(resp, path)
+
+        tasks = [(j, s) for j in range(len(jobs)) for s in range(params.n)]
+        with ThreadPoolExecutor(max_workers=min(self.concurrency, max(1, len(tasks)))) as pool:
+            done = list(pool.map(lambda t: one(*t), tasks))
+        return [done[j * params.n : (j + 1) * params.n] for j in range(len(jobs))]
+
+    def chat(
+        self, conversations: list[list[dict]], params: SamplingParams, enable_thinking: bool = True
+    ) -> list[list[Completion]]:
+        jobs = []
+        for conv in conversations:
+            body: dict[str, Any] = {"messages": conv}
+            if not enable_thinking:
+                # vLLM and SGLang pass this to the chat template (Qwen3's thinking switch).
+                body["chat_template_kwargs"] = {"enable_thinking": False}
+            jobs.append(("/chat/completions", body, json.dumps(conv, sort_keys=True)))
+        return self._run(jobs, params)
+
+    def complete(self, prompts: list[str], params: SamplingParams) -> list[list[Completion]]:
+        return self._run([("/completions", {"prompt": p}, p) for p in prompts], params)
+
+
+def _parse_choice(resp: dict, path: str) -> Completion:
+    try:
+        choice = resp["choices"][0]
+        if "message" in choice:
+            msg = choice["message"] or {}
+            text = msg.get("content") or ""
+            # Servers with a reasoning parser split the thinking off; put it back the way the model wrote it.
+            reasoning = msg.get("reasoning_content") or msg.get("reasoning")
+            if reasoning:
+                text = f"<think>\n{reasoning}\n</think>\n\n{text}"
+        else:
+            text = choice.get("text") or ""
+        usage = resp.get("usage") or {}
+        tokens = int(usage.get("completion_tokens") or 0)
+        return Completion(text=text, tokens=tokens, finish_reason=normalise_finish(choice.get("finish_reason")))
+    except (KeyError, IndexError, TypeError, ValueError) as exc:
+        raise CrlError(f"unexpected response from {path}: {str(resp)[:300]}") from exc
+
+
+def _error_detail(exc: urllib.error.HTTPError) -> str:
+    try:
+        raw = exc.read().decode("utf-8", errors="replace")
+    except OSError:
+        return exc.reason or ""
+    try:
+        err = json.loads(raw).get("error")
+        if isinstance(err, dict):
+            return str(err.get("message", err))
+        if err:
+            return str(err)
+    except (json.JSONDecodeError, AttributeError):
+        pass
+    return raw[:300]
+
+
+def _retry_after(value: str | None) -> float | None:
+    try:
+        return max(0.0, float(value)) if value else None
+    except ValueError:
+        return None

