@@ -334,7 +334,7 @@ def validate(flat: dict[str, Any], source: str = "<config>", overrides: list[str
                     problems.append(f"{key}: missing (required: {spec.doc})")
             else:
                 values[key] = copy.deepcopy(spec.default)
-    if all(k in values for k in SCHEMA):
+    if all(k in values for k, spec in SCHEMA.items() if spec.default is not REQUIRED):
         # cross-checks see defaults in place of invalid values; what they say about an invalid key is a repeat
         cross: list[str] = []
         _cross_checks(values, cross)

@@ -133,7 +133,7 @@ def preflight(config: TrainConfig, phases: list[Phase], ray_address: str | None 
     if ray_address:
         if not shutil.which("ray"):
             problems.append("--ray-address: the `ray` command is not on PATH")
-            hints.append("pip install 'crlcli[train]' (or ray) on this machine to submit jobs")
+            hints.append("install ray (crlcli's train extra) on this machine to submit jobs")
     else:
         count, how = cuda_devices()
         need = config["cluster.gpus_per_node"]
@@ -147,7 +147,7 @@ def preflight(config: TrainConfig, phases: list[Phase], ray_address: str | None 
             missing = missing_modules(config["trainer.python"] or None)
             if missing:
                 problems.append("the trainer's Python lacks: " + ", ".join(missing))
-                hints.append("pip install 'crlcli[train]' vllm (OpenRLHF needs CUDA torch, deepspeed, flash-attn)")
+                hints.append("install crlcli's train extra and vllm in the trainer's Python (OpenRLHF needs CUDA torch, deepspeed, flash-attn)")
     check_dataset(
         Path(config["data.train"]).expanduser().absolute(),
         config["data.input_key"], config["data.label_key"], config["data.apply_chat_template"], problems,
