@@ -1,0 +1,96 @@
+"""Comparators, run in the trusted parent only (expected outputs never enter the sandbox)."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any
+
+DEFAULT_TOL = 1e-6
+_INT = re.compile(r"[+-]?\d+\Z")
+_NUM = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\Z")
+
+
+def stdio_equal(actual: str, expected: str, tol: float = DEFAULT_TOL) -> bool:
+    """Token by token over whitespace; integers exact; floats within `tol` (relative or absolute) only where
+    the expected token is not an integer; no case folding."""
+    got, want = actual.split(), expected.split()
+    if len(got) != len(want):
+        return False
+    for g, w in zip(got, want):
+        if g == w:
+            continue
+        if _INT.match(w) or not _NUM.match(w) or not _NUM.match(g):
+            return False
+        if not math.isclose(float(g), float(w), rel_tol=tol, abs_tol=tol):
+            return False
+    return True
+
+
+def json_equal(actual: Any, expected: Any, tol: float = DEFAULT_TOL) -> bool:
+    """JSON value equality: lists (JSON has no tuples) element-wise, dict keys exact, bools are not numbers,
+    floats (on either side) within `tol` relative or absolute."""
+    if isinstance(expected, bool) or isinstance(actual, bool):
+        return type(actual) is type(expected) and actual == expected
+    if isinstance(expected, (int, float)) and isinstance(actual, (int, float)):
+        if isinstance(expected, int) and isinstance(actual, int):
+            return actual == expected
+        a, e = float(actual), float(expected)
+        if math.isnan(e) or math.isnan(a):
+            return math.isnan(e) and math.isnan(a)
+        return a == e or math.isclose(a, e, rel_tol=tol, abs_tol=tol)
+    if isinstance(expected, list):
+        return (isinstance(actual, list) and len(actual) == len(expected)
+                and all(json_equal(a, e, tol) for a, e in zip(actual, expected)))
+    if isinstance(expected, dict):
+        return (isinstance(actual, dict) and actual.keys() == expected.keys()
+                and all(json_equal(actual[k], expected[k], tol) for k in expected))
+    return type(actual) is type(expected) and actual == expected
+
+
+def call_expected_matches(actual: Any, expected: Any, tol: float = DEFAULT_TOL) -> bool:
+    """An expected call output may be the value itself or a JSON text of it (rStar/LiveCodeBench store text)."""
+    if json_equal(actual, expected, tol):
+        return True
+    if isinstance(expected, str):
+        try:
+            decoded = json.loads(expected)
+        except ValueError:
+            return False
+        return json_equal(actual, decoded, tol)
+    return False
+
+
+def decode_call_args(value: Any, where: str) -> list | dict:
+    """Arguments of one call case. Accepted (see docs/judge.md):
+    - a JSON list of arguments: [1, [2, 3]];
+    - {"args": [...], "kwargs": {...}};
+    - a string holding one of those as JSON text (also JSON-encoded twice);
+    - a string with one JSON value per line, one per argument (LiveCodeBench "functional" tests);
+    - a string holding a single non-list JSON value: one argument."""
+    from ..errors import CrlError
+
+    if isinstance(value, str):
+        try:
+            decoded = json.loads(value)
+        except ValueError:
+            try:
+                return [json.loads(ln) for ln in value.splitlines() if ln.strip()]
+            except ValueError:
+                raise CrlError(f"{where}: call arguments are not JSON: {value[:80]!r}",
+                               hint="give a JSON list of arguments, or one JSON value per line") from None
+        if isinstance(decoded, str):  # JSON-encoded twice, or a single string argument
+            try:
+                again = json.loads(decoded)
+            except ValueError:
+                return [decoded]
+            decoded = again if isinstance(again, (list, dict)) else decoded
+            if isinstance(decoded, str):
+                return [decoded]
+        value = decoded
+    if isinstance(value, list):
+        return value
+    if isinstance(value, dict) and value and set(value) <= {"args", "kwargs"}:
+        return {"args": list(value.get("args", [])), "kwargs": dict(value.get("kwargs", {}))}
+    return [value]

@@ -1,0 +1,296 @@
+"""Worker sandboxes and the thread-safe JudgePool over them.
+
+Each pool worker is a thread owning one long-lived sandbox (bwrap + the trusted runner), started from that thread
+so that bwrap's --die-with-parent follows it. Candidates go to whichever worker is free; the runner gives each its
+own namespace/tmpfs/processes (see runner.py), and the parent enforces a budget per candidate and the batch
+deadline by killing the worker's whole sandbox (process group + pids cgroup) and starting a fresh one.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import queue
+import select
+import signal
+import struct
+import subprocess
+import threading
+import time
+import weakref
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future
+from typing import Any
+
+from ..errors import CrlError
+from ..log import logger
+from .isolation import IsolationInfo, detect_isolation, make_cgroup, remove_cgroup
+from .jobs import Limits, Prepared, prepare, result_dict, verdicts_of
+
+UID_BASE = 1_500_000_000
+_PROCS_OVERHEAD = 8  # bwrap, the runner, its supervisor, the per-candidate runner, the compile child
+
+
+class Sandbox:
+    """One worker's sandbox process and the length-prefixed JSON channel to the runner in it."""
+
+    def __init__(self, info: IsolationInfo, slot: int, max_procs: int = 64):
+        self.info = info
+        self.slot = slot
+        self.max_procs = max_procs
+        self.uid = UID_BASE + (os.getpid() % 1_000_000) * 256 + slot % 256 if info.root else None
+        self.proc: subprocess.Popen | None = None
+        self.cgroup = None
+
+    def start(self) -> dict:
+        argv = self.info.argv()
+        if self.info.cgroup is not None:
+            self.cgroup = make_cgroup(self.info.cgroup, f"w{self.slot}-{threading.get_ident()}",
+                                      self.max_procs + _PROCS_OVERHEAD)
+            # Join the cgroup before bwrap starts, so nothing of the sandbox is ever outside it.
+            argv = ["/bin/sh", "-c", 'echo $$ > "$0" && exec "$@"', str(self.cgroup / "cgroup.procs"), *argv]
+        try:
+            self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                         stderr=subprocess.PIPE, env={}, cwd="/", close_fds=True,
+                                         start_new_session=True)
+        except OSError as exc:
+            self.stop()
+            raise CrlError(f"cannot start the sandbox: {exc}") from exc
+        reply = self.request({"op": "ping", "nested": self.info.mode == "bwrap"}, 60)
+        if not reply or not reply.get("ok"):
+            err = self._stderr()
+            self.stop()
+            raise CrlError(f"the sandbox did not start: {err or 'no answer from the runner'}")
+        return reply
+
+    def _stderr(self) -> str:
+        if self.proc is None or self.proc.stderr is None:
+            return ""
+        try:
+            if select.select([self.proc.stderr], [], [], 0.5)[0]:
+                return os.read(self.proc.stderr.fileno(), 4096).decode(errors="replace").strip()
+        except (OSError, ValueError):
+            pass
+        return ""
+
+    def request(self, msg: dict, timeout: float) -> dict | None:
+        """Send one message, wait for the reply; None (and the sandbox killed) on timeout or death."""
+        if self.proc is None:
+            return None
+        deadline = time.monotonic() + timeout
+        data = json.dumps(msg).encode()
+        data = memoryview(struct.pack(">I", len(data)) + data)
+        wfd, rfd, efd = self.proc.stdin.fileno(), self.proc.stdout.fileno(), self.proc.stderr.fileno()
+        os.set_blocking(wfd, False)
+        watch = [rfd, efd]
+        buf = bytearray()
+        need = 4
+        try:
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError
+                r, w, _ = select.select(watch, [wfd] if data else [], [], left)
+                if w:
+                    data = data[os.write(wfd, data[:1 << 20]):]
+                if efd in r and not os.read(efd, 65536):
+                    watch.remove(efd)  # stderr is drained so that the runner never blocks on it
+                if rfd in r:
+                    chunk = os.read(rfd, max(need - len(buf), 1 << 16))
+                    if not chunk:
+                        raise EOFError
+                    buf.extend(chunk)
+                    if len(buf) >= 4 and need == 4:
+                        need = 4 + struct.unpack(">I", buf[:4])[0]
+                    if need > 4 and len(buf) >= need:
+                        return json.loads(bytes(buf[4:need]))
+        except (TimeoutError, EOFError, OSError, ValueError):
+            self.stop()
+            return None
+
+    def stop(self, graceful: bool = False) -> None:
+        """Kill the whole sandbox (its process group and every pid in its cgroup) and remove the cgroup.
+        graceful: first let an idle runner exit on EOF (so its CPU time is accounted to us)."""
+        proc, self.proc = self.proc, None
+        if proc is not None and graceful:
+            try:
+                proc.stdin.close()
+                proc.wait(timeout=2)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+        if proc is not None:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            for f in (proc.stdin, proc.stdout, proc.stderr):
+                try:
+                    f.close()
+                except OSError:
+                    pass
+            proc.wait()
+        if self.cgroup is not None:
+            remove_cgroup(self.cgroup)
+            self.cgroup = None
+
+
+class _Job:
+    __slots__ = ("prep", "future", "deadline")
+
+    def __init__(self, prep: Prepared, future: Future, deadline: float | None):
+        self.prep, self.future, self.deadline = prep, future, deadline
+
+
+_pools: weakref.WeakSet = weakref.WeakSet()
+
+
+@atexit.register
+def _close_all() -> None:
+    for pool in list(_pools):
+        pool.close(kill=True)
+
+
+class JudgePool:
+    """Run candidates on tests in parallel sandboxes. Thread-safe: submit() may be called from any thread."""
+
+    def __init__(self, workers: int | None = None, limits: Limits = Limits(), mode: str = "auto",
+                 require_isolation: bool = False, python: str | None = None):
+        self.info = detect_isolation(mode, python)
+        if require_isolation and self.info.mode != "bwrap":
+            raise CrlError(f"isolation required but unavailable: {self.info.detail}",
+                           hint="install bubblewrap (apt-get install bubblewrap) or drop --require-isolation")
+        self.limits = limits
+        self.workers = max(1, workers or os.cpu_count() or 1)
+        self._queue: queue.Queue = queue.Queue()
+        self._closed = threading.Event()
+        self._killing = False
+        self._boxes: list[Sandbox | None] = [None] * self.workers
+        self._threads = [threading.Thread(target=self._work, args=(k,), name=f"crl-judge-{k}", daemon=True)
+                         for k in range(self.workers)]
+        for t in self._threads:
+            t.start()
+        _pools.add(self)
+
+    @property
+    def mode(self) -> str:
+        return self.info.mode
+
+    def submit(self, code: str, tests: dict, limits: Limits | None = None,
+               deadline: float | None = None) -> Future:
+        """Queue one candidate; the future gives run_tests()'s dict. `deadline` is a time.monotonic() value
+        after which the candidate is given S verdicts instead of being run (or finished)."""
+        if self._closed.is_set():
+            raise CrlError("the judge pool is closed")
+        prep = prepare(code, tests, limits or self.limits)
+        fut: Future = Future()
+        self._queue.put(_Job(prep, fut, deadline))
+        return fut
+
+    def map(self, pairs: Iterable[tuple[str, dict]], deadline: float | None = None) -> Iterator[dict]:
+        """Results in input order; at most a few candidates per worker in flight. `deadline`: seconds for the
+        whole batch, after which unfinished candidates get S verdicts."""
+        end = time.monotonic() + deadline if deadline is not None else None
+        window: deque[Future] = deque()
+        for code, tests in pairs:
+            window.append(self.submit(code, tests, deadline=end))
+            if len(window) >= 4 * self.workers:
+                yield window.popleft().result()
+        while window:
+            yield window.popleft().result()
+
+    def _work(self, slot: int) -> None:
+        box: Sandbox | None = None
+        try:
+            while True:
+                job = self._queue.get()
+                if job is None:
+                    break
+                if self._killing:
+                    job.future.cancel()
+                    continue
+                if not job.future.set_running_or_notify_cancel():
+                    continue
+                try:
+                    box = self._run(slot, box, job)
+                except BaseException as exc:  # noqa: BLE001 - a bug here must not hang the caller
+                    logger.debug(f"judge worker {slot}: {exc!r}")
+                    if not job.future.done():
+                        job.future.set_result(result_dict("S" * len(job.prep.expected), 0))
+        finally:
+            if box is not None:
+                box.stop(graceful=not self._killing)
+            self._boxes[slot] = None
+
+    def _run(self, slot: int, box: Sandbox | None, job: _Job) -> Sandbox | None:
+        prep, start = job.prep, time.monotonic()
+        budget = prep.budget if job.deadline is None else min(prep.budget, job.deadline - start)
+        reply = None
+        if budget > 0:
+            if box is None or box.proc is None:
+                box = Sandbox(self.info, slot, max(self.limits.max_procs, prep.message["max_procs"]))
+                self._boxes[slot] = box
+                try:
+                    box.start()
+                except CrlError as exc:
+                    logger.warning(f"sandbox start failed: {exc.message}")
+                    box = None
+            if box is not None and not self._killing:
+                msg = dict(prep.message, uid=box.uid)
+                reply = box.request(msg, max(budget - (time.monotonic() - start), 0.01))
+                if reply is None and not self._killing:
+                    logger.debug(f"judge worker {slot}: sandbox killed (budget {budget:.1f}s)")
+                elif reply and reply.get("error"):
+                    logger.warning(f"sandbox failure: {reply['error']}")
+        verdicts = verdicts_of(prep, reply)
+        job.future.set_result(result_dict(verdicts, int((time.monotonic() - start) * 1000)))
+        return box
+
+    def close(self, kill: bool = False) -> None:
+        """Stop the workers and their sandboxes, remove the cgroups; queued candidates are cancelled.
+        kill: do not wait for running candidates (interrupts); their sandboxes are killed at once."""
+        if self._closed.is_set():
+            return
+        self._killing = kill
+        self._closed.set()
+        if kill:
+            while True:
+                try:
+                    job = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if job is not None:
+                    job.future.cancel()
+            for box in list(self._boxes):
+                if box is not None:
+                    box.stop()  # unblocks a worker waiting on its runner
+        for _ in self._threads:
+            self._queue.put(None)
+        for t in self._threads:
+            if t is not threading.current_thread():
+                t.join(timeout=10)
+
+    def __enter__(self) -> "JudgePool":
+        return self
+
+    def __exit__(self, exc_type, *exc) -> None:
+        self.close(kill=exc_type is not None)
+
+
+_shared: dict[tuple[str, str | None], JudgePool] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_pool(mode: str = "auto", python: str | None = None) -> JudgePool:
+    """The process-wide pool behind run_tests() (one per mode and interpreter)."""
+    with _shared_lock:
+        pool = _shared.get((mode, python))
+        if pool is None or pool._closed.is_set():
+            pool = _shared[(mode, python)] = JudgePool(mode=mode, python=python)
+        return pool
+
+
+def run_tests(code: str, tests: dict, limits: Limits = Limits(), mode: str = "auto",
+              python: str | None = None) -> dict[str, Any]:
+    return shared_pool(mode, python).submit(code, tests, limits).result()
