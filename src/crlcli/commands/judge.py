@@ -1,11 +1,95 @@
-"""`crl judge`: Run candidates on their tests in the sandbox."""
+"""`crl judge`: run every candidate on every test case of its problem in the sandbox and label it T/F."""
 
 from __future__ import annotations
 
+import os
+import re
+import signal
+from typing import Annotated
+
 import typer
 
-from ._common import not_implemented
+from ._common import InputOpt, OutputOpt, ResumeOpt, SkipInvalidOpt, Stage
+
+HELP = """Run candidates on their tests in the sandbox; add a judgment to each.
+
+Each candidate gets judgment = {pass_rate, passed, total, label, verdicts,
+time_ms}; label is T when pass_rate > --threshold, else F. Verdicts, one
+letter per test case: A accepted, W wrong answer, T time limit, M memory
+limit, O output limit, R runtime error, C syntax error, S sandbox failure.
+Records without candidates pass through (counted in a warning).
+
+  crl filter --source leetcode data.parquet | crl judge > judged.jsonl
+
+  crl gen-candidates ... | crl judge --timeout 4 --require-isolation -o judged.jsonl --resume
+"""
+
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([kmg]?)i?b?", re.I)
+
+
+def parse_size(text: str) -> int:
+    """`16M`, `512k`, `1G` or plain bytes."""
+    m = _SIZE.fullmatch(text.strip())
+    if not m:
+        raise typer.BadParameter(f"not a size: {text!r} (use bytes or a k/M/G suffix)")
+    return int(float(m.group(1)) * {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}[m.group(2).lower()])
 
 
 def register(app: typer.Typer) -> None:
-    not_implemented(app, "judge", "Run candidates on their tests in the sandbox")
+    @app.command("judge", help=HELP)
+    def judge_cmd(
+        input: InputOpt = None,
+        output: OutputOpt = None,
+        skip_invalid: SkipInvalidOpt = None,
+        resume: ResumeOpt = False,
+        workers: Annotated[int, typer.Option("--workers", help="Parallel sandboxes (0 = all cores).")] = 0,
+        timeout: Annotated[float, typer.Option("--timeout", help="Seconds per test case (CPU and wall).")] = 6.0,
+        memory: Annotated[int, typer.Option("--memory", help="Memory limit per process, MB.")] = 1024,
+        max_output: Annotated[
+            str, typer.Option("--max-output", help="Output cap per test case (bytes, or 16M, 1G...).")
+        ] = "16M",
+        max_tests: Annotated[int, typer.Option("--max-tests", help="Run only the first N cases (0 = all).")] = 0,
+        sandbox: Annotated[str, typer.Option("--sandbox", help="auto | bwrap | limits (limits: no isolation).")] = "auto",
+        require_isolation: Annotated[
+            bool, typer.Option("--require-isolation", help="Refuse to run without the bwrap sandbox.")
+        ] = False,
+        threshold: Annotated[float, typer.Option("--threshold", help="Label T when pass_rate > this.")] = 0.8,
+    ) -> None:
+        from ..errors import CrlError, UsageError
+        from ..judging import JudgeStats, judge_records
+        from ..log import console, logger
+        from ..progress import Meter
+        from ..sandbox import JudgePool, Limits
+
+        if sandbox not in ("auto", "bwrap", "limits"):
+            raise UsageError(f"--sandbox must be auto, bwrap or limits, got {sandbox!r}")
+        if workers < 0 or max_tests < 0 or timeout <= 0 or not 0.0 <= threshold <= 1.0:
+            raise UsageError("--workers/--max-tests must be >= 0, --timeout > 0 and --threshold in [0, 1]")
+        try:
+            limits = Limits(timeout=timeout, memory_mb=memory, max_output=parse_size(max_output),
+                            max_tests=max_tests)
+        except typer.BadParameter as exc:
+            raise UsageError(f"--max-output: {exc}") from None
+        except CrlError as exc:
+            raise UsageError(exc.message, exc.hint) from None
+        stage = Stage(input, output, skip_invalid, resume)
+        # SIGTERM must unwind like Ctrl-C so that every sandbox is killed and every cgroup removed.
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
+        with JudgePool(workers=workers or os.cpu_count(), limits=limits, mode=sandbox,
+                       require_isolation=require_isolation) as pool:
+            if pool.mode == "bwrap":
+                logger.info(f"sandbox: bwrap ({pool.info.detail})")
+            else:
+                logger.warning(f"sandbox: limits only. {pool.info.detail}")
+                logger.warning("RUNNING UNTRUSTED CODE WITHOUT ISOLATION; --require-isolation refuses to")
+            stats = JudgeStats()
+            with Meter("judging", unit="cand", extra=("tests",), enabled=console.is_terminal) as meter:
+                judged = judge_records(stage.records(), pool, threshold, limits, reject=stage.reader.reject,
+                                       on_candidate=lambda n: meter.advance(1, tests=n), stats=stats)
+                stage.run(lambda _records: judged)
+            rate = stats.candidates / meter.elapsed if meter.elapsed > 0 else 0.0
+            logger.info(f"judged {stats.candidates} candidate(s) of {stats.records - stats.no_candidates} "
+                        f"record(s): {stats.tests} tests, {stats.passed} passed, {stats.labels_t} labelled T "
+                        f"({rate:.1f} cand/s, {stats.tests / max(meter.elapsed, 1e-9):.0f} tests/s)")
+            if stats.no_candidates:
+                logger.warning(f"{stats.no_candidates} record(s) had no candidates and passed through unjudged")

@@ -193,10 +193,11 @@ def _detect(mode: str, python: str) -> IsolationInfo:
     cg_text = f"pids cgroup {cg}" if cg else "no pids cgroup"
     uid_text = "candidates run as an unprivileged uid" if root else "candidates keep the caller's uid"
     limits = IsolationInfo("limits", "", python, cgroup=cg, root=root)
+    limits_uid = uid_text
     if root and not all(_traversable(d) for d in python_prefixes(python)):
         # Without a private view, an unprivileged uid could not even import the standard library.
         limits.root = False
-        uid_text = f"candidates run as root ({python} is not readable by other users)"
+        limits_uid = f"candidates run as root ({python} is not readable by other users)"
     why = "--sandbox limits"
     if mode != "limits":
         bwrap = shutil.which("bwrap")
@@ -215,7 +216,7 @@ def _detect(mode: str, python: str) -> IsolationInfo:
             raise CrlError(f"the bwrap sandbox does not work here: {why}",
                            hint="install bubblewrap, or run with --sandbox limits (no isolation)")
     limits.detail = (f"NO ISOLATION ({why}): candidates see the host's files and network; only rlimits, "
-                     f"timeouts, {uid_text} and {cg_text}")
+                     f"timeouts, {limits_uid} and {cg_text}")
     return limits
 
 

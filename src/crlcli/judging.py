@@ -1,0 +1,106 @@
+"""Problem records x candidates -> judgments (pass rate over all tests, verdict letters, the T/F label).
+
+Records stream in and out in input order; candidates of many records are in flight at once so that every
+sandbox worker stays busy.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import CrlError
+from .sandbox import JudgePool, Limits, label_for
+
+
+@dataclass
+class JudgeStats:
+    records: int = 0
+    candidates: int = 0
+    tests: int = 0
+    passed: int = 0
+    no_candidates: int = 0
+    rejected: int = 0
+    labels_t: int = 0
+
+
+def judgment(result: dict[str, Any], threshold: float) -> dict[str, Any]:
+    return {"pass_rate": result["pass_rate"], "passed": result["passed"], "total": result["total"],
+            "label": label_for(result["pass_rate"], threshold), "verdicts": result["verdicts"],
+            "time_ms": result["time_ms"]}
+
+
+def judge_records(
+    records: Iterable[dict[str, Any]],
+    pool: JudgePool,
+    threshold: float = 0.8,
+    limits: Limits | None = None,
+    reject: Callable[[dict[str, Any], str], None] | None = None,
+    on_candidate: Callable[[int], None] | None = None,
+    stats: JudgeStats | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Add `judgment` to every candidate of every record; records without candidates pass through unchanged.
+
+    reject(record, reason) is called for a record whose `tests` cannot be used (it may raise to stop); such a
+    record is not yielded. on_candidate(tests_run) is called (in this thread) as each candidate finishes."""
+    stats = stats if stats is not None else JudgeStats()
+    window: deque[tuple[dict[str, Any], list[Future]]] = deque()
+    in_flight = 0
+    limit = 8 * pool.workers
+
+    def drain(all_: bool) -> Iterator[dict[str, Any]]:
+        nonlocal in_flight
+        while window and (all_ or in_flight > limit or all(f.done() for f in window[0][1])):
+            record, futures = window.popleft()
+            for cand, fut in zip(record.get("candidates") or [], futures):
+                result = fut.result()
+                cand["judgment"] = judgment(result, threshold)
+                stats.candidates += 1
+                stats.tests += result["total"]
+                stats.passed += result["passed"]
+                stats.labels_t += cand["judgment"]["label"] == "T"
+                in_flight -= 1
+                if on_candidate is not None:
+                    on_candidate(result["total"])
+            stats.records += 1
+            yield record
+
+    for record in records:
+        cands = record.get("candidates")
+        if not cands:
+            stats.no_candidates += 1
+            window.append((record, []))
+            yield from drain(False)
+            continue
+        if not isinstance(cands, list) or not all(isinstance(c, dict) for c in cands):
+            stats.rejected += 1
+            _reject(reject, record, "'candidates' must be a list of objects with 'code'")
+            continue
+        try:
+            futures = [pool.submit(_code(c), record.get("tests"), limits) for c in cands]
+        except CrlError as exc:
+            stats.rejected += 1
+            _reject(reject, record, f"record {record.get('id')!r}: {exc.message}")
+            continue
+        window.append((record, futures))
+        in_flight += len(futures)
+        yield from drain(False)
+    yield from drain(True)
+
+
+def _code(cand: dict[str, Any]) -> str:
+    code = cand.get("code")
+    if code is None:
+        return ""
+    if not isinstance(code, str):
+        raise CrlError(f"candidate {cand.get('id')!r}: 'code' must be a string")
+    return code
+
+
+def _reject(reject, record: dict[str, Any], reason: str) -> None:
+    if reject is None:
+        raise CrlError(reason)
+    reject(record, reason)
