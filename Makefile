@@ -23,8 +23,11 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[tok,data]'
 	touch $@
 
+# openrlhf==0.11.2 goes in with --no-deps (its hard deps, flash-attn and deepspeed, need CUDA): tests/reward drive
+# OpenRLHF's own reward client, which only needs the light deps listed in the `dev` extra.
 $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q --no-deps openrlhf==0.11.2
 	touch $@ $(VENV)/.installed
 
 install: sysdeps $(VENV)/.installed
