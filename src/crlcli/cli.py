@@ -6,6 +6,7 @@ import os
 import sys
 
 import typer
+from rich.markup import escape
 from typer import exceptions as typer_exc
 
 from . import __version__
@@ -62,9 +63,10 @@ def main(argv: list[str] | None = None) -> None:
     except CrlError as exc:
         if debug:
             console.print_exception()
-        console.print(f"[bold red]error:[/] {exc.message}", markup=True, highlight=False, soft_wrap=True)
+        # Messages are plain text: escape them, or Rich eats "[tok]" in "pip install 'crlcli[tok]'".
+        console.print(f"[bold red]error:[/] {escape(exc.message)}", markup=True, highlight=False, soft_wrap=True)
         if exc.hint:
-            console.print(f"[bold]hint:[/] {exc.hint}", markup=True, highlight=False, soft_wrap=True)
+            console.print(f"[bold]hint:[/] {escape(exc.hint)}", markup=True, highlight=False, soft_wrap=True)
         code = exc.exit_code
     except typer_exc.Exit as exc:
         code = exc.exit_code

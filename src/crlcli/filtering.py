@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 
-from .tokens import CaseTokenLimit
+from .tokens import DEFAULT_NAME, CaseTokenLimit
 
 INPUT_KINDS = ("stdio", "call")
 
@@ -72,13 +72,14 @@ class FilterStats:
     long_cases_dropped: int = 0
     sampled_out: int = 0
     problems_dropped: int = 0
-    tokenizer: str | None = None
+    tokenizer_loaded: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         o = self.options
         return {
             "options": {"max_case_tokens": o.max_case_tokens, "max_cases": o.max_cases, "min_cases": o.min_cases,
-                        "seed": o.seed, "tokenizer": self.tokenizer or o.tokenizer or "qwen3 (default)"},
+                        "seed": o.seed, "tokenizer": o.tokenizer or DEFAULT_NAME,
+                        "tokenizer_loaded": self.tokenizer_loaded},
             "before": self.before.summary(),
             "after": self.after.summary(),
             "dropped": {"long_cases": self.long_cases_dropped, "sampled_out_cases": self.sampled_out,
@@ -161,7 +162,7 @@ def filter_records(
         if new_cases is not cases and (kind in INPUT_KINDS or cases):
             record = {**record, "tests": {**tests, "cases": new_cases}}
         yield record
-    stats.tokenizer = limit.counter.name if limit.loaded else stats.tokenizer
+    stats.tokenizer_loaded = stats.tokenizer_loaded or limit.loaded
 
 
 def _sample(kept: list, options: FilterOptions, record: dict) -> list:

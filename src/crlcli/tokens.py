@@ -23,6 +23,7 @@ pre-tokenizer honours (see docs/filter.md).
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import unicodedata
@@ -187,17 +188,19 @@ def load_counter(spec: str | None = None) -> TokenCounter:
     """A TokenCounter for `spec`: None = the packaged Qwen3 tokenizer; a folder or tokenizer.json path; or a
     hub name (needs network and transformers)."""
     try:
-        from tokenizers import Tokenizer
+        import tokenizers  # noqa: F401
     except ImportError as exc:
         raise CrlError(f"token counting needs the package 'tokenizers' ({exc})", hint=TOK_HINT) from exc
     if spec is None:
-        path = default_tokenizer_dir() / "tokenizer.json"
-        return TokenCounter(Tokenizer.from_file(str(path)), DEFAULT_NAME)
+        return _from_file(str(default_tokenizer_dir() / "tokenizer.json"))
     p = Path(spec)
     if p.is_file():
-        return TokenCounter(_from_file(Tokenizer, p), str(p))
+        return _from_file(str(p.resolve()))
     if p.is_dir() and (p / "tokenizer.json").is_file():
-        return TokenCounter(_from_file(Tokenizer, p / "tokenizer.json"), str(p))
+        return _from_file(str((p / "tokenizer.json").resolve()))
+    if not p.exists() and (p.is_absolute() or spec.startswith((".", "~")) or spec.count("/") > 1):
+        raise CrlError(f"--tokenizer {spec}: no such file or folder",
+                       hint="give a folder holding tokenizer.json, or a hub name (org/name) while online")
     # A folder with only slow-tokenizer files, or a hub name: let transformers build the fast tokenizer.
     try:
         from transformers import AutoTokenizer
@@ -216,11 +219,15 @@ def load_counter(spec: str | None = None) -> TokenCounter:
     return TokenCounter(backend, spec)
 
 
-def _from_file(Tokenizer, path: Path):
+@functools.lru_cache(maxsize=4)  # loading takes ~1 s and counters hold no state: one per file per process
+def _from_file(path: str) -> TokenCounter:
+    from tokenizers import Tokenizer
+
     try:
-        return Tokenizer.from_file(str(path))
+        tok = Tokenizer.from_file(path)
     except Exception as exc:  # noqa: BLE001 - the Rust side raises a bare Exception on a bad file
         raise CrlError(f"{path}: not a tokenizers file ({exc})", hint="give a folder with a valid tokenizer.json") from exc
+    return TokenCounter(tok, path)
 
 
 class CaseTokenLimit:

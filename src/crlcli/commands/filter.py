@@ -19,18 +19,17 @@ from ._common import InputOpt, OutputOpt, SkipInvalidOpt, Stage
 
 HELP = """Ingest upstream data and filter test cases (paper, Table 2).
 
-Drops test cases whose input has more than --max-case-tokens tokens, keeps at most --max-cases per problem
-(seeded random choice), drops problems left with fewer than --min-cases, and prints a before/after table.
+Drops test cases whose input has more than --max-case-tokens tokens, keeps at most --max-cases per problem (seeded random choice), drops problems left with fewer than --min-cases, and prints a before/after table on stderr.
 
-Sources: rstar-seed, jsonl, code-contests, leetcode, humaneval (see docs/filter.md).
+Sources: rstar-seed, jsonl, code-contests, leetcode, humaneval (docs/filter.md).
 
 Examples:
 
   crl filter --source humaneval -o problems.jsonl
 
-  crl filter --source code-contests ../shared/data/cp_samples/code_contests.json --stats stats.json | crl filter --max-cases 5 > problems.jsonl
+  crl filter -s code-contests cc.json | crl filter --max-cases 5 > p.jsonl
 
-  crl filter --source rstar-seed rStar-Coder/seed_testcase/ | crl gen-candidates --backend vllm ... | crl judge
+  crl filter -s rstar-seed seed_testcase/ | crl gen-candidates ... | crl judge
 """
 
 
