@@ -95,3 +95,15 @@ def test_many_threads_share_one_bounded_pool(monkeypatch, fresh_service):
     for (_, _, want), got in zip(jobs, results):
         assert got["rewards"] == [pytest.approx(want)], got
     assert len(pools) == 1  # one process-wide pool of 2 workers, whatever the number of calling threads
+
+
+def test_verl_compute_score(fresh_service):
+    spec = importlib.util.spec_from_file_location("verl_reward", str(reward_file()))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    label = json.dumps({"kind": "crl", "label": "F"})
+    out = module.compute_score("crl/crl", "<think>a</think>\\conclusion{F}<|im_end|>", label, {"index": 0})
+    assert out["score"] == 1.0 and out["crl_match"] == 1.0
+    assert module.compute_score("crl/crl", "no verdict", label)["score"] == 0.0
+    bad = module.compute_score("crl/x", "x", "{broken")
+    assert bad["score"] == 0.0 and bad["reward_failed"] == 1.0

@@ -68,3 +68,14 @@ def reward_func(queries: list[str], prompts: list[str], labels: list[Any]) -> di
             return zeros(len(queries), f"internal error: {type(exc).__name__}: {exc}")
         except Exception:  # noqa: BLE001 - queries is not even a sequence
             return zeros(1, "internal error")
+
+
+def compute_score(data_source: str, solution_str: str, ground_truth: Any, extra_info: Any = None, **_: Any):
+    """verl's custom reward function interface (rows from `crl mix --format verl`): `solution_str` is the decoded
+    response alone and `ground_truth` our label string. Returns {"score": reward, **numeric logs}."""
+    try:
+        r = _get().score_batch([solution_str], [""], [ground_truth])[0]
+        return {"score": r.reward, **r.extra_logs()}
+    except Exception as exc:  # noqa: BLE001
+        logs = {k: v[0] for k, v in zeros(1, f"internal error: {exc}")["extra_logs"].items()}
+        return {"score": 0.0, **logs}
