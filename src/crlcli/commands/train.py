@@ -94,22 +94,20 @@ def validate(
 @train_app.command(
     "select",
     help="Evaluate every saved HF checkpoint with `crl eval` and write the best one. One JSON record per "
-    "checkpoint on stdout.\n\n  crl train select --checkpoints runs/critique-coder-4b --benchmark lcb-v5 --backend vllm",
+    "checkpoint on stdout; options after `--` go to `crl eval`.\n\n"
+    "  crl train select --checkpoints runs/critique-coder-4b --benchmark lcb-v5 --backend vllm -- --n 4",
 )
 def select(
     checkpoints: Annotated[Path, typer.Option("--checkpoints", help="Run folder or checkpoint folder to search.")],
+    eval_args: Annotated[Optional[list[str]], typer.Argument(help="After `--`: more `crl eval` options.")] = None,
     benchmark: Annotated[str, typer.Option("--benchmark", help="Benchmark for `crl eval` (the paper: lcb-v5).")] = "lcb-v5",
     backend: Annotated[str, typer.Option("--backend", help="crl eval backend: vllm, hf or openai.")] = "vllm",
-    n: Annotated[Optional[int], typer.Option("--n", help="Samples per problem (passed to crl eval).")] = None,
-    limit: Annotated[Optional[int], typer.Option("--limit", help="Evaluate on the first N problems only.")] = None,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Where evaluations and best.json go; default CHECKPOINTS/selection.")] = None,
 ) -> None:
     from ..training.select import evaluate, select_best
 
     out = output or checkpoints / "selection"
-    extra = ["--backend", backend]
-    extra += ["--n", str(n)] if n is not None else []
-    extra += ["--limit", str(limit)] if limit is not None else []
+    extra = ["--backend", backend, *(eval_args or [])]
     results = list(evaluate(checkpoints, benchmark, out, extra))
     best = select_best(results)
     for rec in results:

@@ -26,9 +26,11 @@ def is_hf_checkpoint(path: Path) -> bool:
 
 
 def _order(path: Path) -> tuple:
-    # OpenRLHF names them global_step10_hf, global_step20_hf, ...; the final weights sort last
-    m = re.search(r"(\d+)", path.name)
-    return (path.name == "final", int(m.group(1)) if m else -1, str(path))
+    # training order: phase1 before phase2; within a phase OpenRLHF's global_step10_hf, global_step20_hf, ...;
+    # then the phase's final weights
+    phase = next((int(m.group(1)) for part in path.parts if (m := re.fullmatch(r"phase(\d+)", part))), 0)
+    step = re.search(r"(\d+)", path.name)
+    return (phase, path.name == "final", int(step.group(1)) if step else -1, str(path))
 
 
 def find_checkpoints(root: Path) -> list[Path]:
@@ -38,7 +40,7 @@ def find_checkpoints(root: Path) -> list[Path]:
     found = [root] if is_hf_checkpoint(root) else []
     for depth in ("*", "*/*", "*/*/*"):
         found += [p for p in root.glob(depth) if p.is_dir() and is_hf_checkpoint(p)]
-    return sorted(set(found), key=lambda p: (str(p.parent), _order(p)))
+    return sorted(set(found), key=_order)
 
 
 def _eval_dir(out: Path, root: Path, ckpt: Path) -> Path:
@@ -52,6 +54,12 @@ def read_pass1(summary: Path) -> float:
         return float(data["pass@1"])
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise CrlError(f"{summary}: no usable \"pass@1\" ({exc})", hint="rerun `crl eval` for this checkpoint") from exc
+
+
+def benchmark_args(benchmark: str) -> list[str]:
+    """`lcb-v5` is `crl eval --benchmark lcb --release v5` (the paper's selection benchmark); others pass as named."""
+    m = re.fullmatch(r"lcb-(v\d+)", benchmark)
+    return ["--benchmark", "lcb", "--release", m.group(1)] if m else ["--benchmark", benchmark]
 
 
 def evaluate(
@@ -72,7 +80,7 @@ def evaluate(
         run_dir = _eval_dir(out, root, ckpt)
         summary = run_dir / "summary.json"
         if not summary.is_file():
-            argv = [*crl_command(), "eval", "--benchmark", benchmark, "--model", str(ckpt), "-o", str(run_dir),
+            argv = [*crl_command(), "eval", *benchmark_args(benchmark), "--model", str(ckpt), "-o", str(run_dir),
                     *eval_args]  # fmt: skip
             logger.info(f"evaluating {ckpt} on {benchmark}")
             res = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
