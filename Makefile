@@ -8,12 +8,13 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export DEBIAN_FRONTEND := noninteractive
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: help install install-dev sysdeps test demo bench clean
+.PHONY: help install install-dev sysdeps test demo bench clean install-train train-4b train-8b
 
 help:
 	@echo "make demo   - install and run the data pipeline on the embedded HumanEval default"
 	@echo "make test   - install the test extras and run the default test suite"
 	@echo "make bench  - run the benchmark scripts in bench/ and print their figures"
+	@echo "make train-4b / train-8b - GPU node: install OpenRLHF and train on TRAIN_DATA (docs/train.md)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,9 +45,31 @@ demo: install
 	@mkdir -p demo-out
 	$(BIN)/crl filter --source humaneval --stats demo-out/filter-stats.json -o demo-out/problems.jsonl
 	@echo "demo: problems in demo-out/problems.jsonl" >&2
+	$(BIN)/crl gen-candidates --backend mutate --n 4 -i demo-out/problems.jsonl -o demo-out/candidates.jsonl
+	$(BIN)/crl judge -i demo-out/candidates.jsonl -o demo-out/judged.jsonl
+	$(BIN)/crl mix -i demo-out/judged.jsonl --stats demo-out/mix-stats.json -o demo-out/train.jsonl
+	@echo "demo: training rows in demo-out/train.jsonl (mix stats above, also in demo-out/mix-stats.json)" >&2
 
 bench: install-dev
 	@for b in bench/*_bench.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+# GPU machines only (docs/train.md): the OpenRLHF 0.11.2 stack with the versions its metadata pins (vLLM 0.29.0
+# brings CUDA torch; flash-attn builds against it). `make train-4b TRAIN_DATA=train.jsonl TRAIN_ARGS=--dry-run`.
+TRAIN_DATA ?= train.jsonl
+TRAIN_ARGS ?=
+$(VENV)/.train-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q 'vllm==0.29.0' ninja packaging psutil
+	$(BIN)/pip install -q --no-build-isolation 'flash-attn==2.8.3'
+	$(BIN)/pip install -q -e '.[train]' 'openrlhf[vllm]==0.11.2'
+	touch $@
+
+install-train: $(VENV)/.installed $(VENV)/.train-installed
+
+train-4b: install-train
+	$(BIN)/crl train critique-coder-4b data.train=$(TRAIN_DATA) $(TRAIN_ARGS)
+
+train-8b: install-train
+	$(BIN)/crl train critique-coder-8b data.train=$(TRAIN_DATA) $(TRAIN_ARGS)
 
 clean:
 	rm -rf $(VENV) demo-out bench-out build *.egg-info src/*.egg-info
