@@ -191,6 +191,7 @@ class Candidate:
         self.reply_fd = reply_fd
         self.uid = job.get("uid")
         self.pid1 = os.getpid() == 1
+        self.groups = []
         libc().prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)  # children (other uid) cannot read our memory
 
     def run(self):
@@ -212,6 +213,7 @@ class Candidate:
         """Fork a child that drops privileges and limits itself, then runs body(); returns its pid."""
         pid = os.fork()
         if pid != 0:
+            self.groups.append(pid)
             return pid
         try:
             os.setsid()
@@ -263,10 +265,17 @@ class Candidate:
                     os.kill(-1, signal.SIGKILL)  # everything in this namespace but us
                 except OSError:
                     pass
-            elif self.uid is not None and os.geteuid() == 0:
-                self._kill_uid()
             else:
-                self._kill_children()
+                for pgid in self.groups:  # each child leads its own process group: one atomic kill each
+                    try:
+                        os.killpg(pgid, signal.SIGKILL)
+                    except OSError:
+                        pass
+                if self.uid is not None and os.geteuid() == 0:
+                    self._kill_uid()
+                else:
+                    self._kill_children()
+            self.groups = []
             try:
                 os.waitpid(-1, 0)
             except ChildProcessError:
@@ -284,17 +293,38 @@ class Candidate:
         os.waitpid(pid, 0)
 
     def _kill_children(self):
-        me = str(os.getpid())
-        for name in os.listdir("/proc"):
-            if name.isdigit():
+        """No namespace and no uid of its own: stop every descendant (a stopped process cannot fork), until the
+        set stops growing, then kill them all. Orphans come back to us: we are their subreaper."""
+        me, stopped = os.getpid(), set()
+        for _ in range(1000):
+            kids = {}
+            for name in os.listdir("/proc"):
+                if name.isdigit():
+                    try:
+                        with open("/proc/%s/stat" % name) as fh:
+                            kids.setdefault(int(fh.read().rsplit(")", 1)[1].split()[1]), []).append(int(name))
+                    except (OSError, IndexError, ValueError):
+                        pass
+            todo, tree = [me], set()
+            while todo:
+                for kid in kids.get(todo.pop(), ()):
+                    if kid not in tree:
+                        tree.add(kid)
+                        todo.append(kid)
+            new = tree - stopped
+            if not new:
+                break
+            for pid in new:
                 try:
-                    with open("/proc/%s/stat" % name) as fh:
-                        ppid = fh.read().rsplit(")", 1)[1].split()[1]
-                    if ppid == me:
-                        os.kill(-int(name), signal.SIGKILL)
-                        os.kill(int(name), signal.SIGKILL)
-                except (OSError, IndexError):
+                    os.kill(pid, signal.SIGSTOP)
+                except OSError:
                     pass
+            stopped |= new
+        for pid in stopped:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
 
     def watch(self, pid, fds, deadline, on_data, stdin=None):
         """Pump the stdin/outputs of child `pid` until it exits, on_data() says stop (output cap) or deadline()
