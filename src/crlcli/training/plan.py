@@ -163,6 +163,8 @@ def build_commands(
         reward = reward_file or reward_file_path()
         # the reward function runs inside the vLLM actors and reads its settings from the environment
         env["CRL_REWARD_CRL_SCALE"] = _num(phase.crl_scale)
+        # each vLLM actor loads the file and keeps its own sandbox pool: share the cores out between them
+        env["CRL_REWARD_WORKERS"] = str(max(1, (config["reward.workers"] or usable_cores()) // config.num_engines))
     elif config["reward.urls"]:
         urls = list(config["reward.urls"])
         reward = ",".join(urls)
