@@ -5,8 +5,9 @@ tests switched on:
 - python: `pytest` (the exercise's `*_test.py`);
 - javascript: jest with Exercism's babel preset (`xtest(`/`xit(`/`xdescribe(` -> enabled, as npm-test.sh does for
   `xtest(`); node_modules from `make toolchains` (toolchains/js), linked in as Aider links /npm-install;
-- cpp: cpp-test.sh's `cmake -G "Unix Makefiles" .. && make` (the CMakeLists runs the tests as part of the build)
-  with `-DEXERCISM_RUN_ALL_TESTS=ON` (and `make -j2`), after copying the shared catch.hpp into test/;
+- cpp: what cpp-test.sh's `cmake .. && make` does with the exercise's CMakeLists (C++17, -Wall -Wextra -Wpedantic
+  -Werror, threads, then run the test binary), with EXERCISM_RUN_ALL_TESTS defined, as direct g++ calls that
+  link a Catch main compiled once per machine; the shared catch.hpp is copied into test/;
 - go: `go test ./...` with GOPROXY=off and GOFLAGS=-mod=mod (no exercise has external modules);
 - rust: `cargo test --offline -- --include-ignored`; exercises whose Cargo.toml needs crates are environment
   errors, since crates cannot be fetched inside the sandbox;
@@ -113,16 +114,60 @@ def _plan_javascript(ex: Exercise, staged: Path, python: str) -> Plan:
 
 
 def _plan_cpp(ex: Exercise, staged: Path, python: str) -> Plan:
-    for tool in ("cmake", "make", "g++"):
-        _which(tool)
+    gxx = _which("g++")
     catch = Path(ex.extra.get("root", ex.path.parents[3])) / "cpp" / "_shared_test" / "catch.hpp"
     if not (staged / "test" / "catch.hpp").exists():
         if not catch.exists():
             raise EnvironmentProblem(f"catch.hpp not found at {catch}")
         (staged / "test").mkdir(exist_ok=True)
         shutil.copy(catch, staged / "test" / "catch.hpp")
-    script = 'set -e; mkdir -p build; cd build; cmake -G "Unix Makefiles" -DEXERCISM_RUN_ALL_TESTS=ON .. >/dev/null; make -j2'
-    return Plan(["/bin/sh", "-c", script])
+    # The exercise's CMakeLists compiles Catch's main (test/tests-main.cpp) in every build, ~70% of the time;
+    # it never changes, so it is compiled once per machine (same compiler and flags) and linked in. The rest
+    # is the CMakeLists build: C++17, -Wall -Wextra -Wpedantic -Werror, EXERCISM_RUN_ALL_TESTS, threads, TBB
+    # when present, then the test binary runs.
+    main_o = _catch_main(gxx, staged / "test" / "catch.hpp", staged / "test" / "tests-main.cpp")
+    stem = ex.name.replace("-", "_")
+    sources = [f"{stem}_test.cpp"] + ([f"{stem}.cpp"] if (staged / f"{stem}.cpp").exists() else [])
+    libs = "-pthread" + (" -ltbb" if _has_tbb() and "TBB" in _read(staged / "CMakeLists.txt") else "")
+    script = (f"set -e; {gxx} {CXX_FLAGS} -DEXERCISM_RUN_ALL_TESTS -I. {' '.join(sources)} {main_o} "
+              f"-o /tmp/{stem} {libs}; /tmp/{stem}")
+    return Plan(["/bin/sh", "-c", script], ro_paths=[str(Path(main_o).parent)])
+
+
+CXX_FLAGS = "-std=c++17 -g -Wall -Wextra -Wpedantic -Werror"
+
+
+def _read(p: Path) -> str:
+    try:
+        return p.read_text(encoding="utf-8")
+    except OSError:
+        return ""
+
+
+@lru_cache(maxsize=None)
+def _has_tbb() -> bool:
+    return any(Path(d, "libtbb.so").exists() for d in ("/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu",
+                                                         "/usr/lib", "/usr/local/lib"))
+
+
+def _catch_main(gxx: str, catch_hpp: Path, main_cpp: Path) -> str:
+    """Catch's compiled main, cached under ~/.cache/crl (keyed by catch.hpp, tests-main.cpp, compiler, flags).
+    Compiling is done here, outside the sandbox: it runs no exercise code, only the trusted data's header."""
+    import hashlib
+
+    from ..base import cache_dir
+
+    version = subprocess.run([gxx, "--version"], capture_output=True, text=True, timeout=60).stdout
+    key = hashlib.sha256(catch_hpp.read_bytes() + main_cpp.read_bytes() + version.encode() + CXX_FLAGS.encode())
+    target = cache_dir("aider", "cpp-catch-main", key.hexdigest()[:16]) / "tests-main.o"
+    if not target.exists():
+        tmp = target.with_suffix(f".{os.getpid()}.tmp.o")
+        r = subprocess.run([gxx, *CXX_FLAGS.split(), "-I", str(catch_hpp.parent), "-c", str(main_cpp), "-o", str(tmp)],
+                           capture_output=True, text=True, timeout=600)
+        if r.returncode != 0:
+            raise EnvironmentProblem(f"cannot compile Catch's main: {r.stderr[-500:]}")
+        tmp.replace(target)
+    return str(target)
 
 
 def _plan_go(ex: Exercise, staged: Path, python: str) -> Plan:

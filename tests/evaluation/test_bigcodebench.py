@@ -1,0 +1,146 @@
+"""BigCodeBench-Instruct: canonical solutions pass in the sandbox, wrong ones fail, missing libraries are
+environment errors, calibrated vs uncalibrated, the hard subset from a local id file, any-version jsonl."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+import sys
+
+import pytest
+
+from crlcli.errors import CrlError
+from crlcli.evaluation.bigcodebench import INSTRUCTION_PREFIX, BigCodeBench, read_subset, task_libs
+
+SAMPLE = ["BigCodeBench/0", "BigCodeBench/3", "BigCodeBench/55", "BigCodeBench/61"]  # stdlib, numpy, pandas, mpl
+
+
+@pytest.fixture(scope="module")
+def data(shared_data):
+    return shared_data / "bigcodebench" / "BigCodeBench.jsonl.gz"
+
+
+@pytest.fixture(scope="module")
+def sample_file(data, tmp_path_factory):
+    path = tmp_path_factory.mktemp("bcb") / "sample-ids.txt"
+    path.write_text("# four light tasks\n" + "\n".join(SAMPLE) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def bench(data, sample_file):
+    b = BigCodeBench(data=str(data), subset_file=str(sample_file), task_timeout=60, workers=2)
+    yield b
+    b.close()
+
+
+def canonical(row):
+    return row["code_prompt"] + row["canonical_solution"]
+
+
+def test_canonical_solutions_pass(bench):
+    assert [r["task_id"] for r in bench.rows] == SAMPLE
+    for row in bench.rows:
+        missing = bench.missing_libraries(row)
+        if missing:
+            pytest.skip(f"{row['task_id']} needs {missing}: pip install -r requirements/bigcodebench.txt")
+        score = bench.check(row, canonical(row))
+        assert score.metrics == {"pass": True}, (row["task_id"], score.verdicts, score.detail)
+
+
+def test_wrong_solution_fails(bench):
+    row = bench.rows[1]  # BigCodeBench/3: a dict of means
+    wrong = "import random\nimport numpy as np\ndef task_func(LETTERS):\n    return {k: -1.0 for k in LETTERS}\n"
+    score = bench.check(row, wrong)
+    assert score.metrics == {"pass": False} and score.verdicts["pass"] == "W"
+    crash = bench.check(row, "def task_func(LETTERS):\n    raise SystemExit(0)\n")
+    assert crash.metrics == {"pass": False}
+
+
+def test_calibrated_supplies_the_prompt_imports(data, sample_file, bench):
+    row = bench.rows[1]
+    no_imports = "def task_func(LETTERS):\n    return {k: float(np.mean([random.randint(0, 100)])) for k in LETTERS}\n"
+    assert bench.calibrated and bench.check(row, no_imports).metrics == {"pass": True}
+    raw = BigCodeBench(data=str(data), subset_file=str(sample_file), calibrated=False, task_timeout=60, workers=1)
+    try:
+        assert raw.check(row, no_imports).metrics == {"pass": False}  # NameError: np
+    finally:
+        raw.close()
+
+
+def test_time_limit_is_enforced(bench):
+    row = bench.rows[0]
+    slow = "def task_func(numbers=None):\n    while True:\n        pass\n"
+    fast = BigCodeBench(data=str(bench.path), subset_file=None, task_timeout=2, workers=1)
+    try:
+        assert fast.timeout == 3.0  # limit + 1 s, as untrusted_check adds
+        score = fast.check(row, slow)
+        assert score.metrics == {"pass": False} and score.verdicts["pass"] == "T"
+    finally:
+        fast.close()
+
+
+def test_missing_library_is_environment_error(data, sample_file):
+    system_python = shutil.which("python3", path="/usr/bin")
+    if not system_python:
+        pytest.skip("no /usr/bin/python3 to act as a task interpreter without numpy")
+    b = BigCodeBench(data=str(data), subset_file=str(sample_file), task_python=system_python, workers=1)
+    try:
+        if not b.missing_libraries(b.rows[1]):
+            pytest.skip(f"{system_python} has numpy, so it cannot show a missing library")
+        score = b.check(b.rows[1], canonical(b.rows[1]))
+        assert score.metrics == {} and "numpy" in score.verdicts["env_error"]
+        assert score.detail.startswith("environment error")
+        # a solution importing a BigCodeBench library the interpreter lacks is an environment error too,
+        # while a made-up package is the model's own failure
+        stdlib_task = b.rows[0]
+        assert b.missing_libraries(stdlib_task, "import pandas\n") == ["pandas"]
+        assert b.missing_libraries(stdlib_task, "import not_a_real_pkg_xyz\n") == []
+    finally:
+        b.close()
+
+
+def test_prompt_and_tasks(bench):
+    tasks = bench.tasks()
+    assert [t.task_id for t in tasks] == SAMPLE
+    content = tasks[0].messages[0]["content"]
+    assert content.startswith(INSTRUCTION_PREFIX) and "def task_func(" in content
+    score = bench.score(tasks[0], "I cannot solve this.")
+    assert score.metrics == {"pass": False} and score.extracted is None
+
+
+def test_subset_file_forms_and_unknown_ids(data, tmp_path):
+    jl = tmp_path / "hard.jsonl"
+    jl.write_text("\n".join(json.dumps({"task_id": t, "x": 1}) for t in SAMPLE[:2]) + "\n")
+    assert read_subset(jl) == SAMPLE[:2]
+    js = tmp_path / "hard.json"
+    js.write_text(json.dumps(SAMPLE[2:]))
+    assert read_subset(js) == SAMPLE[2:]
+    bad = tmp_path / "bad.txt"
+    bad.write_text("BigCodeBench/0\nBigCodeBench/99999\n")
+    with pytest.raises(CrlError, match="not in"):
+        BigCodeBench(data=str(data), subset="hard", subset_file=str(bad))
+
+
+def test_any_version_local_jsonl(data, tmp_path):
+    rows = [json.loads(line) for line in gzip.open(data, "rt")][:3]
+    rows[1]["libs"] = ["random", "numpy"]  # newer releases store libs as a list, v0.1.0_hf as a string
+    path = tmp_path / "BigCodeBench-v0.1.4.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    b = BigCodeBench(data=str(path))
+    assert [r["task_id"] for r in b.rows] == [r["task_id"] for r in rows]
+    assert task_libs(b.rows[1]) == {"random", "numpy"}
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text(json.dumps({"task_id": "x"}) + "\n")
+    with pytest.raises(CrlError, match=r"broken.jsonl:1: missing field"):
+        BigCodeBench(data=str(broken))
+
+
+def test_registered_in_eval_registry(data, sample_file):
+    from crlcli.evaluation import get_benchmark
+
+    hard = get_benchmark("bigcodebench-hard", data=str(data), subset_file=str(sample_file))
+    assert hard.name == "bigcodebench-hard" and len(hard.tasks()) == len(SAMPLE)
+    full = get_benchmark("bigcodebench", data=str(data), limit=5)
+    assert full.name == "bigcodebench" and len(full.tasks()) == 5 and len(full.rows) == 1140
