@@ -102,17 +102,19 @@ def start_server(workers: int) -> tuple[subprocess.Popen, str]:
     raise SystemExit("reward server did not start")
 
 
-def post(url: str, sample) -> tuple[float, float, int]:
+def post(url: str, sample) -> tuple[float, float, int, float]:
     body = json.dumps({"query": [sample[0]], "prompts": [sample[1]], "labels": [sample[2]]}).encode()
     t = time.perf_counter()
     req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
     try:
         with urllib.request.urlopen(req, timeout=180) as resp:
-            reward = json.loads(resp.read())["rewards"][0]
-            status = resp.status
+            body = json.loads(resp.read())
+            reward, status, failed = body["rewards"][0], resp.status, body["extra_logs"]["reward_failed"][0]
     except urllib.error.HTTPError as exc:
-        reward, status = -1.0, exc.code
-    return time.perf_counter() - t, reward, status
+        reward, status, failed = -1.0, exc.code, 1.0
+    except OSError:  # client-side timeout (OpenRLHF's is 180 s too) or a refused connection
+        reward, status, failed = -1.0, 0, 1.0
+    return time.perf_counter() - t, reward, status, failed
 
 
 def through_server(samples, workers: int, clients: int, title: str) -> None:
@@ -128,10 +130,12 @@ def through_server(samples, workers: int, clients: int, title: str) -> None:
         proc.wait(timeout=60)
     lat = sorted(r[0] for r in results)
     failed = sum(r[2] != 200 for r in results)
-    wrong = sum(abs(r[1] - s[3]) > 1e-9 for r, s in zip(results, samples))
+    zeroed = sum(r[2] == 200 and r[3] > 0 for r in results)  # deadline or sandbox failure: reward forced to 0
+    wrong = sum(abs(r[1] - s[3]) > 1e-9 for r, s in zip(results, samples) if r[2] == 200 and not r[3])
     p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))]
     print(f"{title}: {len(samples)} samples in {wall:.1f} s ({len(samples) / wall:,.1f} samples/s); request latency "
-          f"p50 {statistics.median(lat):.2f} s, p99 {p99:.2f} s; failed {failed}, wrong {wrong}; "
+          f"p50 {statistics.median(lat):.2f} s, p99 {p99:.2f} s; requests failed {failed}, rewards zeroed by the "
+          f"deadline/sandbox {zeroed}, wrong {wrong}; "
           f"server exit code {proc.returncode}")
 
 

@@ -72,3 +72,15 @@ def test_service_bounds_and_deadline():
         assert len(d["rewards"]) == 3
     finally:
         svc.close()
+
+
+def test_bad_tests_in_a_batch_only_zero_that_sample():
+    svc = RewardService(workers=1)
+    try:
+        good = answer("n = int(input())\nprint(2 * n)")
+        out = svc.score_batch([good, good, good], [PROMPT] * 3,
+                              [rl(STDIO), rl({"type": "stdio", "cases": "not a list"}), rl(STDIO)])
+        assert [r.reward for r in out] == [1.0, 0.0, 1.0]
+        assert out[1].logs["reward_failed"] == 1 and "sandbox" in out[1].logs["error"]
+    finally:
+        svc.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import time
 import socket
 from concurrent.futures import ThreadPoolExecutor
 
@@ -108,3 +109,30 @@ def test_port_in_use_is_a_clear_error(crl):
         s.listen()
         res = crl("reward", "serve", "--port", str(s.getsockname()[1]))
     assert res.returncode == 1 and b"cannot listen" in res.stderr
+
+
+def test_deadline_gives_zero_for_unfinished_samples(srv):
+    from crlcli import sandbox
+
+    if not hasattr(sandbox, "JudgePool"):
+        import pytest
+
+        pytest.skip("crlcli.sandbox has no JudgePool yet")
+    tests = {"type": "stdio", "fn_name": None, "class_name": None, "program": None,
+             "cases": [{"input": "1\n", "output": "2\n"}] * 3}
+    label = json.dumps({"kind": "rl", "tests": tests})
+    loop = PROMPT + "<think>x</think>```python\nwhile True: pass\n```"
+    good = PROMPT + "<think>x</think>```python\nprint(int(input()) * 2)\n```"
+    with srv.reward_server("--workers", "1", "--deadline", "2", "--test-timeout", "5") as (base, proc):
+        t = time.monotonic()
+        status, body = srv.post(base + "/get_reward", {"query": [loop, good, crl_sample("T", "T")[0]],
+                                                       "prompts": [PROMPT] * 3,
+                                                       "labels": [label, label, json.dumps({"kind": "crl", "label": "T"})]})
+        took = time.monotonic() - t
+        assert status == 200 and took < 10
+        assert body["rewards"] == [0.0, 0.0, 1.0]  # the loop and the sample queued behind it ran out of time
+        assert body["extra_logs"]["reward_failed"] == [1.0, 1.0, 0.0]
+        # the server is still fine afterwards
+        status, body = srv.post(base + "/get_reward", {"query": [good], "prompts": [PROMPT], "labels": [label]})
+        assert status == 200 and body["rewards"] == [1.0]
+    assert "deadline" in proc.stderr_text

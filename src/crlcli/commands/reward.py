@@ -75,7 +75,7 @@ def register(app: typer.Typer) -> None:
         ] = None,
         max_inflight: Annotated[
             int, typer.Option("--max-inflight", help="Requests handled at once; more wait in the listen backlog.")
-        ] = 512,
+        ] = 2048,
         isolation: Annotated[str, typer.Option("--isolation", help="Sandbox mode: auto | bwrap | limits.")] = "auto",
         require_isolation: Annotated[
             bool, typer.Option("--require-isolation", help="Refuse to run candidates without namespaces.")

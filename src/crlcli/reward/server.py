@@ -120,7 +120,7 @@ class RewardHTTPServer(ThreadingHTTPServer):
     daemon_threads = False
     request_queue_size = 4096  # the listen backlog: the bounded queue of requests beyond max_inflight
 
-    def __init__(self, address: tuple[str, int], service: RewardService, max_inflight: int = 512):
+    def __init__(self, address: tuple[str, int], service: RewardService, max_inflight: int = 2048):
         self.service = service
         self.pid = os.getpid()
         self._slots = threading.BoundedSemaphore(max_inflight)
@@ -154,7 +154,7 @@ def serve(
     host: str,
     port: int,
     service: RewardService,
-    max_inflight: int = 512,
+    max_inflight: int = 2048,
     ready=None,
 ) -> None:
     """Run until SIGTERM/SIGINT; then stop accepting, let running requests finish, close the pool."""

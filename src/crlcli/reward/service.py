@@ -98,11 +98,20 @@ class RewardService:
         if pending:
             try:
                 pool = self.pool()
-                pending = [(i, job, pool.submit(job.code, job.tests)) for i, job, _ in pending]
             except Exception as exc:  # noqa: BLE001 - no sandbox: every RL sample gets 0, logged
                 for i, job, _ in pending:
                     out[i] = finish(job, error=f"sandbox unavailable: {type(exc).__name__}: {exc}")
                 pending = []
+            submitted = []
+            # The pool stops working on a candidate shortly after our own deadline, so an abandoned sample
+            # does not keep a worker busy (we log the deadline ourselves, hence the small margin).
+            pool_deadline = started + limit + 0.25
+            for i, job, _ in pending:
+                try:
+                    submitted.append((i, job, pool.submit(job.code, job.tests, deadline=pool_deadline)))
+                except Exception as exc:  # noqa: BLE001 - bad tests (CrlError): this sample only
+                    out[i] = finish(job, error=f"sandbox: {type(exc).__name__}: {exc}")
+            pending = submitted
             futures = [f for _, _, f in pending if f is not None]
             if futures:
                 wait(futures, timeout=max(0.0, limit - (time.monotonic() - started)))
