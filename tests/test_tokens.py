@@ -51,7 +51,7 @@ def _exact(qwen: TokenCounter, n: int, unit: str) -> str:
 
 
 def test_default_tokenizer_is_byte_level_qwen(qwen):
-    assert qwen.byte_level and qwen.ascii_stable and qwen.qwen_split
+    assert qwen.byte_level and qwen.ascii_stable and qwen.qwen_split and qwen.pretoken_bounds
     assert 16 <= qwen.max_token_bytes <= 1024
     assert qwen.count("1 2 3\n") == 6  # digits are single tokens in Qwen3
 
@@ -100,11 +100,26 @@ def test_characters_do_not_bound_tokens_but_utf8_bytes_do(qwen):
 
 def test_fast_decision_equals_full_count_on_random_texts(qwen):
     rng = random.Random(11)
-    alphabet = list("0123456789 \n\n\r\tabcdefghijklmnop.,;:-+()[]{}'\"ABC") + ["é", "中", "\u0301", "\u1100", "\u1161"]
+    alphabet = list("0123456789 \n\n\r\tabcdefghijklmnop.,;:-+()[]{}'\"ABC  \x1c\x0b") + ["é", "中", "\u0301", "\u1100", "\u1161", "\xa0"]
     for _ in range(150):
         t = "".join(rng.choice(alphabet) for _ in range(rng.randint(150, 2000)))
         full = qwen.count(t)
         for lim in {rng.randint(1, 400), max(1, full - 1), full, full + 1}:
+            assert qwen.over(t, lim) == (full > lim), (lim, full, t[:60])
+
+
+def test_fast_decision_on_numeric_and_word_inputs_near_the_limit(qwen):
+    # The digit / separator / word lower bounds decide these without the tokenizer when they can.
+    rng = random.Random(13)
+    for _ in range(120):
+        seps = rng.choice([[" "], ["\n"], [" ", "\n", "  ", "\t"], [", "], [" -"]])
+        if rng.random() < 0.5:
+            parts = [str(rng.randint(0, 10 ** rng.randint(1, 4))) for _ in range(rng.randint(20, 160))]
+        else:
+            parts = [rng.choice(["a", "to", "word", "x1", "3rd", "it's", "(7)", "ok."]) for _ in range(rng.randint(100, 260))]
+        t = "".join(p + rng.choice(seps) for p in parts)
+        full = qwen.count(t)
+        for lim in {max(1, full - 1), full, full + 1, rng.randint(50, 300)}:
             assert qwen.over(t, lim) == (full > lim), (lim, full, t[:60])
 
 
@@ -126,9 +141,11 @@ def test_huge_text_is_decided_without_tokenizing_it(qwen):
     t0 = time.perf_counter()
     assert spy.over(huge, 200)
     assert spy.calls == [] and time.perf_counter() - t0 < 1.0  # bytes > limit * longest token
-    mid = ("lorem ipsum dolor sit amet " * 900)[: 200 * spy.max_token_bytes]  # needs the tokenizer
+    words = ("lorem ipsum dolor sit amet " * 900)[: 200 * spy.max_token_bytes]
+    assert spy.over(words, 200) and spy.calls == []  # more than 200 words: no tokenizer call
+    mid = "incomprehensibilities " * 190  # 190 words, ~4 tokens each: only the tokenizer can tell
     assert spy.over(mid, 200)
-    assert spy.calls and max(spy.calls) <= 2000, spy.calls  # a prefix, not the 25 kB text
+    assert spy.calls and max(spy.calls) <= 2000 < len(mid), spy.calls  # a prefix, not the whole text
     spy.calls.clear()
     assert spy.over("12 " * 5000, 200) and spy.calls == []  # more than 200 digits: no tokenizer call
 

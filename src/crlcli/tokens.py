@@ -8,8 +8,8 @@ The seed set holds ~2.8 GB of test-input text, mostly in a few huge cases, so `o
    non-ASCII character can be several byte tokens.) For ASCII text, NFC is the identity and bytes == characters.
 2. Lower bound: no token is longer than `max_token_bytes`, so more than `limit * max_token_bytes` bytes means
    more than `limit` tokens.
-3. Under the Qwen regex each ASCII digit is its own pre-token, so more than `limit` digits proves "over"
-   (numeric inputs are the common long case) at memory speed.
+3. Under the Qwen regex each ASCII digit is its own pre-token and no pre-token holds two words, so more than
+   `limit` digits, or words, proves "over" (numeric and word inputs are the common long cases) at C speed.
 4. Otherwise tokenize a growing prefix. The prefix ends at a cut where the full text's pre-tokenization also
    splits, so tokens(prefix) <= tokens(text): a prefix over the limit proves the text is over. Only the last,
    whole-text step gives "not over", so the answer is exact (200 tokens kept, 201 dropped).
@@ -25,9 +25,10 @@ from __future__ import annotations
 
 import functools
 import importlib.util
-import json
 import unicodedata
 from pathlib import Path
+
+import orjson
 
 from .errors import CrlError
 
@@ -67,31 +68,52 @@ def _bytes_to_unicode() -> dict[str, int]:
     return {chr(c): b for c, b in zip(cs, bs)}
 
 
+def properties(spec: dict) -> dict:
+    """What the shortcuts need to know about a tokenizer, from its tokenizer.json content."""
+    model = spec.get("model") or {}
+    norm = spec.get("normalizer")
+    pre = spec.get("pre_tokenizer") or {}
+    # Every token of a byte-level BPE covers >= 1 byte of the normalised text.
+    byte_level = model.get("type") == "BPE" and (
+        "ByteLevel" in _types(pre) or "ByteLevel" in _types(spec.get("decoder")))
+    qwen_split = _split_pattern(pre) == QWEN_SPLIT
+    added = spec.get("added_tokens") or []
+    contents = [str(a.get("content", "")) for a in added]
+    return {
+        "ascii_stable": all(t in _ASCII_STABLE_NORMALIZERS for t in _types(norm)),
+        "has_normalizer": bool(norm),
+        "byte_level": byte_level,
+        "qwen_split": qwen_split,
+        # The digit/word lower bounds also need every added token to be free of digits and whitespace (an
+        # added token is matched before pre-tokenization and could otherwise swallow several of them).
+        "pretoken_bounds": qwen_split and not any(ch.isdigit() or ch.isspace() for c in contents for ch in c),
+        "max_token_bytes": TokenCounter.max_bytes(model, added) if byte_level else 0,
+    }
+
+
 class TokenCounter:
     """Counts tokens of a `tokenizers.Tokenizer` (the fast tokenizer behind transformers' AutoTokenizer)."""
 
-    def __init__(self, tokenizer, name: str):
+    def __init__(self, tokenizer, name: str, props: dict | None = None):
         self.tok = tokenizer
         self.name = name
-        spec = json.loads(tokenizer.to_str())
-        model = spec.get("model") or {}
-        norm = spec.get("normalizer")
-        pre = spec.get("pre_tokenizer") or {}
-        norm_types = _types(norm)
-        self.ascii_stable = all(t in _ASCII_STABLE_NORMALIZERS for t in norm_types)
-        self.normalizer = tokenizer.normalizer if norm else None
-        # Every token of a byte-level BPE covers >= 1 byte of the normalised text.
-        self.byte_level = model.get("type") == "BPE" and (
-            "ByteLevel" in _types(pre) or "ByteLevel" in _types(spec.get("decoder"))
-        )
-        self.qwen_split = _split_pattern(pre) == QWEN_SPLIT
-        self.max_token_bytes = self._max_token_bytes(model, spec.get("added_tokens") or []) if self.byte_level else 0
+        props = props if props is not None else properties(orjson.loads(tokenizer.to_str()))
+        self.ascii_stable: bool = props["ascii_stable"]
+        self.byte_level: bool = props["byte_level"]
+        self.qwen_split: bool = props["qwen_split"]
+        self.pretoken_bounds: bool = props["pretoken_bounds"]
+        self.max_token_bytes: int = props["max_token_bytes"]
+        self.normalizer = tokenizer.normalizer if props["has_normalizer"] else None
 
     @staticmethod
-    def _max_token_bytes(model: dict, added: list) -> int:
+    def max_bytes(model: dict, added: list) -> int:
         table = _bytes_to_unicode()
+        vocab = model.get("vocab", {})
         longest = 0
-        for piece in model.get("vocab", {}):
+        if set().union(*vocab) <= table.keys():  # all pieces in the byte alphabet: one character per byte
+            longest = max(map(len, vocab), default=0)
+            vocab = ()
+        for piece in vocab:
             if all(ch in table for ch in piece):
                 longest = max(longest, len(piece))
             else:
@@ -118,7 +140,7 @@ class TokenCounter:
                 return False
             if self.max_token_bytes and nbytes > limit * self.max_token_bytes:
                 return True
-            if self.qwen_split and _digits_over(text, limit):
+            if self.pretoken_bounds and _pretokens_over(text, limit):
                 return True
         size = max(64, limit * 2)
         while size < len(text):
@@ -148,16 +170,32 @@ class TokenCounter:
 _DIGITS = "0123456789"
 
 
-def _digits_over(text: str, limit: int) -> bool:
-    """Under the Qwen regex every ASCII digit is a pre-token of its own, hence at least one token: more than
-    `limit` digits in any part of the text proves it is over. Numeric test inputs are the common long case, and
-    str.count runs at memory speed; only a bounded window is scanned, so huge texts cost no more."""
+_FS_SEPARATORS = "\x1c\x1d\x1e\x1f"  # whitespace to str.split(), not to the tokenizer's regex \s
+
+
+def _pretokens_over(text: str, limit: int) -> bool:
+    r"""A cheap lower bound on Qwen pre-tokens (each yields >= 1 token) over a bounded window of the text:
+    - every ASCII digit is a pre-token of its own (`\p{N}`), whatever surrounds it;
+    - a whitespace run just before a digit ends in a pre-token that holds no digit, and distinct runs end in
+      distinct pre-tokens (a digit, itself a pre-token, separates them): "12 34\n5" has at least 8;
+    - a pre-token never holds two words (runs of non-whitespace): the alternatives that start with whitespace
+      take at most one character before the word, and the all-whitespace ones hold no word.
+    All are counted with str.count/split at C speed; more than `limit` proves "over" without tokenizing.
+    The window only makes huge texts cost no more than long ones; its words are words of the full text too."""
     window = text[: limit * 64]
-    total = 0
-    for d in _DIGITS:
-        total += window.count(d)
-        if total > limit:
-            return True
+    found = 0
+    for d in "0123456789":
+        found += window.count(d)
+    if found > limit:
+        return True
+    if found * 2 > limit:  # mostly numbers: add the separators before digits
+        for ws in " \n\t\r":
+            for d in "0123456789":
+                found += window.count(ws + d)
+            if found > limit:
+                return True
+    if window.isascii() and not any(sep in window for sep in _FS_SEPARATORS):
+        return len(window.split()) > limit
     return False
 
 
@@ -224,10 +262,14 @@ def _from_file(path: str) -> TokenCounter:
     from tokenizers import Tokenizer
 
     try:
-        tok = Tokenizer.from_file(path)
+        data = Path(path).read_bytes()
+        # Parse the JSON for its properties and free it before the Rust side builds its own copy: the peak
+        # memory is then the larger of the two, not their sum.
+        props = properties(orjson.loads(data))
+        tok = Tokenizer.from_str(data.decode())
     except Exception as exc:  # noqa: BLE001 - the Rust side raises a bare Exception on a bad file
         raise CrlError(f"{path}: not a tokenizers file ({exc})", hint="give a folder with a valid tokenizer.json") from exc
-    return TokenCounter(tok, path)
+    return TokenCounter(tok, path, props)
 
 
 class CaseTokenLimit:

@@ -1,0 +1,180 @@
+"""Throughput and memory of `crl filter` on a synthetic corpus shaped like the rStar-Coder seed set.
+
+    python bench/filter_bench.py                 # 200 MB corpus of problem records (JSONL)
+    python bench/filter_bench.py --size-mb 2000  # bigger: peak RSS must not grow with it
+    python bench/filter_bench.py --format rstar  # rStar seed_testcase rows (JSONL, JSON-string columns)
+
+Shape (paper Table 2: 87 cases and ~96k input characters per question on average): many short cases per
+problem, a band of mid-size inputs (some of them text, which needs the tokenizer), and a long tail of huge
+inputs, some of several MB, that carry most of the bytes. The real `crl` console script runs in a subprocess
+pinned to one core; the script prints MB/s of input, problems/s and the child's peak RSS.
+Targets: >= 50 MB/s on one core; peak RSS < 500 MB whatever the size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import orjson
+
+DIGITS = bytes(range(256)).translate(bytes((48 + b % 10) if b % 6 else 32 for b in range(256)))
+WORDS = ("the of and to in is that for it as was with be by on not he this are or his from at which but have "
+         "an they you were her she there been one all we their has would when if so no will can more out up "
+         "into do any your what has man could other than then its only time").split()
+
+
+def numeric_block(rng: random.Random, size: int) -> str:
+    """Random digits and spaces at memory speed (randbytes + translate), with newlines now and then."""
+    raw = rng.randbytes(size).translate(DIGITS)
+    return raw.decode().replace("      ", "\n")
+
+
+def text_input(rng: random.Random, n_words: int) -> str:
+    return " ".join(rng.choice(WORDS) for _ in range(n_words)) + "\n"
+
+
+class Corpus:
+    def __init__(self, seed: int):
+        self.rng = random.Random(seed)
+        self.pool = numeric_block(self.rng, 8 << 20)  # slices of this make the big inputs
+
+    def slice(self, n: int) -> str:
+        start = self.rng.randrange(0, len(self.pool) - n) if n < len(self.pool) else 0
+        s = self.pool[start:start + n] if n <= len(self.pool) else (self.pool * (n // len(self.pool) + 1))[:n]
+        return s
+
+    def case_input(self) -> str:
+        r = self.rng.random()
+        if r < 0.80:  # short: n, then a line of small numbers
+            k = self.rng.randint(1, 30)
+            return f"{k}\n" + " ".join(str(self.rng.randint(0, 10**6)) for _ in range(k)) + "\n"
+        if r < 0.86:  # short text (under the limit: kept without tokenizing)
+            return text_input(self.rng, self.rng.randint(3, 40))
+        if r < 0.977:  # mid numeric band: 200 B .. 25 kB
+            return self.slice(int(200 * 125 ** self.rng.random()))
+        if r < 0.997:  # mid text band: needs the tokenizer (a prefix of it)
+            return text_input(self.rng, self.rng.randint(60, 3000))
+        if r < 0.99997:  # long tail: 25 kB .. 400 kB
+            return self.slice(int(25_000 * 16 ** self.rng.random()))
+        return self.slice(self.rng.randint(1 << 20, 6 << 20))  # a few multi-MB stress tests
+
+    def problem(self, i: int, fmt: str) -> bytes:
+        n = max(1, min(600, int(self.rng.lognormvariate(3.9, 0.9))))
+        inputs = [self.case_input() for _ in range(n)]
+        outputs = [str(self.rng.randint(0, 10**9)) + "\n" for _ in range(n)]
+        question = f"Problem {i}. " + text_input(self.rng, 120)
+        if fmt == "rstar":
+            row = {"question_id": str(i), "question": question, "starter_code": "",
+                   "inputs": orjson.dumps(inputs).decode(), "outputs": orjson.dumps(outputs).decode(),
+                   "is_synthesized": False, "test_case_type": "standard", "func_name": None, "class_name": None}
+            return orjson.dumps(row) + b"\n"
+        rec = {"id": f"bench/{i}", "question": question, "starter_code": "",
+               "tests": {"type": "stdio", "fn_name": None, "class_name": None, "program": None,
+                         "cases": [{"input": a, "output": b} for a, b in zip(inputs, outputs)]},
+               "source": {"dataset": "synthetic"}}
+        return orjson.dumps(rec) + b"\n"
+
+
+def generate(path: Path, size_mb: float, fmt: str, seed: int) -> tuple[int, int]:
+    corpus = Corpus(seed)
+    target = int(size_mb * (1 << 20))
+    written = problems = 0
+    with open(path, "wb") as fh:
+        while written < target:
+            line = corpus.problem(problems, fmt)
+            fh.write(line)
+            written += len(line)
+            problems += 1
+    return written, problems
+
+
+def crl_exe() -> str:
+    exe = Path(sys.executable).with_name("crl")
+    return str(exe) if exe.exists() else (shutil.which("crl") or "crl")
+
+
+def run_filter(args: list[str], cpu: int | None) -> tuple[float, float, subprocess.CompletedProcess]:
+    env = dict(os.environ, RAYON_NUM_THREADS="1", TOKENIZERS_PARALLELISM="false")
+
+    def pin() -> None:
+        if cpu is not None:
+            os.sched_setaffinity(0, {cpu})
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    res = subprocess.run([crl_exe(), "filter", *args], capture_output=True, env=env, preexec_fn=pin)
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_s = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu_s, res
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--size-mb", type=float, default=200, help="corpus size in MB (default 200)")
+    ap.add_argument("--format", choices=["records", "rstar"], default="records",
+                    help="problem records through stdin-style -i, or rStar rows through --source rstar-seed")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--workdir", type=Path, default=None, help="keep the corpus and output here")
+    ap.add_argument("--cpu", type=int, default=None, help="core to pin the child to (default: the first allowed)")
+    a = ap.parse_args()
+
+    cpu = a.cpu if a.cpu is not None else min(os.sched_getaffinity(0))
+    tmp = None
+    work = a.workdir
+    if work is None:
+        tmp = tempfile.TemporaryDirectory(prefix="crl-filter-bench-")
+        work = Path(tmp.name)
+    work.mkdir(parents=True, exist_ok=True)
+    corpus = work / ("rstar.jsonl" if a.format == "rstar" else "problems.jsonl")
+    t0 = time.perf_counter()
+    nbytes, nproblems = generate(corpus, a.size_mb, a.format, a.seed)
+    gen_s = time.perf_counter() - t0
+    print(f"corpus: {nbytes / 1e6:,.1f} MB, {nproblems:,} problems ({a.format}), generated in {gen_s:.1f} s")
+
+    # Start-up (imports, tokenizer load) measured apart on a tiny input that needs the tokenizer.
+    tiny = work / "tiny.jsonl"
+    tiny.write_bytes(orjson.dumps({"id": "t", "question": "q", "tests": {"type": "stdio", "cases": [
+        {"input": "word " * 100, "output": ""}]}}) + b"\n")
+    startup_s, startup_cpu, res = run_filter(["-i", str(tiny), "-o", str(work / "tiny.out.jsonl")], cpu)
+    if res.returncode != 0:
+        print(res.stderr.decode(), file=sys.stderr)
+        return 1
+
+    out, stats = work / "out.jsonl", work / "stats.json"
+    args = (["--source", "rstar-seed", str(corpus)] if a.format == "rstar" else ["-i", str(corpus)])
+    wall, cpu_s, res = run_filter([*args, "-o", str(out), "--stats", str(stats)], cpu)
+    if res.returncode != 0:
+        print(res.stderr.decode(), file=sys.stderr)
+        return 1
+    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # KiB on Linux -> MiB
+    st = orjson.loads(stats.read_bytes())
+    mb = nbytes / 1e6
+    print(f"crl filter: {wall:.2f} s wall, {cpu_s:.2f} s CPU, pinned to core {cpu}; start-up (imports, tokenizer "
+          f"load) {startup_s:.2f} s wall / {startup_cpu:.2f} s CPU")
+    print(f"throughput: {mb / wall:,.1f} MB/s wall overall; {mb / max(cpu_s - startup_cpu, 1e-9):,.1f} MB per "
+          f"CPU-second after start-up (the figure that holds on a busy machine)")
+    print(f"problems/s: {nproblems / wall:,.0f}")
+    print(f"peak RSS (child): {peak_mb:,.0f} MB")
+    b, f = st["before"], st["after"]
+    print(f"questions {b['questions']:,} -> {f['questions']:,}; avg cases {b['avg_test_cases']} -> "
+          f"{f['avg_test_cases']}; avg input chars/question {b['avg_test_input_chars_per_question']:,.0f} -> "
+          f"{f['avg_test_input_chars_per_question']:,.0f}; output {out.stat().st_size / 1e6:,.1f} MB")
+    ok = mb / max(cpu_s - startup_cpu, 1e-9) >= 50 and peak_mb < 500
+    print(f"targets (>= 50 MB/s, < 500 MB): {'met' if ok else 'NOT met'}")
+    if tmp is not None:
+        tmp.cleanup()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
