@@ -90,6 +90,8 @@ def main():
             __import__(name)
         except Exception:
             pass
+    import resource, shutil, tempfile  # noqa: E401,F401 - used after fork by every candidate
+    libc()
     nested = None
     while True:
         job = read_msg(IN_FD)
