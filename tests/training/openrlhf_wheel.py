@@ -48,7 +48,17 @@ def _wheel_source() -> str:
     wheels = sorted(cache.glob(f"openrlhf-{OPENRLHF_VERSION}-*.whl"))
     if not wheels:
         cache.mkdir(parents=True, exist_ok=True)
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "-q", f"openrlhf=={OPENRLHF_VERSION}", "-d", str(cache)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "-q",
+            f"openrlhf=={OPENRLHF_VERSION}",
+            "-d",
+            str(cache),
+        ]
         try:
             res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
         except (OSError, subprocess.TimeoutExpired) as exc:

@@ -29,11 +29,13 @@ def main():
         with urllib.request.urlopen(base + "/health", timeout=10) as resp:
             record["health"] = json.loads(resp.read())
         prompt = "<|im_start|>user\nIs this right?<|im_end|>\n<|im_start|>assistant\n"
-        body = json.dumps({
-            "query": [prompt + "<think>\nchecking\n</think>\n\nIt is correct. \\conclusion{T}<|im_end|>"],
-            "prompts": [prompt],
-            "labels": [json.dumps({"kind": "crl", "label": "T"})],
-        }).encode()
+        body = json.dumps(
+            {
+                "query": [prompt + "<think>\nchecking\n</think>\n\nIt is correct. \\conclusion{T}<|im_end|>"],
+                "prompts": [prompt],
+                "labels": [json.dumps({"kind": "crl", "label": "T"})],
+            }
+        ).encode()
         req = urllib.request.Request(url.split(",")[0], data=body, headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(req, timeout=60) as resp:
             record["reward"] = json.loads(resp.read())

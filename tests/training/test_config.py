@@ -23,7 +23,7 @@ def test_all_problems_reported_at_once_with_key_paths(crl, tmp_path):
         tmp_path,
         'name = "t"\n[model]\n[data]\ntrain = 3\n[actor]\nlr = -1.0\nlrr = 1\n'
         '[rollout]\ntop_k = 20\nn_samples_per_prompt = 8\n[ds]\nzero_stage = 5\n[reward]\nmode = "grpc"\n'
-        '[train]\nbatch_size = 100\n',
+        "[train]\nbatch_size = 100\n",
     )
     res = crl("train", "validate", str(cfg), "algo.dynamic_filtering=maybe")
     err = res.stderr.decode()
@@ -74,9 +74,9 @@ def test_shipped_configs_validate_and_reproduce_the_paper(crl):
 def test_overrides_parse_as_toml_values(tmp_path):
     assert parse_override("actor.lr=2e-6") == ("actor.lr", 2e-6)
     assert parse_override("ds.adam_offload=true") == ("ds.adam_offload", True)
-    assert parse_override("reward.urls=[\"http://a:1/get_reward\"]") == ("reward.urls", ["http://a:1/get_reward"])
+    assert parse_override('reward.urls=["http://a:1/get_reward"]') == ("reward.urls", ["http://a:1/get_reward"])
     assert parse_override("model.path=Qwen/Qwen3-4B") == ("model.path", "Qwen/Qwen3-4B")
-    assert parse_override("trainer.env={A = \"1\"}") == ("trainer.env", {"A": "1"})
+    assert parse_override('trainer.env={A = "1"}') == ("trainer.env", {"A": "1"})
     with pytest.raises(UsageError):
         parse_override("actor.lr")
     cfg = load_config(write(tmp_path, MINIMAL), ["actor.lr=2e-6", "rollout.batch_size=64", "name=other"])

@@ -45,7 +45,9 @@ def test_phase_two_alone_from_given_weights(crl, tmp_path):
 
 
 def test_resume_and_passthrough(crl, tmp_path):
-    out = _dry(crl, tmp_path, "critique-coder-8b", "--phase", "1", "--resume", "--", "--ds.adam_offload", "--eval.steps", "5")
+    out = _dry(
+        crl, tmp_path, "critique-coder-8b", "--phase", "1", "--resume", "--", "--ds.adam_offload", "--eval.steps", "5"
+    )
     flags = trainer_flags(dry_run_blocks(out)[0]["trainer"])
     assert "--ckpt.load_enable" in flags
     assert flags[-3:] == ["--ds.adam_offload", "--eval.steps", "5"]  # after ours, untouched
@@ -74,8 +76,9 @@ def test_ray_job_submit_uses_absolute_paths(crl, tmp_path):
     res = crl("train", "critique-coder-4b", "--dry-run", "--ray-address", "http://head:8265", cwd=tmp_path)
     assert res.returncode == 2  # a loopback reward URL cannot serve other nodes
     assert b"reward.public_host" in res.stderr
-    out = _dry(crl, tmp_path, "critique-coder-4b", "--ray-address", "http://head:8265", "reward.host=0.0.0.0",
-               "reward.public_host=10.0.0.5", "data.train=data/train.jsonl", "trainer.env={HF_HOME = \"/shared/hf\"}")  # fmt: skip
+    overrides = ["reward.host=0.0.0.0", "reward.public_host=10.0.0.5", "data.train=data/train.jsonl"]
+    overrides.append('trainer.env={HF_HOME = "/shared/hf"}')
+    out = _dry(crl, tmp_path, "critique-coder-4b", "--ray-address", "http://head:8265", *overrides)
     block = dry_run_blocks(out)[0]
     argv = block["trainer"]
     assert argv[:5] == ["ray", "job", "submit", "--address", "http://head:8265"]

@@ -60,7 +60,7 @@ def setup(tmp_path):
         path.write_text(
             f'name = "t"\n[model]\npath = "tiny-model"\n[data]\ntrain = "{tmp_path / data}"\n'
             f'[output]\ndir = "{tmp_path}/run"\n[cluster]\ngpus_per_node = 1\n'
-            f'[reward]\nport = {port}\nworkers = 1\nstartup_timeout = 60.0\n'
+            f"[reward]\nport = {port}\nworkers = 1\nstartup_timeout = 60.0\n"
             f'[trainer]\n{trainer}\nenv = {{STANDIN_MODE = "{mode}", STANDIN_RECORD = "{record}"}}\n'
         )
         return path
@@ -123,6 +123,13 @@ def test_failing_trainer_stops_the_server_and_reports_its_log(crl, setup, tmp_pa
     _server_gone(r1, port)
     assert not (record / "phase2.json").exists()  # phase 2 never starts after a failed phase 1
     assert not (tmp_path / "run/phase1/DONE").exists()
+    # fixed: --resume continues phase 1 from its last checkpoint, then runs phase 2 fresh
+    res = crl("train", str(config("ok")), "--no-preflight", "--resume", timeout=240)
+    assert res.returncode == 0, res.stderr.decode()
+    r1 = json.loads((record / "phase1.json").read_text())
+    r2 = json.loads((record / "phase2.json").read_text())
+    assert "--ckpt.load_enable" in r1["argv"] and "--ckpt.load_enable" in r2["argv"]
+    assert (tmp_path / "run/phase2/DONE").exists()
 
 
 def test_killing_crl_train_leaves_no_process(setup, tmp_path):

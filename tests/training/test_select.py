@@ -68,8 +68,9 @@ def test_select_runs_crl_eval_on_tiny_checkpoints(crl, tiny_model, tmp_path):
         shutil.copytree(tiny_model, run / name)
     bench = tmp_path / "bench.jsonl"
     bench.write_text("".join(json.dumps(p) + "\n" for p in PROBLEMS))
-    res = crl("train", "select", "--checkpoints", str(run), "--benchmark", "jsonl", "--backend", "hf",
-              "--", "--data", str(bench), "--max-tokens", "8", "--no-thinking", "--workers", "1", timeout=600)  # fmt: skip
+    eval_args = ["--data", str(bench), "--max-tokens", "8", "--no-thinking", "--workers", "1"]
+    res = crl("train", "select", "--checkpoints", str(run), "--benchmark", "jsonl", "--backend", "hf", "--", *eval_args,
+              timeout=600)  # fmt: skip
     if res.returncode != 0 and b"not implemented" in res.stderr:
         pytest.skip("crl eval is not built yet")
     assert res.returncode == 0, res.stderr.decode()

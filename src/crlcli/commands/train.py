@@ -37,7 +37,9 @@ train_app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-ConfigArg = Annotated[str, typer.Argument(help="TOML config file, or a shipped one: critique-coder-4b, critique-coder-8b.")]
+ConfigArg = Annotated[
+    str, typer.Argument(help="TOML config file, or a shipped one: critique-coder-4b, critique-coder-8b.")
+]
 
 
 def _split(args: list[str]) -> tuple[list[str], list[str]]:
@@ -55,13 +57,28 @@ def _split(args: list[str]) -> tuple[list[str], list[str]]:
 )
 def run(
     config: ConfigArg,
-    args: Annotated[Optional[list[str]], typer.Argument(help="KEY=VALUE overrides, then `--` and OpenRLHF flags.")] = None,
-    phase: Annotated[str, typer.Option("--phase", help="1, 2 or all (phase 2 starts from phase 1's final weights).")] = "all",
-    init: Annotated[Optional[str], typer.Option("--init", help="Start the first phase run from these weights (folder or hub id).")] = None,
-    resume: Annotated[bool, typer.Option("--resume", help="Continue each phase from its last checkpoint; skip finished phases.")] = False,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the exact commands of every phase on stdout; start nothing.")] = False,
-    ray_address: Annotated[Optional[str], typer.Option("--ray-address", help="Submit to this Ray cluster with `ray job submit` (e.g. http://head:8265).")] = None,
-    no_preflight: Annotated[bool, typer.Option("--no-preflight", help="Skip the GPU/package/dataset checks (stand-in trainers).")] = False,
+    args: Annotated[
+        Optional[list[str]], typer.Argument(help="KEY=VALUE overrides, then `--` and OpenRLHF flags.")
+    ] = None,
+    phase: Annotated[
+        str, typer.Option("--phase", help="1, 2 or all (phase 2 starts from phase 1's final weights).")
+    ] = "all",
+    init: Annotated[
+        Optional[str], typer.Option("--init", help="Start the first phase run from these weights (folder or hub id).")
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue each phase from its last checkpoint; skip finished phases.")
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the exact commands of every phase on stdout; start nothing.")
+    ] = False,
+    ray_address: Annotated[
+        Optional[str],
+        typer.Option("--ray-address", help="Submit to this Ray cluster with `ray job submit` (e.g. http://head:8265)."),
+    ] = None,
+    no_preflight: Annotated[
+        bool, typer.Option("--no-preflight", help="Skip the GPU/package/dataset checks (stand-in trainers).")
+    ] = False,
 ) -> None:
     from ..training.config import load_config
     from ..training.launcher import dry_run as render, launch
@@ -77,11 +94,17 @@ def run(
     logger.info(f"training finished; final weights in {final}")
 
 
-@train_app.command("validate", help="Check a config (and overrides) and report every problem at once; start nothing.")
+@train_app.command(
+    "validate",
+    help="Check a config (and overrides) and report every problem at once; start nothing.\n\n"
+    "  crl train validate critique-coder-4b data.train=train.jsonl rollout.batch_size=64 --show > resolved.toml",
+)
 def validate(
     config: ConfigArg,
     overrides: Annotated[Optional[list[str]], typer.Argument(help="KEY=VALUE overrides.")] = None,
-    show: Annotated[bool, typer.Option("--show", help="Print the resolved config (defaults filled in) on stdout.")] = False,
+    show: Annotated[
+        bool, typer.Option("--show", help="Print the resolved config (defaults filled in) on stdout.")
+    ] = False,
 ) -> None:
     from ..training.config import dump_toml, load_config
 
@@ -100,9 +123,14 @@ def validate(
 def select(
     checkpoints: Annotated[Path, typer.Option("--checkpoints", help="Run folder or checkpoint folder to search.")],
     eval_args: Annotated[Optional[list[str]], typer.Argument(help="After `--`: more `crl eval` options.")] = None,
-    benchmark: Annotated[str, typer.Option("--benchmark", help="Benchmark for `crl eval` (the paper: lcb-v5).")] = "lcb-v5",
+    benchmark: Annotated[
+        str, typer.Option("--benchmark", help="Benchmark for `crl eval` (the paper: lcb-v5).")
+    ] = "lcb-v5",
     backend: Annotated[str, typer.Option("--backend", help="crl eval backend: vllm, hf or openai.")] = "vllm",
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Where evaluations and best.json go; default CHECKPOINTS/selection.")] = None,
+    output: Annotated[
+        Optional[Path],
+        typer.Option("--output", "-o", help="Where evaluations and best.json go; default CHECKPOINTS/selection."),
+    ] = None,
 ) -> None:
     from ..training.select import evaluate, select_best
 
@@ -114,7 +142,9 @@ def select(
         rec["best"] = rec is best
         sys.stdout.write(json.dumps(rec) + "\n")
     (out / "best.json").write_text(json.dumps({"best": best, "results": results}, indent=2) + "\n", encoding="utf-8")
-    logger.info(f"best on {benchmark}: {best['checkpoint']} (pass@1 {best['pass@1']:.4f}); written to {out / 'best.json'}")
+    logger.info(
+        f"best on {benchmark}: {best['checkpoint']} (pass@1 {best['pass@1']:.4f}); written to {out / 'best.json'}"
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -297,7 +297,7 @@ def _cross_checks(v: dict[str, Any], problems: list[str]) -> None:
     if gpus % tp:
         problems.append(f"vllm.tensor_parallel_size: must divide the GPU count {gpus} (got {tp})")
     if v["reward.mode"] == "file" and v["reward.urls"]:
-        problems.append("reward.urls: only used with reward.mode = \"server\" (the file mode calls no server)")
+        problems.append('reward.urls: only used with reward.mode = "server" (the file mode calls no server)')
     for i, url in enumerate(v["reward.urls"]):
         if not url.startswith(("http://", "https://")):
             problems.append(f"reward.urls[{i}]: must be an http(s) URL (got {url!r})")

@@ -213,7 +213,10 @@ def dry_run(config: TrainConfig, phases: list[Phase], ray_address: str | None, p
         cmds = build_commands(config, phase, ray_address=ray_address, passthrough=passthrough)
         lines = [f"# {describe(phase)}"]
         if cmds.reward_server:
-            lines += ["# reward server (started first, stopped when the trainer ends)", format_command(cmds.reward_server)]
+            lines += [
+                "# reward server (started first, stopped when the trainer ends)",
+                format_command(cmds.reward_server),
+            ]
         lines += ["# trainer", format_command(cmds.trainer, cmds.trainer_env)]
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks) + "\n"

@@ -113,8 +113,8 @@ def reward_file_path() -> str:
     path = res.stdout.strip()
     if res.returncode != 0 or not path:
         raise CrlError(
-            "reward.mode = \"file\" needs `crl reward path`, which failed: " + (res.stderr.strip() or "no output"),
-            hint="use the default reward.mode = \"server\", or install crl with the reward part built",
+            'reward.mode = "file" needs `crl reward path`, which failed: ' + (res.stderr.strip() or "no output"),
+            hint='use the default reward.mode = "server", or install crl with the reward part built',
         )
     return path
 

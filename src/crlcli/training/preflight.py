@@ -99,7 +99,9 @@ def check_dataset(path: Path, input_key: str, label_key: str, chat: bool, proble
             elif chat and not (
                 isinstance(row[input_key], list) and all(isinstance(m, dict) and "content" in m for m in row[input_key])
             ):
-                bad.append(f"{path}:{lineno}: {input_key!r} must be a list of chat messages with data.apply_chat_template")
+                bad.append(
+                    f"{path}:{lineno}: {input_key!r} must be a list of chat messages with data.apply_chat_template"
+                )
     if not rows:
         problems.append(f"data.train: {path} has no rows")
     if bad:
@@ -147,7 +149,10 @@ def preflight(config: TrainConfig, phases: list[Phase], ray_address: str | None 
             missing = missing_modules(config["trainer.python"] or None)
             if missing:
                 problems.append("the trainer's Python lacks: " + ", ".join(missing))
-                hints.append("install crlcli's train extra and vllm in the trainer's Python (OpenRLHF needs CUDA torch, deepspeed, flash-attn)")
+                hints.append(
+                    "install crlcli's train extra and vllm in the trainer's Python "
+                    "(OpenRLHF needs CUDA torch, deepspeed, flash-attn; `make install-train`)"
+                )
     check_dataset(
         Path(config["data.train"]).expanduser().absolute(),
         config["data.input_key"], config["data.label_key"], config["data.apply_chat_template"], problems,

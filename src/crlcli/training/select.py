@@ -53,7 +53,7 @@ def read_pass1(summary: Path) -> float:
         data = json.loads(summary.read_text(encoding="utf-8"))
         return float(data["pass@1"])
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise CrlError(f"{summary}: no usable \"pass@1\" ({exc})", hint="rerun `crl eval` for this checkpoint") from exc
+        raise CrlError(f'{summary}: no usable "pass@1" ({exc})', hint="rerun `crl eval` for this checkpoint") from exc
 
 
 def benchmark_args(benchmark: str) -> list[str]:
