@@ -1,0 +1,90 @@
+"""Backend and tokenizer plumbing shared by both tts methods."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ..errors import CrlError, require_module
+
+
+def parse_options(pairs: list[str] | None) -> dict[str, Any]:
+    """`KEY=VALUE` backend options; values read as JSON when they parse (true, 8, 0.9), else as strings."""
+    import json
+
+    out: dict[str, Any] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise CrlError(f"backend option {pair!r} is not KEY=VALUE", hint="e.g. --backend-option batch_size=4")
+        try:
+            out[key.strip().replace("-", "_")] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.strip().replace("-", "_")] = value
+    return out
+
+
+def make_backend(name: str, model: str | None, options: dict[str, Any]):
+    from ..generation import get_backend
+
+    backend = get_backend(name, model=model, **options)
+    if not hasattr(backend, "complete"):
+        raise CrlError(f"the {name} backend cannot continue raw text", hint="use vllm, openai or hf")
+    return backend
+
+
+def load_tokenizer(spec: str):
+    transformers = require_module("transformers", "hf", "loading a tokenizer")
+    try:
+        return transformers.AutoTokenizer.from_pretrained(spec)
+    except (OSError, ValueError) as exc:
+        raise CrlError(f"cannot load a tokenizer from {spec!r}: {exc}", hint="give a local model/tokenizer folder") from exc
+
+
+class _JsonTokenizer:
+    """Counting-only tokenizer straight from tokenizer.json (the `tokenizers` package, no torch import): rescoring
+    a run needs token counts, not chat templates, and importing torch costs seconds."""
+
+    def __init__(self, path: Path):
+        tokenizers = require_module("tokenizers", "hf", "counting tokens")
+        self._tok = tokenizers.Tokenizer.from_file(str(path))
+
+    def encode(self, text: str, add_special_tokens: bool = False) -> list[int]:
+        return self._tok.encode(text, add_special_tokens=add_special_tokens).ids
+
+
+def counting_tokenizer(spec: str):
+    """A tokenizer for counts only: tokenizer.json when the folder has one, else the transformers tokenizer."""
+    path = Path(spec) / "tokenizer.json"
+    if path.is_file():
+        return _JsonTokenizer(path)
+    return load_tokenizer(spec)
+
+
+def pick_tokenizer(backend: Any, tokenizer: str | None):
+    """The tokenizer that renders chat prompts and counts inserted text: --tokenizer, else the backend's own."""
+    if tokenizer:
+        return load_tokenizer(tokenizer)
+    tok = getattr(backend, "tokenizer", None)
+    if tok is None:
+        raise CrlError(
+            f"the {getattr(backend, 'name', '?')} backend has no tokenizer to render chat prompts with",
+            hint="pass --tokenizer PATH (the model's tokenizer folder)",
+        )
+    return tok
+
+
+def chat_prompt(tokenizer: Any, messages: list[dict[str, str]], enable_thinking: bool = True) -> str:
+    if not getattr(tokenizer, "chat_template", None):
+        raise CrlError("the tokenizer has no chat template", hint="pass --tokenizer PATH of a chat model")
+    return tokenizer.apply_chat_template(
+        messages, tokenize=False, add_generation_prompt=True, enable_thinking=enable_thinking
+    )
+
+
+def counter(tokenizer: Any) -> Callable[[str], int | None]:
+    def count(text: str) -> int | None:
+        return len(tokenizer.encode(text, add_special_tokens=False)) if text else 0
+
+    return count
