@@ -123,7 +123,7 @@ def test_missing_toolchain_is_environment_error(root, tmp_path, monkeypatch):
     ex = task.data["exercise"]
     answer = "beer-song.js\n```js\n" + ex.reference_files()["beer-song.js"] + "```\n"
     score = bench.score(task, answer)
-    assert score.metrics == {} and "jest" in score.verdicts["env_error"]
+    assert "jest" in score.verdicts["env_error"] and score.metrics == {"try1": False, "try2": False}
     assert bench.followup(task, answer, score) is None
 
 
@@ -133,3 +133,37 @@ def test_registered_in_eval_registry(root):
     bench = get_benchmark("aider-polyglot", data=str(root), languages="go,rust", limit=3)
     tasks = bench.tasks()
     assert len(tasks) == 3 and all(t.group["language"] == "go" for t in tasks)
+
+
+class ScriptedModel:
+    """Stands in for a model (not for our code): answers each conversation from a script keyed by its turn."""
+
+    def __init__(self, answers):
+        self.answers, self.calls = answers, []
+
+    def chat(self, conversations, params, enable_thinking=True):
+        from crlcli.generation.base import Completion
+
+        self.calls.append(conversations)
+        return [[Completion(self.answers[(len(c) + 1) // 2 - 1], 7, "stop") for _ in range(params.n)]
+                for c in conversations]
+
+
+def test_run_samples_does_both_tries(root):
+    need_toolchain("python")
+    from crlcli.generation.base import SamplingParams
+
+    bench = AiderPolyglot(data=str(root), languages="python", exercises=["beer-song", "proverb"])
+    tasks = bench.tasks()
+    refs = {t.task_id: t.data["exercise"].reference_files() for t in tasks}
+    beer = "beer_song.py\n```python\n" + refs["python/beer-song"]["beer_song.py"] + "```\n"
+    # try 1: beer-song right at once; proverb gets beer-song's code (fails), then nothing usable on try 2
+    model = ScriptedModel([beer, "no code this time"])
+    samples = bench.run_samples(tasks, 1, model, SamplingParams(n=1), thinking=False)
+    by = {s["task_id"]: s for s in samples}
+    assert by["python/beer-song"]["metrics"] == {"try2": True, "try1": True}
+    assert len(by["python/beer-song"]["turns"]) == 1
+    assert by["python/proverb"]["metrics"] == {"try2": False, "try1": False}
+    assert [t["verdict"] for t in by["python/proverb"]["turns"]] == ["W", "C"]
+    assert len(model.calls) == 2 and len(model.calls[1]) == 1  # only the failure gets a second try
+    assert "See the testing errors above" in model.calls[1][0][-1]["content"]

@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from crlcli.errors import CrlError
-from crlcli.evaluation.bigcodebench import INSTRUCTION_PREFIX, BigCodeBench, read_subset, task_libs
+from crlcli.evaluation.bigcodebench import INSTRUCTION_PREFIX, BigCodeBench, is_env_error, read_subset, task_libs
 
 SAMPLE = ["BigCodeBench/0", "BigCodeBench/3", "BigCodeBench/55", "BigCodeBench/61"]  # stdlib, numpy, pandas, mpl
 
@@ -90,7 +90,8 @@ def test_missing_library_is_environment_error(data, sample_file):
         if not b.missing_libraries(b.rows[1]):
             pytest.skip(f"{system_python} has numpy, so it cannot show a missing library")
         score = b.check(b.rows[1], canonical(b.rows[1]))
-        assert score.metrics == {} and "numpy" in score.verdicts["env_error"]
+        assert is_env_error(score) and "numpy" in score.verdicts["env_error"]
+        assert score.metrics == {"pass": False}  # never a pass; the runner leaves it out of pass@k
         assert score.detail.startswith("environment error")
         # a solution importing a BigCodeBench library the interpreter lacks is an environment error too,
         # while a made-up package is the model's own failure

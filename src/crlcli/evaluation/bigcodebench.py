@@ -145,13 +145,21 @@ class BigCodeBench(Benchmark):
     name = "bigcodebench"
     metrics = ("pass",)
     group_keys = ()
-    needs_sandbox = True
+    needs_sandbox = False  # scored through a JudgePool of its own (task interpreter, official time limit)
 
     def __init__(self, data: str | None = None, subset: str = "full", subset_file: str | None = None,
                  version: str = DEFAULT_VERSION, calibrated: bool = True, task_python: str | None = None,
                  task_timeout: float | None = None, memory_mb: int = MEMORY_MB, limit: int | None = None,
                  workers: int | None = None, sandbox_mode: str = "auto", require_isolation: bool = False,
                  **_ignored: Any):
+        # Until `crl eval` grows these flags, the environment can set them (docs/eval-bigcodebench-aider.md).
+        if subset == "hard":
+            subset_file = subset_file or os.environ.get("CRL_BCB_HARD_FILE") or None
+        task_python = task_python or os.environ.get("CRL_BCB_TASK_PYTHON") or None
+        if task_timeout is None and os.environ.get("CRL_BCB_TASK_TIMEOUT"):
+            task_timeout = float(os.environ["CRL_BCB_TASK_TIMEOUT"])
+        if os.environ.get("CRL_BCB_CALIBRATED"):
+            calibrated = os.environ["CRL_BCB_CALIBRATED"].lower() not in ("0", "false", "no")
         if subset not in ("full", "hard"):
             raise CrlError(f"unknown BigCodeBench subset {subset!r}", hint="full or hard")
         self.subset, self.subset_file, self.version = subset, subset_file, version
@@ -217,21 +225,28 @@ class BigCodeBench(Benchmark):
         """A JudgePool of our own: the task interpreter, the official time limit, a generous memory cap."""
         with self._lock:
             if self._pool is None:
+                import atexit
+
                 from ..sandbox import JudgePool, Limits
                 limits = Limits(timeout=self.timeout, memory_mb=self.memory_mb, max_output=16 << 20)
                 self._pool = JudgePool(workers=self.workers, limits=limits, mode=self.mode,
                                        require_isolation=self.require_isolation, python=self.python)
+                atexit.register(self.close)
             return self._pool
 
     def check(self, row: dict, code: str) -> Score:
         """Score one piece of code (already extracted) on a task."""
         missing = self.missing_libraries(row, code)
         if missing:
-            return env_error(code, f"missing libraries in {self.python}: {', '.join(missing)}")
+            return env_error(code, f"missing libraries in {self.python}: {', '.join(missing)}", self.metrics)
         result = self.pool().submit(PRELUDE + self.solution(row, code), self.tests_for(row)).result()
         passed = result["total"] > 0 and result["passed"] == result["total"]
         return Score({"pass": passed}, extracted=code, verdicts={"pass": result["verdicts"]},
                      detail=None if passed else _explain(result["verdicts"]))
+
+    def score_code(self, task: Task, code: str, pool: Any = None) -> Score:
+        """Score code given as is (a samples file's `solution` field)."""
+        return self.check(task.data["row"], code)
 
     def score(self, task: Task, completion: str, pool: Any = None) -> Score:
         code = extract_code(completion)
@@ -250,9 +265,16 @@ class BigCodeBench(Benchmark):
                 "tasks": len(self.rows)}
 
 
-def env_error(code: str | None, reason: str) -> Score:
-    """An environment error: not a model failure, so no metric is recorded (the runner counts it apart)."""
-    return Score({}, extracted=code, verdicts={"env_error": reason}, detail=f"environment error: {reason}")
+def env_error(code: str | None, reason: str, metrics: tuple[str, ...] = ("pass",)) -> Score:
+    """An environment error (a library or toolchain is missing): not the model's failure. It is marked by
+    `verdicts["env_error"]`, which the runner counts apart from failures and leaves out of pass@k; the metrics are
+    False so that a scorer unaware of the marker still gets every metric it expects."""
+    return Score({m: False for m in metrics}, extracted=code, verdicts={"env_error": reason},
+                 detail=f"environment error: {reason}")
+
+
+def is_env_error(score: Score) -> bool:
+    return "env_error" in score.verdicts
 
 
 def _explain(verdicts: str) -> str:

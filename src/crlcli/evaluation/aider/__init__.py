@@ -5,8 +5,10 @@ own unit tests run in the sandbox with its toolchain. If they fail, try 2: the m
 (Aider's rules) and answers again. Metrics per sample: `try1` and `try2` (the paper's number is try 2). A missing
 toolchain (or a crate that cannot be fetched offline) is an environment error, reported apart from failures.
 
-Multi-turn hook for the shared runner: `turns = 2`; after scoring turn 1, `followup(task, completion, score)` gives
-the next conversation (or None when done), and `merge(scores)` folds the per-turn scores into the sample's Score.
+Multi-turn hooks for the shared runner: `turns = 2`; `run_samples(tasks, n, backend, params, thinking)` does both
+tries and returns scored sample records; underneath, `followup(task, completion, score)` gives the next
+conversation (or None when done) and `merge(scores)` folds the per-turn scores into the sample's Score.
+Environment errors carry `verdicts["env_error"]` (metrics False, so a runner unaware of them does not crash).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..base import Benchmark, Score, Task, limit_tasks
+from ..bigcodebench import env_error
 from .exercises import LANGUAGES, Exercise, load_exercises
 from .protocol import TestRun, parse_files, run_tests
 from .runners import toolchain_status
@@ -33,6 +36,9 @@ class AiderPolyglot(Benchmark):
                  limit: int | None = None, exercises: list[str] | None = None, python: str | None = None,
                  test_timeout: float = 180.0, sandbox_mode: str = "auto", require_isolation: bool = False,
                  **_ignored: Any):
+        import os
+
+        languages = languages or os.environ.get("CRL_AIDER_LANGUAGES") or None  # until `crl eval --languages`
         if isinstance(languages, str):
             languages = [x.strip() for x in languages.split(",") if x.strip()]
         self.data, self.languages, self.limit = data, languages, limit
@@ -54,44 +60,77 @@ class AiderPolyglot(Benchmark):
                          require_isolation=self.require_isolation)
 
     def score(self, task: Task, completion: str, pool: Any = None) -> Score:
-        """One try: the files parsed from `completion` (on top of the stubs) against the exercise's tests."""
+        """One try: the files parsed from `completion` (on top of the stubs) against the exercise's tests.
+        On a failure `detail` holds the trimmed test output, which is what the model sees on try 2."""
         ex: Exercise = task.data["exercise"]
         files = parse_files(completion, ex)
         if not files:
             return Score({"try1": False, "try2": False}, extracted=None, verdicts={"try": "C"},
                          detail="no file contents found in the answer (expected a path line, then a fenced block)")
         result = self.run(ex, files)
-        task.data.setdefault("runs", []).append(result)
-        verdict = {"pass": "A", "fail": "W", "timeout": "T", "env_error": "S"}[result.status]
-        detail = result.reason if result.status == "env_error" else (None if result.passed else result.output)
-        score = Score({"try1": result.passed, "try2": result.passed}, extracted=_show(files),
-                      verdicts={"try": verdict}, detail=detail)
         if result.status == "env_error":
-            score.metrics = {}  # not a model failure: the runner reports it as an environment error
-            score.verdicts["env_error"] = result.reason
-        return score
+            return env_error(_show(files), result.reason, self.metrics)
+        verdict = {"pass": "A", "fail": "W", "timeout": "T"}[result.status]
+        return Score({"try1": result.passed, "try2": result.passed}, extracted=_show(files),
+                     verdicts={"try": verdict}, detail=None if result.passed else result.output)
 
     def followup(self, task: Task, completion: str, score: Score) -> list[dict] | None:
-        """The second try's conversation, or None (passed, environment error, or no test output to show)."""
-        if not score.metrics or score.metrics.get("try1"):
+        """The second try's conversation, or None (passed, or an environment error)."""
+        if score.metrics.get("try1") or "env_error" in score.verdicts:
             return None
         ex: Exercise = task.data["exercise"]
-        runs = task.data.get("runs") or []
-        output = runs[-1].output if runs else (score.detail or "")
         return [*task.messages, {"role": "assistant", "content": completion},
-                {"role": "user", "content": ex.retry_prompt(output)}]
+                {"role": "user", "content": ex.retry_prompt(score.detail or "")}]
 
     def merge(self, scores: list[Score]) -> Score:
         """try1 from the first turn, try2 = passed on either turn (a pass on try 1 ends the exercise)."""
         first, last = scores[0], scores[-1]
-        if not first.metrics:
+        if len(scores) == 1 or "env_error" in first.verdicts:
             return first
-        if not last.metrics:  # the second try hit an environment error: keep try 1's verdict for both
-            return Score({"try1": first.metrics["try1"], "try2": first.metrics["try1"]}, first.extracted,
-                         {**first.verdicts, "env_error": last.verdicts.get("env_error", "")}, last.detail)
+        if "env_error" in last.verdicts:  # the second try could not run: try 1's verdict stands for both
+            return Score(dict(first.metrics), first.extracted, {**first.verdicts, "env_error": last.verdicts["env_error"]},
+                         last.detail)
         passed2 = first.metrics["try1"] or last.metrics["try1"]
         verdicts = {"try": "".join(s.verdicts.get("try", "") for s in scores)}
         return Score({"try1": first.metrics["try1"], "try2": passed2}, last.extracted, verdicts, last.detail)
+
+    def run_samples(self, tasks: list[Task], n: int, backend: Any, params: Any, thinking: bool = True,
+                    first_sample: dict[str, int] | None = None, threads: int = 2) -> list[dict[str, Any]]:
+        """Both tries for `n` samples of each task, as scored sample records (the runner's samples.jsonl shape
+        plus `turns`): generate try 1 for all, run the tests, generate try 2 for the failures, run again."""
+        from concurrent.futures import ThreadPoolExecutor
+        from dataclasses import replace
+
+        first_sample = first_sample or {}
+        outs = backend.chat([t.messages for t in tasks], replace(params, n=n), enable_thinking=thinking)
+        recs = [{"task": t, "j": j, "turns": [c]} for t, comps in zip(tasks, outs) for j, c in enumerate(comps)]
+        with ThreadPoolExecutor(max(1, threads)) as pool:
+            scores1 = list(pool.map(lambda r: self.score(r["task"], r["turns"][0].text), recs))
+            retry = [(r, s, self.followup(r["task"], r["turns"][0].text, s)) for r, s in zip(recs, scores1)]
+            retry = [(r, s, convo) for r, s, convo in retry if convo is not None]
+            for r, s in zip(recs, scores1):
+                r["scores"] = [s]
+            if retry:
+                outs2 = backend.chat([convo for _, _, convo in retry], replace(params, n=1), enable_thinking=thinking)
+                for (r, _, _), comps in zip(retry, outs2):
+                    r["turns"].append(comps[0])
+                scores2 = list(pool.map(lambda x: self.score(x[0]["task"], x[0]["turns"][1].text), retry))
+                for (r, _, _), s2 in zip(retry, scores2):
+                    r["scores"].append(s2)
+        samples = []
+        for r in recs:
+            task, score = r["task"], self.merge(r["scores"])
+            samples.append({
+                "task_id": task.task_id, "sample": first_sample.get(task.task_id, 0) + r["j"],
+                "prompt": task.messages, "completion": r["turns"][0].text,
+                "tokens": sum(c.tokens for c in r["turns"]), "finish_reason": r["turns"][-1].finish_reason,
+                "turns": [{"completion": c.text, "tokens": c.tokens, "finish_reason": c.finish_reason,
+                           "verdict": s.verdicts.get("try", "S")} for c, s in zip(r["turns"], r["scores"])],
+                "extracted": score.extracted, "metrics": {m: bool(score.metrics[m]) for m in self.metrics},
+                "passed": bool(score.metrics[self.metrics[0]]), "verdicts": score.verdicts, "detail": score.detail,
+                "group": task.group,
+            })
+        return samples
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "metrics": list(self.metrics), "languages": self.languages or list(LANGUAGES),
