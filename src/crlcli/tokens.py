@@ -167,9 +167,6 @@ class TokenCounter:
         return None
 
 
-_DIGITS = "0123456789"
-
-
 _FS_SEPARATORS = "\x1c\x1d\x1e\x1f"  # whitespace to str.split(), not to the tokenizer's regex \s
 
 
@@ -177,17 +174,25 @@ def _pretokens_over(text: str, limit: int) -> bool:
     r"""A cheap lower bound on Qwen pre-tokens (each yields >= 1 token) over a bounded window of the text:
     - every ASCII digit is a pre-token of its own (`\p{N}`), whatever surrounds it;
     - a whitespace run just before a digit ends in a pre-token that holds no digit, and distinct runs end in
-      distinct pre-tokens (a digit, itself a pre-token, separates them): "12 34\n5" has at least 8;
+      distinct pre-tokens (a digit, itself a pre-token, separates them): "12 34\n5" has at least 7;
     - a pre-token never holds two words (runs of non-whitespace): the alternatives that start with whitespace
       take at most one character before the word, and the all-whitespace ones hold no word.
     All are counted with str.count/split at C speed; more than `limit` proves "over" without tokenizing.
     The window only makes huge texts cost no more than long ones; its words are words of the full text too."""
-    window = text[: limit * 64]
+    for size in (limit * 4, limit * 64):  # most long inputs are decided by the small window
+        if _window_over(text[:size], limit):
+            return True
+        if size >= len(text):
+            break
+    return False
+
+
+def _window_over(window: str, limit: int) -> bool:
     found = 0
     for d in "0123456789":
         found += window.count(d)
-    if found > limit:
-        return True
+        if found > limit:
+            return True
     if found * 2 > limit:  # mostly numbers: add the separators before digits
         for ws in " \n\t\r":
             for d in "0123456789":
