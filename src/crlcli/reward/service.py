@@ -7,12 +7,15 @@ programs running at the same time never exceeds `workers`, whatever the number o
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import Future, wait
 from typing import Any
+
+import orjson
 
 from ..log import logger
 from .core import EXTRA_LOG_KEYS, Reward, RlJob, finish, prepare
@@ -126,9 +129,12 @@ class RewardService:
                 except Exception as exc:  # noqa: BLE001 - bad tests or a pool failure
                     out[i] = finish(job, error=f"sandbox: {type(exc).__name__}: {exc}")
         rewards = [r for r in out if r is not None]
+        debug = logger.isEnabledFor(logging.DEBUG)
         for r in rewards:
             if r.logs.get("error"):
                 self.failures.warn(f"{r.logs.get('kind')} sample: {r.logs['error']}")
+            if debug:  # `crl -v reward serve`: one line per sample (kind, match/pass rate, verdicts, time, found)
+                logger.debug("sample reward=%s %s", r.reward, orjson.dumps(r.logs, default=str).decode())
         return rewards
 
     def close(self) -> None:
