@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> None:
         if debug:
             raise
         console.print(
-            f"[bold red]error:[/] internal error: {type(exc).__name__}: {exc}", markup=True, highlight=False
+            f"[bold red]error:[/] internal error: {type(exc).__name__}: {escape(str(exc))}", markup=True, highlight=False
         )
         console.print("[bold]hint:[/] run again with CRL_DEBUG=1 for the traceback", markup=True)
         code = 1
