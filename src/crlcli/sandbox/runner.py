@@ -244,6 +244,8 @@ class Candidate:
         for res, val in settings:
             resource.setrlimit(res, (val, val))
         resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s + 1))
+        if os.getpriority(os.PRIO_PROCESS, 0) < 0:
+            os.setpriority(os.PRIO_PROCESS, 0, 0)  # the runner's raised priority is not the candidate's
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         if self.uid is not None and os.geteuid() == 0:
             resource.setrlimit(resource.RLIMIT_NPROC, (lim["max_procs"], lim["max_procs"]))
@@ -252,6 +254,14 @@ class Candidate:
             os.setresuid(self.uid, self.uid, self.uid)  # clears every capability
             libc().prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)  # its own /proc/self, as in a normal program
         libc().prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+
+    def kill_all(self, pid):
+        """Kill the child and, at once, everything it started (a fork bomb must not slow its own death)."""
+        for target, sig in ((-1 if self.pid1 else -pid, signal.SIGKILL), (pid, signal.SIGKILL)):
+            try:
+                os.kill(target, sig)
+            except OSError:
+                pass
 
     def sweep(self):
         """Kill and reap every process the candidate left; afterwards none of them exists."""
@@ -395,10 +405,7 @@ class Candidate:
             os.close(in_fd)
         timed_out = status is None and not stopped
         if status is None:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
+            self.kill_all(pid)
             status = os.waitpid(pid, 0)[1]
         if pidfd is not None:
             os.close(pidfd)
