@@ -145,3 +145,10 @@ def test_token_counts_with_real_qwen3_tokenizer():
     assert len(st.prompt_tokens["crl"]) == 3 and len(st.prompt_tokens["rl"]) == 3
     # the chat template adds its own tokens on top of the text
     assert all(n > 20 for n in st.prompt_tokens["crl"] + st.prompt_tokens["rl"])
+
+
+def test_starter_code_already_in_question_is_not_repeated():
+    p = problem(0, kind="assert", starter="def f(x):\n    \"\"\"Return x.\"\"\"\n")
+    p["question"] = p["starter_code"]
+    text = render(load_template("rl_solve.txt"), p)
+    assert text.count("def f(x)") == 1 and "names and signatures" in text

@@ -46,8 +46,10 @@ def load_template(name_or_path: str | Path) -> str:
 
 def _conditions(problem: dict[str, Any]) -> dict[str, bool]:
     kind = (problem.get("tests") or {}).get("type")
+    starter = (problem.get("starter_code") or "").strip()
     return {
-        "starter_code": bool((problem.get("starter_code") or "").strip()),
+        # HumanEval-style questions already are the starter code: do not print it twice
+        "starter_code": bool(starter) and starter not in (problem.get("question") or ""),
         "stdio": kind == "stdio",
         "call": kind == "call",
         "assert": kind == "assert",
