@@ -166,7 +166,8 @@ class BigCodeBench(Benchmark):
         if subset == "hard":
             self.name = "bigcodebench-hard"
         self.data, self.calibrated, self.limit = data, calibrated, limit
-        self.python = task_python or sys.executable
+        # absolute: the sandbox starts the interpreter from its own working directory
+        self.python = os.path.abspath(task_python) if task_python else sys.executable
         if not Path(self.python).exists():
             raise CrlError(f"--task-python {self.python}: no such interpreter")
         self.timeout = (task_timeout if task_timeout is not None else TIMEOUT_PER_TASK) + 1.0
@@ -228,7 +229,8 @@ class BigCodeBench(Benchmark):
                 import atexit
 
                 from ..sandbox import JudgePool, Limits
-                limits = Limits(timeout=self.timeout, memory_mb=self.memory_mb, max_output=16 << 20)
+                limits = Limits(timeout=self.timeout, memory_mb=self.memory_mb, max_output=16 << 20,
+                                **_extra_limits(Limits))
                 self._pool = JudgePool(workers=self.workers, limits=limits, mode=self.mode,
                                        require_isolation=self.require_isolation, python=self.python)
                 atexit.register(self.close)
@@ -275,6 +277,14 @@ def env_error(code: str | None, reason: str, metrics: tuple[str, ...] = ("pass",
 
 def is_env_error(score: Score) -> bool:
     return "env_error" in score.verdicts
+
+
+def _extra_limits(limits_cls) -> dict:
+    """Tasks write data files and some start process pools: a larger scratch tmpfs and process cap than the
+    sandbox's defaults for one-function problems, where this Limits version has those fields."""
+    fields = getattr(limits_cls, "__dataclass_fields__", {})
+    wanted = {"tmpfs_mb": 1024, "max_procs": 256}
+    return {k: v for k, v in wanted.items() if k in fields}
 
 
 def _explain(verdicts: str) -> str:
