@@ -50,6 +50,10 @@ class Benchmark:
     def score(self, task: Task, completion: str, pool: Any) -> Score:
         raise NotImplementedError
 
+    def prepare(self, tasks: list[Task]) -> None:
+        """Called with the tasks about to be scored, before any `score`: a place for batch work such as
+        computing expected outputs for just these tasks. Default: nothing."""
+
     def headline(self, metric_scores: dict[str, float | None], group_scores: dict) -> dict[str, float | None]:
         """The numbers a report shows for this run: by default the primary metric's pass@1 under the run's name.
         Composite benchmarks (evalplus, bbeh) override it to add their parts and their average."""

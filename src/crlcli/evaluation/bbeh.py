@@ -96,12 +96,13 @@ class BBEH(Benchmark):
     group_keys = ("subtask",)
     needs_sandbox = False
 
-    def __init__(self, subtask: str | None = None, data: str | Path | None = None, **_: object):
+    def __init__(self, subtask: str | None = None, data: str | Path | None = None, limit: int | None = None,
+                 **_: object):
         if subtask is not None and subtask not in SUBTASKS:
             raise CrlError(f"unknown BBEH subtask {subtask!r}", hint=f"choose one of: {', '.join(SUBTASKS)}")
         self.subtasks = (subtask,) if subtask else SUBTASKS
         self.name = f"bbeh:{subtask}" if subtask else "bbeh"
-        self.data = data
+        self.data, self.limit = data, limit  # --limit applies per subtask
 
     def _load(self, subtask: str) -> list[dict]:
         if self.data and Path(self.data).is_file() and len(self.subtasks) > 1:
@@ -119,7 +120,8 @@ class BBEH(Benchmark):
     def tasks(self) -> list[Task]:
         out: list[Task] = []
         for sub in self.subtasks:
-            for i, ex in enumerate(self._load(sub)):
+            examples = self._load(sub)
+            for i, ex in enumerate(examples if self.limit is None else examples[: self.limit]):
                 if not isinstance(ex, dict) or "input" not in ex or "target" not in ex:
                     raise CrlError(f"BBEH {sub}: example {i} lacks 'input' or 'target'")
                 out.append(

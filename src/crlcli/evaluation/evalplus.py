@@ -26,7 +26,7 @@ from typing import Any
 from ..errors import CrlError
 from ..extract import extract_code
 from .base import Benchmark, Score, Task, cache_dir, file_digest, find_data, limit_tasks, read_text
-from .evalplus_check import MBPP_NOT_NONE, checker_source
+from .evalplus_check import MBPP_NOT_NONE, case_args, checker_source
 from .evalplus_inputs import mbpp_inputs
 from .evalplus_truth import ground_truth, time_limits
 
@@ -99,7 +99,7 @@ class EvalPlusBenchmark(Benchmark):
         self.name = dataset + ("+" if plus else "")
         self.metrics = ("plus", "base") if plus else ("base",)
         self.path = self._resolve(data)
-        self._checkers: dict[str, tuple[str, list[float], int]] = {}
+        self._checkers: dict[str, tuple[str, list[dict[str, Any]], int]] = {}
 
     def _resolve(self, data: str | Path | None) -> Path:
         names = FILES[self.dataset]
@@ -135,11 +135,13 @@ class EvalPlusBenchmark(Benchmark):
             data = {"record": rec}
             tasks.append(Task(task_id=rec["task_id"], messages=[{"role": "user", "content": instruct_prompt(rec["prompt"])}],
                               group=dict(group or {}), data=data))
-        if recs and "base_input" in recs[0]:
-            self._attach_truth(tasks)
         return tasks
 
-    def _attach_truth(self, tasks: list[Task]) -> None:
+    def prepare(self, tasks: list[Task]) -> None:
+        """Expected outputs for the tasks about to be scored (cached; computed in one batch when missing)."""
+        tasks = [t for t in tasks if "base_input" in t.data["record"] and "truth" not in t.data]
+        if not tasks:
+            return
         jobs = []
         for t in tasks:
             rec = t.data["record"]
@@ -154,8 +156,8 @@ class EvalPlusBenchmark(Benchmark):
         for t in tasks:
             t.data["truth"] = truth[t.task_id]
 
-    def _checker(self, task: Task) -> tuple[str, list[float], int]:
-        """(checker source, per-case time limits, number of base cases), built once per task."""
+    def _checker(self, task: Task) -> tuple[str, list[dict[str, Any]], int]:
+        """(checker source, test cases with their time limits, number of base cases), built once per task."""
         if task.task_id not in self._checkers:
             rec, truth, inputs = task.data["record"], task.data["truth"], task.data["inputs"]
             atol = float(rec.get("atol") or 0)
@@ -164,8 +166,10 @@ class EvalPlusBenchmark(Benchmark):
             if self.plus:
                 runs.append((inputs["plus"], truth["plus"], atol))
                 limits += time_limits(truth["plus_time"])
-            src = checker_source(self.dataset, rec["entry_point"], runs)
-            self._checkers[task.task_id] = (src, limits, len(inputs["base"]))
+            packed = case_args(self.dataset, rec["entry_point"], runs)
+            # The unpacking of a case's data happens on the sandbox's clock: allow three times what it took here.
+            cases = [{"input": [arg], "output": True, "timeout": t + 3 * cost} for (arg, cost), t in zip(packed, limits)]
+            self._checkers[task.task_id] = (checker_source(self.dataset, rec["entry_point"]), cases, len(inputs["base"]))
         return self._checkers[task.task_id]
 
     def score(self, task: Task, completion: str, pool: Any) -> Score:
@@ -176,15 +180,16 @@ class EvalPlusBenchmark(Benchmark):
 
     def score_code(self, task: Task, code: str, pool: Any, extracted: str | None = None) -> Score:
         rec = task.data["record"]
+        if "base_input" in rec and "truth" not in task.data:
+            self.prepare([task])
         if "truth" not in task.data:  # original HumanEval: its own check(candidate)
             tests = {"type": "assert", "fn_name": None, "class_name": None, "cases": [],
                      "program": rec["test"] + f"\ncheck({rec['entry_point']})\n"}
             res = pool.submit(code, tests).result()
             ok = res["total"] > 0 and res["passed"] == res["total"]
             return Score(metrics={"base": ok}, extracted=extracted or code, verdicts={"base": res["verdicts"]})
-        src, limits, n_base = self._checker(task)
-        cases = [{"program": f"__crl_ep_check({i})\n", "timeout": t} for i, t in enumerate(limits)]
-        tests = {"type": "assert", "fn_name": None, "class_name": None, "cases": cases, "program": None}
+        src, cases, n_base = self._checker(task)
+        tests = {"type": "call", "fn_name": "__crl_ep_check", "class_name": None, "cases": cases, "program": None}
         res = pool.submit(code.rstrip("\n") + "\n" + src, tests).result()
         verdicts = res["verdicts"]
         base_v, plus_v = verdicts[:n_base], verdicts[n_base:]
@@ -192,7 +197,7 @@ class EvalPlusBenchmark(Benchmark):
         metrics = {"base": base_ok}
         out_verdicts = {"base": base_v}
         if self.plus:
-            metrics["plus"] = base_ok and len(plus_v) == len(limits) - n_base and set(plus_v) <= {"A"}
+            metrics["plus"] = base_ok and len(plus_v) == len(cases) - n_base and set(plus_v) <= {"A"}
             out_verdicts["plus"] = plus_v
         return Score(metrics=metrics, extracted=extracted or code, verdicts=out_verdicts)
 
@@ -216,6 +221,10 @@ class EvalPlusSuite(Benchmark):
     def tasks(self) -> list[Task]:
         # --limit applies per dataset, so a small run still covers both.
         return [t for d, b in self.parts.items() for t in b.tasks_for(self.limit, {"dataset": d})]
+
+    def prepare(self, tasks: list[Task]) -> None:
+        for d, b in self.parts.items():
+            b.prepare([t for t in tasks if t.group["dataset"] == d])
 
     def score(self, task: Task, completion: str, pool: Any) -> Score:
         return self.parts[task.group["dataset"]].score(task, completion, pool)

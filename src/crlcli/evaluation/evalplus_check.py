@@ -1,6 +1,9 @@
 """The EvalPlus comparison, as source that runs after the candidate inside the sandbox.
 
-Each test case is the one-line program `__crl_ep_check(i)`: call the entry point on input i and compare its
+The sandbox runs it as a "call" test: every case calls `__crl_ep_check("<data>")`, where <data> packs that case's
+input, expected value and tolerances, and expects True. Call tests run their cases in sequence in one process
+(restarted after a crash or timeout), as EvalPlus runs a task's inputs. The check calls the entry point on the
+input (its exceptions and timeouts are the candidate's) and compares its
 return value with the canonical solution's by EvalPlus's rules (its `unsafe_execute`): Python `==` first; the
 per-dataset special oracles; then, when the values differ and the tolerance is not zero, same type, same length
 and numpy-style `allclose(out, exp, rtol=1e-7, atol)` (restated here in plain Python so the sandbox needs no
@@ -16,17 +19,13 @@ from __future__ import annotations
 
 import base64
 import pickle
+import time
 import zlib
 from typing import Any
 
 CHECKER = r'''
 
-def __crl_ep_setup(blob):
-    import base64, pickle, zlib
-    return pickle.loads(zlib.decompress(base64.b64decode(blob)))
-
-
-__crl_ep_data = __crl_ep_setup(__CRL_EP_BLOB__)
+__crl_ep_meta = __CRL_EP_META__
 
 
 def __crl_ep_close(out, exp, atol):
@@ -73,14 +72,20 @@ def __crl_ep_digit_distance(num1, num2):
     return sum(abs(int(x) - int(y)) for x, y in zip(a.zfill(width), b.zfill(width)))
 
 
-def __crl_ep_check(i):
-    d = __crl_ep_data
+def __crl_ep_check(blob):
+    import base64, pickle, zlib
+    d = __crl_ep_meta
+    inp, exp, (atol_before, atol) = pickle.loads(zlib.decompress(base64.b64decode(blob)))
+    out = globals()[d["entry_point"]](*inp)
+    try:
+        __crl_ep_compare(d, inp, out, exp, atol_before, atol)
+    except BaseException:
+        return False
+    return True
+
+
+def __crl_ep_compare(d, inp, out, exp, atol_before, atol):
     entry = d["entry_point"]
-    fn = globals()[entry]
-    inp = d["inputs"][i]
-    out = fn(*inp)
-    exp = d["expected"][i]
-    atol_before, atol = d["atols"][i]
     exact = out == exp
     if d["dataset"] == "mbpp":
         if entry == "are_equivalent":
@@ -132,16 +137,27 @@ def effective_atols(dataset: str, entry_point: str, atol: float, expected: list[
     return out
 
 
-def checker_source(dataset: str, entry_point: str, runs: list[tuple[list, list, float]]) -> str:
-    """The checker plus its data for the given runs (base, then plus); cases are numbered across runs."""
-    inputs: list[Any] = []
-    expected: list[Any] = []
-    atols: list[tuple[float, float]] = []
+def checker_source(dataset: str, entry_point: str) -> str:
+    """The checker functions, appended to the candidate's code."""
+    meta = {"dataset": dataset, "entry_point": entry_point, "set_eq": MBPP_SET_EQ, "not_none": MBPP_NOT_NONE}
+    return CHECKER.replace("__CRL_EP_META__", repr(meta))
+
+
+def case_args(dataset: str, entry_point: str, runs: list[tuple[list, list, float]]) -> list[tuple[str, float]]:
+    """(packed argument, decoding time) per input of the given runs (base, then plus).
+
+    The sandbox's clock runs while the check unpacks its data, which EvalPlus's time limit does not count; for
+    large inputs (EvalPlus has inputs of a million elements) the unpacking is timed here, so that the caller can
+    add it to the limit."""
+    programs = []
     for run_inputs, run_expected, atol in runs:
-        inputs += run_inputs
-        expected += run_expected
-        atols += effective_atols(dataset, entry_point, atol, run_expected)
-    data = {"dataset": dataset, "entry_point": entry_point, "inputs": inputs, "expected": expected,
-            "atols": atols, "set_eq": MBPP_SET_EQ, "not_none": MBPP_NOT_NONE}
-    blob = base64.b64encode(zlib.compress(pickle.dumps(data, protocol=4), 6)).decode("ascii")
-    return CHECKER.replace("__CRL_EP_BLOB__", repr(blob))
+        atols = effective_atols(dataset, entry_point, atol, run_expected)
+        for inp, exp, tol in zip(run_inputs, run_expected, atols):
+            blob = base64.b64encode(zlib.compress(pickle.dumps((inp, exp, tol), protocol=4), 6)).decode("ascii")
+            cost = 0.0
+            if len(blob) > 20_000:
+                start = time.perf_counter()
+                pickle.loads(zlib.decompress(base64.b64decode(blob)))
+                cost = time.perf_counter() - start
+            programs.append((blob, cost))
+    return programs

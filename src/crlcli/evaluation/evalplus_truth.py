@@ -13,6 +13,7 @@ Run as a module, the file is the child: it reads a pickled task list on stdin an
 from __future__ import annotations
 
 import copy
+import os
 import pickle
 import re
 import subprocess
@@ -21,8 +22,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-MIN_TIME_LIMIT = 1.0
-TIME_LIMIT_FACTOR = 4.0
+# EvalPlus's defaults (its --min-time-limit and --gt-time-limit-factor); override through the environment on a
+# slow or busy machine, as EvalPlus users do with its flags.
+MIN_TIME_LIMIT = float(os.environ.get("CRL_EVALPLUS_MIN_TIME_LIMIT", 1.0))
+TIME_LIMIT_FACTOR = float(os.environ.get("CRL_EVALPLUS_TIME_LIMIT_FACTOR", 4.0))
 _CACHE_VERSION = "1"
 
 

@@ -58,6 +58,8 @@ def score_many(bench: Benchmark, tasks: dict[str, Task], samples: Iterable[dict[
         if s["task_id"] not in tasks:
             raise CrlError(f"sample for unknown task {s['task_id']!r} (not in benchmark {bench.name})",
                            hint="check --benchmark and --data, or the task ids of the samples file")
+    needed = {s["task_id"] for s in samples}
+    bench.prepare([t for tid, t in tasks.items() if tid in needed])
     if threads <= 1 or len(samples) <= 1:
         for s in samples:
             on_done(score_one(bench, tasks[s["task_id"]], s, pool))
