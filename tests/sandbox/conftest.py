@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from crlcli.sandbox import JudgePool, Limits, detect_isolation
+from crlcli.sandbox import JudgePool, Limits
 from crlcli.sandbox.pool import UID_BASE
 
 FAST = Limits(timeout=2.0, memory_mb=512, max_output=1 << 20)

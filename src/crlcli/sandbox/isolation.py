@@ -20,6 +20,7 @@ from ..errors import CrlError
 from ..log import logger
 
 RUNNER = Path(__file__).with_name("runner.py")
+RUNNER_FILES = ("runner.py", "runner_case.py", "runner_child.py")  # stdlib-only, bound read-only into /crl
 CAPS = ("CAP_SYS_ADMIN", "CAP_SETUID", "CAP_SETGID", "CAP_KILL")
 CGROUP_V1 = Path("/sys/fs/cgroup/pids")
 CGROUP_ROOT = Path("/sys/fs/cgroup")
@@ -65,8 +66,9 @@ class IsolationInfo:
                     made.add(str(parent))
                     args += ["--perms", "0755", "--dir", str(parent)]
             args += ["--ro-bind", prefix, prefix]
-        args += ["--ro-bind", str(RUNNER), "/crl/runner.py", "--proc", "/proc", "--dev", "/dev",
-                 "--tmpfs", "/tmp", "--"]
+        for name in RUNNER_FILES:
+            args += ["--ro-bind", str(RUNNER.with_name(name)), f"/crl/{name}"]
+        args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--"]
         return args + py + ["/crl/runner.py"]
 
 

@@ -1,0 +1,443 @@
+"""Per-candidate part of the trusted runner: limits and privileges of the children, the watch loop that
+enforces time and output limits from outside, and the stdio/assert/call drivers. Stdlib only (see runner.py)."""
+
+import json
+import marshal
+import os
+import select
+import signal
+import struct
+import time
+
+from runner_child import assert_child, call_child, stdio_child
+
+CLONE_NEWNS, CLONE_NEWPID = 0x00020000, 0x20000000
+MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND, MS_REC, MS_PRIVATE = 2, 4, 8, 4096, 16384, 1 << 18
+PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER, PR_SET_NO_NEW_PRIVS = 4, 36, 38
+
+_libc = None
+
+
+def libc():
+    global _libc
+    if _libc is None:
+        import ctypes
+        _libc = ctypes.CDLL(None, use_errno=True)
+    return _libc
+
+
+def _check(ret, what):
+    if ret != 0:
+        import ctypes
+        err = ctypes.get_errno()
+        raise OSError(err, "%s: %s" % (what, os.strerror(err)))
+
+
+def write_all(fd, data):
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+class Candidate:
+    def __init__(self, job, work, reply_fd):
+        self.job = job
+        self.work = work
+        self.reply_fd = reply_fd
+        self.uid = job.get("uid")
+        self.pid1 = os.getpid() == 1
+        self.groups = []
+        libc().prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)  # children (other uid) cannot read our memory
+
+    def run(self):
+        job = self.job
+        n = len(job["cases"])
+        code = self.compile()
+        if isinstance(code, str):  # a verdict letter for every case
+            results = [{"s": code, "ms": 0} for _ in range(n)]
+        elif job["type"] == "call":
+            results = self.run_call(code, n)
+        else:
+            results = [self.run_one(code, i) for i in range(n)]
+        write_all(self.reply_fd, json.dumps({"results": results}).encode())
+        os.close(self.reply_fd)
+
+    # -- children
+
+    def spawn(self, body, stdin_r=None, stdout_w=None, status_w=None, extra=None, cpu=None):
+        """Fork a child that drops privileges and limits itself, then runs body(); returns its pid."""
+        pid = os.fork()
+        if pid != 0:
+            self.groups.append(pid)
+            return pid
+        try:
+            os.setsid()
+            null = os.open("/dev/null", os.O_RDWR)
+            os.dup2(stdin_r if stdin_r is not None else null, 0)
+            os.dup2(stdout_w if stdout_w is not None else null, 1)
+            os.dup2(null, 2)
+            os.dup2(status_w, 3)
+            if extra is not None:
+                os.dup2(extra, 4)
+            os.closerange(5 if extra is not None else 4, 65536)
+            self.limit(cpu)
+            os.chdir(self.work)
+            body()
+        except BaseException:
+            pass
+        os._exit(120)
+
+    def limit(self, cpu):
+        import resource
+        lim = self.job
+        mem = lim["memory_mb"] << 20
+        cpu_s = int(cpu) + 1
+        settings = [(resource.RLIMIT_AS, mem), (resource.RLIMIT_DATA, mem), (resource.RLIMIT_CORE, 0),
+                    (resource.RLIMIT_FSIZE, lim["tmpfs_mb"] << 20), (resource.RLIMIT_NOFILE, 256)]
+        for res, val in settings:
+            resource.setrlimit(res, (val, val))
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s + 1))
+        if os.getpriority(os.PRIO_PROCESS, 0) < 0:
+            os.setpriority(os.PRIO_PROCESS, 0, 0)  # the runner's raised priority is not the candidate's
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        if self.uid is not None and os.geteuid() == 0:
+            resource.setrlimit(resource.RLIMIT_NPROC, (lim["max_procs"], lim["max_procs"]))
+            os.setgroups([])
+            os.setresgid(self.uid, self.uid, self.uid)
+            os.setresuid(self.uid, self.uid, self.uid)  # clears every capability
+            libc().prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)  # its own /proc/self, as in a normal program
+        elif os.geteuid() == 0:
+            drop_capabilities()  # no uid to switch to (a user namespace maps only ours): keep uid 0, no caps
+        libc().prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+
+    def kill_all(self, pid):
+        """Kill the child and, at once, everything it started (a fork bomb must not slow its own death)."""
+        for target, sig in ((-1 if self.pid1 else -pid, signal.SIGKILL), (pid, signal.SIGKILL)):
+            try:
+                os.kill(target, sig)
+            except OSError:
+                pass
+
+    def sweep(self):
+        """Kill and reap every process the candidate left; afterwards none of them exists."""
+        while True:
+            try:
+                pid, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid != 0:
+                continue
+            if self.pid1:
+                try:
+                    os.kill(-1, signal.SIGKILL)  # everything in this namespace but us
+                except OSError:
+                    pass
+            else:
+                for pgid in self.groups:  # each child leads its own process group: one atomic kill each
+                    try:
+                        os.killpg(pgid, signal.SIGKILL)
+                    except OSError:
+                        pass
+                if self.uid is not None and os.geteuid() == 0:
+                    self._kill_uid()
+                else:
+                    self._kill_children()
+            self.groups = []
+            try:
+                os.waitpid(-1, 0)
+            except ChildProcessError:
+                return
+
+    def _kill_uid(self):
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.setresuid(self.uid, self.uid, self.uid)
+                while True:
+                    os.kill(-1, signal.SIGKILL)  # every process of this uid but us; ESRCH once none is left
+            except BaseException:
+                os._exit(0)
+        os.waitpid(pid, 0)
+
+    def _kill_children(self):
+        """No namespace and no uid of its own: stop every descendant (a stopped process cannot fork), until the
+        set stops growing, then kill them all. Orphans come back to us: we are their subreaper."""
+        me, stopped = os.getpid(), set()
+        for _ in range(1000):
+            kids = {}
+            for name in os.listdir("/proc"):
+                if name.isdigit():
+                    try:
+                        with open("/proc/%s/stat" % name) as fh:
+                            kids.setdefault(int(fh.read().rsplit(")", 1)[1].split()[1]), []).append(int(name))
+                    except (OSError, IndexError, ValueError):
+                        pass
+            todo, tree = [me], set()
+            while todo:
+                for kid in kids.get(todo.pop(), ()):
+                    if kid not in tree:
+                        tree.add(kid)
+                        todo.append(kid)
+            new = tree - stopped
+            if not new:
+                break
+            for pid in new:
+                try:
+                    os.kill(pid, signal.SIGSTOP)
+                except OSError:
+                    pass
+            stopped |= new
+        for pid in stopped:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+
+    def watch(self, pid, fds, deadline, on_data, stdin=None):
+        """Pump the stdin/outputs of child `pid` until it exits, on_data() says stop (output cap) or deadline()
+        passes; then the child is killed. Returns (wait status, timed_out, stopped)."""
+        pidfd = os.pidfd_open(pid) if hasattr(os, "pidfd_open") else None
+        poller = select.poll()
+        if pidfd is not None:
+            poller.register(pidfd, select.POLLIN)
+        for fd in fds:
+            poller.register(fd, select.POLLIN)
+        in_fd, pending = None, b""
+        if stdin is not None:
+            in_fd, data = stdin
+            pending = memoryview(data)
+            if pending:
+                os.set_blocking(in_fd, False)
+                poller.register(in_fd, select.POLLOUT)
+            else:
+                os.close(in_fd)
+                in_fd = None
+        live, status, stopped = set(fds), None, False
+        while status is None and not stopped:
+            left = deadline() - time.monotonic()
+            if left <= 0:
+                break
+            events = poller.poll(max(1, int((left if pidfd is not None else min(left, 0.005)) * 1000)))
+            for fd, ev in events:
+                if fd == pidfd:
+                    status = os.waitpid(pid, 0)[1]
+                elif fd == in_fd:
+                    try:
+                        pending = pending[os.write(in_fd, pending[:65536]):]
+                    except BlockingIOError:
+                        pass
+                    except OSError:
+                        pending = pending[:0]
+                    if not pending:
+                        poller.unregister(in_fd)
+                        os.close(in_fd)
+                        in_fd = None
+                elif fd in live:
+                    b = os.read(fd, 1 << 16)
+                    if not b:
+                        poller.unregister(fd)
+                        live.discard(fd)
+                    elif on_data(fd, b) is False:
+                        stopped = True
+                        break
+            if pidfd is None and status is None:
+                done, st = os.waitpid(pid, os.WNOHANG)
+                if done:
+                    status = st
+        if status is not None and not stopped:  # what the child wrote before it exited is in the pipes
+            for fd in live:
+                os.set_blocking(fd, False)
+                while not stopped:
+                    try:
+                        b = os.read(fd, 1 << 16)
+                    except BlockingIOError:
+                        break
+                    if not b:
+                        break
+                    if on_data(fd, b) is False:
+                        stopped = True
+        if in_fd is not None:
+            os.close(in_fd)
+        timed_out = status is None and not stopped
+        if status is None:
+            self.kill_all(pid)
+            status = os.waitpid(pid, 0)[1]
+        if pidfd is not None:
+            os.close(pidfd)
+        return status, timed_out, stopped
+
+    # -- compile once, in a throw-away child (the parser is not trusted with our memory either)
+
+    def compile(self):
+        job = self.job
+        r, w = os.pipe()
+        sources = [job["code"]] + ([c for c in job["cases"]] if job["type"] == "assert" else [])
+
+        def body():
+            out = []
+            for i, src in enumerate(sources):
+                try:
+                    out.append(marshal.dumps(compile(src, "<solution>" if i == 0 else "<test>", "exec")))
+                except BaseException:
+                    os.write(3, b"C")
+                    os._exit(1)
+            blob = marshal.dumps(out)
+            write_all(3, struct.pack(">I", len(blob)) + blob)
+            os._exit(0)
+
+        pid = self.spawn(body, status_w=w, cpu=10)
+        os.close(w)
+        buf = bytearray()
+        limit = time.monotonic() + 10
+        status, timed_out, _ = self.watch(pid, [r], lambda: limit, lambda fd, b: buf.extend(b))
+        os.close(r)
+        self.sweep()
+        if timed_out:
+            return "T"
+        if buf[:1] == b"C" or len(buf) < 4:
+            return "C"
+        codes = marshal.loads(bytes(buf[4:]))
+        return [marshal.loads(c) for c in codes]
+
+    # -- stdio and assert: one fork per case
+
+    def run_one(self, codes, i):
+        job = self.job
+        case, timeout = job["cases"][i], job["timeouts"][i]
+        cap = job["max_output"]
+        is_stdio = job["type"] == "stdio"
+        in_r, in_w = os.pipe()
+        out_r, out_w = os.pipe()
+        st_r, st_w = os.pipe()
+        mk_r, mk_w = os.pipe() if not is_stdio else (None, None)
+        marker = os.urandom(16).hex().encode() if not is_stdio else b""
+        if mk_w is not None:
+            os.write(mk_w, marker)
+            os.close(mk_w)
+        body = (lambda: stdio_child(codes[0])) if is_stdio else (lambda: assert_child(codes[0], codes[1 + i]))
+        start = time.monotonic()
+        pid = self.spawn(body, stdin_r=in_r, stdout_w=out_w, status_w=st_w, extra=mk_r, cpu=timeout)
+        for fd in (in_r, out_w, st_w) + ((mk_r,) if mk_r is not None else ()):
+            os.close(fd)
+        out, st, size = [], bytearray(), [0]
+
+        def on_data(fd, b):
+            if fd == st_r:
+                st.extend(b[:256])
+                return True
+            size[0] += len(b)
+            if size[0] > cap:
+                return False
+            out.append(b)
+            return True
+
+        data = case.encode("utf-8", "surrogateescape") if is_stdio else b""
+        status, timed_out, overflow = self.watch(pid, [out_r, st_r], lambda: start + timeout, on_data,
+                                                 stdin=(in_w, data))
+        ms = int((time.monotonic() - start) * 1000)
+        os.close(out_r)
+        os.close(st_r)
+        self.sweep()
+        if overflow:
+            return {"s": "O", "ms": ms}
+        if timed_out:
+            return {"s": "T", "ms": ms}
+        letter = classify(status, bytes(st[:1]))
+        if letter is not None:
+            return {"s": letter, "ms": ms}
+        if is_stdio:
+            return {"s": "ok", "out": b"".join(out).decode("utf-8", "replace"), "ms": ms}
+        return {"s": "A" if bytes(st) == b"A" + marker else "R", "ms": ms}
+
+    # -- call: the cases run in sequence in one child; a crash or timeout restarts a fresh child at the next case
+
+    def run_call(self, codes, n):
+        job = self.job
+        timeouts, cap = job["timeouts"], job["max_output"]
+        results = [None] * n
+        i = 0
+        while i < n:
+            st_r, st_w = os.pipe()
+            first = i
+            state = {"i": i, "start": time.monotonic(), "fatal": None, "over": False}
+            pid = self.spawn(lambda: call_child(codes[0], job, first), status_w=st_w, cpu=sum(timeouts[first:]))
+            os.close(st_w)
+            buf = bytearray()
+
+            def on_data(fd, b):
+                buf.extend(b)
+                while True:
+                    nl = buf.find(b"\n")
+                    if nl < 0:
+                        if len(buf) > cap + 64:
+                            state["over"] = True
+                            return False
+                        return True
+                    line = bytes(buf[:nl])
+                    del buf[:nl + 1]
+                    head, _, payload = line.partition(b" ")
+                    if head == b"X":  # the module itself failed: the same verdict for every case left
+                        state["fatal"] = payload.decode("ascii", "replace")[:1] or "R"
+                        return False
+                    k, now = state["i"], time.monotonic()
+                    ms = int((now - state["start"]) * 1000)
+                    status, _, value = payload.partition(b" ")
+                    if status == b"ok" and len(value) > cap:
+                        state["over"] = True
+                        return False
+                    if status == b"ok":
+                        results[k] = {"s": "ok", "out": value.decode("utf-8", "replace"), "ms": ms}
+                    else:
+                        results[k] = {"s": status.decode("ascii", "replace")[:1] or "R", "ms": ms}
+                    state["i"], state["start"] = k + 1, now
+                    if k + 1 >= n:
+                        return False
+
+            deadline = lambda: state["start"] + timeouts[min(state["i"], n - 1)]  # noqa: E731
+            status, timed_out, _ = self.watch(pid, [st_r], deadline, on_data)
+            os.close(st_r)
+            self.sweep()
+            k = state["i"]
+            if state["fatal"]:
+                for j in range(k, n):
+                    results[j] = {"s": state["fatal"], "ms": 0}
+                k = n
+            elif k < n:
+                ms = int((time.monotonic() - state["start"]) * 1000)
+                if state["over"]:
+                    letter = "O"
+                elif timed_out:
+                    letter = "T"
+                else:
+                    letter = classify(status, b"") or "R"
+                results[k] = {"s": letter, "ms": ms}
+                k += 1
+            i = k
+        return results
+
+
+def drop_capabilities():
+    import ctypes
+    libc().prctl(47, 4, 0, 0, 0)  # PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL
+    for cap in range(64):
+        if libc().prctl(24, cap, 0, 0, 0) != 0:  # PR_CAPBSET_DROP until the kernel's last capability
+            break
+    header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this process
+    data = (ctypes.c_uint32 * 6)()  # effective, permitted, inheritable: all empty
+    _check(libc().capset(header, data), "capset")
+
+
+def classify(status, st):
+    """Verdict letter from a child's wait status and first status byte, or None for a clean exit."""
+    if st == b"M":
+        return "M"
+    if os.WIFSIGNALED(status):
+        return "T" if os.WTERMSIG(status) == signal.SIGXCPU else "R"
+    code = os.WEXITSTATUS(status)
+    if code == 120:
+        return "S"  # our own set-up in the child failed
+    if code != 0:
+        return "W" if st == b"W" else "R"
+    return None
+
+
