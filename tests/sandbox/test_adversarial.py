@@ -138,7 +138,7 @@ def _environment_probe(sb):
             "    for name in ('environ', 'cmdline', 'mem'):\n"
             "        try:\n            with open(f'/proc/{pid}/{name}', 'rb') as fh:\n"
             "                data = fh.read(1 << 20)\n"
-            f"            if b'crl-secret' in data:\n                found.append(pid)\n"
+            "            if b'crl-secret' in data:\n                found.append(pid)\n"
             "        except OSError:\n            pass\n"
             "print('found' if found or 'CRL_TEST_SECRET' in os.environ else 'clean')\n")
     res = sb.run(code, sb.stdio(("", "clean")))

@@ -104,7 +104,10 @@ def cgroup_base() -> Path | None:
     if os.geteuid() != 0:
         return None
     if (CGROUP_V1 / "cgroup.procs").exists() and os.access(CGROUP_V1, os.W_OK):
-        base = CGROUP_V1 / "crl"
+        # Nested under our own pids cgroup, so whatever limits the judge also limits its sandboxes.
+        own = next((ln.split(":", 2)[2].strip() for ln in _read(Path("/proc/self/cgroup")).splitlines()
+                    if ln.split(":")[1:2] == ["pids"]), "/")
+        base = CGROUP_V1 / own.lstrip("/") / "crl"
     elif "pids" in _read(CGROUP_ROOT / "cgroup.controllers").split() and os.access(CGROUP_ROOT, os.W_OK):
         base = CGROUP_ROOT / "crl"
     else:
