@@ -135,6 +135,13 @@ class TokenCounter:
     def over(self, text: str, limit: int) -> bool:
         """Whether `text` has more than `limit` tokens, tokenizing as little of it as possible."""
         if self.byte_level:
+            most = limit * self.max_token_bytes
+            if most and len(text) > 4 * most and not text.isascii():
+                # A huge non-ASCII text: judge a safe-cut prefix rather than normalising all of it; the prefix's
+                # tokens are a lower bound on the text's.
+                cut = self._cut(text, 2 * most)
+                if cut is not None and self.normalized_bytes(text[:cut]) > most:
+                    return True
             nbytes = self.normalized_bytes(text)
             if nbytes <= limit:
                 return False
