@@ -148,7 +148,8 @@ def main() -> None:
     ap.add_argument("--load-rl", type=int, default=0, help="also run the load test: N RL + N/2 CRL, 64 clients")
     args = ap.parse_args()
     print(f"machine: {os.cpu_count()} CPUs (figures on a shared machine are noisy)")
-    bench_crl(args.crl)
+    if args.crl:
+        bench_crl(args.crl)
     if args.rl:
         bench_rl(args.rl, args.workers)
     if args.prompts:
