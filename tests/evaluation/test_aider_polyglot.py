@@ -167,3 +167,23 @@ def test_run_samples_does_both_tries(root):
     assert [t["verdict"] for t in by["python/proverb"]["turns"]] == ["W", "C"]
     assert len(model.calls) == 2 and len(model.calls[1]) == 1  # only the failure gets a second try
     assert "See the testing errors above" in model.calls[1][0][-1]["content"]
+
+
+def test_crl_eval_score_end_to_end(crl, root, tmp_path):
+    need_toolchain("python")
+    import json
+
+    ex = load_exercises(root, ["python"])[0]  # what `--limit 1` keeps
+    (name, text), = ex.reference_files().items()
+    good = f"{name}\n```python\n{text}```\n"
+
+    samples = tmp_path / "samples.jsonl"
+    samples.write_text(json.dumps({"task_id": ex.id, "completion": good}) + "\n"
+                       + json.dumps({"task_id": ex.id, "completion": "nothing"}) + "\n")
+    run = tmp_path / "run"
+    proc = crl("eval", "score", str(run), "--samples", str(samples), "--benchmark", "aider-polyglot",
+               "--data", str(root), "--limit", "1", env={"CRL_AIDER_LANGUAGES": "python"}, timeout=600)
+    assert proc.returncode == 0, proc.stderr.decode()[-2000:]
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["benchmark"] == "aider-polyglot" and summary["pass@1"] == 0.5
+    assert summary["breakdown"]["language"]["python"]["tasks"] == 1

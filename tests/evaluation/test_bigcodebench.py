@@ -145,3 +145,20 @@ def test_registered_in_eval_registry(data, sample_file):
     assert hard.name == "bigcodebench-hard" and len(hard.tasks()) == len(SAMPLE)
     full = get_benchmark("bigcodebench", data=str(data), limit=5)
     assert full.name == "bigcodebench" and len(full.tasks()) == 5 and len(full.rows) == 1140
+
+
+def test_crl_eval_score_end_to_end(crl, data, tmp_path):
+    """The installed `crl eval score` on completions: canonical (fenced) passes, a wrong one fails."""
+    rows = [json.loads(line) for line in gzip.open(data, "rt")][:2]
+    samples = tmp_path / "samples.jsonl"
+    lines = [{"task_id": r["task_id"], "completion": "```python\n" + canonical(r) + "\n```"} for r in rows]
+    lines.append({"task_id": rows[0]["task_id"], "completion": "```python\ndef task_func(numbers=None):\n    return 'x'\n```"})
+    samples.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    run = tmp_path / "run"
+    proc = crl("eval", "score", str(run), "--samples", str(samples), "--benchmark", "bigcodebench",
+               "--data", str(data), "--limit", "2", timeout=600)
+    assert proc.returncode == 0, proc.stderr.decode()[-2000:]
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["benchmark"] == "bigcodebench" and summary["counts"]["passed"] == {"pass": 2}
+    assert abs(summary["pass@1"] - 0.75) < 1e-9  # task 0: 1 of 2 samples, task 1: 1 of 1
+    assert summary["benchmark_info"]["calibrated"] is True

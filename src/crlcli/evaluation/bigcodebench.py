@@ -264,7 +264,7 @@ class BigCodeBench(Benchmark):
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "metrics": list(self.metrics), "data": str(self.path), "subset": self.subset,
                 "calibrated": self.calibrated, "task_python": self.python, "time_limit_s": self.timeout,
-                "tasks": len(self.rows)}
+                "tasks_in_data": len(self.rows)}
 
 
 def env_error(code: str | None, reason: str, metrics: tuple[str, ...] = ("pass",)) -> Score:
