@@ -97,7 +97,31 @@ def naive(cpu: CpuMeter, workers: int, tests: dict, n_tests: int) -> dict:
     return {"tests_s": n_tests / wall, "cpu_tests_s": n_tests / (c1 - c0) if c0 is not None else None}
 
 
-def setup_ms(mode: str, n: int) -> tuple[float, float]:
+def bare_fork_loop(cpu: CpuMeter, n: int) -> dict:
+    """Calibration: a bare fork-per-test loop (pipe in, pipe out, no sandbox), the floor for one fork per test."""
+    c0, t0 = cpu.seconds(), time.perf_counter()
+    for i in range(n):
+        in_r, in_w = os.pipe()
+        out_r, out_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(in_w)
+            a, b = map(int, os.read(in_r, 64).split())
+            os.write(out_w, b"%d\n" % (a + b))
+            os._exit(0)
+        os.close(in_r)
+        os.close(out_w)
+        os.write(in_w, b"%d 2\n" % i)
+        os.close(in_w)
+        assert os.read(out_r, 64) == b"%d\n" % (i + 2)
+        os.close(out_r)
+        os.waitpid(pid, 0)
+    wall = time.perf_counter() - t0
+    c1 = cpu.seconds()
+    return {"tests_s": n / wall, "cpu_tests_s": n / (c1 - c0) if c0 is not None else None}
+
+
+def setup_ms(cpu: CpuMeter, mode: str, n: int) -> tuple[float, float, float | None]:
     """(worker start-up ms, per-candidate set-up ms): a worker's bwrap + runner start, then candidates with a
     single trivial test on one warm worker (the set-up is everything but that one test)."""
     info = detect_isolation(mode)
@@ -110,10 +134,11 @@ def setup_ms(mode: str, n: int) -> tuple[float, float]:
         box.stop(graceful=True)
     with JudgePool(workers=1, mode=mode) as pool:
         list(pool.map([(CALL_CODE, call_tests(1))] * 3))
-        t = time.perf_counter()
+        c0, t = cpu.seconds(), time.perf_counter()
         list(pool.map([(CALL_CODE, call_tests(1))] * n))
         per = (time.perf_counter() - t) / n
-    return 1000 * min(starts), 1000 * per
+        c1 = cpu.seconds()
+    return 1000 * min(starts), 1000 * per, (1000 * (c1 - c0) / n if c0 is not None else None)
 
 
 def fmt(x: float | None) -> str:
@@ -136,11 +161,13 @@ def main() -> None:
     print(f"sandbox mode: {info.mode} ({info.detail})")
     print(f"cores: {cores}; load average at start: {load:.1f} (a shared machine makes wall-clock figures noisy; "
           f"the per-CPU-second column counts only our own CPU time)")
-    start_ms, cand_ms = setup_ms(args.mode, max(10, args.cands // 2))
-    print(f"worker start-up (bwrap + runner): {start_ms:.0f} ms once per worker; "
-          f"per-candidate set-up + one call test: {cand_ms:.1f} ms")
+    start_ms, cand_ms, cand_cpu = setup_ms(cpu, args.mode, max(10, args.cands // 2))
+    print(f"worker start-up (bwrap + runner): {start_ms:.0f} ms once per worker; per-candidate set-up + one call "
+          f"test: {cand_ms:.1f} ms wall" + (f", {cand_cpu:.1f} ms CPU" if cand_cpu is not None else ""))
     st, ct = stdio_tests(args.tests), call_tests(args.tests)
     print(f"\n{'':34s}{'tests/s':>9s}{'cand/s':>9s}{'tests/CPU-s':>13s}")
+    bare = bare_fork_loop(cpu, 300)
+    print(f"calibration: bare fork loop, 1 core   {fmt(bare['tests_s'])}          {fmt(bare['cpu_tests_s'])}")
     rows = {}
     for workers in sorted({1, cores}):
         for name, code, tests in (("stdio", STDIO_CODE, st), ("call", CALL_CODE, ct)):
