@@ -170,7 +170,7 @@ def main() -> int:
           f"{f['avg_test_cases']}; avg input chars/question {b['avg_test_input_chars_per_question']:,.0f} -> "
           f"{f['avg_test_input_chars_per_question']:,.0f}; output {out.stat().st_size / 1e6:,.1f} MB")
     ok = mb / max(cpu_s - startup_cpu, 1e-9) >= 50 and peak_mb < 500
-    print(f"targets (>= 50 MB/s, < 500 MB): {'met' if ok else 'NOT met'}")
+    print(f"targets (>= 50 MB of input per CPU-second on one core, peak RSS < 500 MB): {'met' if ok else 'NOT met'}")
     if tmp is not None:
         tmp.cleanup()
     return 0
