@@ -16,7 +16,7 @@ import urllib.request
 
 import pytest
 
-pytestmark = pytest.mark.vllm
+pytestmark = [pytest.mark.vllm, pytest.mark.timeout(1500)]  # engine start alone can take minutes on 2 busy cores
 
 SCRIPT = "```python\nprint(42)\n"
 ENGINE = {"max_model_len": 512, "enforce_eager": True}

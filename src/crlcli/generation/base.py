@@ -88,3 +88,17 @@ def apply_chat_template(tokenizer: Any, conversations: list[list[dict]], enable_
         )
         for conv in conversations
     ]
+
+
+def encode_prompt(tokenizer: Any, text: str) -> list[int]:
+    """Token ids of a prompt string, with the tokenizer's BOS added only when the text does not carry it already.
+
+    Chat-templated text (and tts's templated-prompt-plus-partial-answer) usually starts with the BOS token as text;
+    raw prompts do not. Qwen3 has no BOS at all.
+    """
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    bos, bos_id = getattr(tokenizer, "bos_token", None), getattr(tokenizer, "bos_token_id", None)
+    if bos and bos_id is not None and not text.startswith(bos):
+        if bos_id in tokenizer("", add_special_tokens=True)["input_ids"]:
+            ids = [bos_id, *ids]
+    return ids

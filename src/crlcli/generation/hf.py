@@ -6,7 +6,7 @@ from typing import Any
 
 from ..errors import CrlError, require_module
 from ..log import logger
-from .base import Completion, SamplingParams, apply_chat_template
+from .base import Completion, SamplingParams, apply_chat_template, encode_prompt
 
 
 class HFBackend:
@@ -71,7 +71,8 @@ class HFBackend:
 
     def _generate(self, prompts: list[str], params: SamplingParams) -> list[list[Completion]]:
         torch = self._torch
-        enc = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
+        encoded = [{"input_ids": encode_prompt(self.tokenizer, p)} for p in prompts]
+        enc = self.tokenizer.pad(encoded, return_tensors="pt", padding=True).to(self.device)
         kwargs: dict[str, Any] = dict(
             max_new_tokens=params.max_tokens,
             num_return_sequences=params.n,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import CrlError, require_module
-from .base import Completion, SamplingParams, apply_chat_template, normalise_finish
+from .base import Completion, SamplingParams, apply_chat_template, encode_prompt, normalise_finish
 
 
 class VLLMBackend:
@@ -71,7 +71,9 @@ class VLLMBackend:
             seed=params.seed,
             stop=list(params.stop) if params.stop else None,
         )
-        outputs = self._llm.generate(prompts, sp, use_tqdm=False)
+        # Token ids, so that a BOS already in templated text is not added twice (vLLM would add one to text).
+        requests = [{"prompt_token_ids": encode_prompt(self.tokenizer, p)} for p in prompts]
+        outputs = self._llm.generate(requests, sp, use_tqdm=False)
         return [
             [
                 Completion(text=o.text, tokens=len(o.token_ids), finish_reason=normalise_finish(o.finish_reason))
