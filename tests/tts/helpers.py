@@ -15,8 +15,8 @@ from pathlib import Path
 
 import orjson
 
-WORD_SCALE = 4.0  # measured with the seed-0 tiny model: a mix of early closes and long word runs
-CLOSE_SCALE = 12.0
+WORD_SCALE = 20.0  # measured with the seed-0 tiny model: closes after 0-2 tokens at first, 5-30 after "Wait"
+CLOSE_SCALE = 20.0
 
 
 def build_closing_model(base: Path, out: Path) -> Path:
@@ -27,14 +27,17 @@ def build_closing_model(base: Path, out: Path) -> Path:
         shutil.rmtree(out)
     tok = transformers.AutoTokenizer.from_pretrained(base)
     model = transformers.AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
-    words = sorted(i for t, i in tok.get_vocab().items() if re.fullmatch(r"\u0120[a-z]{3,6}", t))[:200]
+    words = sorted(i for t, i in tok.get_vocab().items() if re.fullmatch("\u0120[a-z]{3,6}", t))[:200]
     close = tok.convert_tokens_to_ids("</think>")
     emb = model.get_input_embeddings().weight
+    # Fresh random rows (not the input embeddings): a row equal to its own token's embedding makes the model
+    # repeat that token forever.
+    rows = torch.randn(emb.shape[0], emb.shape[1], generator=torch.Generator().manual_seed(0)) * emb.std()
     with torch.no_grad():
         head = torch.nn.Linear(emb.shape[1], emb.shape[0], bias=False)
         head.weight.copy_(emb)
-        head.weight[words] *= WORD_SCALE
-        head.weight[close] *= CLOSE_SCALE
+        head.weight[words] = rows[words] * WORD_SCALE
+        head.weight[close] = rows[close] * CLOSE_SCALE
     model.lm_head = head
     model.config.tie_word_embeddings = False
     model.save_pretrained(out)
