@@ -71,22 +71,15 @@ class Source:
         return problems
 
     def _load_benchmark(self) -> list[Problem]:
-        try:
-            from ..evaluation import get_benchmark
-        except ImportError as exc:
-            raise CrlError(
-                "the benchmark registry (crlcli.evaluation.get_benchmark) is not available in this build",
-                hint="use -i PROBLEMS.jsonl with problem records instead",
-            ) from exc
-        opts = {"data": self.data} if self.data else {}
-        self._bench = get_benchmark(self.benchmark_name, **opts)
+        from ..evaluation import get_benchmark
+
+        # --limit is applied by load(), after the ids are known, the same way for both sources.
+        self._bench = get_benchmark(self.benchmark_name, data=self.data, limit=self.limit)
         out = []
         for task in self._bench.tasks():
-            data = task.data or {}
-            question = data.get("question") or task.messages[-1]["content"]
             out.append(Problem(
-                id=str(task.task_id), messages=task.messages, question=question, task=task,
-                public_tests=_tests_from(data.get("public_tests")),
+                id=str(task.task_id), messages=task.messages, question=_question(task), task=task,
+                public_tests=_public_tests(self._bench, task),
                 record={"id": str(task.task_id), "messages": task.messages, "benchmark": self.benchmark_name},
             ))
         return out
@@ -114,41 +107,97 @@ class Source:
         return Scorer(self, workers, timeout)
 
 
+def _question(task: Any) -> str:
+    """What the critic is shown: the bare statement when the benchmark keeps it, else the whole prompt."""
+    data = task.data or {}
+    rec = data.get("record") if isinstance(data.get("record"), dict) else {}
+    return data.get("question") or rec.get("question_content") or rec.get("prompt") or task.messages[-1]["content"]
+
+
+def _public_tests(bench: Any, task: Any) -> dict[str, Any] | None:
+    """Tests shown in the statement, for the public-tests selector: a benchmark's own `public_tests(task)`, or
+    LiveCodeBench's public_test_cases; None when the benchmark has none."""
+    if hasattr(bench, "public_tests"):
+        return bench.public_tests(task)
+    rec = (task.data or {}).get("record")
+    if isinstance(rec, dict) and rec.get("public_test_cases") and rec.get("question_id") is not None:
+        from ..evaluation.lcb import to_tests
+
+        try:
+            return to_tests({**rec, "private_test_cases": "[]"}, f"{task.task_id} public tests")
+        except CrlError:
+            return None
+    return _tests_from((task.data or {}).get("public_tests"))
+
+
 class Scorer:
-    """Scores completions of problems in parallel through one sandbox pool; use as a context manager."""
+    """Scores completions or code of problems in parallel through one sandbox pool; a context manager.
+
+    Benchmark problems are scored by the benchmark itself (`score`, `score_code`) with its own limits, so the
+    numbers match `crl eval`; record problems run their `tests` and pass when every test case passes.
+    """
 
     def __init__(self, source: Source, workers: int | None, timeout: float | None):
-        from ..sandbox import JudgePool, Limits
-
-        limits = Limits(timeout=timeout) if timeout else Limits()
         self.source = source
         self.workers = workers
-        self.pool = JudgePool(workers=workers, limits=limits)
+        self.bench = source._bench
+        if self.bench is not None:
+            from ..evaluation.scoring import judge_pool
+
+            self._ctx = judge_pool(self.bench, workers)
+        else:
+            from ..sandbox import JudgePool, Limits
+
+            self._ctx = JudgePool(workers=workers, limits=Limits(timeout=timeout) if timeout else Limits())
+        self.pool = None
+        self._extra_pool = None
 
     def __enter__(self) -> "Scorer":
+        self.pool = self._ctx.__enter__()
         return self
 
     def __exit__(self, *exc) -> None:
-        self.pool.close()
+        if self._extra_pool is not None:
+            self._extra_pool.close()
+        self._ctx.__exit__(*exc)
+
+    def _threads(self, fn, items: list) -> list:
+        if self.bench is not None:
+            self.bench.prepare(list({id(p.task): p.task for p, _ in items}.values()))
+        with ThreadPoolExecutor(max_workers=max(2, self.workers or 4)) as ex:
+            return list(ex.map(lambda it: fn(*it), items))
 
     def completions(self, items: list[tuple[Problem, str]]) -> list[dict[str, Any]]:
         """One verdict per (problem, completion): {"correct", "pass_rate", "verdicts", "code"}."""
         if not items:
             return []
-        if self.source._bench is not None:
-            with ThreadPoolExecutor(max_workers=max(2, self.workers or 4)) as ex:
-                return list(ex.map(lambda it: self._bench_score(*it), items))
-        codes = [extract_code(text) for _, text in items]
-        return self.code([(p, c) for (p, _), c in zip(items, codes)])
+        if self.bench is not None:
+            return self._threads(lambda p, text: _verdict(self.bench, self.bench.score(p.task, text, self.pool)),
+                                 items)
+        return self.code([(p, extract_code(text)) for p, text in items])
+
+    def candidate_codes(self, items: list[tuple[Problem, str | None]]) -> list[dict[str, Any]]:
+        """Score already-extracted code (critique-select candidates) on the hidden tests."""
+        if self.bench is None or not items:
+            return self.code(items)
+
+        def one(p: Problem, code: str | None) -> dict[str, Any]:
+            if not code:
+                return {"correct": False, "pass_rate": 0.0, "verdicts": "", "code": False}
+            if hasattr(self.bench, "score_code"):
+                return _verdict(self.bench, self.bench.score_code(p.task, code, self.pool))
+            return _verdict(self.bench, self.bench.score(p.task, f"```python\n{code}```\n", self.pool))
+
+        return self._threads(one, items)
 
     def code(self, items: list[tuple[Problem, str | None]], public: bool = False) -> list[dict[str, Any]]:
-        """Run extracted code on each problem's tests (or public tests); None code fails without running."""
+        """Run code on each problem's own tests (or public tests); None code fails without running."""
         futures = []
         for problem, code in items:
             tests = problem.public_tests if public else problem.tests
             if tests is None:
                 raise CrlError(f"problem {problem.id!r} has no {'public ' if public else ''}tests to run")
-            futures.append(self.pool.submit(code, tests) if code else None)
+            futures.append(self._pool_for_tests().submit(code, tests) if code else None)
         out = []
         for fut in futures:
             if fut is None:
@@ -156,31 +205,23 @@ class Scorer:
                 continue
             res = fut.result()
             total = int(res.get("total", 0))
-            out.append({
-                "correct": total > 0 and int(res.get("passed", 0)) == total,
-                "pass_rate": float(res.get("pass_rate", 0.0)),
-                "verdicts": res.get("verdicts", ""),
-                "code": True,
-            })
+            out.append({"correct": total > 0 and int(res.get("passed", 0)) == total,
+                        "pass_rate": float(res.get("pass_rate", 0.0)), "verdicts": res.get("verdicts", ""),
+                        "code": True})
         return out
 
-    def _bench_score(self, problem: Problem, text: str) -> dict[str, Any]:
-        bench = self.source._bench
-        score = bench.score(problem.task, text, self.pool)
-        primary = bench.metrics[0]
-        verdicts = score.verdicts.get(primary) or next(iter(score.verdicts.values()), "")
-        rate = verdicts.count("A") / len(verdicts) if verdicts else float(bool(score.metrics.get(primary)))
-        return {
-            "correct": bool(score.metrics.get(primary)),
-            "pass_rate": rate,
-            "verdicts": verdicts,
-            "code": score.extracted is not None,
-        }
+    def _pool_for_tests(self):
+        if self.pool is None:
+            # Benchmarks scored without a sandbox still have public tests to run: open a pool on first use.
+            from ..sandbox import JudgePool
 
-    def candidate_codes(self, items: list[tuple[Problem, str | None]]) -> list[dict[str, Any]]:
-        """Score already-extracted code (critique-select candidates). Benchmarks score a completion, so the code
-        is wrapped in a fenced block, which every benchmark's extractor reads back unchanged."""
-        if self.source._bench is None:
-            return self.code(items)
-        wrapped = [(p, f"```python\n{c}```\n" if c else "") for p, c in items]
-        return self.completions(wrapped)
+            self.pool = self._extra_pool = JudgePool(workers=self.workers)
+        return self.pool
+
+
+def _verdict(bench: Any, score: Any) -> dict[str, Any]:
+    primary = bench.metrics[0]
+    verdicts = score.verdicts.get(primary) or next(iter(score.verdicts.values()), "")
+    ok = bool(score.metrics.get(primary))
+    return {"correct": ok, "pass_rate": verdicts.count("A") / len(verdicts) if verdicts else float(ok),
+            "verdicts": verdicts, "code": score.extracted is not None}
