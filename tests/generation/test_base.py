@@ -16,6 +16,9 @@ def test_registry_names_and_unknown_backend():
     assert set(BACKENDS) == {"vllm", "openai", "hf", "mutate"}
     with pytest.raises(CrlError, match="unknown generation backend"):
         get_backend("gpt")
+    with pytest.raises(CrlError, match="no option temprature") as err:
+        get_backend("mutate", temprature=1)
+    assert "seed" in err.value.hint
 
 
 def test_light_backends_do_not_import_torch():

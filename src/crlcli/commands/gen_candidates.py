@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -29,16 +30,16 @@ Opt = typer.Option
 
 
 def _parse_options(pairs: list[str]) -> dict[str, Any]:
+    """KEY=VALUE pairs; values are JSON when they parse (8192, 0.85, true), else strings."""
     out: dict[str, Any] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
-        if not sep or not key:
+        if not sep or not key.strip():
             raise UsageError(f"--backend-option expects KEY=VALUE, got {pair!r}")
-        low = value.lower()
-        out[key.replace("-", "_")] = (
-            True if low == "true" else False if low == "false" else int(value) if value.lstrip("-").isdigit()
-            else float(value) if low.replace(".", "", 1).lstrip("-").isdigit() else value
-        )
+        try:
+            out[key.strip().replace("-", "_")] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.strip().replace("-", "_")] = value
     return out
 
 

@@ -13,6 +13,7 @@ transformers or vllm.
 from __future__ import annotations
 
 import importlib
+import inspect
 from typing import Any
 
 from ..errors import CrlError
@@ -35,4 +36,11 @@ def get_backend(name: str, **options: Any) -> Backend:
         raise CrlError(f"unknown generation backend {name!r}", hint=f"choose one of: {', '.join(BACKENDS)}")
     module_name, cls_name, _extra = BACKENDS[name]
     cls = getattr(importlib.import_module(module_name), cls_name)
-    return cls(**{k: v for k, v in options.items() if v is not None})
+    options = {k: v for k, v in options.items() if v is not None}
+    params = inspect.signature(cls.__init__).parameters
+    if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        unknown = sorted(set(options) - set(params))
+        if unknown:
+            accepted = ", ".join(k for k in params if k != "self")
+            raise CrlError(f"the {name} backend has no option {', '.join(unknown)}", hint=f"it takes: {accepted}")
+    return cls(**options)
