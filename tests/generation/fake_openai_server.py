@@ -76,7 +76,8 @@ class Handler(BaseHTTPRequestHandler):
                 time.sleep(ARGS.work)  # a little work, so concurrent requests overlap
             if number <= ARGS.fail:
                 code = (429, 500, 503)[(number - 1) % 3]
-                self._send(code, {"error": {"message": f"injected {code}"}}, {"Retry-After": "0"} if code == 429 else None)
+                headers = {"Retry-After": "0"} if code == 429 else None
+                self._send(code, {"error": {"message": f"injected {code}"}}, headers)
                 return
             if body.get("model") != ARGS.model:
                 self._send(404, {"error": {"message": f"model {body.get('model')!r} does not exist"}})

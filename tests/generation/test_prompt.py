@@ -31,7 +31,8 @@ def test_question_text_is_not_rescanned():
 
 
 def test_nested_and_elif(tmp_path):
-    t = "{question}\n[[if call]]\nA\n[[if starter_code]]\nA1\n[[else]]\nA2\n[[end]]\n[[elif stdio]]\nB\n[[else]]\nC\n[[end]]\n"
+    t = ("{question}\n[[if call]]\nA\n[[if starter_code]]\nA1\n[[else]]\nA2\n[[end]]\n"
+         "[[elif stdio]]\nB\n[[else]]\nC\n[[end]]\n")
     assert render(t, rec("call")) == "Sum {a} and {b}.\nA\nA2\n"
     assert render(t, rec("call", starter="s")) == "Sum {a} and {b}.\nA\nA1\n"
     assert render(t, rec("stdio", starter="s")) == "Sum {a} and {b}.\nB\n"

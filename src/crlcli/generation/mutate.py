@@ -150,8 +150,9 @@ def find_mutations(source: str) -> list[Mutation]:
             text = _BIN.get(type(node.op))
             if text is None:
                 continue
-            strings = any(isinstance(x, (ast.JoinedStr, ast.List)) or (isinstance(x, ast.Constant) and isinstance(
-                x.value, (str, bytes))) for x in ((node.left, node.right) if isinstance(node, ast.BinOp) else (node.value,)))
+            operands = (node.left, node.right) if isinstance(node, ast.BinOp) else (node.value,)
+            strings = any(isinstance(x, (ast.JoinedStr, ast.List)) or (
+                isinstance(x, ast.Constant) and isinstance(x.value, (str, bytes))) for x in operands)
             if strings:
                 continue  # `"a" + s` -> `"a" - s` is a TypeError, not a plausible bug
             left, right = (node.left, node.right) if isinstance(node, ast.BinOp) else (node.target, node.value)
@@ -239,7 +240,8 @@ def find_mutations(source: str) -> list[Mutation]:
                 last = node.body[-1]
                 cut_from = src.starts[last.end_lineno]
                 if src.line_rest_blank(last.end_lineno, src.span(last)[1]) and cut_from < end_b:
-                    add("drop-branch", node, "dropped the else/elif branch", (cut_from, src.starts[node.end_lineno], ""))
+                    add("drop-branch", node, "dropped the else/elif branch",
+                        (cut_from, src.starts[node.end_lineno], ""))
             else:
                 line_a, line_b = src.starts[node.lineno - 1], src.starts[node.end_lineno]
                 add("drop-branch", node, "dropped an if statement",

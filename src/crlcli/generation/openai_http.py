@@ -8,6 +8,7 @@ Retry-After); other 4xx fail at once with the server's message.
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import random
@@ -79,7 +80,8 @@ class OpenAIBackend:
                     hint = "check the API key (env var)" if exc.code in (401, 403) else "check --model and options"
                     raise CrlError(f"{method} {url} failed with {last}", hint=hint) from exc
                 wait = _retry_after(exc.headers.get("Retry-After"))
-            except (urllib.error.URLError, TimeoutError, socket.timeout, ConnectionError) as exc:
+            except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+                # URLError, timeouts and dropped connections are all OSErrors; IncompleteRead is an HTTPException.
                 reason = getattr(exc, "reason", exc)
                 last = f"{type(exc).__name__}: {reason}"
             except json.JSONDecodeError as exc:
