@@ -169,6 +169,7 @@ class JudgePool:
         self.workers = max(1, workers or os.cpu_count() or 1)
         self._queue: queue.Queue = queue.Queue()
         self._closed = threading.Event()
+        self._lock = threading.Lock()
         self._killing = False
         self._boxes: list[Sandbox | None] = [None] * self.workers
         self._threads = [threading.Thread(target=self._work, args=(k,), name=f"crl-judge-{k}", daemon=True)
@@ -185,11 +186,12 @@ class JudgePool:
                deadline: float | None = None) -> Future:
         """Queue one candidate; the future gives run_tests()'s dict. `deadline` is a time.monotonic() value
         after which the candidate is given S verdicts instead of being run (or finished)."""
-        if self._closed.is_set():
-            raise CrlError("the judge pool is closed")
         prep = prepare(code, tests, limits or self.limits)
         fut: Future = Future()
-        self._queue.put(_Job(prep, fut, deadline))
+        with self._lock:  # never queued behind the workers' stop sentinels
+            if self._closed.is_set():
+                raise CrlError("the judge pool is closed")
+            self._queue.put(_Job(prep, fut, deadline))
         return fut
 
     def map(self, pairs: Iterable[tuple[str, dict]], deadline: float | None = None) -> Iterator[dict]:
@@ -252,12 +254,13 @@ class JudgePool:
         return box
 
     def close(self, kill: bool = False) -> None:
-        """Stop the workers and their sandboxes, remove the cgroups; queued candidates are cancelled.
-        kill: do not wait for running candidates (interrupts); their sandboxes are killed at once."""
-        if self._closed.is_set():
-            return
-        self._killing = kill
-        self._closed.set()
+        """Stop the workers and their sandboxes and remove the cgroups, after finishing what is queued.
+        kill: cancel what is queued and kill the running sandboxes at once (interrupts, errors)."""
+        with self._lock:
+            if self._closed.is_set():
+                return
+            self._killing = kill
+            self._closed.set()
         if kill:
             while True:
                 try:
@@ -273,7 +276,7 @@ class JudgePool:
             self._queue.put(None)
         for t in self._threads:
             if t is not threading.current_thread():
-                t.join(timeout=10)
+                t.join(timeout=10 if kill else None)
 
     def __enter__(self) -> "JudgePool":
         return self
