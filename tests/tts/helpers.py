@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 import shutil
+import struct
+import zlib
 from pathlib import Path
 
 import orjson
@@ -67,3 +69,23 @@ def write_jsonl(path: Path, records: list[dict]) -> Path:
 
 def read_jsonl(path: Path) -> list[dict]:
     return [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
+
+
+def assert_valid_png(path):
+    """Signature, a well-formed IHDR with a sane size, CRC-checked chunks, IEND last; then decode it."""
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    pos, chunks = 8, []
+    while pos < len(data):
+        (length,) = struct.unpack(">I", data[pos : pos + 4])
+        kind, body = data[pos + 4 : pos + 8], data[pos + 8 : pos + 8 + length]
+        (crc,) = struct.unpack(">I", data[pos + 8 + length : pos + 12 + length])
+        assert zlib.crc32(kind + body) == crc, kind
+        chunks.append((kind, body))
+        pos += 12 + length
+    assert chunks[0][0] == b"IHDR" and chunks[-1][0] == b"IEND"
+    width, height = struct.unpack(">II", chunks[0][1][:8])
+    assert 300 <= width <= 2000 and 200 <= height <= 2000
+    import matplotlib.image
+
+    assert matplotlib.image.imread(str(path)).shape[:2] == (height, width)

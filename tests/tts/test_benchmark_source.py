@@ -11,7 +11,7 @@ import json
 import orjson
 import pytest
 
-from .helpers import read_jsonl, write_jsonl
+from .helpers import assert_valid_png, read_jsonl, write_jsonl
 
 
 @pytest.fixture(scope="module")
@@ -66,6 +66,15 @@ def test_budget_force_rescored_on_a_benchmark(crl, shared_data, humaneval, tmp_p
     rows = read_jsonl(run / "results.jsonl")
     assert {(r["id"], r["round"]): r["correct"] for r in rows} == {
         (pid, rnd): rnd == 1 for pid, _ in humaneval for rnd in (0, 1)}
+    # Figure 5 style: several scored runs on one plot.
+    pytest.importorskip("matplotlib", reason="plots need the plot extra (matplotlib)")
+    png = tmp_path / "fig.png"
+    proc = crl("tts", "budget-force", "plot", str(run), str(run), "--label", "base", "--label", "crl",
+               "-o", str(png))
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert_valid_png(png)
+    proc = crl("tts", "budget-force", "plot", str(run), "--label", "a", "--label", "b", "-o", str(png))
+    assert proc.returncode == 1 and "--label" in proc.stderr.decode()
 
 
 def test_critique_select_rescored_on_a_benchmark(crl, shared_data, humaneval, tmp_path):

@@ -43,6 +43,8 @@ crl tts budget-force --benchmark lcb --data ../shared/data -b vllm -m ckpt/ --ro
 crl tts budget-force -i problems.jsonl -b hf -m tiny/ --min-thinking-tokens 64 --max-thinking-tokens 32 -o runs/bf
 
 crl tts budget-force score runs/bf --plot bf.png     # rescore saved generations, no model needed
+
+crl tts budget-force plot runs/bf-base runs/bf-crl --label base --label CRL -o fig5.png
 """
 CS_HELP = """Parallel critique selection: k candidates, m CRL critiques each, pick the candidate with most \\conclusion{T}.
 
@@ -141,6 +143,17 @@ def register(app: typer.Typer) -> None:
         summary = score_budget(run_dir, workers, timeout)
         _emit(summary)
         _plot(plot, summary, summary["config"].get("model") or str(run_dir))
+
+    @bf.command("plot", help="Draw several scored budget-force runs on one figure (e.g. base vs CRL model).")
+    def bf_plot(
+        run_dirs: Annotated[list[Path], typer.Argument(help="Scored RUN_DIRs.", exists=True, file_okay=False)],
+        output: Annotated[Path, Opt("--output", "-o", help="PNG file to write.")],
+        label: Annotated[list[str], Opt("--label", help="Legend label per RUN_DIR (default: model).")] = [],
+        title: Annotated[Optional[str], Opt(help="Figure title.")] = None,
+    ) -> None:
+        from ..tts.plots import load_summaries, plot_budget
+
+        plot_budget(load_summaries(run_dirs, label), output, title)
 
     @cs.callback(invoke_without_command=True)
     def critique_select(

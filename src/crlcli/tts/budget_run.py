@@ -111,14 +111,12 @@ def score_run(
     conf = saved_run["config"]
     cfg = BudgetConfig(**{k: conf[k] for k in BudgetConfig.__dataclass_fields__ if k in conf})
     if source is None:
-        source = Source.from_spec(conf["source"])
-        problems = _problems_for_scoring(run, source)
+        source, problems = Source.for_rescoring(conf["source"], run.problems_file)
     tok = tok if tok is not None else _tokenizer_for_counts(conf)
     traces = _traces(run, cfg, tok)
     by_id = {p.id: p for p in problems or []}
-    missing = [pid for pid in traces if pid not in by_id]
-    if missing:
-        raise CrlError(f"{len(missing)} problem(s) of {run.path} are not in the problem source, e.g. {missing[0]!r}")
+    # Only the given problems count (a rerun with a smaller --limit reports on its own selection).
+    traces = {pid: t for pid, t in traces.items() if pid in by_id}
     items, keys = [], []
     for pid, trace in traces.items():
         for rnd in trace["rounds"]:
@@ -135,16 +133,6 @@ def score_run(
                 "backend")}, **summarise(results, cfg.rounds)}
     run.write_results(results, summary)
     return summary
-
-
-def _problems_for_scoring(run: RunDir, source: Source) -> list[Problem]:
-    if source.benchmark_name:
-        return source.load()
-    # A jsonl run keeps its problem records, so rescoring does not need the original file.
-    from .problems import Source as _S
-
-    tmp = run.problems_file
-    return _S(input=tmp).load()
 
 
 def _tokenizer_for_counts(conf: dict[str, Any]):

@@ -155,8 +155,7 @@ def score_run(
     conf = run.load_run()["config"]
     k, m, seed = conf["k"], conf["m"], conf.get("seed") or 0
     if source is None:
-        source = Source.from_spec(conf["source"])
-        problems = source.load() if source.benchmark_name else Source(input=run.problems_file).load()
+        source, problems = Source.for_rescoring(conf["source"], run.problems_file)
     tok = tokenizer or _tokenizer_for_counts({**conf, "model": conf.get("critic") or conf.get("model"),
                                               "backend": conf.get("critic_backend") or conf.get("backend")})
     if tok is None:
@@ -167,9 +166,7 @@ def score_run(
     cands = {g["id"]: g["outputs"][:k] for g in saved if g["kind"] == "candidates"}
     crits = {(g["id"], g["candidate"]): g["outputs"][:m] for g in saved if g["kind"] == "critiques"}
     by_id = {p.id: p for p in problems or []}
-    unknown = [pid for pid in cands if pid not in by_id]
-    if unknown:
-        raise CrlError(f"{len(unknown)} problem(s) of {run.path} are not in the problem source, e.g. {unknown[0]!r}")
+    cands = {pid: c for pid, c in cands.items() if pid in by_id}  # only the given problems count
     done = [pid for pid in cands if all((pid, j) in crits or not extract_code(o["text"])
                                         for j, o in enumerate(cands[pid]))]
     if len(done) < len(cands):
@@ -249,6 +246,8 @@ def critique_select(
         raise CrlError(f"unknown selector {headline!r}", hint=f"choose one of: {', '.join(SELECTORS)}")
     critic_backend = critic_backend or backend_name
     critic = critic or model
+    if not critic_options and critic_backend == backend_name:
+        critic_options = dict(backend_options)  # same server / device unless told otherwise
     run = RunDir(run_dir, KIND)
     problems = source.load()
     config = {**asdict(cfg), "backend": backend_name, "model": model, "backend_options": backend_options,
@@ -269,7 +268,7 @@ def critique_select(
 
     def crit() -> Any:
         if "crit" not in cache:
-            same = critic_backend == backend_name and critic == model and not critic_options
+            same = critic_backend == backend_name and critic == model and critic_options == backend_options
             cache["crit"] = gen() if same else make_backend(critic_backend, critic, critic_options or {})
         return cache["crit"]
 

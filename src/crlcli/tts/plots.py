@@ -11,6 +11,25 @@ from typing import Any
 from ..errors import CrlError, require_module
 
 
+def load_summaries(run_dirs: list[Path], labels: list[str]) -> dict[str, dict[str, Any]]:
+    """label -> summary.json of each scored budget-force run (labels default to the run's model)."""
+    import json
+
+    if labels and len(labels) != len(run_dirs):
+        raise CrlError(f"{len(labels)} --label for {len(run_dirs)} run(s)", hint="give one --label per RUN_DIR, or none")
+    out: dict[str, dict[str, Any]] = {}
+    for i, run in enumerate(run_dirs):
+        path = Path(run) / "summary.json"
+        if not path.is_file():
+            raise CrlError(f"{path}: missing", hint=f"score the run first: crl tts budget-force score {run}")
+        summary = json.loads(path.read_text())
+        if summary.get("kind") != "budget-force":
+            raise CrlError(f"{run} is not a budget-force run")
+        label = labels[i] if labels else str(summary.get("config", {}).get("model") or run)
+        out[label if label not in out else f"{label} ({run})"] = summary
+    return out
+
+
 def plot_budget(summaries: dict[str, dict[str, Any]], path: Path | str, title: str | None = None) -> Path:
     """One line per run (label -> budget-force summary), points labelled by round; written as PNG."""
     require_module("matplotlib", "plot", "--plot")

@@ -56,6 +56,17 @@ class Source:
     def from_spec(cls, spec: dict[str, Any]) -> "Source":
         return cls(spec.get("benchmark"), spec.get("input"), spec.get("data"), spec.get("limit"))
 
+    @classmethod
+    def for_rescoring(cls, spec: dict[str, Any], problems_file: Path) -> tuple["Source", list[Problem]]:
+        """The source of a saved run and all its problems: a benchmark is reloaded whole (the saved generations
+        say which problems to score, whatever --limit the last run had); record problems come from the copy
+        the run keeps in problems.jsonl, so the original file may be gone."""
+        if spec.get("benchmark"):
+            source = cls(spec["benchmark"], None, spec.get("data"), None)
+        else:
+            source = cls(None, problems_file)
+        return source, source.load()
+
     # -- loading -------------------------------------------------------------------------------------------
     def load(self) -> list[Problem]:
         problems = self._load_benchmark() if self.benchmark_name else self._load_jsonl(self.input)
