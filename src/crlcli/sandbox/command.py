@@ -198,9 +198,12 @@ class _Cgroup:
 
 def run_command(argv: list[str], workdir: str | Path, *, limits: CommandLimits = CommandLimits(),
                 env: dict[str, str] | None = None, ro_paths: list[str | Path] = (), name: str | None = None,
-                mode: str = "auto", require_isolation: bool = False, stdin: bytes | None = None) -> CommandResult:
+                mode: str = "auto", require_isolation: bool = False, stdin: bytes | None = None,
+                seed: dict[str, str | Path] | None = None) -> CommandResult:
     """Run `argv` in a private writable copy of `workdir`, named `name` (default: the folder's own name, which
-    build files such as Exercism's CMakeLists read), inside the sandbox. Never raises for what the command does."""
+    build files such as Exercism's CMakeLists read), inside the sandbox. `seed` maps paths inside the copy to host
+    folders copied there too (e.g. a warm build cache the command may write to without touching the original).
+    Never raises for what the command does."""
     workdir = Path(workdir)
     if not workdir.is_dir():
         raise CrlError(f"not a directory: {workdir}")
@@ -210,6 +213,8 @@ def run_command(argv: list[str], workdir: str | Path, *, limits: CommandLimits =
     copy = host_tmp / name
     try:
         shutil.copytree(workdir, copy, symlinks=True)
+        for rel, src in (seed or {}).items():
+            shutil.copytree(src, copy / rel, symlinks=True, dirs_exist_ok=True)
         inner_dir = f"{SANDBOX_ROOT}/{name}" if isolation == "bwrap" else str(copy)
         base_env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
                     "HOME": "/tmp/home" if isolation == "bwrap" else str(host_tmp / "home"),

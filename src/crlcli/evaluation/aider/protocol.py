@@ -16,6 +16,9 @@ from .exercises import Exercise
 
 MAX_LINES = 50          # Aider keeps the first 50 lines of the failing test output
 MAX_CHARS = 8000        # and we also bound the characters, so one huge line cannot flood the prompt
+# javac: a test file calling an AssertJ method this AssertJ version does not have (e.g. hasDimensions, 3.20+)
+_ASSERTJ_GAP = re.compile(r"Test\.java:\d+: error: cannot find symbol\n(?:.*\n){1,4}?\s*location: (?:class|interface) "
+                          r"\w*Assert\b")
 
 _FENCE_LINE = re.compile(r"^[ \t]*(`{3,}|~{3,})", re.MULTILINE)
 _NAME_LINE = re.compile(r"[`*\"']|^#+\s*|^(?:file(?:name)?|path)\s*:\s*|:\s*$", re.IGNORECASE)
@@ -104,10 +107,13 @@ def run_tests(ex: Exercise, files: dict[str, str], *, python: str | None = None,
             return TestRun("env_error", reason=str(exc), files=sorted(files))
         limits = CommandLimits(timeout=timeout, memory_mb=memory_mb)
         res = run_command(plan.argv, staged, limits=limits, env=plan.env, ro_paths=plan.ro_paths,
-                          mode=mode, require_isolation=require_isolation)
+                          mode=mode, require_isolation=require_isolation, seed=plan.seed)
         if res.status == "error":
             return TestRun("env_error", reason=res.detail, time_ms=res.time_ms, files=sorted(files))
         status = {"ok": "pass", "timeout": "timeout"}.get(res.status, "fail")
+        if status == "fail" and ex.language == "java" and _ASSERTJ_GAP.search(res.output):
+            return TestRun("env_error", reason="the tests use an AssertJ API that the installed AssertJ lacks "
+                           "(Debian ships 3.14; build.gradle asks 3.25)", time_ms=res.time_ms, files=sorted(files))
         output = "Tests timed out!" if status == "timeout" else trim_output(res.output)
         return TestRun(status, output=output, time_ms=res.time_ms, reason=res.detail, files=sorted(files))
     finally:

