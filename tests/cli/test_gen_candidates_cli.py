@@ -66,16 +66,16 @@ def test_hf_parrot_extracts_code_keeps_raw_and_origin(crl, parrot):
             assert (o["temperature"], o["top_p"], o["top_k"], o["seed"]) == (0.6, 0.95, 20, 3)
 
 
-def test_resume_skips_done_problems(crl, parrot, tmp_path):
+def test_resume_skips_done_problems(crl, tmp_path):
+    ref = {"id": "ref0", "code": "def f(n):\n    return n + 1\n", "origin": {"backend": "reference"}}
     inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
-    inp.write_bytes(problems(3))
-    out.write_bytes(problems(1).replace(b'"keep":0', b'"keep":"done"'))  # p0 already done by an earlier run
-    r = crl("gen-candidates", "-b", "hf", "-m", str(parrot), "--no-thinking", "--max-tokens", "16",
-            "-i", str(inp), "-o", str(out), "--resume", timeout=300)
+    inp.write_bytes(problems(3, candidates=[ref]))
+    out.write_bytes(problems(1).replace(b'"keep":0', b'"keep":"done"') + b'{"id": "p1", "torn')  # crashed mid-write
+    r = crl("gen-candidates", "-b", "mutate", "--n", "2", "-i", str(inp), "-o", str(out), "--resume")
     assert r.returncode == 0, r.stderr.decode()
     recs = read(out.read_bytes())
     assert [x["id"] for x in recs] == ["p0", "p1", "p2"] and recs[0]["keep"] == "done"
-    assert all(len(x["candidates"]) == 1 for x in recs[1:])
+    assert [len(x.get("candidates", [])) for x in recs] == [0, 3, 3]
     assert "1 record(s) already in" in said(r)
 
 
