@@ -23,7 +23,7 @@ pytestmark = pytest.mark.slow
 # too many. strict=True: this test starts failing (XPASS) the moment the backend is fixed; then drop the mark.
 HF_PAD_BUG = pytest.mark.xfail(strict=True, reason="hf backend counts the pad after a stop-string stop in a batch")
 
-CFG = BudgetConfig(rounds=2, min_thinking_tokens=8, max_thinking_tokens=6, answer_tokens=4, seed=1)
+CFG = BudgetConfig(rounds=1, min_thinking_tokens=8, max_thinking_tokens=6, answer_tokens=4, seed=1)
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +92,7 @@ def test_min_thinking_and_rounds(bf_run):
     run = bf_run[0] / "run"
     rows = read_jsonl(run / "results.jsonl")
     gens = _by_problem(read_jsonl(run / "generations.jsonl"))
-    assert sorted({r["round"] for r in rows}) == [0, 1, 2] and len(rows) == 4 * 3
+    assert sorted({r["round"] for r in rows}) == [0, 1] and len(rows) == 4 * 2
     for r in rows:
         last_think = [g for g in gens[r["id"]] if g["kind"] == "think" and g["round"] == r["round"]][-1]
         if r["round"] == 0:
@@ -100,7 +100,7 @@ def test_min_thinking_and_rounds(bf_run):
             assert r["thinking_tokens"] >= CFG.min_thinking_tokens or last_think["finish_reason"] == "length"
         assert r["correct"] is False and r["pass_rate"] == 0.0  # noise never solves the problem
     thinking = [x["mean_thinking_tokens"] for x in bf_run[1]["rounds"]]
-    assert thinking == sorted(thinking) and thinking[2] > thinking[0]
+    assert thinking[1] > thinking[0]
     for x in bf_run[1]["rounds"]:
         mine = [r["thinking_tokens"] for r in rows if r["round"] == x["round"]]
         assert x["mean_thinking_tokens"] == pytest.approx(sum(mine) / len(mine))
@@ -121,7 +121,7 @@ def test_resume_replays_saved_generations(bf_run, closing_backend, closing_model
     after = (run / "generations.jsonl").read_bytes().splitlines(keepends=True)
     assert after[: len(keep)] == keep
     assert len(after) == len(lines)  # the same number of steps: nothing regenerated twice, nothing missing
-    assert len(read_jsonl(run / "results.jsonl")) == 12
+    assert len(read_jsonl(run / "results.jsonl")) == 8
 
 
 def test_rescore_reproduces_the_summary(bf_run, tmp_path):
@@ -135,7 +135,7 @@ def test_rescore_reproduces_the_summary(bf_run, tmp_path):
 def test_other_generation_settings_are_refused(bf_run, closing_backend, closing_model, tmp_path):
     run = tmp_path / "run"
     shutil.copytree(bf_run[0] / "run", run)
-    other = BudgetConfig(rounds=2, wait_token="Hmm", min_thinking_tokens=8, max_thinking_tokens=6, answer_tokens=4)
+    other = BudgetConfig(rounds=1, wait_token="Hmm", min_thinking_tokens=8, max_thinking_tokens=6, answer_tokens=4)
     with pytest.raises(CrlError, match="wait_token"):
         budget_force(Source(input=bf_run[0] / "p.jsonl"), run, other, "hf", str(closing_model), {},
                      engine=closing_backend)

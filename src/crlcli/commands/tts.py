@@ -1,5 +1,5 @@
 """`crl tts`: test-time scaling. `budget-force` (sequential, s1) and `critique-select` (parallel, CRL critiques),
-each with a `score RUN_DIR` subcommand that rescores a saved run without a model."""
+each with a `score RUN_DIR` subcommand that rescores a saved run without a model (docs/tts.md)."""
 
 from __future__ import annotations
 
@@ -15,8 +15,9 @@ Bench = Annotated[Optional[str], Opt("--benchmark", help="A `crl eval` benchmark
 Inp = Annotated[Optional[Path], Opt("--input", "-i", help="Problem records (JSON Lines) instead of --benchmark.")]
 Data = Annotated[Optional[str], Opt("--data", help="Benchmark data file or folder (offline copy).")]
 Limit = Annotated[Optional[int], Opt("--limit", help="Only the first N problems.")]
-RunOut = Annotated[Optional[Path], Opt("--output", "-o", help="RUN_DIR: saved generations, results, summary (resumable).")]
-Backend = Annotated[str, Opt("--backend", "-b", help="vllm | openai | hf (raw text continuation).")]
+BenchOpt = Annotated[list[str], Opt("--benchmark-option", "-B", help="Benchmark setting KEY=VALUE (release=v6).")]
+RunOut = Annotated[Optional[Path], Opt("--output", "-o", help="RUN_DIR: generations, results, summary (resumable).")]
+Backend = Annotated[str, Opt("--backend", "-b", help="vllm | openai | hf.")]
 Model = Annotated[Optional[str], Opt("--model", "-m", help="Model path or name (openai: served name).")]
 BaseUrl = Annotated[Optional[str], Opt("--base-url", help="openai: server URL, e.g. http://127.0.0.1:8000/v1.")]
 Device = Annotated[Optional[str], Opt(help="hf: cpu, cuda, ...")]
@@ -29,7 +30,7 @@ TopK = Annotated[int, Opt("--top-k", help="0 disables top-k.")]
 Seed = Annotated[Optional[int], Opt(help="Sampling seed.")]
 Batch = Annotated[int, Opt("--batch-size", help="Problems (critique-select: conversations) per backend call.")]
 Workers = Annotated[Optional[int], Opt("--workers", help="Sandbox workers for scoring.")]
-Timeout = Annotated[Optional[float], Opt("--timeout", help="Seconds per test case.")]
+Timeout = Annotated[Optional[float], Opt("--timeout", help="Seconds per test case (record problems).")]
 Plot = Annotated[Optional[Path], Opt("--plot", help="Write accuracy vs thinking tokens as a PNG.")]
 RunDirArg = Annotated[Path, typer.Argument(help="A RUN_DIR written by this command.", exists=True, file_okay=False)]
 Selector = Annotated[str, Opt("--selector", help="Headline selector: crl-votes | majority | random | public-tests.")]
@@ -38,7 +39,7 @@ BF_HELP = """Sequential budget forcing (s1): when the model closes its thinking,
 
 Examples:
 
-crl tts budget-force --benchmark lcb --data ../shared/data -b vllm -m ckpt/ --rounds 4 -o runs/bf --plot bf.png
+crl tts budget-force --benchmark lcb --data LCB_DIR -b vllm -m ckpt/ --rounds 4 -o runs/bf --plot bf.png
 
 crl tts budget-force -i problems.jsonl -b hf -m tiny/ --min-thinking-tokens 64 --max-thinking-tokens 32 -o runs/bf
 
@@ -52,46 +53,27 @@ Examples:
 
 crl tts critique-select --benchmark lcb -b vllm -m ckpt/ --k 10 --m 64 -o runs/cs
 
-crl tts critique-select -i problems.jsonl -b hf -m tiny/ --k 2 --m 2 -o runs/cs
+crl gen-candidates -b vllm -m gen/ --n 10 < problems.jsonl | crl tts critique-select --reuse-candidates -i /dev/stdin -b vllm -m ckpt/ -o runs/cs
 
 crl tts critique-select score runs/cs --selector majority
 """
 
 
-def _backend_options(backend: str, base_url, device, tp, extra: list[str], prefix_cache: bool) -> dict[str, Any]:
+def _source(benchmark, input, data, limit, options):
     from ..tts.common import parse_options
-
-    opts: dict[str, Any] = {}
-    if backend == "openai" and base_url:
-        opts["base_url"] = base_url
-    elif backend == "hf" and device:
-        opts["device"] = device
-    elif backend == "vllm":
-        if tp:
-            opts["tensor_parallel_size"] = tp
-        if prefix_cache:
-            opts["enable_prefix_caching"] = True  # each round re-sends a longer copy of the same prefix
-    opts.update(parse_options(extra))
-    return opts
-
-
-def _source(benchmark, input, data, limit):
     from ..tts.problems import Source
 
     if (benchmark is None) == (input is None):
         raise UsageError("give either --benchmark NAME or -i PROBLEMS.jsonl")
-    return Source(benchmark, input, data, limit)
+    return Source(benchmark, input, data, limit, parse_options(options))
 
 
-def _emit(summary: dict[str, Any]) -> None:
+def _emit(summary: dict[str, Any], plot: Optional[Path] = None, label: str = "") -> None:
     from ..io import dumps
     from ..tts.report import show
 
     show(summary)
     typer.echo(dumps(summary))
-
-
-def _plot(plot: Optional[Path], summary: dict[str, Any], label: str) -> None:
     if plot is not None:
         from ..log import logger
         from ..tts.plots import plot_budget
@@ -99,17 +81,24 @@ def _plot(plot: Optional[Path], summary: dict[str, Any], label: str) -> None:
         logger.info(f"plot written to {plot_budget({label: summary}, plot)}")
 
 
+def _need_output(ctx: typer.Context, output: Optional[Path], name: str) -> bool:
+    if ctx.invoked_subcommand is not None:  # `score` / `plot`: this group callback has nothing to do
+        return False
+    if output is None:
+        raise UsageError("missing -o RUN_DIR", hint=f"crl tts {name} --help")
+    return True
+
+
 def register(app: typer.Typer) -> None:
     tts = typer.Typer(help="Test-time scaling: budget forcing, critique selection.", no_args_is_help=True)
-    bf = typer.Typer(help=BF_HELP)
-    cs = typer.Typer(help=CS_HELP)
+    bf, cs = typer.Typer(help=BF_HELP), typer.Typer(help=CS_HELP)
 
     @bf.callback(invoke_without_command=True)
     def budget_force(
-        ctx: typer.Context, output: RunOut = None,
-        benchmark: Bench = None, input: Inp = None, data: Data = None, limit: Limit = None,
-        backend: Backend = "vllm", model: Model = None, base_url: BaseUrl = None, device: Device = None,
-        tensor_parallel_size: TP = None, backend_option: BOpt = [], tokenizer: Tok = None,
+        ctx: typer.Context, output: RunOut = None, benchmark: Bench = None, input: Inp = None, data: Data = None,
+        limit: Limit = None, benchmark_option: BenchOpt = [], backend: Backend = "vllm", model: Model = None,
+        base_url: BaseUrl = None, device: Device = None, tensor_parallel_size: TP = None, backend_option: BOpt = [],
+        tokenizer: Tok = None,
         rounds: Annotated[int, Opt(help="Forced continuations after the first close.")] = 4,
         wait_token: Annotated[str, Opt("--wait-token", help="Appended where the end marker was.")] = "Wait",
         min_thinking_tokens: Annotated[int, Opt("--min-thinking-tokens", help="Keep forcing until this many.")] = 0,
@@ -119,30 +108,28 @@ def register(app: typer.Typer) -> None:
         temperature: Temp = 0.6, top_p: TopP = 0.95, top_k: TopK = 20, seed: Seed = 0, batch_size: Batch = 64,
         workers: Workers = None, timeout: Timeout = None, plot: Plot = None,
     ) -> None:
-        if ctx.invoked_subcommand is not None:
+        if not _need_output(ctx, output, "budget-force"):
             return
-        if output is None:
-            raise UsageError("missing -o RUN_DIR", hint="crl tts budget-force --help")
         from ..progress import Meter
         from ..tts import BudgetConfig, budget_force as run
+        from ..tts.common import backend_options
 
         cfg = BudgetConfig(rounds=rounds, wait_token=wait_token, min_thinking_tokens=min_thinking_tokens,
                            max_thinking_tokens=max_thinking_tokens, answer_tokens=answer_tokens,
                            temperature=temperature, top_p=top_p, top_k=top_k, seed=seed)
-        opts = _backend_options(backend, base_url, device, tensor_parallel_size, backend_option, prefix_cache)
+        opts = backend_options(backend, base_url, device, tensor_parallel_size, backend_option, prefix_cache)
+        source = _source(benchmark, input, data, limit, benchmark_option)
         with Meter("budget-force", unit="prob") as meter:
-            summary = run(_source(benchmark, input, data, limit), output, cfg, backend, model, opts, tokenizer,
-                          batch_size, workers, timeout, progress=meter.advance)
-        _emit(summary)
-        _plot(plot, summary, model or str(output))
+            summary = run(source, output, cfg, backend, model, opts, tokenizer, batch_size, workers, timeout,
+                          progress=meter.advance)
+        _emit(summary, plot, model or str(output))
 
     @bf.command("score", help="Rescore a budget-force RUN_DIR from its saved generations (no model).")
     def bf_score(run_dir: RunDirArg, workers: Workers = None, timeout: Timeout = None, plot: Plot = None) -> None:
         from ..tts import score_budget
 
         summary = score_budget(run_dir, workers, timeout)
-        _emit(summary)
-        _plot(plot, summary, summary["config"].get("model") or str(run_dir))
+        _emit(summary, plot, summary["config"].get("model") or str(run_dir))
 
     @bf.command("plot", help="Draw several scored budget-force runs on one figure (e.g. base vs CRL model).")
     def bf_plot(
@@ -157,10 +144,10 @@ def register(app: typer.Typer) -> None:
 
     @cs.callback(invoke_without_command=True)
     def critique_select(
-        ctx: typer.Context, output: RunOut = None,
-        benchmark: Bench = None, input: Inp = None, data: Data = None, limit: Limit = None,
-        backend: Backend = "vllm", model: Model = None, base_url: BaseUrl = None, device: Device = None,
-        tensor_parallel_size: TP = None, backend_option: BOpt = [], tokenizer: Tok = None,
+        ctx: typer.Context, output: RunOut = None, benchmark: Bench = None, input: Inp = None, data: Data = None,
+        limit: Limit = None, benchmark_option: BenchOpt = [], backend: Backend = "vllm", model: Model = None,
+        base_url: BaseUrl = None, device: Device = None, tensor_parallel_size: TP = None, backend_option: BOpt = [],
+        tokenizer: Tok = None,
         k: Annotated[int, Opt("--k", help="Candidates per problem.")] = 10,
         m: Annotated[int, Opt("--m", help="Critiques per candidate.")] = 64,
         critic: Annotated[Optional[str], Opt("--critic", help="Critic model (default: --model).")] = None,
@@ -168,26 +155,26 @@ def register(app: typer.Typer) -> None:
         critic_option: Annotated[list[str], Opt("--critic-option", help="Critic backend KEY=VALUE.")] = [],
         candidate_tokens: Annotated[int, Opt("--candidate-tokens", help="Max tokens per candidate.")] = 16384,
         critique_tokens: Annotated[int, Opt("--critique-tokens", help="Max tokens per critique.")] = 16384,
-        reuse_candidates: Annotated[bool, Opt("--reuse-candidates", help="Critique the records' own candidates.")] = False,
+        reuse_candidates: Annotated[bool, Opt("--reuse-candidates", help="Critique the records' candidates.")] = False,
         selector: Selector = "crl-votes",
         temperature: Temp = 0.6, top_p: TopP = 0.95, top_k: TopK = 20, seed: Seed = 0, batch_size: Batch = 16,
         workers: Workers = None, timeout: Timeout = None,
     ) -> None:
-        if ctx.invoked_subcommand is not None:
+        if not _need_output(ctx, output, "critique-select"):
             return
-        if output is None:
-            raise UsageError("missing -o RUN_DIR", hint="crl tts critique-select --help")
         from ..progress import Meter
         from ..tts import CritiqueConfig, critique_select as run
-        from ..tts.common import parse_options
+        from ..tts.common import backend_options, parse_options
 
         cfg = CritiqueConfig(k=k, m=m, candidate_tokens=candidate_tokens, critique_tokens=critique_tokens,
-                             reuse_candidates=reuse_candidates, temperature=temperature, top_p=top_p, top_k=top_k, seed=seed)
-        opts = _backend_options(backend, base_url, device, tensor_parallel_size, backend_option, False)
+                             reuse_candidates=reuse_candidates, temperature=temperature, top_p=top_p, top_k=top_k,
+                             seed=seed)
+        opts = backend_options(backend, base_url, device, tensor_parallel_size, backend_option, False)
+        source = _source(benchmark, input, data, limit, benchmark_option)
         with Meter("critique-select", unit="prob") as meter:
-            summary = run(_source(benchmark, input, data, limit), output, cfg, backend, model, opts,
-                          critic_backend, critic, parse_options(critic_option), tokenizer, selector, batch_size,
-                          workers, timeout, progress=meter.advance)
+            summary = run(source, output, cfg, backend, model, opts, critic_backend, critic,
+                          parse_options(critic_option), tokenizer, selector, batch_size, workers, timeout,
+                          progress=meter.advance)
         _emit(summary)
 
     @cs.command("score", help="Rescore a critique-select RUN_DIR from its saved generations (no model).")

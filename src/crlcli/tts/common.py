@@ -39,7 +39,8 @@ def load_tokenizer(spec: str):
     try:
         return transformers.AutoTokenizer.from_pretrained(spec)
     except (OSError, ValueError) as exc:
-        raise CrlError(f"cannot load a tokenizer from {spec!r}: {exc}", hint="give a local model/tokenizer folder") from exc
+        raise CrlError(f"cannot load a tokenizer from {spec!r}: {exc}",
+                       hint="give a local model/tokenizer folder") from exc
 
 
 class _JsonTokenizer:
@@ -88,3 +89,20 @@ def counter(tokenizer: Any) -> Callable[[str], int | None]:
         return len(tokenizer.encode(text, add_special_tokens=False)) if text else 0
 
     return count
+
+
+def backend_options(backend: str, base_url: str | None, device: str | None, tp: int | None, extra: list[str],
+                    prefix_cache: bool) -> dict[str, Any]:
+    """The backend's constructor options from the CLI flags that apply to it, then `-O KEY=VALUE` on top."""
+    opts: dict[str, Any] = {}
+    if backend == "openai" and base_url:
+        opts["base_url"] = base_url
+    elif backend == "hf" and device:
+        opts["device"] = device
+    elif backend == "vllm":
+        if tp:
+            opts["tensor_parallel_size"] = tp
+        if prefix_cache:
+            opts["enable_prefix_caching"] = True  # each round re-sends a longer copy of the same prefix
+    opts.update(parse_options(extra))
+    return opts

@@ -29,8 +29,8 @@ from .runs import RunDir
 from .select import SELECTOR_FUNCS, SELECTORS, critic_stats, summarise_selection
 
 KIND = "critique-select"
-GENERATION_KEYS = ("k", "m", "reuse_candidates", "temperature", "top_p", "top_k", "seed", "candidate_tokens", "critique_tokens",
-                   "backend", "model", "critic_backend", "critic", "critique_template")
+GENERATION_KEYS = ("k", "m", "reuse_candidates", "temperature", "top_p", "top_k", "seed", "candidate_tokens",
+                   "critique_tokens", "backend", "model", "critic_backend", "critic", "critique_template")
 
 
 @dataclass(frozen=True)

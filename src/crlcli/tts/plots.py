@@ -16,7 +16,8 @@ def load_summaries(run_dirs: list[Path], labels: list[str]) -> dict[str, dict[st
     import json
 
     if labels and len(labels) != len(run_dirs):
-        raise CrlError(f"{len(labels)} --label for {len(run_dirs)} run(s)", hint="give one --label per RUN_DIR, or none")
+        raise CrlError(f"{len(labels)} --label for {len(run_dirs)} run(s)",
+                       hint="give one --label per RUN_DIR, or none")
     out: dict[str, dict[str, Any]] = {}
     for i, run in enumerate(run_dirs):
         path = Path(run) / "summary.json"

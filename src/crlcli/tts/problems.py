@@ -39,22 +39,24 @@ class Source:
     """Problems plus the scorer that matches them. `spec` is what run.json keeps to rebuild the source."""
 
     def __init__(self, benchmark: str | None = None, input: Path | str | None = None, data: str | None = None,
-                 limit: int | None = None):
+                 limit: int | None = None, options: dict[str, Any] | None = None):
         if (benchmark is None) == (input is None):
             raise CrlError("give either --benchmark NAME or -i PROBLEMS.jsonl", hint="crl tts budget-force --help")
         self.benchmark_name = benchmark
         self.input = str(input) if input is not None else None
         self.data = data
         self.limit = limit
+        self.options = dict(options or {})
         self._bench = None
 
     @property
     def spec(self) -> dict[str, Any]:
-        return {"benchmark": self.benchmark_name, "input": self.input, "data": self.data, "limit": self.limit}
+        return {"benchmark": self.benchmark_name, "input": self.input, "data": self.data, "limit": self.limit,
+                "options": self.options}
 
     @classmethod
     def from_spec(cls, spec: dict[str, Any]) -> "Source":
-        return cls(spec.get("benchmark"), spec.get("input"), spec.get("data"), spec.get("limit"))
+        return cls(spec.get("benchmark"), spec.get("input"), spec.get("data"), spec.get("limit"), spec.get("options"))
 
     @classmethod
     def for_rescoring(cls, spec: dict[str, Any], problems_file: Path) -> tuple["Source", list[Problem]]:
@@ -62,7 +64,7 @@ class Source:
         say which problems to score, whatever --limit the last run had); record problems come from the copy
         the run keeps in problems.jsonl, so the original file may be gone."""
         if spec.get("benchmark"):
-            source = cls(spec["benchmark"], None, spec.get("data"), None)
+            source = cls(spec["benchmark"], None, spec.get("data"), None, spec.get("options"))
         else:
             source = cls(None, problems_file)
         return source, source.load()
@@ -85,7 +87,7 @@ class Source:
         from ..evaluation import get_benchmark
 
         # --limit is applied by load(), after the ids are known, the same way for both sources.
-        self._bench = get_benchmark(self.benchmark_name, data=self.data, limit=self.limit)
+        self._bench = get_benchmark(self.benchmark_name, **{**self.options, "data": self.data, "limit": self.limit})
         out = []
         for task in self._bench.tasks():
             out.append(Problem(
