@@ -143,7 +143,11 @@ def test_map_keeps_input_order(pool, sb):
 def test_close_removes_every_cgroup(sb):
     pool = JudgePool(workers=2, limits=sb.FAST)
     assert pool.submit(sb.GOOD, sb.ADD).result(timeout=60)["verdicts"] == "AA"
-    groups = [b.cgroup for b in pool._boxes if b is not None and b.cgroup is not None]
+    groups = [g for b in pool._boxes if b is not None for g in (b.cgroup, b.cpu_cgroup) if g is not None]
+    for g in groups:
+        if (g / "cpu.cfs_quota_us").exists():  # one core per worker
+            assert (g / "cpu.cfs_quota_us").read_text().strip() == (g / "cpu.cfs_period_us").read_text().strip()
+        assert (g / "cgroup.procs").read_text().split()  # the sandbox is in it
     pool.close()
     assert all(not g.exists() for g in groups)
     assert sb.candidate_processes() == []

@@ -33,6 +33,7 @@ class IsolationInfo:
     python: str
     bwrap: str | None = None
     cgroup: Path | None = None  # where per-worker pids cgroups are made, None when unavailable
+    cpu_cgroup: Path | None = None  # where per-worker cpu cgroups (one core each) are made, None when unavailable
     root: bool = False
     nested: bool = False  # per-candidate mount + PID namespace inside the worker's sandbox
     prefixes: list[str] = field(default_factory=list)
@@ -124,6 +125,24 @@ def cgroup_base() -> Path | None:
     return base
 
 
+def cpu_cgroup_base() -> Path | None:
+    """v1 `cpu` hierarchy: one scheduling group per worker, capped at one core, so that a candidate's many
+    processes count as one towards the host's scheduler instead of crowding out everything else."""
+    root = CGROUP_ROOT / "cpu"
+    if os.geteuid() != 0 or not (root / "cpu.cfs_quota_us").exists() or not os.access(root, os.W_OK):
+        return None
+    own = next((ln.split(":", 2)[2].strip() for ln in _read(Path("/proc/self/cgroup")).splitlines()
+                if "cpu" in ln.split(":")[1].split(",")), "/")
+    base = root / own.lstrip("/") / "crl"
+    try:
+        base.mkdir(exist_ok=True)
+    except OSError as exc:
+        logger.debug(f"cpu cgroup unavailable: {exc}")
+        return None
+    _remove_stale(base)
+    return base
+
+
 def _read(p: Path) -> str:
     try:
         return p.read_text()
@@ -148,6 +167,14 @@ def make_cgroup(base: Path, name: str, max_pids: int) -> Path:
     path = base / f"{os.getpid()}-{name}"
     path.mkdir(exist_ok=True)
     _write(path / "pids.max", str(max_pids))
+    return path
+
+
+def make_cpu_cgroup(base: Path, name: str) -> Path:
+    path = base / f"{os.getpid()}-{name}"
+    path.mkdir(exist_ok=True)
+    period = int(_read(path / "cpu.cfs_period_us") or 100000)
+    _write(path / "cpu.cfs_quota_us", str(period))
     return path
 
 
@@ -195,9 +222,10 @@ def detect_isolation(mode: str = "auto", python: str | None = None) -> Isolation
 def _detect(mode: str, python: str) -> IsolationInfo:
     root = os.geteuid() == 0
     cg = cgroup_base()
-    cg_text = f"pids cgroup {cg}" if cg else "no pids cgroup"
+    cpu_cg = cpu_cgroup_base()
+    cg_text = (f"pids cgroup {cg}" if cg else "no pids cgroup") + (", one core per worker" if cpu_cg else "")
     uid_text = "candidates run as an unprivileged uid" if root else "candidates keep the caller's uid"
-    limits = IsolationInfo("limits", "", python, cgroup=cg, root=root)
+    limits = IsolationInfo("limits", "", python, cgroup=cg, cpu_cgroup=cpu_cg, root=root)
     limits_uid = uid_text
     if root and not all(_traversable(d) for d in python_prefixes(python)):
         # Without a private view, an unprivileged uid could not even import the standard library.
@@ -209,7 +237,7 @@ def _detect(mode: str, python: str) -> IsolationInfo:
         if bwrap is None:
             why = "bubblewrap (bwrap) is not installed (apt-get install bubblewrap)"
         else:
-            info = IsolationInfo("bwrap", "", python, bwrap=bwrap, cgroup=cg, root=root,
+            info = IsolationInfo("bwrap", "", python, bwrap=bwrap, cgroup=cg, cpu_cgroup=cpu_cg, root=root,
                                  prefixes=python_prefixes(python))
             ok, why, nested = _probe(info)
             if ok:

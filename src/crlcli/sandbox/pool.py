@@ -13,6 +13,7 @@ import json
 import os
 import queue
 import select
+import shlex
 import signal
 import struct
 import subprocess
@@ -26,7 +27,7 @@ from typing import Any
 
 from ..errors import CrlError
 from ..log import logger
-from .isolation import IsolationInfo, detect_isolation, make_cgroup, remove_cgroup
+from .isolation import IsolationInfo, detect_isolation, make_cgroup, make_cpu_cgroup, remove_cgroup
 from .jobs import Limits, Prepared, prepare, result_dict, verdicts_of
 
 UID_BASE = 1_500_000_000
@@ -43,6 +44,7 @@ class Sandbox:
         self.uid = UID_BASE + (os.getpid() % 1_000_000) * 256 + slot % 256 if info.root else None
         self.proc: subprocess.Popen | None = None
         self.cgroup = None
+        self.cpu_cgroup = None
 
     def start(self) -> dict:
         argv = self.info.argv()
@@ -50,11 +52,20 @@ class Sandbox:
             # The runners outrank the candidates (which go back to nice 0), so that limits are enforced on
             # time even while a fork bomb keeps every core busy.
             argv = ["nice", "-n", "-5", *argv]
-        if self.info.cgroup is not None:
-            self.cgroup = make_cgroup(self.info.cgroup, f"w{self.slot}-{threading.get_ident()}",
-                                      self.max_procs + _PROCS_OVERHEAD)
-            # Join the cgroup before bwrap starts, so nothing of the sandbox is ever outside it.
-            argv = ["/bin/sh", "-c", 'echo $$ > "$0" && exec "$@"', str(self.cgroup / "cgroup.procs"), *argv]
+        name = f"w{self.slot}-{threading.get_ident()}"
+        try:
+            if self.info.cgroup is not None:
+                self.cgroup = make_cgroup(self.info.cgroup, name, self.max_procs + _PROCS_OVERHEAD)
+            if self.info.cpu_cgroup is not None:
+                self.cpu_cgroup = make_cpu_cgroup(self.info.cpu_cgroup, name)
+        except OSError as exc:
+            self.stop()
+            raise CrlError(f"cannot create the sandbox's cgroups: {exc}") from exc
+        groups = [g for g in (self.cgroup, self.cpu_cgroup) if g is not None]
+        if groups:
+            # Join the cgroups before bwrap starts, so nothing of the sandbox is ever outside them.
+            join = " && ".join(f"echo $$ > {shlex.quote(str(g / 'cgroup.procs'))}" for g in groups)
+            argv = ["/bin/sh", "-c", join + ' && exec "$@"', "sh", *argv]
         try:
             self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                          stderr=subprocess.PIPE, env={}, cwd="/", close_fds=True,
@@ -135,9 +146,11 @@ class Sandbox:
                 except OSError:
                     pass
             proc.wait()
-        if self.cgroup is not None:
-            remove_cgroup(self.cgroup)
-            self.cgroup = None
+        for attr in ("cgroup", "cpu_cgroup"):
+            group = getattr(self, attr)
+            if group is not None:
+                remove_cgroup(group)
+                setattr(self, attr, None)
 
 
 class _Job:
