@@ -187,8 +187,9 @@ def test_limits_mode_still_judges_and_cleans_up(sb, tmp_path):
         assert pool.submit(code, sb.ADD).result(timeout=60)["verdicts"] == "AA"
         one = sb.stdio(("1 2\n", "3\n"))
         assert pool.submit("while True:\n    pass\n", one).result(timeout=60)["verdicts"] == "T"
-        bomb = "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n"
-        assert set(pool.submit(bomb, one).result(timeout=60)["verdicts"]) <= set("TR")
+        if pool.info.cgroup is not None:  # without a pids cgroup nothing would contain the bomb on this host
+            bomb = "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n"
+            assert set(pool.submit(bomb, one).result(timeout=60)["verdicts"]) <= set("TR")
         assert pool.submit(sb.GOOD, sb.ADD).result(timeout=60)["verdicts"] == "AA"
     workdir = Path(where.read_text())
     assert workdir != Path(os.getcwd()) and not workdir.exists()

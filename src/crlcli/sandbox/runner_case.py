@@ -47,6 +47,11 @@ class Candidate:
         self.uid = job.get("uid")
         self.pid1 = os.getpid() == 1
         self.groups = []
+        self.nproc = None
+        if not (self.uid is not None and os.geteuid() == 0) and not _real_root():
+            # No uid of its own: RLIMIT_NPROC counts every process of our uid (in a user namespace, of the
+            # sandbox), so allow what is there plus the candidate's share.
+            self.nproc = _count_my_processes() + job["max_procs"] + 8
         libc().prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)  # children (other uid) cannot read our memory
 
     def run(self):
@@ -101,6 +106,8 @@ class Candidate:
         if os.getpriority(os.PRIO_PROCESS, 0) < 0:
             os.setpriority(os.PRIO_PROCESS, 0, 0)  # the runner's raised priority is not the candidate's
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        if self.nproc is not None:
+            resource.setrlimit(resource.RLIMIT_NPROC, (self.nproc, self.nproc))
         if self.uid is not None and os.geteuid() == 0:
             resource.setrlimit(resource.RLIMIT_NPROC, (lim["max_procs"], lim["max_procs"]))
             os.setgroups([])
@@ -415,6 +422,31 @@ class Candidate:
                 k += 1
             i = k
         return results
+
+
+def _real_root():
+    """uid 0 of the host (where RLIMIT_NPROC never applies), not of a user namespace."""
+    try:
+        with open("/proc/self/uid_map") as fh:
+            first = fh.read().split()
+        return os.getuid() == 0 and first[:2] == ["0", "0"]
+    except (OSError, IndexError):
+        return os.getuid() == 0
+
+
+def _count_my_processes():
+    me, n = str(os.getuid()), 0
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open("/proc/%s/status" % name) as fh:
+                    for line in fh:
+                        if line.startswith("Uid:"):
+                            n += line.split()[1] == me
+                            break
+            except OSError:
+                pass
+    return n
 
 
 def drop_capabilities():
