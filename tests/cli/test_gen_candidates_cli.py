@@ -38,6 +38,7 @@ def parrot(tmp_path_factory):
     return build_tiny_model(tmp_path_factory.mktemp("parrot"), script=SCRIPT)
 
 
+@pytest.mark.slow  # a fresh `crl` process imports torch and transformers
 def test_hf_tiny_model_end_to_end(crl, tiny_model):
     """Random weights: whatever comes out is either a kept candidate or a counted drop, never lost."""
     r = crl("gen-candidates", "--backend", "hf", "--model", str(tiny_model), "--n", "2", "--max-tokens", "8",
@@ -52,6 +53,7 @@ def test_hf_tiny_model_end_to_end(crl, tiny_model):
     assert "prob/s" in err and "tokens/s" in err
 
 
+@pytest.mark.slow  # a fresh `crl` process imports torch and transformers
 def test_hf_parrot_extracts_code_keeps_raw_and_origin(crl, parrot):
     r = crl("gen-candidates", "-b", "hf", "-m", str(parrot), "--n", "2", "--max-tokens", "16", "--seed", "3",
             "--no-thinking", "--keep-raw", input=problems(2), timeout=300)
