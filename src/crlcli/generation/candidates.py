@@ -9,6 +9,7 @@ from typing import Any
 from ..extract import extract_code
 from ..records import candidates_of
 from .base import Backend, Completion, SamplingParams
+from .mutate import references
 from .prompt import render
 
 
@@ -101,11 +102,8 @@ def generate_candidates(
         outputs = _sample(backend, batch, settings)
         batch_tokens = batch_kept = 0
         for rec, comps in zip(batch, outputs):
-            if model_free and not comps:
-                from .mutate import references
-
-                if not references(rec):
-                    stats.no_reference += 1
+            if model_free and not comps and not references(rec):
+                stats.no_reference += 1
             new: list[tuple[int, str, Completion]] = []
             for sample, comp in enumerate(comps):
                 stats.completions += 1
