@@ -98,3 +98,40 @@ def test_help_shows_pipeline_examples(crl):
         proc = crl("tts", sub, "--help")
         assert proc.returncode == 0
         assert f"crl tts {sub} score" in proc.stdout.decode()
+
+
+def test_budget_force_over_openai_completions(crl, tmp_path):
+    """The openai backend continues raw text on /v1/completions; chat prompts are rendered with --tokenizer.
+    The loopback server (tests/generation/fake_openai_server.py) logs every request body it gets."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from crlcli.generation.tiny import qwen3_tokenizer_dir
+
+    server = Path(__file__).resolve().parents[1] / "generation" / "fake_openai_server.py"
+    log = tmp_path / "requests.jsonl"
+    proc = subprocess.Popen([sys.executable, str(server), "--log", str(log)], stdout=subprocess.PIPE, text=True)
+    try:
+        port = int(proc.stdout.readline())
+        problems = _jsonl(tmp_path / "p.jsonl", [_problem("a")])
+        run = tmp_path / "run"
+        out = crl("tts", "budget-force", "-i", str(problems), "-b", "openai", "--base-url",
+                  f"http://127.0.0.1:{port}/v1", "--tokenizer", str(qwen3_tokenizer_dir()), "--rounds", "2",
+                  "--max-thinking-tokens", "8", "--answer-tokens", "8", "-o", str(run))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    assert out.returncode == 0, out.stderr.decode()
+    summary = orjson.loads(out.stdout)
+    # The server answers every completion with 2 tokens (its usage count), finish "length".
+    assert [r["mean_thinking_tokens"] for r in summary["rounds"]] == [2, 4, 6]
+    bodies = [r["body"] for r in _read(log) if r["path"].endswith("/completions")]
+    thinks = [b for b in bodies if b.get("stop") == ["</think>"]]
+    answers = [b for b in bodies if not b.get("stop")]
+    assert len(thinks) == 3 and len(answers) == 3
+    assert thinks[0]["prompt"].startswith("<|im_start|>user\n") and thinks[0]["prompt"].endswith(
+        "<|im_start|>assistant\n<think>\n")
+    assert thinks[1]["prompt"] == thinks[0]["prompt"] + "\n    return 42\nWait"
+    assert all(a["prompt"].endswith("\n</think>\n\n") for a in answers)
+    assert answers[2]["prompt"] == thinks[2]["prompt"] + "\n    return 42\n</think>\n\n"
