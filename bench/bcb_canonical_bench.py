@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from crlcli.evaluation.bigcodebench import BigCodeBench, default_data  # noqa: E402
+from crlcli.evaluation.bigcodebench import BigCodeBench, default_data, is_env_error  # noqa: E402
 
 
 def main() -> None:
@@ -54,6 +54,11 @@ def main() -> None:
                 print(f"  {i}/{len(runnable)} done, {time.monotonic() - start:.0f} s", file=sys.stderr, flush=True)
     bench.close()
     wall = time.monotonic() - start
+    for task_id, score, _ in results:  # environment errors found at check time (e.g. NLTK data)
+        if is_env_error(score):
+            env[task_id] = [score.verdicts["env_error"]]
+    results = [r for r in results if not is_env_error(r[1])]
+    runnable = [r for r in runnable if r["task_id"] not in env]
     passed = [r for r in results if r[1].metrics.get("pass")]
     failed = [r for r in results if not r[1].metrics.get("pass")]
     print(f"BigCodeBench canonical solutions ({bench.path.name}, interpreter {bench.python})")
@@ -68,8 +73,9 @@ def main() -> None:
         for task_id, score, secs in sorted(failed, key=lambda r: int(r[0].split("/")[-1])):
             print(f"  {task_id}: verdict {score.verdicts.get('pass')} ({score.detail}) {secs:.1f}s")
     if env:
-        counts = collections.Counter(m for missing in env.values() for m in missing)
-        print("missing libraries (tasks): " + ", ".join(f"{m} ({n})" for m, n in counts.most_common()))
+        counts = collections.Counter(m.split(" (")[0] for missing in env.values() for m in missing)
+        print("environment errors (tasks): " + ", ".join(f"{m} ({n})" for m, n in counts.most_common()))
+        print("  " + " ".join(sorted(env, key=lambda t: int(t.split("/")[-1]))))
 
 
 if __name__ == "__main__":

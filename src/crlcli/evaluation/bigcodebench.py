@@ -19,6 +19,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -41,6 +42,8 @@ INSTRUCTION_PREFIX = ("Please provide a self-contained Python script that solves
 # non-GUI matplotlib backend.
 PRELUDE = ("import os as _crl_os, time as _crl_time\n"
            "_crl_os.environ['TZ'] = 'UTC'; _crl_time.tzset()\n"
+           "_crl_os.environ.setdefault('HOME', _crl_os.getcwd())\n"  # nltk and others expand '~'
+
            "for _crl_k, _crl_v in (('MPLBACKEND', 'Agg'), ('OMP_NUM_THREADS', '1'), ('OPENBLAS_NUM_THREADS', '1'),"
            " ('MKL_NUM_THREADS', '1'), ('TF_CPP_MIN_LOG_LEVEL', '3')):\n"
            "    _crl_os.environ[_crl_k] = _crl_v\n")
@@ -214,8 +217,16 @@ class BigCodeBench(Benchmark):
         need -= set(sys.stdlib_module_names)
         if not need:
             return []
-        have = _available(self.python, frozenset(need))
+        # one probe per interpreter: every library any task uses (need is a subset of it by construction)
+        have = _available(self.python, frozenset(self.known_libs | need))
         return sorted(need - have)
+
+    def needs_nltk_data(self, row: dict, code: str) -> bool:
+        """NLTK's corpora and models (punkt, stopwords, wordnet, vader...) are downloaded from the network, not
+        installed by pip: a task whose solution or test uses them cannot run where they are absent."""
+        if not ({"nltk", "textblob"} & (task_libs(row) | imported_modules(row["test"]) | imported_modules(code))):
+            return False
+        return bool(_NLTK_DATA_USE.search(code + "\n" + row["test"])) and not _has_nltk_data(self.python)
 
     def tests_for(self, row: dict) -> dict:
         program = row["test"] + RUNNER
@@ -241,6 +252,9 @@ class BigCodeBench(Benchmark):
         missing = self.missing_libraries(row, code)
         if missing:
             return env_error(code, f"missing libraries in {self.python}: {', '.join(missing)}", self.metrics)
+        if self.needs_nltk_data(row, code):
+            return env_error(code, "needs NLTK data (punkt, stopwords, ...), which is not installed for "
+                             f"{self.python} (python -m nltk.downloader -d <prefix>/nltk_data ...)", self.metrics)
         result = self.pool().submit(PRELUDE + self.solution(row, code), self.tests_for(row)).result()
         passed = result["total"] > 0 and result["passed"] == result["total"]
         return Score({"pass": passed}, extracted=code, verdicts={"pass": result["verdicts"]},
@@ -265,6 +279,21 @@ class BigCodeBench(Benchmark):
         return {"name": self.name, "metrics": list(self.metrics), "data": str(self.path), "subset": self.subset,
                 "calibrated": self.calibrated, "task_python": self.python, "time_limit_s": self.timeout,
                 "tasks_in_data": len(self.rows)}
+
+
+_NLTK_DATA_USE = re.compile(r"nltk\.download|word_tokenize|sent_tokenize|stopwords|wordnet|pos_tag|ne_chunk|"
+                            r"vader|SentimentIntensityAnalyzer|TextBlob|punkt|nltk\.corpus")
+
+
+@lru_cache(maxsize=None)
+def _has_nltk_data(python: str) -> bool:
+    """NLTK data where the sandbox can see it: under the interpreter's prefix or /usr (not the host's home)."""
+    probe = ("import os, sys\n"
+             "dirs = [os.path.join(sys.prefix, d) for d in ('nltk_data', 'share/nltk_data', 'lib/nltk_data')]\n"
+             "dirs += ['/usr/share/nltk_data', '/usr/local/share/nltk_data', '/usr/lib/nltk_data', '/usr/local/lib/nltk_data']\n"
+             "print(any(os.path.isdir(d) and os.listdir(d) for d in dirs))\n")
+    out = subprocess.run([python, "-c", probe], capture_output=True, text=True, timeout=60)
+    return out.stdout.strip() == "True"
 
 
 def env_error(code: str | None, reason: str, metrics: tuple[str, ...] = ("pass",)) -> Score:
