@@ -193,3 +193,16 @@ def test_limits_mode_still_judges_and_cleans_up(sb, tmp_path):
         assert pool.submit(sb.GOOD, sb.ADD).result(timeout=60)["verdicts"] == "AA"
     workdir = Path(where.read_text())
     assert workdir != Path(os.getcwd()) and not workdir.exists()
+
+
+def test_a_forked_child_gets_its_own_pool_and_leaves_the_parents_alone(sb):
+    assert run_tests(sb.GOOD, sb.ADD, sb.FAST)["verdicts"] == "AA"
+    pid = os.fork()
+    if pid == 0:
+        try:
+            ok = run_tests(sb.GOOD, sb.ADD, sb.FAST)["verdicts"] == "AA"
+        except BaseException:
+            ok = False
+        os._exit(0 if ok else 1)  # no atexit: but even with it, the parent's sandboxes must survive
+    assert os.waitpid(pid, 0)[1] == 0
+    assert run_tests(sb.GOOD, sb.ADD, sb.FAST)["verdicts"] == "AA"

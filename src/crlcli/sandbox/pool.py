@@ -183,6 +183,7 @@ class JudgePool:
         self._queue: queue.Queue = queue.Queue()
         self._closed = threading.Event()
         self._lock = threading.Lock()
+        self._pid = os.getpid()  # a forked child has none of our threads or sandboxes
         self._killing = False
         self._boxes: list[Sandbox | None] = [None] * self.workers
         self._threads = [threading.Thread(target=self._work, args=(k,), name=f"crl-judge-{k}", daemon=True)
@@ -202,8 +203,9 @@ class JudgePool:
         prep = prepare(code, tests, limits or self.limits)
         fut: Future = Future()
         with self._lock:  # never queued behind the workers' stop sentinels
-            if self._closed.is_set():
-                raise CrlError("the judge pool is closed")
+            if self._closed.is_set() or self._pid != os.getpid():
+                raise CrlError("the judge pool is closed (or was created in another process)",
+                               hint="create the JudgePool in the process that uses it")
             self._queue.put(_Job(prep, fut, deadline))
         return fut
 
@@ -269,6 +271,8 @@ class JudgePool:
     def close(self, kill: bool = False) -> None:
         """Stop the workers and their sandboxes and remove the cgroups, after finishing what is queued.
         kill: cancel what is queued and kill the running sandboxes at once (interrupts, errors)."""
+        if self._pid != os.getpid():
+            return  # a forked copy: the sandboxes belong to the parent
         with self._lock:
             if self._closed.is_set():
                 return
@@ -306,7 +310,7 @@ def shared_pool(mode: str = "auto", python: str | None = None) -> JudgePool:
     """The process-wide pool behind run_tests() (one per mode and interpreter)."""
     with _shared_lock:
         pool = _shared.get((mode, python))
-        if pool is None or pool._closed.is_set():
+        if pool is None or pool._closed.is_set() or pool._pid != os.getpid():
             pool = _shared[(mode, python)] = JudgePool(mode=mode, python=python)
         return pool
 
