@@ -126,3 +126,21 @@ def test_interrupt_leaves_no_sandbox(tmp_path, sig):
     if sig == signal.SIGKILL:  # no chance to rmdir: the next judge removes those empty cgroups
         left = [x for x in left if not x.startswith("/sys/")]
     assert left == []
+
+
+def test_pipeline_verifies_reference_solutions(crl, shared_data):
+    """`crl filter --source leetcode ... | crl judge`: the reference solutions pass their own tests."""
+    src = shared_data / "cp_samples" / "leetcode.json"
+    if not src.exists():
+        pytest.skip(f"{src} not found")
+    problems = crl("filter", "--source", "leetcode", str(src))
+    assert problems.returncode == 0, problems.stderr.decode()
+    # Solutions that need packages outside the standard library (sortedcontainers) are left out.
+    recs = [r for r in lines(problems.stdout)
+            if r.get("candidates") and "\nfrom sortedcontainers" not in r["candidates"][0]["code"]][:25]
+    res = crl("judge", input=jsonl(*recs))
+    assert res.returncode == 0, res.stderr.decode()
+    out = lines(res.stdout)
+    assert [r["id"] for r in out] == [r["id"] for r in recs]
+    labels = [c["judgment"]["label"] for r in out for c in r["candidates"]]
+    assert labels and set(labels) == {"T"}, [(r["id"], r["candidates"][0]["judgment"]) for r in out]
