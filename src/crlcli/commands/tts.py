@@ -53,7 +53,7 @@ Examples:
 
 crl tts critique-select --benchmark lcb -b vllm -m ckpt/ --k 10 --m 64 -o runs/cs
 
-crl gen-candidates -b vllm -m gen/ --n 10 < problems.jsonl | crl tts critique-select --reuse-candidates -i /dev/stdin -b vllm -m ckpt/ -o runs/cs
+crl gen-candidates -b vllm -m gen/ --n 10 < problems.jsonl | crl tts critique-select --reuse-candidates -i - -b vllm -m ckpt/ -o runs/cs
 
 crl tts critique-select score runs/cs --selector majority
 """
@@ -91,7 +91,7 @@ def _need_output(ctx: typer.Context, output: Optional[Path], name: str) -> bool:
 
 def register(app: typer.Typer) -> None:
     tts = typer.Typer(help="Test-time scaling: budget forcing, critique selection.", no_args_is_help=True)
-    bf, cs = typer.Typer(help=BF_HELP), typer.Typer(help=CS_HELP)
+    bf, cs = typer.Typer(help=BF_HELP, no_args_is_help=True), typer.Typer(help=CS_HELP, no_args_is_help=True)
 
     @bf.callback(invoke_without_command=True)
     def budget_force(

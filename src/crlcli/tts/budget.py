@@ -111,7 +111,8 @@ def force(prompt: str, cfg: BudgetConfig, count: Callable[[str], int | None]) ->
             # "stop" without the marker in the text: the backend cut the stop string off (vLLM, OpenAI, hf)
             # or the model ended its turn; either way it stopped thinking.
             closed = found or c.finish_reason == "stop"
-            if not closed or think_tokens >= cfg.min_thinking_tokens:
+            # c.tokens == 0: a backend that reports no usage would loop forever on the minimum budget.
+            if not closed or think_tokens >= cfg.min_thinking_tokens or c.tokens == 0:
                 break
             thinking, piece = _with_wait(thinking, cfg.wait_token)
             forced_text.append(piece)
