@@ -13,7 +13,7 @@ import pytest
 from crlcli.errors import CrlError
 from crlcli.evaluation.bigcodebench import INSTRUCTION_PREFIX, BigCodeBench, is_env_error, read_subset, task_libs
 
-SAMPLE = ["BigCodeBench/0", "BigCodeBench/3", "BigCodeBench/55", "BigCodeBench/61"]  # stdlib, numpy, pandas, mpl
+SAMPLE = ["BigCodeBench/4", "BigCodeBench/3", "BigCodeBench/55", "BigCodeBench/61"]  # stdlib, numpy, pandas, mpl
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +71,7 @@ def test_calibrated_supplies_the_prompt_imports(data, sample_file, bench):
 
 def test_time_limit_is_enforced(bench):
     row = bench.rows[0]
-    slow = "def task_func(numbers=None):\n    while True:\n        pass\n"
+    slow = "def task_func(*args, **kwargs):\n    while True:\n        pass\n"
     fast = BigCodeBench(data=str(bench.path), subset_file=None, task_timeout=2, workers=1)
     try:
         assert fast.timeout == 3.0  # limit + 1 s, as untrusted_check adds
@@ -149,16 +149,16 @@ def test_registered_in_eval_registry(data, sample_file):
 
 def test_crl_eval_score_end_to_end(crl, data, tmp_path):
     """The installed `crl eval score` on completions: canonical (fenced) passes, a wrong one fails."""
-    rows = [json.loads(line) for line in gzip.open(data, "rt")][:2]
+    rows = [json.loads(line) for line in gzip.open(data, "rt")][1:3]  # quick stdlib tasks
     samples = tmp_path / "samples.jsonl"
     lines = [{"task_id": r["task_id"], "completion": "```python\n" + canonical(r) + "\n```"} for r in rows]
     lines.append({"task_id": rows[0]["task_id"], "completion": "```python\ndef task_func(numbers=None):\n    return 'x'\n```"})
     samples.write_text("".join(json.dumps(x) + "\n" for x in lines))
     run = tmp_path / "run"
     proc = crl("eval", "score", str(run), "--samples", str(samples), "--benchmark", "bigcodebench",
-               "--data", str(data), "--limit", "2", timeout=600)
+               "--data", str(data), "--limit", "3", timeout=600)
     assert proc.returncode == 0, proc.stderr.decode()[-2000:]
     summary = json.loads((run / "summary.json").read_text())
     assert summary["benchmark"] == "bigcodebench" and summary["counts"]["passed"] == {"pass": 2}
-    assert abs(summary["pass@1"] - 0.75) < 1e-9  # task 0: 1 of 2 samples, task 1: 1 of 1
+    assert abs(summary["pass@1"] - 0.75) < 1e-9  # task 1: 1 of 2 samples, task 2: 1 of 1
     assert summary["benchmark_info"]["calibrated"] is True
