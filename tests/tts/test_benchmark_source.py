@@ -99,3 +99,40 @@ def test_critique_select_rescored_on_a_benchmark(crl, shared_data, humaneval, tm
     assert summary["critic"]["precision"] == 1.0 and summary["critic"]["recall"] == 1.0
     assert summary["critic"]["mean_auc"] == 1.0
     assert summary["selectors"]["public-tests"] is None  # HumanEval exposes no public tests
+
+
+def test_public_tests_selector_on_livecodebench_records(crl, tmp_path):
+    """LiveCodeBench's public_test_cases feed the public-tests selector; the hidden (private) ones decide truth.
+    A candidate that hard-codes the public example passes the public test and fails the private one."""
+    from crlcli.generation.tiny import qwen3_tokenizer_dir
+
+    tests = lambda pairs: json.dumps([{"input": i, "output": o, "testtype": "stdin"} for i, o in pairs])  # noqa
+    rec = {"question_id": "abc001_a", "question_title": "plus one", "question_content": "Read n, print n + 1.",
+           "platform": "atcoder", "contest_id": "abc001", "contest_date": "2024-11-02T00:00:00",
+           "starter_code": "", "difficulty": "easy", "metadata": "{}",
+           "public_test_cases": tests([("1\n", "2\n")]), "private_test_cases": tests([("5\n", "6\n"), ("9\n", "10\n")])}
+    data = tmp_path / "lcb"
+    data.mkdir()
+    (data / "test.jsonl").write_text(json.dumps(rec) + "\n")
+    run = tmp_path / "cs"
+    run.mkdir()
+    conf = {"k": 3, "m": 1, "seed": 0, "backend": "hf", "model": "unused", "tokenizer": str(qwen3_tokenizer_dir()),
+            "source": {"benchmark": "lcb", "input": None, "data": str(data), "limit": None, "options": {}}}
+    (run / "run.json").write_text(json.dumps({"kind": "critique-select", "config": conf}))
+    codes = ["print(2)", "print(int(input()) + 1)", "print(int(input()) - 1)"]  # hard-coded, right, wrong
+    gens = [{"id": "abc001_a", "kind": "candidates",
+             "outputs": [{"text": f"```python\n{c}\n```", "tokens": 5, "finish_reason": "stop"} for c in codes]}]
+    for j, verdict in enumerate("FTF"):
+        gens.append({"id": "abc001_a", "kind": "critiques", "candidate": j,
+                     "outputs": [{"text": f"\\conclusion{{{verdict}}}", "tokens": 3, "finish_reason": "stop"}]})
+    write_jsonl(run / "generations.jsonl", gens)
+    proc = crl("tts", "critique-select", "score", str(run), "--selector", "public-tests")
+    assert proc.returncode == 0, proc.stderr.decode()
+    summary = orjson.loads(proc.stdout)
+    row = read_jsonl(run / "results.jsonl")[0]
+    assert [c["public_pass_rate"] for c in row["candidates"]] == [1.0, 1.0, 0.0]
+    assert [c["correct"] for c in row["candidates"]] == [False, True, False]
+    assert row["selected_by"]["public-tests"] == 0  # tie on the public test -> lowest index: the hard-coded one
+    assert row["selected_by"]["crl-votes"] == 1
+    assert summary["selectors"]["public-tests"]["accuracy"] == 0.0
+    assert summary["selectors"]["crl-votes"]["accuracy"] == 1.0
