@@ -206,3 +206,14 @@ def test_a_forked_child_gets_its_own_pool_and_leaves_the_parents_alone(sb):
         os._exit(0 if ok else 1)  # no atexit: but even with it, the parent's sandboxes must survive
     assert os.waitpid(pid, 0)[1] == 0
     assert run_tests(sb.GOOD, sb.ADD, sb.FAST)["verdicts"] == "AA"
+
+
+def test_prelude_runs_before_the_candidate(sb):
+    # LeetCode-style candidates use `List` and `Counter` without importing them; the source records a prelude.
+    tests = {"type": "call", "fn_name": "most", "class_name": "Solution",
+             "cases": [{"input": [[1, 2, 2]], "output": 2}]}
+    code = ("class Solution:\n    def most(self, xs: List[int]) -> int:\n"
+            "        return Counter(xs).most_common(1)[0][0]\n")
+    assert sb.run(code, tests)["verdicts"] == "R"
+    with_prelude = dict(tests, prelude="from typing import *\nfrom collections import *\n")
+    assert sb.run(code, with_prelude)["verdicts"] == "A"

@@ -92,6 +92,12 @@ def prepare(code: str, tests: Any, limits: Limits) -> Prepared:
             expected.append(None)
     if kind == "call" and not isinstance(tests.get("fn_name"), str):
         raise CrlError("call tests need tests.fn_name")
+    # Some judges (LeetCode) run submissions with names already imported; sources record that as a prelude.
+    prelude = tests.get("prelude")
+    if prelude is not None:
+        if not isinstance(prelude, str):
+            raise CrlError("tests.prelude must be a string of Python source")
+        code = prelude.rstrip("\n") + "\n" + code
     message = {"type": kind, "code": code, "cases": inputs, "timeouts": timeouts,
                "fn_name": tests.get("fn_name"), "class_name": tests.get("class_name") or None,
                "memory_mb": limits.memory_mb, "max_output": limits.max_output, "tmpfs_mb": limits.tmpfs_mb,
