@@ -120,11 +120,12 @@ class LiveCodeBench(Benchmark):
     group_keys = ("difficulty", "platform")
 
     def __init__(self, data: str | Path | None = None, release: str | None = "v5", start: str | None = None,
-                 end: str | None = None, limit: int | None = None, **_: object):
+                 end: str | None = None, limit: int | None = None, timeout: float | None = None, **_: object):
         if release not in RELEASES:
             raise CrlError(f"unknown LiveCodeBench release {release!r}", hint=f"choose one of: {', '.join(RELEASES)}")
         window = WINDOWS.get(release, (None, None))
         self.release, self.data, self.limit = release, data, limit
+        self.timeout = float(timeout) if timeout else TIMEOUT_S
         self.start = date.fromisoformat(start or window[0]) if (start or window[0]) else None
         self.end = date.fromisoformat(end or window[1]) if (end or window[1]) else None
         self.name = f"lcb-{release}"
@@ -133,7 +134,7 @@ class LiveCodeBench(Benchmark):
         return {**super().describe(), "release": self.release, "start": str(self.start), "end": str(self.end)}
 
     def limits(self) -> dict[str, Any]:
-        return {"timeout": TIMEOUT_S}
+        return {"timeout": self.timeout}
 
     def _files(self) -> list[Path]:
         if self.data is not None:
