@@ -185,3 +185,37 @@ def test_errors_are_clear(crl, tmp_path, env, shared_data):
     assert r.returncode == 1 and b"no summary.json" in r.stderr
     r = crl("eval", "--help")
     assert r.returncode == 0 and b"crl eval report" in r.stdout
+
+
+def test_score_samples_made_elsewhere_lcb_and_jsonl(crl, tmp_path, env, lcb_file, jsonl_file):
+    from tests.evaluation.test_lcb import FUNCTIONAL, STDIN
+
+    fence = "<think>...</think>\n```python\n{}```\n"
+    samples = tmp_path / "lcb_samples.jsonl"
+    rows = [{"task_id": "abc100_a", "completion": fence.format(STDIN["correct"])},
+            {"task_id": "abc100_a", "completion": fence.format(STDIN["wrong"])},
+            {"task_id": "3300", "completion": fence.format(FUNCTIONAL["correct"])},
+            {"task_id": "3300", "completion": fence.format(FUNCTIONAL["correct"])},
+            {"task_id": "abc101_b", "completion": "no code"},
+            {"task_id": "abc101_b", "completion": fence.format(STDIN["correct"])}]
+    samples.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    r = crl("eval", "score", str(tmp_path / "lcb"), "--samples", str(samples), "-b", "lcb", "--data", str(lcb_file),
+            env=env, timeout=300)
+    assert r.returncode == 0, r.stderr.decode()
+    s = json.loads((tmp_path / "lcb" / "summary.json").read_text())
+    assert s["n"] == 2 and s["pass@1"] == pytest.approx((0.5 + 1 + 0.5) / 3)
+    assert s["pass@k"]["pass@2"] == pytest.approx(1.0)
+    assert s["breakdown"]["platform"] == {"atcoder": {"tasks": 2, "pass": 0.5}, "leetcode": {"tasks": 1, "pass": 1.0}}
+    assert s["breakdown"]["difficulty"]["hard"] == {"tasks": 1, "pass": 0.5}
+    assert s["counts"]["no_extraction"] == 1
+    # rescoring the same run directory (no --samples) gives the same numbers
+    r = crl("eval", "score", str(tmp_path / "lcb"), env=env, timeout=300)
+    assert r.returncode == 0 and json.loads((tmp_path / "lcb" / "summary.json").read_text())["pass@1"] == s["pass@1"]
+
+    solved = tmp_path / "jsonl_samples.jsonl"
+    solved.write_text("".join(json.dumps({"task_id": f"p{i}", "solution": STDIN["correct"]}) + "\n" for i in range(4)))
+    r = crl("eval", "score", str(tmp_path / "j"), "--samples", str(solved), "-b", "jsonl", "--data", str(jsonl_file),
+            env=env, timeout=300)
+    assert r.returncode == 0, r.stderr.decode()
+    s = json.loads((tmp_path / "j" / "summary.json").read_text())
+    assert s["pass@1"] == 1.0 and s["counts"]["tasks"] == 4 and s["breakdown"]["source"]["toy"]["tasks"] == 4
