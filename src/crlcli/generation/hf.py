@@ -77,24 +77,59 @@ class HFBackend:
             max_new_tokens=params.max_tokens,
             num_return_sequences=params.n,
             pad_token_id=self.tokenizer.pad_token_id,
-            eos_token_id=sorted(self._eos) or None,
         )
+        # A stop string that is one token (Qwen3's `</think>`) acts as an end-of-sequence id: exact, and it spares
+        # transformers' stop-string matcher, which is rebuilt over the whole vocabulary on every call.
+        stop_ids, stop_strings = self._split_stops(params.stop or [])
+        eos = self._eos | stop_ids
+        kwargs["eos_token_id"] = sorted(eos) or None
         if params.greedy:
             kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
         else:
             kwargs.update(do_sample=True, temperature=params.temperature, top_p=params.top_p,
                           top_k=params.top_k or None)
-        if params.stop:
-            kwargs.update(stop_strings=list(params.stop), tokenizer=self.tokenizer)
+        if stop_strings:
+            kwargs.update(stop_strings=stop_strings, tokenizer=self.tokenizer)
         with torch.inference_mode():
             out = self._lm.generate(**enc, **kwargs)
         new = out[:, enc["input_ids"].shape[1] :].tolist()
-        completions = [self._completion(ids, params) for ids in new]
+        completions = [self._completion(ids, params, eos, stop_strings) for ids in new]
         return [completions[i * params.n : (i + 1) * params.n] for i in range(len(prompts))]
 
-    def _completion(self, ids: list[int], params: SamplingParams) -> Completion:
-        end = next((i for i, t in enumerate(ids) if t in self._eos), None)
-        if end is not None:
+    def _split_stops(self, stops: list[str]) -> tuple[set[int], list[str]]:
+        ids: set[int] = set()
+        rest: list[str] = []
+        for stop in stops:
+            encoded = self.tokenizer.encode(stop, add_special_tokens=False)
+            if len(encoded) == 1:
+                ids.add(encoded[0])
+            else:
+                rest.append(stop)
+        return ids, rest
+
+    def _stop_string_end(self, ids: list[int], stops: list[str]) -> int | None:
+        """Tokens up to and including the one that completes the first stop string (None: no stop string).
+
+        In a batch, a row stopped by a string is padded afterwards, and the pad may be an eos id; counting stops
+        where the text did. Binary search: a decoded prefix only grows as tokens are added.
+        """
+        if not any(s in self.tokenizer.decode(ids, skip_special_tokens=True) for s in stops):
+            return None
+        lo, hi = 1, len(ids)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if any(s in self.tokenizer.decode(ids[:mid], skip_special_tokens=True) for s in stops):
+                hi = mid
+            else:
+                lo = mid + 1
+        return lo
+
+    def _completion(self, ids: list[int], params: SamplingParams, eos: set[int], stops: list[str]) -> Completion:
+        end = next((i for i, t in enumerate(ids) if t in eos), None)
+        stop_end = self._stop_string_end(ids if end is None else ids[:end], stops) if stops else None
+        if stop_end is not None:
+            kept, finish = ids[:stop_end], "stop"
+        elif end is not None:
             kept, finish = ids[: end + 1], "stop"
         else:
             # generate pads finished rows; with no eos, the row ended by length or by a stop string.
