@@ -61,16 +61,23 @@ def ours(dataset: str, data_file: Path, samples: list[dict], workers: int) -> li
     bench.prepare(list(tasks.values()))
     with JudgePool(workers=workers, limits=Limits(**bench.limits())) as pool, ThreadPoolExecutor(2 * workers) as ex:
         scores = list(ex.map(lambda s: bench.score_code(tasks[s["task_id"]], s["solution"], pool), samples))
-    return [(s.metrics["base"], s.metrics["plus"], f"base {s.verdicts['base'][-12:]} plus {s.verdicts['plus'][-12:]}")
-            for s in scores]
+    def why(v: dict) -> str:
+        for test in ("base", "plus"):
+            bad = next((i for i, c in enumerate(v.get(test, "")) if c != "A"), None)
+            if bad is not None:
+                return f"{test} input #{bad}: verdict {v[test][bad]} (A=pass, W=wrong, T=time limit, R=error)"
+        return f"all {len(v.get('base', ''))} base + {len(v.get('plus', ''))} plus inputs pass"
+
+    return [(s.metrics["base"], s.metrics["plus"], why(s.verdicts)) for s in scores]
 
 
-def official(dataset: str, data_file: Path, samples: list[dict], python: str, parallel: int, work: Path):
+def official(dataset: str, data_file: Path, samples: list[dict], python: str, parallel: int, work: Path,
+             factor: float):
     path = work / f"{dataset}_samples.jsonl"
     path.write_text("".join(json.dumps(s) + "\n" for s in samples))
     env = {**os.environ, OVERRIDE[dataset]: str(data_file)}
     cmd = [python, "-m", "evalplus.evaluate", "--dataset", dataset, "--samples", str(path), "--parallel",
-           str(parallel), "--i_just_wanna_run"]
+           str(parallel), "--i_just_wanna_run", "--gt_time_limit_factor", str(factor)]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if proc.returncode != 0:
         sys.exit(f"evalplus failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
@@ -94,10 +101,15 @@ def main() -> None:
     ap.add_argument("--mutants", type=int, default=1, help="mutants per task")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--time-factor", type=float, default=4.0,
+                    help="time limit = max(1 s, factor x canonical time) on both sides (EvalPlus default 4; "
+                         "a larger one takes machine load out of the comparison)")
     ap.add_argument("--evalplus-python", default=str(REPO / ".venv-evalplus" / "bin" / "python"))
     args = ap.parse_args()
     if not Path(args.evalplus_python).exists():
         sys.exit(f"no evalplus interpreter at {args.evalplus_python}; see this script's docstring")
+    os.environ["CRL_EVALPLUS_TIME_LIMIT_FACTOR"] = str(args.time_factor)
+    print(f"time limit factor {args.time_factor} on both sides")
     print(f"machine: {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f} (shared; timings are noisy)")
     totals = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -117,7 +129,7 @@ def main() -> None:
             t0 = time.time()
             a = ours(ds, data_file, samples, args.workers)
             t1 = time.time()
-            b = official(ds, data_file, samples, args.evalplus_python, args.workers, work)
+            b = official(ds, data_file, samples, args.evalplus_python, args.workers, work, args.time_factor)
             t2 = time.time()
             print(f"\n== {ds}: {len(recs)} tasks, {len(samples)} samples; ours {t1 - t0:.0f}s, evalplus {t2 - t1:.0f}s")
             for kind in ("canonical", "mutant"):

@@ -22,14 +22,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-# EvalPlus's defaults (its --min-time-limit and --gt-time-limit-factor); override through the environment on a
-# slow or busy machine, as EvalPlus users do with its flags.
-MIN_TIME_LIMIT = float(os.environ.get("CRL_EVALPLUS_MIN_TIME_LIMIT", 1.0))
-TIME_LIMIT_FACTOR = float(os.environ.get("CRL_EVALPLUS_TIME_LIMIT_FACTOR", 4.0))
+# EvalPlus's defaults (its --min-time-limit and --gt-time-limit-factor); override through the environment
+# (CRL_EVALPLUS_MIN_TIME_LIMIT, CRL_EVALPLUS_TIME_LIMIT_FACTOR) on a slow or busy machine, as EvalPlus users do
+# with its flags.
+MIN_TIME_LIMIT = 1.0
+TIME_LIMIT_FACTOR = 4.0
 _CACHE_VERSION = "1"
 
 
-def time_limits(ref_times: list[float], floor: float = MIN_TIME_LIMIT, factor: float = TIME_LIMIT_FACTOR) -> list[float]:
+def time_limits(ref_times: list[float]) -> list[float]:
+    floor = float(os.environ.get("CRL_EVALPLUS_MIN_TIME_LIMIT") or MIN_TIME_LIMIT)
+    factor = float(os.environ.get("CRL_EVALPLUS_TIME_LIMIT_FACTOR") or TIME_LIMIT_FACTOR)
     return [max(floor, factor * t) for t in ref_times]
 
 
