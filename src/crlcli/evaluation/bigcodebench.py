@@ -46,7 +46,39 @@ PRELUDE = ("import os as _crl_os, time as _crl_time\n"
 
            "for _crl_k, _crl_v in (('MPLBACKEND', 'Agg'), ('OMP_NUM_THREADS', '1'), ('OPENBLAS_NUM_THREADS', '1'),"
            " ('MKL_NUM_THREADS', '1'), ('TF_CPP_MIN_LOG_LEVEL', '3')):\n"
-           "    _crl_os.environ[_crl_k] = _crl_v\n")
+           "    _crl_os.environ[_crl_k] = _crl_v\n"
+           # `python` in the tests' subprocesses is the task interpreter, as in the official environment
+           "import sys as _crl_sys\n"
+           "_crl_os.environ['PATH'] = _crl_os.path.dirname(_crl_sys.executable) + ':' + "
+           "_crl_os.environ.get('PATH', '/usr/bin:/bin')\n")
+# Before the solution: like the official harness (module "__test__" registered in sys.modules), make the namespace
+# the solution and tests share importable by name, so that `patch(__name__ + ".choice")` patches it and functions
+# the solution defines pickle by reference (multiprocessing).
+NAMESPACE = """
+import sys as _crl_sys
+
+
+class _CrlNamespace:
+    def __init__(self, ns):
+        object.__setattr__(self, "_ns", ns)
+
+    def __getattr__(self, key):
+        try:
+            return object.__getattribute__(self, "_ns")[key]
+        except KeyError:
+            raise AttributeError(key) from None
+
+    def __setattr__(self, key, value):
+        object.__getattribute__(self, "_ns")[key] = value
+
+    def __delattr__(self, key):
+        del object.__getattribute__(self, "_ns")[key]
+
+
+__name__ = "__test__"
+_crl_sys.modules["__test__"] = _CrlNamespace(globals())
+
+"""
 RUNNER = """
 
 def _crl_run_test_cases():
@@ -61,6 +93,10 @@ def _crl_run_test_cases():
 
 _crl_run_test_cases()
 """
+
+
+# Modules found by name that still cannot work without another one (turtle's module exists without Tk).
+IMPLIED = {"turtle": "tkinter"}
 
 
 def load_tasks(path: Path) -> list[dict]:
@@ -179,8 +215,10 @@ class BigCodeBench(Benchmark):
         self._pool = None
         self._lock = threading.Lock()
         self.rows = self._load()
-        self.known_libs = set().union(*(task_libs(r) | imported_modules(r["test"]) for r in self.rows)) - set(
-            sys.stdlib_module_names)
+        self.all_modules = set().union(*(task_libs(r) | imported_modules(r["test"]) for r in self.rows))
+        self.all_modules = {m for m in self.all_modules if m.isidentifier() and not m.startswith("_")}
+        self.all_modules |= set(IMPLIED.values())
+        self.known_libs = self.all_modules - set(sys.stdlib_module_names)
 
     def _load(self) -> list[dict]:
         path = find_data(self.data, ("BigCodeBench.jsonl.gz", "BigCodeBench.jsonl", "*.jsonl.gz", "*.jsonl"),
@@ -213,12 +251,18 @@ class BigCodeBench(Benchmark):
     def missing_libraries(self, row: dict, code: str = "") -> list[str]:
         """Libraries the task needs (its `libs`, its test's imports, and any BigCodeBench library the solution
         imports) that the task interpreter cannot import."""
-        need = (task_libs(row) | imported_modules(row["test"]) | (imported_modules(code) & self.known_libs))
-        need -= set(sys.stdlib_module_names)
+        stdlib = set(sys.stdlib_module_names)
+        # standard modules count too: a Python built without tkinter (Debian's) cannot run the turtle tasks
+        need = task_libs(row) | imported_modules(row["test"]) | (imported_modules(code) & (self.known_libs | stdlib))
+        need = {m for m in need if m.isidentifier() and not m.startswith("_")}
+        need |= {IMPLIED[m] for m in need if m in IMPLIED}
         if not need:
             return []
-        # one probe per interpreter: every library any task uses (need is a subset of it by construction)
-        have = _available(self.python, frozenset(self.known_libs | need))
+        # one probe per interpreter for every module any task uses; the rare extra name gets its own probe
+        have = _available(self.python, frozenset(self.all_modules))
+        unknown = need - self.all_modules
+        if unknown:
+            have = have | _available(self.python, frozenset(unknown))
         return sorted(need - have)
 
     def needs_nltk_data(self, row: dict, code: str) -> bool:
@@ -255,7 +299,7 @@ class BigCodeBench(Benchmark):
         if self.needs_nltk_data(row, code):
             return env_error(code, "needs NLTK data (punkt, stopwords, ...), which is not installed for "
                              f"{self.python} (python -m nltk.downloader -d <prefix>/nltk_data ...)", self.metrics)
-        result = self.pool().submit(PRELUDE + self.solution(row, code), self.tests_for(row)).result()
+        result = self.pool().submit(PRELUDE + NAMESPACE + self.solution(row, code), self.tests_for(row)).result()
         passed = result["total"] > 0 and result["passed"] == result["total"]
         return Score({"pass": passed}, extracted=code, verdicts={"pass": result["verdicts"]},
                      detail=None if passed else _explain(result["verdicts"]))
