@@ -13,7 +13,10 @@ import pytest
 from crlcli.errors import CrlError
 from crlcli.evaluation.bigcodebench import INSTRUCTION_PREFIX, BigCodeBench, is_env_error, read_subset, task_libs
 
-SAMPLE = ["BigCodeBench/4", "BigCodeBench/3", "BigCodeBench/55", "BigCodeBench/61"]  # stdlib, numpy, pandas, mpl
+# stdlib, numpy, pandas, matplotlib; 363 pickles a solution function for multiprocessing and 612 patches
+# `__name__ + ".choice"`: both need the shared namespace importable as a module, as upstream runs it
+SAMPLE = ["BigCodeBench/4", "BigCodeBench/3", "BigCodeBench/55", "BigCodeBench/61", "BigCodeBench/363",
+          "BigCodeBench/612"]
 
 
 @pytest.fixture(scope="module")
