@@ -4,8 +4,8 @@ Every task whose libraries the task interpreter has is run with its canonical so
 canonical_solution, as the official ground-truth check does); tasks with missing libraries are counted apart.
 Target: >= 98% of the runnable tasks pass; the rest are listed with their verdicts.
 
-    python bench/bcb_canonical_bench.py                       # first 60 tasks, this interpreter
-    python bench/bcb_canonical_bench.py --limit 0 --task-python .venv-bcb/bin/python --workers 2   # all 1,140
+    python bench/bcb_canonical_bench.py                       # first 60 tasks, .venv-bcb when built
+    python bench/bcb_canonical_bench.py --limit 0 --workers 2 # all 1,140
 """
 
 from __future__ import annotations
@@ -27,7 +27,10 @@ def main() -> None:
     ap.add_argument("--data", default=default_data(), help="BigCodeBench jsonl (or its folder)")
     ap.add_argument("--subset-file", default=None, help="only these task ids (e.g. the hard subset)")
     ap.add_argument("--limit", type=int, default=60, help="first N tasks (0 = all)")
-    ap.add_argument("--task-python", default=None, help="interpreter of the task environment")
+    bcb_env = Path(__file__).resolve().parents[1] / ".venv-bcb" / "bin" / "python"
+    ap.add_argument("--task-python", default=str(bcb_env) if bcb_env.exists() else None,
+                    help="interpreter of the task environment (default: .venv-bcb from `make bcb-env` when built, "
+                         "else this one, whose current library releases fail some old-API tasks)")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--timeout", type=float, default=None, help="per-task limit (default: the official 240 s)")
     args = ap.parse_args()
