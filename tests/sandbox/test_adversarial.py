@@ -73,8 +73,10 @@ def test_multiprocessing_still_works_for_honest_code(sb):
 
 
 def test_thread_that_never_ends(sb):
-    code = ("import threading\nthreading.Thread(target=lambda: [0 for _ in iter(int, 1)]).start()\n"
-            "a, b = map(int, input().split())\nprint(a + b)\n")
+    # The thread must spin without allocating: a growing list would die of MemoryError on a fast machine and let
+    # the program exit normally.
+    code = ("import threading\ndef spin():\n    while True:\n        pass\n"
+            "threading.Thread(target=spin).start()\na, b = map(int, input().split())\nprint(a + b)\n")
     check(sb, code, "T")
 
 

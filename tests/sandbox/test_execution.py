@@ -217,3 +217,10 @@ def test_prelude_runs_before_the_candidate(sb):
     assert sb.run(code, tests)["verdicts"] == "R"
     with_prelude = dict(tests, prelude="from typing import *\nfrom collections import *\n")
     assert sb.run(code, with_prelude)["verdicts"] == "A"
+
+
+def test_localhost_resolves_but_the_network_is_closed(sb):
+    code = ("import socket\nprint(socket.gethostbyname('localhost'))\n"
+            "s = socket.socket()\ns.bind(('localhost', 0))\ns.listen()\nprint('listening')\n")
+    tests = sb.stdio(("", "127.0.0.1\nlistening"))
+    assert sb.run(code, tests)["verdicts"] == "A"

@@ -56,8 +56,13 @@ class IsolationInfo:
                 args += ["--symlink", os.readlink(p), str(p)]
             elif p.is_dir():
                 args += ["--ro-bind", str(p), str(p)]
+        # bwrap makes /etc for the binds below with a mode the unprivileged candidate cannot traverse.
+        args += ["--perms", "0755", "--dir", "/etc"]
         for f in ("/etc/ld.so.cache", "/etc/localtime"):
             args += ["--ro-bind-try", f, f]
+        # `localhost` must resolve inside (programs and tests serve on loopback), but the host's own hosts file
+        # names its network: give the sandbox a two-line one of ours instead.
+        args += ["--ro-bind", str(RUNNER.with_name("hosts")), "/etc/hosts"]
         made: set[str] = set()
         for prefix in self.prefixes:
             # bwrap would create the missing parents with the host's modes (/root is 0700): the unprivileged
@@ -211,7 +216,8 @@ def detect_isolation(mode: str = "auto", python: str | None = None) -> Isolation
     """Find out once what this host supports. mode: auto | bwrap | limits."""
     if mode not in ("auto", "bwrap", "limits"):
         raise CrlError(f"unknown sandbox mode {mode!r}", hint="use auto, bwrap or limits")
-    python = python or sys.executable
+    # An absolute path: the runner starts in the sandbox's /tmp, where a relative interpreter path means nothing.
+    python = os.path.abspath(python) if python else sys.executable
     with _lock:
         key = (mode, python)
         if key not in _cache:
