@@ -21,15 +21,35 @@ EXAMPLE = """Examples:
 
   crl eval --benchmark lcb --release v5 --model Qwen/Qwen3-4B --backend openai --n 4 -o runs/lcb
 
+  crl eval --benchmark bigcodebench-hard --subset-file hard-ids.txt --task-python .venv-bcb/bin/python ... -o runs/bcb
+
+  crl eval --benchmark aider-polyglot --languages python,cpp,javascript --model ckpt/ -o runs/aider
+
   crl eval score runs/he-plus ;  crl eval report runs/* --format markdown --plot table3.png"""
 
 Opt = typer.Option
 BENCH_HELP = "One of: " + ", ".join(benchmark_names()) + "."
 
 
-def _bench_options(data, release, start, end) -> dict:
-    return {k: v for k, v in {"data": None if data is None else str(data), "release": release, "start": start,
-                             "end": end}.items() if v is not None}
+# Benchmark options shared by `crl eval` and `crl eval score`; each benchmark refuses those it does not take.
+DataOpt = Annotated[Optional[Path], Opt(help="Local data file or folder (default: $CRL_EVAL_DATA, else upstream).")]
+ReleaseOpt = Annotated[Optional[str], Opt(help="LiveCodeBench release, e.g. v5 (2024-10-01..2025-02-01).")]
+StartOpt = Annotated[Optional[str], Opt(help="LiveCodeBench: first contest date (YYYY-MM-DD).")]
+EndOpt = Annotated[Optional[str], Opt(help="LiveCodeBench: last contest date (YYYY-MM-DD).")]
+TaskPyOpt = Annotated[Optional[Path], Opt("--task-python", help="BigCodeBench/Aider: interpreter that runs the tasks "
+                                          "(with the task libraries; default: this one).")]
+SubsetOpt = Annotated[Optional[Path], Opt("--subset-file", help="BigCodeBench: task ids to keep (e.g. the hard list).")]
+LangOpt = Annotated[Optional[str], Opt("--languages", help="Aider-Polyglot: languages, e.g. python,cpp,javascript.")]
+CalibOpt = Annotated[Optional[bool], Opt("--calibrated/--uncalibrated", help="BigCodeBench: prepend the code prompt "
+                                         "(default calibrated, as the leaderboard).", show_default=False)]
+TimeoutOpt = Annotated[Optional[float], Opt("--task-timeout", help="BigCodeBench/Aider: time limit per task run (s).")]
+
+
+def _bench_options(data, release, start, end, task_python=None, subset_file=None, languages=None, calibrated=None,
+                   task_timeout=None) -> dict:
+    paths = {"data": data, "task_python": task_python, "subset_file": subset_file}
+    return {**{k: None if v is None else str(v) for k, v in paths.items()}, "release": release, "start": start,
+            "end": end, "languages": languages, "calibrated": calibrated, "task_timeout": task_timeout}
 
 
 def _meter(total: int | None, what: str):
@@ -39,7 +59,7 @@ def _meter(total: int | None, what: str):
 
 
 def register(app: typer.Typer) -> None:
-    group = typer.Typer(help="Evaluate a model on code benchmarks (EvalPlus, LiveCodeBench, BBEH, jsonl).\n\n" + EXAMPLE,
+    group = typer.Typer(help="Evaluate a model on code benchmarks (EvalPlus, LiveCodeBench, BBEH, BigCodeBench, Aider-Polyglot, jsonl).\n\n" + EXAMPLE,
                         invoke_without_command=True, no_args_is_help=True)
 
     @group.callback()
@@ -51,10 +71,9 @@ def register(app: typer.Typer) -> None:
         output: Annotated[Optional[Path], Opt("--output", "-o", help="Run directory (resumed when it exists).")] = None,
         n: Annotated[int, Opt("--n", help="Samples per task.")] = 1,
         limit: Annotated[Optional[int], Opt(help="Only the first K tasks (per dataset/subtask for suites).")] = None,
-        data: Annotated[Optional[Path], Opt(help="Local data file or folder (default: $CRL_EVAL_DATA, else upstream).")] = None,
-        release: Annotated[Optional[str], Opt(help="LiveCodeBench release, e.g. v5 (2024-10-01..2025-02-01).")] = None,
-        start: Annotated[Optional[str], Opt(help="LiveCodeBench: first contest date (YYYY-MM-DD).")] = None,
-        end: Annotated[Optional[str], Opt(help="LiveCodeBench: last contest date (YYYY-MM-DD).")] = None,
+        data: DataOpt = None, release: ReleaseOpt = None, start: StartOpt = None, end: EndOpt = None,
+        task_python: TaskPyOpt = None, subset_file: SubsetOpt = None, languages: LangOpt = None,
+        calibrated: CalibOpt = None, task_timeout: TimeoutOpt = None,
         temperature: Annotated[float, Opt(help="Sampling temperature.")] = 0.6,
         top_p: Annotated[float, Opt(help="Top-p.")] = 0.95,
         top_k: Annotated[int, Opt(help="Top-k.")] = 20,
@@ -72,13 +91,14 @@ def register(app: typer.Typer) -> None:
             raise UsageError(f"--backend must be vllm, openai or hf, got {backend!r}")
         if n < 1:
             raise UsageError("--n must be at least 1")
-        from ..evaluation import get_benchmark
+        from ..evaluation import get_benchmark, merge_options
         from ..evaluation.report import summary_table
         from ..evaluation.rundir import RunDir
         from ..evaluation.runner import evaluate, run_info
         from ..generation import SamplingParams, get_backend
 
-        opts = _bench_options(data, release, start, end)
+        opts = merge_options(benchmark, _bench_options(data, release, start, end, task_python, subset_file, languages,
+                                                       calibrated, task_timeout))
         bench = get_benchmark(benchmark, limit=limit, **opts)
         params = SamplingParams(n=n, temperature=temperature, top_p=top_p, top_k=top_k, max_tokens=max_tokens, seed=seed)
         extra = {}
@@ -100,14 +120,13 @@ def register(app: typer.Typer) -> None:
         run_dir: Annotated[Path, typer.Argument(help="Run directory.")],
         samples: Annotated[Optional[Path], Opt(help="JSON Lines of {task_id, completion} or {task_id, solution}.")] = None,
         benchmark: Annotated[Optional[str], Opt("--benchmark", "-b", help="Benchmark (default: the run's).")] = None,
-        data: Annotated[Optional[Path], Opt(help="Local data file or folder.")] = None,
-        release: Annotated[Optional[str], Opt(help="LiveCodeBench release.")] = None,
-        start: Annotated[Optional[str], Opt(help="LiveCodeBench first date.")] = None,
-        end: Annotated[Optional[str], Opt(help="LiveCodeBench last date.")] = None,
+        data: DataOpt = None, release: ReleaseOpt = None, start: StartOpt = None, end: EndOpt = None,
+        task_python: TaskPyOpt = None, subset_file: SubsetOpt = None, languages: LangOpt = None,
+        calibrated: CalibOpt = None, task_timeout: TimeoutOpt = None,
         limit: Annotated[Optional[int], Opt(help="Only the first K tasks.")] = None,
         workers: Annotated[Optional[int], Opt(help="Sandbox workers.")] = None,
     ) -> None:
-        from ..evaluation import get_benchmark
+        from ..evaluation import get_benchmark, merge_options
         from ..evaluation.report import summary_table
         from ..evaluation.rundir import RunDir, write_json
         from ..io import JsonlReader
@@ -117,7 +136,8 @@ def register(app: typer.Typer) -> None:
         name = benchmark or old.get("benchmark_key")
         if not name:
             raise UsageError(f"{run_dir} has no run.json; say which benchmark with --benchmark")
-        opts = {**old.get("options", {}), **_bench_options(data, release, start, end)}
+        opts = merge_options(name, _bench_options(data, release, start, end, task_python, subset_file, languages,
+                                                  calibrated, task_timeout), old.get("options"))
         bench = get_benchmark(name, limit=limit, **opts)
         if samples is not None:
             recs = list(JsonlReader(samples))

@@ -13,12 +13,13 @@ breakdowns and reports are shared (runner.py, rundir.py, report.py). To add one:
 from __future__ import annotations
 
 import importlib
+import inspect
 from typing import Any
 
 from ..errors import CrlError
 from .base import Benchmark, Score, Task
 
-__all__ = ["Benchmark", "Score", "Task", "get_benchmark", "benchmark_names", "BENCHMARKS"]
+__all__ = ["Benchmark", "Score", "Task", "get_benchmark", "benchmark_names", "check_options", "merge_options", "BENCHMARKS"]
 
 # name -> (module, class, fixed keyword options). "name:" entries take the part after the colon as `subtask`.
 BENCHMARKS: dict[str, tuple[str, str, dict[str, Any]]] = {
@@ -42,15 +43,55 @@ def benchmark_names() -> list[str]:
     return [n + "SUB" if n.endswith(":") else n for n in BENCHMARKS]
 
 
-def get_benchmark(name: str, **options: Any) -> Benchmark:
-    """Build benchmark `name`; options (data=..., release=..., ...) whose value is None are left to its defaults."""
+def _lookup(name: str) -> tuple[type, dict[str, Any], str | None]:
     key, sub = name, None
     if name not in BENCHMARKS and ":" in name:
         key, sub = name.split(":", 1)[0] + ":", name.split(":", 1)[1]
     if key not in BENCHMARKS or (key.endswith(":") and not sub):
         raise CrlError(f"unknown benchmark {name!r}", hint=f"choose one of: {', '.join(benchmark_names())}")
     module_name, cls_name, fixed = BENCHMARKS[key]
-    cls = getattr(importlib.import_module(module_name), cls_name)
+    return getattr(importlib.import_module(module_name), cls_name), fixed, sub
+
+
+def accepted_options(name: str) -> set[str]:
+    """The keyword options benchmark `name` really takes: its constructor's named parameters (a catch-all
+    `**kwargs` does not count), less those the registry fixes."""
+    cls, fixed, _ = _lookup(name)
+    params = inspect.signature(cls.__init__).parameters
+    named = {p for p, v in params.items() if v.kind in (v.POSITIONAL_OR_KEYWORD, v.KEYWORD_ONLY) and p != "self"}
+    return named - set(fixed) - {"subtask"}
+
+
+def check_options(name: str, options: dict[str, Any]) -> dict[str, Any]:
+    """Refuse options (set, i.e. not None) that benchmark `name` does not take, instead of ignoring them quietly;
+    returns the set ones. Errors name the CLI flag (`task_python` -> `--task-python`)."""
+    given = {k: v for k, v in options.items() if v is not None}
+    wrong = sorted(set(given) - accepted_options(name))
+    if wrong:
+        flags = ", ".join("--calibrated/--uncalibrated" if k == "calibrated" else "--" + k.replace("_", "-")
+                          for k in wrong)
+        raise CrlError(f"benchmark {name} does not take {flags}",
+                       hint=f"{name} takes: " + ", ".join("--" + k.replace("_", "-") for k in sorted(
+                           accepted_options(name) & _CLI_OPTIONS)))
+    return given
+
+
+def merge_options(name: str, given: dict[str, Any], previous: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A run's benchmark options: `given` (checked) over `previous` (a run.json's, kept where `name` takes them,
+    so that rescoring under another --benchmark does not trip on the old run's options)."""
+    taken = accepted_options(name)
+    keep = {k: v for k, v in (previous or {}).items() if k in taken and v is not None}
+    return {**keep, **check_options(name, given)}
+
+
+# The benchmark options `crl eval` has flags for (the hint above lists those a benchmark takes).
+_CLI_OPTIONS = {"data", "limit", "release", "start", "end", "task_python", "subset_file", "languages", "calibrated",
+                "task_timeout"}
+
+
+def get_benchmark(name: str, **options: Any) -> Benchmark:
+    """Build benchmark `name`; options (data=..., release=..., ...) whose value is None are left to its defaults."""
+    cls, fixed, sub = _lookup(name)
     opts = {k: v for k, v in options.items() if v is not None}
     opts.update(fixed)
     if sub is not None:

@@ -188,18 +188,19 @@ class BigCodeBench(Benchmark):
     needs_sandbox = False  # scored through a JudgePool of its own (task interpreter, official time limit)
 
     def __init__(self, data: str | None = None, subset: str = "full", subset_file: str | None = None,
-                 version: str = DEFAULT_VERSION, calibrated: bool = True, task_python: str | None = None,
+                 version: str = DEFAULT_VERSION, calibrated: bool | None = None, task_python: str | None = None,
                  task_timeout: float | None = None, memory_mb: int = MEMORY_MB, limit: int | None = None,
                  workers: int | None = None, sandbox_mode: str = "auto", require_isolation: bool = False,
                  **_ignored: Any):
-        # Until `crl eval` grows these flags, the environment can set them (docs/eval-bigcodebench-aider.md).
+        # The `crl eval` flags win; the older environment variables still fill what a flag leaves unset.
         if subset == "hard":
             subset_file = subset_file or os.environ.get("CRL_BCB_HARD_FILE") or None
         task_python = task_python or os.environ.get("CRL_BCB_TASK_PYTHON") or None
         if task_timeout is None and os.environ.get("CRL_BCB_TASK_TIMEOUT"):
             task_timeout = float(os.environ["CRL_BCB_TASK_TIMEOUT"])
-        if os.environ.get("CRL_BCB_CALIBRATED"):
-            calibrated = os.environ["CRL_BCB_CALIBRATED"].lower() not in ("0", "false", "no")
+        if calibrated is None:
+            env = os.environ.get("CRL_BCB_CALIBRATED")
+            calibrated = env.lower() not in ("0", "false", "no") if env else True
         if subset not in ("full", "hard"):
             raise CrlError(f"unknown BigCodeBench subset {subset!r}", hint="full or hard")
         self.subset, self.subset_file, self.version = subset, subset_file, version

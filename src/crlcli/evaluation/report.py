@@ -43,7 +43,12 @@ def summary_table(summary: dict[str, Any]) -> Table:
             shown = ", ".join(f"{m} {pct(v)}" for m, v in scores.items() if m != "tasks")
             t.add_row(f"{key}={value}", shown, str(scores.get("tasks", "")))
     c = summary.get("counts", {})
-    t.caption = (f"{c.get('samples', 0)} samples, {c.get('no_extraction', 0)} without code/answer, "
+    env = c.get("env_errors", 0)
+    if env:  # not wrong answers: missing libraries/toolchains, left out of every score above
+        t.add_row("[yellow]environment errors (not scored)[/]", f"{env} samples",
+                  str(len(summary.get("env_errors", {}).get("task_ids", []))))
+    t.caption = (f"{c.get('samples', 0)} samples, {env} environment errors, "
+                 f"{c.get('no_extraction', 0)} without code/answer, "
                  f"{c.get('truncated', 0)} truncated; time " +
                  ", ".join(f"{k} {v:.1f}s" for k, v in summary.get("time", {}).items()))
     return t

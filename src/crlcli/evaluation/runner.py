@@ -13,7 +13,7 @@ from typing import Any, Callable
 from ..errors import CrlError
 from .base import Benchmark, Task
 from .rundir import RunDir
-from .scoring import Stopwatch, judge_pool, score_many, summarize
+from .scoring import Stopwatch, judge_pool, mark_env_error, score_many, summarize
 
 Progress = Callable[[int], None]
 
@@ -58,6 +58,15 @@ def evaluate(bench: Benchmark, rd: RunDir, backend: Any, params: Any, thinking: 
             for task, missing in batch:
                 by_missing[missing].append(task)
             for missing, group in by_missing.items():
+                if hasattr(bench, "run_samples"):  # multi-turn (Aider's two tries): it generates and scores
+                    with watch("generation+scoring"):
+                        recs = bench.run_samples(group, missing, backend, params, thinking,
+                                                 first_sample={t.task_id: have[t.task_id] for t in group})
+                    for rec in recs:
+                        out.write(mark_env_error(rec))
+                        if progress:
+                            progress(1)
+                    continue
                 with watch("generation"):
                     outs = backend.chat([t.messages for t in group], replace(params, n=missing), enable_thinking=thinking)
                 for task, comps in zip(group, outs):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -47,6 +47,17 @@ def score_one(bench: Benchmark, task: Task, sample: dict[str, Any], pool: Any) -
         detail=score.detail,
         group=task.group,
     )
+    return mark_env_error(sample)
+
+
+def mark_env_error(sample: dict[str, Any]) -> dict[str, Any]:
+    """Lift a benchmark's `verdicts["env_error"]` (a library or toolchain missing) onto the sample, so that the
+    summary can leave it out of pass@k; a rescore that no longer hits the problem clears the mark."""
+    reason = (sample.get("verdicts") or {}).get("env_error") if isinstance(sample.get("verdicts"), dict) else None
+    if reason:
+        sample["env_error"] = str(reason)
+    else:
+        sample.pop("env_error", None)
     return sample
 
 
@@ -74,10 +85,17 @@ def summarize(bench: Benchmark, samples: list[dict[str, Any]], run: dict[str, An
               timing: dict[str, float]) -> dict[str, Any]:
     """summary.json: pass@1 averaged over each task's samples, unbiased pass@k for k <= n, breakdowns, counts."""
     per_task: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    env_errors: list[dict[str, Any]] = []
     for s in samples:
         if "metrics" not in s:
             raise CrlError(f"sample {s['task_id']}#{s.get('sample')} is not scored", hint="run `crl eval score RUN_DIR`")
-        per_task[s["task_id"]].append(s)
+        # An environment error says nothing about the model: it is neither a pass nor a failure, so it is left
+        # out of pass@k and the breakdowns and only counted (a task whose every sample hit one drops out).
+        if mark_env_error(s).get("env_error"):
+            env_errors.append(s)
+        else:
+            per_task[s["task_id"]].append(s)
+    scored = [s for ss in per_task.values() for s in ss]
     n_min = min((len(v) for v in per_task.values()), default=0)
     n_max = max((len(v) for v in per_task.values()), default=0)
     ks = ks_for(n_min) if n_min else [1]
@@ -103,7 +121,7 @@ def summarize(bench: Benchmark, samples: list[dict[str, Any]], run: dict[str, An
     return {
         **run,
         "benchmark": bench.name,
-        "n": n_max,
+        "n": max([n_max, *Counter(s["task_id"] for s in env_errors).values()]),
         "pass@1": metrics[primary].get("pass@1"),
         "pass@k": metrics[primary],
         "metrics": metrics,
@@ -112,14 +130,29 @@ def summarize(bench: Benchmark, samples: list[dict[str, Any]], run: dict[str, An
         "counts": {
             "tasks": len(per_task),
             "samples": len(samples),
+            "scored_samples": len(scored),
             "samples_per_task": [n_min, n_max],
-            "passed": {m: sum(s["metrics"][m] for s in samples) for m in bench.metrics},
-            "no_extraction": sum(1 for s in samples if s.get("extracted") is None),
+            "passed": {m: sum(s["metrics"][m] for s in scored) for m in bench.metrics},
+            "no_extraction": sum(1 for s in scored if s.get("extracted") is None),
             "truncated": sum(1 for s in samples if s.get("finish_reason") == "length"),
+            "env_errors": len(env_errors),
         },
+        "env_errors": _env_error_report(env_errors, per_task),
         "time": {k: round(v, 3) for k, v in timing.items()},
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
+
+
+def _env_error_report(env_errors: list[dict[str, Any]], per_task: dict[str, list]) -> dict[str, Any]:
+    """How many samples hit an environment error, on which tasks (those left out entirely are listed apart),
+    and the distinct reasons with their counts: what to install to score the rest."""
+    tasks = sorted({s["task_id"] for s in env_errors})
+    reasons: dict[str, int] = defaultdict(int)
+    for s in env_errors:
+        reasons[s["env_error"]] += 1
+    return {"samples": len(env_errors), "task_ids": tasks,
+            "tasks_left_out": [t for t in tasks if t not in per_task],
+            "reasons": dict(sorted(reasons.items(), key=lambda kv: -kv[1]))}
 
 
 class Stopwatch:

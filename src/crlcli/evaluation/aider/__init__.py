@@ -35,10 +35,14 @@ class AiderPolyglot(Benchmark):
     def __init__(self, data: str | None = None, languages: str | list[str] | None = None,
                  limit: int | None = None, exercises: list[str] | None = None, python: str | None = None,
                  test_timeout: float = 180.0, sandbox_mode: str = "auto", require_isolation: bool = False,
-                 **_ignored: Any):
+                 task_python: str | None = None, task_timeout: float | None = None, **_ignored: Any):
         import os
 
-        languages = languages or os.environ.get("CRL_AIDER_LANGUAGES") or None  # until `crl eval --languages`
+        # `crl eval --languages` wins over CRL_AIDER_LANGUAGES; --task-python/--task-timeout name the Python
+        # exercises' interpreter and the per-run test time limit, as they do for BigCodeBench.
+        languages = languages or os.environ.get("CRL_AIDER_LANGUAGES") or None
+        python = os.path.abspath(task_python) if task_python else python
+        test_timeout = test_timeout if task_timeout is None else float(task_timeout)
         if isinstance(languages, str):
             languages = [x.strip() for x in languages.split(",") if x.strip()]
         self.data, self.languages, self.limit = data, languages, limit
