@@ -78,3 +78,10 @@ def test_evaluate_runs_two_tries_per_language(shared_data, tmp_path, monkeypatch
     written = [json.loads(x) for x in (rd.path / "samples.jsonl").read_text().splitlines()]
     assert sorted(s["sample"] for s in written if s["task_id"] == "python/proverb") == [0, 1, 2]
     assert summary["n"] == 3 and summary["metrics"]["try1"]["pass@1"] == 0.5
+
+    # `crl eval score`'s path: rescoring the run keeps try 2 (every recorded turn is scored again)
+    from crlcli.evaluation.runner import rescore
+
+    summary = rescore(bench, rd2, rd2.samples(), rd2.read_run())
+    assert summary["metrics"]["try1"]["pass@1"] == 0.5 and summary["metrics"]["try2"]["pass@1"] == 1.0
+    assert summary["counts"]["env_errors"] == 3 and summary["counts"]["samples"] == 9

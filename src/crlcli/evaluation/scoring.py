@@ -32,8 +32,14 @@ def judge_pool(bench: Benchmark, workers: int | None) -> Iterator[Any]:
 
 def score_one(bench: Benchmark, task: Task, sample: dict[str, Any], pool: Any) -> dict[str, Any]:
     """Score one sample in place: a `solution` field is code used as is; else the completion is parsed."""
+    turns = sample.get("turns") or []
     if sample.get("solution") is not None and hasattr(bench, "score_code"):
         score = bench.score_code(task, sample["solution"], pool)
+    elif len(turns) > 1 and hasattr(bench, "merge"):  # a multi-turn sample (Aider's try 2): rescore every turn
+        scores = [bench.score(task, t.get("completion") or "", pool) for t in turns]
+        for t, sc in zip(turns, scores):
+            t["verdict"] = sc.verdicts.get("try", "S")
+        score = bench.merge(scores)
     else:
         score = bench.score(task, sample.get("completion") or "", pool)
     missing = [m for m in bench.metrics if m not in score.metrics]
