@@ -121,7 +121,7 @@ def test_options_a_benchmark_does_not_take_are_errors():
 def test_cli_refuses_unknown_flag_for_benchmark(crl, tmp_path):
     proc = crl("eval", "--benchmark", "humaneval", "--model", "m", "--backend", "hf", "--languages", "python",
                "-o", str(tmp_path / "r"))
-    assert proc.returncode != 0
+    assert proc.returncode == 2  # a usage error
     assert "does not take --languages" in proc.stderr.decode()
     assert not (tmp_path / "r").exists()
     proc = crl("eval", "score", str(tmp_path / "r2"), "--benchmark", "lcb", "--samples", str(tmp_path / "none"),

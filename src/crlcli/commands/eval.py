@@ -45,13 +45,6 @@ CalibOpt = Annotated[Optional[bool], Opt("--calibrated/--uncalibrated", help="Bi
 TimeoutOpt = Annotated[Optional[float], Opt("--task-timeout", help="BigCodeBench/Aider: time limit per task run (s).")]
 
 
-def _bench_options(data, release, start, end, task_python=None, subset_file=None, languages=None, calibrated=None,
-                   task_timeout=None) -> dict:
-    paths = {"data": data, "task_python": task_python, "subset_file": subset_file}
-    return {**{k: None if v is None else str(v) for k, v in paths.items()}, "release": release, "start": start,
-            "end": end, "languages": languages, "calibrated": calibrated, "task_timeout": task_timeout}
-
-
 def _meter(total: int | None, what: str):
     from ..progress import Meter
 
@@ -94,21 +87,15 @@ def register(app: typer.Typer) -> None:
         from ..evaluation import get_benchmark, merge_options
         from ..evaluation.report import summary_table
         from ..evaluation.rundir import RunDir
-        from ..evaluation.runner import evaluate, run_info
+        from ..evaluation.runner import evaluate, parse_backend_opts, run_info
         from ..generation import SamplingParams, get_backend
 
-        opts = merge_options(benchmark, _bench_options(data, release, start, end, task_python, subset_file, languages,
-                                                       calibrated, task_timeout))
+        opts = merge_options(benchmark, dict(data=data, release=release, start=start, end=end, task_python=task_python,
+                             subset_file=subset_file, languages=languages, calibrated=calibrated, task_timeout=task_timeout))
         bench = get_benchmark(benchmark, limit=limit, **opts)
         params = SamplingParams(n=n, temperature=temperature, top_p=top_p, top_k=top_k, max_tokens=max_tokens, seed=seed)
-        extra = {}
-        for item in backend_opt or []:
-            key, sep, value = item.partition("=")
-            if not sep:
-                raise UsageError(f"--backend-opt takes KEY=VALUE, got {item!r}")
-            extra[key] = int(value) if value.isdigit() else value
         runinfo = run_info(benchmark, bench, model, backend, params, thinking, opts)
-        gen = get_backend(backend, model=model, **extra)
+        gen = get_backend(backend, model=model, **parse_backend_opts(backend_opt))
         with _meter(None, f"eval {bench.name}") as meter:
             summary = evaluate(bench, RunDir(output), gen, params, thinking, runinfo, workers=workers,
                                progress=meter.advance, set_total=meter.set_total)
@@ -136,8 +123,9 @@ def register(app: typer.Typer) -> None:
         name = benchmark or old.get("benchmark_key")
         if not name:
             raise UsageError(f"{run_dir} has no run.json; say which benchmark with --benchmark")
-        opts = merge_options(name, _bench_options(data, release, start, end, task_python, subset_file, languages,
-                                                  calibrated, task_timeout), old.get("options"))
+        opts = merge_options(name, dict(data=data, release=release, start=start, end=end, task_python=task_python,
+                             subset_file=subset_file, languages=languages, calibrated=calibrated,
+                             task_timeout=task_timeout), old.get("options"))
         bench = get_benchmark(name, limit=limit, **opts)
         if samples is not None:
             recs = list(JsonlReader(samples))

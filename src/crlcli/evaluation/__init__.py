@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import importlib
 import inspect
+from pathlib import PurePath
 from typing import Any
 
-from ..errors import CrlError
+from ..errors import CrlError, UsageError
 from .base import Benchmark, Score, Task
 
 __all__ = ["Benchmark", "Score", "Task", "get_benchmark", "benchmark_names", "check_options", "merge_options", "BENCHMARKS"]
@@ -70,7 +71,7 @@ def check_options(name: str, options: dict[str, Any]) -> dict[str, Any]:
     if wrong:
         flags = ", ".join("--calibrated/--uncalibrated" if k == "calibrated" else "--" + k.replace("_", "-")
                           for k in wrong)
-        raise CrlError(f"benchmark {name} does not take {flags}",
+        raise UsageError(f"benchmark {name} does not take {flags}",
                        hint=f"{name} takes: " + ", ".join("--" + k.replace("_", "-") for k in sorted(
                            accepted_options(name) & _CLI_OPTIONS)))
     return given
@@ -81,6 +82,8 @@ def merge_options(name: str, given: dict[str, Any], previous: dict[str, Any] | N
     so that rescoring under another --benchmark does not trip on the old run's options)."""
     taken = accepted_options(name)
     keep = {k: v for k, v in (previous or {}).items() if k in taken and v is not None}
+    # paths (CLI flags give Path objects) are stored as strings: the options go into run.json
+    given = {k: str(v) if isinstance(v, PurePath) else v for k, v in given.items()}
     return {**keep, **check_options(name, given)}
 
 
