@@ -128,3 +128,23 @@ def test_cli_refuses_unknown_flag_for_benchmark(crl, tmp_path):
                "--subset-file", str(tmp_path / "ids"), "--uncalibrated")
     assert proc.returncode != 0
     assert "lcb does not take --calibrated/--uncalibrated, --subset-file" in " ".join(proc.stderr.decode().split())
+
+
+def test_languages_flag_wins_over_env_var(crl, shared_data, tmp_path):
+    from crlcli.evaluation.aider import load_exercises, toolchain_status
+
+    if toolchain_status(["python"])["python"]:
+        pytest.skip(f"python toolchain for Aider not ready here: {toolchain_status(['python'])['python']}")
+    root = shared_data / "aider_polyglot"
+    ex = load_exercises(root, ["python"])[0]
+    (name, text), = ex.reference_files().items()
+    samples = tmp_path / "samples.jsonl"
+    samples.write_text(json.dumps({"task_id": ex.id, "completion": f"{name}\n```python\n{text}```\n"}) + "\n")
+    run = tmp_path / "run"
+    proc = crl("eval", "score", str(run), "--samples", str(samples), "--benchmark", "aider-polyglot", "--data",
+               str(root), "--languages", "python", "--limit", "1", "--task-timeout", "120",
+               env={"CRL_AIDER_LANGUAGES": "javascript"}, timeout=600)
+    assert proc.returncode == 0, proc.stderr.decode()[-2000:]
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["benchmark_info"]["languages"] == ["python"] and summary["benchmark_info"]["test_timeout_s"] == 120
+    assert summary["pass@1"] == 1.0 and list(summary["breakdown"]["language"]) == ["python"]
