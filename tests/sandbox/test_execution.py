@@ -224,3 +224,21 @@ def test_localhost_resolves_but_the_network_is_closed(sb):
             "s = socket.socket()\ns.bind(('localhost', 0))\ns.listen()\nprint('listening')\n")
     tests = sb.stdio(("", "127.0.0.1\nlistening"))
     assert sb.run(code, tests)["verdicts"] == "A"
+
+
+def test_interpreter_under_tmp_is_not_hidden_by_the_sandbox_tmpfs(tmp_path):
+    # A checkout (and its venv) under /tmp, as a CI clone may be: the sandbox's own /tmp must not hide it.
+    import subprocess
+    import sys
+
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    (venv / "lib" / "python3.11" / "site-packages" / "marker_mod.py").write_text("VALUE = 42\n")
+    tests = {"type": "stdio", "cases": [{"input": "", "output": "42"}]}
+    default = detect_isolation("auto")
+    if default.mode != "bwrap":
+        pytest.skip(f"bubblewrap sandbox unavailable here: {default.detail}")
+    with JudgePool(workers=1, python=str(venv / "bin" / "python")) as pool:
+        assert pool.info.mode == "bwrap", pool.info.detail
+        res = pool.submit("import marker_mod\nprint(marker_mod.VALUE)\n", tests).result()
+    assert res["verdicts"] == "A", res

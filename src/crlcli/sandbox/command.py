@@ -237,6 +237,9 @@ def _bwrap_argv(argv, copy: Path, inner_dir: str, ro_paths, env: dict[str, str])
         p = Path("/etc") / entry
         if p.exists():
             out += ["--ro-bind", str(p), str(p)]
+    # The private /tmp comes before the toolchain binds: a toolchain or venv that lives under the host's /tmp (a
+    # checkout there) is then bound on top of it instead of being hidden by it.
+    out += ["--tmpfs", "/tmp", "--dir", "/tmp/home"]
     seen: set[str] = set()
     for p in ro_paths:
         p = os.path.realpath(p)
@@ -244,7 +247,7 @@ def _bwrap_argv(argv, copy: Path, inner_dir: str, ro_paths, env: dict[str, str])
             continue
         seen.add(p)
         out += ["--ro-bind", p, p]
-    out += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--dir", "/tmp/home",
+    out += ["--proc", "/proc", "--dev", "/dev",
             "--bind", str(copy), inner_dir, "--chdir", inner_dir, "--clearenv"]
     for k, v in env.items():
         out += ["--setenv", k, v]

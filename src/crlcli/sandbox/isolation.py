@@ -40,9 +40,20 @@ class IsolationInfo:
 
     def argv(self) -> list[str]:
         """Command line that starts one worker's runner."""
-        py = [self.python, "-I", "-B"]
         if self.mode != "bwrap":
-            return py + [str(RUNNER)]
+            return [self.python, "-I", "-B", str(RUNNER)]
+        # The sandbox's /tmp (and each candidate's) is a fresh tmpfs that would hide an interpreter living under
+        # /tmp (a checkout there, a CI clone): such prefixes are bound elsewhere and the interpreter path follows.
+        # A venv finds itself from its executable's path, so it works from the new place.
+        python, binds = self.python, []
+        for i, prefix in enumerate(self.prefixes):
+            target = prefix
+            if any(prefix == t or prefix.startswith(t + "/") for t in ("/tmp", "/dev")):
+                target = f"/crl/prefix{i}"
+                if python.startswith(prefix + "/"):
+                    python = target + python[len(prefix):]
+            binds.append((prefix, target))
+        py = [python, "-I", "-B"]
         args = [self.bwrap, "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-net",
                 "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try", "--clearenv", "--chdir", "/tmp"]
         if not self.root:
@@ -64,14 +75,14 @@ class IsolationInfo:
         # names its network: give the sandbox a two-line one of ours instead.
         args += ["--ro-bind", str(RUNNER.with_name("hosts")), "/etc/hosts"]
         made: set[str] = set()
-        for prefix in self.prefixes:
+        for prefix, target in binds:
             # bwrap would create the missing parents with the host's modes (/root is 0700): the unprivileged
             # candidate could not reach the interpreter's modules, so make them traversable.
-            for parent in reversed(Path(prefix).parents[:-1]):
+            for parent in reversed(Path(target).parents[:-1]):
                 if str(parent) not in made:
                     made.add(str(parent))
                     args += ["--perms", "0755", "--dir", str(parent)]
-            args += ["--ro-bind", prefix, prefix]
+            args += ["--ro-bind", prefix, target]
         for name in RUNNER_FILES:
             args += ["--ro-bind", str(RUNNER.with_name(name)), f"/crl/{name}"]
         args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--"]
