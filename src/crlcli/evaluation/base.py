@@ -63,6 +63,26 @@ class Benchmark:
         return {"name": self.name, "metrics": list(self.metrics)}
 
 
+class RecordTestsBenchmark(Benchmark):
+    """A benchmark whose tasks carry problem-record `tests` (DESIGN.md): pass = every test case accepted."""
+
+    def tests_of(self, task: Task) -> dict[str, Any]:
+        return task.data["tests"]
+
+    def score(self, task: Task, completion: str, pool: Any) -> Score:
+        from ..extract import extract_code
+
+        code = extract_code(completion)
+        if code is None:
+            return Score(metrics={"pass": False}, detail="no code block in the answer")
+        return self.score_code(task, code, pool, extracted=code)
+
+    def score_code(self, task: Task, code: str, pool: Any, extracted: str | None = None) -> Score:
+        res = pool.submit(code, self.tests_of(task)).result()
+        ok = res["total"] > 0 and res["passed"] == res["total"]
+        return Score(metrics={"pass": ok}, extracted=extracted or code, verdicts={"pass": res["verdicts"]})
+
+
 def limit_tasks(tasks: list[Task], limit: int | None) -> list[Task]:
     if limit is not None and limit < 0:
         raise CrlError(f"--limit must be >= 0, got {limit}")

@@ -10,14 +10,13 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CrlError
-from ..extract import extract_code
 from ..io import JsonlReader
 from ..records import check_problem
-from .base import Benchmark, Score, Task
+from .base import RecordTestsBenchmark, Task
 from .lcb import lcb_prompt
 
 
-class JsonlBenchmark(Benchmark):
+class JsonlBenchmark(RecordTestsBenchmark):
     name = "jsonl"
     metrics = ("pass",)
     group_keys = ("source",)
@@ -51,14 +50,3 @@ class JsonlBenchmark(Benchmark):
             if self.limit is not None and len(tasks) >= self.limit:
                 break
         return tasks
-
-    def score(self, task: Task, completion: str, pool: Any) -> Score:
-        code = extract_code(completion)
-        if code is None:
-            return Score(metrics={"pass": False}, detail="no code block in the answer")
-        return self.score_code(task, code, pool, extracted=code)
-
-    def score_code(self, task: Task, code: str, pool: Any, extracted: str | None = None) -> Score:
-        res = pool.submit(code, task.data["tests"]).result()
-        ok = res["total"] > 0 and res["passed"] == res["total"]
-        return Score(metrics={"pass": ok}, extracted=extracted or code, verdicts={"pass": res["verdicts"]})
