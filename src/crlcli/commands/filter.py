@@ -13,7 +13,7 @@ from ..filtering import FilterOptions, FilterStats, filter_records
 from ..io import JsonlWriter
 from ..log import console, logger
 from ..progress import Meter
-from ..records import check_problem
+from ..sources.jsonl import checked
 from ..tokens import CaseTokenLimit
 from ._common import InputOpt, OutputOpt, SkipInvalidOpt, Stage
 
@@ -93,7 +93,7 @@ def register(app: typer.Typer) -> None:
             reject = None
         else:
             reader = stage.reader
-            records = _checked(reader)
+            records = checked(reader)
             reject = reader.reject
         st = FilterStats(options)
         with Meter("filter", unit="problems", enabled=console.is_terminal) as meter, \
@@ -108,12 +108,3 @@ def register(app: typer.Typer) -> None:
             stats.write_bytes(orjson.dumps(st.to_dict(), option=orjson.OPT_INDENT_2) + b"\n")
         if st.after.questions == 0 and st.before.questions > 0:
             logger.warning("no problem kept: check --max-case-tokens / --min-cases")
-
-
-def _checked(reader):
-    for record in reader:
-        why = check_problem(record)
-        if why is not None:
-            reader.reject(record, why)
-            continue
-        yield record

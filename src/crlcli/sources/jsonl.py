@@ -15,7 +15,11 @@ EXAMPLE = "problems.jsonl.gz"
 
 def load(path: str | None, reporter: RowReporter) -> Iterator[dict]:
     # None means stdin, like every other stage.
-    reader = JsonlReader(path, reporter.skip)
+    return checked(JsonlReader(path, reporter.skip))
+
+
+def checked(reader: JsonlReader) -> Iterator[dict]:
+    """The reader's records that are problem records; others go through the reader's stop-or-skip policy."""
     for record in reader:
         why = check_problem(record)
         if why is not None:
