@@ -20,7 +20,7 @@ from ..errors import CrlError
 from ..log import logger
 
 RUNNER = Path(__file__).with_name("runner.py")
-RUNNER_FILES = ("runner.py", "runner_case.py", "runner_child.py")  # stdlib-only, bound read-only into /crl
+RUNNER_FILES = ("runner.py", "runner_case.py", "runner_child.py", "runner_seccomp.py")  # stdlib-only, bound read-only into /crl
 CAPS = ("CAP_SYS_ADMIN", "CAP_SETUID", "CAP_SETGID", "CAP_KILL")
 CGROUP_V1 = Path("/sys/fs/cgroup/pids")
 CGROUP_ROOT = Path("/sys/fs/cgroup")
