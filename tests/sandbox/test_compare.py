@@ -83,3 +83,59 @@ def test_label_threshold_is_strict():
     assert label_for(0.8) == "F"
     assert label_for(1.0, threshold=0.99) == "T"
     assert label_for(0.0, threshold=0.0) == "F"
+
+
+# Only ASCII whitespace separates tokens: str.split() also splits on these, so a candidate could print them
+# instead of the spaces a checker expects (or to glue a wrong answer into one "token" the other side splits).
+@pytest.mark.parametrize("sep", ["\xa0", "\u2003", "\u2028", "\u3000", "\x1c", "\x1d", "\x1e", "\x1f", "\x85"])
+def test_stdio_non_ascii_whitespace_is_not_a_separator(sep):
+    assert not stdio_equal(f"1{sep}2", "1 2")
+    assert not stdio_equal("1 2", f"1{sep}2")
+    assert not stdio_equal(f"1{sep}2\n", "1\n2\n")
+    assert not stdio_equal(f"3{sep}", "3")  # not trailing whitespace either
+    assert stdio_equal(f"1{sep}2 \n", f"1{sep}2")  # the same token on both sides is fine
+
+
+@pytest.mark.parametrize("sep", [" ", "\t", "\n", "\r", "\v", "\f", "\r\n", " \t\v\f\r\n "])
+def test_stdio_every_ascii_whitespace_separates(sep):
+    assert stdio_equal(f"1{sep}2{sep}", "1 2")
+    assert stdio_equal(f"{sep}1{sep}2", "1\n2\n")
+    assert stdio_equal(f"1{sep}2".encode(), "1 2")
+
+
+@pytest.mark.parametrize("got,want", [
+    ("\u0663", "3"),  # Arabic-Indic three: float() and str's \d accept it
+    ("\u0663.0", "3.0"),
+    ("0.\u0663\u0663\u0663\u0663\u0663\u0663\u0663", "0.333333333"),
+    ("\uff13.5", "3.5"),  # fullwidth digit
+    ("1_0.0", "10.0"),  # float() accepts underscores
+    ("3.0", "\u0663.0"),
+    ("inf", "inf0"),
+])
+def test_stdio_numbers_are_ascii_only(got, want):
+    assert not stdio_equal(got, want)
+
+
+def test_stdio_bytes_and_str_mix():
+    assert stdio_equal(b"1 2\n", "1 2")
+    assert stdio_equal("1 2", b"1 2\n")
+    assert stdio_equal(b"0.3333333\n", b"0.333333333")
+    assert not stdio_equal(b"1\xc2\xa02", "1 2")
+    assert stdio_equal("é 2\n".encode(), "é 2")
+    # raw bytes kept by surrogateescape still compare equal to themselves, never to something else
+    assert stdio_equal(b"\xff 1", b"\xff 1".decode("utf-8", "surrogateescape"))
+    assert not stdio_equal(b"\xfe 1", b"\xff 1".decode("utf-8", "surrogateescape"))
+    assert stdio_equal("\ud800 1", "\ud800 1\n") and not stdio_equal("\ud800 1", "\ud801 1")
+
+
+@pytest.mark.parametrize("got,want,ok", [
+    ("1 2 3", "1 2 3\n\n", True),
+    ("1 2 3\n\n", "1 2 3", True),
+    ("1 2 34", "1 2 3", False),  # a prefix that is not followed by whitespace
+    ("1 2 3", "1 2 34", False),
+    ("  ", "", True),
+    ("", "0", False),
+    ("1 2 3 x", "1 2 3", False),
+])
+def test_stdio_trailing_whitespace_fast_path(got, want, ok):
+    assert stdio_equal(got, want) is ok
