@@ -1,16 +1,19 @@
-"""A candidate + a problem's `tests` -> the message for the sandbox (no expected outputs) and, from the reply,
-the verdicts (compared here, in the trusted parent)."""
+"""A candidate + a problem's `tests` -> the message for the sandbox (no expected outputs) and, from the runner's
+per-case frames, the verdicts (compared here, in the trusted parent)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import CrlError
 from .compare import DEFAULT_TOL, call_expected_matches, decode_call_args, stdio_equal
+from .runner_child import NumpyValue, decode_value
 
 VERDICTS = "AWTMORCS"
+FAILURES = "WTMORCS"  # what the sandbox may report itself; a pass is decided here
 _NO_OUTPUT = object()
 
 
@@ -36,12 +39,18 @@ class Prepared:
     kind: str
     tol: float
     budget: float  # seconds the whole candidate may take before the parent gives up on the sandbox
-    started: float = 0.0
-    extra: dict[str, Any] = field(default_factory=dict)
+    check: Callable[[int, Any], bool] | None = None  # call tests: the parent's own comparison of decoded values
+
+    @property
+    def trust(self) -> str:
+        """"parent": every pass was decided here from values compared here; "in-process": an assert harness in
+        the candidate's process reported it (forgeable by a candidate that knows the harness)."""
+        return "in-process" if self.kind == "assert" else "parent"
 
 
-def prepare(code: str, tests: Any, limits: Limits) -> Prepared:
-    """Validate `tests` (CrlError when unusable) and build the sandbox message."""
+def prepare(code: str, tests: Any, limits: Limits, check: Callable[[int, Any], bool] | None = None) -> Prepared:
+    """Validate `tests` (CrlError when unusable) and build the sandbox message. `check(i, value)`: for call
+    tests, the parent's comparison of case i's decoded return value (instead of the cases' `output`)."""
     if not isinstance(code, str):
         raise CrlError(f"candidate code must be a string, got {type(code).__name__}")
     if not isinstance(tests, dict):
@@ -78,7 +87,12 @@ def prepare(code: str, tests: Any, limits: Limits) -> Prepared:
             inputs.append(inp)
             expected.append(out)
         elif kind == "call":
-            inputs.append(decode_call_args(case.get("input", []), where))
+            if tests.get("tagged_args"):
+                if not isinstance(case.get("input"), str):
+                    raise CrlError(f"{where}: with tagged_args, input is the tagged text of the argument list")
+                inputs.append(case["input"])
+            else:
+                inputs.append(decode_call_args(case.get("input", []), where))
             expected.append(case["output"] if "output" in case else _NO_OUTPUT)
         else:
             program = case.get("program")
@@ -98,44 +112,113 @@ def prepare(code: str, tests: Any, limits: Limits) -> Prepared:
         if not isinstance(prelude, str):
             raise CrlError("tests.prelude must be a string of Python source")
         code = prelude.rstrip("\n") + "\n" + code
+    if check is not None and kind != "call":
+        raise CrlError("a parent-side check needs call tests")
     message = {"type": kind, "code": code, "cases": inputs, "timeouts": timeouts,
                "fn_name": tests.get("fn_name"), "class_name": tests.get("class_name") or None,
+               "tagged_args": bool(tests.get("tagged_args")),
                "memory_mb": limits.memory_mb, "max_output": limits.max_output, "tmpfs_mb": limits.tmpfs_mb,
                "max_procs": limits.max_procs}
     budget = 15.0 + sum(timeouts) + 0.25 * len(timeouts)
-    return Prepared(message, expected, kind, tol, budget)
+    return Prepared(message, expected, kind, tol, budget, check)
 
 
-def verdicts_of(prep: Prepared, reply: dict[str, Any] | None) -> str:
-    """One letter per case; any sandbox trouble (no reply, a runner error) is S for every case."""
-    n = len(prep.expected)
-    results = (reply or {}).get("results")
-    if not isinstance(results, list) or len(results) != n:
-        return "S" * n
-    letters = []
-    for res, want in zip(results, prep.expected):
-        s = res.get("s")
-        if s != "ok":
-            letters.append(s if isinstance(s, str) and s in VERDICTS else "S")
-        elif prep.kind == "stdio":
-            letters.append("A" if stdio_equal(res.get("out", ""), want, prep.tol) else "W")
+class Verdicts:
+    """The letters of one candidate, filled case by case from the runner's frames. Only this class turns a
+    case into an A: from stdout or a return value it compares itself, or (assert tests only, trust
+    "in-process") the harness's end marker as the runner checked it. A case with no frame is S."""
+
+    def __init__(self, prep: Prepared):
+        self.prep = prep
+        self.letters: list[str] = []
+
+    def add(self, header: dict[str, Any], body: bytes) -> bool:
+        """One case's frame; False when it is not the next case or not a known result (the caller restarts
+        the sandbox)."""
+        prep, i, s = self.prep, header.get("case"), header.get("s")
+        if i != len(self.letters) or i >= len(prep.expected):
+            return False
+        if s == "ok" and prep.kind != "assert":
+            self.letters.append(self._compare(i, body))
+        elif s in FAILURES or (s == "A" and prep.kind == "assert"):
+            self.letters.append(s)
         else:
-            letters.append(_call_letter(res.get("out", ""), want, prep.tol))
-    return "".join(letters)
+            return False
+        return True
+
+    def _compare(self, i: int, body: bytes) -> str:
+        prep = self.prep
+        if prep.kind == "stdio":
+            return "A" if stdio_equal(body.decode("utf-8", "surrogateescape"), prep.expected[i], prep.tol) else "W"
+        try:
+            value = decode_value(body, _numpy() if prep.check is not None else None)
+        except ValueError:
+            return "W"
+        if prep.check is not None:
+            try:
+                return "A" if prep.check(i, value) is True else "W"
+            except Exception:  # noqa: BLE001 - the comparison of a hostile value: a wrong answer
+                return "W"
+        want = prep.expected[i]
+        if want is _NO_OUTPUT:
+            return "A"  # no expected value given: the case checks only that the call returns
+        try:
+            return "A" if call_expected_matches(json_view(value), want, prep.tol) else "W"
+        except (ValueError, TypeError, RecursionError):
+            return "W"
+
+    def text(self) -> str:
+        return "".join(self.letters) + "S" * (len(self.prep.expected) - len(self.letters))
 
 
-def _call_letter(out: str, want: Any, tol: float) -> str:
-    try:
-        got = json.loads(out)
-    except ValueError:
-        return "W"
-    if want is _NO_OUTPUT:
-        return "A"  # no expected value given: the case checks only that the call returns
-    return "A" if call_expected_matches(got, want, tol) else "W"
+def json_view(value: Any) -> Any:
+    """A decoded return value as the JSON comparison sees it: tuples are lists, sets sorted lists (in their own
+    order when unsortable), dict keys as JSON writes them, bytes as UTF-8 text, numpy values as Python ones;
+    what JSON cannot hold (complex, unserialisable objects) raises ValueError: a wrong answer."""
+    t = type(value)
+    if value is None or t in (bool, int, float, str):
+        return value
+    if t in (list, tuple):
+        return [json_view(v) for v in value]
+    if t in (set, frozenset):
+        items = [json_view(v) for v in value]
+        try:
+            return sorted(items)
+        except TypeError:
+            return items
+    if t is dict:
+        return {_json_key(k): json_view(v) for k, v in value.items()}
+    if t in (bytes, bytearray):
+        return value.decode("utf-8", "replace")
+    if t is NumpyValue:
+        return json_view(value.value)
+    raise ValueError(f"{t.__name__} has no JSON form")
 
 
-def result_dict(verdicts: str, time_ms: int) -> dict[str, Any]:
+def _json_key(k: Any) -> str:
+    if isinstance(k, str):
+        return k
+    if k is None or isinstance(k, (bool, int, float)):
+        return json.dumps(k)
+    raise ValueError("a dict key JSON cannot hold")
+
+
+_np: list[Any] = []
+
+
+def _numpy() -> Any:
+    """numpy for rebuilding numpy return values when the parent has it (a custom check may compare them)."""
+    if not _np:
+        try:
+            import numpy
+        except ImportError:
+            numpy = None
+        _np.append(numpy)
+    return _np[0]
+
+
+def result_dict(verdicts: str, time_ms: int, trust: str = "parent") -> dict[str, Any]:
     passed = verdicts.count("A")
     total = len(verdicts)
     return {"pass_rate": passed / total if total else 0.0, "passed": passed, "total": total,
-            "verdicts": verdicts, "time_ms": time_ms}
+            "verdicts": verdicts, "time_ms": time_ms, "trust": trust}

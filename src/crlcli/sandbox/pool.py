@@ -21,16 +21,18 @@ import threading
 import time
 import weakref
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
 from typing import Any
 
 from ..errors import CrlError
 from ..log import logger
 from .isolation import IsolationInfo, detect_isolation, make_cgroup, make_cpu_cgroup, remove_cgroup
-from .jobs import Limits, Prepared, prepare, result_dict, verdicts_of
+from .jobs import Limits, Prepared, Verdicts, prepare, result_dict
 
 UID_BASE = 1_500_000_000
+_HEAD = struct.Struct(">II")  # runner frames: header length, body length (runner_case.send_frame)
+_MAX_HEADER = 1 << 16
 _PROCS_OVERHEAD = 8  # bwrap, the runner, its supervisor, the per-candidate runner, the compile child
 
 
@@ -91,9 +93,16 @@ class Sandbox:
         return ""
 
     def request(self, msg: dict, timeout: float) -> dict | None:
-        """Send one message, wait for the reply; None (and the sandbox killed) on timeout or death."""
+        """Send one message and return the first frame's header (the ping reply); None on timeout or death."""
+        for header, _ in self.frames(msg, timeout, max_body=0):
+            return header
+        return None
+
+    def frames(self, msg: dict, timeout: float, max_body: int) -> Iterator[tuple[dict, bytes]]:
+        """Send one message, then yield the runner's frames (header, body) as they arrive. On timeout, death or a
+        malformed frame the sandbox is killed and the iteration ends early."""
         if self.proc is None:
-            return None
+            return
         deadline = time.monotonic() + timeout
         data = json.dumps(msg).encode()
         data = memoryview(struct.pack(">I", len(data)) + data)
@@ -101,7 +110,6 @@ class Sandbox:
         os.set_blocking(wfd, False)
         watch = [rfd, efd]
         buf = bytearray()
-        need = 4
         try:
             while True:
                 left = deadline - time.monotonic()
@@ -112,18 +120,27 @@ class Sandbox:
                     data = data[os.write(wfd, data[:1 << 20]):]
                 if efd in r and not os.read(efd, 65536):
                     watch.remove(efd)  # stderr is drained so that the runner never blocks on it
-                if rfd in r:
-                    chunk = os.read(rfd, max(need - len(buf), 1 << 16))
-                    if not chunk:
-                        raise EOFError
-                    buf.extend(chunk)
-                    if len(buf) >= 4 and need == 4:
-                        need = 4 + struct.unpack(">I", buf[:4])[0]
-                    if need > 4 and len(buf) >= need:
-                        return json.loads(bytes(buf[4:need]))
-        except (TimeoutError, EOFError, OSError, ValueError):
+                if rfd not in r:
+                    continue
+                chunk = os.read(rfd, 1 << 20)
+                if not chunk:
+                    raise EOFError
+                buf.extend(chunk)
+                while len(buf) >= _HEAD.size:
+                    hlen, blen = _HEAD.unpack_from(buf)
+                    if hlen > _MAX_HEADER or blen > max_body + 64:
+                        raise ValueError(f"runner frame too large ({hlen}, {blen})")
+                    if len(buf) < _HEAD.size + hlen + blen:
+                        break
+                    header = json.loads(bytes(buf[_HEAD.size:_HEAD.size + hlen]))
+                    body = bytes(buf[_HEAD.size + hlen:_HEAD.size + hlen + blen])
+                    del buf[:_HEAD.size + hlen + blen]
+                    if not isinstance(header, dict):
+                        raise ValueError("runner frame header is not an object")
+                    yield header, body
+        except (TimeoutError, EOFError, OSError, ValueError) as exc:
+            logger.debug(f"sandbox {self.slot}: {exc!r}")
             self.stop()
-            return None
 
     def stop(self, graceful: bool = False) -> None:
         """Kill the whole sandbox (its process group and every pid in its cgroup) and remove the cgroup.
@@ -197,10 +214,11 @@ class JudgePool:
         return self.info.mode
 
     def submit(self, code: str, tests: dict, limits: Limits | None = None,
-               deadline: float | None = None) -> Future:
+               deadline: float | None = None, check: Callable[[int, Any], bool] | None = None) -> Future:
         """Queue one candidate; the future gives run_tests()'s dict. `deadline` is a time.monotonic() value
-        after which the candidate is given S verdicts instead of being run (or finished)."""
-        prep = prepare(code, tests, limits or self.limits)
+        after which the candidate is given S verdicts instead of being run (or finished). `check(i, value)`:
+        call tests compared by the caller's own rule, here in the parent, on each decoded return value."""
+        prep = prepare(code, tests, limits or self.limits, check)
         fut: Future = Future()
         with self._lock:  # never queued behind the workers' stop sentinels
             if self._closed.is_set() or self._pid != os.getpid():
@@ -238,7 +256,7 @@ class JudgePool:
                 except BaseException as exc:  # noqa: BLE001 - a bug here must not hang the caller
                     logger.debug(f"judge worker {slot}: {exc!r}")
                     if not job.future.done():
-                        job.future.set_result(result_dict("S" * len(job.prep.expected), 0))
+                        job.future.set_result(result_dict("S" * len(job.prep.expected), 0, job.prep.trust))
         finally:
             if box is not None:
                 box.stop(graceful=not self._killing)
@@ -247,7 +265,7 @@ class JudgePool:
     def _run(self, slot: int, box: Sandbox | None, job: _Job) -> Sandbox | None:
         prep, start = job.prep, time.monotonic()
         budget = prep.budget if job.deadline is None else min(prep.budget, job.deadline - start)
-        reply = None
+        letters = Verdicts(prep)
         if budget > 0:
             if box is None or box.proc is None:
                 box = Sandbox(self.info, slot, max(self.limits.max_procs, prep.message["max_procs"]))
@@ -259,13 +277,23 @@ class JudgePool:
                     box = None
             if box is not None and not self._killing:
                 msg = dict(prep.message, uid=box.uid)
-                reply = box.request(msg, max(budget - (time.monotonic() - start), 0.01))
-                if reply is None and not self._killing:
+                left = max(budget - (time.monotonic() - start), 0.01)
+                ended = False
+                # Each case is compared as its frame arrives and its output dropped: a candidate's outputs are
+                # never all held at once.
+                for header, body in box.frames(msg, left, prep.message["max_output"]):
+                    if "end" in header:
+                        ended = True
+                        break
+                    if "error" in header:
+                        logger.warning(f"sandbox failure: {header['error']}")
+                    elif not letters.add(header, body):
+                        logger.warning(f"judge worker {slot}: malformed runner reply {header!r}; sandbox restarted")
+                        box.stop()
+                        break
+                if not ended and not self._killing:
                     logger.debug(f"judge worker {slot}: sandbox killed (budget {budget:.1f}s)")
-                elif reply and reply.get("error"):
-                    logger.warning(f"sandbox failure: {reply['error']}")
-        verdicts = verdicts_of(prep, reply)
-        job.future.set_result(result_dict(verdicts, int((time.monotonic() - start) * 1000)))
+        job.future.set_result(result_dict(letters.text(), int((time.monotonic() - start) * 1000), prep.trust))
         return box
 
     def close(self, kill: bool = False) -> None:

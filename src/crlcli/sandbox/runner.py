@@ -5,9 +5,10 @@ the sandbox allows it, enters a fresh mount + PID namespace with its own size-ca
 runner (PID 1 of that namespace) compiles the code once in a throw-away child and then forks per test case
 (stdio/assert) or runs the cases of a call test in sequence in one child, restarting it after a crash or timeout.
 Candidate code only ever runs in those children, as an unprivileged uid with rlimits. Expected outputs are never
-sent here: replies carry raw stdout or JSON-serialised return values, and the host compares.
+sent here: replies carry raw stdout or tagged return values, and the host compares.
 
-Protocol on fds 0/1 (moved aside at start): 4-byte big-endian length + JSON, one reply per request.
+Protocol on fds 0/1 (moved aside at start): requests are a 4-byte big-endian length + JSON; replies are frames
+(runner_case.send_frame): a ping gets one, a candidate one per case as it finishes, then {"end": true}.
 """
 
 import json
@@ -16,8 +17,9 @@ import struct
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from runner_case import (CLONE_NEWNS, CLONE_NEWPID, MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID,  # noqa: E402
-                         MS_PRIVATE, MS_REC, PR_SET_CHILD_SUBREAPER, Candidate, _check, libc, write_all)
+from runner_case import (CLONE_NEWIPC, CLONE_NEWNS, CLONE_NEWPID, MS_BIND, MS_NODEV, MS_NOEXEC,  # noqa: E402
+                         MS_NOSUID, MS_PRIVATE, MS_REC, PR_SET_CHILD_SUBREAPER, Candidate, _check, libc,
+                         send_frame)
 
 del sys.path[0]  # candidates must not import from here by accident
 
@@ -47,11 +49,6 @@ def _read_exact(fd, n):
     return b"".join(chunks)
 
 
-def write_msg(fd, obj):
-    data = json.dumps(obj).encode("utf-8")
-    write_all(fd, struct.pack(">I", len(data)) + data)
-
-
 # ---------------------------------------------------------------------------------------------- zygote
 
 
@@ -77,11 +74,11 @@ def main():
         if job.get("op") == "ping":
             if nested is None:
                 nested = job.get("nested", True) and probe_nested()
-            write_msg(OUT_FD, {"ok": True, "nested": nested, "root": os.geteuid() == 0,
-                               "python": sys.version.split()[0]})
+            send_frame(OUT_FD, {"ok": True, "nested": nested, "root": os.geteuid() == 0,
+                                "python": sys.version.split()[0]})
             continue
         job["nested"] = bool(nested)
-        write_msg(OUT_FD, run_candidate(job))
+        run_candidate(job)
 
 
 def probe_nested():
@@ -89,7 +86,7 @@ def probe_nested():
     pid = os.fork()
     if pid == 0:
         try:
-            _check(libc().unshare(CLONE_NEWNS | CLONE_NEWPID), "unshare")
+            _check(libc().unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC), "unshare")
             _check(libc().mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "mount private")
             _check(libc().mount(b"tmpfs", b"/tmp", b"tmpfs", MS_NOSUID | MS_NODEV, b"size=1m"), "tmpfs")
             os._exit(0)
@@ -99,39 +96,27 @@ def probe_nested():
 
 
 def run_candidate(job):
-    """Fork the per-candidate supervisor; whatever happens to it, answer with a reply."""
-    r, w = os.pipe()
+    """Fork the per-candidate supervisor, which streams the cases' frames to the host itself; whatever happens
+    to it, close the candidate with an end frame."""
     pid = os.fork()
     if pid == 0:
-        os.close(r)
         try:
-            supervise(job, w)
+            supervise(job)
         except BaseException as exc:
             try:
-                write_all(w, json.dumps({"error": "runner: %r" % (exc,)}).encode())
+                send_frame(OUT_FD, {"error": "runner: %r" % (exc,)})
             except BaseException:
                 pass
         os._exit(0)
-    os.close(w)
-    chunks = []
-    while True:
-        b = os.read(r, 1 << 20)
-        if not b:
-            break
-        chunks.append(b)
-    os.close(r)
     os.waitpid(pid, 0)
-    try:
-        reply = json.loads(b"".join(chunks).decode("utf-8"))
-    except ValueError:
-        reply = {"error": "the per-candidate runner died without a reply"}
-    return reply
+    send_frame(OUT_FD, {"end": True})
 
 
-def supervise(job, w):
+def supervise(job):
     if job["nested"]:
         uid = job["uid"] if job.get("uid") is not None else os.getuid()
-        _check(libc().unshare(CLONE_NEWNS | CLONE_NEWPID), "unshare")
+        # Own mount, PID and IPC namespaces: SysV shared memory and message queues die with the candidate.
+        _check(libc().unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC), "unshare")
         _check(libc().mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "mount private")
         opts = "size=%dm,mode=0700,uid=%d,gid=%d" % (job["tmpfs_mb"], uid, uid)
         _check(libc().mount(b"tmpfs", b"/tmp", b"tmpfs", MS_NOSUID | MS_NODEV, opts.encode()), "mount tmpfs")
@@ -141,11 +126,10 @@ def supervise(job, w):
         if pid == 0:  # PID 1 of the candidate's namespace: when it exits, the kernel kills everything left
             try:
                 _check(libc().mount(b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None), "proc")
-                Candidate(job, "/tmp", w).run()
+                Candidate(job, "/tmp", OUT_FD).run()
             except BaseException as exc:
-                write_all(w, json.dumps({"error": "runner: %r" % (exc,)}).encode())
+                send_frame(OUT_FD, {"error": "runner: %r" % (exc,)})
             os._exit(0)
-        os.close(w)
         os.waitpid(pid, 0)
         return
     import shutil
@@ -155,10 +139,9 @@ def supervise(job, w):
         if job.get("uid") is not None:
             os.chown(work, job["uid"], job["uid"])
         libc().prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-        Candidate(job, work, w).run()
+        Candidate(job, work, OUT_FD).run()
     finally:
         shutil.rmtree(work, ignore_errors=True)
-
 
 
 if __name__ == "__main__":

@@ -9,9 +9,9 @@ import signal
 import struct
 import time
 
-from runner_child import assert_child, call_child, stdio_child
+from runner_child import FRAME, assert_child, call_child, stdio_child
 
-CLONE_NEWNS, CLONE_NEWPID = 0x00020000, 0x20000000
+CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWIPC = 0x00020000, 0x20000000, 0x08000000
 MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND, MS_REC, MS_PRIVATE = 2, 4, 8, 4096, 16384, 1 << 18
 PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER, PR_SET_NO_NEW_PRIVS = 4, 36, 38
 
@@ -39,6 +39,19 @@ def write_all(fd, data):
         view = view[os.write(fd, view):]
 
 
+# Runner -> host frames: >II (header length, body length), a JSON header, raw body bytes. Per case the header is
+# {"case": i, "s": "ok" | failure letter, "ms": ...} and the body the raw stdout (stdio) or the tagged return
+# value (call); the host compares each case as it arrives and drops it. Never a success letter: only the host
+# decides that a case passed, except for the in-process assert harness ("s": "A", trust "in-process").
+REPLY_HEAD = struct.Struct(">II")
+MAX_REPLY = 64 << 20  # bytes of outputs per candidate; the cases after that get "O" without their output
+
+
+def send_frame(fd, header, body=b""):
+    head = json.dumps(header).encode()
+    write_all(fd, REPLY_HEAD.pack(len(head), len(body)) + head + body)
+
+
 class Candidate:
     def __init__(self, job, work, reply_fd):
         self.job = job
@@ -57,16 +70,25 @@ class Candidate:
     def run(self):
         job = self.job
         n = len(job["cases"])
+        self.sent = 0
         # A call test runs its cases in one child, which compiles the code itself (one fork less per candidate).
         code = self.compile() if job["type"] != "call" else [job["code"]]
         if isinstance(code, str):  # a verdict letter for every case
-            results = [{"s": code, "ms": 0} for _ in range(n)]
+            for i in range(n):
+                self.emit(i, code, 0)
         elif job["type"] == "call":
-            results = self.run_call(code, n)
+            self.run_call(code, n)
         else:
-            results = [self.run_one(code, i) for i in range(n)]
-        write_all(self.reply_fd, json.dumps({"results": results}).encode())
-        os.close(self.reply_fd)
+            for i in range(n):
+                self.run_one(code, i)
+
+    def emit(self, i, letter, ms, body=b""):
+        """One case's result to the host, as it is known (outputs are never collected for the whole candidate)."""
+        if body:
+            self.sent += len(body)
+            if self.sent > MAX_REPLY:
+                letter, body = "O", b""
+        send_frame(self.reply_fd, {"case": i, "s": letter, "ms": ms}, body)
 
     # -- children
 
@@ -317,21 +339,26 @@ class Candidate:
         in_r, in_w = os.pipe()
         out_r, out_w = os.pipe()
         st_r, st_w = os.pipe()
+        # assert: the end marker goes into this pipe only when the harness asks for it (see assert_child)
         mk_r, mk_w = os.pipe() if not is_stdio else (None, None)
         marker = os.urandom(16).hex().encode() if not is_stdio else b""
-        if mk_w is not None:
-            os.write(mk_w, marker)
-            os.close(mk_w)
         body = (lambda: stdio_child(codes[0])) if is_stdio else (lambda: assert_child(codes[0], codes[1 + i]))
         start = time.monotonic()
         pid = self.spawn(body, stdin_r=in_r, stdout_w=out_w, status_w=st_w, extra=mk_r, cpu=timeout)
         for fd in (in_r, out_w, st_w) + ((mk_r,) if mk_r is not None else ()):
             os.close(fd)
         out, st, size = [], bytearray(), [0]
+        asked = [False]
 
         def on_data(fd, b):
             if fd == st_r:
-                st.extend(b[:256])
+                if len(st) < 256:
+                    st.extend(b[:256 - len(st)])
+                if mk_w is not None and not asked[0] and st[:1] == b"D":
+                    asked[0] = True
+                    if self.alone(pid):
+                        write_all(mk_w, marker)
+                    os.close(mk_w)  # refused: the harness reads an empty marker
                 return True
             size[0] += len(b)
             if size[0] > cap:
@@ -345,61 +372,76 @@ class Candidate:
         ms = int((time.monotonic() - start) * 1000)
         os.close(out_r)
         os.close(st_r)
+        if mk_w is not None and not asked[0]:
+            os.close(mk_w)
         self.sweep()
         if overflow:
-            return {"s": "O", "ms": ms}
+            return self.emit(i, "O", ms)
         if timed_out:
-            return {"s": "T", "ms": ms}
+            return self.emit(i, "T", ms)
         letter = classify(status, bytes(st[:1]))
         if letter is not None:
-            return {"s": letter, "ms": ms}
+            return self.emit(i, letter, ms)
         if is_stdio:
-            return {"s": "ok", "out": b"".join(out).decode("utf-8", "replace"), "ms": ms}
-        return {"s": "A" if bytes(st) == b"A" + marker else "R", "ms": ms}
+            return self.emit(i, "ok", ms, b"".join(out))
+        self.emit(i, "A" if bytes(st) == b"DA" + marker else "R", ms)
+
+    def alone(self, pid):
+        """Is the child the candidate's only process, with one thread? Then no candidate code can run beside
+        the harness while it reports (its timers, hooks and signal handlers are cleared by the harness)."""
+        try:
+            with open("/proc/%d/status" % pid) as fh:
+                if "\nThreads:\t1\n" not in fh.read():
+                    return False
+            if self.pid1:
+                return not [p for p in os.listdir("/proc") if p.isdigit() and int(p) not in (1, pid)]
+            return True
+        except OSError:
+            return False
 
     # -- call: the cases run in sequence in one child; a crash or timeout restarts a fresh child at the next case
 
     def run_call(self, codes, n):
         job = self.job
         timeouts, cap = job["timeouts"], job["max_output"]
-        results = [None] * n
         i = 0
         while i < n:
             st_r, st_w = os.pipe()
             first = i
-            state = {"i": i, "start": time.monotonic(), "fatal": None, "over": False}
+            state = {"i": i, "start": time.monotonic(), "fatal": None, "bad": None}
             pid = self.spawn(lambda: call_child(codes[0], job, first), status_w=st_w, cpu=sum(timeouts[first:]))
             os.close(st_w)
             buf = bytearray()
 
             def on_data(fd, b):
+                """Frames from the child (see runner_child.FRAME): anything out of order, of an unknown kind or
+                too large ends the case as a failure; a value is only data, compared by the host."""
                 buf.extend(b)
-                while True:
-                    nl = buf.find(b"\n")
-                    if nl < 0:
-                        if len(buf) > cap + 64:
-                            state["over"] = True
-                            return False
+                while len(buf) >= FRAME.size:
+                    length, k, kind = FRAME.unpack_from(buf)
+                    if length > cap + 5:
+                        state["bad"] = "O"
+                        return False
+                    if k != state["i"] or length < 5 or kind not in b"vRMF":
+                        state["bad"] = "R"
+                        return False
+                    if len(buf) < 4 + length:
                         return True
-                    line = bytes(buf[:nl])
-                    del buf[:nl + 1]
-                    head, _, payload = line.partition(b" ")
-                    if head == b"X":  # the module itself failed: the same verdict for every case left
-                        state["fatal"] = payload.decode("ascii", "replace")[:1] or "R"
+                    data = bytes(buf[FRAME.size:4 + length])
+                    del buf[:4 + length]
+                    if kind == b"F":  # the module itself failed: the same failure for every case left
+                        state["fatal"] = data.decode("ascii", "replace") if data in (b"C", b"R", b"M") else "R"
                         return False
-                    k, now = state["i"], time.monotonic()
+                    if kind != b"v" and data:
+                        state["bad"] = "R"
+                        return False
+                    now = time.monotonic()
                     ms = int((now - state["start"]) * 1000)
-                    status, _, value = payload.partition(b" ")
-                    if status == b"ok" and len(value) > cap:
-                        state["over"] = True
-                        return False
-                    if status == b"ok":
-                        results[k] = {"s": "ok", "out": value.decode("utf-8", "replace"), "ms": ms}
-                    else:
-                        results[k] = {"s": status.decode("ascii", "replace")[:1] or "R", "ms": ms}
+                    self.emit(k, "ok" if kind == b"v" else kind.decode(), ms, data)
                     state["i"], state["start"] = k + 1, now
                     if k + 1 >= n:
                         return False
+                return True
 
             deadline = lambda: state["start"] + timeouts[min(state["i"], n - 1)]  # noqa: E731
             status, timed_out, _ = self.watch(pid, [st_r], deadline, on_data)
@@ -408,20 +450,19 @@ class Candidate:
             k = state["i"]
             if state["fatal"]:
                 for j in range(k, n):
-                    results[j] = {"s": state["fatal"], "ms": 0}
+                    self.emit(j, state["fatal"], 0)
                 k = n
             elif k < n:
                 ms = int((time.monotonic() - state["start"]) * 1000)
-                if state["over"]:
-                    letter = "O"
+                if state["bad"]:
+                    letter = state["bad"]
                 elif timed_out:
                     letter = "T"
                 else:
                     letter = classify(status, b"") or "R"
-                results[k] = {"s": letter, "ms": ms}
+                self.emit(k, letter, ms)
                 k += 1
             i = k
-        return results
 
 
 def _real_root():

@@ -1,8 +1,19 @@
-"""What runs inside the per-test child, around the candidate's code (stdlib only, see runner.py)."""
+"""What runs inside the per-test child, around the candidate's code (stdlib only, see runner.py).
+
+Nothing written here is believed by the runner as a verdict of success: the call child sends data (a tagged
+serialisation of each return value, framed with its case index), the stdio child's stdout is compared in the host,
+and the assert child's end marker is what an in-process harness can offer (see assert_child)."""
 
 import json
 import os
+import struct
 import sys
+
+# Frames on fd 3 of a call child: >I payload length, then >I case index, one kind byte, data.
+#   b"v" + tagged JSON: the case returned that value;  b"R"/b"M": the case raised;  b"F" + letter: the module
+#   itself failed (every case left gets that letter). The runner checks order, kinds and sizes.
+FRAME = struct.Struct(">IIc")
+
 
 def _fresh_stdio():
     import io
@@ -69,39 +80,211 @@ def stdio_child(code):
 
 
 def assert_child(code, program):
+    """An in-process harness: the test program runs in the candidate's process, so a candidate that knows this
+    harness can always forge its result (results say trust "in-process"). What it does make hard: the functions
+    it needs are bound before the candidate runs (patching builtins.exec or os.write does not skip the program);
+    the end marker is not in the process while candidate code runs — the runner writes it to fd 4 only after
+    this harness asks for it on fd 3, with the program finished, timers and trace hooks cleared, and the process
+    down to one thread."""
+    import builtins
+    import gc
+    import signal
+    run, write, read, leave = builtins.exec, os.write, os.read, os._exit
+    settrace, setprofile, setitimer, handler = sys.settrace, sys.setprofile, signal.setitimer, signal.signal
+    timers = [signal.ITIMER_REAL, signal.ITIMER_VIRTUAL, signal.ITIMER_PROF]
+    catchable = [s for s in signal.valid_signals() if s not in (signal.SIGKILL, signal.SIGSTOP)]
+    ignore, default, disable = signal.SIG_IGN, signal.SIG_DFL, gc.disable
     _fresh_stdio()
     g = _namespace("__main__")
     try:
-        exec(code, g)
-        exec(program, g)
+        run(code, g)
+        run(program, g)
     except SystemExit as exc:
         _finish(_exit_code(exc) or 1)  # leaving before the harness's end is not a pass
     except BaseException as exc:
         _finish(_fail(exc))
-    # The marker reaches this process only now, through a pipe; the harness alone prints it.
-    marker = os.read(4, 64)
-    os.write(3, b"A" + marker)
-    _finish(0)
-
-
-def _to_json(value):
-    def default(o):
-        if isinstance(o, (set, frozenset)):
-            try:
-                return sorted(o)
-            except TypeError:
-                return list(o)
-        if isinstance(o, (bytes, bytearray)):
-            return o.decode("utf-8", "replace")
-        raise TypeError
-    try:
-        return json.dumps(value, default=default)
-    except (TypeError, ValueError, RecursionError):
+    # From here on no candidate code may run: no timers, signal handlers, trace hooks or collector finalisers.
+    for which in timers:
+        setitimer(which, 0)
+    for sig in catchable:
         try:
-            text = repr(value)[:200]
+            handler(sig, ignore)
+        except (OSError, ValueError, RuntimeError):
+            pass
+    settrace(None)
+    setprofile(None)
+    disable()
+    for stream in (sys.stdout, sys.__stdout__):
+        try:
+            stream.flush()
         except BaseException:
-            text = "?"
-        return json.dumps({"$crl_unserialisable": text})
+            pass
+    write(3, b"D")
+    marker = read(4, 64)
+    write(3, b"A" + marker)
+    leave(0)
+    del default
+
+
+# ---------------------------------------------------------------------------------------------- call tests
+
+
+def encode_value(value):
+    """A type-tagged JSON text of a return value, so that the host sees tuples, sets, floats (nan, inf),
+    complex, bytes and numpy scalars as they were. Plain JSON stays plain: null, booleans, strings, ints of
+    int64 range and finite floats. Containers are ["L", ...] list, ["T", ...] tuple, ["S", ...] set,
+    ["FS", ...] frozenset, ["D", [k, v], ...] dict (keys of any type); scalars ["I", hex] big int,
+    ["F", "nan"|"inf"|"-inf"] float, ["C", re, im] complex, ["B", hex] bytes, ["BA", hex] bytearray,
+    ["NP", dtype, item] numpy scalar, ["ND", dtype, shape, item] numpy array; ["?", type name] anything else."""
+    try:
+        return json.dumps(_tag(value, 0), allow_nan=False, separators=(",", ":"))
+    except (TypeError, ValueError, RecursionError):
+        return '["?","unserialisable"]'
+
+
+_MAX_DEPTH = 200
+_INT64 = 1 << 63
+
+
+def _tag(v, depth):
+    t = type(v)
+    if v is None or t is bool or t is str:
+        return v
+    if t is int:
+        return v if -_INT64 <= v < _INT64 else ["I", hex(v)]
+    if t is float:
+        return v if v - v == 0 else ["F", repr(v)]
+    if depth > _MAX_DEPTH:
+        return ["?", "nested too deeply"]
+    depth += 1
+    if t is list:
+        return ["L"] + [_tag(x, depth) for x in v]
+    if t is tuple:
+        return ["T"] + [_tag(x, depth) for x in v]
+    if t is dict:
+        return ["D"] + [[_tag(k, depth), _tag(x, depth)] for k, x in v.items()]
+    if t is set or t is frozenset:
+        return ["S" if t is set else "FS"] + [_tag(x, depth) for x in v]
+    if t is complex:
+        return ["C", _tag(v.real, depth), _tag(v.imag, depth)]
+    if t is bytes or t is bytearray:
+        return ["B" if t is bytes else "BA", v.hex()]
+    module = getattr(t, "__module__", "")
+    if module == "numpy" and hasattr(v, "dtype"):
+        if hasattr(v, "shape") and getattr(v, "ndim", 0):
+            return ["ND", str(v.dtype), list(v.shape), _tag(v.tolist(), depth)]
+        return ["NP", str(v.dtype), _tag(v.item(), depth)]
+    # Subclasses of the builtin types (bool is final; IntEnum, OrderedDict, defaultdict, Counter, namedtuple,
+    # str enums) are sent as their base value, read through the base type so that no override runs.
+    for base, conv in ((int, int.__index__), (float, float.__float__), (str, str.__str__),
+                       (tuple, tuple), (list, list), (dict, dict), (frozenset, frozenset), (set, set)):
+        if isinstance(v, base):
+            return _tag(conv(v), depth - 1) if base in (int, float, str) else _tag(_plain(base, v), depth - 1)
+    return ["?", getattr(t, "__name__", "?")[:100]]
+
+
+def _plain(base, v):
+    if base is dict:
+        return {k: dict.__getitem__(v, k) for k in dict.keys(v)}
+    return base(iter(v))
+
+
+class Unserialisable:
+    """A value the child could not send (["?", name]): equal to nothing, itself included."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name):
+        self.name = name
+
+    def __eq__(self, other):
+        return False
+
+    __hash__ = object.__hash__
+
+    def __repr__(self):
+        return "<unserialisable %s>" % self.name
+
+
+class NumpyValue:
+    """A numpy scalar or array as the child sent it, for hosts without numpy (see decode_value)."""
+
+    __slots__ = ("dtype", "value", "shape")
+
+    def __init__(self, dtype, value, shape=None):
+        self.dtype, self.value, self.shape = dtype, value, shape
+
+    def __eq__(self, other):
+        if isinstance(other, NumpyValue):
+            return (self.dtype, self.value, self.shape) == (other.dtype, other.value, other.shape)
+        return self.shape is None and self.value == other
+
+    __hash__ = None
+
+    def __repr__(self):
+        return "numpy.%s(%r)" % (self.dtype, self.value)
+
+
+def decode_value(text, numpy=None):
+    """The inverse of encode_value. Hostile input (it comes from candidate code) raises ValueError, never
+    anything else: wrong tags, unhashable set members or keys, huge ints, deep nesting. `numpy`: the module,
+    to rebuild numpy values as numpy objects; without it they become NumpyValue."""
+    try:
+        return _untag(json.loads(text), 0, numpy)
+    except (TypeError, ValueError, KeyError, IndexError, RecursionError, OverflowError, AttributeError) as exc:
+        raise ValueError("malformed value: %s" % (exc,)) from None
+
+
+def _untag(v, depth, np):
+    if not isinstance(v, list):
+        if isinstance(v, float) and v - v != 0:
+            raise ValueError("bare nan/inf")
+        return v
+    if depth > _MAX_DEPTH + 2:
+        raise ValueError("nested too deeply")
+    tag, rest, depth = v[0], v[1:], depth + 1
+    if tag == "L":
+        return [_untag(x, depth, np) for x in rest]
+    if tag == "T":
+        return tuple(_untag(x, depth, np) for x in rest)
+    if tag == "S":
+        return set(_untag(x, depth, np) for x in rest)
+    if tag == "FS":
+        return frozenset(_untag(x, depth, np) for x in rest)
+    if tag == "D":
+        out = {}
+        for pair in rest:
+            if not isinstance(pair, list) or len(pair) != 2:
+                raise ValueError("dict item")
+            out[_untag(pair[0], depth, np)] = _untag(pair[1], depth, np)
+        return out
+    if tag == "I" and len(rest) == 1 and isinstance(rest[0], str) and len(rest[0]) <= 1 << 20:
+        return int(rest[0], 16)
+    if tag == "F" and len(rest) == 1 and rest[0] in ("nan", "inf", "-inf"):
+        return float(rest[0])
+    if tag == "C" and len(rest) == 2:
+        re_, im = (_untag(x, depth, np) for x in rest)
+        if type(re_) not in (int, float) or type(im) not in (int, float):
+            raise ValueError("complex parts")
+        return complex(re_, im)
+    if tag in ("B", "BA") and len(rest) == 1 and isinstance(rest[0], str):
+        return (bytes if tag == "B" else bytearray).fromhex(rest[0])
+    if tag in ("NP", "ND") and len(rest) == (2 if tag == "NP" else 3) and isinstance(rest[0], str):
+        item = _untag(rest[-1], depth, np)
+        shape = rest[1] if tag == "ND" else None
+        if shape is not None and not (isinstance(shape, list) and all(type(n) is int for n in shape)):
+            raise ValueError("numpy shape")
+        if np is not None:
+            dtype = np.dtype(rest[0])
+            return np.array(item, dtype=dtype) if tag == "ND" else dtype.type(item)
+        return NumpyValue(rest[0], item, tuple(shape) if shape is not None else None)
+    if tag == "?" and len(rest) == 1 and isinstance(rest[0], str):
+        return Unserialisable(rest[0][:100])
+    raise ValueError("unknown tag")
+
+
+def _frame(i, kind, data=b""):
+    return FRAME.pack(len(data) + 5, i, kind) + data
 
 
 def write_all(fd, data):
@@ -112,11 +295,12 @@ def write_all(fd, data):
 
 def call_child(source, job, first):
     _fresh_stdio()
+    send = write_all
     g = _namespace("solution")
     try:
         code = compile(source, "<solution>", "exec")
     except BaseException:
-        os.write(3, b"X C\n")
+        send(3, _frame(first, b"F", b"C"))
         os._exit(1)
     try:
         exec(code, g)
@@ -129,25 +313,26 @@ def call_child(source, job, first):
         if cls is None and not callable(g.get(fn_name)):
             raise NameError(fn_name)
     except BaseException as exc:
-        letter = b"M" if isinstance(exc, MemoryError) else b"R"
-        os.write(3, b"X " + letter + b"\n")
+        send(3, _frame(first, b"F", b"M" if isinstance(exc, MemoryError) else b"R"))
         os._exit(1)
-    for i in range(first, len(job["cases"])):
-        args = job["cases"][i]
+    cases, tagged = job["cases"], job.get("tagged_args")
+    for i in range(first, len(cases)):
+        args = cases[i]
         try:
+            if tagged:  # arguments JSON cannot carry (tuples, sets): sent as encode_value text
+                args = decode_value(args)
             fn = getattr(cls(), fn_name) if cls is not None else g[fn_name]
             if isinstance(args, dict):
                 value = fn(*args.get("args", []), **args.get("kwargs", {}))
             else:
                 value = fn(*args)
-            line = b"%d ok " % i + _to_json(value).encode("utf-8", "surrogateescape") + b"\n"
+            frame = _frame(i, b"v", encode_value(value).encode("utf-8", "surrogatepass"))
         except MemoryError:
-            line = b"%d M\n" % i
+            frame = _frame(i, b"M")
         except BaseException:
-            line = b"%d R\n" % i
+            frame = _frame(i, b"R")
         try:
-            write_all(3, line)
+            send(3, frame)
         except BaseException:
             os._exit(1)
     _finish(0)
-
