@@ -8,22 +8,19 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import CrlError
-from ..log import logger
+from . import host
 
 RUNNER = Path(__file__).with_name("runner.py")
-RUNNER_FILES = ("runner.py", "runner_case.py", "runner_child.py", "runner_seccomp.py")  # stdlib-only, bound read-only into /crl
+# stdlib-only, bound read-only into /crl
+RUNNER_FILES = ("runner.py", "runner_case.py", "runner_child.py", "runner_seccomp.py")
 CAPS = ("CAP_SYS_ADMIN", "CAP_SETUID", "CAP_SETGID", "CAP_KILL")
-CGROUP_V1 = Path("/sys/fs/cgroup/pids")
-CGROUP_ROOT = Path("/sys/fs/cgroup")
 
 
 @dataclass
@@ -34,6 +31,7 @@ class IsolationInfo:
     bwrap: str | None = None
     cgroup: Path | None = None  # where per-worker pids cgroups are made, None when unavailable
     cpu_cgroup: Path | None = None  # where per-worker cpu cgroups (one core each) are made, None when unavailable
+    memory_cgroup: Path | None = None  # where per-worker memory cgroups are made, None when unavailable
     root: bool = False
     nested: bool = False  # per-candidate mount + PID namespace inside the worker's sandbox
     prefixes: list[str] = field(default_factory=list)
@@ -53,40 +51,19 @@ class IsolationInfo:
                 if python.startswith(prefix + "/"):
                     python = target + python[len(prefix):]
             binds.append((prefix, target))
-        py = [python, "-I", "-B"]
-        args = [self.bwrap, "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-net",
-                "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try", "--clearenv", "--chdir", "/tmp"]
+        # localhost must resolve inside (programs and tests serve on loopback), but the host's own hosts file
+        # names its network: the sandbox gets a two-line one of ours instead.
+        files = [(str(host.HOSTS_FILE), "/etc/hosts")]
+        files += [(str(RUNNER.with_name(name)), f"/crl/{name}") for name in RUNNER_FILES]
+        args = host.base_args(self.bwrap, files=files, ro_binds=binds, tmp_mode="0755")
         if not self.root:
             args += ["--unshare-user", "--uid", "0", "--gid", "0"]
+        # The runner keeps only what it needs to give each candidate its own namespaces and uid; the candidate
+        # itself runs with none (runner_case drops them with the uid switch).
+        args += ["--cap-drop", "ALL"]
         for cap in CAPS:
             args += ["--cap-add", cap]
-        args += ["--ro-bind", "/usr", "/usr"]
-        for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
-            p = Path("/") / name
-            if p.is_symlink():
-                args += ["--symlink", os.readlink(p), str(p)]
-            elif p.is_dir():
-                args += ["--ro-bind", str(p), str(p)]
-        # bwrap makes /etc for the binds below with a mode the unprivileged candidate cannot traverse.
-        args += ["--perms", "0755", "--dir", "/etc"]
-        for f in ("/etc/ld.so.cache", "/etc/localtime"):
-            args += ["--ro-bind-try", f, f]
-        # `localhost` must resolve inside (programs and tests serve on loopback), but the host's own hosts file
-        # names its network: give the sandbox a two-line one of ours instead.
-        args += ["--ro-bind", str(RUNNER.with_name("hosts")), "/etc/hosts"]
-        made: set[str] = set()
-        for prefix, target in binds:
-            # bwrap would create the missing parents with the host's modes (/root is 0700): the unprivileged
-            # candidate could not reach the interpreter's modules, so make them traversable.
-            for parent in reversed(Path(target).parents[:-1]):
-                if str(parent) not in made:
-                    made.add(str(parent))
-                    args += ["--perms", "0755", "--dir", str(parent)]
-            args += ["--ro-bind", prefix, target]
-        for name in RUNNER_FILES:
-            args += ["--ro-bind", str(RUNNER.with_name(name)), f"/crl/{name}"]
-        args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--"]
-        return args + py + ["/crl/runner.py"]
+        return args + ["--clearenv", "--chdir", "/tmp", "--", python, "-I", "-B", "/crl/runner.py"]
 
 
 def _traversable(path: str) -> bool:
@@ -117,104 +94,34 @@ def python_prefixes(python: str) -> list[str]:
 
 
 def cgroup_base() -> Path | None:
-    """A writable place for pids cgroups: v1's `pids` hierarchy, or the v2 root when it offers pids."""
-    if os.geteuid() != 0:
-        return None
-    if (CGROUP_V1 / "cgroup.procs").exists() and os.access(CGROUP_V1, os.W_OK):
-        # Nested under our own pids cgroup, so whatever limits the judge also limits its sandboxes.
-        own = next((ln.split(":", 2)[2].strip() for ln in _read(Path("/proc/self/cgroup")).splitlines()
-                    if ln.split(":")[1:2] == ["pids"]), "/")
-        base = CGROUP_V1 / own.lstrip("/") / "crl"
-    elif "pids" in _read(CGROUP_ROOT / "cgroup.controllers").split() and os.access(CGROUP_ROOT, os.W_OK):
-        base = CGROUP_ROOT / "crl"
-    else:
-        return None
-    try:
-        base.mkdir(exist_ok=True)
-        if base.parent == CGROUP_ROOT:
-            _write(CGROUP_ROOT / "cgroup.subtree_control", "+pids")
-            _write(base / "cgroup.subtree_control", "+pids")
-    except OSError as exc:
-        logger.debug(f"pids cgroup unavailable: {exc}")
-        return None
-    _remove_stale(base)
-    return base
+    """Where per-worker pids cgroups are made (host.cgroup_base("pids")), None when unavailable."""
+    return host.cgroup_base("pids")
 
 
 def cpu_cgroup_base() -> Path | None:
-    """v1 `cpu` hierarchy: one scheduling group per worker, capped at one core, so that a candidate's many
-    processes count as one towards the host's scheduler instead of crowding out everything else."""
-    root = CGROUP_ROOT / "cpu"
-    if os.geteuid() != 0 or not (root / "cpu.cfs_quota_us").exists() or not os.access(root, os.W_OK):
-        return None
-    own = next((ln.split(":", 2)[2].strip() for ln in _read(Path("/proc/self/cgroup")).splitlines()
-                if "cpu" in ln.split(":")[1].split(",")), "/")
-    base = root / own.lstrip("/") / "crl"
-    try:
-        base.mkdir(exist_ok=True)
-    except OSError as exc:
-        logger.debug(f"cpu cgroup unavailable: {exc}")
-        return None
-    _remove_stale(base)
-    return base
+    """Where per-worker cpu cgroups are made: one scheduling group per worker, capped at one core, so that a
+    candidate's many processes count as one towards the host's scheduler instead of crowding out everything else."""
+    return host.cgroup_base("cpu")
 
 
-def _read(p: Path) -> str:
-    try:
-        return p.read_text()
-    except OSError:
-        return ""
-
-
-def _write(p: Path, text: str) -> None:
-    with open(p, "w") as fh:
-        fh.write(text)
-
-
-def _remove_stale(base: Path) -> None:
-    """Cgroups left by a judge that was killed -9: their owner pid is gone."""
-    for d in base.iterdir():
-        owner = d.name.split("-", 1)[0]
-        if d.is_dir() and owner.isdigit() and not Path(f"/proc/{owner}").exists():
-            remove_cgroup(d)
+def memory_cgroup_base() -> Path | None:
+    """Where per-worker memory cgroups are made (they count memfd, SysV/POSIX shared memory and tmpfs, which
+    RLIMIT_AS does not)."""
+    return host.cgroup_base("memory")
 
 
 def make_cgroup(base: Path, name: str, max_pids: int) -> Path:
-    path = base / f"{os.getpid()}-{name}"
-    path.mkdir(exist_ok=True)
-    _write(path / "pids.max", str(max_pids))
-    return path
+    """A pids cgroup (kept for pool.py until it uses host.WorkerCgroups)."""
+    group = host.CgroupSet(name, max_pids=max_pids, bases={"pids": base}, strict=True)
+    return group.dirs["pids"]
 
 
 def make_cpu_cgroup(base: Path, name: str) -> Path:
-    path = base / f"{os.getpid()}-{name}"
-    path.mkdir(exist_ok=True)
-    period = int(_read(path / "cpu.cfs_period_us") or 100000)
-    _write(path / "cpu.cfs_quota_us", str(period))
-    return path
+    group = host.CgroupSet(name, one_core=True, bases={"cpu": base}, strict=True)
+    return group.dirs["cpu"]
 
 
-def remove_cgroup(path: Path) -> None:
-    """Kill whatever is still in it (a fork bomb may race us: pids.max=0 stops new forks first), then rmdir."""
-    try:
-        _write(path / "pids.max", "0")
-    except OSError:
-        pass
-    for _ in range(200):
-        pids = _read(path / "cgroup.procs").split()
-        for pid in pids:
-            try:
-                os.kill(int(pid), signal.SIGKILL)
-            except OSError:
-                pass
-        try:
-            path.rmdir()
-            return
-        except FileNotFoundError:
-            return
-        except OSError:
-            time.sleep(0.01)
-    logger.warning(f"could not remove cgroup {path}")
+remove_cgroup = host.remove_cgroup
 
 
 # ---------------------------------------------------------------------------------------------- detection
@@ -238,11 +145,12 @@ def detect_isolation(mode: str = "auto", python: str | None = None) -> Isolation
 
 def _detect(mode: str, python: str) -> IsolationInfo:
     root = os.geteuid() == 0
-    cg = cgroup_base()
-    cpu_cg = cpu_cgroup_base()
-    cg_text = (f"pids cgroup {cg}" if cg else "no pids cgroup") + (", one core per worker" if cpu_cg else "")
+    cg, cpu_cg, mem_cg = cgroup_base(), cpu_cgroup_base(), memory_cgroup_base()
+    cg_text = ((f"pids cgroup {cg}" if cg else "no pids cgroup") + (", a memory cgroup" if mem_cg else "")
+               + (", one core per worker" if cpu_cg else ""))
     uid_text = "candidates run as an unprivileged uid" if root else "candidates keep the caller's uid"
-    limits = IsolationInfo("limits", "", python, cgroup=cg, cpu_cgroup=cpu_cg, root=root)
+    groups = dict(cgroup=cg, cpu_cgroup=cpu_cg, memory_cgroup=mem_cg)
+    limits = IsolationInfo("limits", "", python, root=root, **groups)
     limits_uid = uid_text
     if root and not all(_traversable(d) for d in python_prefixes(python)):
         # Without a private view, an unprivileged uid could not even import the standard library.
@@ -251,11 +159,10 @@ def _detect(mode: str, python: str) -> IsolationInfo:
     why = "--sandbox limits"
     if mode != "limits":
         bwrap = shutil.which("bwrap")
-        if bwrap is None:
-            why = "bubblewrap (bwrap) is not installed (apt-get install bubblewrap)"
-        else:
-            info = IsolationInfo("bwrap", "", python, bwrap=bwrap, cgroup=cg, cpu_cgroup=cpu_cg, root=root,
-                                 prefixes=python_prefixes(python))
+        ok, why = host.probe_bwrap(bwrap)
+        if ok:
+            info = IsolationInfo("bwrap", "", python, bwrap=bwrap, root=root, prefixes=python_prefixes(python),
+                                 **groups)
             ok, why, nested = _probe(info)
             if ok:
                 info.nested = nested
