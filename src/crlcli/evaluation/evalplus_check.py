@@ -1,129 +1,67 @@
-"""The EvalPlus comparison, as source that runs after the candidate inside the sandbox.
+"""The EvalPlus comparison, run in the trusted parent on values the sandbox sends back.
 
-The sandbox runs it as a "call" test: every case calls `__crl_ep_check("<data>")`, where <data> packs that case's
-input, expected value and tolerances, and expects True. Call tests run their cases in sequence in one process
-(restarted after a crash or timeout), as EvalPlus runs a task's inputs. The check calls the entry point on the
-input (its exceptions and timeouts are the candidate's) and compares its
-return value with the canonical solution's by EvalPlus's rules (its `unsafe_execute`): Python `==` first; the
-per-dataset special oracles; then, when the values differ and the tolerance is not zero, same type, same length
-and numpy-style `allclose(out, exp, rtol=1e-7, atol)` (restated here in plain Python so the sandbox needs no
-numpy). The parent works out each case's effective tolerance beforehand, including EvalPlus's quirk of switching
+Expected values never enter the sandbox. Each input goes in as a type-tagged text (`encode_value` of the argument
+list, so tuples, sets, complex numbers, nan and big ints arrive as they are); the sandboxed child calls the entry
+point and sends back a type-tagged serialisation of the return value; the parent decodes it into plain Python data
+(never a live candidate object: no candidate `__eq__`, `__hash__` or `__float__` can run here) and `compare()`
+applies EvalPlus 0.3.1's rules (its `unsafe_execute`) to it and the canonical solution's value:
+
+- Python `==` first (so a list is not a tuple);
+- MBPP's special oracles: `are_equivalent` anything, `sum_div` also 0, `surface_Area` and `digit_distance_nums`
+  their alternative readings (computed from the input), set equality for MBPP_SET_EQ, "is not None" for
+  MBPP_NOT_NONE (a bool answer is compared with the expected bool);
+- HumanEval `find_zero`: |poly(input, x)| <= atol, computed from the trusted input;
+- then, when not exact and the tolerance is not zero: same type, same length (lists, tuples) and
+  `numpy.allclose(out, exp, rtol=1e-7, atol)` (numpy when the parent has it, else a plain-Python restatement of
+  its broadcasting rules for nested lists of numbers).
+
+The tolerance of each case is worked out beforehand (`effective_atols`), including EvalPlus's quirk of switching
 to 1e-6 for the rest of a run once an expected value is a float (or a list of floats) and the task's atol is 0.
-
-Expected values do enter the sandbox here, as they do for HumanEval's own `check(candidate)`: EvalPlus's
-oracles (set equality, "not None", `find_zero` checked through the polynomial) are not plain equality of returned
-values, and type-exact comparison (tuple vs list) needs the live Python objects.
 """
 
 from __future__ import annotations
 
-import base64
-import pickle
+import math
+import threading
 import time
-import zlib
 from typing import Any
 
-CHECKER = r'''
-
-__crl_ep_meta = __CRL_EP_META__
-
-
-def __crl_ep_close(out, exp, atol):
-    import math
-    if isinstance(exp, (list, tuple)) or isinstance(out, (list, tuple)):
-        if not isinstance(exp, (list, tuple)):
-            return all(__crl_ep_close(o, exp, atol) for o in out)
-        if not isinstance(out, (list, tuple)):
-            return all(__crl_ep_close(out, e, atol) for e in exp)
-        if len(out) != len(exp):
-            if len(out) == 1:
-                return all(__crl_ep_close(out[0], e, atol) for e in exp)
-            if len(exp) == 1:
-                return all(__crl_ep_close(o, exp[0], atol) for o in out)
-            raise ValueError("shapes differ")
-        return all(__crl_ep_close(o, e, atol) for o, e in zip(out, exp))
-    num = (bool, int, float, complex)
-    if not isinstance(out, num) or not isinstance(exp, num):
-        raise TypeError("allclose needs numbers")
-    if isinstance(out, complex) or isinstance(exp, complex):
-        if any(math.isinf(v) for v in (out.real, out.imag, exp.real, exp.imag)):
-            return out == exp
-        return abs(out - exp) <= atol + 1e-07 * abs(exp)
-    out, exp = float(out), float(exp)
-    if math.isinf(out) or math.isinf(exp):
-        return out == exp
-    return abs(out - exp) <= atol + 1e-07 * abs(exp)
-
-
-def __crl_ep_poly(xs, x):
-    import math
-    return sum([coeff * math.pow(x, i) for i, coeff in enumerate(xs)])
-
-
-def __crl_ep_surface_area(base_edge, height):
-    import math
-    slant = math.sqrt((base_edge / 2) ** 2 + height ** 2)
-    return round(base_edge ** 2 + 4 * (base_edge * slant) / 2)
-
-
-def __crl_ep_digit_distance(num1, num2):
-    a, b = str(num1), str(num2)
-    width = max(len(a), len(b))
-    return sum(abs(int(x) - int(y)) for x, y in zip(a.zfill(width), b.zfill(width)))
-
-
-def __crl_ep_check(blob):
-    import base64, pickle, zlib
-    d = __crl_ep_meta
-    inp, exp, (atol_before, atol) = pickle.loads(zlib.decompress(base64.b64decode(blob)))
-    out = globals()[d["entry_point"]](*inp)
-    try:
-        __crl_ep_compare(d, inp, out, exp, atol_before, atol)
-    except BaseException:
-        return False
-    return True
-
-
-def __crl_ep_compare(d, inp, out, exp, atol_before, atol):
-    entry = d["entry_point"]
-    exact = out == exp
-    if d["dataset"] == "mbpp":
-        if entry == "are_equivalent":
-            exact = True
-        elif entry == "sum_div":
-            exact = exact or out == 0
-        elif entry == "surface_Area":
-            exact = exact or abs(out - __crl_ep_surface_area(*inp)) <= atol_before
-        elif entry == "digit_distance_nums":
-            exact = exact or out == __crl_ep_digit_distance(*inp)
-        elif entry in d["set_eq"]:
-            exact = set(out) == set(exp)
-        elif entry in d["not_none"]:
-            exact = out == exp if isinstance(out, bool) else exp == (out is not None)
-    if d["dataset"] == "humaneval" and entry == "find_zero":
-        assert abs(__crl_ep_poly(*inp, out)) <= atol_before
-        return
-    if not exact and atol != 0:
-        assert type(out) == type(exp)
-        if isinstance(exp, (list, tuple)):
-            assert len(out) == len(exp)
-        assert __crl_ep_close(out, exp, atol)
-    else:
-        assert exact
-'''
+from ..sandbox.runner_child import NumpyValue, Unserialisable, decode_value, encode_value
 
 # EvalPlus's lists of MBPP tasks with special oracles (its _special_oracle.py), by entry point.
 MBPP_NOT_NONE = ("check_str", "text_match_three", "text_starta_endb")
 MBPP_SET_EQ = ("similar_elements", "find_char_long", "common_in_nested_lists", "extract_singly", "larg_nnum",
                "intersection_array", "find_dissimilar", "Diff")
 
+_NUMPY: list[Any] = []
+
+
+def numpy_module() -> Any:
+    """numpy when the parent has it (values are then decoded and compared as numpy does), else None."""
+    if not _NUMPY:
+        try:
+            import numpy
+        except ImportError:
+            numpy = None
+        _NUMPY.append(numpy)
+    return _NUMPY[0]
+
+
+def _float_dtype(dtype: Any) -> bool:
+    return str(dtype) in ("float64", "float32")
+
 
 def is_floats(x: Any) -> bool:
+    """EvalPlus's is_floats: a float, a non-empty list/tuple of floats, a float64/float32 array (numpy scalars
+    of a float dtype are floats; so are their NumpyValue stand-ins when the parent has no numpy)."""
     if isinstance(x, float):
         return True
+    if isinstance(x, NumpyValue):
+        return x.shape is None and _float_dtype(x.dtype) or x.shape is not None and _float_dtype(x.dtype)
     if isinstance(x, (list, tuple)) and x:
-        return all(isinstance(i, float) for i in x)
-    return type(x).__name__ == "ndarray" and str(getattr(x, "dtype", "")) in ("float64", "float32")
+        return all(isinstance(i, float) or isinstance(i, NumpyValue) and i.shape is None and _float_dtype(i.dtype)
+                   for i in x)
+    return type(x).__name__ == "ndarray" and _float_dtype(getattr(x, "dtype", ""))
 
 
 def effective_atols(dataset: str, entry_point: str, atol: float, expected: list[Any]) -> list[tuple[float, float]]:
@@ -137,27 +75,155 @@ def effective_atols(dataset: str, entry_point: str, atol: float, expected: list[
     return out
 
 
-def checker_source(dataset: str, entry_point: str) -> str:
-    """The checker functions, appended to the candidate's code."""
-    meta = {"dataset": dataset, "entry_point": entry_point, "set_eq": MBPP_SET_EQ, "not_none": MBPP_NOT_NONE}
-    return CHECKER.replace("__CRL_EP_META__", repr(meta))
+# ------------------------------------------------------------------ EvalPlus's special oracles (restated)
+
+def poly(xs: list, x: float) -> float:  # HumanEval/32
+    return sum([coeff * math.pow(x, i) for i, coeff in enumerate(xs)])
 
 
-def case_args(dataset: str, entry_point: str, runs: list[tuple[list, list, float]]) -> list[tuple[str, float]]:
-    """(packed argument, decoding time) per input of the given runs (base, then plus).
+def surface_area(base_edge: Any, height: Any) -> Any:  # Mbpp/581
+    slant = math.sqrt((base_edge / 2) ** 2 + height ** 2)
+    return round(base_edge ** 2 + 4 * (base_edge * slant) / 2)
 
-    The sandbox's clock runs while the check unpacks its data, which EvalPlus's time limit does not count; for
-    large inputs (EvalPlus has inputs of a million elements) the unpacking is timed here, so that the caller can
+
+def digit_distance(num1: Any, num2: Any) -> int:  # Mbpp/558
+    a, b = str(num1), str(num2)
+    width = max(len(a), len(b))
+    return sum(abs(int(x) - int(y)) for x, y in zip(a.zfill(width), b.zfill(width)))
+
+
+# ------------------------------------------------------------------------------------------- allclose
+
+def _plain(v: Any) -> Any:
+    """A NumpyValue (no numpy in the parent) as the plain number or nested list it holds."""
+    return v.value if isinstance(v, NumpyValue) else v
+
+
+def _close(out: Any, exp: Any, atol: float) -> bool:
+    """numpy.allclose(out, exp, rtol=1e-7, atol) for numbers and nested lists/tuples of numbers; raises where
+    numpy would (shapes that do not broadcast, non-numbers)."""
+    out, exp = _plain(out), _plain(exp)
+    if isinstance(exp, (list, tuple)) or isinstance(out, (list, tuple)):
+        if not isinstance(exp, (list, tuple)):
+            return all([_close(o, exp, atol) for o in out])
+        if not isinstance(out, (list, tuple)):
+            return all([_close(out, e, atol) for e in exp])
+        if len(out) != len(exp):
+            if len(out) == 1:
+                return all([_close(out[0], e, atol) for e in exp])
+            if len(exp) == 1:
+                return all([_close(o, exp[0], atol) for o in out])
+            raise ValueError("shapes differ")
+        return all([_close(o, e, atol) for o, e in zip(out, exp)])
+    num = (bool, int, float, complex)
+    if type(out) not in num or type(exp) not in num:
+        raise TypeError("allclose needs numbers")
+    if isinstance(out, complex) or isinstance(exp, complex):
+        if any(math.isinf(v) for v in (out.real, out.imag, exp.real, exp.imag)):
+            return out == exp
+        return abs(out - exp) <= atol + 1e-07 * abs(exp)
+    out, exp = float(out), float(exp)
+    if math.isinf(out) or math.isinf(exp):
+        return out == exp
+    return abs(out - exp) <= atol + 1e-07 * abs(exp)
+
+
+def allclose(out: Any, exp: Any, atol: float, np: Any = None) -> bool:
+    if np is not None:
+        return bool(np.allclose(out, exp, rtol=1e-07, atol=atol))
+    return _close(out, exp, atol)
+
+
+# ----------------------------------------------------------------------------------------- comparison
+
+def compare(dataset: str, entry_point: str, inp: Any, out: Any, exp: Any, atol_before: float, atol: float,
+            np: Any = None) -> bool:
+    """EvalPlus's verdict on one input: True when the candidate's value `out` (decoded from the sandbox) passes
+    against the canonical value `exp` for the (trusted) arguments `inp`. Never raises: a comparison that fails
+    with an exception is a failure, as in EvalPlus."""
+    try:
+        return _compare(dataset, entry_point, inp, out, exp, atol_before, atol, np)
+    except Exception:  # noqa: BLE001 - EvalPlus: any exception in the comparison fails the input
+        return False
+
+
+def _compare(dataset: str, entry_point: str, inp: Any, out: Any, exp: Any, atol_before: float, atol: float,
+             np: Any) -> bool:
+    # `out` is plain data; a value the child could not send is an Unserialisable, equal to nothing (so only
+    # the oracles that do not look at the value, "not None" and are_equivalent, can accept it).
+    exact = out == exp
+    if dataset == "mbpp":
+        if entry_point == "are_equivalent":
+            exact = True
+        elif entry_point == "sum_div":
+            exact = exact or out == 0
+        elif entry_point == "surface_Area":
+            exact = exact or abs(out - surface_area(*inp)) <= atol_before
+        elif entry_point == "digit_distance_nums":
+            exact = exact or out == digit_distance(*inp)
+        elif entry_point in MBPP_SET_EQ:
+            exact = set(out) == set(exp)
+        elif entry_point in MBPP_NOT_NONE:
+            exact = out == exp if isinstance(out, bool) else exp == (out is not None)
+    if dataset == "humaneval" and entry_point == "find_zero":
+        return bool(abs(poly(*inp, out)) <= atol_before)
+    if not exact and atol != 0:
+        if type(out) != type(exp):
+            return False
+        if isinstance(exp, (list, tuple)) and len(out) != len(exp):
+            return False
+        return allclose(out, exp, atol, np)
+    return bool(exact)
+
+
+# ------------------------------------------------------------------------------------- inputs, lazily
+
+class EncodedInputs:
+    """A task's inputs as the sandbox takes them (`encode_value` of each argument list), encoded only when a
+    sample first reaches them and then kept for every later sample of the task.
+
+    The child decodes an input on the sandbox's clock, which EvalPlus's time limit does not count; for large
+    inputs (EvalPlus has inputs of a million elements) the decoding is timed here once, so that the caller can
     add it to the limit."""
-    programs = []
-    for run_inputs, run_expected, atol in runs:
-        atols = effective_atols(dataset, entry_point, atol, run_expected)
-        for inp, exp, tol in zip(run_inputs, run_expected, atols):
-            blob = base64.b64encode(zlib.compress(pickle.dumps((inp, exp, tol), protocol=4), 6)).decode("ascii")
-            cost = 0.0
-            if len(blob) > 20_000:
+
+    BIG = 20_000  # characters of encoded text above which decoding is timed
+
+    def __init__(self, inputs: list[Any]):
+        self.inputs = inputs
+        self._text: list[str | None] = [None] * len(inputs)
+        self._cost: list[float] = [0.0] * len(inputs)
+        self._lock = threading.Lock()  # samples of one task are scored from several threads
+
+    def __len__(self) -> int:
+        return len(self.inputs)
+
+    def get(self, i: int) -> tuple[str, float]:
+        """(encoded argument list, seconds its decoding took here) of input i."""
+        with self._lock:
+            return self._get(i)
+
+    def _get(self, i: int) -> tuple[str, float]:
+        text = self._text[i]
+        if text is None:
+            text = encode_value(list(self.inputs[i]))
+            if '["?",' in text and _unserialisable_inside(decode_value(text)):
+                raise ValueError(f"input #{i} holds a value the sandbox cannot receive: {text[:200]}")
+            if len(text) > self.BIG:
                 start = time.perf_counter()
-                pickle.loads(zlib.decompress(base64.b64decode(blob)))
-                cost = time.perf_counter() - start
-            programs.append((blob, cost))
-    return programs
+                decode_value(text)
+                self._cost[i] = time.perf_counter() - start
+            self._text[i] = text
+        return text, self._cost[i]
+
+    def encoded_count(self) -> int:
+        return sum(t is not None for t in self._text)
+
+
+def _unserialisable_inside(v: Any) -> bool:
+    if isinstance(v, Unserialisable):
+        return True
+    if isinstance(v, (list, tuple, set, frozenset)):
+        return any(_unserialisable_inside(x) for x in v)
+    if isinstance(v, dict):
+        return any(_unserialisable_inside(k) or _unserialisable_inside(x) for k, x in v.items())
+    return False

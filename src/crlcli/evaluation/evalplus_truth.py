@@ -5,16 +5,21 @@ every base and plus input in a plain child process, one call per input on a deep
 "not None" tasks record `out is not None`. Results are cached per task under
 $CRL_CACHE_DIR/evalplus/<sha256 of the data file>/, so a changed release file never reuses stale answers.
 
+Values travel as the sandbox's return values do: type-tagged JSON (`encode_value`/`decode_value` of
+sandbox/runner_child.py), both ways between parent and child and in the cache, never pickle. So the expected values
+the parent compares with are rebuilt exactly as a candidate's are (tuples, sets, nan, complex, numpy values), and
+nothing read back from the child or the cache can run code in the parent.
+
 Time limit per input (EvalPlus's rule): max(1.0 s, 4.0 x the canonical solution's time on that input).
 
-Run as a module, the file is the child: it reads a pickled task list on stdin and writes pickled results.
+Run as a module, the file is the child: it reads the tagged task list on stdin and writes one JSON line per task.
 """
 
 from __future__ import annotations
 
 import copy
+import json
 import os
-import pickle
 import re
 import subprocess
 import sys
@@ -27,7 +32,7 @@ from typing import Any
 # with its flags.
 MIN_TIME_LIMIT = 1.0
 TIME_LIMIT_FACTOR = 4.0
-_CACHE_VERSION = "1"
+_CACHE_VERSION = "2"  # 1: pickle files; 2: tagged JSON
 
 
 def time_limits(ref_times: list[float]) -> list[float]:
@@ -51,23 +56,43 @@ def _run_one(code: str, entry_point: str, inputs: list, not_none: bool) -> tuple
 
 
 def _child() -> None:
-    jobs = pickle.load(sys.stdin.buffer)
+    from ..sandbox.runner_child import decode_value, encode_value
+
+    jobs = decode_value(sys.stdin.buffer.read().decode("utf-8", "surrogatepass"))
     out = sys.stdout.buffer
-    sys.stdout = sys.stderr  # a canonical solution that prints must not corrupt the pickle on stdout
-    results = {}
+    sys.stdout = sys.stderr  # a canonical solution that prints must not corrupt the results on stdout
     for job in jobs:
         try:
             base = _run_one(job["code"], job["entry_point"], job["base_input"], job["not_none"])
             plus = _run_one(job["code"], job["entry_point"], job["plus_input"], job["not_none"])
-            results[job["task_id"]] = {"base": base[0], "base_time": base[1], "plus": plus[0], "plus_time": plus[1]}
+            res = {"task_id": job["task_id"], "base": [encode_value(v) for v in base[0]], "base_time": base[1],
+                   "plus": [encode_value(v) for v in plus[0]], "plus_time": plus[1]}
         except BaseException as exc:  # noqa: BLE001 - reported to the parent, which names the task
-            results[job["task_id"]] = {"error": f"{type(exc).__name__}: {exc}"}
-    pickle.dump(results, out, protocol=4)
+            res = {"task_id": job["task_id"], "error": f"{type(exc).__name__}: {exc}"}
+        out.write(json.dumps(res).encode("utf-8") + b"\n")
     out.flush()
 
 
 def _cache_file(root: Path, task_id: str) -> Path:
-    return root / (re.sub(r"[^A-Za-z0-9_.-]", "_", task_id) + ".pkl")
+    return root / (re.sub(r"[^A-Za-z0-9_.-]", "_", task_id) + ".json")
+
+
+def _decoded(res: dict[str, Any]) -> dict[str, Any]:
+    """A task's cached or freshly computed results with the tagged values decoded (numpy values as numpy
+    objects when the parent has numpy, as the sandbox's return values are decoded)."""
+    from ..sandbox.runner_child import decode_value
+    from .evalplus_check import numpy_module
+
+    out = {}
+    for key in ("base", "plus"):
+        texts = res[key]
+        times = res[key + "_time"]
+        if not (isinstance(texts, list) and isinstance(times, list) and len(texts) == len(times)
+                and all(isinstance(t, str) for t in texts) and all(isinstance(t, (int, float)) for t in times)):
+            raise ValueError(f"malformed {key} results")
+        out[key] = [decode_value(t, numpy=numpy_module() if '["N' in t else None) for t in texts]
+        out[key + "_time"] = [float(t) for t in times]
+    return out
 
 
 def ground_truth(jobs: list[dict[str, Any]], cache_root: Path, timeout: float = 3600) -> dict[str, dict[str, Any]]:
@@ -83,28 +108,37 @@ def ground_truth(jobs: list[dict[str, Any]], cache_root: Path, timeout: float = 
         f = _cache_file(root, job["task_id"])
         if f.exists():
             try:
-                with open(f, "rb") as fh:
-                    out[job["task_id"]] = pickle.load(fh)
+                out[job["task_id"]] = _decoded(json.loads(f.read_text(encoding="utf-8")))
                 continue
-            except (OSError, pickle.UnpicklingError, EOFError):
+            except (OSError, ValueError, KeyError, TypeError):
                 f.unlink(missing_ok=True)
         todo.append(job)
     if not todo:
         return out
-    proc = subprocess.run([sys.executable, "-m", "crlcli.evaluation.evalplus_truth"], input=pickle.dumps(todo, protocol=4),
-                          capture_output=True, timeout=timeout)
+    from ..sandbox.runner_child import decode_value, encode_value
+    from .evalplus_check import _unserialisable_inside
+
+    message = encode_value(todo)
+    if '["?",' in message and _unserialisable_inside(decode_value(message)):
+        raise CrlError("EvalPlus inputs hold a value that cannot be serialised", hint="is this an EvalPlus release file?")
+    proc = subprocess.run([sys.executable, "-m", "crlcli.evaluation.evalplus_truth"],
+                          input=message.encode("utf-8", "surrogatepass"), capture_output=True, timeout=timeout)
     if proc.returncode != 0:
         raise CrlError("computing EvalPlus expected outputs failed: " + proc.stderr.decode(errors="replace")[-2000:])
-    results = pickle.loads(proc.stdout)
-    for task_id, res in results.items():
+    wanted = {job["task_id"] for job in todo}
+    for line in proc.stdout.decode("utf-8").splitlines():
+        res = json.loads(line)
+        task_id = res.pop("task_id")
         if "error" in res:
             raise CrlError(f"{task_id}: the canonical solution fails on its own inputs ({res['error']})",
                            hint="is this an unmodified EvalPlus release file?")
+        out[task_id] = _decoded(res)
         tmp = _cache_file(root, task_id).with_suffix(".tmp")
-        with open(tmp, "wb") as fh:
-            pickle.dump(res, fh, protocol=4)
+        tmp.write_text(json.dumps(res), encoding="utf-8")
         tmp.replace(_cache_file(root, task_id))
-        out[task_id] = res
+        wanted.discard(task_id)
+    if wanted:
+        raise CrlError(f"computing EvalPlus expected outputs gave no result for {sorted(wanted)[:5]}")
     return out
 
 
