@@ -6,10 +6,15 @@ those commands the same kind of isolation:
 
 - the folder is copied to a fresh host temp dir, so the command can write build output without touching the
   caller's tree, and the copy is deleted afterwards;
-- bubblewrap: no network, new PID/IPC/UTS namespaces, `--die-with-parent`, a clean environment, only /usr, a few
-  /etc entries and the toolchain paths the caller names (read-only), a private /tmp;
-- resources: a memory and a pids cgroup (v1, what this machine has) per command when the host lets us create one,
-  otherwise RLIMIT_DATA; CPU seconds, file size and core dumps by rlimit;
+- bubblewrap, with the judge's host layer (host.py): no network, new PID/IPC/UTS namespaces, `--die-with-parent`,
+  a clean environment, only /usr, a few /etc entries and the toolchain paths the caller names (read-only), a
+  private /tmp and /dev/shm;
+- no privilege: when we are root, bwrap keeps only CAP_SETUID/SETGID/SETPCAP for a trusted `setpriv` that
+  switches to a uid of the command's own (owning the copy and nothing else), empties the bounding set and sets
+  no_new_privs before the command starts; otherwise the caller's uid in a user namespace. Either way no
+  capability, and a seccomp filter (runner_seccomp.py): no kernel keyring, no nested user namespace, no mount;
+- resources: a memory and a pids cgroup per command (host.CgroupSet) when the host lets us create them, otherwise
+  RLIMIT_DATA and RLIMIT_NPROC (the command's own uid); CPU seconds, file size and core dumps by rlimit;
 - a wall-clock limit and an output cap enforced from outside: on either, the whole process group (and the cgroup)
   is killed and reaped.
 
@@ -19,6 +24,7 @@ break them: memory is capped by the cgroup (or by RLIMIT_DATA, which counts only
 
 from __future__ import annotations
 
+import itertools
 import os
 import resource
 import shutil
@@ -33,11 +39,12 @@ from pathlib import Path
 
 from ..errors import CrlError
 from ..log import logger
+from . import host, runner_seccomp
 
 SANDBOX_ROOT = "/sandbox"
-# /etc entries toolchains need (alternatives: java/javac symlinks; ld.so.*: the dynamic loader; passwd/group:
-# tools that look up the current user); nothing else of the host's /etc is visible.
-_ETC = ("alternatives", "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "passwd", "group", "nsswitch.conf",
+# /etc entries toolchains need (alternatives: java/javac symlinks; ld.so.*: the dynamic loader); passwd, group and
+# hosts are files of ours; nothing else of the host's /etc is visible.
+_ETC = ("alternatives", "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "nsswitch.conf",
         "localtime", "timezone", "java-17-openjdk", "java-21-openjdk", "ssl/certs", "mime.types")
 
 
@@ -65,16 +72,131 @@ class CommandResult:
         return self.status == "ok"
 
 
+_UID_BASE = 1_200_000_000  # below the judge's candidate uids (pool.UID_BASE)
+_uid_counter = itertools.count()
+_SETPRIV_PY = ("import os, sys, ctypes\n"
+               "u = int(sys.argv[1]); os.setgroups([]); os.setresgid(u, u, u); os.setresuid(u, u, u)\n"
+               "if ctypes.CDLL(None).prctl(38, 1, 0, 0, 0): sys.exit('no_new_privs refused')\n"
+               "os.execvp(sys.argv[2], sys.argv[2:])\n")
+
+
+def _command_uid() -> int:
+    """A host uid of its own per command (when we are root): owns nothing, and RLIMIT_NPROC counts only it."""
+    return _UID_BASE + (os.getpid() % 1_000_000) * 256 + next(_uid_counter) % 256
+
+
+def _become(uid: int) -> list[str] | None:
+    """The trusted prefix that, run by bwrap as root with only CAP_SETUID/SETGID/SETPCAP, switches to `uid` for
+    good (which clears every capability), empties the bounding set and sets no_new_privs; None when the host
+    has neither setpriv nor a system Python."""
+    for d in ("/usr/bin", "/usr/sbin", "/bin"):
+        if os.access(f"{d}/setpriv", os.X_OK):
+            return [f"{d}/setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all",
+                    "--bounding-set=-all", "--no-new-privs", "--"]
+    if os.access("/usr/bin/python3", os.X_OK):
+        return ["/usr/bin/python3", "-I", "-S", "-c", _SETPRIV_PY, str(uid)]
+    return None
+
+
+_SECCOMP: list = []  # [program or None], computed once
+
+
+def _seccomp_program() -> bytes | None:
+    if not _SECCOMP:
+        _SECCOMP.append(runner_seccomp.filter_program())
+        if _SECCOMP[0] is None:
+            logger.warning(f"no seccomp filter for this architecture ({runner_seccomp.machine() or 'unknown'}): "
+                           "toolchain commands may use the kernel keyring and nested user namespaces")
+    return _SECCOMP[0]
+
+
+@dataclass
+class _Box:
+    """One sandbox command line, with the fd of its seccomp filter (close it after the start)."""
+    argv: list[str]
+    fds: tuple[int, ...] = ()
+
+    def close(self) -> None:
+        for fd in self.fds:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+def _sandbox(argv, copy: Path, inner_dir: str, ro_paths, env: dict[str, str], uid: int | None,
+             etc_dir: Path) -> _Box | None:
+    """The bwrap command line: the shared base (host.base_args), the writable copy, no capability at all for
+    the command, an unprivileged uid (`uid` when we are root; otherwise the caller's, in a user namespace), the
+    seccomp filter (no keyring, no nested user namespace, no mount). None when bwrap is missing or no uid
+    switch is possible."""
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        return None
+    me = uid if uid is not None else os.getuid()
+    # Tools that look up the current user (getpwuid) find it in a passwd file of ours, not the host's.
+    (etc_dir / "passwd").write_text(f"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:"
+                                    f"/usr/sbin/nologin\ncrl:x:{me}:{me}:crl:/tmp/home:/bin/sh\n")
+    (etc_dir / "group").write_text(f"root:x:0:\nnogroup:x:65534:\ncrl:x:{me}:\n")
+    files = [(str(host.HOSTS_FILE), "/etc/hosts"), (str(etc_dir / "passwd"), "/etc/passwd"),
+             (str(etc_dir / "group"), "/etc/group")]
+    binds, seen = [], set()
+    for p in ro_paths:
+        p = os.path.realpath(p)
+        # /tmp itself or / would show the host's files (other commands' copies); /usr is there already.
+        if p in seen or not os.path.exists(p) or p in ("/", "/tmp") or p.split("/")[1] in ("usr", "proc", "dev"):
+            continue
+        seen.add(p)
+        binds.append((p, p))
+    out = host.base_args(bwrap, etc=_ETC, files=files, ro_binds=binds, rw_binds=[(str(copy), inner_dir)],
+                         shm=True)
+    out += ["--perms", "0777", "--dir", "/tmp/home", "--chdir", inner_dir, "--clearenv"]
+    for k, v in env.items():
+        out += ["--setenv", k, v]
+    if uid is not None:
+        become = _become(uid)
+        if become is None:
+            return None
+        out += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--cap-add", "CAP_SETPCAP"]
+    else:
+        become = []
+        out += ["--unshare-user", "--cap-drop", "ALL"]
+        if host.bwrap_supports(bwrap, "--disable-userns"):
+            out += ["--disable-userns"]
+    fds: tuple[int, ...] = ()
+    program = _seccomp_program()
+    if program is not None:
+        r, w = os.pipe()
+        try:
+            os.write(w, program)  # a few hundred bytes: fits the pipe's buffer
+        finally:
+            os.close(w)
+        out += ["--seccomp", str(r)]
+        fds = (r,)
+    return _Box(out + ["--", *become, *argv], fds)
+
+
 def bwrap_available() -> bool:
-    exe = shutil.which("bwrap")
-    if not exe:
-        return False
-    try:
-        probe = subprocess.run([exe, "--unshare-all", "--die-with-parent", "--ro-bind", "/usr", "/usr",
-                                *_usr_links(), "true"], capture_output=True, timeout=20)
-        return probe.returncode == 0
-    except (OSError, subprocess.SubprocessError):
-        return False
+    """Whether the toolchain sandbox, as run_command builds it, starts and runs a command here."""
+    with tempfile.TemporaryDirectory(prefix="crl-probe-") as tmp:
+        copy, etc_dir = Path(tmp) / "w", Path(tmp) / "etc"
+        copy.mkdir()
+        etc_dir.mkdir()
+        uid = _command_uid() if os.geteuid() == 0 else None
+        if uid is not None:
+            os.chown(copy, uid, uid)
+        box = _sandbox(["/bin/sh", "-c", "test -w . && test -w /tmp/home"], copy, f"{SANDBOX_ROOT}/w", [],
+                       {"PATH": "/usr/bin:/bin"}, uid, etc_dir)
+        if box is None:
+            logger.debug("toolchain sandbox: no bwrap, or no way to switch uid (setpriv)")
+            return False
+        try:
+            ok, why = host.probe(box.argv, pass_fds=box.fds)
+        finally:
+            box.close()
+        if not ok:
+            logger.debug(f"toolchain sandbox probe failed: {why}")
+        return ok
 
 
 _BWRAP_OK: bool | None = None
@@ -100,102 +222,6 @@ def isolation_mode(mode: str = "auto", require_isolation: bool = False) -> str:
     return "bwrap" if _BWRAP_OK else "limits"
 
 
-def _usr_links() -> list[str]:
-    """Debian's merged /usr: /bin, /lib, ... are symlinks into /usr; recreate them (or bind real dirs)."""
-    out: list[str] = []
-    for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
-        p = Path("/") / name
-        if p.is_symlink():
-            out += ["--symlink", os.readlink(p), str(p)]
-        elif p.is_dir():
-            out += ["--ro-bind", str(p), str(p)]
-    return out
-
-
-class _Cgroup:
-    """A memory + pids cgroup (v1) for one command; silently absent where the host does not allow it."""
-
-    def __init__(self, memory_mb: int, max_procs: int):
-        self.dirs: list[Path] = []
-        self.memory_capped = False
-        name = f"crl-cmd-{uuid.uuid4().hex[:12]}"
-        for ctrl, settings in (("memory", {"memory.limit_in_bytes": memory_mb << 20,
-                                           "memory.memsw.limit_in_bytes": memory_mb << 20}),
-                               ("pids", {"pids.max": max_procs})):
-            base = self._own(ctrl)
-            if base is None:
-                continue
-            d = base / name
-            try:
-                d.mkdir()
-            except OSError:
-                continue
-            for key, val in settings.items():
-                try:
-                    (d / key).write_text(str(val))
-                except OSError:
-                    pass  # memsw is missing without swap accounting: the plain limit still holds
-            self.dirs.append(d)
-            self.memory_capped |= ctrl == "memory"
-
-    @staticmethod
-    def _own(ctrl: str) -> Path | None:
-        try:
-            for line in Path("/proc/self/cgroup").read_text().splitlines():
-                _, ctrls, path = line.split(":", 2)
-                if ctrl in ctrls.split(","):
-                    d = Path("/sys/fs/cgroup") / ctrl / path.lstrip("/")
-                    return d if os.access(d, os.W_OK) else None
-        except OSError:
-            return None
-        return None
-
-    def enter(self) -> None:  # runs in the child between fork and exec
-        for d in self.dirs:
-            try:
-                (d / "cgroup.procs").write_text(str(os.getpid()))
-            except OSError:
-                pass
-
-    def oom_killed(self) -> bool:
-        for d in self.dirs:
-            try:
-                for line in (d / "memory.oom_control").read_text().splitlines():
-                    key, _, val = line.partition(" ")
-                    if key == "oom_kill" and int(val) > 0:
-                        return True
-            except (OSError, ValueError):
-                pass
-        return False
-
-    def kill_all(self) -> None:
-        for _ in range(50):
-            pids: set[int] = set()
-            for d in self.dirs:
-                try:
-                    pids |= {int(p) for p in (d / "cgroup.procs").read_text().split()}
-                except OSError:
-                    pass
-            if not pids:
-                return
-            for p in pids:
-                try:
-                    os.kill(p, signal.SIGKILL)
-                except OSError:
-                    pass
-            time.sleep(0.02)
-
-    def remove(self) -> None:
-        self.kill_all()
-        for d in self.dirs:
-            for _ in range(50):
-                try:
-                    d.rmdir()
-                    break
-                except OSError:
-                    time.sleep(0.02)
-
-
 def run_command(argv: list[str], workdir: str | Path, *, limits: CommandLimits = CommandLimits(),
                 env: dict[str, str] | None = None, ro_paths: list[str | Path] = (), name: str | None = None,
                 mode: str = "auto", require_isolation: bool = False, stdin: bytes | None = None,
@@ -211,6 +237,7 @@ def run_command(argv: list[str], workdir: str | Path, *, limits: CommandLimits =
     isolation = isolation_mode(mode, require_isolation)
     host_tmp = Path(tempfile.mkdtemp(prefix="crl-cmd-"))
     copy = host_tmp / name
+    box = None
     try:
         shutil.copytree(workdir, copy, symlinks=True)
         for rel, src in (seed or {}).items():
@@ -220,51 +247,56 @@ def run_command(argv: list[str], workdir: str | Path, *, limits: CommandLimits =
                     "HOME": "/tmp/home" if isolation == "bwrap" else str(host_tmp / "home"),
                     "TMPDIR": "/tmp" if isolation == "bwrap" else str(host_tmp)}
         base_env.update(env or {})
+        uid = None
         if isolation == "limits":
             (host_tmp / "home").mkdir(exist_ok=True)
-        full = _bwrap_argv(argv, copy, inner_dir, ro_paths, base_env) if isolation == "bwrap" else list(argv)
+            full = list(argv)
+        else:
+            if os.geteuid() == 0:
+                uid = _command_uid()
+                _chown_tree(copy, uid)
+            (host_tmp / "etc").mkdir()
+            box = _sandbox(argv, copy, inner_dir, ro_paths, base_env, uid, host_tmp / "etc")
+            if box is None:
+                return CommandResult("error", None, "the toolchain sandbox cannot be built here", 0, isolation,
+                                     detail="no bwrap or no setpriv")
+            full = box.argv
         return _execute(full, cwd=None if isolation == "bwrap" else copy,
                         env={} if isolation == "bwrap" else base_env, limits=limits, isolation=isolation,
-                        stdin=stdin, shown={str(copy): name, inner_dir: name})
+                        stdin=stdin, shown={str(copy): name, inner_dir: name}, uid=uid,
+                        pass_fds=box.fds if box else ())
     finally:
+        if box is not None:
+            box.close()
         shutil.rmtree(host_tmp, ignore_errors=True)
 
 
-def _bwrap_argv(argv, copy: Path, inner_dir: str, ro_paths, env: dict[str, str]) -> list[str]:
-    out = [shutil.which("bwrap") or "bwrap", "--unshare-all", "--die-with-parent", "--new-session",
-           "--ro-bind", "/usr", "/usr", *_usr_links()]
-    for entry in _ETC:
-        p = Path("/etc") / entry
-        if p.exists():
-            out += ["--ro-bind", str(p), str(p)]
-    # The private /tmp comes before the toolchain binds: a toolchain or venv that lives under the host's /tmp (a
-    # checkout there) is then bound on top of it instead of being hidden by it.
-    out += ["--tmpfs", "/tmp", "--dir", "/tmp/home"]
-    seen: set[str] = set()
-    for p in ro_paths:
-        p = os.path.realpath(p)
-        if p in seen or not os.path.exists(p) or p.startswith("/usr/"):
-            continue
-        seen.add(p)
-        out += ["--ro-bind", p, p]
-    out += ["--proc", "/proc", "--dev", "/dev",
-            "--bind", str(copy), inner_dir, "--chdir", inner_dir, "--clearenv"]
-    for k, v in env.items():
-        out += ["--setenv", k, v]
-    return out + ["--", *argv]
+def _chown_tree(root: Path, uid: int) -> None:
+    os.chown(root, uid, uid)
+    # bwrap enters it (--chdir) as a root without CAP_DAC_OVERRIDE, before the switch to `uid`.
+    os.chmod(root, os.stat(root).st_mode | 0o755)
+    for dirpath, dirnames, filenames in os.walk(root):
+        for n in dirnames + filenames:
+            os.lchown(os.path.join(dirpath, n), uid, uid)
 
 
-def _execute(full: list[str], *, cwd, env, limits: CommandLimits, isolation: str, stdin, shown) -> CommandResult:
-    cg = _Cgroup(limits.memory_mb, limits.max_procs)
+def _execute(full: list[str], *, cwd, env, limits: CommandLimits, isolation: str, stdin, shown,
+             uid: int | None = None, pass_fds=()) -> CommandResult:
+    cg = host.CgroupSet(f"cmd-{uuid.uuid4().hex[:12]}", max_pids=limits.max_procs, memory_mb=limits.memory_mb)
+    memory_capped = "memory" in cg.limited
     cpu = int(limits.timeout) + 5
 
     def preexec() -> None:
-        cg.enter()
+        cg.join()  # before bwrap starts: nothing of the command is ever outside the groups
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
         fsize = limits.max_file_mb << 20
         resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
-        if not cg.memory_capped:
+        if uid is not None:
+            # The command's own uid counts only its processes (bwrap itself, still root, is exempt): a second
+            # cap on forks where the pids cgroup is missing.
+            resource.setrlimit(resource.RLIMIT_NPROC, (limits.max_procs, limits.max_procs))
+        if not memory_capped:
             data = limits.memory_mb << 20
             resource.setrlimit(resource.RLIMIT_DATA, (data, data))
 
@@ -272,8 +304,8 @@ def _execute(full: list[str], *, cwd, env, limits: CommandLimits, isolation: str
     try:
         proc = subprocess.Popen(full, cwd=cwd, env=env or None, stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
-                                preexec_fn=preexec)
-    except OSError as exc:
+                                preexec_fn=preexec, pass_fds=tuple(pass_fds))
+    except (OSError, subprocess.SubprocessError) as exc:
         cg.remove()
         return CommandResult("error", None, f"cannot start {full[0]}: {exc}", 0, isolation, detail=str(exc))
     chunks: list[bytes] = []
@@ -330,7 +362,7 @@ def _execute(full: list[str], *, cwd, env, limits: CommandLimits, isolation: str
     return CommandResult(status, rc, text, elapsed, isolation, detail=detail)
 
 
-def _kill(proc: subprocess.Popen, cg: _Cgroup) -> None:
+def _kill(proc: subprocess.Popen, cg: host.CgroupSet) -> None:
     try:
         os.killpg(proc.pid, signal.SIGKILL)  # bwrap's --die-with-parent then takes the whole PID namespace down
     except OSError:
