@@ -185,11 +185,13 @@ def test_leaving_before_the_asserts_is_not_a_pass(sb, escape):
 
 
 def test_correct_assert_solution_passes(sb):
-    assert sb.run("def add(a, b):\n    return a + b\n", ASSERT)["verdicts"] == "A"
+    # exact asserts become one parent-compared call case each
+    res = sb.run("def add(a, b):\n    return a + b\n", ASSERT)
+    assert res["verdicts"] == "AA" and res["trust"] == "parent"
 
 
 def test_failing_assert_is_wrong_answer(sb):
-    assert sb.run("def add(a, b):\n    return a * b\n", ASSERT)["verdicts"] == "W"
+    assert sb.run("def add(a, b):\n    return a * b\n", ASSERT)["verdicts"] == "WA"
 
 
 @pytest.mark.parametrize("attack", [

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from ..errors import CrlError
 from .compare import DEFAULT_TOL, call_expected_matches, decode_call_args, stdio_equal
-from .runner_child import NumpyValue, decode_value
+from .. import asserts
+from .runner_child import NumpyValue, decode_value, encode_value
 
 VERDICTS = "AWTMORCS"
 FAILURES = "WTMORCS"  # what the sandbox may report itself; a pass is decided here
@@ -50,7 +52,8 @@ class Prepared:
 
 def prepare(code: str, tests: Any, limits: Limits, check: Callable[[int, Any], bool] | None = None) -> Prepared:
     """Validate `tests` (CrlError when unusable) and build the sandbox message. `check(i, value)`: for call
-    tests, the parent's comparison of case i's decoded return value (instead of the cases' `output`)."""
+    tests, the parent's comparison of case i's decoded return value (instead of the cases' `output`).
+    Assert tests that convert exactly (crlcli.asserts) run as parent-compared call cases, whoever made them."""
     if not isinstance(code, str):
         raise CrlError(f"candidate code must be a string, got {type(code).__name__}")
     if not isinstance(tests, dict):
@@ -58,6 +61,9 @@ def prepare(code: str, tests: Any, limits: Limits, check: Callable[[int, Any], b
     kind = tests.get("type")
     if kind not in ("stdio", "call", "assert"):
         raise CrlError(f"unknown tests.type {kind!r}", hint="use stdio, call or assert")
+    if kind == "assert":
+        tests = _converted(tests)
+        kind = tests["type"]
     cases = tests.get("cases") or []
     if not isinstance(cases, list):
         raise CrlError("tests.cases must be a list")
@@ -71,6 +77,8 @@ def prepare(code: str, tests: Any, limits: Limits, check: Callable[[int, Any], b
     if limits.max_tests:
         cases = cases[: limits.max_tests]
     tol = float(tests.get("atol") or DEFAULT_TOL)
+    python_values = kind == "call" and tests.get("converted_from") == "assert"
+    tagged = bool(tests.get("tagged_args")) or python_values
     inputs, expected, timeouts = [], [], []
     for i, case in enumerate(cases):
         where = f"tests.cases[{i}]"
@@ -87,13 +95,13 @@ def prepare(code: str, tests: Any, limits: Limits, check: Callable[[int, Any], b
             inputs.append(inp)
             expected.append(out)
         elif kind == "call":
-            if tests.get("tagged_args"):
-                if not isinstance(case.get("input"), str):
-                    raise CrlError(f"{where}: with tagged_args, input is the tagged text of the argument list")
-                inputs.append(case["input"])
+            inputs.append(_call_input(case, where, tests.get("tagged_args"), python_values))
+            if "output" not in case:
+                expected.append(_NO_OUTPUT)
+            elif case.get("compare") == "python":
+                expected.append(_PythonExpected(case, where))
             else:
-                inputs.append(decode_call_args(case.get("input", []), where))
-            expected.append(case["output"] if "output" in case else _NO_OUTPUT)
+                expected.append(case["output"])
         else:
             program = case.get("program")
             if not isinstance(program, str):
@@ -116,11 +124,64 @@ def prepare(code: str, tests: Any, limits: Limits, check: Callable[[int, Any], b
         raise CrlError("a parent-side check needs call tests")
     message = {"type": kind, "code": code, "cases": inputs, "timeouts": timeouts,
                "fn_name": tests.get("fn_name"), "class_name": tests.get("class_name") or None,
-               "tagged_args": bool(tests.get("tagged_args")),
+               "tagged_args": tagged,
                "memory_mb": limits.memory_mb, "max_output": limits.max_output, "tmpfs_mb": limits.tmpfs_mb,
                "max_procs": limits.max_procs}
     budget = 15.0 + sum(timeouts) + 0.25 * len(timeouts)
     return Prepared(message, expected, kind, tol, budget, check)
+
+
+def _call_input(case: dict, where: str, tagged_text: Any, python_values: bool) -> Any:
+    if tagged_text:
+        if not isinstance(case.get("input"), str):
+            raise CrlError(f"{where}: with tagged_args, input is the tagged text of the argument list")
+        return case["input"]
+    if python_values:  # arguments JSON cannot carry ({"$py": ...}: tuples, sets, ...) reach the call exactly
+        try:
+            args, kwargs = asserts.decode_input(case.get("input", []))
+        except (ValueError, TypeError) as exc:
+            raise CrlError(f"{where}: bad converted arguments: {exc}") from None
+        return encode_value({"args": args, "kwargs": kwargs})
+    return decode_call_args(case.get("input", []), where)
+
+
+class _PythonExpected:
+    """A converted assert's expected value, compared with Python's == (crlcli.asserts.python_equal)."""
+
+    __slots__ = ("value", "atol", "rtol")
+
+    def __init__(self, case: dict, where: str):
+        try:
+            self.value = asserts.expected_value(case)
+        except ValueError as exc:
+            raise CrlError(f"{where}: bad expected value: {exc}") from None
+        self.atol, self.rtol = case.get("atol"), case.get("rtol")
+        for name in ("atol", "rtol"):
+            v = getattr(self, name)
+            if v is not None and (not isinstance(v, (int, float)) or isinstance(v, bool) or not v >= 0):
+                raise CrlError(f"{where}.{name} must be a number >= 0")
+
+    def matches(self, value: Any) -> bool:
+        return asserts.python_equal(value, self.value, self.atol, self.rtol)
+
+
+@lru_cache(maxsize=4096)
+def _convert_cached(key: str) -> str:
+    return json.dumps(asserts.convert(json.loads(key))[0])
+
+
+def _converted(tests: dict) -> dict:
+    """tests of type assert, converted to call cases when every assert converts exactly (cached: every
+    candidate of a problem brings the same tests)."""
+    core = {k: tests.get(k) for k in ("type", "program", "cases", "fn_name", "class_name")}
+    try:
+        key = json.dumps(core, sort_keys=True)
+    except (TypeError, ValueError):
+        return tests  # not JSON-shaped: the checks below report it
+    done = json.loads(_convert_cached(key))
+    if done.get("type") != "call":
+        return tests
+    return {**tests, **done}
 
 
 class Verdicts:
@@ -162,6 +223,8 @@ class Verdicts:
         want = prep.expected[i]
         if want is _NO_OUTPUT:
             return "A"  # no expected value given: the case checks only that the call returns
+        if isinstance(want, _PythonExpected):
+            return "A" if want.matches(value) else "W"
         try:
             return "A" if call_expected_matches(json_view(value), want, prep.tol) else "W"
         except (ValueError, TypeError, RecursionError):

@@ -89,7 +89,8 @@ def assert_child(code, program):
     import builtins
     import gc
     import signal
-    run, write, read, leave = builtins.exec, os.write, os.read, os._exit
+    import time
+    run, write, read, leave, listdir, pause = builtins.exec, os.write, os.read, os._exit, os.listdir, time.sleep
     settrace, setprofile, setitimer, handler = sys.settrace, sys.setprofile, signal.setitimer, signal.signal
     timers = [signal.ITIMER_REAL, signal.ITIMER_VIRTUAL, signal.ITIMER_PROF]
     catchable = [s for s in signal.valid_signals() if s not in (signal.SIGKILL, signal.SIGSTOP)]
@@ -119,6 +120,10 @@ def assert_child(code, program):
             stream.flush()
         except BaseException:
             pass
+    for _ in range(100):  # a thread the program joined may take a moment to leave the kernel's list
+        if len(listdir("/proc/self/task")) == 1:
+            break
+        pause(0.001)
     write(3, b"D")
     marker = read(4, 64)
     write(3, b"A" + marker)
