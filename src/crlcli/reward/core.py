@@ -30,6 +30,7 @@ EXTRA_LOG_KEYS = (
     "pass_rate",  # RL: fraction of test cases passed (0 for CRL samples)
     "tests_total",  # RL: test cases run
     "tests_timeout",  # RL: test cases that hit the time limit
+    "tests_in_process",  # RL: 1 when the pass rate came from tests run inside the candidate's process (fakeable)
     "reward_failed",  # 1 when scoring failed (bad label, sandbox error, deadline): reward forced to 0
     "reward_ms",  # scoring wall time
 )
@@ -159,7 +160,10 @@ def finish(job: RlJob, result: Any = None, error: str | None = None) -> Reward:
             return _failed(logs, f"sandbox returned no pass rate: {result!r:.200}", job.started)
         rate = float(result["pass_rate"])
         verdicts = str(result.get("verdicts") or "")
+        trust = result_trust(result, job.tests)
         logs.update(
+            trust=trust,
+            tests_in_process=int(trust != "parent"),
             pass_rate=rate,
             tests_passed=int(result.get("passed", 0)),
             tests_total=int(result.get("total", len(verdicts))),
@@ -171,6 +175,17 @@ def finish(job: RlJob, result: Any = None, error: str | None = None) -> Reward:
         return Reward(rate, rate, logs)
     except Exception as exc:  # noqa: BLE001
         return _failed(logs, f"internal error: {type(exc).__name__}: {exc}", job.started)
+
+
+def result_trust(result: dict[str, Any], tests: Any) -> str:
+    """How a sandbox result was obtained: "parent" (the trusted parent compared every value) or "in-process" (the
+    test harness ran inside the candidate's process, as `assert` tests do: a hostile candidate can fake a pass).
+    Results from before the sandbox said so are judged by their test type; an unknown value counts as in-process."""
+    trust = result.get("trust")
+    if trust is None:
+        kind = tests.get("type") if isinstance(tests, dict) else None
+        return "in-process" if kind == "assert" else "parent"
+    return "parent" if trust == "parent" else "in-process"
 
 
 def default_runner(limits: Any = None, mode: str = "auto") -> Callable[[str, dict], dict]:

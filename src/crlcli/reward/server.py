@@ -5,33 +5,73 @@ POST /get_reward  {"query": [str], "prompts": [str], "labels": [str|obj]}
 GET  /health  ->  200 {"status": "ok", ...}
 
 - Stateless: any number of servers can sit behind OpenRLHF's comma-separated `--reward.remote_url` list.
-- Sandbox work goes through one JudgePool of `workers` processes; at most `max_inflight` requests are handled
-  at once, the rest wait in the listen backlog (a bounded queue) rather than fail.
-- Each request has a deadline well under OpenRLHF's 180 s client timeout: what has not finished by then gets
-  reward 0 (logged), so a slow batch never turns into a client retry storm.
-- Malformed requests get 400 with a reason; the server keeps going. SIGTERM/SIGINT stop it cleanly.
+- Sandbox work goes through one JudgePool of `workers` processes; at most `max_inflight` requests are scored
+  at once. A request takes a scoring slot only once its whole body has been read, so slow or idle clients hold a
+  thread (and lose it after `client_timeout` seconds of silence), never a slot, and /health always answers.
+- Each request has a deadline well under OpenRLHF's 180 s client timeout, counted from the moment its body has
+  arrived (waiting for a slot included): what has not finished by then gets reward 0 (logged), so a slow batch
+  never turns into a client retry storm.
+- Malformed requests get 400 (411, 413, 408) with a reason; the server keeps going. SIGTERM/SIGINT stop it cleanly.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import orjson
 
 from ..log import logger
-from .service import RewardService, to_openrlhf
+from .service import RewardService, to_openrlhf, zeros
 
 MAX_BODY = 512 << 20  # a batch of long rollouts is large, but not unbounded
+CLIENT_TIMEOUT = 30.0  # seconds a client may stay silent while sending its request (or reading our reply)
+SPARE_CONNECTIONS = 1024  # connection threads beyond --max-inflight: room for /health and requests still arriving
+# Content-Length is ASCII digits (RFC 9110), nothing else: str.isdigit() and int() also take '٣', '²', '+3', '3_0'.
+_LENGTH = re.compile(r"[0-9]+\Z", re.ASCII)
 
 
-class BadRequest(Exception):
+class HTTPError(Exception):
+    """A request we refuse, with the status code to answer."""
+
+    code = 400
+
+    def __init__(self, message: str, code: int | None = None):
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+
+
+class BadRequest(HTTPError):
     pass
+
+
+def content_length(headers: Any, limit: int = MAX_BODY) -> int:
+    """The body length announced by `headers`, or HTTPError (411 none, 413 too large, 400 anything malformed)."""
+    if headers.get("Transfer-Encoding") is not None:
+        raise HTTPError("Transfer-Encoding is not supported; send the body with a Content-Length", 411)
+    values = headers.get_all("Content-Length") or []
+    if not values:
+        raise HTTPError("missing Content-Length", 411)
+    # Surrounding spaces/tabs are optional whitespace in HTTP; anything else is malformed.
+    texts = {v.strip(" \t") for v in values}
+    if len(texts) != 1:
+        raise BadRequest(f"conflicting Content-Length headers: {sorted(texts)!r:.200}")
+    text = texts.pop()
+    if not _LENGTH.match(text):
+        raise BadRequest(f"Content-Length must be ASCII digits, got {text!r:.40}")
+    significant = text.lstrip("0")
+    if len(significant) > len(str(limit)) or int(significant or "0") > limit:
+        raise HTTPError(f"body larger than {limit} bytes; send smaller batches", 413)
+    return int(significant or "0")
 
 
 def parse_request(body: bytes) -> tuple[list[str], list[Any], list[Any]]:
@@ -64,49 +104,96 @@ class _Handler(BaseHTTPRequestHandler):
     server: "RewardHTTPServer"
     server_version = "crl-reward/1"
 
+    def setup(self) -> None:
+        # A socket timeout on every client: a read or write that sees no progress for this long drops the client
+        # (http.server closes the connection on TimeoutError while reading the request line and headers).
+        self.timeout = self.server.client_timeout
+        super().setup()
+        self.server.track(self.connection)
+
+    def finish(self) -> None:
+        self.server.untrack(self.connection)
+        try:
+            super().finish()
+        except OSError:  # the client is gone; nothing left to flush to
+            pass
+
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
         logger.debug("%s %s", self.address_string(), format % args)
+
+    def log_error(self, format: str, *args: Any) -> None:  # noqa: A002
+        if args and isinstance(args[-1], TimeoutError):
+            self.server.count("client_timeouts")
+        self.log_message(format, *args)
 
     def _send(self, code: int, payload: dict[str, Any]) -> None:
         body = orjson.dumps(payload)
         self.send_response(code)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
+        if code >= 400:
+            self.send_header("Connection", "close")
+            self.close_connection = True
         self.end_headers()
         self.wfile.write(body)
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-        if self.path.rstrip("/") == "/health":
-            self._send(200, {"status": "ok", "workers": self.server.service.workers, "pid": self.server.pid})
+        self.server.untrack(self.connection)
+        path = self.path.split("?")[0].rstrip("/")
+        if path == "/health":
+            self._send(200, {"status": "ok", "workers": self.server.service.workers, "pid": self.server.pid,
+                             **self.server.service.stats()})
+        elif path == "/stats":
+            self._send(200, {**self.server.service.stats(), **self.server.stats()})
         else:
-            self._send(404, {"error": f"no such path {self.path}; use POST /get_reward or GET /health"})
+            self._send(404, {"error": f"no such path {self.path}; use POST /get_reward, GET /health or GET /stats"})
+
+    def _read_body(self) -> bytes:
+        """The whole body, read before any scoring slot is taken (a slow sender holds only this thread)."""
+        n = content_length(self.headers)
+        try:
+            body = self.rfile.read(n)
+        except TimeoutError:
+            self.server.count("client_timeouts")
+            raise HTTPError(f"no data from the client for {self.server.client_timeout:g} s", 408) from None
+        if len(body) != n:
+            raise BadRequest(f"body shorter than its Content-Length ({len(body)} of {n} bytes)")
+        return body
 
     def do_POST(self) -> None:  # noqa: N802
         try:
             if self.path.split("?")[0].rstrip("/") not in ("/get_reward", ""):
                 self._send(404, {"error": f"no such path {self.path}; use POST /get_reward"})
                 return
-            length = self.headers.get("Content-Length")
-            if length is None or not length.isdigit():
-                self._send(400, {"error": "missing Content-Length"})
-                return
-            if int(length) > MAX_BODY:
-                self._send(413, {"error": f"body larger than {MAX_BODY} bytes; send smaller batches"})
-                return
-            body = self.rfile.read(int(length))
             try:
+                body = self._read_body()
+                self.server.untrack(self.connection)
+                arrived = time.monotonic()
                 queries, prompts, labels = parse_request(body)
-            except BadRequest as exc:
-                logger.warning(f"400 from {self.address_string()}: {exc}")
-                self._send(400, {"error": str(exc)})
+            except HTTPError as exc:
+                logger.warning(f"{exc.code} from {self.address_string()}: {exc}")
+                self.server.count("bad_requests")
+                self._send(exc.code, {"error": str(exc)})
                 return
-            started = time.monotonic()
-            logger.debug(f"scoring {len(queries)} sample(s) from {self.address_string()}")
-            rewards = self.server.service.score_batch(queries, prompts, labels)
+            del body
+            service = self.server.service
+            with self.server.slot(service.deadline) as waited:
+                if waited is None:
+                    reason = f"deadline: no free scoring slot within {service.deadline:g} s (--max-inflight)"
+                    logger.warning(f"{len(queries)} sample(s) from {self.address_string()} get 0: {reason}")
+                    self._send(200, zeros(len(queries), reason))
+                    return
+                logger.debug(f"scoring {len(queries)} sample(s) from {self.address_string()}")
+                remaining = max(0.0, service.deadline - (time.monotonic() - arrived))
+                rewards = service.score_batch(queries, prompts, labels, deadline=remaining)
             self._send(200, to_openrlhf(rewards))
-            logger.debug(f"scored {len(queries)} sample(s) in {time.monotonic() - started:.3f} s")
+            logger.debug(f"scored {len(queries)} sample(s) in {time.monotonic() - arrived:.3f} s")
         except (BrokenPipeError, ConnectionResetError):
             logger.warning(f"client {self.address_string()} went away before its rewards were sent")
+        except TimeoutError:
+            logger.warning(f"client {self.address_string()} did not take its rewards within "
+                           f"{self.server.client_timeout:g} s")
+            self.close_connection = True
         except Exception as exc:  # noqa: BLE001 - one bad request must never take the server down
             logger.error(f"internal error on a request: {type(exc).__name__}: {exc}")
             try:
@@ -118,36 +205,91 @@ class _Handler(BaseHTTPRequestHandler):
 class RewardHTTPServer(ThreadingHTTPServer):
     # Non-daemon handler threads: server_close() waits for requests in flight (each bounded by the deadline).
     daemon_threads = False
-    request_queue_size = 4096  # the listen backlog: the bounded queue of requests beyond max_inflight
+    request_queue_size = 4096  # the listen backlog: connections beyond the connection threads wait here
 
-    def __init__(self, address: tuple[str, int], service: RewardService, max_inflight: int = 2048):
+    def __init__(
+        self,
+        address: tuple[str, int],
+        service: RewardService,
+        max_inflight: int = 2048,
+        client_timeout: float = CLIENT_TIMEOUT,
+        max_connections: int | None = None,
+    ):
         self.service = service
         self.pid = os.getpid()
-        self._slots = threading.BoundedSemaphore(max_inflight)
+        self.client_timeout = float(client_timeout)
+        self.max_inflight = max_inflight
+        self.max_connections = max_connections or max_inflight + SPARE_CONNECTIONS
+        self._slots = threading.BoundedSemaphore(max_inflight)  # requests being scored
+        self._connections = threading.BoundedSemaphore(self.max_connections)  # handler threads
         self._stopping = threading.Event()
+        self._reading: set[socket.socket] = set()  # connections still sending their request
+        self._lock = threading.Lock()
+        self._counts = {"connections": 0, "client_timeouts": 0, "bad_requests": 0, "scoring": 0}
         super().__init__(address, _Handler)
 
     def process_request(self, request, client_address) -> None:
-        # Taking a slot *before* starting the thread keeps further connections in the kernel's backlog.
-        while not self._slots.acquire(timeout=0.5):
+        # Only a cap on threads here: the scoring slot is taken by the handler once the body is in.
+        while not self._connections.acquire(timeout=0.5):
             if self._stopping.is_set():
                 self.shutdown_request(request)
                 return
         try:
             super().process_request(request, client_address)
         except Exception:
-            self._slots.release()
+            self._connections.release()
             raise
 
     def process_request_thread(self, request, client_address) -> None:
         try:
             super().process_request_thread(request, client_address)
         finally:
+            self._connections.release()
+
+    def track(self, conn: socket.socket) -> None:
+        with self._lock:
+            self._reading.add(conn)
+            self._counts["connections"] += 1
+
+    def untrack(self, conn: socket.socket) -> None:
+        with self._lock:
+            self._reading.discard(conn)
+
+    def count(self, key: str, n: int = 1) -> None:
+        with self._lock:
+            self._counts[key] = self._counts.get(key, 0) + n
+
+    @contextmanager
+    def slot(self, timeout: float) -> Iterator[float | None]:
+        """Hold a scoring slot: yields the seconds waited for it, or None when none came within `timeout`."""
+        t = time.monotonic()
+        if not self._slots.acquire(timeout=max(0.0, timeout)):
+            yield None
+            return
+        self.count("scoring")
+        try:
+            yield time.monotonic() - t
+        finally:
+            self.count("scoring", -1)
             self._slots.release()
+
+    def stats(self) -> dict[str, Any]:
+        with self._lock:
+            return {**self._counts, "reading": len(self._reading), "max_inflight": self.max_inflight,
+                    "max_connections": self.max_connections, "client_timeout_s": self.client_timeout}
 
     def stop(self) -> None:
         self._stopping.set()
         self.shutdown()
+        # Clients still sending (or idling before) a request would hold server_close() for up to client_timeout:
+        # end their reads now. Requests already being scored are left to finish.
+        with self._lock:
+            reading = list(self._reading)
+        for conn in reading:
+            try:
+                conn.shutdown(socket.SHUT_RD)
+            except OSError:
+                pass
 
 
 def serve(
@@ -156,13 +298,24 @@ def serve(
     service: RewardService,
     max_inflight: int = 2048,
     ready=None,
+    client_timeout: float | None = None,
 ) -> None:
-    """Run until SIGTERM/SIGINT; then stop accepting, let running requests finish, close the pool."""
-    try:
-        httpd = RewardHTTPServer((host, port), service, max_inflight=max_inflight)
-    except OSError as exc:
-        from ..errors import CrlError
+    """Run until SIGTERM/SIGINT; then stop accepting, let running requests finish, close the pool.
 
+    `client_timeout` defaults to CRL_REWARD_CLIENT_TIMEOUT, else CLIENT_TIMEOUT seconds."""
+    from ..errors import CrlError
+
+    if client_timeout is None:
+        raw = os.environ.get("CRL_REWARD_CLIENT_TIMEOUT", "").strip()
+        try:
+            client_timeout = float(raw) if raw else CLIENT_TIMEOUT
+        except ValueError:
+            raise CrlError(f"CRL_REWARD_CLIENT_TIMEOUT must be a number of seconds, got {raw!r}") from None
+    if not client_timeout > 0:
+        raise CrlError(f"the client timeout must be positive, got {client_timeout}")
+    try:
+        httpd = RewardHTTPServer((host, port), service, max_inflight=max_inflight, client_timeout=client_timeout)
+    except OSError as exc:
         raise CrlError(f"cannot listen on {host}:{port}: {exc}", hint="pick another --port") from exc
     bound_host, bound_port = httpd.server_address[:2]
     stop_once = threading.Event()
@@ -188,7 +341,8 @@ def serve(
                 logger.warning(f"sandbox pool not started ({exc}); RL samples will get reward 0")
         logger.info(
             f"reward server on http://{_display(bound_host)}:{bound_port}/get_reward "
-            f"({service.workers} sandbox worker(s), CRL scale {service.crl_scale:g}, deadline {service.deadline:g} s)"
+            f"({service.workers} sandbox worker(s), CRL scale {service.crl_scale:g}, deadline {service.deadline:g} s, "
+            f"{max_inflight} scoring slot(s), client timeout {client_timeout:g} s)"
         )
         if ready is not None:
             ready(bound_host, bound_port)

@@ -38,6 +38,46 @@ class _LogLimiter:
             logger.warning(f"reward 0: {message} (failure #{n})")
 
 
+class _InProcessCounter:
+    """RL rewards computed from in-process tests (the harness ran inside the candidate's process, so a hostile
+    candidate can fake its pass): a warning at the first, then the running count at most once a minute."""
+
+    def __init__(self, every: float = 60.0) -> None:
+        self.rl = 0  # RL rewards computed from a sandbox result
+        self.in_process = 0
+        self.every = every
+        self._last: float | None = None
+        self._lock = threading.Lock()
+
+    def add(self, rl: int, in_process: int) -> None:
+        with self._lock:
+            self.rl += rl
+            self.in_process += in_process
+            now = time.monotonic()
+            first = self._last is None
+            due = in_process > 0 and (first or now - self._last >= self.every)
+            if due:
+                self._last = now
+            n, total = self.in_process, self.rl
+        if not due:
+            return
+        if first:
+            logger.warning(
+                "RL reward computed from in-process tests (assert/unittest harness run inside the candidate's "
+                "process: a hostile candidate can fake a pass); `crl mix` keeps such rows out unless "
+                "--allow-in-process-tests. Counted in /health and in the tests_in_process log"
+            )
+        else:
+            logger.warning(f"in-process tests so far: {n} of {total} RL rewards")
+
+    def summary(self) -> str | None:
+        with self._lock:
+            n, total = self.in_process, self.rl
+        if not total:
+            return None
+        return f"{n} of {total} RL rewards came from in-process tests" if n else f"{total} RL rewards, all parent-compared"
+
+
 class RewardService:
     def __init__(
         self,
@@ -62,6 +102,8 @@ class RewardService:
         self._pool = None
         self._lock = threading.Lock()
         self.failures = _LogLimiter()
+        self.trust = _InProcessCounter()
+        self._summary: str | None = None
 
     def pool(self):
         """The shared sandbox pool, created on first use (a CRL-only run never starts one)."""
@@ -129,6 +171,9 @@ class RewardService:
                 except Exception as exc:  # noqa: BLE001 - bad tests or a pool failure
                     out[i] = finish(job, error=f"sandbox: {type(exc).__name__}: {exc}")
         rewards = [r for r in out if r is not None]
+        computed = [r for r in rewards if "trust" in r.logs]  # RL rewards that came from a sandbox result
+        if computed:
+            self.trust.add(len(computed), sum(1 for r in computed if r.logs["tests_in_process"]))
         debug = logger.isEnabledFor(logging.DEBUG)
         for r in rewards:
             if r.logs.get("error"):
@@ -137,11 +182,20 @@ class RewardService:
                 logger.debug("sample reward=%s %s", r.reward, orjson.dumps(r.logs, default=str).decode())
         return rewards
 
+    def stats(self) -> dict[str, int]:
+        """Running counts, for /health and the logs."""
+        return {"rl_rewards": self.trust.rl, "in_process_rewards": self.trust.in_process,
+                "failed_rewards": self.failures.count}
+
     def close(self) -> None:
         with self._lock:
             pool, self._pool = self._pool, None
         if pool is not None:
             pool.close()
+        summary = self.trust.summary()
+        if summary and summary != self._summary:  # closed twice (atexit after an explicit close): say it once
+            self._summary = summary
+            (logger.warning if self.trust.in_process else logger.info)(summary)
 
 
 def to_openrlhf(rewards: Sequence[Reward]) -> dict[str, Any]:
