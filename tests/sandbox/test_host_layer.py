@@ -94,7 +94,12 @@ def test_memory_group_reports_oom():
         code = "import os; fd = os.memfd_create('x'); [os.write(fd, b'x' * (1 << 20)) for _ in range(256)]"
         p = subprocess.run(["python3", "-c", code], preexec_fn=g.join, capture_output=True, timeout=60)
         assert p.returncode == -9
-        assert g.oom_killed()
+        assert g.oom_killed() and g.oom_kills() == 1
+        g.set_memory_mb(512)  # raised on a live group (memsw first on v1), then lowered again
+        g.set_memory_mb(32)
+        mem = g.dirs["memory"]
+        limit = mem / ("memory.limit_in_bytes" if (mem / "memory.limit_in_bytes").exists() else "memory.max")
+        assert int(limit.read_text()) == 32 << 20
     finally:
         g.remove()
 

@@ -287,17 +287,26 @@ class CgroupSet:
             out |= {int(p) for p in _read(f).split() if p.isdigit()}
         return out
 
-    def oom_killed(self) -> bool:
-        """Whether the kernel's OOM killer ran in the memory group (v1 memory.oom_control, v2 memory.events)."""
+    def oom_kills(self) -> int:
+        """How many processes the kernel's OOM killer has killed in the memory group since it was made (v1
+        memory.oom_control, v2 memory.events); compare before/after a candidate to blame it."""
         d = self.dirs.get("memory")
         if d is None:
-            return False
+            return 0
         for fname in ("memory.oom_control", "memory.events"):
             for line in _read(d / fname).splitlines():
                 key, _, val = line.partition(" ")
-                if key == "oom_kill" and val.strip().isdigit() and int(val) > 0:
-                    return True
-        return False
+                if key == "oom_kill" and val.strip().isdigit():
+                    return int(val)
+        return 0
+
+    def oom_killed(self) -> bool:
+        return self.oom_kills() > 0
+
+    def set_memory_mb(self, memory_mb: int) -> None:
+        """Change the memory limit of a live group (a worker reused for a candidate with other limits)."""
+        if "memory" in self.dirs:
+            _limit(self.dirs["memory"], "memory", memory_mb)
 
     def kill_all(self) -> None:
         """SIGKILL every process in the groups until none is left (a fork bomb is stopped by pids.max=0)."""
@@ -325,10 +334,14 @@ def _limit(path: Path, ctrl: str, value) -> None:
         _write(path / "pids.max", str(int(value)))
     elif ctrl == "memory":
         nbytes = int(value) << 20
-        if (path / "memory.limit_in_bytes").exists():  # v1: the plain limit first (memsw may not go below it)
-            _write(path / "memory.limit_in_bytes", str(nbytes))
-            if (path / "memory.memsw.limit_in_bytes").exists():
-                _write(path / "memory.memsw.limit_in_bytes", str(nbytes))
+        if (path / "memory.limit_in_bytes").exists():
+            # v1: memsw may never be below the plain limit, so the order depends on the direction of the change.
+            files = ["memory.limit_in_bytes", "memory.memsw.limit_in_bytes"]
+            files = [f for f in files if (path / f).exists()]
+            if len(files) == 2 and int(_read(path / files[1]).strip() or 0) < nbytes:
+                files.reverse()
+            for f in files:
+                _write(path / f, str(nbytes))
         else:
             _write(path / "memory.max", str(nbytes))
             if (path / "memory.swap.max").exists():
