@@ -49,8 +49,8 @@ def sandbox_pids(pool: JudgePool) -> int:
     """Processes in the workers' pids cgroups (bwrap, its init and the runner when idle: 3 per worker)."""
     total = 0
     for box in pool._boxes:
-        if box is not None and box.cgroup is not None:
-            total += len((box.cgroup / "cgroup.procs").read_text().split())
+        if box is not None and box.groups is not None and "pids" in box.groups.dirs:
+            total += len((box.groups.dirs["pids"] / "cgroup.procs").read_text().split())
     return total
 
 

@@ -143,7 +143,7 @@ def test_map_keeps_input_order(pool, sb):
 def test_close_removes_every_cgroup(sb):
     pool = JudgePool(workers=2, limits=sb.FAST)
     assert pool.submit(sb.GOOD, sb.ADD).result(timeout=60)["verdicts"] == "AA"
-    groups = [g for b in pool._boxes if b is not None for g in (b.cgroup, b.cpu_cgroup) if g is not None]
+    groups = [g for b in pool._boxes if b is not None and b.groups is not None for g in b.groups.paths]
     for g in groups:
         if (g / "cpu.cfs_quota_us").exists():  # one core per worker
             assert (g / "cpu.cfs_quota_us").read_text().strip() == (g / "cpu.cfs_period_us").read_text().strip()

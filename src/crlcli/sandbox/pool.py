@@ -27,7 +27,8 @@ from typing import Any
 
 from ..errors import CrlError
 from ..log import logger
-from .isolation import IsolationInfo, detect_isolation, make_cgroup, make_cpu_cgroup, remove_cgroup
+from .host import WorkerCgroups, worker_memory_mb
+from .isolation import IsolationInfo, detect_isolation
 from .jobs import Limits, Prepared, Verdicts, prepare, result_dict
 
 UID_BASE = 1_500_000_000
@@ -39,14 +40,18 @@ _PROCS_OVERHEAD = 8  # bwrap, the runner, its supervisor, the per-candidate runn
 class Sandbox:
     """One worker's sandbox process and the length-prefixed JSON channel to the runner in it."""
 
-    def __init__(self, info: IsolationInfo, slot: int, max_procs: int = 64):
+    def __init__(self, info: IsolationInfo, slot: int, max_procs: int = 64, memory_mb: int | None = None):
         self.info = info
         self.slot = slot
         self.max_procs = max_procs
+        self.memory_mb = memory_mb  # the worker's memory cgroup (candidate + tmpfs + runner); None: no cap
         self.uid = UID_BASE + (os.getpid() % 1_000_000) * 256 + slot % 256 if info.root else None
         self.proc: subprocess.Popen | None = None
-        self.cgroup = None
-        self.cpu_cgroup = None
+        self.groups: WorkerCgroups | None = None
+
+    def fits(self, max_procs: int, memory_mb: int) -> bool:
+        """Was this sandbox started with room for a candidate with these limits?"""
+        return max_procs <= self.max_procs and (self.memory_mb is None or memory_mb <= self.memory_mb)
 
     def start(self) -> dict:
         argv = self.info.argv()
@@ -56,18 +61,18 @@ class Sandbox:
             argv = ["nice", "-n", "-5", *argv]
         name = f"w{self.slot}-{threading.get_ident()}"
         try:
-            if self.info.cgroup is not None:
-                self.cgroup = make_cgroup(self.info.cgroup, name, self.max_procs + _PROCS_OVERHEAD)
-            if self.info.cpu_cgroup is not None:
-                self.cpu_cgroup = make_cpu_cgroup(self.info.cpu_cgroup, name)
+            self.groups = WorkerCgroups(self.info, name, self.max_procs + _PROCS_OVERHEAD, self.memory_mb)
         except OSError as exc:
             self.stop()
             raise CrlError(f"cannot create the sandbox's cgroups: {exc}") from exc
-        groups = [g for g in (self.cgroup, self.cpu_cgroup) if g is not None]
-        if groups:
-            # Join the cgroups before bwrap starts, so nothing of the sandbox is ever outside them.
-            join = " && ".join(f"echo $$ > {shlex.quote(str(g / 'cgroup.procs'))}" for g in groups)
-            argv = ["/bin/sh", "-c", join + ' && exec "$@"', "sh", *argv]
+        # Join the cgroups before bwrap starts, so nothing of the sandbox is ever outside them. As root, the
+        # runner is also exempt from the OOM killer (its candidates raise their own score back): a candidate
+        # that fills the memory cgroup with memory no process maps (memfd, tmpfs) gets killed, not the runner.
+        steps = [f"echo $$ > {shlex.quote(str(f))}" for f in self.groups.procs_files]
+        if os.geteuid() == 0:
+            steps.append("{ echo -1000 > /proc/self/oom_score_adj; } 2>/dev/null; true")
+        if steps:
+            argv = ["/bin/sh", "-c", " && ".join(steps) + ' && exec "$@"', "sh", *argv]
         try:
             self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                          stderr=subprocess.PIPE, env={}, cwd="/", close_fds=True,
@@ -163,11 +168,9 @@ class Sandbox:
                 except OSError:
                     pass
             proc.wait()
-        for attr in ("cgroup", "cpu_cgroup"):
-            group = getattr(self, attr)
-            if group is not None:
-                remove_cgroup(group)
-                setattr(self, attr, None)
+        if self.groups is not None:
+            self.groups.remove()
+            self.groups = None
 
 
 class _Job:
@@ -267,8 +270,13 @@ class JudgePool:
         budget = prep.budget if job.deadline is None else min(prep.budget, job.deadline - start)
         letters = Verdicts(prep)
         if budget > 0:
+            msg = prep.message
+            procs, memory = max(self.limits.max_procs, msg["max_procs"]), worker_memory_mb(msg["memory_mb"], msg["tmpfs_mb"])
+            if box is not None and box.proc is not None and not box.fits(procs, memory):
+                box.stop(graceful=True)  # a candidate with larger limits than this worker's cgroups allow
             if box is None or box.proc is None:
-                box = Sandbox(self.info, slot, max(self.limits.max_procs, prep.message["max_procs"]))
+                base = worker_memory_mb(self.limits.memory_mb, self.limits.tmpfs_mb)
+                box = Sandbox(self.info, slot, procs, max(memory, base) if self.info.memory_cgroup else None)
                 self._boxes[slot] = box
                 try:
                     box.start()

@@ -18,8 +18,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from runner_case import (CLONE_NEWIPC, CLONE_NEWNS, CLONE_NEWPID, MS_BIND, MS_NODEV, MS_NOEXEC,  # noqa: E402
-                         MS_NOSUID, MS_PRIVATE, MS_REC, PR_SET_CHILD_SUBREAPER, Candidate, _check, libc,
-                         send_frame)
+                         MS_NOSUID, MS_PRIVATE, MS_REC, PR_SET_CHILD_SUBREAPER, SECCOMP, Candidate, _check,
+                         install, libc, send_frame)
 
 del sys.path[0]  # candidates must not import from here by accident
 
@@ -66,7 +66,7 @@ def main():
             pass
     import resource, shutil, tempfile  # noqa: E401,F401 - used after fork by every candidate
     libc()
-    nested = None
+    nested = seccomp = None
     while True:
         job = read_msg(IN_FD)
         if job is None:
@@ -74,11 +74,26 @@ def main():
         if job.get("op") == "ping":
             if nested is None:
                 nested = job.get("nested", True) and probe_nested()
-            send_frame(OUT_FD, {"ok": True, "nested": nested, "root": os.geteuid() == 0,
+                seccomp = probe_seccomp()
+            send_frame(OUT_FD, {"ok": True, "nested": nested, "root": os.geteuid() == 0, "seccomp": seccomp,
                                 "python": sys.version.split()[0]})
             continue
-        job["nested"] = bool(nested)
+        job["nested"], job["seccomp"] = bool(nested), seccomp
         run_candidate(job)
+
+
+def probe_seccomp():
+    """Does this kernel take the candidates' seccomp filter (and is the architecture one we know)?"""
+    if not SECCOMP:
+        return False
+    pid = os.fork()
+    if pid == 0:
+        try:
+            install(SECCOMP)
+            os._exit(0)
+        except BaseException:
+            os._exit(1)
+    return os.waitpid(pid, 0)[1] == 0
 
 
 def probe_nested():

@@ -10,6 +10,10 @@ import struct
 import time
 
 from runner_child import FRAME, assert_child, call_child, stdio_child
+from runner_seccomp import filter_program, install
+
+# Installed in every candidate child (keyring, nested namespaces, mount, ptrace, bpf... denied): built once here.
+SECCOMP = filter_program()
 
 CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWIPC = 0x00020000, 0x20000000, 0x08000000
 MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND, MS_REC, MS_PRIVATE = 2, 4, 8, 4096, 16384, 1 << 18
@@ -138,7 +142,15 @@ class Candidate:
             libc().prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)  # its own /proc/self, as in a normal program
         elif os.geteuid() == 0:
             drop_capabilities()  # no uid to switch to (a user namespace maps only ours): keep uid 0, no caps
-        libc().prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+        try:  # the runner is exempt from the OOM killer; a candidate is its first choice
+            with open("/proc/self/oom_score_adj", "w") as fh:
+                fh.write("1000")
+        except OSError:
+            pass
+        if self.job.get("seccomp") and SECCOMP:
+            install(SECCOMP)  # no_new_privs included
+        else:
+            libc().prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
 
     def kill_all(self, pid):
         """Kill the child and, at once, everything it started (a fork bomb must not slow its own death)."""
