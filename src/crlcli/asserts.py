@@ -17,6 +17,7 @@ Pure standard library; nothing here runs candidate code. See docs/formats.md.
 from __future__ import annotations
 
 import ast
+import copy
 import math
 from collections import Counter
 from dataclasses import dataclass, field
@@ -152,13 +153,14 @@ def encode_value(x: Any) -> Any:
 
 
 def decode_value(obj: Any) -> Any:
-    """Inverse of `encode_value`: a `{"$py": text}` tag becomes the Python value; anything else is returned as is."""
+    """Inverse of `encode_value`: a `{"$py": text}` tag becomes the Python value; anything else a fresh copy (a
+    function may change its arguments in place; the stored case must not change with them)."""
     if isinstance(obj, dict) and len(obj) == 1 and isinstance(obj.get(TAG), str):
         try:
             return _value(ast.parse(obj[TAG].strip(), mode="eval").body, decoding=True)
         except (SyntaxError, ValueError, RecursionError, _NotExact) as exc:
             raise ValueError(f"bad {TAG} value {obj[TAG][:80]!r}") from exc
-    return obj
+    return copy.deepcopy(obj)
 
 
 def expected_value(case: dict) -> Any:

@@ -49,7 +49,10 @@ def test_leetcode_real_file(shared_data):
     recs = list(load("leetcode", str(path)))
     assert len(recs) == len(raw) == 200
     first = recs[0]
-    assert first["tests"]["type"] == "assert" and first["tests"]["program"] == raw[0]["tests"]["functional"]
+    assert first["tests"]["type"] == "call" and first["tests"]["assert_program"] == raw[0]["tests"]["functional"]
+    assert first["tests"]["cases"][0] == {"input": {"args": [], "kwargs": {"nums": [3, 1, 5, 4, 2], "k": 2}},
+                                          "output": 4, "compare": "python"}
+    assert first["tests"]["prelude"] == PRELUDE
     assert first["tests"]["class_name"] == "Solution" and first["tests"]["fn_name"] == "minOperations"
     assert first["starter_code"].startswith("class Solution:\n    def minOperations(")
     assert "Please solve" not in first["question"] and "```" not in first["question"]
@@ -69,7 +72,9 @@ def _run_references(records, tmp_path) -> dict:
         "    for c in r.get('candidates', []):\n"
         "        try:\n"
         "            with contextlib.redirect_stdout(io.StringIO()):\n"
-        "                exec(compile(c['code'] + '\\n' + r['tests']['program'], r['id'], 'exec'), {'__name__': '__main__'})\n"
+        "                t = r['tests']\n"
+        "                exec(compile(c['code'] + '\\n' + (t.get('assert_program') or t['program']), r['id'], 'exec'),\n"
+        "                     {'__name__': '__main__'})\n"
         "            ok += 1\n"
         "        except BaseException as e:\n"
         "            bad.append([r['id'], type(e).__name__, str(e)[:100]])\n"

