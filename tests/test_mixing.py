@@ -152,3 +152,51 @@ def test_starter_code_already_in_question_is_not_repeated():
     p["question"] = p["starter_code"]
     text = render(load_template("rl_solve.txt"), p)
     assert text.count("def f(x)") == 1 and "names and signatures" in text
+
+
+def assert_problem(i: int, program: str, labels: str = "") -> dict:
+    p = problem(i, labels=labels)
+    p["tests"] = {"type": "assert", "fn_name": "f", "class_name": None, "cases": [], "program": program,
+                  "prelude": "from typing import *\n"}
+    return p
+
+
+EXACT = "def check(candidate):\n    assert candidate(1, (2, 3)) == 6\n    assert abs(candidate(0, ()) - 0.5) < 1e-6\n\ncheck(f)\n"
+LOOP = "def check(candidate):\n    for i in range(3):\n        assert candidate(i) == i\n\ncheck(f)\n"
+
+
+def test_rl_rows_carry_converted_assert_tests():
+    st = MixStats()
+    rows = mix([assert_problem(0, EXACT)], crl_ratio=0.0, stats=st)
+    tests = orjson.loads(rows[0]["label"])["tests"]
+    assert tests["type"] == "call" and tests["converted_from"] == "assert" and tests["fn_name"] == "f"
+    assert tests["prelude"] == "from typing import *\n"  # the judge's implicit imports travel with the row
+    assert tests["cases"][0] == {"input": [1, {"$py": "(2, 3)"}], "output": 6, "compare": "python"}
+    assert tests["cases"][1]["atol"] < 1e-6 and "assert_program" not in tests
+    assert st.rl_converted == 1 and st.rl_in_process == 0 and st.test_cases == [2]
+
+
+def test_in_process_rl_rows_are_refused_with_where_and_hint():
+    probs = [problem(0), assert_problem(1, LOOP), assert_problem(2, LOOP)]
+    with pytest.raises(CrlError, match=r"in\.jsonl:7: record 'p1': its assert tests would run in the "
+                                       r"candidate's process \(loop\).*1 more") as exc:
+        mix(probs, crl_ratio=0.0, places=["in.jsonl:3", "in.jsonl:7", "in.jsonl:9"])
+    assert "--allow-in-process-tests" in exc.value.hint
+
+
+def test_in_process_rl_rows_allowed_and_counted():
+    st = MixStats()
+    probs = [problem(0), assert_problem(1, LOOP), assert_problem(2, EXACT)]
+    rows = mix(probs, crl_ratio=0.0, stats=st, allow_in_process=True)
+    kinds = {r["id"]: orjson.loads(r["label"])["tests"]["type"] for r in rows}
+    assert kinds == {"p0": "stdio", "p1": "assert", "p2": "call"}
+    d = st.to_dict()
+    assert d["rl_rows_in_process"] == 1 and d["rl_rows_converted_from_assert"] == 1
+    assert d["in_process_reasons"] == {"loop": 1}
+
+
+def test_in_process_tests_of_crl_rows_do_not_matter():
+    # a CRL row's reward is its T/F label, not a test run: only RL rows are checked
+    st = MixStats()
+    rows = mix([assert_problem(0, LOOP, labels="T")], crl_ratio=1.0, stats=st)
+    assert rows[0]["kind"] == "crl" and st.rl_in_process == 0

@@ -3,6 +3,10 @@
 A seeded shuffle of the problems decides which become CRL rows (question + one judged candidate, label T/F) and
 which stay RL rows (question + tests). Rows carry `label` as a JSON *string*: OpenRLHF loads the prompt file with
 `datasets`, and a column of dicts whose keys differ between rows (crl vs rl) breaks the Arrow schema.
+
+RL rows carry parent-compared tests only: `assert` tests are converted to `call` cases where that is exact
+(`crlcli.asserts.convert`), and a row whose tests would still run in the candidate's process (where a candidate
+can fool them) is refused unless the caller allows it (`--allow-in-process-tests`), then counted.
 """
 
 from __future__ import annotations
@@ -13,10 +17,12 @@ import statistics
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable
+from collections import Counter
+from typing import Any, Iterable, Sequence
 
 import orjson
 
+from .asserts import convert as convert_asserts
 from .errors import CrlError
 from .records import candidates_of, check_problem
 
@@ -93,11 +99,18 @@ def judged_candidates(problem: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+IN_PROCESS_HINT = ("pass --allow-in-process-tests to train on them anyway (a policy can learn to fool them), "
+                   "or leave those records out")
+
+
 def rl_label(problem: dict[str, Any]) -> dict[str, Any]:
-    tests = problem["tests"]
+    """The RL row's label: the problem's tests, `assert` tests converted to call cases where that is exact."""
+    tests = convert_asserts(problem["tests"])[0]
     out = {k: tests.get(k) for k in ("type", "fn_name", "class_name", "cases", "program")}
-    if "atol" in tests:  # optional comparison tolerance the sandbox honours
-        out["atol"] = tests["atol"]
+    # optional keys the sandbox honours: a float tolerance, the judge's implicit imports (LeetCode), provenance
+    for key in ("atol", "prelude", "converted_from"):
+        if key in tests:
+            out[key] = tests[key]
     return {"kind": "rl", "tests": out}
 
 
@@ -113,6 +126,9 @@ class MixStats:
     ratio: float = 0.0
     seed: int = 0
     pick: str = "random"
+    rl_converted: int = 0  # RL rows whose assert tests became parent-compared call cases
+    rl_in_process: int = 0  # RL rows left with in-process assert tests (only with allow_in_process)
+    in_process_reasons: Counter = field(default_factory=Counter)
 
     @property
     def achieved_ratio(self) -> float:
@@ -148,6 +164,9 @@ class MixStats:
             "test_cases_per_rl_row": summary(self.test_cases),
             "test_cases_total": sum(self.test_cases),
             "rl_rows_without_tests": sum(1 for n in self.test_cases if n == 0),
+            "rl_rows_converted_from_assert": self.rl_converted,
+            "rl_rows_in_process": self.rl_in_process,
+            "in_process_reasons": dict(self.in_process_reasons.most_common()),
             "prompt_tokens": {k: summary(v) for k, v in self.prompt_tokens.items()} if any(
                 self.prompt_tokens.values()
             ) else None,
@@ -205,10 +224,15 @@ def mix(
     fmt: str = "openrlhf",
     count_tokens=None,
     stats: MixStats | None = None,
+    allow_in_process: bool = False,
+    places: Sequence[str] | None = None,
 ) -> list[dict[str, Any]]:
     """Turn problem records into training rows (in shuffled order). `count_tokens(content) -> int` is optional.
 
     Problems must already be valid (`records.check_problem`); the command rejects bad ones with line numbers.
+    An RL row whose tests stay in-process after `asserts.convert` raises CrlError naming the record (with
+    `places[i]`, e.g. `file:line`, of the i-th problem when given) unless `allow_in_process`; allowed ones are
+    counted in `stats.rl_in_process`.
     """
     if not 0.0 <= crl_ratio <= 1.0:
         raise CrlError(f"--crl-ratio must be between 0 and 1, got {crl_ratio}")
@@ -238,6 +262,9 @@ def mix(
     st.crl_eligible = len(eligible)
     crl_set = set(eligible[: st.crl_requested])
 
+    labels = {i: rl_label(items[i]) for i in order if i not in crl_set}
+    _check_in_process(items, labels, st, allow_in_process, places)
+
     crl_ids = [i for i in order if i in crl_set]
     if pick == "balanced":
         picks = dict(zip(crl_ids, _pick_balanced([items[i] for i in crl_ids], rng)))
@@ -256,8 +283,8 @@ def mix(
         else:
             kind = "rl"
             content = render(rl_tpl, prob)
-            label = rl_label(prob)
-            tests = prob["tests"]
+            label = labels[i]
+            tests = label["tests"]
             cases = tests.get("cases")
             n_cases = len(cases) if isinstance(cases, list) and cases else (1 if tests.get("program") else 0)
             st.test_cases.append(n_cases)
@@ -266,6 +293,27 @@ def mix(
             st.prompt_tokens[kind].append(int(count_tokens(content)))
         rows.append(_row(prob, kind, content, label, fmt, index))
     return rows
+
+
+def _check_in_process(items: list[dict[str, Any]], labels: dict[int, dict[str, Any]], st: MixStats,
+                      allow: bool, places: Sequence[str] | None) -> None:
+    """Count RL rows by how their tests are compared; refuse in-process ones unless allowed."""
+    bad = []
+    for i, label in labels.items():
+        tests = label["tests"]
+        if tests.get("converted_from") == "assert":
+            st.rl_converted += 1
+        if tests.get("type") == "assert":
+            st.rl_in_process += 1
+            st.in_process_reasons.update(convert_asserts(items[i]["tests"])[1].reasons)
+            bad.append(i)
+    if bad and not allow:
+        i = min(bad)
+        where = f"{places[i]}: " if places is not None and i < len(places) else ""
+        reasons = ", ".join(sorted(convert_asserts(items[i]["tests"])[1].reasons)) or "not convertible"
+        more = f" ({len(bad) - 1} more RL row(s) like it)" if len(bad) > 1 else ""
+        raise CrlError(f"{where}record {items[i]['id']!r}: its assert tests would run in the candidate's process "
+                       f"({reasons}), so an RL reward from them can be fooled{more}", hint=IN_PROCESS_HINT)
 
 
 def token_counter(spec: str):

@@ -96,3 +96,34 @@ def test_mix_bad_options(crl):
     assert crl("mix", "--crl-pick", "best", input=judged(2)).returncode == 2
     assert crl("mix", "--format", "csv", input=judged(2)).returncode == 2
     assert crl("mix", "--crl-ratio", "2", input=judged(2)).returncode == 2
+
+
+def _assert_rows() -> bytes:
+    exact = "def check(candidate):\n    assert candidate(1, 2) == 3\n\ncheck(add)\n"
+    loop = "def check(candidate):\n    for i in range(3):\n        assert candidate(i, 0) == i\n\ncheck(add)\n"
+    recs = [{"id": f"a/{i}", "question": "Write add(a, b).",
+             "tests": {"type": "assert", "fn_name": "add", "class_name": None, "cases": [], "program": prog}}
+            for i, prog in enumerate([exact, loop])]
+    return ("\n".join(json.dumps(r) for r in recs) + "\n").encode()
+
+
+def test_mix_refuses_in_process_rl_rows(crl, tmp_path):
+    src = tmp_path / "judged.jsonl"
+    src.write_bytes(_assert_rows())
+    res = crl("mix", "-i", str(src), "--crl-ratio", "0")
+    err = res.stderr.decode()
+    assert res.returncode == 1 and res.stdout == b""
+    assert f"{src}:2: record 'a/1'" in err and "in the candidate's process (loop)" in err
+    assert "--allow-in-process-tests" in err
+
+
+def test_mix_allow_in_process_tests_counts_and_warns(crl, tmp_path):
+    stats = tmp_path / "s.json"
+    res = crl("mix", "--crl-ratio", "0", "--allow-in-process-tests", "--stats", str(stats), input=_assert_rows())
+    rows = {r["id"]: json.loads(r["label"])["tests"] for r in rows_of(res)}
+    assert rows["a/0"]["type"] == "call" and rows["a/0"]["cases"] == [{"input": [1, 2], "output": 3,
+                                                                         "compare": "python"}]
+    assert rows["a/1"]["type"] == "assert"
+    report = json.loads(stats.read_text())
+    assert report["rl_rows_in_process"] == 1 and report["rl_rows_converted_from_assert"] == 1
+    assert "1 RL row(s) keep in-process assert tests" in res.stderr.decode()

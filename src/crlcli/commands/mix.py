@@ -14,7 +14,9 @@ HELP = """Build mixed RL + CRL training rows from judged problem records.
 
 A seeded shuffle sends --crl-ratio of the problems to CRL (question + one
 judged candidate, label T/F); the rest stay RL (question + tests).
-Stats go to stderr (and --stats FILE).
+Assert tests become parent-compared call cases where that is exact; RL
+rows whose tests would still run in the candidate's process are refused
+unless --allow-in-process-tests. Stats go to stderr (and --stats FILE).
 
   crl filter --source humaneval | crl gen-candidates --backend mutate \\
     | crl judge | crl mix > train.jsonl
@@ -47,6 +49,12 @@ def register(app: typer.Typer) -> None:
             typer.Option("--tokenizer", help="Count prompt tokens (chat template applied): a tokenizer folder, or qwen3."),
         ] = None,
         stats: Annotated[Optional[Path], typer.Option("--stats", help="Also write the stats as JSON here.")] = None,
+        allow_in_process_tests: Annotated[
+            bool,
+            typer.Option("--allow-in-process-tests",
+                         help="Keep RL rows whose assert tests run in the candidate's process (a policy can fool "
+                              "them); counted in the stats and warned about."),
+        ] = False,
     ) -> None:
         from ..errors import UsageError
         from ..mixing import FORMATS, PICKS, MixStats, mix, token_counter
@@ -61,12 +69,15 @@ def register(app: typer.Typer) -> None:
         counter = token_counter(tokenizer) if tokenizer else None
         stage = Stage(input, output, skip_invalid)
 
+        places: list[str] = []  # file:line of each problem, for messages about it
+
         def valid():
             for rec in stage.records():
                 reason = check_problem(rec)
                 if reason:
                     stage.reader.reject(rec, reason)
                     continue
+                places.append(stage.reader.where())
                 yield rec
 
         st = MixStats()
@@ -80,6 +91,8 @@ def register(app: typer.Typer) -> None:
             fmt=fmt,
             count_tokens=counter,
             stats=st,
+            allow_in_process=allow_in_process_tests,
+            places=places,
         )
         stage.run(lambda _records: iter(rows))
         report = st.to_dict()
@@ -100,6 +113,12 @@ def _print_stats(report: dict) -> None:
             f"{report['problems']} problems have a judged candidate; achieved CRL ratio "
             f"{report['crl_ratio_achieved']:.3f}"
         )
+    if report["rl_rows_in_process"]:
+        reasons = ", ".join(f"{k} {v}" for k, v in report["in_process_reasons"].items())
+        logger.warning(
+            f"{report['rl_rows_in_process']} RL row(s) keep in-process assert tests (--allow-in-process-tests): "
+            f"a policy can fool them; not convertible because: {reasons}"
+        )
     if report["rl_rows_without_tests"]:
         logger.warning(f"{report['rl_rows_without_tests']} RL row(s) have no test case: their reward is always 0")
     table = Table(title="crl mix", show_header=True)
@@ -115,6 +134,9 @@ def _print_stats(report: dict) -> None:
     if cases:
         table.add_row("test cases per rl row (mean / max)", f"{cases['mean']} / {cases['max']}")
         table.add_row("test cases total", str(report["test_cases_total"]))
+    if report["rl_rows_converted_from_assert"] or report["rl_rows_in_process"]:
+        table.add_row("rl rows assert -> call / in-process",
+                      f"{report['rl_rows_converted_from_assert']} / {report['rl_rows_in_process']}")
     for kind, tok in (report["prompt_tokens"] or {}).items():
         if tok:
             table.add_row(f"prompt tokens {kind} (mean / p50 / max)", f"{tok['mean']} / {tok['p50']} / {tok['max']}")
