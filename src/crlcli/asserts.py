@@ -461,9 +461,8 @@ class _Converter:
                                             and self.is_callee(test.operand, callee)):
             raise _NotExact("truthiness")
         if any(self.is_callee(n, callee) for n in ast.walk(test)):
-            if isinstance(test, ast.Compare) and any(self.is_callee(c, callee) for c in [test.left, *test.comparators]) \
-                    and not all(isinstance(o, ast.Eq) for o in test.ops):
-                raise _NotExact("not ==")
+            if isinstance(test, ast.Compare) and any(self.is_callee(c, callee) for c in [test.left, *test.comparators]):
+                raise _NotExact("not ==")  # `!=`, `<`, `in`, chained `a == f(x) == b` ...
             raise _NotExact("result transformed")
         raise _NotExact("other function")
 
