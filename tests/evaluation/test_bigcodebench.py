@@ -96,11 +96,11 @@ def test_missing_library_is_environment_error(data, sample_file):
         assert is_env_error(score) and "numpy" in score.verdicts["env_error"]
         assert score.metrics == {"pass": False}  # never a pass; the runner leaves it out of pass@k
         assert score.detail.startswith("environment error")
-        # a solution importing a BigCodeBench library the interpreter lacks is an environment error too,
-        # while a made-up package is the model's own failure
+        # decided from the task's own files only: what a solution imports is its own business (issue 12, item 4)
         stdlib_task = b.rows[0]
-        assert b.missing_libraries(stdlib_task, "import pandas\n") == ["pandas"]
-        assert b.missing_libraries(stdlib_task, "import not_a_real_pkg_xyz\n") == []
+        assert b.missing_libraries(stdlib_task) == []
+        wrong = b.check(stdlib_task, "import numpy\ndef task_func(*a, **k):\n    return None\n")
+        assert not is_env_error(wrong) and wrong.metrics == {"pass": False}
     finally:
         b.close()
 

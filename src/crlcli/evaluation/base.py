@@ -27,12 +27,38 @@ class Task:
     data: dict[str, Any] = field(default_factory=dict)  # what `score` needs; never written to samples.jsonl
 
 
+# How a score was obtained (issue 12). "parent": every pass was decided by the trusted parent from values it
+# compared itself (or no candidate code decided anything: answer matching). "in-process": a test harness ran in the
+# candidate's own process and its outcome was believed (BigCodeBench's unittest, unconverted `check(candidate)`
+# asserts, Aider's Python tests): hardened, but candidate code shares that process and can in principle fool it.
+PARENT = "parent"
+IN_PROCESS = "in-process"
+TRUST_LEVELS = (PARENT, IN_PROCESS)
+
+
 @dataclass
 class Score:
     metrics: dict[str, bool]  # every metric the benchmark declares, True = passed
     extracted: str | None = None  # the code or answer taken from the completion (None: nothing found)
     verdicts: dict[str, str] = field(default_factory=dict)  # per metric or test set: "AAW..."
     detail: str | None = None  # why it failed, when that is not obvious from the verdicts
+    trust: str = PARENT  # PARENT or IN_PROCESS: in-process when any of its metrics was decided in-process
+
+    def __post_init__(self) -> None:
+        if self.trust not in TRUST_LEVELS:
+            raise ValueError(f"Score.trust must be one of {TRUST_LEVELS}, got {self.trust!r}")
+
+
+def weakest_trust(*levels: str | None) -> str:
+    """The trust of a result built from parts (e.g. a multi-turn sample, a composite benchmark): in-process as
+    soon as one part is."""
+    return IN_PROCESS if IN_PROCESS in levels else PARENT
+
+
+def sandbox_trust(result: dict[str, Any]) -> str:
+    """The trust of a JudgePool result: what the sandbox says (`"trust"`: in-process for assert tests that ran
+    in-process), parent when it says nothing."""
+    return IN_PROCESS if result.get("trust") == IN_PROCESS else PARENT
 
 
 class Benchmark:
@@ -43,6 +69,8 @@ class Benchmark:
     metrics: tuple[str, ...] = ("pass",)
     group_keys: tuple[str, ...] = ()
     needs_sandbox: bool = True
+    # How this benchmark's scores are obtained when a sample does not say (samples scored before `trust` existed)
+    trust: str = PARENT
 
     def tasks(self) -> list[Task]:
         raise NotImplementedError
@@ -80,7 +108,8 @@ class RecordTestsBenchmark(Benchmark):
     def score_code(self, task: Task, code: str, pool: Any, extracted: str | None = None) -> Score:
         res = pool.submit(code, self.tests_of(task)).result()
         ok = res["total"] > 0 and res["passed"] == res["total"]
-        return Score(metrics={"pass": ok}, extracted=extracted or code, verdicts={"pass": res["verdicts"]})
+        return Score(metrics={"pass": ok}, extracted=extracted or code, verdicts={"pass": res["verdicts"]},
+                     trust=sandbox_trust(res))
 
 
 def limit_tasks(tasks: list[Task], limit: int | None) -> list[Task]:

@@ -23,8 +23,31 @@ ORDER = ("humaneval", "humaneval+", "mbpp", "mbpp+", "evalplus", "bigcodebench-f
          "bbeh:boardgame_qa", "bbeh")
 
 
+MARK = "†"
+FOOTNOTE = (f"{MARK} scored in-process: the tests ran inside the candidate's own process (hardened, but not a "
+            "trust boundary; see docs/eval.md)")
+
+
+class InProcess(float):
+    """A headline score that was (partly) obtained in-process: a float everywhere, marked in tables."""
+
+    in_process = True
+
+
 def pct(value: float | None) -> str:
-    return "-" if value is None else f"{100 * value:.1f}"
+    if value is None:
+        return "-"
+    return f"{100 * value:.1f}" + (MARK if getattr(value, "in_process", False) else "")
+
+
+def in_process(summary: dict[str, Any]) -> bool:
+    """Whether a run's scored samples include any that a test harness inside the candidate's process decided."""
+    trust = summary.get("trust") or {}
+    return trust.get("scored") in ("in-process", "mixed")
+
+
+def _any_marked(rows: list[tuple[str, dict[str, float | None]]]) -> bool:
+    return any(getattr(v, "in_process", False) for _, row in rows for v in row.values())
 
 
 def summary_table(summary: dict[str, Any]) -> Table:
@@ -42,6 +65,9 @@ def summary_table(summary: dict[str, Any]) -> Table:
         for value, scores in values.items():
             shown = ", ".join(f"{m} {pct(v)}" for m, v in scores.items() if m != "tasks")
             t.add_row(f"{key}={value}", shown, str(scores.get("tasks", "")))
+    if in_process(summary):
+        n = (summary.get("trust") or {}).get("samples", {}).get("in-process", 0)
+        t.add_row(f"[yellow]scored in-process{MARK}[/]", f"{n} samples", "")
     c = summary.get("counts", {})
     env = c.get("env_errors", 0)
     if env:  # not wrong answers: missing libraries/toolchains, left out of every score above
@@ -51,6 +77,8 @@ def summary_table(summary: dict[str, Any]) -> Table:
                  f"{c.get('no_extraction', 0)} without code/answer, "
                  f"{c.get('truncated', 0)} truncated; time " +
                  ", ".join(f"{k} {v:.1f}s" for k, v in summary.get("time", {}).items()))
+    if in_process(summary):
+        t.caption += "\n" + FOOTNOTE
     return t
 
 
@@ -62,7 +90,10 @@ def collect(run_dirs: list[str | Path], label: str = "model") -> tuple[list[str]
         s = RunDir(d).read_summary()
         key = str(s.get("model") or Path(d).name) if label == "model" else Path(d).name
         row = rows.setdefault(key, {})
+        marked = in_process(s)
         for name, value in s.get("headline", {s["benchmark"]: s.get("pass@1")}).items():
+            if marked and value is not None:
+                value = InProcess(value)
             if name in row and row[name] != value:
                 raise CrlError(f"{d}: a second {name} score for {key}", hint="use --label run to show one row per run")
             row[name] = value
@@ -79,6 +110,8 @@ def rich_table(columns: list[str], rows: list[tuple[str, dict[str, float | None]
         t.add_column(c, justify="right")
     for key, row in rows:
         t.add_row(key, *[pct(row.get(c)) for c in columns])
+    if _any_marked(rows):
+        t.caption = FOOTNOTE
     return t
 
 
@@ -86,15 +119,19 @@ def markdown(columns: list[str], rows: list[tuple[str, dict[str, float | None]]]
     lines = ["| model | " + " | ".join(columns) + " |", "|---|" + "---:|" * len(columns)]
     for key, row in rows:
         lines.append(f"| {key} | " + " | ".join(pct(row.get(c)) for c in columns) + " |")
+    if _any_marked(rows):
+        lines += ["", FOOTNOTE]
     return "\n".join(lines) + "\n"
 
 
 def to_csv(columns: list[str], rows: list[tuple[str, dict[str, float | None]]]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["model", *columns])
+    marked = _any_marked(rows)  # then a last column names the columns of the row that were scored in-process
+    w.writerow(["model", *columns, *(["scored_in_process"] if marked else [])])
     for key, row in rows:
-        w.writerow([key, *["" if row.get(c) is None else f"{100 * row[c]:.2f}" for c in columns]])
+        extra = [" ".join(c for c in columns if getattr(row.get(c), "in_process", False))] if marked else []
+        w.writerow([key, *["" if row.get(c) is None else f"{100 * row[c]:.2f}" for c in columns], *extra])
     return buf.getvalue()
 
 

@@ -13,7 +13,7 @@ from typing import Any, Callable
 from ..errors import CrlError, UsageError
 from .base import Benchmark, Task
 from .rundir import RunDir
-from .scoring import Stopwatch, judge_pool, mark_env_error, score_many, summarize
+from .scoring import Stopwatch, judge_pool, mark_env_error, mark_trust, score_many, summarize
 
 Progress = Callable[[int], None]
 
@@ -74,7 +74,7 @@ def evaluate(bench: Benchmark, rd: RunDir, backend: Any, params: Any, thinking: 
                         recs = bench.run_samples(group, missing, backend, params, thinking,
                                                  first_sample={t.task_id: have[t.task_id] for t in group})
                     for rec in recs:
-                        out.write(mark_env_error(rec))
+                        out.write(mark_trust(bench, mark_env_error(rec)))
                         if progress:
                             progress(1)
                     continue

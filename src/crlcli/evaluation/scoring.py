@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from typing import Any, Iterator
 
 from ..errors import CrlError
-from .base import Benchmark, Task
+from .base import IN_PROCESS, PARENT, TRUST_LEVELS, Benchmark, Task, weakest_trust
 from .passk import ks_for, summarize_counts
 
 
@@ -40,6 +40,7 @@ def score_one(bench: Benchmark, task: Task, sample: dict[str, Any], pool: Any) -
         for t, sc in zip(turns, scores):
             t["verdict"] = sc.verdicts.get("try", "S")
         score = bench.merge(scores)
+        score.trust = weakest_trust(score.trust, *(sc.trust for sc in scores))
     else:
         score = bench.score(task, sample.get("completion") or "", pool)
     missing = [m for m in bench.metrics if m not in score.metrics]
@@ -52,8 +53,22 @@ def score_one(bench: Benchmark, task: Task, sample: dict[str, Any], pool: Any) -
         verdicts=score.verdicts,
         detail=score.detail,
         group=task.group,
+        trust=score.trust,
     )
     return mark_env_error(sample)
+
+
+def trust_of(bench: Benchmark, sample: dict[str, Any]) -> str:
+    """How a scored sample's verdict was obtained: its own `trust` field, else the benchmark's default (samples
+    scored before the field existed)."""
+    value = sample.get("trust")
+    return value if value in TRUST_LEVELS else getattr(bench, "trust", PARENT)
+
+
+def mark_trust(bench: Benchmark, sample: dict[str, Any]) -> dict[str, Any]:
+    """Give a sample scored outside `score_one` (a benchmark's own `run_samples`) its `trust`."""
+    sample["trust"] = trust_of(bench, sample)
+    return sample
 
 
 def mark_env_error(sample: dict[str, Any]) -> dict[str, Any]:
@@ -144,6 +159,7 @@ def summarize(bench: Benchmark, samples: list[dict[str, Any]], run: dict[str, An
             "env_errors": len(env_errors),
         },
         "env_errors": _env_error_report(env_errors, per_task),
+        "trust": trust_report(bench, scored),
         "time": {k: round(v, 3) for k, v in timing.items()},
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
@@ -159,6 +175,16 @@ def _env_error_report(env_errors: list[dict[str, Any]], per_task: dict[str, list
     return {"samples": len(env_errors), "task_ids": tasks,
             "tasks_left_out": [t for t in tasks if t not in per_task],
             "reasons": dict(sorted(reasons.items(), key=lambda kv: -kv[1]))}
+
+
+def trust_report(bench: Benchmark, scored: list[dict[str, Any]]) -> dict[str, Any]:
+    """How the run's scored samples (those in pass@k) were obtained: counts per trust level and the run's
+    overall `scored`: "parent" (every verdict decided by the trusted parent), "in-process" (every one by a test
+    harness inside the candidate's process) or "mixed". Reports mark in-process and mixed runs."""
+    counts = Counter(trust_of(bench, s) for s in scored)
+    n_in = counts.get(IN_PROCESS, 0)
+    scored_as = PARENT if not n_in else IN_PROCESS if n_in == len(scored) else "mixed"
+    return {"scored": scored_as, "samples": {PARENT: counts.get(PARENT, 0), IN_PROCESS: n_in}}
 
 
 class Stopwatch:
