@@ -203,13 +203,62 @@ def _exp_javascript(root: Path, test_files: list[str]) -> list[str]:
 _CPP_TEST = re.compile(r'\bTEST_CASE\s*\(\s*"((?:\\.|[^"\\])*)"')
 
 
+CPP_DEFINES = {"EXERCISM_RUN_ALL_TESTS"}  # what the runner defines (runners._plan_cpp); everything else is not
+
+
 def _exp_cpp(root: Path, test_files: list[str]) -> list[str]:
     out = []
     for rel in test_files:
         if rel.endswith((".cpp", ".cc", ".h", ".hpp")) and "catch" not in rel.rsplit("/", 1)[-1]:
-            text = _strip_c_comments((root / rel).read_text(encoding="utf-8"))
+            text = _cpp_active(_strip_c_comments((root / rel).read_text(encoding="utf-8")), CPP_DEFINES)
             out += [_js_unescape(m.group(1)) for m in _CPP_TEST.finditer(text)]
     return out
+
+
+_PP_DEFINED = re.compile(r"^(!?)\s*defined\s*\(?\s*(\w+)\s*\)?$")
+
+
+def _cpp_condition(directive: str, arg: str, defines: set[str]) -> bool:
+    arg = arg.strip()
+    if directive == "ifdef":
+        return arg in defines
+    if directive == "ifndef":
+        return arg not in defines
+    m = _PP_DEFINED.match(arg)
+    if m:
+        return (m.group(2) in defines) != bool(m.group(1))
+    if arg in ("0", "1"):
+        return arg == "1"
+    return True  # an expression this reader does not evaluate: counted as compiled
+
+
+def _cpp_active(text: str, defines: set[str]) -> str:
+    """The lines of a C++ file that the preprocessor keeps, for #if/#ifdef/#ifndef/#elif/#else/#endif on the given
+    macros (enough for Exercism's EXERCISM_RUN_ALL_TESTS / EXERCISM_INCLUDE_BENCHMARK guards)."""
+    out: list[str] = []
+    stack: list[list[bool]] = []  # [this branch active, some branch taken, parent active]
+    active = True
+    for line in text.split("\n"):
+        m = re.match(r"^\s*#\s*(ifdef|ifndef|if|elif|else|endif)\b(.*)$", line)
+        if not m:
+            if active:
+                out.append(line)
+            continue
+        d, arg = m.group(1), m.group(2)
+        if d in ("if", "ifdef", "ifndef"):
+            cond = _cpp_condition(d, arg, defines)
+            stack.append([active and cond, cond, active])
+        elif d == "elif" and stack:
+            top = stack[-1]
+            cond = not top[1] and _cpp_condition("if", arg, defines)
+            top[0], top[1] = top[2] and cond, top[1] or cond
+        elif d == "else" and stack:
+            top = stack[-1]
+            top[0], top[1] = top[2] and not top[1], True
+        elif d == "endif" and stack:
+            stack.pop()
+        active = stack[-1][0] if stack else True
+    return "\n".join(out)
 
 
 _GO_TEST = re.compile(r"^func\s+(Test[A-Z0-9_]\w*|Test)\s*\(\s*\w+\s+\*testing\.T\s*\)", re.MULTILINE)
@@ -235,37 +284,73 @@ def _go_example_runs(text: str, name: str) -> bool:
     return "// Output:" in text[start:end if end > 0 else len(text)] or "// Unordered output:" in text[start:end]
 
 
-_RUST_TOKEN = re.compile(r"#\s*\[\s*test\s*\]|\bmod\s+(\w+)\s*\{|\bfn\s+(\w+)|\{|\}")
+_RUST_TOKEN = re.compile(r"#\s*\[\s*test\s*\]|#\s*\[\s*cfg\s*\((.*)\)\s*\]|\bmod\s+(\w+)\s*\{|\bfn\s+(\w+)"
+                         r"|\b(?:use|struct|enum|impl|const|static|type|trait|mod|macro_rules!)\b|\{|\}")
 
 
-def _exp_rust_target(text: str) -> list[str]:
+def _rust_cfg_on(cfg: str, features: set[str]) -> bool:
+    """A `#[cfg(...)]`: `feature = "x"` is on when x is a default feature of the trusted manifest; other
+    predicates (`test`, targets) are taken as on."""
+    wanted = re.findall(r'feature\s*=\s*"([^"]*)"', cfg)
+    on = all(f in features for f in wanted)
+    return not on if cfg.strip().startswith("not") else on
+
+
+def _exp_rust_target(text: str, features: set[str] = frozenset()) -> list[str]:
+    """`#[test]` functions of one test target, named as libtest names them (`module::fn`), leaving out those that
+    a `#[cfg(feature = ...)]` on them or on an enclosing module compiles out."""
     text = _strip_c_comments(text)
     out: list[str] = []
-    mods: list[tuple[str, int]] = []  # (module name, brace depth at which it opened)
-    depth, pending = 0, False
+    mods: list[tuple[str, int, bool]] = []  # (module name, brace depth at which it opened, compiled in)
+    depth, is_test, cfg_on = 0, False, True
     for m in _RUST_TOKEN.finditer(text):
         tok = m.group(0)
-        if m.group(1):
+        active = mods[-1][2] if mods else True
+        if m.group(1) is not None:
+            cfg_on = cfg_on and _rust_cfg_on(m.group(1), features)
+        elif tok.startswith("#"):
+            is_test = True
+        elif m.group(2):
             depth += 1
-            mods.append((m.group(1), depth))
+            mods.append((m.group(2), depth, active and cfg_on))
+            is_test, cfg_on = False, True
+        elif m.group(3):
+            if is_test and cfg_on and active:
+                out.append("::".join([*(n for n, _, _ in mods), m.group(3)]))
+            is_test, cfg_on = False, True
         elif tok == "{":
             depth += 1
         elif tok == "}":
             if mods and mods[-1][1] == depth:
                 mods.pop()
             depth -= 1
-        elif tok.startswith("#"):
-            pending = True
-        elif m.group(2) and pending:
-            out.append("::".join([*(n for n, _ in mods), m.group(2)]))
-            pending = False
+        else:  # another item: the attributes seen so far were its own
+            is_test, cfg_on = False, True
     return out
 
 
+def rust_test_files(root: Path, test_files: list[str]) -> list[str]:
+    """Every integration test target of the exercise: cargo builds each trusted `tests/*.rs` (some, such as
+    doubly-linked-list's leak tests, are not in config.json's list; upstream's `cargo test` runs them too)."""
+    found = {f"tests/{p.name}" for p in (root / "tests").glob("*.rs")} if (root / "tests").is_dir() else set()
+    return sorted(found | {t for t in test_files if t.startswith("tests/") and t.endswith(".rs")})
+
+
+def rust_default_features(root: Path) -> set[str]:
+    import tomllib
+
+    try:
+        manifest = tomllib.loads((root / "Cargo.toml").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return set()
+    return set((manifest.get("features") or {}).get("default") or [])
+
+
 def expected_rust(root: Path, test_files: list[str]) -> dict[str, list[str]]:
-    """Test target (file stem under tests/) -> the test names of that target."""
-    return {Path(rel).stem: _exp_rust_target((root / rel).read_text(encoding="utf-8"))
-            for rel in test_files if rel.startswith("tests/") and rel.endswith(".rs")}
+    """Test target (file stem under tests/) -> the test names of that target, from the trusted files."""
+    features = rust_default_features(root)
+    return {Path(rel).stem: _exp_rust_target((root / rel).read_text(encoding="utf-8"), features)
+            for rel in rust_test_files(root, test_files)}
 
 
 def _exp_rust(root: Path, test_files: list[str]) -> list[str]:
@@ -323,9 +408,15 @@ def _strip_c_comments(text: str, keep_strings: bool = True) -> str:
 
 # ---------------------------------------------------------------- report checks, one per language
 
+class MissingReport(ValueError):
+    pass
+
+
 def check(language: str, files: dict[str, bytes], expected: list[str]) -> Verdict:
     try:
         return _CHECKS[language](files, expected)
+    except MissingReport as exc:
+        return _fail(str(exc), len(expected))
     except (ValueError, KeyError, TypeError, AttributeError, ElementTree.ParseError, UnicodeDecodeError,
             RecursionError) as exc:
         return _fail(f"malformed {language} test report: {type(exc).__name__}: {str(exc)[:200]}", len(expected))
@@ -333,7 +424,7 @@ def check(language: str, files: dict[str, bytes], expected: list[str]) -> Verdic
 
 def _one(files: dict[str, bytes], name: str, what: str) -> bytes:
     if name not in files:
-        raise ValueError(f"no {what} report ({REPORT_DIR}/{name}) was written: the tests did not run to the end")
+        raise MissingReport(f"no {what} report ({REPORT_DIR}/{name}) was written: the tests did not run to the end")
     return files[name]
 
 
@@ -467,6 +558,8 @@ def _check_go(files, expected):
 def check_rust(files: dict[str, bytes], expected: dict[str, list[str]]) -> Verdict:
     try:
         return _check_rust_targets(files, expected)
+    except MissingReport as exc:
+        return _fail(str(exc), sum(len(v) for v in expected.values()))
     except (ValueError, UnicodeDecodeError) as exc:
         return _fail(f"malformed rust test report: {exc}", sum(len(v) for v in expected.values()))
 
@@ -500,7 +593,7 @@ def _check_rust(files, expected):  # `expected` flattened as "target::name"
 def _check_java(files, expected):
     names = sorted(n for n in files if n.startswith("TEST-") and n.endswith(".xml"))
     if not names:
-        raise ValueError(f"no JUnit XML report ({REPORT_DIR}/TEST-*.xml) was written: the tests did not run")
+        raise MissingReport(f"no JUnit XML report ({REPORT_DIR}/TEST-*.xml) was written: the tests did not run")
     got = []
     for n in names:
         root = _xml(files[n])

@@ -36,7 +36,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from .exercises import Exercise
-from .reports import REPORT_DIR
+from .reports import REPORT_DIR, rust_test_files
 
 TEST_TIMEOUT = 180.0
 JAVA_JARS = ("junit-platform-console-standalone.jar", "assertj-core.jar")
@@ -293,7 +293,7 @@ def _plan_rust(ex: Exercise, staged: Path, python: str) -> Plan:
 
 
 def rust_test_targets(ex: Exercise) -> list[str]:
-    return [Path(t).stem for t in ex.test_files if t.startswith("tests/") and t.endswith(".rs")]
+    return [Path(t).stem for t in rust_test_files(ex.path, ex.test_files)]
 
 
 _DISABLED = re.compile(r"^\s*@Disabled(\([^)]*\))?\s*$\n?", re.MULTILINE)
