@@ -2,8 +2,9 @@
 
     python bench/assert_conversion.py [DATA_DIR] [--json]     # default: ../shared/data beside the checkout
 
-HumanEval and the LeetCode sample are read through our sources (`crl filter --source humaneval|leetcode`), so the
-figures are what ingestion produces; no source ingests MBPP+ as assert tests (its EvalPlus scorer is
+HumanEval and the LeetCode sample are read through our sources (`crl filter --source humaneval|leetcode`; HumanEval
+is converted there, LeetCode when its tests reach `crl mix` or the sandbox; counted from the original program either
+way); no source ingests MBPP+ as assert tests (its EvalPlus scorer is
 differential), so its original MBPP `assertion` field is converted directly. "asserts in-process" counts the assert
 statements of the records that stay in-process; reasons count records (one record can have several).
 """

@@ -9,6 +9,7 @@ import sys
 import orjson
 import pytest
 
+from crlcli.asserts import convert
 from crlcli.errors import CrlError
 from crlcli.sources import load
 from crlcli.sources.leetcode import PRELUDE, split_problem
@@ -49,10 +50,12 @@ def test_leetcode_real_file(shared_data):
     recs = list(load("leetcode", str(path)))
     assert len(recs) == len(raw) == 200
     first = recs[0]
-    assert first["tests"]["type"] == "call" and first["tests"]["assert_program"] == raw[0]["tests"]["functional"]
-    assert first["tests"]["cases"][0] == {"input": {"args": [], "kwargs": {"nums": [3, 1, 5, 4, 2], "k": 2}},
-                                          "output": 4, "compare": "python"}
+    assert first["tests"]["type"] == "assert" and first["tests"]["program"] == raw[0]["tests"]["functional"]
     assert first["tests"]["prelude"] == PRELUDE
+    converted = convert(first["tests"])[0]  # what the sandbox and `crl mix` make of it
+    assert converted["cases"][0] == {"input": {"args": [], "kwargs": {"nums": [3, 1, 5, 4, 2], "k": 2}},
+                                     "output": 4, "compare": "python"}
+    assert converted["prelude"] == PRELUDE and converted["class_name"] == "Solution"
     assert first["tests"]["class_name"] == "Solution" and first["tests"]["fn_name"] == "minOperations"
     assert first["starter_code"].startswith("class Solution:\n    def minOperations(")
     assert "Please solve" not in first["question"] and "```" not in first["question"]

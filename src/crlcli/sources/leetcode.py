@@ -7,8 +7,9 @@ DeepCoder's instruction line and the trailing "complete the following code" bloc
 becoming `starter_code`. Reference solutions become `reference` candidates. LeetCode's judge runs submissions
 with names such as `List`, `Counter` or `inf` already imported and the references rely on that, so they are
 stored with PRELUDE in front, and `tests.prelude` carries it for stages that run other candidates.
-Programs made only of exact `assert candidate(...) == ...` lines become parent-compared `call` tests
-(`crlcli.asserts.convert`, the program kept as `tests.assert_program`); the others stay `assert` tests.
+The tests stay `assert` here: every LeetCode program calls with keyword arguments, and `crl filter` does not yet
+accept `{"args", "kwargs"}` call inputs; `crlcli.asserts.convert` turns them into parent-compared call cases
+when they reach the sandbox and in `crl mix` (all 200 of the sample convert).
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from ..asserts import convert as convert_asserts
 from ..records import make_tests
 from ._base import RowReporter, load_json_list, require_file
 
@@ -73,7 +73,6 @@ def convert(row, index: int) -> tuple[dict | None, str | None]:
     question, starter = split_problem(row["problem"])
     t = make_tests("assert", fn_name=fn_name, class_name=class_name, program=program)
     t["prelude"] = PRELUDE
-    t = convert_asserts(t)[0]
     record = {
         "id": f"{NAME}/{index}",
         "question": question,
