@@ -70,7 +70,8 @@ def _value(node: ast.AST, decoding: bool = False) -> Any:
         if build is None or len(node.args) > 1 or any(isinstance(a, ast.Starred) for a in node.args):
             raise _NotExact("non-literal")
         arg = v(node.args[0]) if node.args else ()
-        ok = (isinstance(arg, str) or _number(arg)) if build is float else isinstance(arg, (str, bytes, list, tuple, set, frozenset, dict))
+        iterable = (str, bytes, list, tuple, set, frozenset, dict)
+        ok = (isinstance(arg, str) or _number(arg)) if build is float else isinstance(arg, iterable)
         if not ok or (build is float and not node.args):
             raise _NotExact("non-literal")
         try:
