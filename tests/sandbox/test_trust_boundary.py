@@ -188,3 +188,40 @@ def test_big_outputs_are_compared_case_by_case_not_held_at_once():
     verdicts, grew_mb = out.stdout.split()
     assert verdicts == "WWWWO", out  # the fifth output passes the 64 MB a candidate may send in all
     assert int(grew_mb) < 200, f"the judge's peak memory grew {grew_mb} MB for 75 MB of output"
+
+
+KEYRING = textwrap.dedent("""
+    import ctypes, os
+    libc = ctypes.CDLL(None, use_errno=True)
+    def probe(n):
+        added = libc.syscall(248 if os.uname().machine == "x86_64" else 217, b"user", b"crl-probe", b"secret", 6,
+                             ctypes.c_long(-4))  # add_key(..., KEY_SPEC_USER_KEYRING)
+        err = ctypes.get_errno()
+        unshared = libc.unshare(0x10000000)  # CLONE_NEWUSER: a nested user namespace
+        return [added, err, unshared]
+""")
+
+
+def test_kernel_keyring_and_nested_user_namespaces_are_denied(sb, pool):
+    if not pool.info.seccomp:
+        pytest.skip(f"no seccomp filter on this host: {pool.info.detail}")
+    res = sb.run(KEYRING, {"type": "call", "fn_name": "probe", "cases": [{"input": [1], "output": [-1, 1, -1]}]})
+    assert res["verdicts"] == "A", "add_key or unshare(CLONE_NEWUSER) was not refused with EPERM"
+
+
+MEMFD_HOG = textwrap.dedent("""
+    import os
+    fd = os.memfd_create("hog")
+    block = b"x" * (1 << 20)
+    for _ in range(4096):  # 4 GB that RLIMIT_AS does not count: the worker's memory cgroup does
+        os.write(fd, block)
+    print(3)
+""")
+
+
+def test_memory_outside_the_address_space_limit_is_capped(sb, pool):
+    if pool.info.memory_cgroup is None:
+        pytest.skip("no memory cgroup on this host (needs root and the v1 memory controller or v2)")
+    res = sb.run(MEMFD_HOG)
+    assert res["passed"] == 0, res
+    sb.still_works()

@@ -33,7 +33,8 @@ class IsolationInfo:
     cpu_cgroup: Path | None = None  # where per-worker cpu cgroups (one core each) are made, None when unavailable
     memory_cgroup: Path | None = None  # where per-worker memory cgroups are made, None when unavailable
     root: bool = False
-    nested: bool = False  # per-candidate mount + PID namespace inside the worker's sandbox
+    nested: bool = False  # per-candidate mount + PID + IPC namespace inside the worker's sandbox
+    seccomp: bool = False  # candidates run under runner_seccomp's filter
     prefixes: list[str] = field(default_factory=list)
 
     def argv(self) -> list[str]:
@@ -163,11 +164,13 @@ def _detect(mode: str, python: str) -> IsolationInfo:
         if ok:
             info = IsolationInfo("bwrap", "", python, bwrap=bwrap, root=root, prefixes=python_prefixes(python),
                                  **groups)
-            ok, why, nested = _probe(info)
+            ok, why, reply = _probe(info)
             if ok:
-                info.nested = nested
-                ns = "own mount+PID namespace and tmpfs per candidate" if nested else "namespaces per worker"
-                info.detail = f"bubblewrap: no network, read-only interpreter, {ns}; {uid_text}; {cg_text}"
+                info.nested, info.seccomp = bool(reply.get("nested")), bool(reply.get("seccomp"))
+                ns = ("own mount+PID+IPC namespace and tmpfs per candidate" if info.nested
+                      else "namespaces per worker")
+                sc = "a seccomp filter" if info.seccomp else "NO seccomp filter (kernel keyring, nested namespaces)"
+                info.detail = f"bubblewrap: no network, read-only interpreter, {ns}; {uid_text}, {sc}; {cg_text}"
                 return info
         if mode == "bwrap":
             raise CrlError(f"the bwrap sandbox does not work here: {why}",
@@ -177,14 +180,13 @@ def _detect(mode: str, python: str) -> IsolationInfo:
     return limits
 
 
-def _probe(info: IsolationInfo) -> tuple[bool, str, bool]:
+def _probe(info: IsolationInfo) -> tuple[bool, str, dict]:
     from .pool import Sandbox
 
     box = Sandbox(info, slot=0)
     try:
-        reply = box.start()
-        return True, "", bool(reply.get("nested"))
+        return True, "", box.start()
     except CrlError as exc:
-        return False, exc.message, False
+        return False, exc.message, {}
     finally:
         box.stop()

@@ -12,8 +12,24 @@ import time
 from runner_child import FRAME, assert_child, call_child, stdio_child
 from runner_seccomp import filter_program, install
 
-# Installed in every candidate child (keyring, nested namespaces, mount, ptrace, bpf... denied): built once here.
+# Installed in every candidate child (keyring, nested namespaces, mount, ptrace, bpf... denied): built once here,
+# so that a child only makes the prctl calls (see seccomp_prctl).
 SECCOMP = filter_program()
+_fprog = None
+
+
+def seccomp_prctl():
+    """(prctl, arguments) that install SECCOMP in the calling process, prepared once per runner."""
+    global _fprog
+    if _fprog is None:
+        import ctypes
+        from runner_seccomp import _SockFprog
+        buf = ctypes.create_string_buffer(SECCOMP, len(SECCOMP))
+        prog = _SockFprog(len(SECCOMP) // 8, ctypes.cast(buf, ctypes.c_void_p))
+        ul = ctypes.c_ulong
+        args = (ctypes.c_int(22), ul(2), ctypes.byref(prog), ul(0), ul(0))  # PR_SET_SECCOMP, SECCOMP_MODE_FILTER
+        _fprog = (libc().prctl, args, buf, prog)
+    return _fprog[0], _fprog[1]
 
 CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWIPC = 0x00020000, 0x20000000, 0x08000000
 MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND, MS_REC, MS_PRIVATE = 2, 4, 8, 4096, 16384, 1 << 18
@@ -65,6 +81,7 @@ class Candidate:
         self.pid1 = os.getpid() == 1
         self.groups = []
         self.nproc = None
+        self.seccomp = seccomp_prctl() if job.get("seccomp") and SECCOMP else None
         if not (self.uid is not None and os.geteuid() == 0) and not _real_root():
             # No uid of its own: RLIMIT_NPROC counts every process of our uid (in a user namespace, of the
             # sandbox), so allow what is there plus the candidate's share.
@@ -143,14 +160,15 @@ class Candidate:
         elif os.geteuid() == 0:
             drop_capabilities()  # no uid to switch to (a user namespace maps only ours): keep uid 0, no caps
         try:  # the runner is exempt from the OOM killer; a candidate is its first choice
-            with open("/proc/self/oom_score_adj", "w") as fh:
-                fh.write("1000")
+            fd = os.open("/proc/self/oom_score_adj", os.O_WRONLY)
+            os.write(fd, b"1000")
+            os.close(fd)
         except OSError:
             pass
-        if self.job.get("seccomp") and SECCOMP:
-            install(SECCOMP)  # no_new_privs included
-        else:
-            libc().prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+        libc().prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+        if self.seccomp is not None:
+            prctl, args = self.seccomp
+            _check(prctl(*args), "seccomp")
 
     def kill_all(self, pid):
         """Kill the child and, at once, everything it started (a fork bomb must not slow its own death)."""
