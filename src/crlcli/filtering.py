@@ -94,7 +94,7 @@ def case_input_text(case: Any, kind: str) -> str | None:
     value = case.get("input")
     if kind == "stdio":
         return value if isinstance(value, str) else None
-    if isinstance(value, list):
+    if isinstance(value, list) or (isinstance(value, dict) and value and set(value) <= {"args", "kwargs"}):
         return orjson.dumps(value).decode()
     return None
 

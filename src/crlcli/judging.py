@@ -25,12 +25,13 @@ class JudgeStats:
     no_candidates: int = 0
     rejected: int = 0
     labels_t: int = 0
+    in_process: int = 0  # candidates whose tests ran in their own process (trust "in-process")
 
 
 def judgment(result: dict[str, Any], threshold: float) -> dict[str, Any]:
     return {"pass_rate": result["pass_rate"], "passed": result["passed"], "total": result["total"],
             "label": label_for(result["pass_rate"], threshold), "verdicts": result["verdicts"],
-            "time_ms": result["time_ms"]}
+            "time_ms": result["time_ms"], "trust": result.get("trust", "parent")}
 
 
 def judge_records(
@@ -62,6 +63,7 @@ def judge_records(
                 stats.tests += result["total"]
                 stats.passed += result["passed"]
                 stats.labels_t += cand["judgment"]["label"] == "T"
+                stats.in_process += cand["judgment"]["trust"] == "in-process"
                 in_flight -= 1
                 if on_candidate is not None:
                     on_candidate(result["total"])

@@ -50,9 +50,9 @@ def test_leetcode_real_file(shared_data):
     recs = list(load("leetcode", str(path)))
     assert len(recs) == len(raw) == 200
     first = recs[0]
-    assert first["tests"]["type"] == "assert" and first["tests"]["program"] == raw[0]["tests"]["functional"]
-    assert first["tests"]["prelude"] == PRELUDE
-    converted = convert(first["tests"])[0]  # what the sandbox and `crl mix` make of it
+    converted = first["tests"]  # parent-compared call cases, the program kept
+    assert converted["type"] == "call" and converted["assert_program"] == raw[0]["tests"]["functional"]
+    assert convert(converted)[0] is converted  # nothing left to convert
     assert converted["cases"][0] == {"input": {"args": [], "kwargs": {"nums": [3, 1, 5, 4, 2], "k": 2}},
                                      "output": 4, "compare": "python"}
     assert converted["prelude"] == PRELUDE and converted["class_name"] == "Solution"

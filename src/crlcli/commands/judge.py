@@ -91,5 +91,9 @@ def register(app: typer.Typer) -> None:
             logger.info(f"judged {stats.candidates} candidate(s) of {stats.records - stats.no_candidates} "
                         f"record(s): {stats.tests} tests, {stats.passed} passed, {stats.labels_t} labelled T "
                         f"({rate:.1f} cand/s, {stats.tests / max(meter.elapsed, 1e-9):.0f} tests/s)")
+            if stats.in_process:
+                logger.warning(f"{stats.in_process} candidate(s) were judged by assert tests that stay in the "
+                               "candidate's process (judgment.trust \"in-process\": a candidate can fool them); "
+                               "crl mix refuses them for RL unless --allow-in-process-tests")
             if stats.no_candidates:
                 logger.warning(f"{stats.no_candidates} record(s) had no candidates and passed through unjudged")

@@ -7,9 +7,9 @@ DeepCoder's instruction line and the trailing "complete the following code" bloc
 becoming `starter_code`. Reference solutions become `reference` candidates. LeetCode's judge runs submissions
 with names such as `List`, `Counter` or `inf` already imported and the references rely on that, so they are
 stored with PRELUDE in front, and `tests.prelude` carries it for stages that run other candidates.
-The tests stay `assert` here: every LeetCode program calls with keyword arguments, and `crl filter` does not yet
-accept `{"args", "kwargs"}` call inputs; `crlcli.asserts.convert` turns them into parent-compared call cases
-when they reach the sandbox and in `crl mix` (all 200 of the sample convert).
+The check programs are converted into parent-compared call cases (`crlcli.asserts.convert`, keyword arguments
+as `{"args", "kwargs"}` inputs; all 200 of the sample convert); one that does not convert stays an `assert`
+test, which the sandbox runs in the candidate's process.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from ..asserts import convert as convert_asserts
 from ..records import make_tests
 from ._base import RowReporter, load_json_list, require_file
 
@@ -73,6 +74,7 @@ def convert(row, index: int) -> tuple[dict | None, str | None]:
     question, starter = split_problem(row["problem"])
     t = make_tests("assert", fn_name=fn_name, class_name=class_name, program=program)
     t["prelude"] = PRELUDE
+    t = convert_asserts(t)[0]
     record = {
         "id": f"{NAME}/{index}",
         "question": question,
