@@ -80,6 +80,11 @@ def register(app: typer.Typer) -> None:
         require_isolation: Annotated[
             bool, typer.Option("--require-isolation", help="Refuse to run candidates without namespaces.")
         ] = False,
+        client_timeout: Annotated[
+            Optional[float],
+            typer.Option("--client-timeout", help="Seconds a client may stay silent while sending a request "
+                                                  "(default 30; CRL_REWARD_CLIENT_TIMEOUT)."),
+        ] = None,
     ) -> None:
         from ..errors import UsageError
         from ..reward.server import serve
@@ -91,6 +96,8 @@ def register(app: typer.Typer) -> None:
             raise UsageError("--workers must be at least 1")
         if max_inflight < 1:
             raise UsageError("--max-inflight must be at least 1")
+        if client_timeout is not None and client_timeout <= 0:
+            raise UsageError("--client-timeout must be positive")
         service = RewardService(
             crl_scale=crl_scale,
             workers=workers,
@@ -100,6 +107,6 @@ def register(app: typer.Typer) -> None:
             mode=isolation,
             require_isolation=require_isolation,
         )
-        serve(host, port, service, max_inflight=max_inflight)
+        serve(host, port, service, max_inflight=max_inflight, client_timeout=client_timeout)
 
     app.add_typer(sub, name="reward", help=HELP)
