@@ -172,6 +172,24 @@ def test_report_formats_and_plot(crl, tmp_path):
     assert r.returncode == 0 and r.stdout == b"" and b"crl-model" in r.stderr
 
 
+def test_report_marks_in_process_scores(crl, tmp_path):
+    """A run whose samples were scored by a harness in the candidate's process (summary `trust`) is marked in
+    every report format; a parent-scored run is not."""
+    runs = [write_run(tmp_path, "a", "m", {"lcb-v5": 0.25}), write_run(tmp_path, "b", "m", {"bigcodebench-full": 0.5})]
+    summary = json.loads((runs[1] / "summary.json").read_text())
+    summary["trust"] = {"scored": "in-process", "samples": {"parent": 0, "in-process": 4}}
+    (runs[1] / "summary.json").write_text(json.dumps(summary))
+    r = crl("eval", "report", *map(str, runs), "--format", "markdown")
+    assert r.returncode == 0, r.stderr.decode()
+    lines = r.stdout.decode().splitlines()
+    assert lines[2] == "| m | 50.0† | 25.0 |" and lines[-1].startswith("† scored in-process")
+    r = crl("eval", "report", *map(str, runs), "--format", "csv")
+    assert r.stdout.decode().splitlines() == ["model,bigcodebench-full,lcb-v5,scored_in_process",
+                                              "m,50.00,25.00,bigcodebench-full"]
+    r = crl("eval", "report", *map(str, runs))
+    assert r.returncode == 0 and "scored in-process" in r.stderr.decode()
+
+
 def test_errors_are_clear(crl, tmp_path, env, shared_data):
     r = crl("eval", "--benchmark", "nope", "-m", "x", "-o", str(tmp_path / "r"), env=env)
     assert r.returncode == 1 and b"unknown benchmark" in r.stderr and b"hint:" in r.stderr

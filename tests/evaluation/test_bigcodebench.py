@@ -165,3 +165,7 @@ def test_crl_eval_score_end_to_end(crl, data, tmp_path):
     assert summary["benchmark"] == "bigcodebench" and summary["counts"]["passed"] == {"pass": 2}
     assert abs(summary["pass@1"] - 0.75) < 1e-9  # task 1: 1 of 2 samples, task 2: 1 of 1
     assert summary["benchmark_info"]["calibrated"] is True
+    # every sample was decided by the harness inside the candidate's process, and says so
+    assert summary["trust"] == {"scored": "in-process", "samples": {"parent": 0, "in-process": 3}}
+    written = [json.loads(x) for x in (run / "samples.jsonl").read_text().splitlines()]
+    assert {s["trust"] for s in written} == {"in-process"}

@@ -95,6 +95,7 @@ def _crl_harness(_source, _test, _names, _test_names, _protect, _g):
     import builtins, sys, unittest, unittest.case, unittest.result, unittest.suite, unittest.loader
     import unittest.util, unittest.signals, unittest.mock
     del _g["_crl_harness"]
+    unittest.mock.mock_open()  # fills the module's lazy globals (file_spec, open_spec) before the snapshot
     _exec, _compile, _getattr, _setattr, _delattr = exec, compile, getattr, setattr, delattr
     _isinstance, _issubclass, _type, _id, _len, _list, _dict, _tuple = isinstance, issubclass, type, id, len, list, dict, tuple
     _print, _str, _enumerate, _callable, _zip, _set = print, str, enumerate, callable, zip, set
