@@ -4,9 +4,12 @@ leaves no process behind, and the same tests still accept an honest solution."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
+import uuid
+from pathlib import Path
 
 import pytest
 
@@ -225,3 +228,35 @@ def test_memory_outside_the_address_space_limit_is_capped(sb, pool):
     res = sb.run(MEMFD_HOG)
     assert res["passed"] == 0, res
     sb.still_works()
+
+
+def test_read_only_binds_stay_read_only(sb, isolated, tmp_path):
+    """A canary inside the interpreter's prefix (bound read-only into the sandbox) survives every way of writing
+    to it, remounting included; nothing appears under /usr."""
+    prefix = Path(sys.prefix)
+    canary = prefix / f"crl-canary-{uuid.uuid4().hex}"
+    canary.write_text("intact")
+    os.chmod(canary, 0o666)  # even a world-writable file: the bind is read-only
+    usr_victim = f"/usr/crl-pwned-{uuid.uuid4().hex}"
+    code = textwrap.dedent(f"""
+        import ctypes, os
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.mount(None, {str(prefix).encode()!r}, None, 32 | 1 << 5, None)  # MS_REMOUNT (rw)
+        libc.mount(None, b"/", None, 32, None)
+        for attempt in (lambda: open({str(canary)!r}, "w").write("pwned"),
+                        lambda: os.chmod({str(canary)!r}, 0o777),
+                        lambda: os.unlink({str(canary)!r}),
+                        lambda: os.rename({str(canary)!r}, "/tmp/x"),
+                        lambda: open({usr_victim!r}, "w").write("pwned")):
+            try:
+                attempt()
+            except OSError:
+                pass
+        print(3)
+    """)
+    try:
+        sb.run(code)
+        assert canary.read_text() == "intact" and oct(canary.stat().st_mode & 0o777) == oct(0o666)
+        assert not Path(usr_victim).exists()
+    finally:
+        canary.unlink()
