@@ -39,14 +39,17 @@ TIMEOUT_PER_TASK = 240.0          # BIGCODEBENCH_TIMEOUT_PER_TASK default in the
 MEMORY_MB = 30 * 1024             # the official --max-as-limit (MB); the host's memory is the real bound
 INSTRUCTION_PREFIX = ("Please provide a self-contained Python script that solves the following problem in a "
                       "markdown code block:")
-# Run before the solution: the settings the official reliability_guard makes (UTC, one BLAS thread) and a
-# non-GUI matplotlib backend.
+# Run before the solution: the settings the official reliability_guard makes (UTC, one BLAS thread), a
+# non-GUI matplotlib backend, and no allocator background thread.
 PRELUDE = ("import os as _crl_os, time as _crl_time\n"
            "_crl_os.environ['TZ'] = 'UTC'; _crl_time.tzset()\n"
            "_crl_os.environ.setdefault('HOME', _crl_os.getcwd())\n"  # nltk and others expand '~'
 
            "for _crl_k, _crl_v in (('MPLBACKEND', 'Agg'), ('OMP_NUM_THREADS', '1'), ('OPENBLAS_NUM_THREADS', '1'),"
-           " ('MKL_NUM_THREADS', '1'), ('TF_CPP_MIN_LOG_LEVEL', '3')):\n"
+           " ('MKL_NUM_THREADS', '1'), ('TF_CPP_MIN_LOG_LEVEL', '3'),"
+           # pyarrow's jemalloc (loaded by pandas) starts a background thread; the sandbox's assert runner wants
+           # the process down to one thread before it hands out its end marker
+           " ('JE_ARROW_MALLOC_CONF', 'background_thread:false')):\n"
            "    _crl_os.environ[_crl_k] = _crl_v\n"
            # `python` in the tests' subprocesses is the task interpreter, as in the official environment
            "import sys as _crl_sys\n"
