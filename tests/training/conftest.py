@@ -11,6 +11,7 @@ import pytest
 from .openrlhf_wheel import Unavailable, argument_calls, trainer_source
 
 SHIPPED = ["critique-coder-4b", "critique-coder-8b"]
+TRAINER_MODULES = ("crlcli.training.openrlhf_entry", "openrlhf.cli.train_ppo_ray")
 
 
 def dry_run_blocks(text: str) -> list[dict]:
@@ -31,10 +32,14 @@ def dry_run_blocks(text: str) -> list[dict]:
     return blocks
 
 
-def trainer_flags(argv: list[str]) -> list[str]:
-    """The OpenRLHF arguments: what follows `-m openrlhf.cli.train_ppo_ray` (past env assignments)."""
-    i = argv.index("openrlhf.cli.train_ppo_ray")
-    return argv[i + 1 :]
+def trainer_flags(argv: list[str], openrlhf_only: bool = False) -> list[str]:
+    """The trainer's arguments: what follows `-m MODULE` (crl's wrapper or OpenRLHF's own entry point). With
+    `openrlhf_only`, without the flags crl's wrapper takes out before OpenRLHF parses the rest."""
+    from crlcli.training.openrlhf_entry import split_crl_flags
+
+    i = next(k for k, token in enumerate(argv) if token in TRAINER_MODULES)
+    flags = argv[i + 1 :]
+    return split_crl_flags(flags)[1] if openrlhf_only else flags
 
 
 @pytest.fixture(scope="session")

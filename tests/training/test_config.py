@@ -22,7 +22,7 @@ def test_all_problems_reported_at_once_with_key_paths(crl, tmp_path):
     cfg = write(
         tmp_path,
         'name = "t"\n[model]\n[data]\ntrain = 3\n[actor]\nlr = -1.0\nlrr = 1\n'
-        '[rollout]\ntop_k = 20\nn_samples_per_prompt = 8\n[ds]\nzero_stage = 5\n[reward]\nmode = "grpc"\n'
+        '[rollout]\ntop_k = -1\nn_samples_per_prompt = 8\n[ds]\nzero_stage = 5\n[reward]\nmode = "grpc"\n'
         "[train]\nbatch_size = 100\n",
     )
     res = crl("train", "validate", str(cfg), "algo.dynamic_filtering=maybe")
@@ -34,7 +34,7 @@ def test_all_problems_reported_at_once_with_key_paths(crl, tmp_path):
         "data.train: must be a string (got 3)",
         "actor.lr: must be > 0 (got -1.0)",
         "actor.lrr: unknown key (did you mean actor.lr?)",
-        "rollout.top_k: not supported",
+        "rollout.top_k: must be >= 0 (got -1)",
         "ds.zero_stage: must be one of 0, 1, 2, 3 (got 5)",
         "reward.mode: must be one of server, file (got 'grpc')",
         "algo.dynamic_filtering: must be true or false (got 'maybe')",
@@ -54,6 +54,23 @@ def test_cross_key_contradictions(tmp_path):
     assert "algo.dynamic_filtering_range: low must be < high" in msg
     assert "reward.urls: only used with reward.mode" in msg
     assert "reward.urls[0]: must be an http(s) URL" in msg
+
+
+def test_top_k_packing_and_cpu_rules(tmp_path):
+    plain = 'module = "openrlhf.cli.train_ppo_ray"\n'
+    cfg = write(tmp_path, 'platform = "cpu"\n' + MINIMAL + "[rollout]\ntop_k = 20\n[ds]\nattn_implementation = \"sdpa\"\n"
+                "ring_attn_size = 2\n[trainer]\n" + plain)  # fmt: skip
+    with pytest.raises(CrlError) as info:
+        load_config(cfg)
+    msg = info.value.message
+    assert "rollout.top_k: openrlhf.cli.train_ppo_ray has no top-k flag" in msg
+    assert "ds.attn_implementation: OpenRLHF 0.11.2 replaces 'sdpa' by flash_attention_2" in msg
+    assert "platform: cpu needs trainer.module" in msg
+    assert "vllm.enable_sleep: must be false" in msg and "ds.enable_sleep: must be false" in msg
+    assert "ds.ring_attn_size: must be 1" in msg
+    # the shipped CPU config is valid and its dry run hands the CPU settings to the wrapper
+    cpu = load_config("cpu-smoke")
+    assert cpu["platform"] == "cpu" and cpu["rollout.top_k"] == 20
 
 
 def test_shipped_configs_validate_and_reproduce_the_paper(crl):

@@ -85,7 +85,7 @@ def test_ray_job_submit_uses_absolute_paths(crl, tmp_path):
     assert argv[argv.index("--runtime-env-json") + 1] == '{"env_vars": {"HF_HOME": "/shared/hf"}}'
     assert "--working-dir" not in argv  # nothing uploaded: every path is absolute instead
     sep = argv.index("--")
-    assert argv[sep + 1 : sep + 4] == ["python", "-m", "openrlhf.cli.train_ppo_ray"]
+    assert argv[sep + 1 : sep + 4] == ["python", "-m", "crlcli.training.openrlhf_entry"]
     flags = trainer_flags(argv)
     for flag in ("--data.prompt_dataset", "--ckpt.path", "--ckpt.output_dir", "--logger.tensorboard_dir"):
         assert Path(flags[flags.index(flag) + 1]).is_absolute(), flag

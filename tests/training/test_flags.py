@@ -48,7 +48,9 @@ def test_dry_run_of_shipped_configs_parses_with_openrlhf(name, openrlhf_calls, c
     parser = build_parser(openrlhf_calls)
     parsed = []
     for block in blocks:
-        flags = trainer_flags(block["trainer"])
+        flags = trainer_flags(block["trainer"], openrlhf_only=True)
+        assert block["trainer"][block["trainer"].index("-m") + 1] == "crlcli.training.openrlhf_entry"
+        assert trainer_flags(block["trainer"]).count("--rollout.top_k") == 1  # the wrapper's, the paper's 20
         try:
             ns, unknown = parser.parse_known_args(flags)
         except (argparse.ArgumentError, SystemExit) as exc:  # a bad value for a known flag

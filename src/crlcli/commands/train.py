@@ -38,7 +38,7 @@ train_app = typer.Typer(
 )
 
 ConfigArg = Annotated[
-    str, typer.Argument(help="TOML config file, or a shipped one: critique-coder-4b, critique-coder-8b.")
+    str, typer.Argument(help="TOML config file, or a shipped one: critique-coder-4b, critique-coder-8b, cpu-smoke.")
 ]
 
 
@@ -145,6 +145,28 @@ def select(
     logger.info(
         f"best on {benchmark}: {best['checkpoint']} (pass@1 {best['pass@1']:.4f}); written to {out / 'best.json'}"
     )
+
+
+@train_app.command(
+    "smoke-assets",
+    help="Write what `crl train cpu-smoke` trains: a tiny coin-flip critic (random \\conclusion{T}/{F}) and "
+    "the shortest CRL rows of a `crl mix` output.\n\n"
+    "  make demo && crl train smoke-assets && crl train cpu-smoke",
+)
+def smoke_assets(
+    out: Annotated[Path, typer.Option("--out", help="Folder for model/ and train.jsonl.")] = Path(
+        "runs/cpu-smoke-assets"
+    ),
+    rows: Annotated[
+        Path, typer.Option("--rows", help="Training rows from `crl mix` (default: make demo's).")
+    ] = Path("demo-out/train.jsonl"),
+    n: Annotated[int, typer.Option("--n", help="CRL rows to keep (2 per rollout step in cpu-smoke).")] = 4,
+) -> None:
+    from ..training.smoke import build_coinflip_model, smoke_rows
+
+    picked = smoke_rows(rows, out / "train.jsonl", n)
+    model = build_coinflip_model(out / "model")
+    logger.info(f"{len(picked)} CRL rows in {out / 'train.jsonl'}; coin-flip critic in {model}")
 
 
 def register(app: typer.Typer) -> None:

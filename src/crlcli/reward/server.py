@@ -187,7 +187,7 @@ class _Handler(BaseHTTPRequestHandler):
                 remaining = max(0.0, service.deadline - (time.monotonic() - arrived))
                 rewards = service.score_batch(queries, prompts, labels, deadline=remaining)
             self._send(200, to_openrlhf(rewards))
-            logger.debug(f"scored {len(queries)} sample(s) in {time.monotonic() - arrived:.3f} s")
+            logger.info(batch_line(rewards, time.monotonic() - arrived))
         except (BrokenPipeError, ConnectionResetError):
             logger.warning(f"client {self.address_string()} went away before its rewards were sent")
         except TimeoutError:
@@ -200,6 +200,19 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(500, {"error": f"internal error: {type(exc).__name__}: {exc}"})
             except OSError:
                 pass
+
+
+def batch_line(rewards: list, seconds: float) -> str:
+    """One log line per request batch: count, kinds, mean reward, CRL verdicts matched, time."""
+    kinds: dict[str, int] = {}
+    for r in rewards:
+        kind = str(r.logs.get("kind"))
+        kinds[kind] = kinds.get(kind, 0) + 1
+    mean = sum(r.reward for r in rewards) / len(rewards) if rewards else 0.0
+    crl = [r for r in rewards if r.logs.get("kind") == "crl"]
+    matched = f"; crl matches {sum(int(r.logs.get('crl_match', 0)) for r in crl)}/{len(crl)}" if crl else ""
+    kinds_text = " ".join(f"{k}={n}" for k, n in sorted(kinds.items()))
+    return f"scored {len(rewards)} sample(s) ({kinds_text}); mean reward {mean:.4f}{matched}; {seconds:.3f} s"
 
 
 class RewardHTTPServer(ThreadingHTTPServer):

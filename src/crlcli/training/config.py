@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CrlError, UsageError
-from .flags import TRAINER_MODULE
+from .flags import ENTRY_MODULE, TRAINER_MODULE
 
 REQUIRED = object()
 ESTIMATORS = ("gae", "reinforce", "rloo", "reinforce_baseline", "group_norm", "dr_grpo", "flash_reinforce")
@@ -38,6 +38,7 @@ class Field:
 F = Field
 SCHEMA: dict[str, Field] = {
     "name": F("str", "crl-run", doc="run name (also the default output folder)"),
+    "platform": F("str", "gpu", choices=("gpu", "cpu"), doc="cpu = the real trainer on CPU (patched; a smoke test)"),
     "model.path": F("str", REQUIRED, doc="base model: local folder or hub id"),
     "data.train": F("str", REQUIRED, doc="training rows from `crl mix` (JSONL)"),
     "data.input_key": F("str", "prompt"),
@@ -73,6 +74,7 @@ SCHEMA: dict[str, Field] = {
     "rollout.n_samples_per_prompt": F("int", 8, positive=True),
     "rollout.temperature": F("float", 0.6, positive=True),
     "rollout.top_p": F("float", 0.95, positive=True, max=1.0),
+    "rollout.top_k": F("int", 0, min=0, doc="0 = off; needs trainer.module = " + ENTRY_MODULE),
     "rollout.micro_batch_size": F("int", 4, positive=True),
     "train.batch_size": F("int", 512, positive=True),
     "train.micro_batch_size": F("int", 1, positive=True),
@@ -100,17 +102,14 @@ SCHEMA: dict[str, Field] = {
     "reward.workers": F("int", 0, min=0, doc="0 = every CPU core this process may use"),
     "reward.startup_timeout": F("float", 120.0, positive=True),
     "trainer.python": F("str", "", doc="interpreter for the trainer; empty = this one (locally) or `python` (Ray)"),
-    "trainer.module": F("str", TRAINER_MODULE),
+    "trainer.module": F("str", ENTRY_MODULE, doc="crl's wrapper of " + TRAINER_MODULE + ", or that module itself"),
     "trainer.command": F("list[str]", [], doc="replaces `python -m module` (stand-in trainers, wrappers)"),
     "trainer.extra_args": F("list[str]", [], doc="OpenRLHF flags appended as they are"),
     "trainer.env": F("dict", {}, doc="environment variables for the trainer"),
 }
 
 # Keys people reach for that OpenRLHF 0.11.2 cannot honour: say why instead of "unknown key".
-UNSUPPORTED = {
-    "rollout.top_k": "OpenRLHF 0.11.2 has no top-k flag: its rollouts sample with top-k off (the paper's top-k 20 "
-    "cannot be set through train_ppo_ray)",
-}
+UNSUPPORTED: dict[str, str] = {}
 
 
 @dataclass
@@ -304,6 +303,29 @@ def _cross_checks(v: dict[str, Any], problems: list[str]) -> None:
     if v["train.dynamic_batch"] and v["train.max_tokens_per_gpu"] < 1024:
         # a single sequence may exceed it (OpenRLHF then gives it a micro batch alone); tiny values are typos
         problems.append("train.max_tokens_per_gpu: must be at least 1024 with train.dynamic_batch")
+    wrapper = v["trainer.module"] == ENTRY_MODULE and not v["trainer.command"]
+    if v["rollout.top_k"] and v["trainer.module"] == TRAINER_MODULE and not v["trainer.command"]:
+        problems.append(
+            f"rollout.top_k: {TRAINER_MODULE} has no top-k flag; set trainer.module = \"{ENTRY_MODULE}\" "
+            "(the default), or rollout.top_k = 0"
+        )
+    packed = v["ds.packing_samples"] or v["train.dynamic_batch"]
+    if packed and "flash_attention" not in v["ds.attn_implementation"]:
+        problems.append(
+            f"ds.attn_implementation: OpenRLHF 0.11.2 replaces {v['ds.attn_implementation']!r} by flash_attention_2 "
+            "whenever samples are packed (ds.packing_samples, which train.dynamic_batch turns on): set "
+            "flash_attention_2, or turn both off"
+        )
+    if v["platform"] == "cpu":
+        if not wrapper:
+            problems.append(f"platform: cpu needs trainer.module = \"{ENTRY_MODULE}\" (it applies the CPU patches)")
+        for key in ("vllm.enable_sleep", "ds.enable_sleep"):
+            if v[key] and v["cluster.colocate_all"]:
+                problems.append(f"{key}: must be false with platform = \"cpu\" (vLLM-CPU has no sleep mode)")
+        if v["ds.ring_attn_size"] != 1:
+            problems.append("ds.ring_attn_size: must be 1 with platform = \"cpu\" (ring attention needs flash-attn)")
+        if v["ds.adam_offload"]:
+            problems.append("ds.adam_offload: must be false with platform = \"cpu\" (the optimizer is on the CPU)")
     if v["trainer.command"] and not v["trainer.command"][0].strip():
         problems.append("trainer.command: the first element (the program) is empty")
 

@@ -12,6 +12,9 @@ from __future__ import annotations
 
 OPENRLHF_VERSION = "0.11.2"
 TRAINER_MODULE = "openrlhf.cli.train_ppo_ray"
+# crl's wrapper of TRAINER_MODULE (openrlhf_entry.py): the same trainer plus the flags in WRAPPER_FLAGS and, with
+# platform = "cpu", the CPU patches.
+ENTRY_MODULE = "crlcli.training.openrlhf_entry"
 
 # How a value is rendered: "value" -> `--flag V`; "bool" -> `--flag` when true, nothing when false;
 # "pair" -> `--flag A B` (argparse nargs=2).
@@ -88,6 +91,9 @@ PHASE_FLAGS: dict[str, str] = {
     "ref_nodes": "--ref.num_nodes",
     "ref_gpus": "--ref.num_gpus_per_node",
 }
+
+# Flags the wrapper takes out of the argv before OpenRLHF parses it (not OpenRLHF's: the flag test skips them).
+WRAPPER_FLAGS: dict[str, str] = {"rollout.top_k": "--rollout.top_k"}
 
 # Flags whose argparse definition is store_true (rendered bare), for the argv builder and the tests.
 BOOL_PHASE_FLAGS = frozenset({"--ckpt.load_enable"})

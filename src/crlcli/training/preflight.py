@@ -139,9 +139,12 @@ def preflight(config: TrainConfig, phases: list[Phase], ray_address: str | None 
     else:
         count, how = cuda_devices()
         need = config["cluster.gpus_per_node"]
-        if count == 0:
+        if config["platform"] == "cpu":
+            pass  # the CPU patches stand in for CUDA; Ray gets logical GPUs
+        elif count == 0:
             problems.append(f"no CUDA device visible ({how}); this config trains on {need} GPU(s) per node")
-            hints.append("run on a GPU machine, or see a dry run of the commands with --dry-run")
+            hints.append("run on a GPU machine, see a dry run of the commands with --dry-run, or try the whole loop "
+                         "on CPU first: `crl train cpu-smoke` (docs/train.md)")
         elif config["cluster.num_nodes"] == 1 and count < need:
             problems.append(f"{count} CUDA device(s) visible ({how}) but cluster.gpus_per_node = {need}")
             hints.append(f"override cluster.gpus_per_node={count} (and vllm.num_engines) to use what is here")
@@ -150,7 +153,9 @@ def preflight(config: TrainConfig, phases: list[Phase], ray_address: str | None 
             if missing:
                 problems.append("the trainer's Python lacks: " + ", ".join(missing))
                 hints.append(
-                    "install crlcli's train extra and vllm in the trainer's Python "
+                    "on CPU: `make install-train-cpu` and trainer.python=.venv-train/bin/python"
+                    if config["platform"] == "cpu"
+                    else "install crlcli's train extra and vllm in the trainer's Python "
                     "(OpenRLHF needs CUDA torch, deepspeed, flash-attn; `make install-train`)"
                 )
     check_dataset(

@@ -1,0 +1,100 @@
+"""What `crl train cpu-smoke` trains: a tiny coin-flip critic and a handful of CRL rows (`crl train smoke-assets`).
+
+GRPO learns nothing from a group whose rewards tie, and dynamic filtering drops such groups, so a random-weight
+model (which never writes a verdict) would give the trainer nothing to do. The smoke model is a tiny Qwen3 (real
+Qwen3 tokenizer and chat template) whose weights make it a bigram machine: after the chat template's generation
+prompt it writes `\\conclusion{T}` or `\\conclusion{F}` with even odds, then <|im_end|>. The rows are CRL rows
+from `make demo` (the shortest ones, both labels), so rewards vary inside a group and every group is used.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..errors import CrlError, require_module
+
+VERDICTS = ("\\conclusion{T}", "\\conclusion{F}")
+SCALE = 10.0  # after the final RMSNorm a one-hot state is sqrt(hidden) = 8: logit 80 for the next token, 0 else
+
+
+def _transitions(tok, trigger: int, end: int) -> dict[int, set[int]]:
+    edges: dict[int, set[int]] = {}
+    for verdict in VERDICTS:
+        chain = [trigger, *tok.encode(verdict, add_special_tokens=False), end]
+        for a, b in zip(chain, chain[1:]):
+            edges.setdefault(a, set()).add(b)
+    return edges
+
+
+def build_coinflip_model(out_dir: Path | str, seed: int = 0) -> Path:
+    """A tiny Qwen3ForCausalLM that answers every chat prompt with a random verdict (see the module doc)."""
+    from ..generation.tiny import build_tiny_model
+
+    torch = require_module("torch", "hf", "building the smoke model")
+    transformers = require_module("transformers", "hf", "building the smoke model")
+    out = Path(out_dir)
+    build_tiny_model(out, seed=seed, dtype="float32")
+    tok = transformers.AutoTokenizer.from_pretrained(str(out))
+    prompt = tok.apply_chat_template([{"role": "user", "content": "q"}], add_generation_prompt=True, tokenize=False)
+    trigger = tok.encode(prompt, add_special_tokens=False)[-1]
+    end = tok.convert_tokens_to_ids("<|im_end|>")
+    edges = _transitions(tok, trigger, end)
+    model = transformers.Qwen3ForCausalLM.from_pretrained(str(out), torch_dtype=torch.float32)
+    model.config.tie_word_embeddings = False
+    hidden = model.config.hidden_size
+    if len(edges) > hidden:
+        raise CrlError(f"the verdict chains need {len(edges)} states, more than the hidden size {hidden}")
+    with torch.no_grad():
+        emb = model.model.embed_tokens.weight
+        head = torch.nn.Parameter(emb.detach().clone())
+        model.lm_head.weight = head
+        for layer in model.model.layers:  # the residual stream is the current token's embedding alone
+            layer.self_attn.o_proj.weight.zero_()
+            layer.mlp.down_proj.weight.zero_()
+        emb[:, : len(edges)] = 0
+        head[:, : len(edges)] = 0
+        for dim, (state, successors) in enumerate(sorted(edges.items())):
+            emb[state] = 0
+            emb[state, dim] = 1.0
+            for nxt in successors:
+                head[nxt, dim] = SCALE
+    model = model.to(torch.bfloat16)
+    model.generation_config.top_k = None
+    model.save_pretrained(str(out))
+    (out / "crl-smoke.json").write_text(
+        json.dumps({"what": "coin-flip critic", "trigger": trigger, "edges": {k: sorted(v) for k, v in edges.items()}})
+        + "\n"
+    )
+    return out
+
+
+def smoke_rows(source: Path, out: Path, n: int = 4, max_chars: int = 1200) -> list[dict]:
+    """The `n` shortest CRL rows of `source` (a `crl mix` output), alternating T and F labels."""
+    if not source.is_file():
+        raise CrlError(f"{source}: no such file", hint="make it with `make demo` (demo-out/train.jsonl)")
+    by_label: dict[str, list[tuple[int, dict]]] = {"T": [], "F": []}
+    with open(source, encoding="utf-8") as fh:
+        for line in fh:
+            if not line.strip():
+                continue
+            row = json.loads(line)
+            if row.get("kind") != "crl":
+                continue
+            label = json.loads(row["label"]).get("label")
+            size = sum(len(m.get("content", "")) for m in row["prompt"])
+            if label in by_label and size <= max_chars:
+                by_label[label].append((size, row))
+    for rows in by_label.values():
+        rows.sort(key=lambda pair: pair[0])
+    picked: list[dict] = []
+    t, f = by_label["T"], by_label["F"]
+    while len(picked) < n and (t or f):
+        for side in (t, f):
+            if side and len(picked) < n:
+                picked.append(side.pop(0)[1])
+    if len(picked) < n:
+        raise CrlError(f"{source}: only {len(picked)} CRL row(s) of at most {max_chars} characters; need {n}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("".join(json.dumps(r) + "\n" for r in picked), encoding="utf-8")
+    return picked
