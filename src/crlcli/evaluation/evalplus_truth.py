@@ -32,7 +32,7 @@ from typing import Any
 # with its flags.
 MIN_TIME_LIMIT = 1.0
 TIME_LIMIT_FACTOR = 4.0
-_CACHE_VERSION = "2"  # 1: pickle files; 2: tagged JSON
+_CACHE_VERSION = "3"  # 1: pickle files; 3: tagged JSON, digests of huge values
 
 
 def time_limits(ref_times: list[float]) -> list[float]:
@@ -65,12 +65,36 @@ def _child() -> None:
         try:
             base = _run_one(job["code"], job["entry_point"], job["base_input"], job["not_none"])
             plus = _run_one(job["code"], job["entry_point"], job["plus_input"], job["not_none"])
-            res = {"task_id": job["task_id"], "base": [encode_value(v) for v in base[0]], "base_time": base[1],
-                   "plus": [encode_value(v) for v in plus[0]], "plus_time": plus[1]}
+            res = {"task_id": job["task_id"], "base": [_encoded(v) for v in base[0]], "base_time": base[1],
+                   "plus": [_encoded(v) for v in plus[0]], "plus_time": plus[1]}
         except BaseException as exc:  # noqa: BLE001 - reported to the parent, which names the task
             res = {"task_id": job["task_id"], "error": f"{type(exc).__name__}: {exc}"}
         out.write(json.dumps(res).encode("utf-8") + b"\n")
     out.flush()
+
+
+def _encoded(value: Any) -> str | dict[str, Any]:
+    """A canonical output as tagged text, or for one too large to keep, its digest (evalplus_check.Digest)."""
+    from ..sandbox.runner_child import encode_value
+    from .evalplus_check import DIGEST_OVER, Digest
+
+    text = encode_value(value)
+    if len(text) <= DIGEST_OVER:
+        return text
+    d = Digest.of(text, value)
+    return {"sha256": d.sha256, "size": d.size, "floats": d.floats}
+
+
+def _value(item: Any) -> Any:
+    from ..sandbox.runner_child import decode_value
+    from .evalplus_check import Digest, numpy_module
+
+    if isinstance(item, str):
+        return decode_value(item, numpy=numpy_module() if '["N' in item else None)
+    if (isinstance(item, dict) and isinstance(item.get("sha256"), str) and type(item.get("size")) is int
+            and type(item.get("floats")) is bool):
+        return Digest(item["sha256"], item["size"], item["floats"])
+    raise ValueError("malformed result")
 
 
 def _cache_file(root: Path, task_id: str) -> Path:
@@ -80,17 +104,14 @@ def _cache_file(root: Path, task_id: str) -> Path:
 def _decoded(res: dict[str, Any]) -> dict[str, Any]:
     """A task's cached or freshly computed results with the tagged values decoded (numpy values as numpy
     objects when the parent has numpy, as the sandbox's return values are decoded)."""
-    from ..sandbox.runner_child import decode_value
-    from .evalplus_check import numpy_module
-
     out = {}
     for key in ("base", "plus"):
         texts = res[key]
         times = res[key + "_time"]
         if not (isinstance(texts, list) and isinstance(times, list) and len(texts) == len(times)
-                and all(isinstance(t, str) for t in texts) and all(isinstance(t, (int, float)) for t in times)):
+                and all(isinstance(t, (int, float)) for t in times)):
             raise ValueError(f"malformed {key} results")
-        out[key] = [decode_value(t, numpy=numpy_module() if '["N' in t else None) for t in texts]
+        out[key] = [_value(t) for t in texts]
         out[key + "_time"] = [float(t) for t in times]
     return out
 
