@@ -175,4 +175,8 @@ def test_original_humaneval_uses_its_check(shared_data, pool):
     good = bench.score(t, f"```python\n{t.data['record']['prompt'] + t.data['record']['canonical_solution']}```", pool)
     bad = bench.score(t, "```python\ndef has_close_elements(numbers, threshold):\n    return True\n```", pool)
     assert good.metrics == {"base": True} and bad.metrics == {"base": False}
+    # check(candidate) runs in the candidate's process unless converted to parent-compared cases: it says which
+    assert good.trust in ("in-process", "parent")
+    plus = get_benchmark("humaneval+", data=shared_data / "humanevalplus" / "HumanEvalPlus.jsonl.gz")
+    assert plus.score_code(plus.tasks()[0], "def has_close_elements(n, t):\n    return True\n", pool).trust == "parent"
     assert bench.score(t, "no code here", pool).detail == "no code block in the answer"

@@ -30,7 +30,8 @@ from typing import Any
 
 from ..errors import CrlError
 from ..extract import extract_code
-from .base import Benchmark, Score, Task, cache_dir, file_digest, find_data, limit_tasks, read_text
+from .base import (Benchmark, Score, Task, cache_dir, file_digest, find_data, limit_tasks, read_text,
+                   sandbox_trust)
 from .evalplus_check import MBPP_NOT_NONE, EncodedInputs, compare, effective_atols, numpy_module
 from .evalplus_inputs import mbpp_inputs
 from .evalplus_truth import ground_truth, time_limits
@@ -233,7 +234,9 @@ class EvalPlusBenchmark(Benchmark):
                      "program": rec["test"] + f"\ncheck({rec['entry_point']})\n"}
             res = pool.submit(code, tests).result()
             ok = res["total"] > 0 and res["passed"] == res["total"]
-            return Score(metrics={"base": ok}, extracted=extracted or code, verdicts={"base": res["verdicts"]})
+            # An assert program: in-process unless the sandbox converted it to parent-compared cases.
+            return Score(metrics={"base": ok}, extracted=extracted or code, verdicts={"base": res["verdicts"]},
+                         trust=sandbox_trust(res))
         plan = self._plan(task)
         n_base, n = plan.n_base, len(plan.args)
         base_v = self._run_until_failure(pool, code, plan, 0, n_base)
