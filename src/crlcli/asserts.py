@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 TAG = "$py"
-_INT_RANGE = (-(2**63), 2**63 - 1)  # orjson writes only 64-bit ints, and reads bigger ones back as floats
+_INT_RANGE = (-(2**63), 2**63 - 1)  # plain JSON for other readers too (orjson alone loses ints past 64 bits)
 _MAX_LEN = 100_000  # largest sequence a folded `[0] * n` may build at ingestion
 _MAX_BITS = 12_000  # keep folded ints printable (Python 3.11 caps int<->str at 4,300 digits)
 

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
+from . import jsonx
 
 from .tokens import DEFAULT_NAME, CaseTokenLimit
 
@@ -95,7 +95,7 @@ def case_input_text(case: Any, kind: str) -> str | None:
     if kind == "stdio":
         return value if isinstance(value, str) else None
     if isinstance(value, list) or (isinstance(value, dict) and value and set(value) <= {"args", "kwargs"}):
-        return orjson.dumps(value).decode()
+        return jsonx.dumps(value).decode()
     return None
 
 

@@ -18,6 +18,7 @@ from typing import IO, Any
 
 import orjson
 
+from . import jsonx
 from .errors import CrlError
 
 STDIO = "-"
@@ -67,7 +68,7 @@ class SkipLog:
         if isinstance(text, bytes):
             text = text.decode("utf-8", errors="replace")
         entry = {"file": source, "line": lineno, "error": reason, "text": text}
-        self._fh.write(orjson.dumps(entry) + b"\n")
+        self._fh.write(jsonx.dumps(entry) + b"\n")
         self._fh.flush()
         self.count += 1
 
@@ -104,8 +105,8 @@ class JsonlReader:
                 if not line:
                     continue
                 try:
-                    record = orjson.loads(line)
-                except orjson.JSONDecodeError as exc:
+                    record = jsonx.loads(line)
+                except jsonx.JSONDecodeError as exc:
                     self._bad(f"malformed JSON ({exc})", raw)
                     continue
                 if not isinstance(record, dict):
@@ -134,7 +135,7 @@ class JsonlReader:
 
     def reject(self, record: dict[str, Any], reason: str) -> None:
         """Report a parsed record that a stage cannot use (stops, or goes to the skip file)."""
-        self._bad(reason, orjson.dumps(record))
+        self._bad(reason, jsonx.dumps(record))
 
 
 class JsonlWriter:
@@ -146,7 +147,7 @@ class JsonlWriter:
 
     def write(self, record: dict[str, Any]) -> None:
         try:
-            data = orjson.dumps(record, option=orjson.OPT_SERIALIZE_NUMPY)
+            data = jsonx.dumps(record, option=orjson.OPT_SERIALIZE_NUMPY)
         except TypeError as exc:
             raise CrlError(f"cannot serialise record {record.get('id')!r}: {exc}") from exc
         self._fh.write(data + b"\n")
@@ -210,8 +211,8 @@ def done_ids(path: Path | str, key: str = "id") -> set[str]:
                 if not raw:
                     continue
                 try:
-                    rec = orjson.loads(raw)
-                except orjson.JSONDecodeError:
+                    rec = jsonx.loads(raw)
+                except jsonx.JSONDecodeError:
                     continue  # a torn gzip tail: the record is simply redone
                 if isinstance(rec, dict) and key in rec:
                     ids.add(str(rec[key]))
@@ -221,4 +222,4 @@ def done_ids(path: Path | str, key: str = "id") -> set[str]:
 
 
 def dumps(record: Any) -> str:
-    return orjson.dumps(record).decode()
+    return jsonx.dumps(record).decode()

@@ -20,8 +20,7 @@ from pathlib import Path
 from collections import Counter
 from typing import Any, Iterable, Sequence
 
-import orjson
-
+from . import jsonx
 from .asserts import convert as convert_asserts
 from .errors import CrlError
 from .records import candidates_of, check_problem
@@ -200,7 +199,7 @@ def _pick_balanced(problems: list[dict[str, Any]], rng: random.Random) -> list[d
 
 
 def _row(problem: dict[str, Any], kind: str, content: str, label: dict[str, Any], fmt: str, index: int):
-    label_str = orjson.dumps(label).decode()
+    label_str = jsonx.dumps(label).decode()
     messages = [{"role": "user", "content": content}]
     if fmt == "verl":
         return {

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
+from .. import jsonx
 
 from ..extract import extract_code, extract_conclusion
 
@@ -98,7 +98,7 @@ def strip_special(text: str) -> str:
 def parse_label(label: Any) -> dict[str, Any]:
     """The label column as written by `crl mix` (a JSON string), or an already-decoded dict."""
     if isinstance(label, (bytes, str)):
-        label = orjson.loads(label)
+        label = jsonx.loads(label)
     if not isinstance(label, dict):
         raise ValueError(f"label must be a JSON object, got {type(label).__name__}")
     return label
@@ -118,7 +118,7 @@ def prepare(query: Any, prompt: Any, label: Any, *, crl_scale: float = 1.0) -> R
             return _failed(logs, f"query must be a string, got {type(query).__name__}", started)
         try:
             lab = parse_label(label)
-        except (ValueError, orjson.JSONDecodeError) as exc:
+        except ValueError as exc:  # jsonx.JSONDecodeError is one
             return _failed(logs, f"unreadable label: {exc}", started)
         kind = lab.get("kind")
         logs["kind"] = kind

@@ -28,6 +28,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import orjson
+from .. import jsonx
 
 from ..log import logger
 from .service import RewardService, to_openrlhf, zeros
@@ -76,8 +77,8 @@ def content_length(headers: Any, limit: int = MAX_BODY) -> int:
 
 def parse_request(body: bytes) -> tuple[list[str], list[Any], list[Any]]:
     try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
+        data = jsonx.loads(body)
+    except jsonx.JSONDecodeError as exc:
         raise BadRequest(f"body is not JSON: {exc}") from exc
     if not isinstance(data, dict):
         raise BadRequest("body must be a JSON object with 'query', 'prompts' and 'labels'")

@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 import math
 import re
+from functools import partial
 from typing import Any
+
+from ..jsonx import exact_int
 
 DEFAULT_TOL = 1e-6
 # Tokens are compared as bytes: bytes.split() splits on ASCII whitespace only (space, \t, \n, \r, \v, \f),
@@ -14,6 +17,8 @@ DEFAULT_TOL = 1e-6
 _INT = re.compile(rb"[+-]?[0-9]+\Z")
 _NUM = re.compile(rb"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?\Z")
 _WS = " \t\n\r\v\f"
+# Expected outputs and arguments stored as JSON text: integers exact at any length (past Python's 4300 digits).
+_loads = partial(json.loads, parse_int=exact_int)
 
 
 def _bytes(text: str | bytes) -> bytes:
@@ -84,7 +89,7 @@ def call_expected_matches(actual: Any, expected: Any, tol: float = DEFAULT_TOL) 
         return True
     if isinstance(expected, str):
         try:
-            decoded = json.loads(expected)
+            decoded = _loads(expected)
         except ValueError:
             return False
         return json_equal(actual, decoded, tol)
@@ -102,16 +107,16 @@ def decode_call_args(value: Any, where: str) -> list | dict:
 
     if isinstance(value, str):
         try:
-            decoded = json.loads(value)
+            decoded = _loads(value)
         except ValueError:
             try:
-                return [json.loads(ln) for ln in value.splitlines() if ln.strip()]
+                return [_loads(ln) for ln in value.splitlines() if ln.strip()]
             except ValueError:
                 raise CrlError(f"{where}: call arguments are not JSON: {value[:80]!r}",
                                hint="give a JSON list of arguments, or one JSON value per line") from None
         if isinstance(decoded, str):  # JSON-encoded twice, or a single string argument
             try:
-                again = json.loads(decoded)
+                again = _loads(decoded)
             except ValueError:
                 return [decoded]
             decoded = again if isinstance(again, (list, dict)) else decoded

@@ -7,8 +7,7 @@ import json
 from pathlib import Path
 from typing import IO, Any
 
-import orjson
-
+from .. import jsonx
 from ..errors import CrlError
 from ..io import SkipLog
 
@@ -35,7 +34,7 @@ def _text(row: Any) -> str | None:
     if row is None or isinstance(row, (bytes, str)):
         return row
     try:
-        return orjson.dumps(row, default=str).decode()
+        return jsonx.dumps(row, default=str).decode()
     except TypeError:
         return repr(row)
 
@@ -61,8 +60,8 @@ def load_json_list(path: Path, what: str) -> list:
     with open_text(path) as fh:
         data = fh.read()
     try:
-        rows = orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
+        rows = jsonx.loads(data)
+    except jsonx.JSONDecodeError as exc:
         # orjson's message has no line; the stdlib's has it, and this is the slow path anyway.
         try:
             json.loads(data)

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import orjson
+from .. import jsonx
 
 from ..errors import CrlError, require_module
 from ..io import JsonlReader
@@ -41,8 +41,8 @@ def _decode(value: Any, what: str) -> Any:
         value = value.decode("utf-8")
     if isinstance(value, str):
         try:
-            return orjson.loads(value)
-        except orjson.JSONDecodeError as exc:
+            return jsonx.loads(value)
+        except jsonx.JSONDecodeError as exc:
             raise RowError(f"{what} is a string but not JSON ({exc})") from exc
     return value
 
@@ -63,12 +63,12 @@ def _args(value: Any, i: int) -> list:
         if not isinstance(value, str):
             break
         try:
-            value = orjson.loads(value)
-        except orjson.JSONDecodeError:
+            value = jsonx.loads(value)
+        except jsonx.JSONDecodeError:
             lines = [ln for ln in value.split("\n") if ln.strip()]
             try:
-                return [orjson.loads(ln) for ln in lines]  # one JSON value per line (LiveCodeBench style)
-            except orjson.JSONDecodeError:
+                return [jsonx.loads(ln) for ln in lines]  # one JSON value per line (LiveCodeBench style)
+            except jsonx.JSONDecodeError:
                 break
     raise RowError(f"inputs[{i}]: call arguments must be a JSON list (possibly JSON-encoded), "
                    f"got {str(original)[:80]!r}")
@@ -120,8 +120,8 @@ def _per_case(cases: list, values: Any, key: str) -> bool:
     """Per-case flags (a list, or JSON list, as long as the cases) go onto the cases; True when they did."""
     if isinstance(values, str) and values.startswith("["):
         try:
-            values = orjson.loads(values)
-        except orjson.JSONDecodeError:
+            values = jsonx.loads(values)
+        except jsonx.JSONDecodeError:
             return False
     if isinstance(values, list) and len(values) == len(cases):
         for case, v in zip(cases, values):

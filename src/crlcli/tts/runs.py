@@ -19,7 +19,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-import orjson
+from .. import jsonx
 
 from ..errors import CrlError
 from ..io import JsonlWriter, _trim_torn_tail
@@ -37,8 +37,8 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
             if not raw:
                 continue
             try:
-                out.append(orjson.loads(raw))
-            except orjson.JSONDecodeError as exc:
+                out.append(jsonx.loads(raw))
+            except jsonx.JSONDecodeError as exc:
                 raise CrlError(
                     f"{path}:{lineno}: malformed JSON ({exc})",
                     hint="the run directory is damaged; fix or delete that line and run again",
