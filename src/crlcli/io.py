@@ -12,6 +12,7 @@ from __future__ import annotations
 import gzip
 import os
 import sys
+import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -28,9 +29,17 @@ def _display(path: Path | str | None) -> str:
     return "<stdin>" if path in (None, STDIO) else str(path)
 
 
+GZIP_MAGIC = b"\x1f\x8b"
+# What a damaged or truncated gzip stream raises while being read.
+GZIP_ERRORS = (EOFError, zlib.error, gzip.BadGzipFile)
+
+
 def open_binary_read(path: Path | str | None) -> IO[bytes]:
+    """stdin or a file; gzip is recognised by its magic bytes (stdin and files of any name) as well as `.gz`."""
     if path in (None, STDIO):
-        return sys.stdin.buffer
+        stdin = sys.stdin.buffer
+        head = stdin.peek(2)[:2] if hasattr(stdin, "peek") else b""
+        return gzip.GzipFile(fileobj=stdin, mode="rb") if head == GZIP_MAGIC else stdin
     p = Path(path)
     if not p.exists():
         raise CrlError(f"{p}: no such file", hint="check the path given to -i/--input")
@@ -38,7 +47,11 @@ def open_binary_read(path: Path | str | None) -> IO[bytes]:
         raise CrlError(f"{p}: is a directory, expected a JSON Lines file")
     if p.suffix == ".gz":
         return gzip.open(p, "rb")
-    return open(p, "rb")
+    fh = open(p, "rb")
+    if fh.peek(2)[:2] == GZIP_MAGIC:
+        fh.close()
+        return gzip.open(p, "rb")
+    return fh
 
 
 def open_binary_write(path: Path | str | None, append: bool = False) -> IO[bytes]:
@@ -114,10 +127,15 @@ class JsonlReader:
                     continue
                 self.read += 1
                 yield record
-        except (OSError, EOFError, UnicodeDecodeError) as exc:
+        except (OSError, EOFError, zlib.error, UnicodeDecodeError) as exc:
             if isinstance(exc, BrokenPipeError):
                 raise
-            raise CrlError(f"{self.name}:{self.lineno}: cannot read ({exc})") from exc
+            torn = isinstance(exc, GZIP_ERRORS)
+            raise CrlError(
+                f"{self.name}:{self.lineno}: cannot read ({'damaged or truncated gzip: ' if torn else ''}{exc})",
+                hint="the gzip stream ends early (a crash mid-write?): rerun the stage that wrote it with --resume "
+                     "to keep its readable part, or regenerate it" if torn else None,
+            ) from exc
         finally:
             if fh is not sys.stdin.buffer:
                 fh.close()
@@ -175,7 +193,10 @@ class JsonlWriter:
 
 def _trim_torn_tail(p: Path) -> None:
     """Drop a last line without its newline (a crash mid-write) so appended records start clean."""
-    if p.suffix == ".gz" or p.stat().st_size == 0:
+    if p.stat().st_size == 0:
+        return
+    if p.suffix == ".gz":
+        _repair_gzip(p)
         return
     with open(p, "rb+") as fh:
         fh.seek(-1, os.SEEK_END)
@@ -196,6 +217,43 @@ def _trim_torn_tail(p: Path) -> None:
         fh.truncate(0)
 
 
+def _gzip_intact(p: Path) -> bool:
+    """The whole file decompresses and its text ends with a newline (or is empty)."""
+    last = b"\n"
+    try:
+        with gzip.open(p, "rb") as fh:
+            while chunk := fh.read(1 << 20):
+                last = chunk[-1:]
+    except GZIP_ERRORS:
+        return False
+    return last == b"\n"
+
+
+def _repair_gzip(p: Path) -> None:
+    """A crash mid-write leaves a gzip member without its end (and maybe half a line): appending new members
+    after it would make everything past the crash unreadable. Rewrite the readable whole lines instead (through
+    a temporary file, replaced atomically)."""
+    if _gzip_intact(p):
+        return
+    tmp = p.with_name(p.name + ".repair.tmp")
+    kept = 0
+    with gzip.open(tmp, "wb") as out:
+        try:
+            with gzip.open(p, "rb") as fh:
+                for line in fh:
+                    if not line.endswith(b"\n"):
+                        break
+                    out.write(line)
+                    kept += 1
+        except GZIP_ERRORS:
+            pass
+    os.replace(tmp, p)
+    from .log import logger
+
+    logger.warning("%s: the gzip stream was cut off (a crash mid-write); kept its %d whole line(s) and resume "
+                   "after them", p, kept)
+
+
 def done_ids(path: Path | str, key: str = "id") -> set[str]:
     """Ids already present in an output file, for `--resume`. A missing file means nothing is done."""
     p = Path(path)
@@ -213,11 +271,11 @@ def done_ids(path: Path | str, key: str = "id") -> set[str]:
                 try:
                     rec = jsonx.loads(raw)
                 except jsonx.JSONDecodeError:
-                    continue  # a torn gzip tail: the record is simply redone
+                    continue
                 if isinstance(rec, dict) and key in rec:
                     ids.add(str(rec[key]))
-    except EOFError:
-        pass  # truncated gzip stream after a crash; what was read is done
+    except GZIP_ERRORS as exc:  # _trim_torn_tail repaired it; damaged again since?
+        raise CrlError(f"{p}: cannot read for --resume ({exc})", hint="regenerate the output file") from exc
     return ids
 
 
