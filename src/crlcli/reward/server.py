@@ -341,9 +341,9 @@ def serve(
             # shutdown() waits for serve_forever, which runs in this very thread: hand it to another one.
             threading.Thread(target=httpd.stop, daemon=True).start()
         else:
-            logger.warning("second signal: stopping now, dropping requests in flight")
-            service.close()
-            os._exit(1)
+            logger.warning(f"second signal ({signal.Signals(signum).name}): stopping now, dropping requests in flight")
+            service.close(kill=True)
+            os._exit(128 + signum)
 
     old = {s: signal.signal(s, _on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
@@ -362,10 +362,14 @@ def serve(
             ready(bound_host, bound_port)
         httpd.serve_forever(poll_interval=0.2)
     finally:
-        for s, handler in old.items():
-            signal.signal(s, handler)
-        httpd.server_close()
-        service.close()
+        # The handlers stay ours until the drain is over, so that a second signal during it is the documented
+        # "stop now" (restored first, a second TERM killed the process silently with 143).
+        try:
+            httpd.server_close()
+            service.close()
+        finally:
+            for s, handler in old.items():
+                signal.signal(s, handler)
         logger.info("reward server stopped")
 
 

@@ -187,11 +187,12 @@ class RewardService:
         return {"rl_rewards": self.trust.rl, "in_process_rewards": self.trust.in_process,
                 "failed_rewards": self.failures.count}
 
-    def close(self) -> None:
+    def close(self, kill: bool = False) -> None:
+        """Stop the sandbox pool; kill: at once, killing running sandboxes (a second signal)."""
         with self._lock:
             pool, self._pool = self._pool, None
         if pool is not None:
-            pool.close()
+            pool.close(kill=kill)
         summary = self.trust.summary()
         if summary and summary != self._summary:  # closed twice (atexit after an explicit close): say it once
             self._summary = summary
