@@ -107,8 +107,11 @@ $(TRAIN_VENV)/.installed: requirements/train-cpu.txt requirements/train-cpu-cons
 install-train-cpu: sysdeps $(TRAIN_VENV)/.installed
 
 # `crl train cpu-smoke`, both phases, real reward server, then a kill in phase 2 and --resume (~10 min on 2 cores).
-test-train: install-train-cpu
+test-train: install-train-cpu demo-out/train.jsonl
 	$(TRAIN_VENV)/bin/python -m pytest -m train -s -p no:cacheprovider tests/training/test_train_cpu.py
+
+demo-out/train.jsonl:
+	$(MAKE) demo
 
 demo: install
 	@mkdir -p demo-out

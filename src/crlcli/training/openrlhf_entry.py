@@ -5,10 +5,12 @@
   paper's 20); OpenRLHF's own entry point has no such flag.
 - CRL_TRAIN_PLATFORM=cpu: the CPU patches (see openrlhf_patches.py) and a local Ray started with *logical* GPUs,
   so OpenRLHF's `{"GPU": 1}` placement groups can be placed (otherwise they wait forever, silently).
-- CRL_RECORD_DIR=DIR: rewards, advantages and weight-sync checks recorded as JSON lines in DIR (tests).
+- CRL_RECORD_DIR=DIR: rewards, advantages and weight-sync checks recorded as JSON lines in DIR/<phase folder>
+  (tests).
 
-The patches reach every process of the run through the `sitecustomize` in `_boot/`, put first on PYTHONPATH
-here, passed to Ray's workers through the runtime environment and inherited by vLLM's engine core.
+The patches reach every process of the run: this one directly, Ray's workers through the runtime environment's
+worker set-up hook, their subprocesses (vLLM's engine core) through the `sitecustomize` in `_boot/`, put first
+on PYTHONPATH here.
 `python -m openrlhf.cli.train_ppo_ray` stays usable as it is (`trainer.module` in the config).
 """
 
@@ -59,13 +61,16 @@ def logical_gpus(argv: list[str]) -> int:
     return actor + (0 if "--train.colocate_all" in argv else engines)
 
 
-def prepare_environment(top_k: int, platform: str) -> set[str]:
+def prepare_environment(top_k: int, platform: str, argv: list[str]) -> set[str]:
     wanted = {"topk"}
     if platform == "cpu":
         wanted.add("cpu")
         os.environ.setdefault("DS_ACCELERATOR", "cpu")
     if os.environ.get(ENV_RECORD):
         wanted.add("record")
+        if "--ckpt.output_dir" in argv:  # one folder per phase: <CRL_RECORD_DIR>/phase1, ...
+            phase = Path(_flag(argv, "--ckpt.output_dir", "")).parent.name
+            os.environ[ENV_RECORD] = str(Path(os.environ[ENV_RECORD]) / phase)
     os.environ[ENV_GROUPS] = ",".join(sorted(wanted))
     if top_k > 0:
         os.environ[ENV_TOP_K] = str(top_k)
@@ -79,6 +84,9 @@ def start_ray(argv: list[str], platform: str) -> None:
 
     env = {k: os.environ.get(k, v) for k, v in OPENRLHF_RAY_ENV.items()}
     env.update({k: os.environ[k] for k in CRL_ENV_KEYS if k in os.environ})
+    # Ray workers do not start through our PYTHONPATH's sitecustomize: Ray runs this hook in each of them before
+    # any task; their subprocesses (vLLM's engine core) inherit PYTHONPATH and so the sitecustomize.
+    runtime_env = {"env_vars": env, "worker_process_setup_hook": "crlcli.training.openrlhf_patches.install"}
     if platform == "cpu":
         gpus = max(1, logical_gpus(argv))
         ray.init(
@@ -86,17 +94,17 @@ def start_ray(argv: list[str], platform: str) -> None:
             num_cpus=2 * gpus + 4,  # logical too: bundles ask {"GPU": 1, "CPU": 1}, the trainer actor 1 CPU
             include_dashboard=False,
             object_store_memory=int(os.environ.get("CRL_RAY_OBJECT_STORE_MB", "768")) * 2**20,
-            runtime_env={"env_vars": env},
+            runtime_env=runtime_env,
         )
     else:
-        ray.init(runtime_env={"env_vars": env})
+        ray.init(runtime_env=runtime_env)
 
 
 def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     top_k, rest = split_crl_flags(args)
     platform = os.environ.get(PLATFORM_ENV, "gpu")
-    wanted = prepare_environment(top_k, platform)
+    wanted = prepare_environment(top_k, platform, rest)
     install(wanted)
     try:
         check_targets()

@@ -100,6 +100,9 @@ class _HookLoader(importlib.abc.Loader):
 
 
 class _HookFinder(importlib.abc.MetaPathFinder):
+    """Wraps the loader of hooked modules. Hooks stay registered until the module really executes: a bare
+    `importlib.util.find_spec("torch")` (Ray and transformers probe like that) must not use them up."""
+
     def __init__(self):
         self.hooks: dict[str, list] = {}
         self.before: dict[str, list] = {}
@@ -107,9 +110,8 @@ class _HookFinder(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path=None, target=None):
         if name not in self.hooks and name not in self.before:
             return None
-        for pre in self.before.pop(name, []):
-            pre()
-        hooks = self.hooks.pop(name, [])
+        for pre in self.before.get(name, []):
+            pre()  # idempotent
         spec = None
         for finder in sys.meta_path:
             if finder is self or not hasattr(finder, "find_spec"):
@@ -117,11 +119,11 @@ class _HookFinder(importlib.abc.MetaPathFinder):
             spec = finder.find_spec(name, path, target)
             if spec is not None:
                 break
-        if spec is None or spec.loader is None or not hooks:
+        if spec is None or spec.loader is None or name not in self.hooks:
             return spec
 
         def run_all(module):
-            for hook in hooks:
+            for hook in self.hooks.pop(name, []):
                 hook(module)
 
         spec.loader = _HookLoader(spec.loader, run_all)
@@ -144,10 +146,18 @@ def _before_import(name: str, fn) -> None:
     _FINDER.before.setdefault(name, []).append(fn)
 
 
+_INSTALLED: set[str] = set()
+
+
 def install(which: set[str] | None = None) -> set[str]:
+    """Apply the groups asked for (default: from CRL_OPENRLHF_PATCHES); a group is applied once per process
+    (Ray's set-up hook and the sitecustomize may both ask)."""
     which = groups() if which is None else set(which)
-    if not which:
+    new = which - _INSTALLED
+    _INSTALLED.update(which)
+    if not new:
         return which
+    which = new
     if _FINDER not in sys.meta_path:
         sys.meta_path.insert(0, _FINDER)
     if "topk" in which:
@@ -421,7 +431,8 @@ def _compare(state: dict, reply) -> dict:
             ours = state[name]
             rows = min(ours.shape[0], theirs.shape[0])
             diff = (ours[:rows].float() - theirs[:rows].float()).abs().max().item()
-            out[name] = diff
+            # the sum lets a reader compare vLLM's copy with the starting weights too
+            out[name] = {"max_abs_diff": diff, "rows": rows, "sum": theirs[:rows].double().sum().item()}
     return out
 
 
