@@ -32,7 +32,8 @@ from ..errors import CrlError
 from ..extract import extract_code
 from .base import (Benchmark, Score, Task, cache_dir, file_digest, find_data, limit_tasks, read_text,
                    sandbox_trust)
-from .evalplus_check import MBPP_NOT_NONE, EncodedInputs, compare, effective_atols, numpy_module
+from .evalplus_check import (MBPP_NOT_NONE, REPLY_BUDGET, EncodedInputs, ExpectedSizes, compare, effective_atols,
+                             numpy_module)
 from .evalplus_inputs import mbpp_inputs
 from .evalplus_truth import ground_truth, time_limits
 
@@ -110,6 +111,7 @@ class _Plan:
     limits: list[float]
     n_base: int
     encoded: EncodedInputs
+    outputs: ExpectedSizes
 
     def check(self, offset: int):
         """The pool's parent-side comparison for a chunk of cases starting at case `offset`."""
@@ -126,9 +128,23 @@ class _Plan:
         out = []
         for k in range(start, end):
             text, cost = self.encoded.get(k)
-            # The child decodes a case's arguments on the sandbox's clock: allow three times what it took here.
-            out.append({"input": text, "timeout": self.limits[k] + 3 * cost})
+            size, out_cost = self.outputs.get(k)
+            # The child decodes a case's arguments and encodes its return value on the sandbox's clock, which
+            # EvalPlus's limit does not count: allow three times what the same work on the canonical values
+            # took here.
+            out.append({"input": text, "timeout": self.limits[k] + 3 * (cost + out_cost)})
         return out
+
+    def chunk_end(self, start: int, size: int, hi: int) -> int:
+        """End of a chunk of at most `size` cases from `start` whose right answers fit in REPLY_BUDGET (the
+        sandbox caps what one candidate may send back; HumanEval/15 has 130 answers of 7 MB)."""
+        end, total = start, 0
+        while end < min(start + size, hi):
+            total += self.outputs.get(end)[0]
+            if end > start and total > REPLY_BUDGET:
+                break
+            end += 1
+        return end
 
 
 class EvalPlusBenchmark(Benchmark):
@@ -215,7 +231,7 @@ class EvalPlusBenchmark(Benchmark):
                     atols += effective_atols(self.dataset, ep, atol, truth["plus"])
                     limits += time_limits(truth["plus_time"])
                 plan = _Plan(self.dataset, ep, args, expected, atols, limits, len(inputs["base"]),
-                             EncodedInputs(args))
+                             EncodedInputs(args), ExpectedSizes(expected))
                 self._plans[task.task_id] = plan
         return plan
 
@@ -255,7 +271,7 @@ class EvalPlusBenchmark(Benchmark):
         input, while one that passes pays few sandbox start-ups; an input is encoded only when a chunk needs it."""
         out, start, size = "", lo, 4
         while start < hi:
-            end = min(start + size, hi)
+            end = plan.chunk_end(start, size, hi)
             tests = {"type": "call", "fn_name": plan.entry_point, "class_name": None, "tagged_args": True,
                      "cases": plan.cases(start, end)}
             got = pool.submit(code, tests, check=plan.check(start)).result()["verdicts"]

@@ -251,6 +251,36 @@ class EncodedInputs:
         return sum(t is not None for t in self._text)
 
 
+# Bytes of right answers sent back in one sandbox run: half the sandbox's cap on a candidate's whole reply (64 MiB,
+# past which cases get "O"), leaving room for answers that are right but longer (1.0 for 1).
+REPLY_BUDGET = 32 << 20
+
+
+class ExpectedSizes:
+    """Per case, lazily: (length of the canonical value's encoding, seconds that encoding took here when it is
+    large) -- what a right answer costs the child to send, for chunking and time allowances."""
+
+    def __init__(self, expected: list[Any]):
+        self.expected = expected
+        self._done: list[tuple[int, float] | None] = [None] * len(expected)
+        self._lock = threading.Lock()
+
+    def get(self, i: int) -> tuple[int, float]:
+        with self._lock:
+            got = self._done[i]
+            if got is None:
+                exp = self.expected[i]
+                if isinstance(exp, Digest):
+                    got = (exp.size, 0.0)  # over the sandbox's cap: no answer can come back anyway
+                else:
+                    start = time.perf_counter()
+                    n = len(encode_value(exp))
+                    took = time.perf_counter() - start
+                    got = (n, took if n > EncodedInputs.BIG else 0.0)
+                self._done[i] = got
+            return got
+
+
 def _unserialisable_inside(v: Any) -> bool:
     if isinstance(v, Unserialisable):
         return True
