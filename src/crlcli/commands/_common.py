@@ -30,6 +30,15 @@ ResumeOpt = Annotated[
 ]
 
 
+SANDBOX_MODES = ("auto", "bwrap", "limits")
+
+
+def check_choice(option: str, value: Any, choices: tuple[str, ...] | list[str]) -> None:
+    """An option with a fixed set of values: anything else is a usage error (exit 2) before anything starts."""
+    if value not in choices:
+        raise UsageError(f"{option} must be one of {', '.join(choices)}, got {value!r}")
+
+
 def not_implemented(app: typer.Typer, name: str, summary: str) -> None:
     """Register a subcommand that is planned but not built: it says so and exits non-zero."""
 

@@ -90,6 +90,11 @@ def register(app: typer.Typer) -> None:
         from ..reward.server import serve
         from ..reward.service import RewardService
 
+        from ._common import SANDBOX_MODES, check_choice
+
+        check_choice("--isolation", isolation, SANDBOX_MODES)  # a typo would start a server that zeroes RL rewards
+        if not 0 <= port <= 65535:
+            raise UsageError(f"--port must be between 0 and 65535, got {port}")
         if deadline <= 0 or deadline >= 180:
             raise UsageError(f"--deadline must be between 0 and 180 s, got {deadline}", hint="OpenRLHF waits 180 s")
         if workers is not None and workers < 1:

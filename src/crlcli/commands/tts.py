@@ -160,6 +160,10 @@ def register(app: typer.Typer) -> None:
         temperature: Temp = 0.6, top_p: TopP = 0.95, top_k: TopK = 20, seed: Seed = 0, batch_size: Batch = 16,
         workers: Workers = None, timeout: Timeout = None,
     ) -> None:
+        from ..tts import SELECTORS
+        from ._common import check_choice
+
+        check_choice("--selector", selector, SELECTORS)
         if not _need_output(ctx, output, "critique-select"):
             return
         from ..progress import Meter
@@ -180,8 +184,11 @@ def register(app: typer.Typer) -> None:
     @cs.command("score", help="Rescore a critique-select RUN_DIR from its saved generations (no model).")
     def cs_score(run_dir: RunDirArg, selector: Selector = "crl-votes", workers: Workers = None,
                  timeout: Timeout = None, tokenizer: Tok = None) -> None:
-        from ..tts import score_critique
+        from ..tts import SELECTORS, score_critique
         from ..tts.common import counting_tokenizer
+        from ._common import check_choice
+
+        check_choice("--selector", selector, SELECTORS)
 
         _emit(score_critique(run_dir, workers, timeout, selector,
                              tokenizer=counting_tokenizer(tokenizer) if tokenizer else None))
