@@ -107,11 +107,15 @@ $(TRAIN_VENV)/.installed: requirements/train-cpu.txt requirements/train-cpu-cons
 install-train-cpu: sysdeps $(TRAIN_VENV)/.installed
 
 # `crl train cpu-smoke`, both phases, real reward server, then a kill in phase 2 and --resume (~10 min on 2 cores).
-test-train: install-train-cpu demo-out/train.jsonl
-	$(TRAIN_VENV)/bin/python -m pytest -m train -s -p no:cacheprovider tests/training/test_train_cpu.py
+test-train: install-train-cpu demo-out/crl-rows.jsonl
+	CRL_SMOKE_ROWS=demo-out/crl-rows.jsonl $(TRAIN_VENV)/bin/python -m pytest -m train -s -p no:cacheprovider \
+	  tests/training/test_train_cpu.py
 
-demo-out/train.jsonl:
-	$(MAKE) demo
+# CRL rows of the demo's judged problems (the smoke takes the shortest four). Built from judged.jsonl, so that
+# the demo's own mix step (which may refuse in-process RL rows) does not matter here.
+demo-out/crl-rows.jsonl: | $(VENV)/.installed
+	[ -s demo-out/judged.jsonl ] || $(MAKE) demo || [ -s demo-out/judged.jsonl ]
+	$(BIN)/crl mix -i demo-out/judged.jsonl --crl-ratio 1.0 -o $@
 
 demo: install
 	@mkdir -p demo-out
