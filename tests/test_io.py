@@ -11,9 +11,12 @@ def test_reader_reports_file_and_line(tmp_path):
     p = tmp_path / "in.jsonl"
     p.write_text('{"id": "a"}\n\n{"id": \n{"id": "c"}\n')
     with pytest.raises(CrlError) as err:
-        list(JsonlReader(p))
+        list(JsonlReader(p, skip_option=True))
     assert f"{p}:3:" in err.value.message
     assert "--skip-invalid" in err.value.hint
+    with pytest.raises(CrlError) as err:  # a command without --skip-invalid must not suggest it (issue 15 item 8)
+        list(JsonlReader(p))
+    assert "--skip-invalid" not in (err.value.hint or "")
 
 
 def test_reader_rejects_non_objects(tmp_path):

@@ -102,10 +102,11 @@ class JsonlReader:
     stop-or-skip policy as a malformed line.
     """
 
-    def __init__(self, path: Path | str | None = None, skip: SkipLog | None = None):
+    def __init__(self, path: Path | str | None = None, skip: SkipLog | None = None, skip_option: bool = False):
         self.path = path
         self.name = _display(path)
         self.skip = skip
+        self.skip_option = skip_option  # the command has --skip-invalid: the hint may suggest it
         self.lineno = 0
         self.read = 0
 
@@ -147,7 +148,8 @@ class JsonlReader:
         if self.skip is None:
             raise CrlError(
                 f"{self.where()}: {reason}",
-                hint="fix the line, or pass --skip-invalid FILE to set bad lines aside and go on",
+                hint="fix the line, or pass --skip-invalid FILE to set bad lines aside and go on"
+                if self.skip_option else "fix the line",
             )
         self.skip.write(self.name, self.lineno, reason, raw)
 

@@ -23,12 +23,12 @@ VERDICT_LETTERS = {
 def check_problem(record: dict[str, Any]) -> str | None:
     """Return why `record` is not a usable problem record, or None when it is."""
     if not isinstance(record.get("id"), str) or not record["id"]:
-        return "missing string field 'id'"
+        return _field(record, "id", "a non-empty string")
     if not isinstance(record.get("question"), str):
-        return f"record {record['id']!r}: missing string field 'question'"
+        return f"record {record['id']!r}: {_field(record, 'question', 'a string')}"
     tests = record.get("tests")
     if not isinstance(tests, dict):
-        return f"record {record['id']!r}: missing object field 'tests'"
+        return f"record {record['id']!r}: {_field(record, 'tests', 'an object')}"
     kind = tests.get("type")
     if kind not in TEST_TYPES:
         return f"record {record['id']!r}: tests.type must be one of {', '.join(TEST_TYPES)}, got {kind!r}"
@@ -41,6 +41,22 @@ def check_problem(record: dict[str, Any]) -> str | None:
     if kind == "call" and not tests.get("fn_name"):
         return f"record {record['id']!r}: call tests need tests.fn_name"
     return None
+
+
+def json_type(v: Any) -> str:
+    """How JSON calls a value's type, for messages."""
+    if v is None:
+        return "null"
+    return {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "a list",
+            dict: "an object"}.get(type(v), type(v).__name__)
+
+
+def _field(record: dict[str, Any], name: str, want: str) -> str:
+    """'missing ...' only when the field is absent; a field of the wrong type says what it is."""
+    kind = want.split()[-1]
+    if name not in record:
+        return f"missing {kind} field {name!r}"
+    return f"field {name!r} must be {want}, got {json_type(record[name])}"
 
 
 def make_tests(

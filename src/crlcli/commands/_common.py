@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -11,6 +11,7 @@ import typer
 from ..errors import CrlError, UsageError
 from ..io import JsonlReader, JsonlWriter, SkipLog, done_ids
 from ..log import logger
+from ..records import json_type
 
 InputOpt = Annotated[
     Optional[Path], typer.Option("--input", "-i", help="JSON Lines input (.gz allowed); default stdin.")
@@ -52,6 +53,32 @@ def not_implemented(app: typer.Typer, name: str, summary: str) -> None:
         raise CrlError(f"crl {name} is not implemented yet")
 
 
+def unique_ids(records: Iterable[dict[str, Any]], reader: JsonlReader | None = None) -> Iterator[dict[str, Any]]:
+    """Records with a usable, unique id (resume and sampling key on it). Others stop the run or, through the
+    reader, go to the skip file, naming the line of the first record with that id (record numbers when the
+    records do not come from a reader: a source)."""
+    seen: dict[str, int] = {}
+    n = 0
+    for rec in records:
+        n += 1
+        where = reader.lineno if reader is not None else n
+        rid = rec.get("id")
+        reason = None
+        if not isinstance(rid, str) or not rid:
+            what = ("record without an 'id'" if "id" not in rec
+                    else f"record 'id' must be a non-empty string, got {json_type(rid)}")
+            reason = f"{what} (resume and sampling key on a unique string id)"
+        elif rid in seen:
+            reason = f"duplicate id {rid!r}: also on {'line' if reader is not None else 'record'} {seen[rid]}"
+        if reason is None:
+            seen[rid] = where
+            yield rec
+        elif reader is not None:
+            reader.reject(rec, reason)
+        else:
+            raise CrlError(f"record {n}: {reason}", hint="the source has records with the same id")
+
+
 class Stage:
     """Reader + optional resume filter + writer, with the skip summary logged at the end."""
 
@@ -67,15 +94,15 @@ class Stage:
         if output is not None and input is not None and Path(output).resolve() == Path(input).resolve():
             raise UsageError("the output file is the input file", hint="write to a new file")
         self.skip = SkipLog(skip_invalid) if skip_invalid else None
-        self.reader = JsonlReader(input, self.skip)
+        self.reader = JsonlReader(input, self.skip, skip_option=True)
         self.done: set[str] = done_ids(output) if resume and output is not None else set()
         self.resume = resume
         self.output = output
         self.skipped_done = 0
 
     def records(self) -> Iterator[dict[str, Any]]:
-        for rec in self.reader:
-            if self.done and str(rec.get("id")) in self.done:
+        for rec in unique_ids(self.reader, self.reader):
+            if self.done and rec["id"] in self.done:
                 self.skipped_done += 1
                 continue
             yield rec

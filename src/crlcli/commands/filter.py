@@ -15,7 +15,7 @@ from ..log import console, logger
 from ..progress import Meter
 from ..sources.jsonl import checked
 from ..tokens import CaseTokenLimit
-from ._common import InputOpt, OutputOpt, SkipInvalidOpt, Stage
+from ._common import InputOpt, OutputOpt, SkipInvalidOpt, Stage, unique_ids
 
 HELP = """Ingest upstream data and filter test cases (paper, Table 2).
 
@@ -89,11 +89,11 @@ def register(app: typer.Typer) -> None:
             from .. import sources
 
             mod = sources.get_source(source)
-            records = mod.load(path, sources.RowReporter(stage.skip))
+            records = unique_ids(mod.load(path, sources.RowReporter(stage.skip)))
             reject = None
         else:
             reader = stage.reader
-            records = checked(reader)
+            records = unique_ids(checked(reader), reader)
             reject = reader.reject
         st = FilterStats(options)
         with Meter("filter", unit="problems", enabled=console.is_terminal) as meter, \

@@ -56,7 +56,7 @@ def convert(row: dict) -> tuple[dict | None, str | None]:
 
 def load(path: str | None, reporter: RowReporter) -> Iterator[dict]:
     p = default_path() if path is None else require_file(path, NAME, EXAMPLE)
-    reader = JsonlReader(p, reporter.skip)
+    reader = JsonlReader(p, reporter.skip, skip_option=True)
     for row in reader:
         record, why = convert(row)
         if record is None:

@@ -15,7 +15,7 @@ EXAMPLE = "problems.jsonl.gz"
 
 def load(path: str | None, reporter: RowReporter) -> Iterator[dict]:
     # None means stdin, like every other stage.
-    return checked(JsonlReader(path, reporter.skip))
+    return checked(JsonlReader(path, reporter.skip, skip_option=True))
 
 
 def checked(reader: JsonlReader) -> Iterator[dict]:

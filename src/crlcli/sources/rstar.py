@@ -187,7 +187,7 @@ def load(path: str | None, reporter: RowReporter) -> Iterator[dict]:
                 except RowError as exc:
                     reporter.bad(str(f), f"row {index}", str(exc), row)
         else:
-            reader = JsonlReader(f, reporter.skip)
+            reader = JsonlReader(f, reporter.skip, skip_option=True)
             for row in reader:
                 try:
                     yield convert(row)
