@@ -23,7 +23,7 @@ def pool():
 def test_judgments_labels_and_order(pool):
     records = [
         {"id": "p0", "tests": ADD, "candidates": [{"id": "c0", "code": GOOD}, {"id": "c1", "code": FOUR_OF_FIVE},
-                                                  {"id": "c2", "code": None}]},
+                                                  {"id": "c2", "code": ""}]},
         {"id": "p1", "question": "no candidates yet"},
         {"id": "p2", "tests": ADD, "candidates": [{"id": "c0", "code": "import time\ntime.sleep(0.3)\n" + GOOD}]},
         {"id": "p3", "tests": ADD, "candidates": []},

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import CrlError
+from .records import json_type
 from .sandbox import JudgePool, Limits, label_for
 
 
@@ -94,11 +95,12 @@ def judge_records(
 
 
 def _code(cand: dict[str, Any]) -> str:
+    """A candidate's code; absent, null or not a string is bad input (judged, it would be a silent F)."""
     code = cand.get("code")
-    if code is None:
-        return ""
+    if "code" not in cand:
+        raise CrlError(f"candidate {cand.get('id')!r}: missing string field 'code'")
     if not isinstance(code, str):
-        raise CrlError(f"candidate {cand.get('id')!r}: 'code' must be a string")
+        raise CrlError(f"candidate {cand.get('id')!r}: field 'code' must be a string, got {json_type(code)}")
     return code
 
 

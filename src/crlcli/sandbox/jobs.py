@@ -17,6 +17,7 @@ from .runner_child import NumpyValue, decode_value, encode_value
 VERDICTS = "AWTMORCS"
 FAILURES = "WTMORCS"  # what the sandbox may report itself; a pass is decided here
 _NO_OUTPUT = object()
+MAX_CASE_TIMEOUT = 3600.0  # seconds: the most one test case may ask for
 
 
 @dataclass(frozen=True)
@@ -85,8 +86,9 @@ def prepare(code: str, tests: Any, limits: Limits, check: Callable[[int, Any], b
         if not isinstance(case, dict):
             raise CrlError(f"{where} must be an object")
         t = case.get("timeout", limits.timeout)
-        if not isinstance(t, (int, float)) or t <= 0:
-            raise CrlError(f"{where}.timeout must be a positive number of seconds")
+        # Bounded: 1e300 (or nan) would be a sandbox budget no batch deadline can hold, judged silently as F.
+        if not isinstance(t, (int, float)) or isinstance(t, bool) or not 0 < t <= MAX_CASE_TIMEOUT:
+            raise CrlError(f"{where}.timeout must be a number of seconds in (0, {MAX_CASE_TIMEOUT:g}], got {t!r:.40}")
         timeouts.append(float(t))
         if kind == "stdio":
             inp, out = case.get("input", ""), case.get("output")
