@@ -106,3 +106,17 @@ def test_summarise_selection():
     assert s["selectors"]["public-tests"] is None
     assert s["mean_pass@1"] == pytest.approx(0.25)
     assert s["oracle_pass@k"] == 0.5
+
+
+def test_ties_without_any_conclusion_are_counted_and_not_credited():
+    """Issue 15, item 9: with --reuse-candidates and no critique reaching a conclusion, crl-votes picked index 0
+    (the reference) everywhere and reported 100%."""
+    rows = [{"selected": {"crl-votes": 0, "majority": 0, "random": 0},
+             "candidates": [cand(0, [None, None], [5, 5], correct=True), cand(1, [None, None], [5, 5])]}
+            for _ in range(3)]
+    rows.append({"selected": {"crl-votes": 0, "majority": 0, "random": 0},
+                 "candidates": [cand(0, "TT", [1, 1], correct=True), cand(1, "FF", [1, 1])]})
+    s = summarise_selection(rows, ["crl-votes", "majority", "random"])
+    assert s["selectors"]["crl-votes"] == {**s["selectors"]["crl-votes"], "accuracy": 0.25, "ties_without_signal": 3}
+    assert s["selectors"]["majority"]["ties_without_signal"] == 3 and s["selectors"]["majority"]["accuracy"] == 0.25
+    assert s["selectors"]["random"]["accuracy"] == 1.0 and "ties_without_signal" not in s["selectors"]["random"]

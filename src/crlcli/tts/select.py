@@ -123,18 +123,35 @@ def critic_stats(problems: list[list[dict[str, Any]]]) -> dict[str, Any]:
     }
 
 
+CRITIC_SELECTORS = ("crl-votes", "majority")  # selectors that rank by the critiques' conclusions
+
+
+def no_signal(cands: list[dict[str, Any]]) -> bool:
+    """Several candidates compete and not one critique of them reached a conclusion: a critic selector's pick is
+    then only its tie-break (the lowest index, often the reference), not the critic's judgment."""
+    pool = _pool(cands)
+    return len(pool) > 1 and not any(v is not None for c in pool for v in c["verdicts"])
+
+
 def summarise_selection(rows: list[dict[str, Any]], selectors: list[str]) -> dict[str, Any]:
-    """Per selector: accuracy of the chosen candidate; plus mean pass@1 over all candidates and oracle pass@k."""
+    """Per selector: accuracy of the chosen candidate; plus mean pass@1 over all candidates and oracle pass@k.
+    For the critic selectors, problems without any conclusion (`no_signal`) are counted in
+    `ties_without_signal` and never credited: their pick counts as wrong in `accuracy`."""
     n = len(rows)
     out: dict[str, Any] = {"problems": n, "selectors": {}}
+    blind = [no_signal(r["candidates"]) for r in rows]
     for name in selectors:
         picked = [r["selected"].get(name) for r in rows]
         if n and all(p is not None for p in picked):
             chosen = [r["candidates"][p] for r, p in zip(rows, picked)]
+            critic = name in CRITIC_SELECTORS
+            credited = [bool(c["correct"]) and not (critic and b) for c, b in zip(chosen, blind)]
             out["selectors"][name] = {
-                "accuracy": sum(bool(c["correct"]) for c in chosen) / n,
-                "mean_pass_rate": sum(c["pass_rate"] for c in chosen) / n,
+                "accuracy": sum(credited) / n,
+                "mean_pass_rate": sum(c["pass_rate"] for c, b in zip(chosen, blind) if not (critic and b)) / n,
             }
+            if critic:
+                out["selectors"][name]["ties_without_signal"] = sum(blind)
         else:
             out["selectors"][name] = None  # e.g. public-tests on a benchmark without public tests
     k_means = [sum(bool(c["correct"]) for c in r["candidates"]) / len(r["candidates"]) for r in rows if r["candidates"]]
