@@ -79,6 +79,9 @@ def register(app: typer.Typer) -> None:
 
         if backend not in BACKENDS:
             raise UsageError(f"unknown backend {backend!r}", hint=f"choose one of: {', '.join(BACKENDS)}")
+        for opt, value in (("--n", n), ("--max-tokens", max_tokens), ("--batch-size", batch_size)):
+            if value < 1:  # a usage error (exit 2), before any model loads
+                raise UsageError(f"{opt} must be at least 1, got {value}")
         params = SamplingParams(n=n, temperature=temperature, top_p=top_p, top_k=top_k, max_tokens=max_tokens,
                                 seed=seed)
         name, template = load_template(prompt_template)
