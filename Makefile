@@ -123,7 +123,8 @@ demo: install
 	@echo "demo: problems in demo-out/problems.jsonl" >&2
 	$(BIN)/crl gen-candidates --backend mutate --n 4 -i demo-out/problems.jsonl -o demo-out/candidates.jsonl
 	$(BIN)/crl judge -i demo-out/candidates.jsonl -o demo-out/judged.jsonl
-	$(BIN)/crl mix -i demo-out/judged.jsonl --stats demo-out/mix-stats.json -o demo-out/train.jsonl
+	$(BIN)/crl mix -i demo-out/judged.jsonl --stats demo-out/mix-stats.json --skip-invalid demo-out/mix-set-aside.jsonl \
+		-o demo-out/train.jsonl
 	@echo "demo: training rows in demo-out/train.jsonl (mix stats above, also in demo-out/mix-stats.json)" >&2
 
 bench: install-dev

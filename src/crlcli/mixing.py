@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from collections import Counter
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from . import jsonx
 from .asserts import convert as convert_asserts
@@ -98,8 +98,8 @@ def judged_candidates(problem: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-IN_PROCESS_HINT = ("pass --allow-in-process-tests to train on them anyway (a policy can learn to fool them), "
-                   "or leave those records out")
+IN_PROCESS_HINT = ("pass --skip-invalid FILE to set those problems aside (listed in FILE), or "
+                   "--allow-in-process-tests to train on them anyway (a policy can learn to fool them)")
 
 
 def rl_label(problem: dict[str, Any]) -> dict[str, Any]:
@@ -127,6 +127,7 @@ class MixStats:
     pick: str = "random"
     rl_converted: int = 0  # RL rows whose assert tests became parent-compared call cases
     rl_in_process: int = 0  # RL rows left with in-process assert tests (only with allow_in_process)
+    rl_set_aside: int = 0  # problems left out because their RL tests would run in-process (--skip-invalid)
     in_process_reasons: Counter = field(default_factory=Counter)
 
     @property
@@ -165,6 +166,7 @@ class MixStats:
             "rl_rows_without_tests": sum(1 for n in self.test_cases if n == 0),
             "rl_rows_converted_from_assert": self.rl_converted,
             "rl_rows_in_process": self.rl_in_process,
+            "rl_rows_set_aside": self.rl_set_aside,
             "in_process_reasons": dict(self.in_process_reasons.most_common()),
             "prompt_tokens": {k: summary(v) for k, v in self.prompt_tokens.items()} if any(
                 self.prompt_tokens.values()
@@ -225,13 +227,15 @@ def mix(
     stats: MixStats | None = None,
     allow_in_process: bool = False,
     places: Sequence[str] | None = None,
+    set_aside: Callable[[int, str], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Turn problem records into training rows (in shuffled order). `count_tokens(content) -> int` is optional.
 
     Problems must already be valid (`records.check_problem`); the command rejects bad ones with line numbers.
     An RL row whose tests stay in-process after `asserts.convert` raises CrlError naming the record (with
     `places[i]`, e.g. `file:line`, of the i-th problem when given) unless `allow_in_process`; allowed ones are
-    counted in `stats.rl_in_process`.
+    counted in `stats.rl_in_process`. `set_aside(i, reason)`: instead of raising, hand such problems to the caller
+    (e.g. the --skip-invalid file) and leave them out of the rows (counted in `stats.rl_set_aside`).
     """
     if not 0.0 <= crl_ratio <= 1.0:
         raise CrlError(f"--crl-ratio must be between 0 and 1, got {crl_ratio}")
@@ -262,7 +266,8 @@ def mix(
     crl_set = set(eligible[: st.crl_requested])
 
     labels = {i: rl_label(items[i]) for i in order if i not in crl_set}
-    _check_in_process(items, labels, st, allow_in_process, places)
+    dropped = _check_in_process(items, labels, st, allow_in_process, places, set_aside)
+    order = [i for i in order if i not in dropped]
 
     crl_ids = [i for i in order if i in crl_set]
     if pick == "balanced":
@@ -295,24 +300,36 @@ def mix(
 
 
 def _check_in_process(items: list[dict[str, Any]], labels: dict[int, dict[str, Any]], st: MixStats,
-                      allow: bool, places: Sequence[str] | None) -> None:
-    """Count RL rows by how their tests are compared; refuse in-process ones unless allowed."""
+                      allow: bool, places: Sequence[str] | None,
+                      set_aside: Callable[[int, str], None] | None) -> set[int]:
+    """Count RL rows by how their tests are compared; refuse in-process ones unless allowed, or hand them to
+    `set_aside`; returns the problems left out."""
     bad = []
     for i, label in labels.items():
         tests = label["tests"]
         if tests.get("converted_from") == "assert":
             st.rl_converted += 1
         if tests.get("type") == "assert":
-            st.rl_in_process += 1
             st.in_process_reasons.update(convert_asserts(items[i]["tests"])[1].reasons)
             bad.append(i)
-    if bad and not allow:
+    if allow or not bad:
+        st.rl_in_process += len(bad)
+        return set()
+
+    def why(i: int) -> str:
+        reasons = ", ".join(sorted(convert_asserts(items[i]["tests"])[1].reasons)) or "not convertible"
+        return (f"record {items[i]['id']!r}: its assert tests would run in the candidate's process ({reasons}), "
+                "so an RL reward from them can be fooled")
+
+    if set_aside is None:
         i = min(bad)
         where = f"{places[i]}: " if places is not None and i < len(places) else ""
-        reasons = ", ".join(sorted(convert_asserts(items[i]["tests"])[1].reasons)) or "not convertible"
         more = f" ({len(bad) - 1} more RL row(s) like it)" if len(bad) > 1 else ""
-        raise CrlError(f"{where}record {items[i]['id']!r}: its assert tests would run in the candidate's process "
-                       f"({reasons}), so an RL reward from them can be fooled{more}", hint=IN_PROCESS_HINT)
+        raise CrlError(f"{where}{why(i)}{more}", hint=IN_PROCESS_HINT)
+    for i in sorted(bad):
+        set_aside(i, why(i))
+    st.rl_set_aside += len(bad)
+    return set(bad)
 
 
 def token_counter(spec: str):

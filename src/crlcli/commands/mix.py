@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import orjson
 import typer
 
+from .. import jsonx
 from ._common import InputOpt, OutputOpt, SkipInvalidOpt, Stage
 
 HELP = """Build mixed RL + CRL training rows from judged problem records.
@@ -70,6 +71,7 @@ def register(app: typer.Typer) -> None:
         stage = Stage(input, output, skip_invalid)
 
         places: list[str] = []  # file:line of each problem, for messages about it
+        kept: list[dict] = []
 
         def valid():
             for rec in stage.records():
@@ -78,7 +80,12 @@ def register(app: typer.Typer) -> None:
                     stage.reader.reject(rec, reason)
                     continue
                 places.append(stage.reader.where())
+                kept.append(rec)
                 yield rec
+
+        def set_aside(i: int, reason: str) -> None:
+            source, _, line = places[i].rpartition(":")
+            stage.reader.skip.write(source, int(line), reason, jsonx.dumps(kept[i]))
 
         st = MixStats()
         rows = mix(
@@ -93,6 +100,7 @@ def register(app: typer.Typer) -> None:
             stats=st,
             allow_in_process=allow_in_process_tests,
             places=places,
+            set_aside=set_aside if skip_invalid is not None else None,
         )
         stage.run(lambda _records: iter(rows))
         report = st.to_dict()
@@ -118,6 +126,11 @@ def _print_stats(report: dict) -> None:
         logger.warning(
             f"{report['rl_rows_in_process']} RL row(s) keep in-process assert tests (--allow-in-process-tests): "
             f"a policy can fool them; not convertible because: {reasons}"
+        )
+    if report["rl_rows_set_aside"]:
+        logger.warning(
+            f"{report['rl_rows_set_aside']} problem(s) left out (in --skip-invalid): their RL tests would run in "
+            "the candidate's process"
         )
     if report["rl_rows_without_tests"]:
         logger.warning(f"{report['rl_rows_without_tests']} RL row(s) have no test case: their reward is always 0")
