@@ -80,12 +80,15 @@ def prepare(code: str, tests: Any, limits: Limits, check: Callable[[int, Any], b
     tol = float(tests.get("atol") or DEFAULT_TOL)
     python_values = kind == "call" and tests.get("converted_from") == "assert"
     tagged = bool(tests.get("tagged_args")) or python_values
+    # One assert program had one time limit: its converted cases share it (at least 1 s each), so that a
+    # candidate that hangs costs about what it did before conversion, not a full limit per assert.
+    default_timeout = max(1.0, limits.timeout / len(cases)) if python_values else limits.timeout
     inputs, expected, timeouts = [], [], []
     for i, case in enumerate(cases):
         where = f"tests.cases[{i}]"
         if not isinstance(case, dict):
             raise CrlError(f"{where} must be an object")
-        t = case.get("timeout", limits.timeout)
+        t = case.get("timeout", default_timeout)
         # Bounded: 1e300 (or nan) would be a sandbox budget no batch deadline can hold, judged silently as F.
         if not isinstance(t, (int, float)) or isinstance(t, bool) or not 0 < t <= MAX_CASE_TIMEOUT:
             raise CrlError(f"{where}.timeout must be a number of seconds in (0, {MAX_CASE_TIMEOUT:g}], got {t!r:.40}")
