@@ -260,3 +260,23 @@ def test_read_only_binds_stay_read_only(sb, isolated, tmp_path):
         assert not Path(usr_victim).exists()
     finally:
         canary.unlink()
+
+
+def test_values_over_digest_over_come_back_as_their_digest(sb):
+    """A return value too large to send crosses as the SHA-256 of its encoding; the parent compares digests."""
+    import hashlib
+
+    from crlcli.sandbox.runner_child import ValueDigest
+
+    big = list(range(1000))
+    want = encode_value(big).encode()
+    expected = ValueDigest(hashlib.sha256(want).hexdigest(), len(want))
+    tests = {"type": "call", "fn_name": "f", "digest_over": 100, "cases": [{"input": [1000]}, {"input": [999]}]}
+    seen = []
+
+    def check(i, value):
+        seen.append(value)
+        return value == expected
+
+    res = sb.pool.submit("def f(n):\n    return list(range(n))\n", tests, check=check).result(timeout=60)
+    assert res["verdicts"] == "AW" and all(isinstance(v, ValueDigest) for v in seen), (res, seen)

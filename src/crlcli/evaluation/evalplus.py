@@ -32,7 +32,7 @@ from ..errors import CrlError
 from ..extract import extract_code
 from .base import (Benchmark, Score, Task, cache_dir, file_digest, find_data, limit_tasks, read_text,
                    sandbox_trust)
-from .evalplus_check import (MBPP_NOT_NONE, REPLY_BUDGET, EncodedInputs, ExpectedSizes, compare, effective_atols,
+from .evalplus_check import (DIGEST_OVER, MBPP_NOT_NONE, REPLY_BUDGET, EncodedInputs, ExpectedSizes, compare, effective_atols,
                              numpy_module)
 from .evalplus_inputs import mbpp_inputs
 from .evalplus_truth import ground_truth, time_limits
@@ -273,7 +273,7 @@ class EvalPlusBenchmark(Benchmark):
         while start < hi:
             end = plan.chunk_end(start, size, hi)
             tests = {"type": "call", "fn_name": plan.entry_point, "class_name": None, "tagged_args": True,
-                     "cases": plan.cases(start, end)}
+                     "digest_over": DIGEST_OVER, "cases": plan.cases(start, end)}
             got = pool.submit(code, tests, check=plan.check(start)).result()["verdicts"]
             out += got
             if set(got) - {"A"} or len(got) != end - start:
