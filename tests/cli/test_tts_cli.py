@@ -74,10 +74,12 @@ def test_critique_select_cli_on_record_candidates(crl, tiny_model, tmp_path):
     assert sorted((g["id"], g["candidate"]) for g in crits) == [("a", 0), ("a", 1), ("b", 0), ("b", 1)]
     assert all(len(g["outputs"]) == 2 for g in crits)
     assert summary["mean_pass@1"] == 0.5 and summary["oracle_pass@k"] == 1.0
-    # Random text never concludes: no T anywhere, every selection is a tie broken by the lowest index.
+    # Random text never concludes: no T anywhere, every selection is a tie without any signal, which is counted
+    # and never credited (the lowest index would have been right for one problem of two).
     assert summary["critic"]["critiques"] == 8 and summary["critic"]["missing_conclusion"] == 8
     assert summary["critic"]["recall"] == 0.0 and summary["critic"]["precision"] is None
-    assert summary["selectors"]["crl-votes"]["accuracy"] == 0.5
+    assert summary["selectors"]["crl-votes"]["accuracy"] == 0.0
+    assert summary["selectors"]["crl-votes"]["ties_without_signal"] == 2
     assert summary["tokens"]["critique"] == sum(o["tokens"] for g in crits for o in g["outputs"])
     rescored = crl("tts", "critique-select", "score", str(run))
     assert rescored.returncode == 0, rescored.stderr.decode()
