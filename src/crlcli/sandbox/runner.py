@@ -19,7 +19,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from runner_case import (CLONE_NEWIPC, CLONE_NEWNS, CLONE_NEWPID, MS_BIND, MS_NODEV, MS_NOEXEC,  # noqa: E402
                          MS_NOSUID, MS_PRIVATE, MS_REC, PR_SET_CHILD_SUBREAPER, SECCOMP, Candidate, _check,
-                         install, libc, send_frame)
+                         install, libc, seccomp_prctl, send_frame)
 
 del sys.path[0]  # candidates must not import from here by accident
 
@@ -86,6 +86,7 @@ def probe_seccomp():
     """Does this kernel take the candidates' seccomp filter (and is the architecture one we know)?"""
     if not SECCOMP:
         return False
+    seccomp_prctl()  # built here once: every candidate's runner is forked from this process
     pid = os.fork()
     if pid == 0:
         try:

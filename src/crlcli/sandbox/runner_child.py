@@ -142,12 +142,13 @@ def encode_value(value):
     ["F", "nan"|"inf"|"-inf"] float, ["C", re, im] complex, ["B", hex] bytes, ["BA", hex] bytearray,
     ["NP", dtype, item] numpy scalar, ["ND", dtype, shape, item] numpy array; ["?", type name] anything else."""
     try:
-        return json.dumps(_tag(value, 0), allow_nan=False, separators=(",", ":"))
+        return _ENCODER.encode(_tag(value, 0))
     except (TypeError, ValueError, RecursionError):
         return '["?","unserialisable"]'
 
 
 _MAX_DEPTH = 200
+_ENCODER = json.JSONEncoder(allow_nan=False, separators=(",", ":"))
 _INT64 = 1 << 63
 
 
