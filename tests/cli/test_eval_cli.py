@@ -85,7 +85,7 @@ def test_tiny_model_on_every_benchmark(crl, tiny_model, tmp_path, env, shared_da
 @pytest.mark.slow
 def test_resume_more_samples_and_rescore(crl, tiny_model, tmp_path, env, shared_data):
     run = tmp_path / "run"
-    base = ["eval", "-b", "bbeh:time_arithmetic", "-m", str(tiny_model), "--backend", "hf", "--limit", "2",
+    base = ["eval", "--benchmark", "bbeh:time_arithmetic", "-m", str(tiny_model), "--backend", "hf", "--limit", "2",
             "--max-tokens", "4", "--data", str(shared_data), "-o", str(run)]
     assert crl(*base, env=env, timeout=600).returncode == 0
     first = (run / "samples.jsonl").read_text().splitlines()
@@ -99,7 +99,7 @@ def test_resume_more_samples_and_rescore(crl, tiny_model, tmp_path, env, shared_
     assert sorted((json.loads(s)["task_id"], json.loads(s)["sample"]) for s in lines) == [
         (f"bbeh_time_arithmetic/{i}", j) for i in range(2) for j in range(3)]
     # another benchmark into the same directory is refused
-    r = crl("eval", "-b", "bbeh:zebra_puzzles", "-m", str(tiny_model), "--backend", "hf", "--limit", "1",
+    r = crl("eval", "--benchmark", "bbeh:zebra_puzzles", "-m", str(tiny_model), "--backend", "hf", "--limit", "1",
             "--data", str(shared_data), "-o", str(run), env=env)
     assert r.returncode == 1 and b"holds another run" in r.stderr
     # rescoring keeps the samples
@@ -123,7 +123,7 @@ def score_canonical(crl, tmp_path, env, shared_data, limit):
     for name, src in (("humaneval+", "humanevalplus/HumanEvalPlus.jsonl.gz"), ("mbpp+", "mbppplus/MbppPlus.jsonl.gz")):
         samples = canonical_samples(tmp_path / f"{name}.jsonl", shared_data / src, limit)
         run = tmp_path / name
-        args = ["eval", "score", str(run), "--samples", str(samples), "-b", name, "--data", str(shared_data)]
+        args = ["eval", "score", str(run), "--samples", str(samples), "--benchmark", name, "--data", str(shared_data)]
         r = crl(*args, env=env, timeout=3600)
         assert r.returncode == 0, r.stderr.decode()
         summary = json.loads((run / "summary.json").read_text())
@@ -197,7 +197,7 @@ def test_errors_are_clear(crl, tmp_path, env, shared_data):
     assert r.returncode == 2 and b"-o RUN_DIR" in r.stderr
     bad = tmp_path / "s.jsonl"
     bad.write_text(json.dumps({"task_id": "HumanEval/9999", "completion": "x"}) + "\n")
-    r = crl("eval", "score", str(tmp_path / "r2"), "--samples", str(bad), "-b", "bbeh", "--data", str(shared_data), env=env)
+    r = crl("eval", "score", str(tmp_path / "r2"), "--samples", str(bad), "--benchmark", "bbeh", "--data", str(shared_data), env=env)
     assert r.returncode == 1 and b"none of the 1 samples" in r.stderr
     r = crl("eval", "report", str(tmp_path / "missing"))
     assert r.returncode == 1 and b"no summary.json" in r.stderr
@@ -217,7 +217,7 @@ def test_score_samples_made_elsewhere_lcb_and_jsonl(crl, tmp_path, env, lcb_file
             {"task_id": "abc101_b", "completion": "no code"},
             {"task_id": "abc101_b", "completion": fence.format(STDIN["correct"])}]
     samples.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    r = crl("eval", "score", str(tmp_path / "lcb"), "--samples", str(samples), "-b", "lcb", "--data", str(lcb_file),
+    r = crl("eval", "score", str(tmp_path / "lcb"), "--samples", str(samples), "--benchmark", "lcb", "--data", str(lcb_file),
             env=env, timeout=300)
     assert r.returncode == 0, r.stderr.decode()
     s = json.loads((tmp_path / "lcb" / "summary.json").read_text())
@@ -232,7 +232,7 @@ def test_score_samples_made_elsewhere_lcb_and_jsonl(crl, tmp_path, env, lcb_file
 
     solved = tmp_path / "jsonl_samples.jsonl"
     solved.write_text("".join(json.dumps({"task_id": f"p{i}", "solution": STDIN["correct"]}) + "\n" for i in range(4)))
-    r = crl("eval", "score", str(tmp_path / "j"), "--samples", str(solved), "-b", "jsonl", "--data", str(jsonl_file),
+    r = crl("eval", "score", str(tmp_path / "j"), "--samples", str(solved), "--benchmark", "jsonl", "--data", str(jsonl_file),
             env=env, timeout=300)
     assert r.returncode == 0, r.stderr.decode()
     s = json.loads((tmp_path / "j" / "summary.json").read_text())

@@ -43,6 +43,21 @@ LangOpt = Annotated[Optional[str], Opt("--languages", help="Aider-Polyglot: lang
 CalibOpt = Annotated[Optional[bool], Opt("--calibrated/--uncalibrated", help="BigCodeBench: prepend the code prompt "
                                          "(default calibrated, as the leaderboard).", show_default=False)]
 TimeoutOpt = Annotated[Optional[float], Opt("--task-timeout", help="BigCodeBench/Aider: time limit per task run (s).")]
+# `-b` is `--backend` in every other command; here it is only a hidden, deprecated spelling of `--benchmark`.
+OldBenchOpt = Annotated[Optional[str], Opt("-b", hidden=True, help="Deprecated: use --benchmark.")]
+
+
+def _benchmark(benchmark: str | None, old: str | None) -> str | None:
+    """--benchmark, or the deprecated -b (with a note); both with different values is a usage error, never a
+    silent override."""
+    if old is None:
+        return benchmark
+    if benchmark is not None and benchmark != old:
+        raise UsageError(f"--benchmark {benchmark} and -b {old} disagree",
+                         hint="-b is a deprecated spelling of --benchmark in crl eval; give --benchmark only")
+    console.print("note: -b for --benchmark is deprecated in crl eval (elsewhere -b is --backend); "
+                  "use --benchmark", markup=False, highlight=False, soft_wrap=True)
+    return old
 
 
 def _meter(total: int | None, what: str):
@@ -58,7 +73,8 @@ def register(app: typer.Typer) -> None:
     @group.callback()
     def run(
         ctx: typer.Context,
-        benchmark: Annotated[Optional[str], Opt("--benchmark", "-b", help=BENCH_HELP)] = None,
+        benchmark: Annotated[Optional[str], Opt("--benchmark", help=BENCH_HELP)] = None,
+        old_b: OldBenchOpt = None,
         model: Annotated[Optional[str], Opt("--model", "-m", help="Model path or name for the backend.")] = None,
         backend: Annotated[str, Opt(help="Generation backend: vllm, openai or hf.")] = "vllm",
         output: Annotated[Optional[Path], Opt("--output", "-o", help="Run directory (resumed when it exists).")] = None,
@@ -78,6 +94,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         if ctx.invoked_subcommand is not None:
             return
+        benchmark = _benchmark(benchmark, old_b)
         if not benchmark or output is None:
             raise UsageError("crl eval needs --benchmark NAME and -o RUN_DIR", hint="see `crl eval --help`")
         if backend not in ("vllm", "openai", "hf"):
@@ -106,7 +123,8 @@ def register(app: typer.Typer) -> None:
     def score(
         run_dir: Annotated[Path, typer.Argument(help="Run directory.")],
         samples: Annotated[Optional[Path], Opt(help="JSON Lines of {task_id, completion} or {task_id, solution}.")] = None,
-        benchmark: Annotated[Optional[str], Opt("--benchmark", "-b", help="Benchmark (default: the run's).")] = None,
+        benchmark: Annotated[Optional[str], Opt("--benchmark", help="Benchmark (default: the run's).")] = None,
+        old_b: OldBenchOpt = None,
         data: DataOpt = None, release: ReleaseOpt = None, start: StartOpt = None, end: EndOpt = None,
         task_python: TaskPyOpt = None, subset_file: SubsetOpt = None, languages: LangOpt = None,
         calibrated: CalibOpt = None, task_timeout: TimeoutOpt = None,
@@ -118,6 +136,7 @@ def register(app: typer.Typer) -> None:
         from ..evaluation.rundir import RunDir, write_json
         from ..io import JsonlReader
 
+        benchmark = _benchmark(benchmark, old_b)
         rd = RunDir(run_dir)
         old = rd.read_run() or {}
         name = benchmark or old.get("benchmark_key")
