@@ -192,13 +192,13 @@ def test_report_marks_in_process_scores(crl, tmp_path):
 
 def test_errors_are_clear(crl, tmp_path, env, shared_data):
     r = crl("eval", "--benchmark", "nope", "-m", "x", "-o", str(tmp_path / "r"), env=env)
-    assert r.returncode == 1 and b"unknown benchmark" in r.stderr and b"hint:" in r.stderr
+    assert r.returncode == 2 and b"unknown benchmark" in r.stderr and b"hint:" in r.stderr
     r = crl("eval", "--benchmark", "lcb", "-m", "x", env=env)
     assert r.returncode == 2 and b"-o RUN_DIR" in r.stderr
     bad = tmp_path / "s.jsonl"
     bad.write_text(json.dumps({"task_id": "HumanEval/9999", "completion": "x"}) + "\n")
     r = crl("eval", "score", str(tmp_path / "r2"), "--samples", str(bad), "--benchmark", "bbeh", "--data", str(shared_data), env=env)
-    assert r.returncode == 1 and b"none of the 1 samples" in r.stderr
+    assert r.returncode == 1 and b"s.jsonl:1: task_id 'HumanEval/9999' is not in benchmark" in r.stderr
     r = crl("eval", "report", str(tmp_path / "missing"))
     assert r.returncode == 1 and b"no summary.json" in r.stderr
     r = crl("eval", "--help")

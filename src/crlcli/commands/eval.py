@@ -13,7 +13,8 @@ import typer
 
 from ..errors import UsageError
 from ..evaluation import benchmark_names
-from ..log import console
+from ..log import console, logger
+from ._common import SkipInvalidOpt
 
 EXAMPLE = """Examples:
 
@@ -130,11 +131,11 @@ def register(app: typer.Typer) -> None:
         calibrated: CalibOpt = None, task_timeout: TimeoutOpt = None,
         limit: Annotated[Optional[int], Opt(help="Only the first K tasks.")] = None,
         workers: Annotated[Optional[int], Opt(help="Sandbox workers.")] = None,
+        skip_invalid: SkipInvalidOpt = None,
     ) -> None:
         from ..evaluation import get_benchmark, merge_options
         from ..evaluation.report import summary_table
         from ..evaluation.rundir import RunDir, write_json
-        from ..io import JsonlReader
 
         benchmark = _benchmark(benchmark, old_b)
         rd = RunDir(run_dir)
@@ -147,22 +148,37 @@ def register(app: typer.Typer) -> None:
                              task_timeout=task_timeout), old.get("options"))
         bench = get_benchmark(name, limit=limit, **opts)
         if samples is not None:
-            recs = list(JsonlReader(samples))
-            for i, r in enumerate(recs, 1):
-                if "task_id" not in r or ("completion" not in r and "solution" not in r):
-                    raise UsageError(f"{samples}: record {i} needs task_id and completion (or solution)")
+            source = samples
             runinfo = {**old, "benchmark": bench.name, "benchmark_key": name, "benchmark_info": bench.describe(),
                        "options": opts, "samples_file": str(samples)}
             runinfo.setdefault("model", old.get("model"))
         else:
-            recs = rd.samples()
-            if not recs:
-                raise UsageError(f"{rd.samples_path}: no samples to score", hint="give --samples FILE")
+            source = rd.samples_source()
+            if not source.exists():
+                raise UsageError(f"{source}: no samples to score", hint="give --samples FILE")
             runinfo = {**old, "options": opts}
-        from ..evaluation.runner import rescore
+        from ..evaluation.runner import read_samples, rescore
+        from ..io import SkipLog
 
+        tasks = bench.tasks()
+        # Under --limit, a task id of the whole benchmark is only outside the limit (kept, not scored).
+        all_ids = None if limit is None else {t.task_id for t in get_benchmark(name, **opts).tasks()}
+        skip = SkipLog(skip_invalid) if skip_invalid else None
+        try:
+            recs, outside, left_out = read_samples(source, bench, {t.task_id for t in tasks}, all_ids, skip)
+        finally:
+            if skip is not None:
+                skip.close()
+        if not recs and not outside and not (left_out["unknown_task"] or left_out["invalid"]):
+            raise UsageError(f"{source}: no samples to score", hint="give --samples FILE")
+        if left_out["unknown_task"] or left_out["invalid"]:
+            logger.warning(f"left out {left_out['unknown_task']} sample(s) of tasks not in {bench.name} and "
+                           f"{left_out['invalid']} invalid sample(s); see {skip_invalid}")
+        if outside:
+            logger.info(f"{len(outside)} sample(s) of tasks outside --limit {limit} kept unscored")
         with _meter(len(recs), f"score {bench.name}") as meter:
-            summary = rescore(bench, rd, recs, runinfo, workers=workers, progress=meter.advance)
+            summary = rescore(bench, rd, recs, runinfo, workers=workers, progress=meter.advance, tasks=tasks,
+                              keep=outside if samples is None else None, left_out=left_out)
         write_json(rd.path / "run.json", {k: v for k, v in runinfo.items()})
         console.print(summary_table(summary))
 

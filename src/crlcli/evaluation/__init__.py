@@ -17,7 +17,7 @@ import inspect
 from pathlib import PurePath
 from typing import Any
 
-from ..errors import CrlError, UsageError
+from ..errors import UsageError
 from .base import Benchmark, Score, Task
 
 __all__ = ["Benchmark", "Score", "Task", "get_benchmark", "benchmark_names", "check_options", "merge_options", "BENCHMARKS"]
@@ -49,7 +49,7 @@ def _lookup(name: str) -> tuple[type, dict[str, Any], str | None]:
     if name not in BENCHMARKS and ":" in name:
         key, sub = name.split(":", 1)[0] + ":", name.split(":", 1)[1]
     if key not in BENCHMARKS or (key.endswith(":") and not sub):
-        raise CrlError(f"unknown benchmark {name!r}", hint=f"choose one of: {', '.join(benchmark_names())}")
+        raise UsageError(f"unknown benchmark {name!r}", hint=f"choose one of: {', '.join(benchmark_names())}")
     module_name, cls_name, fixed = BENCHMARKS[key]
     return getattr(importlib.import_module(module_name), cls_name), fixed, sub
 

@@ -62,10 +62,17 @@ class RunDir:
         out = []
         reader = JsonlReader(self.samples_path)
         for rec in reader:
-            if "task_id" not in rec or "completion" not in rec:
-                raise CrlError(f"{reader.where()}: a sample needs task_id and completion")
+            reason = sample_problem(rec)
+            if reason:
+                raise CrlError(f"{reader.where()}: {reason}")
             out.append(rec)
         return out
+
+    def samples_source(self) -> Path:
+        """samples.jsonl to read, a torn last line (a crash mid-write) trimmed first."""
+        if self.samples_path.exists():
+            _trim_torn_tail(self.samples_path)
+        return self.samples_path
 
     def writer(self, append: bool = True) -> JsonlWriter:
         self.path.mkdir(parents=True, exist_ok=True)
@@ -90,6 +97,26 @@ class RunDir:
             return json.loads(p.read_text())
         except ValueError as exc:
             raise CrlError(f"{p}: not valid JSON ({exc})") from exc
+
+
+def sample_problem(rec: dict[str, Any]) -> str | None:
+    """Why a sample record cannot be scored, or None: it needs a string task_id and a string `completion` (text
+    to parse) or `solution` (code used as is), as `crl eval` writes them or `crl eval score --samples` takes them."""
+    from ..records import json_type
+
+    tid = rec.get("task_id")
+    if not isinstance(tid, str) or not tid:
+        return ("a sample needs a 'task_id'" if "task_id" not in rec
+                else f"field 'task_id' must be a non-empty string, got {json_type(tid)}")
+    for key in ("completion", "solution"):
+        if rec.get(key) is not None and not isinstance(rec[key], str):
+            return f"field {key!r} must be a string, got {json_type(rec[key])}"
+    if rec.get("completion") is None and rec.get("solution") is None:
+        return "a sample needs 'completion' (text to parse) or 'solution' (code used as is)"
+    sample = rec.get("sample")
+    if sample is not None and (type(sample) is not int or sample < 0):
+        return f"field 'sample' must be a whole number >= 0, got {json_type(sample)}"
+    return None
 
 
 def write_json(path: Path, obj: Any) -> None:

@@ -109,18 +109,47 @@ def _dedupe(samples: list[dict[str, Any]], rescored: list[dict[str, Any]]) -> li
     return [fresh.get((s["task_id"], s.get("sample")), s) for s in samples]
 
 
+def read_samples(path: Any, bench: Benchmark, task_ids: set[str], all_ids: set[str] | None = None,
+                 skip: Any = None) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, int]]:
+    """Samples to rescore from a JSON Lines file (a run's samples.jsonl or `--samples FILE`): (those for
+    `task_ids`, those outside a --limit, left-out counts). A record that cannot be scored, or whose task_id is not
+    in the benchmark (`all_ids`, default `task_ids`), stops with file:line, or goes to the skip file."""
+    from ..io import JsonlReader
+    from .rundir import sample_problem
+
+    reader = JsonlReader(path, skip, skip_option=True)
+    wanted: list[dict[str, Any]] = []
+    outside: list[dict[str, Any]] = []
+    unknown = invalid = 0
+    known = task_ids if all_ids is None else all_ids
+    for rec in reader:
+        reason = sample_problem(rec)
+        if reason is not None:
+            invalid += 1
+        elif rec["task_id"] not in known:
+            reason = (f"task_id {rec['task_id']!r} is not in benchmark {bench.name} "
+                      "(check --benchmark/--data, or the samples' task ids)")
+            unknown += 1
+        if reason is not None:
+            reader.reject(rec, reason)
+            continue
+        (wanted if rec["task_id"] in task_ids else outside).append(rec)
+    return wanted, outside, {"unknown_task": unknown, "invalid": invalid, "outside_limit": len(outside)}
+
+
 def rescore(bench: Benchmark, rd: RunDir, samples: list[dict[str, Any]], run: dict[str, Any],
-            workers: int | None = None, progress: Progress | None = None) -> dict[str, Any]:
-    """Score `samples` afresh (a scorer fix, or completions made elsewhere) and rewrite the run's files."""
+            workers: int | None = None, progress: Progress | None = None, tasks: list[Task] | None = None,
+            keep: list[dict[str, Any]] | None = None, left_out: dict[str, int] | None = None) -> dict[str, Any]:
+    """Score `samples` afresh (a scorer fix, or completions made elsewhere) and rewrite the run's files. `keep`:
+    samples written back unscored (outside a --limit); `left_out`: counts of samples not scored, for the summary."""
     watch = Stopwatch()
     with watch("load"):
-        tasks = {t.task_id: t for t in bench.tasks()}
+        tasks = {t.task_id: t for t in (bench.tasks() if tasks is None else tasks)}
     seen: Counter = Counter()
     for s in samples:
         if s.get("sample") is None:
             s["sample"] = seen[s["task_id"]]
         seen[s["task_id"]] += 1
-    # Samples for tasks outside a --limit are left out of this scoring (and said so by the counts).
     wanted = [s for s in samples if s["task_id"] in tasks]
     if not wanted:
         raise CrlError(f"none of the {len(samples)} samples belongs to benchmark {bench.name}'s tasks",
@@ -128,7 +157,9 @@ def rescore(bench: Benchmark, rd: RunDir, samples: list[dict[str, Any]], run: di
     with judge_pool(bench, workers) as pool, watch("scoring"):
         score_many(bench, tasks, wanted, pool, max(2, (workers or 2) * 2), lambda s: progress(1) if progress else None)
     rd.path.mkdir(parents=True, exist_ok=True)
-    rd.rewrite_samples(wanted)
+    rd.rewrite_samples(wanted + list(keep or []))
     summary = summarize(bench, wanted, run, dict(watch.totals))
+    if left_out:
+        summary["counts"]["left_out"] = dict(left_out)
     rd.write_summary(summary)
     return summary
