@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 
 import typer
 from rich.markup import escape
@@ -54,12 +56,39 @@ def _register() -> None:
 _register()
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread: everything unwinds as for Ctrl-C (sandboxes killed, outputs closed),
+    and the boundary exits 143 instead of 130."""
+
+
+_terminated = False
+
+
+def _on_sigterm(signum, frame) -> None:
+    global _terminated
+    _terminated = True
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second TERM ends the process at once
+    raise Terminated()
+
+
+def _catch_sigterm() -> None:
+    """Turn SIGTERM into Terminated unless someone already handles it (commands with a drain of their own, such
+    as `crl reward serve`, install their handlers later and replace this one)."""
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _on_sigterm)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: the single place where errors become `error:`/`hint:` and an exit code."""
     debug = os.environ.get("CRL_DEBUG") not in (None, "", "0")
+    _catch_sigterm()
     try:
         result = app(args=argv, prog_name="crl", standalone_mode=False)
         code = result if isinstance(result, int) else 0
+        if _terminated or code == 130:
+            # Typer turns KeyboardInterrupt (and so Terminated) into a plain return of 130.
+            console.print("terminated" if _terminated else "interrupted")
+            code = 143 if _terminated else 130
     except CrlError as exc:
         if debug:
             console.print_exception()
@@ -79,8 +108,9 @@ def main(argv: list[str] | None = None) -> None:
             console.print(f"error: {exc}")
         code = exc.exit_code
     except (typer_exc.Abort, KeyboardInterrupt):
-        console.print("interrupted")
-        code = 130
+        # The flag tells SIGTERM from SIGINT.
+        console.print("terminated" if _terminated else "interrupted")
+        code = 143 if _terminated else 130
     except BrokenPipeError:
         # `crl ... | head`: the reader left; quietly stop and keep Python from complaining at exit.
         devnull = os.open(os.devnull, os.O_WRONLY)

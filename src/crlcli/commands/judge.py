@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 from typing import Annotated
 
 import typer
@@ -73,8 +72,7 @@ def register(app: typer.Typer) -> None:
         except CrlError as exc:
             raise UsageError(exc.message, exc.hint) from None
         stage = Stage(input, output, skip_invalid, resume)
-        # SIGTERM must unwind like Ctrl-C so that every sandbox is killed and every cgroup removed.
-        signal.signal(signal.SIGTERM, signal.default_int_handler)
+        # SIGTERM unwinds like Ctrl-C (crlcli.cli's boundary), so every sandbox is killed and every cgroup removed.
         with JudgePool(workers=workers or os.cpu_count(), limits=limits, mode=sandbox,
                        require_isolation=require_isolation) as pool:
             if pool.mode == "bwrap":
