@@ -128,7 +128,7 @@ def test_concurrency_is_bounded(server):
 
 
 def test_unreachable_server_is_a_clear_error():
-    with pytest.raises(CrlError, match="failed after"):
+    with pytest.raises(CrlError, match="connection refused"):
         get_backend("openai", base_url="http://127.0.0.1:9/v1", max_retries=1, backoff=0.01, timeout=2)
 
 
@@ -136,3 +136,19 @@ def test_needs_a_base_url(monkeypatch):
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
     with pytest.raises(CrlError, match="server address"):
         get_backend("openai")
+
+
+def test_refused_connection_warns_and_gives_up_quickly(crl):
+    """Issue 15, item 10: with the default retries a refused connection took ~48 s without a word."""
+    import socket
+
+    with socket.socket() as sock:  # bound, not listening: connections are refused
+        sock.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
+        start = time.monotonic()
+        r = crl("gen-candidates", "-b", "openai", "--base-url", url, "-m", "tiny", "--n", "1",
+                input=b'{"id": "a", "question": "q"}\n', timeout=60)
+        took = time.monotonic() - start
+    err = r.stderr.decode()
+    assert r.returncode == 1 and "connection refused" in err and "no server listens" in err, err
+    assert "retry 1/" in err and url in err and took < 15, (took, err)

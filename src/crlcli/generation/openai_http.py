@@ -3,7 +3,8 @@
 One request per sample (n=1): the server's `usage.completion_tokens` then is that sample's own token count, servers
 without `n` support work, and vLLM's prefix cache makes the repeated prompt cheap. Requests run on a bounded
 thread pool; 429, 5xx, timeouts and dropped connections are retried with exponential backoff (honouring
-Retry-After); other 4xx fail at once with the server's message.
+Retry-After), with a warning naming the URL; a refused connection (no server there) gets only a few quick tries;
+other 4xx fail at once with the server's message.
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ from ..log import logger
 from .base import Completion, SamplingParams, normalise_finish, sample_seed
 
 RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
+# A refused connection means no server listens there: a few quick tries (one being started), then a clear error.
+REFUSED_TRIES = 3
+REFUSED_DELAY = 0.5
 
 
 class OpenAIBackend:
@@ -66,6 +70,7 @@ class OpenAIBackend:
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
         last = ""
+        refused = 0
         for attempt in range(self.max_retries + 1):
             wait = None
             try:
@@ -83,6 +88,14 @@ class OpenAIBackend:
                 # URLError, timeouts and dropped connections are all OSErrors; IncompleteRead is an HTTPException.
                 reason = getattr(exc, "reason", exc)
                 last = f"{type(exc).__name__}: {reason}"
+                if isinstance(reason, ConnectionRefusedError) or isinstance(exc, ConnectionRefusedError):
+                    refused += 1
+                    if refused >= REFUSED_TRIES or attempt == self.max_retries:
+                        raise CrlError(
+                            f"{method} {url}: connection refused ({refused} tries): no server listens there",
+                            hint="start the server (e.g. `vllm serve MODEL`) or fix --base-url",
+                        ) from exc
+                    wait = min(REFUSED_DELAY * 2 ** (refused - 1), self.backoff * 2**attempt)
             except json.JSONDecodeError as exc:
                 last = f"invalid JSON in response ({exc})"
             if attempt == self.max_retries:
@@ -90,7 +103,7 @@ class OpenAIBackend:
             with self._lock:
                 self.retries += 1
             delay = wait if wait is not None else self.backoff * (2**attempt) * (0.5 + random.random() / 2)
-            logger.debug(f"openai: {url}: {last}; retry {attempt + 1}/{self.max_retries} in {delay:.2f}s")
+            logger.warning(f"openai: {url}: {last}; retry {attempt + 1}/{self.max_retries} in {delay:.1f} s")
             time.sleep(min(delay, 60.0))
         raise CrlError(
             f"{method} {url} failed after {self.max_retries + 1} attempt(s): {last}",
