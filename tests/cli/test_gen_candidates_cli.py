@@ -141,3 +141,13 @@ def test_bad_input_and_usage(crl, tmp_path):
     assert r.returncode == 1 and "never uses {question}" in said(r)
     r = crl("gen-candidates", "--backend", "hf", input=b"")
     assert r.returncode == 1 and "needs a model" in said(r)
+
+
+def test_bad_question_names_the_line_once(crl, tmp_path):
+    """Issue 15, item 8: the location was printed twice (`f:2: f:2:`)."""
+    f = tmp_path / "f.jsonl"
+    f.write_text('{"id": "a", "question": "q"}\n{"id": "b", "question": 5}\n')
+    r = crl("gen-candidates", "-b", "openai", "--base-url", "http://127.0.0.1:9/v1", "-m", "x", "-i", str(f))
+    err = r.stderr.decode()
+    assert r.returncode == 1 and f"error: {f}:2: record 'b': field 'question' must be a string, got a number" in err
+    assert err.count(f"{f}:2:") == 1, err

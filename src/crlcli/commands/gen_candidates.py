@@ -11,6 +11,7 @@ import typer
 
 from ..errors import UsageError
 from ..log import logger
+from ..records import _field
 from ._common import InputOpt, OutputOpt, ResumeOpt, SkipInvalidOpt, Stage
 
 HELP = """Sample candidate solutions and append them to each problem's `candidates`.
@@ -105,10 +106,9 @@ def register(app: typer.Typer) -> None:
 
         def valid(records: Iterator[dict]) -> Iterator[dict]:
             for rec in records:
-                if not isinstance(rec.get("id"), (str, int)) or rec.get("id") == "":
-                    stage.reader.reject(rec, f"{stage.reader.where()}: record without an 'id'")
-                elif not model_free and not isinstance(rec.get("question"), str):
-                    stage.reader.reject(rec, f"{stage.reader.where()}: record {rec['id']!r} has no string 'question'")
+                # reject() puts the file:line in front of the reason itself
+                if not model_free and not isinstance(rec.get("question"), str):
+                    stage.reader.reject(rec, f"record {rec['id']!r}: " + _field(rec, "question", "a string"))
                 else:
                     yield rec
 
