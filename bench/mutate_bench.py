@@ -20,7 +20,8 @@ from crlcli.generation.candidates import GenSettings, GenStats, generate_candida
 from crlcli.generation.mutate import MutateBackend
 from crlcli.sources import load
 
-DATA = Path(os.environ.get("CRL_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+DATA = Path(os.environ.get("CRL_EVAL_DATA") or os.environ.get("CRL_SHARED_DATA")
+            or Path(__file__).resolve().parents[2] / "shared" / "data")
 SOURCES = {"humaneval": None, "leetcode": str(DATA / "cp_samples" / "leetcode.json")}
 
 

@@ -11,14 +11,16 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = Path(os.environ.get("CRL_SHARED_DATA", REPO.parent / "shared" / "data"))
+# $CRL_EVAL_DATA (the CLI's default --data), else the deprecated $CRL_SHARED_DATA, else ../shared/data.
+SHARED_DATA = Path(os.environ.get("CRL_EVAL_DATA") or os.environ.get("CRL_SHARED_DATA")
+                   or REPO.parent / "shared" / "data")
 
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """`../shared/data` beside the checkout; tests that need it skip, saying so, when it is absent."""
     if not SHARED_DATA.is_dir():
-        pytest.skip(f"public benchmark data not found at {SHARED_DATA} (set CRL_SHARED_DATA)")
+        pytest.skip(f"public benchmark data not found at {SHARED_DATA} (set CRL_EVAL_DATA)")
     return SHARED_DATA
 
 

@@ -145,11 +145,31 @@ def read_text(path: Path) -> str:
         raise CrlError(f"{path}: cannot read ({exc})") from exc
 
 
+DATA_ENV = "CRL_EVAL_DATA"
+OLD_DATA_ENV = "CRL_SHARED_DATA"  # the README's old name: still read, with a note
+_noted_old_env = False
+
+
+def data_env() -> str | None:
+    """The default benchmark data folder: `$CRL_EVAL_DATA` (set, even empty, it decides), else the deprecated
+    `$CRL_SHARED_DATA` with a note."""
+    global _noted_old_env
+    if DATA_ENV in os.environ:
+        return os.environ[DATA_ENV] or None
+    old = os.environ.get(OLD_DATA_ENV)
+    if old and not _noted_old_env:
+        _noted_old_env = True
+        from ..log import logger
+
+        logger.warning(f"${OLD_DATA_ENV} is deprecated: set ${DATA_ENV}={old} instead (read for now)")
+    return old or None
+
+
 def find_data(data: str | Path | None, names: tuple[str, ...], what: str, url: str | None) -> Path:
     """Resolve a benchmark's data file: an explicit file, a directory searched (recursively) for one of `names`
     in order of preference, else `$CRL_EVAL_DATA` searched the same way, else a download from `url` into the
     cache (the upstream release; needs network)."""
-    for root in (data, os.environ.get("CRL_EVAL_DATA")):
+    for root in (data, data_env()):
         if not root:
             continue
         p = Path(root)

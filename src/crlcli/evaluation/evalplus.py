@@ -164,9 +164,9 @@ class EvalPlusBenchmark(Benchmark):
         if self.dataset == "humaneval" and not self.plus:
             names = names + ORIGINAL_HUMANEVAL
             if data is None:
-                import os
+                from .base import data_env
 
-                if not os.environ.get("CRL_EVAL_DATA") and (orig := _original_humaneval_path()) is not None:
+                if not data_env() and (orig := _original_humaneval_path()) is not None:
                     return orig
         return find_data(data, names, f"{self.name} ({names[0]})", URLS[self.dataset])
 
