@@ -237,3 +237,10 @@ def test_score_samples_made_elsewhere_lcb_and_jsonl(crl, tmp_path, env, lcb_file
     assert r.returncode == 0, r.stderr.decode()
     s = json.loads((tmp_path / "j" / "summary.json").read_text())
     assert s["pass@1"] == 1.0 and s["counts"]["tasks"] == 4 and s["breakdown"]["source"]["toy"]["tasks"] == 4
+
+
+def test_report_unmatched_pattern_says_nothing_matched(crl, tmp_path):
+    """Issue 15, item 8: `crl eval report runs/*` with no run quoted the literal pattern as a missing summary."""
+    r = crl("eval", "report", str(tmp_path / "runs" / "*"))
+    err = r.stderr.decode()
+    assert r.returncode == 1 and "nothing matched" in err and "no summary.json" not in err, err

@@ -87,6 +87,10 @@ def collect(run_dirs: list[str | Path], label: str = "model") -> tuple[list[str]
     rows: dict[str, dict[str, float | None]] = {}
     seen: list[str] = []
     for d in run_dirs:
+        if not Path(d).exists() and any(ch in str(d) for ch in "*?["):
+            # an unmatched shell pattern reaches us as is
+            raise CrlError(f"nothing matched {str(d)!r}: no run directory there",
+                           hint="check the pattern and that the runs exist (`ls` it)")
         s = RunDir(d).read_summary()
         key = str(s.get("model") or Path(d).name) if label == "model" else Path(d).name
         row = rows.setdefault(key, {})
