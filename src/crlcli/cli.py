@@ -15,6 +15,24 @@ from . import __version__
 from .errors import CrlError
 from .log import console, setup_logging
 
+def _no_flag_type() -> None:
+    """Typer's Rich help prints a `<bool>` type beside every on/off flag (--resume, --help), as if it took a value:
+    flags show no type, like plain Click's help."""
+    from typer.core import TyperOption
+
+    shown = getattr(TyperOption, "display_type_rich", None)
+    if shown is None or getattr(shown, "_crl", False):
+        return
+
+    def display_type_rich(self, ctx):
+        return None if getattr(self, "is_flag", False) and self.metavar is None else shown(self, ctx)
+
+    display_type_rich._crl = True
+    TyperOption.display_type_rich = display_type_rich
+
+
+_no_flag_type()
+
 app = typer.Typer(
     name="crl",
     help=(

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 
 from ..errors import UsageError
 from ..evaluation import benchmark_names
@@ -27,6 +28,18 @@ EXAMPLE = """Examples:
   crl eval --benchmark aider-polyglot --languages python,cpp,javascript --model ckpt/ -o runs/aider
 
   crl eval score runs/he-plus ;  crl eval report runs/* --format markdown --plot table3.png"""
+
+SCORE_EXAMPLE = """Examples:
+
+  crl eval score runs/he-plus
+
+  crl eval score runs/ext --samples completions.jsonl --benchmark humaneval+ --data ../shared/data"""
+
+REPORT_EXAMPLE = """Examples:
+
+  crl eval report runs/* --format markdown --plot table3.png
+
+  crl eval report runs/a runs/b --label run --format csv > table.csv"""
 
 Opt = typer.Option
 BENCH_HELP = "One of: " + ", ".join(benchmark_names()) + "."
@@ -120,7 +133,7 @@ def register(app: typer.Typer) -> None:
         console.print(summary_table(summary))
 
     @group.command("score", help="Rescore a run's samples (after a scorer fix), or score completions made elsewhere "
-                   "(--samples FILE of task_id + completion, or task_id + solution code).\n\n" + EXAMPLE)
+                   "(--samples FILE of task_id + completion, or task_id + solution code).\n\n" + SCORE_EXAMPLE)
     def score(
         run_dir: Annotated[Path, typer.Argument(help="Run directory.")],
         samples: Annotated[Optional[Path], Opt(help="JSON Lines of {task_id, completion} or {task_id, solution}.")] = None,
@@ -182,11 +195,13 @@ def register(app: typer.Typer) -> None:
         write_json(rd.path / "run.json", {k: v for k, v in runinfo.items()})
         console.print(summary_table(summary))
 
-    @group.command("report", help="One table over runs: a row per model, a column per benchmark (pass@1 %).\n\n" + EXAMPLE)
+    @group.command("report", help="One table over runs: a row per model, a column per benchmark (pass@1 %).\n\n"
+                   + REPORT_EXAMPLE)
     def report(
         run_dirs: Annotated[list[Path], typer.Argument(help="Run directories (with summary.json).")],
         fmt: Annotated[str, Opt("--format", help="rich (stderr), markdown or csv (stdout).")] = "rich",
-        plot: Annotated[Optional[Path], Opt(help="Also draw a grouped bar chart to this PNG (needs crlcli[plot]).")] = None,
+        # help is Rich markup: escape(), or "[plot]" vanishes
+        plot: Annotated[Optional[Path], Opt(help=escape("Also draw a grouped bar chart to this PNG (needs crlcli[plot])."))] = None,
         label: Annotated[str, Opt(help="Row per 'model' (runs merge) or per 'run' directory.")] = "model",
     ) -> None:
         from ..evaluation import report as rep
