@@ -57,20 +57,23 @@ class Meter:
 
     def __enter__(self) -> "Meter":
         if self.enabled:
-            columns = [TextColumn("[bold]{task.description}"), BarColumn()]
-            if self.total is not None:
-                columns += [MofNCompleteColumn(), TaskProgressColumn()]
-            else:
-                columns += [TextColumn("{task.completed:,.0f} " + self.unit)]
-            columns += [_RatesColumn(), TimeElapsedColumn()]
-            if self.total is not None:
-                columns.append(TimeRemainingColumn())
-            self._progress = Progress(*columns, console=console, transient=False)
+            self._progress = Progress(*self._columns(), console=console, transient=False)
             self._progress.start()
             self._task = self._progress.add_task(
                 self.description, total=self.total, unit=self.unit, counters=self.counters
             )
         return self
+
+    def _columns(self) -> list[ProgressColumn]:
+        columns: list[ProgressColumn] = [TextColumn("[bold]{task.description}"), BarColumn()]
+        if self.total is not None:
+            columns += [MofNCompleteColumn(), TaskProgressColumn()]
+        else:
+            columns += [TextColumn("{task.completed:,.0f} " + self.unit)]
+        columns += [_RatesColumn(), TimeElapsedColumn()]
+        if self.total is not None:
+            columns.append(TimeRemainingColumn())
+        return columns
 
     def advance(self, n: int = 1, **counts: int) -> None:
         for name, value in counts.items():
@@ -79,8 +82,11 @@ class Meter:
             self._progress.update(self._task, advance=n, counters=self.counters)
 
     def set_total(self, total: int) -> None:
+        """The total once known (`crl eval` learns it after loading the tasks and what a resume keeps): the bar
+        then shows done/total of this run, not of the whole benchmark."""
         self.total = total
         if self._progress is not None:
+            self._progress.columns = tuple(self._columns())
             self._progress.update(self._task, total=total)
 
     @property
