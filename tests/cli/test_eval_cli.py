@@ -244,3 +244,19 @@ def test_report_unmatched_pattern_says_nothing_matched(crl, tmp_path):
     r = crl("eval", "report", str(tmp_path / "runs" / "*"))
     err = r.stderr.decode()
     assert r.returncode == 1 and "nothing matched" in err and "no summary.json" not in err, err
+
+
+def test_report_shows_partial_runs(crl, tmp_path):
+    """Issue 15, item 11: a run that covered only part of its benchmark (--limit) is shown as n/N tasks."""
+    runs = [write_run(tmp_path, "a", "m", {"humaneval+": 0.5}), write_run(tmp_path, "b", "m", {"lcb-v5": 0.25})]
+    summary = json.loads((runs[0] / "summary.json").read_text())
+    summary["counts"] = {"tasks": 40, "benchmark_tasks": 164}
+    (runs[0] / "summary.json").write_text(json.dumps(summary))
+    r = crl("eval", "report", *map(str, runs), "--format", "markdown")
+    assert r.returncode == 0, r.stderr.decode()
+    lines = r.stdout.decode().splitlines()
+    assert lines[2] == "| m | 50.0 (40/164) | 25.0 |" and lines[-1].startswith("(n/N): the run scored n"), lines
+    r = crl("eval", "report", *map(str, runs), "--format", "csv")
+    assert r.stdout.decode().splitlines() == ["model,humaneval+,lcb-v5,partial", "m,50.00,25.00,humaneval+:40/164"]
+    r = crl("eval", "report", *map(str, runs), env={"COLUMNS": "200"})
+    assert r.returncode == 0 and "40/164" in r.stderr.decode()

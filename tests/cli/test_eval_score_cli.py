@@ -45,7 +45,10 @@ def test_rescore_a_run_made_from_solutions(crl, tmp_path, env, problems):
     r = score(crl, env, run, "--limit", "1")
     assert r.returncode == 0, r.stderr.decode()
     assert len((run / "samples.jsonl").read_text().splitlines()) == 3
-    assert json.loads((run / "summary.json").read_text())["counts"]["left_out"]["outside_limit"] == 2
+    counts = json.loads((run / "summary.json").read_text())["counts"]
+    assert counts["left_out"]["outside_limit"] == 2 and (counts["tasks"], counts["benchmark_tasks"]) == (1, 3)
+    r = crl("eval", "report", str(run), "--format", "markdown")
+    assert "(1/3)" in r.stdout.decode(), r.stdout.decode()
 
 
 def test_unknown_task_ids_are_counted_and_refused(crl, tmp_path, env, problems):

@@ -126,10 +126,12 @@ def register(app: typer.Typer) -> None:
         bench = get_benchmark(benchmark, limit=limit, **opts)
         params = SamplingParams(n=n, temperature=temperature, top_p=top_p, top_k=top_k, max_tokens=max_tokens, seed=seed)
         runinfo = run_info(benchmark, bench, model, backend, params, thinking, opts)
+        # Under --limit, the whole benchmark's size, so that reports show a partial run as n/N tasks.
+        total = None if limit is None else len(get_benchmark(benchmark, **opts).tasks())
         gen = get_backend(backend, model=model, **parse_backend_opts(backend_opt))
         with _meter(None, f"eval {bench.name}") as meter:
             summary = evaluate(bench, RunDir(output), gen, params, thinking, runinfo, workers=workers,
-                               progress=meter.advance, set_total=meter.set_total)
+                               progress=meter.advance, set_total=meter.set_total, benchmark_tasks=total)
         console.print(summary_table(summary))
 
     @group.command("score", help="Rescore a run's samples (after a scorer fix), or score completions made elsewhere "
@@ -191,7 +193,8 @@ def register(app: typer.Typer) -> None:
             logger.info(f"{len(outside)} sample(s) of tasks outside --limit {limit} kept unscored")
         with _meter(len(recs), f"score {bench.name}") as meter:
             summary = rescore(bench, rd, recs, runinfo, workers=workers, progress=meter.advance, tasks=tasks,
-                              keep=outside if samples is None else None, left_out=left_out)
+                              keep=outside if samples is None else None, left_out=left_out,
+                              benchmark_tasks=None if all_ids is None else len(all_ids))
         write_json(rd.path / "run.json", {k: v for k, v in runinfo.items()})
         console.print(summary_table(summary))
 

@@ -28,16 +28,30 @@ FOOTNOTE = (f"{MARK} scored in-process: the tests ran inside the candidate's own
             "trust boundary; see docs/eval.md)")
 
 
-class InProcess(float):
-    """A headline score that was (partly) obtained in-process: a float everywhere, marked in tables."""
+class Cell(float):
+    """A headline score: a float everywhere, marked in tables when it was (partly) obtained in-process and, when
+    its run covered only part of the benchmark (--limit, tasks left out), with `(n/N)` tasks."""
 
-    in_process = True
+    in_process = False
+    coverage: tuple[int, int] | None = None
 
 
 def pct(value: float | None) -> str:
     if value is None:
         return "-"
-    return f"{100 * value:.1f}" + (MARK if getattr(value, "in_process", False) else "")
+    cov = getattr(value, "coverage", None)
+    return (f"{100 * value:.1f}" + (MARK if getattr(value, "in_process", False) else "")
+            + (f" ({cov[0]}/{cov[1]})" if cov else ""))
+
+
+def coverage(summary: dict[str, Any]) -> tuple[int, int] | None:
+    """(tasks scored, tasks in the benchmark) when a run covered only part of it; None when whole (or unknown:
+    summaries written before `counts.benchmark_tasks`)."""
+    counts = summary.get("counts") or {}
+    n, total = counts.get("tasks"), counts.get("benchmark_tasks")
+    if isinstance(n, int) and isinstance(total, int) and n < total:
+        return n, total
+    return None
 
 
 def in_process(summary: dict[str, Any]) -> bool:
@@ -50,14 +64,22 @@ def _any_marked(rows: list[tuple[str, dict[str, float | None]]]) -> bool:
     return any(getattr(v, "in_process", False) for _, row in rows for v in row.values())
 
 
+def _any_partial(rows: list[tuple[str, dict[str, float | None]]]) -> bool:
+    return any(getattr(v, "coverage", None) for _, row in rows for v in row.values())
+
+
+PARTIAL_NOTE = "(n/N): the run scored n of the benchmark's N tasks (--limit, or tasks left out)"
+
+
 def summary_table(summary: dict[str, Any]) -> Table:
     """One run: headline numbers, every metric's pass@k, then the breakdown."""
     t = Table(title=f"{summary['benchmark']} · {summary.get('model') or 'samples'} · n={summary.get('n')}")
     t.add_column("what")
     t.add_column("score (%)", justify="right")
     t.add_column("tasks", justify="right")
+    part = coverage(summary)
     for name, value in summary.get("headline", {}).items():
-        t.add_row(f"[bold]{name}[/]", pct(value), str(summary["counts"]["tasks"]))
+        t.add_row(f"[bold]{name}[/]", pct(value), f"{part[0]}/{part[1]}" if part else str(summary["counts"]["tasks"]))
     for metric, ks in summary.get("metrics", {}).items():
         for k, value in ks.items():
             t.add_row(f"{metric} {k}", pct(value), "")
@@ -94,10 +116,11 @@ def collect(run_dirs: list[str | Path], label: str = "model") -> tuple[list[str]
         s = RunDir(d).read_summary()
         key = str(s.get("model") or Path(d).name) if label == "model" else Path(d).name
         row = rows.setdefault(key, {})
-        marked = in_process(s)
+        marked, part = in_process(s), coverage(s)
         for name, value in s.get("headline", {s["benchmark"]: s.get("pass@1")}).items():
-            if marked and value is not None:
-                value = InProcess(value)
+            if (marked or part) and value is not None:
+                value = Cell(value)
+                value.in_process, value.coverage = marked, part
             if name in row and row[name] != value:
                 raise CrlError(f"{d}: a second {name} score for {key}", hint="use --label run to show one row per run")
             row[name] = value
@@ -114,8 +137,9 @@ def rich_table(columns: list[str], rows: list[tuple[str, dict[str, float | None]
         t.add_column(c, justify="right")
     for key, row in rows:
         t.add_row(key, *[pct(row.get(c)) for c in columns])
-    if _any_marked(rows):
-        t.caption = FOOTNOTE
+    notes = ([FOOTNOTE] if _any_marked(rows) else []) + ([PARTIAL_NOTE] if _any_partial(rows) else [])
+    if notes:
+        t.caption = "\n".join(notes)
     return t
 
 
@@ -123,8 +147,9 @@ def markdown(columns: list[str], rows: list[tuple[str, dict[str, float | None]]]
     lines = ["| model | " + " | ".join(columns) + " |", "|---|" + "---:|" * len(columns)]
     for key, row in rows:
         lines.append(f"| {key} | " + " | ".join(pct(row.get(c)) for c in columns) + " |")
-    if _any_marked(rows):
-        lines += ["", FOOTNOTE]
+    notes = ([FOOTNOTE] if _any_marked(rows) else []) + ([PARTIAL_NOTE] if _any_partial(rows) else [])
+    if notes:
+        lines += ["", *notes]
     return "\n".join(lines) + "\n"
 
 
@@ -132,9 +157,13 @@ def to_csv(columns: list[str], rows: list[tuple[str, dict[str, float | None]]]) 
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     marked = _any_marked(rows)  # then a last column names the columns of the row that were scored in-process
-    w.writerow(["model", *columns, *(["scored_in_process"] if marked else [])])
+    partial = _any_partial(rows)  # then one more gives `column:n/N` for columns of runs that covered part of it
+    w.writerow(["model", *columns, *(["scored_in_process"] if marked else []), *(["partial"] if partial else [])])
     for key, row in rows:
         extra = [" ".join(c for c in columns if getattr(row.get(c), "in_process", False))] if marked else []
+        if partial:
+            extra.append(" ".join(f"{c}:{cov[0]}/{cov[1]}" for c in columns
+                                  if (cov := getattr(row.get(c), "coverage", None))))
         w.writerow([key, *["" if row.get(c) is None else f"{100 * row[c]:.2f}" for c in columns], *extra])
     return buf.getvalue()
 

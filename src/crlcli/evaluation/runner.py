@@ -45,8 +45,9 @@ def parse_backend_opts(items: list[str] | None) -> dict[str, Any]:
 
 def evaluate(bench: Benchmark, rd: RunDir, backend: Any, params: Any, thinking: bool, run: dict[str, Any],
              workers: int | None = None, batch_tasks: int = 16, progress: Progress | None = None,
-             set_total: Callable[[int], None] | None = None) -> dict[str, Any]:
-    """Generate params.n samples per task (keeping those already in rd), score new ones, write the summary."""
+             set_total: Callable[[int], None] | None = None, benchmark_tasks: int | None = None) -> dict[str, Any]:
+    """Generate params.n samples per task (keeping those already in rd), score new ones, write the summary.
+    benchmark_tasks: the benchmark's size without --limit (default: the tasks run), for `counts.benchmark_tasks`."""
     watch = Stopwatch()
     with watch("load"):
         tasks = bench.tasks()
@@ -100,6 +101,7 @@ def evaluate(bench: Benchmark, rd: RunDir, backend: Any, params: Any, thinking: 
     samples = [s for s in samples if s["task_id"] in by_id]
     timing = dict(watch.totals)
     summary = summarize(bench, samples, run, timing)
+    summary["counts"]["benchmark_tasks"] = benchmark_tasks or len(tasks)
     rd.write_summary(summary)
     return summary
 
@@ -139,7 +141,8 @@ def read_samples(path: Any, bench: Benchmark, task_ids: set[str], all_ids: set[s
 
 def rescore(bench: Benchmark, rd: RunDir, samples: list[dict[str, Any]], run: dict[str, Any],
             workers: int | None = None, progress: Progress | None = None, tasks: list[Task] | None = None,
-            keep: list[dict[str, Any]] | None = None, left_out: dict[str, int] | None = None) -> dict[str, Any]:
+            keep: list[dict[str, Any]] | None = None, left_out: dict[str, int] | None = None,
+            benchmark_tasks: int | None = None) -> dict[str, Any]:
     """Score `samples` afresh (a scorer fix, or completions made elsewhere) and rewrite the run's files. `keep`:
     samples written back unscored (outside a --limit); `left_out`: counts of samples not scored, for the summary."""
     watch = Stopwatch()
@@ -159,6 +162,7 @@ def rescore(bench: Benchmark, rd: RunDir, samples: list[dict[str, Any]], run: di
     rd.path.mkdir(parents=True, exist_ok=True)
     rd.rewrite_samples(wanted + list(keep or []))
     summary = summarize(bench, wanted, run, dict(watch.totals))
+    summary["counts"]["benchmark_tasks"] = benchmark_tasks or len(tasks)
     if left_out:
         summary["counts"]["left_out"] = dict(left_out)
     rd.write_summary(summary)
