@@ -204,7 +204,8 @@ def register(app: typer.Typer) -> None:
         run_dirs: Annotated[list[Path], typer.Argument(help="Run directories (with summary.json).")],
         fmt: Annotated[str, Opt("--format", help="rich (stderr), markdown or csv (stdout).")] = "rich",
         # help is Rich markup: escape(), or "[plot]" vanishes
-        plot: Annotated[Optional[Path], Opt(help=escape("Also draw a grouped bar chart to this PNG (needs crlcli[plot])."))] = None,
+        plot: Annotated[Optional[Path], Opt(help=escape("Also draw a grouped bar chart to this PNG "
+                                                        "(needs crlcli[plot])."))] = None,
         label: Annotated[str, Opt(help="Row per 'model' (runs merge) or per 'run' directory.")] = "model",
     ) -> None:
         from ..evaluation import report as rep
