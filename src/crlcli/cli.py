@@ -89,17 +89,19 @@ def _on_sigterm(signum, frame) -> None:
     raise Terminated()
 
 
-def _catch_sigterm() -> None:
+def _catch_sigterm() -> bool:
     """Turn SIGTERM into Terminated unless someone already handles it (commands with a drain of their own, such
-    as `crl reward serve`, install their handlers later and replace this one)."""
+    as `crl reward serve`, install their handlers later and replace this one). True when installed."""
     if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
         signal.signal(signal.SIGTERM, _on_sigterm)
+        return True
+    return False
 
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: the single place where errors become `error:`/`hint:` and an exit code."""
     debug = os.environ.get("CRL_DEBUG") not in (None, "", "0")
-    _catch_sigterm()
+    caught = _catch_sigterm()
     try:
         result = app(args=argv, prog_name="crl", standalone_mode=False)
         code = result if isinstance(result, int) else 0
@@ -142,6 +144,8 @@ def main(argv: list[str] | None = None) -> None:
         )
         console.print("[bold]hint:[/] run again with CRL_DEBUG=1 for the traceback", markup=True)
         code = 1
+    if caught and signal.getsignal(signal.SIGTERM) is _on_sigterm:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # main() called in-process (tests) leaves no handler behind
     sys.exit(code)
 
 
