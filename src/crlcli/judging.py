@@ -6,11 +6,9 @@ sandbox worker stays busy.
 
 from __future__ import annotations
 
-import logging
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,31 +16,6 @@ from .errors import CrlError
 from .log import logger
 from .records import json_type
 from .sandbox import JudgePool, Limits, label_for
-
-
-class _StartCutByKill(logging.Filter):
-    """Drops the pool's "sandbox start failed" warning while the pool is being killed: a stop on bad input or an
-    interrupt stops the sandboxes that workers are still starting, and their "no answer from the runner" is that
-    stop, not a failure worth reporting. At any other time the warning stays."""
-
-    def __init__(self, pool: Any):
-        super().__init__()
-        self.pool = pool
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        killing = getattr(self.pool, "_killing", False) and self.pool._closed.is_set()
-        return not (killing and record.getMessage().startswith("sandbox start failed"))
-
-
-@contextmanager
-def quiet_kill(pool: Any) -> Iterator[Any]:
-    """`with quiet_kill(pool), pool:` (the filter outlives the pool's close)."""
-    flt = _StartCutByKill(pool)
-    logger.addFilter(flt)
-    try:
-        yield pool
-    finally:
-        logger.removeFilter(flt)
 
 
 @dataclass

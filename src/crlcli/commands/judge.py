@@ -55,7 +55,7 @@ def register(app: typer.Typer) -> None:
         threshold: Annotated[float, typer.Option("--threshold", help="Label T when pass_rate > this.")] = 0.8,
     ) -> None:
         from ..errors import CrlError, UsageError
-        from ..judging import JudgeStats, judge_records, quiet_kill
+        from ..judging import JudgeStats, judge_records
         from ..log import console, logger
         from ..progress import Meter
         from ..sandbox import JudgePool, Limits
@@ -75,7 +75,7 @@ def register(app: typer.Typer) -> None:
         # SIGTERM unwinds like Ctrl-C (crlcli.cli's boundary), so every sandbox is killed and every cgroup removed.
         pool = JudgePool(workers=workers or os.cpu_count(), limits=limits, mode=sandbox,
                          require_isolation=require_isolation)
-        with quiet_kill(pool), pool:
+        with pool:
             if pool.mode == "bwrap":
                 logger.info(f"sandbox: bwrap ({pool.info.detail})")
             else:

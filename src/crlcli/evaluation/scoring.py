@@ -26,10 +26,9 @@ def judge_pool(bench: Benchmark, workers: int | None) -> Iterator[Any]:
     except ImportError as exc:
         raise CrlError(f"the sandbox is not available ({exc})", hint="crlcli.sandbox is needed to score code") from exc
     limits = getattr(bench, "limits", lambda: {})()
-    from ..judging import quiet_kill
 
     pool = JudgePool(workers=workers, limits=Limits(**limits))
-    with quiet_kill(pool), pool:
+    with pool:
         yield pool
 
 

@@ -281,7 +281,8 @@ class JudgePool:
                 try:
                     box.start()
                 except CrlError as exc:
-                    logger.warning(f"sandbox start failed: {exc.message}")
+                    if not self._killing:  # a kill (bad input, an interrupt) stops sandboxes still starting
+                        logger.warning(f"sandbox start failed: {exc.message}")
                     box = None
             if box is not None and not self._killing:
                 msg = dict(prep.message, uid=box.uid)
