@@ -146,8 +146,9 @@ def _sigterm_as_interrupt():
     def handler(signum, frame):
         raise KeyboardInterrupt
 
-    if threading.current_thread() is not threading.main_thread():
-        yield
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) not in (
+            signal.SIG_DFL, None):
+        yield  # someone (the CLI boundary: exit 143) already turns SIGTERM into an interrupt
         return
     previous = signal.signal(signal.SIGTERM, handler)
     try:
