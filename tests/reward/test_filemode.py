@@ -107,3 +107,19 @@ def test_verl_compute_score(fresh_service):
     assert module.compute_score("crl/crl", "no verdict", label)["score"] == 0.0
     bad = module.compute_score("crl/x", "x", "{broken")
     assert bad["score"] == 0.0 and bad["reward_failed"] == 1.0
+
+
+def test_a_misspelt_sandbox_mode_stops_the_reward_file_from_loading():
+    """A typo would otherwise score every RL sample 0 for a whole run: the file refuses to load instead."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, CRL_REWARD_ISOLATION="bwarp")
+    proc = subprocess.run([sys.executable, "-c", "import crlcli.reward.filemode"], env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode != 0 and "CRL_REWARD_ISOLATION='bwarp'" in proc.stderr
+    env["CRL_REWARD_ISOLATION"] = "limits"
+    ok = subprocess.run([sys.executable, "-c", "import crlcli.reward.filemode"], env=env, capture_output=True,
+                        timeout=60)
+    assert ok.returncode == 0, ok.stderr

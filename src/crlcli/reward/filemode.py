@@ -46,6 +46,25 @@ def service_from_env() -> RewardService:
     )
 
 
+def check_env() -> None:
+    """Refuse, when the reward file is loaded (before any rollout), settings that would silently zero rewards:
+    a misspelt sandbox mode would score every RL sample 0."""
+    mode = os.environ.get("CRL_REWARD_ISOLATION", "auto").strip() or "auto"
+    if mode not in ("auto", "bwrap", "limits"):
+        raise ValueError(f"CRL_REWARD_ISOLATION={mode!r}: use auto, bwrap or limits")
+    for name in ("CRL_REWARD_CRL_SCALE", "CRL_REWARD_TIMEOUT", "CRL_REWARD_TEST_TIMEOUT", "CRL_REWARD_WORKERS",
+                 "CRL_REWARD_MEMORY_MB"):
+        raw = os.environ.get(name, "").strip()
+        try:
+            if raw:
+                float(raw)
+        except ValueError:
+            raise ValueError(f"{name}={raw!r} is not a number") from None
+
+
+check_env()
+
+
 def _get() -> RewardService:
     global _service
     if _service is None:
