@@ -38,7 +38,7 @@ _PROCS_OVERHEAD = 8  # bwrap, the runner, its supervisor, the per-candidate runn
 
 
 class Sandbox:
-    """One worker's sandbox process and the length-prefixed JSON channel to the runner in it."""
+    """One worker's sandbox process: length-prefixed JSON requests to the runner in it, framed replies back."""
 
     def __init__(self, info: IsolationInfo, slot: int, max_procs: int = 64, memory_mb: int | None = None):
         self.info = info
