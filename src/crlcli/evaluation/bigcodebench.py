@@ -230,7 +230,8 @@ def _crl_harness(_source, _test, _names, _test_names, _protect, _g):
                     out.append("%s.%s" % (_n, _k))
             if _strict:
                 for _k in _d:
-                    if _k not in _saved:
+                    # a deprecation warning from unittest (assertDictContainsSubset) adds the registry itself
+                    if _k not in _saved and _k != "__warningregistry__":
                         out.append("%s.%s (added)" % (_n, _k))
         for _c, _proxy, _saved, _strict in _csaved:
             for _k, _v in _saved.items():
