@@ -442,7 +442,7 @@ class Candidate:
                 if "\nThreads:\t1\n" not in fh.read():
                     return False
             if self.pid1:
-                return not [p for p in os.listdir("/proc") if p.isdigit() and int(p) not in (1, pid)]
+                return not [p for p in os.listdir("/proc") if p.isdigit() and int(p) not in (1, pid) and _runs(p)]
             return True
         except OSError:
             return False
@@ -512,6 +512,15 @@ class Candidate:
                 self.emit(k, letter, ms)
                 k += 1
             i = k
+
+
+def _runs(pid):
+    """Can process `pid` still run code? A zombie (an orphan that ended, waiting for us to reap it) cannot."""
+    try:
+        with open("/proc/%s/stat" % pid) as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False  # gone
 
 
 def _real_root():
