@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
 from functools import partial
 from typing import Any
 
@@ -128,3 +131,98 @@ def decode_call_args(value: Any, where: str) -> list | dict:
     if isinstance(value, dict) and value and set(value) <= {"args", "kwargs"}:
         return {"args": list(value.get("args", [])), "kwargs": dict(value.get("kwargs", {}))}
     return [value]
+
+
+# --- LiveCodeBench's rule (lcb_runner/evaluation/testing_util.py at 28fef95), restated here -------------------
+# stdin problems (grade_stdio): both texts are stripped, split on "\n" and every line stripped again
+# (get_stripped_lines); the line counts must be equal; each pair of lines is equal as text, or else both split
+# on whitespace into lists of Decimal (convert_line_to_decimals) that are equal, exactly: `2.0` = `2`, `1e2` =
+# `100`, but `0.3333333` != `0.333333333`. LiveCodeBench works on str, so "whitespace" is str.strip/str.split's
+# (Unicode) whitespace and lines end only at "\n" (a "\r" before it is stripped with the line).
+
+
+def _text(value: str | bytes) -> str:
+    return value if isinstance(value, str) else value.decode("utf-8", "surrogateescape")
+
+
+def lcb_lines(text: str | bytes) -> list[str]:
+    """get_stripped_lines: the stripped lines of the stripped text (an empty output is one empty line)."""
+    return [line.strip() for line in _text(text).strip().split("\n")]
+
+
+def _decimals(line: str) -> list[Decimal] | None:
+    try:
+        return [Decimal(tok) for tok in line.split()]
+    except (ArithmeticError, ValueError, TypeError):  # decimal.InvalidOperation is an ArithmeticError
+        return None
+
+
+def lcb_stdio_equal(actual: str | bytes, expected: str | bytes, tol: float | None = None) -> bool:  # noqa: ARG001
+    """LiveCodeBench's stdin verdict (no tolerance: `tol` is accepted for the comparator signature only)."""
+    got, want = lcb_lines(actual), lcb_lines(expected)
+    if len(got) != len(want):
+        return False
+    for g, w in zip(got, want):
+        if g == w:
+            continue
+        dg, dw = _decimals(g), _decimals(w)
+        if dg is None or dw is None:
+            return False
+        try:
+            if dg != dw:  # NaN equals nothing; a signalling NaN raises, which LiveCodeBench counts as a failure
+                return False
+        except ArithmeticError:
+            return False
+    return True
+
+
+def lcb_call_equal(value: Any, expected: Any, tol: float | None = None) -> bool:  # noqa: ARG001
+    """LiveCodeBench's functional verdict (grade_call_based): the expected output is JSON text (decoded here;
+    a string that is not JSON is the value itself), a returned tuple becomes a list (only at the top), then
+    Python's `==`: exact floats, `1 == 1.0`, `True == 1`, a nested tuple is not a list, a set is not a list.
+    `value` is the parent's decoding of what the child sent (plain data only, so no candidate `__eq__` runs)."""
+    from .runner_child import NumpyValue  # the child's numpy values, when the parent has no numpy
+
+    want = expected
+    if isinstance(expected, str):
+        try:
+            want = _loads(expected)
+        except ValueError:
+            want = expected
+    if type(value) is tuple:
+        value = list(value)
+    if type(value) is NumpyValue:
+        if value.shape is not None:  # an array's == is an array: LiveCodeBench's `if not result` raises
+            return False
+        value = value.value
+    try:
+        return (value == want) is True
+    except (ArithmeticError, ValueError, TypeError, RecursionError):
+        return False
+
+
+@dataclass(frozen=True)
+class Comparator:
+    """How the parent compares one case: stdio(actual, expected, tol) and call(decoded value, expected, tol);
+    call None = the default JSON comparison (jobs.Verdicts)."""
+
+    name: str
+    stdio: Callable[[Any, Any, float], bool]
+    call: Callable[[Any, Any, float], bool] | None = None
+
+
+COMPARATORS = {
+    "tokens": Comparator("tokens", stdio_equal),  # the judge's and the reward's default (docs/judge.md)
+    "lcb": Comparator("lcb", lcb_stdio_equal, lcb_call_equal),  # LiveCodeBench's grader
+}
+
+
+def comparator(name: Any) -> Comparator:
+    """A `tests.compare` value (absent/null = tokens) -> its Comparator; CrlError for anything else."""
+    from ..errors import CrlError
+
+    if name is None:
+        return COMPARATORS["tokens"]
+    if not isinstance(name, str) or name not in COMPARATORS:
+        raise CrlError(f"unknown tests.compare {name!r:.40}", hint=f"use one of: {', '.join(COMPARATORS)}")
+    return COMPARATORS[name]
