@@ -10,7 +10,7 @@ from functools import lru_cache
 from typing import Any
 
 from ..errors import CrlError
-from .compare import DEFAULT_TOL, call_expected_matches, decode_call_args, stdio_equal
+from .compare import COMPARATORS, DEFAULT_TOL, Comparator, call_expected_matches, comparator, decode_call_args
 from .. import asserts
 from .runner_child import NumpyValue, decode_value, encode_value
 
@@ -43,6 +43,7 @@ class Prepared:
     tol: float
     budget: float  # seconds the whole candidate may take before the parent gives up on the sandbox
     check: Callable[[int, Any], bool] | None = None  # call tests: the parent's own comparison of decoded values
+    rule: Comparator = COMPARATORS["tokens"]  # tests.compare: the rule the parent compares outputs with
 
     @property
     def trust(self) -> str:
@@ -125,6 +126,7 @@ def prepare(code: str, tests: Any, limits: Limits, check: Callable[[int, Any], b
         if not isinstance(prelude, str):
             raise CrlError("tests.prelude must be a string of Python source")
         code = prelude.rstrip("\n") + "\n" + code
+    rule = comparator(tests.get("compare"))  # e.g. "lcb": LiveCodeBench's grader (sandbox/compare.py)
     if check is not None and kind != "call":
         raise CrlError("a parent-side check needs call tests")
     message = {"type": kind, "code": code, "cases": inputs, "timeouts": timeouts,
@@ -133,7 +135,7 @@ def prepare(code: str, tests: Any, limits: Limits, check: Callable[[int, Any], b
                "memory_mb": limits.memory_mb, "max_output": limits.max_output, "tmpfs_mb": limits.tmpfs_mb,
                "max_procs": limits.max_procs}
     budget = 15.0 + sum(timeouts) + 0.25 * len(timeouts)
-    return Prepared(message, expected, kind, tol, budget, check)
+    return Prepared(message, expected, kind, tol, budget, check, rule)
 
 
 def _call_input(case: dict, where: str, tagged_text: Any, python_values: bool) -> Any:
@@ -215,7 +217,7 @@ class Verdicts:
     def _compare(self, i: int, body: bytes) -> str:
         prep = self.prep
         if prep.kind == "stdio":
-            return "A" if stdio_equal(body.decode("utf-8", "surrogateescape"), prep.expected[i], prep.tol) else "W"
+            return "A" if prep.rule.stdio(body.decode("utf-8", "surrogateescape"), prep.expected[i], prep.tol) else "W"
         try:
             value = decode_value(body, _numpy() if prep.check is not None else None)
         except ValueError:
@@ -230,6 +232,8 @@ class Verdicts:
             return "A"  # no expected value given: the case checks only that the call returns
         if isinstance(want, _PythonExpected):
             return "A" if want.matches(value) else "W"
+        if prep.rule.call is not None:
+            return "A" if prep.rule.call(value, want, prep.tol) else "W"
         try:
             return "A" if call_expected_matches(json_view(value), want, prep.tol) else "W"
         except (ValueError, TypeError, RecursionError):
