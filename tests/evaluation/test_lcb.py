@@ -62,10 +62,13 @@ def test_decoding_both_forms():
 
 def test_tests_shape():
     t = to_tests(functional_record(), "r")
-    assert t["type"] == "call" and t["fn_name"] == "scale" and t["class_name"] == "Solution"
-    assert t["cases"][0] == {"input": [[1, 2, 3], 2], "output": [2, 4, 6]} and len(t["cases"]) == 3
+    assert t["type"] == "call" and t["fn_name"] == "scale" and t["class_name"] is None  # Solution found by the runner
+    assert t["cases"][0] == {"input": [[1, 2, 3], 2], "output": "[2, 4, 6]"} and len(t["cases"]) == 3
     s = to_tests(stdin_record(), "r")
     assert s["type"] == "stdio" and [c["output"] for c in s["cases"]] == ["3\n", "12\n", "99\n"]
+    # Graded by LiveCodeBench's rule, after its imports prelude (both kinds).
+    assert t["compare"] == s["compare"] == "lcb"
+    assert s["prelude"].startswith("from string import *\n") and "sys.setrecursionlimit(50000)" in s["prelude"]
 
 
 def test_v5_window_and_prompt(lcb_file):
@@ -104,3 +107,104 @@ def test_correct_wrong_and_too_slow(lcb_file, kind, solutions):
     assert got["correct"].metrics == {"pass": True} and got["correct"].verdicts["pass"] == "AAA"
     assert got["wrong"].metrics == {"pass": False} and "W" in got["wrong"].verdicts["pass"]
     assert got["slow"].metrics == {"pass": False} and set(got["slow"].verdicts["pass"]) == {"T"}
+
+
+# --- issue 18: LiveCodeBench's own verdicts (lcb_runner/evaluation/testing_util.py grade_stdio/grade_call_based) ---
+from crlcli.sandbox.compare import lcb_call_equal, lcb_stdio_equal, stdio_equal  # noqa: E402
+
+# (printed, expected, LiveCodeBench's verdict): the issue's edges first, then the rest of the rule.
+LCB_STDIO_EDGES = [
+    ("1 2\n", "1\n2\n", False),  # same tokens, one line where two are expected: line counts differ
+    ("0.3333333\n", "0.333333333\n", False),  # Decimals compared exactly, no tolerance
+    ("1  2\n", "1 2\n", True),  # doubled inner space: not equal as text, equal as Decimal lists
+    ("a  b\n", "a b\n", False),  # ... but words are no Decimals: the line must match as text
+    ("2.0\n", "2\n", True),  # Decimal('2.0') == Decimal('2')
+    ("1e2\n", "100\n", True),  # Decimal('1e2') == Decimal('100')
+    ("100\n", "1E+2\n", True),
+    ("  3  \n\n\n", "3", True),  # the whole text and each line stripped
+    ("3\r\n4\r\n", "3\n4\n", True),  # \r stripped with its line
+    ("1\n\n2\n", "1\n2\n", False),  # an inner empty line is a line
+    ("Yes\n", "YES\n", False),  # no case folding
+    ("3\n4\n", "3\n", False),  # trailing output
+    ("nan\n", "nan\n", True),  # equal as text ...
+    ("nan\n", "NaN\n", False),  # ... but Decimal NaN equals nothing
+    ("1\xa02\n", "1 2\n", True),  # str.split(): Unicode whitespace separates
+    ("-0\n", "0\n", True),
+    ("+5\n", "5\n", True),
+    ("", "", True),
+    ("", "0\n", False),
+]
+
+
+@pytest.mark.parametrize("printed,expected,verdict", LCB_STDIO_EDGES)
+def test_lcb_stdio_rule(printed, expected, verdict):
+    assert lcb_stdio_equal(printed, expected) is verdict
+    assert lcb_stdio_equal(printed.encode(), expected.encode()) is verdict  # raw stdout bytes, as the sandbox sends
+
+
+def test_issue_edges_differ_from_the_token_comparator():
+    """The five outputs the issue lists: the token comparator (judge default) decided each the other way."""
+    edges = [("1 2\n", "1\n2\n"), ("0.3333333\n", "0.333333333\n"), ("a  b\n", "a b\n"), ("2.0\n", "2\n"),
+             ("1e2\n", "100\n")]
+    assert [lcb_stdio_equal(p, e) for p, e in edges] == [False, False, False, True, True]
+    assert [stdio_equal(p, e) for p, e in edges] == [True, True, True, False, False]
+
+
+@pytest.mark.parametrize("value,expected,verdict", [
+    ((1, 2), "[1, 2]", True),  # a returned tuple counts as a list ...
+    ([(1, 2)], "[[1, 2]]", False),  # ... only at the top
+    (True, "1", True),  # Python ==: True == 1
+    (1.0, "1", True),
+    (0.1 + 0.2, "0.3", False),  # floats exact
+    ({1: 2}, '{"1": 2}', False),  # JSON keys are strings
+    ({"a": [1]}, '{"a": [1]}', True),
+    ({1, 2}, "[1, 2]", False),
+    ("abc", '"abc"', True),
+    (None, "null", True),
+    (10 ** 400 + 1, "1" + "0" * 399 + "1", True),  # big ints exact
+    (10 ** 400, "1" + "0" * 399 + "1", False),
+])
+def test_lcb_call_rule(value, expected, verdict):
+    assert lcb_call_equal(value, expected) is verdict
+
+
+def _score_all(lcb_file, kind, codes):
+    from crlcli.sandbox import JudgePool, Limits
+
+    bench = get_benchmark("lcb", data=lcb_file, timeout=2.0)
+    task = bench.tasks()[0 if kind == "stdin" else 1]
+    with JudgePool(workers=2, limits=Limits(**bench.limits())) as pool:
+        return {name: bench.score(task, f"```python\n{code}```\n", pool) for name, code in codes.items()}
+
+
+def test_lcb_eval_uses_lcb_rule_in_the_sandbox(lcb_file):
+    """End to end: what the program prints crosses the sandbox as raw stdout and the parent applies the rule."""
+    table = "{'1 2': ('3', '3.0'), '5 7': ('12', '1.2e1'), '100 -1': ('99', '99.000')}"
+    codes = {
+        "decimal_forms": f"print({table}[input().strip()][1])\n",  # 3.0, 1.2e1, 99.000: LCB accepts
+        "two_lines": "a, b = map(int, input().split())\nprint(a + b)\nprint()\nprint(a + b)\n",
+        "spaced": "a, b = map(int, input().split())\nprint('  ', a + b, '  ')\n",
+        "close_float": "a, b = map(int, input().split())\nprint(a + b + 1e-9)\n",  # tokens would accept (1e-6)
+    }
+    got = _score_all(lcb_file, "stdin", codes)
+    assert got["decimal_forms"].metrics == {"pass": True}, got["decimal_forms"].verdicts
+    assert got["two_lines"].verdicts["pass"] == "WWW"
+    assert got["spaced"].metrics == {"pass": True}
+    assert got["close_float"].verdicts["pass"] == "WWW"
+
+
+def test_lcb_functional_rule_and_prelude(lcb_file):
+    codes = {
+        # List and the missing imports come from LiveCodeBench's prelude
+        "prelude": "class Solution:\n    def scale(self, nums: List[int], k: int) -> List[int]:\n"
+                   "        return list(accumulate([0])) and [x * k for x in nums]\n",
+        "tuple": "class Solution:\n    def scale(self, nums, k):\n        return tuple(x * k for x in nums)\n",
+        "floats": "class Solution:\n    def scale(self, nums, k):\n        return [x * k + 0.0 for x in nums]\n",
+        "near": "class Solution:\n    def scale(self, nums, k):\n        return [x * k + 1e-9 for x in nums]\n",
+        "top_level": "def scale(nums, k):\n    return [x * k for x in nums]\n",  # no class: LCB calls the function
+        "nested_tuples": "class Solution:\n    def scale(self, nums, k):\n        return [(x * k,) for x in nums]\n",
+    }
+    got = _score_all(lcb_file, "functional", codes)
+    verdicts = {name: s.verdicts["pass"] for name, s in got.items()}
+    assert verdicts == {"prelude": "AAA", "tuple": "AAA", "floats": "AAA", "near": "WAW", "top_level": "AAA",
+                        "nested_tuples": "WAW"}

@@ -9,6 +9,9 @@
   `output`, and call `Solution().<func_name>` (LeetCode) or `<func_name>`.
 - `--release v5` selects contest dates 2024-10-01..2025-02-01 (both ends included, by date); `--start/--end`
   override either end. Breakdown by difficulty and platform. Time limit 6 s per test, as LiveCodeBench's runner.
+- Grading: LiveCodeBench's own rule (tests.compare = "lcb", sandbox/compare.py): stdin outputs as stripped lines,
+  equal as text or as lists of Decimal; functional results by Python `==` with the JSON-decoded output (a
+  returned tuple as a list); the candidate runs after LiveCodeBench's imports prelude, as in its grader.
 - Prompt: LiveCodeBench's generic code-generation prompt in the form Qwen3 uses for thinking mode (without "You
   will NOT return anything except for the program"); prompts/eval_lcb*.txt.
 """
@@ -32,6 +35,15 @@ RELEASES = {f"v{i}": [f"test{'' if j == 1 else j}.jsonl" for j in range(1, i + 1
 WINDOWS = {"v5": ("2024-10-01", "2025-02-01")}
 _HUB = "https://huggingface.co/datasets/livecodebench/code_generation_lite/resolve/main/{}"
 TIMEOUT_S = 6.0
+# LiveCodeBench's grader runs every solution after the same imports (testing_util.import_string: a star import of
+# each module, then a plain import of all but builtins and typing, and a 50,000 recursion limit), and its
+# evaluation process raises the int-to-text digit limit to 50,000. Candidates rely on these names (List,
+# defaultdict, gcd, ...) without importing them, so crl runs the same prelude in the sandbox.
+_PRELUDE_MODULES = ("string", "re", "datetime", "collections", "heapq", "bisect", "copy", "math", "random",
+                    "statistics", "itertools", "functools", "operator", "io", "sys", "json", "builtins", "typing")
+PRELUDE = ("".join(f"from {m} import *\n" for m in _PRELUDE_MODULES)
+           + "".join(f"import {m}\n" for m in _PRELUDE_MODULES if m not in ("builtins", "typing"))
+           + "sys.setrecursionlimit(50000)\nsys.set_int_max_str_digits(50000)\n")
 
 
 class _StringsOnly(pickle.Unpickler):
@@ -86,21 +98,24 @@ def to_tests(rec: dict[str, Any], where: str) -> dict[str, Any]:
         fn = meta.get("func_name")
         if not fn:
             raise CrlError(f"{where}: functional tests but metadata has no func_name")
-        starter = rec.get("starter_code") or ""
         call_cases = []
         for i, c in enumerate(cases):
             try:
                 args = [json.loads(line) for line in c["input"].split("\n") if line.strip()]
-                out = json.loads(c["output"])
+                json.loads(c["output"])
             except ValueError as exc:
                 raise CrlError(f"{where}: functional test {i} is not one JSON value per line ({exc})") from exc
-            call_cases.append({"input": args, "output": out})
-        return {"type": "call", "fn_name": fn, "class_name": "Solution" if "class Solution" in starter else None,
-                "cases": call_cases, "program": None}
+            # The output stays JSON text: the lcb comparator decodes it as LiveCodeBench does (json.loads).
+            call_cases.append({"input": args, "output": c["output"]})
+        # No class_name: as in LiveCodeBench, a `Solution` class is used when the solution defines one (the
+        # runner falls back to it), a top-level function otherwise, whatever the starter code showed.
+        return {"type": "call", "fn_name": fn, "class_name": None, "cases": call_cases, "program": None,
+                "compare": "lcb", "prelude": PRELUDE}
     if kinds != {"stdin"}:
         raise CrlError(f"{where}: unknown test type {kinds.pop()!r}")
     return {"type": "stdio", "fn_name": None, "class_name": None,
-            "cases": [{"input": c["input"], "output": c["output"]} for c in cases], "program": None}
+            "cases": [{"input": c["input"], "output": c["output"]} for c in cases], "program": None,
+            "compare": "lcb", "prelude": PRELUDE}
 
 
 def lcb_prompt(question: str, starter_code: str, stdio: bool = True) -> str:
