@@ -109,8 +109,10 @@ def _failed(logs: dict[str, Any], reason: str, started: float) -> Reward:
     return Reward(0.0, 0.0, logs)
 
 
-def prepare(query: Any, prompt: Any, label: Any, *, crl_scale: float = 1.0) -> Reward | RlJob:
-    """Everything but the sandbox run. Never raises."""
+def prepare(query: Any, prompt: Any, label: Any, *, crl_scale: float = 1.0,
+            compare: str | None = None) -> Reward | RlJob:
+    """Everything but the sandbox run. Never raises. `compare`: the comparator for RL tests that do not name
+    one in `tests.compare` (None: the sandbox's default, tokens; "lcb": LiveCodeBench's rule)."""
     started = time.perf_counter()
     logs: dict[str, Any] = {"kind": None}
     try:
@@ -139,6 +141,8 @@ def prepare(query: Any, prompt: Any, label: Any, *, crl_scale: float = 1.0) -> R
             tests = lab.get("tests")
             if not isinstance(tests, dict):
                 return _failed(logs, "rl label has no 'tests' object", started)
+            if compare is not None and tests.get("compare") is None:  # the label's own rule wins
+                tests = {**tests, "compare": compare}
             code = extract_code(response)
             logs["code_found"] = int(code is not None)
             if code is None:
@@ -202,9 +206,10 @@ def score(
     *,
     crl_scale: float = 1.0,
     run: Callable[[str, dict], dict] | None = None,
+    compare: str | None = None,
 ) -> Reward:
     """Score one rollout. `run(code, tests) -> run_tests-style dict` defaults to the sandbox's `run_tests`."""
-    job = prepare(query, prompt, label, crl_scale=crl_scale)
+    job = prepare(query, prompt, label, crl_scale=crl_scale, compare=compare)
     if isinstance(job, Reward):
         return job
     try:

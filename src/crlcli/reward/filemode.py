@@ -12,6 +12,8 @@ Environment variables (read once, at the first call):
   CRL_REWARD_MEMORY_MB         memory limit per test run (default: the sandbox's, 1024)
   CRL_REWARD_ISOLATION         sandbox mode: auto | bwrap | limits (default auto)
   CRL_REWARD_REQUIRE_ISOLATION 1 to refuse to run candidates without namespace isolation
+  CRL_REWARD_COMPARE           output comparator for RL tests that name none in tests.compare: tokens (default)
+                               or lcb (LiveCodeBench's grader; for LiveCodeBench-style data)
 """
 
 from __future__ import annotations
@@ -52,6 +54,11 @@ def check_env() -> None:
     mode = os.environ.get("CRL_REWARD_ISOLATION", "auto").strip() or "auto"
     if mode not in ("auto", "bwrap", "limits"):
         raise ValueError(f"CRL_REWARD_ISOLATION={mode!r}: use auto, bwrap or limits")
+    from ..sandbox.compare import COMPARATORS
+
+    compare = os.environ.get("CRL_REWARD_COMPARE", "").strip()
+    if compare and compare not in COMPARATORS:
+        raise ValueError(f"CRL_REWARD_COMPARE={compare!r}: use {' or '.join(COMPARATORS)}")
     for name in ("CRL_REWARD_CRL_SCALE", "CRL_REWARD_TIMEOUT", "CRL_REWARD_TEST_TIMEOUT", "CRL_REWARD_WORKERS",
                  "CRL_REWARD_MEMORY_MB"):
         raw = os.environ.get(name, "").strip()

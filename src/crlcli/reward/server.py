@@ -356,6 +356,7 @@ def serve(
         logger.info(
             f"reward server on http://{_display(bound_host)}:{bound_port}/get_reward "
             f"({service.workers} sandbox worker(s), CRL scale {service.crl_scale:g}, deadline {service.deadline:g} s, "
+            f"comparator {getattr(service, 'compare', None) or 'tokens'} unless a label's tests name one, "
             f"{max_inflight} scoring slot(s), client timeout {client_timeout:g} s)"
         )
         if ready is not None:

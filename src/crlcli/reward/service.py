@@ -90,8 +90,19 @@ class RewardService:
         mode: str = "auto",
         require_isolation: bool = False,
         python: str | None = None,
+        compare: str | None = None,
     ):
+        from ..errors import CrlError
+        from ..sandbox.compare import COMPARATORS
+
         self.crl_scale = float(crl_scale)
+        # The comparator for RL labels whose tests do not name one: this argument, else $CRL_REWARD_COMPARE (so
+        # the reward file and `crl reward serve` both take it), else the sandbox's default (tokens).
+        compare = compare or os.environ.get("CRL_REWARD_COMPARE", "").strip() or None
+        if compare is not None and compare not in COMPARATORS:
+            raise CrlError(f"unknown reward comparator {compare!r} (CRL_REWARD_COMPARE)",
+                           hint=f"use one of: {', '.join(COMPARATORS)}")
+        self.compare = compare
         self.workers = workers or max(1, os.cpu_count() or 1)
         self.deadline = float(deadline)
         self.test_timeout = test_timeout
@@ -136,7 +147,7 @@ class RewardService:
         out: list[Reward | None] = []
         pending: list[tuple[int, RlJob, Future | None]] = []
         for i, (query, prompt, label) in enumerate(zip(queries, prompts, labels)):
-            item = prepare(query, prompt, label, crl_scale=self.crl_scale)
+            item = prepare(query, prompt, label, crl_scale=self.crl_scale, compare=self.compare)
             out.append(item if isinstance(item, Reward) else None)
             if isinstance(item, RlJob):
                 pending.append((i, item, None))
