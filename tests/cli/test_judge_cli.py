@@ -144,3 +144,23 @@ def test_pipeline_verifies_reference_solutions(crl, shared_data):
     assert [r["id"] for r in out] == [r["id"] for r in recs]
     labels = [c["judgment"]["label"] for r in out for c in r["candidates"]]
     assert labels and set(labels) == {"T"}, [(r["id"], r["candidates"][0]["judgment"]) for r in out]
+
+
+def test_compare_lcb_uses_livecodebench_rule(crl):
+    """Issue 18: `--compare lcb` grades by LiveCodeBench's rule and says so in the output records; the default
+    stays the token comparator; a record's own tests.compare is used when no flag is given."""
+    two_lines = {"type": "stdio", "cases": [{"input": "1 2\n", "output": "1\n2\n"}]}
+    hundred = {"type": "stdio", "cases": [{"input": "", "output": "100\n"}]}
+    records = [rec(0, "print(input())\n", two_lines), rec(1, "print('1e2')\n", hundred)]
+    default = crl("judge", "--workers", "1", input=jsonl(*records))
+    assert default.returncode == 0, default.stderr.decode()
+    assert [r["candidates"][0]["judgment"]["verdicts"] for r in lines(default.stdout)] == ["A", "W"]
+    lcb = crl("judge", "--workers", "1", "--compare", "lcb", input=jsonl(*records))
+    assert lcb.returncode == 0, lcb.stderr.decode()
+    out = lines(lcb.stdout)
+    assert [r["candidates"][0]["judgment"]["verdicts"] for r in out] == ["W", "A"]
+    assert {r["tests"]["compare"] for r in out} == {"lcb"}
+    own = crl("judge", "--workers", "1", input=jsonl(rec(1, "print('1e2')\n", {**hundred, "compare": "lcb"})))
+    assert lines(own.stdout)[0]["candidates"][0]["judgment"]["verdicts"] == "A"
+    bad = crl("judge", "--compare", "exact", input=jsonl(*records))
+    assert bad.returncode == 2 and b"--compare" in bad.stderr

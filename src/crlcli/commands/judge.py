@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Annotated
+from collections.abc import Iterable, Iterator
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -21,6 +22,12 @@ Records without candidates pass through (counted in a warning).
   crl filter --source leetcode data.parquet | crl judge > judged.jsonl
 
   crl gen-candidates ... | crl judge --timeout 4 --require-isolation -o judged.jsonl --resume
+
+  crl judge -i lcb_style.jsonl --compare lcb > judged.jsonl   # LiveCodeBench's grader
+
+Outputs are compared token by token (floats within 1e-6) unless a record's
+tests.compare or --compare says otherwise: lcb = LiveCodeBench's rule
+(stripped lines, same count, equal as text or as exact Decimals).
 """
 
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([kmg]?)i?b?", re.I)
@@ -32,6 +39,16 @@ def parse_size(text: str) -> int:
     if not m:
         raise typer.BadParameter(f"not a size: {text!r} (use bytes or a k/M/G suffix)")
     return int(float(m.group(1)) * {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}[m.group(2).lower()])
+
+
+def with_compare(records: Iterable[dict[str, Any]], name: str) -> Iterator[dict[str, Any]]:
+    """Every record's tests judged with comparator `name`, which the output records say (tests.compare), so
+    that `crl mix` carries the rule into the RL labels and the reward applies the same one."""
+    for record in records:
+        tests = record.get("tests") if isinstance(record, dict) else None
+        if isinstance(tests, dict):
+            record["tests"] = {**tests, "compare": name}
+        yield record
 
 
 def register(app: typer.Typer) -> None:
@@ -53,6 +70,11 @@ def register(app: typer.Typer) -> None:
             bool, typer.Option("--require-isolation", help="Refuse to run without the bwrap sandbox.")
         ] = False,
         threshold: Annotated[float, typer.Option("--threshold", help="Label T when pass_rate > this.")] = 0.8,
+        compare: Annotated[
+            Optional[str],
+            typer.Option("--compare", help="Output comparator for every record: tokens | lcb (LiveCodeBench's "
+                                           "grader). Default: each record's tests.compare, else tokens."),
+        ] = None,
     ) -> None:
         from ..errors import CrlError, UsageError
         from ..judging import JudgeStats, judge_records
@@ -60,6 +82,10 @@ def register(app: typer.Typer) -> None:
         from ..progress import Meter
         from ..sandbox import JudgePool, Limits
 
+        from ..sandbox.compare import COMPARATORS
+
+        if compare is not None and compare not in COMPARATORS:
+            raise UsageError(f"--compare must be one of {', '.join(COMPARATORS)}, got {compare!r}")
         if sandbox not in ("auto", "bwrap", "limits"):
             raise UsageError(f"--sandbox must be auto, bwrap or limits, got {sandbox!r}")
         if workers < 0 or max_tests < 0 or timeout <= 0 or not 0.0 <= threshold <= 1.0:
@@ -83,7 +109,8 @@ def register(app: typer.Typer) -> None:
                 logger.warning("RUNNING UNTRUSTED CODE WITHOUT ISOLATION; --require-isolation refuses to")
             stats = JudgeStats()
             with Meter("judging", unit="cand", extra=("tests",), enabled=console.is_terminal) as meter:
-                judged = judge_records(stage.records(), pool, threshold, limits, reject=stage.reader.reject,
+                records = stage.records() if compare is None else with_compare(stage.records(), compare)
+                judged = judge_records(records, pool, threshold, limits, reject=stage.reader.reject,
                                        on_candidate=lambda n: meter.advance(1, tests=n), stats=stats)
                 stage.run(lambda _records: judged)
             rate = stats.candidates / meter.elapsed if meter.elapsed > 0 else 0.0
