@@ -12,10 +12,8 @@ can fool them) is refused unless the caller allows it (`--allow-in-process-tests
 from __future__ import annotations
 
 import random
-import re
 import statistics
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from collections import Counter
 from typing import Any, Callable, Iterable, Sequence
@@ -23,67 +21,13 @@ from typing import Any, Callable, Iterable, Sequence
 from . import jsonx
 from .asserts import convert as convert_asserts
 from .errors import CrlError
+from .prompts import load_template, render
 from .records import candidates_of, check_problem
 
 CRL_TEMPLATE = "crl_critique.txt"
 RL_TEMPLATE = "rl_solve.txt"
 PICKS = ("random", "balanced")
 FORMATS = ("openrlhf", "verl")
-
-# `[[if COND]] ... [[elif COND]] ... [[else]] ... [[end]]` (one level, no nesting): enough for the solve prompt's
-# "starter code / stdin / function" variants while the template stays a plain text file users can edit.
-_BLOCK = re.compile(r"\[\[if (\w+)\]\]\n?(.*?)\[\[end\]\]\n?", re.DOTALL)
-_BRANCH = re.compile(r"\[\[(elif \w+|else)\]\]\n?")
-
-
-def load_template(name_or_path: str | Path) -> str:
-    """A packaged template by file name (`crl_critique.txt`) or any file path."""
-    p = Path(name_or_path)
-    if p.exists():
-        if p.is_dir():
-            raise CrlError(f"{p}: is a directory, expected a template text file")
-        return p.read_text(encoding="utf-8")
-    packaged = resources.files("crlcli.prompts").joinpath(str(name_or_path))
-    if packaged.is_file():
-        return packaged.read_text(encoding="utf-8")
-    raise CrlError(f"template {name_or_path}: no such file", hint="give a path to a text file with {question}")
-
-
-def _conditions(problem: dict[str, Any]) -> dict[str, bool]:
-    kind = (problem.get("tests") or {}).get("type")
-    starter = (problem.get("starter_code") or "").strip()
-    return {
-        # HumanEval-style questions already are the starter code: do not print it twice
-        "starter_code": bool(starter) and starter not in (problem.get("question") or ""),
-        "stdio": kind == "stdio",
-        "call": kind == "call",
-        "assert": kind == "assert",
-    }
-
-
-def _choose(body: str, first: str, conds: dict[str, bool]) -> str:
-    parts = _BRANCH.split(body)  # [text, marker, text, marker, text ...]
-    branches = [(f"if {first}", parts[0])] + list(zip(parts[1::2], parts[2::2]))
-    for marker, text in branches:
-        if marker == "else" or conds.get(marker.split()[1], False):
-            return text
-    return ""
-
-
-def render(template: str, problem: dict[str, Any], solution: str | None = None) -> str:
-    """Fill `{question}`, `{starter_code}`, `{solution}`, `{fn_name}` by plain replacement (the CRL prompt holds
-    literal braces, `\\conclusion{T}`, so str.format is out) after resolving the conditional blocks."""
-    conds = _conditions(problem)
-    text = _BLOCK.sub(lambda m: _choose(m.group(2), m.group(1), conds), template)
-    values = {
-        "{question}": (problem.get("question") or "").strip(),
-        "{starter_code}": (problem.get("starter_code") or "").strip("\n"),
-        "{fn_name}": str((problem.get("tests") or {}).get("fn_name") or ""),
-        "{solution}": (solution or "").strip("\n"),
-    }
-    for key, value in values.items():
-        text = text.replace(key, value)
-    return text.strip() + "\n"
 
 
 def judged_candidates(problem: dict[str, Any]) -> list[dict[str, Any]]:
@@ -243,11 +187,8 @@ def mix(
         raise CrlError(f"--crl-pick must be one of {', '.join(PICKS)}, got {pick!r}")
     if fmt not in FORMATS:
         raise CrlError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
-    crl_tpl, rl_tpl = load_template(crl_template), load_template(rl_template)
-    if "{question}" not in crl_tpl or "{solution}" not in crl_tpl:
-        raise CrlError(f"CRL template {crl_template} must contain {{question}} and {{solution}}")
-    if "{question}" not in rl_tpl:
-        raise CrlError(f"RL template {rl_template} must contain {{question}}")
+    crl_tpl = load_template(crl_template, needs=("question", "solution"))
+    rl_tpl = load_template(rl_template)
     st = stats if stats is not None else MixStats()
     st.ratio, st.seed, st.pick = crl_ratio, seed, pick
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from crlcli.errors import CrlError
-from crlcli.generation.prompt import load_template, render
+from crlcli.prompts import load_template, render
 
 
 def rec(kind="stdio", starter="", fn=None, question="Sum {a} and {b}."):
@@ -14,7 +14,7 @@ def rec(kind="stdio", starter="", fn=None, question="Sum {a} and {b}."):
 
 
 def test_default_template_branches():
-    _, t = load_template()
+    t = load_template("solve.txt")
     stdio = render(t, rec())
     assert "Sum {a} and {b}." in stdio and "standard input" in stdio and "[[" not in stdio
     call = render(t, rec("call", fn="two_sum"))
@@ -59,3 +59,21 @@ def test_bad_templates(tmp_path, text, message):
 def test_missing_template_file(tmp_path):
     with pytest.raises(CrlError, match="not found"):
         load_template(tmp_path / "nope.txt")
+
+
+def test_one_rule_for_starter_code_id_and_solution():
+    t = "{id}: {question}\n[[if starter_code]]\nStart: {starter_code}\n[[end]]\n{solution}\n"
+    # a HumanEval-style question already is the starter code: the block is not printed a second time
+    humaneval = rec("assert", starter="def f(x):\n", question="def f(x):\n    \"\"\"Return x.\"\"\"\n")
+    assert render(t, humaneval) == 'p: def f(x):\n    """Return x."""\n'
+    assert render(t, rec(starter="x = 1"), solution="print(1)\n") == "p: Sum {a} and {b}.\nStart: x = 1\nprint(1)\n"
+
+
+def test_packaged_name_or_path_and_required_placeholders(tmp_path):
+    assert "{solution}" in load_template("crl_critique.txt", needs=("question", "solution"))
+    f = tmp_path / "c.txt"
+    f.write_text("Judge {question}\n")
+    with pytest.raises(CrlError, match="never uses {solution}; it must contain {question} and {solution}"):
+        load_template(f, needs=("question", "solution"))
+    with pytest.raises(CrlError, match="is a directory"):
+        load_template(tmp_path)

@@ -28,6 +28,7 @@ crl gen-candidates -b openai --base-url http://127.0.0.1:8000/v1 --n 4 < problem
 """
 
 Opt = typer.Option
+DEFAULT_TEMPLATE = "solve.txt"
 
 
 def _parse_options(pairs: list[str]) -> dict[str, Any]:
@@ -75,7 +76,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         from ..generation import BACKENDS, SamplingParams, get_backend
         from ..generation.candidates import GenSettings, GenStats, generate_candidates
-        from ..generation.prompt import load_template
+        from ..prompts import load_template
         from ..progress import Meter
 
         if backend not in BACKENDS:
@@ -85,7 +86,8 @@ def register(app: typer.Typer) -> None:
                 raise UsageError(f"{opt} must be at least 1, got {value}")
         params = SamplingParams(n=n, temperature=temperature, top_p=top_p, top_k=top_k, max_tokens=max_tokens,
                                 seed=seed)
-        name, template = load_template(prompt_template)
+        template_spec = prompt_template or DEFAULT_TEMPLATE
+        template = load_template(template_spec)
         stage = Stage(input, output, skip_invalid, resume)
         options: dict[str, Any] = {"model": model}
         if backend == "openai":
@@ -98,7 +100,7 @@ def register(app: typer.Typer) -> None:
             options = {"seed": seed if seed is not None else 0}
         options.update(_parse_options(backend_option))
         engine = get_backend(backend, **options)
-        settings = GenSettings(params=params, template=template, template_name=Path(name).name,
+        settings = GenSettings(params=params, template=template, template_name=Path(template_spec).name,
                                enable_thinking=thinking, raw_prompt=raw_prompt, keep_raw=keep_raw,
                                batch_size=batch_size)
         stats = GenStats()

@@ -10,7 +10,7 @@ from ..extract import extract_code
 from ..records import candidates_of
 from .base import Backend, Completion, SamplingParams
 from .mutate import references
-from .prompt import render
+from ..prompts import render
 
 
 @dataclass

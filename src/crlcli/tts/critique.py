@@ -72,10 +72,10 @@ def _record_candidates(problem: Problem, k: int) -> list[dict[str, Any]]:
 
 
 def critique_prompt(template: str, problem: Problem, code: str) -> list[dict[str, str]]:
-    from ..mixing import render
+    from ..prompts import render
 
-    return [{"role": "user", "content": render(template, {"question": problem.question, **_tests_hint(problem)},
-                                               solution=code)}]
+    record = {"id": problem.id, "question": problem.question, **_tests_hint(problem)}
+    return [{"role": "user", "content": render(template, record, solution=code)}]
 
 
 def _tests_hint(problem: Problem) -> dict[str, Any]:
@@ -94,9 +94,9 @@ def generate(
     progress: Callable[[int], None] | None = None,
 ) -> None:
     """Fill generations.jsonl with every missing candidate set and critique set (the models load on first use)."""
-    from ..mixing import load_template
+    from ..prompts import load_template
 
-    template = load_template(cfg.critique_template)
+    template = load_template(cfg.critique_template, needs=("question", "solution"))
     saved = run.load_generations()
     cands = {g["id"]: g["outputs"] for g in saved if g["kind"] == "candidates"}
     crits = {(g["id"], g["candidate"]) for g in saved if g["kind"] == "critiques"}

@@ -99,7 +99,8 @@ class Source:
 
     @staticmethod
     def _load_jsonl(path: str | None) -> list[Problem]:
-        from ..mixing import RL_TEMPLATE, load_template, render
+        from ..mixing import RL_TEMPLATE
+        from ..prompts import load_template, render
 
         template = load_template(RL_TEMPLATE)
         reader = JsonlReader(path)
