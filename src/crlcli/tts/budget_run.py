@@ -137,7 +137,7 @@ def score_run(
 
 def _tokenizer_for_counts(conf: dict[str, Any]):
     """The tokenizer the run used, to recount inserted text; None (counts left out) when it cannot be loaded."""
-    from .common import counting_tokenizer
+    from ..tokens import counting_tokenizer
 
     spec = conf.get("tokenizer") or (conf.get("model") if conf.get("backend") in ("hf", "vllm") else None)
     if not spec:

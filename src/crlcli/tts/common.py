@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-from ..errors import CrlError, require_module
+from ..errors import CrlError
+from ..tokens import load_tokenizer
 
 
 def parse_options(pairs: list[str] | None) -> dict[str, Any]:
@@ -32,35 +32,6 @@ def make_backend(name: str, model: str | None, options: dict[str, Any]):
     if not hasattr(backend, "complete"):
         raise CrlError(f"the {name} backend cannot continue raw text", hint="use vllm, openai or hf")
     return backend
-
-
-def load_tokenizer(spec: str):
-    transformers = require_module("transformers", "hf", "loading a tokenizer")
-    try:
-        return transformers.AutoTokenizer.from_pretrained(spec)
-    except (OSError, ValueError) as exc:
-        raise CrlError(f"cannot load a tokenizer from {spec!r}: {exc}",
-                       hint="give a local model/tokenizer folder") from exc
-
-
-class _JsonTokenizer:
-    """Counting-only tokenizer straight from tokenizer.json (the `tokenizers` package, no torch import): rescoring
-    a run needs token counts, not chat templates, and importing torch costs seconds."""
-
-    def __init__(self, path: Path):
-        tokenizers = require_module("tokenizers", "hf", "counting tokens")
-        self._tok = tokenizers.Tokenizer.from_file(str(path))
-
-    def encode(self, text: str, add_special_tokens: bool = False) -> list[int]:
-        return self._tok.encode(text, add_special_tokens=add_special_tokens).ids
-
-
-def counting_tokenizer(spec: str):
-    """A tokenizer for counts only: tokenizer.json when the folder has one, else the transformers tokenizer."""
-    path = Path(spec) / "tokenizer.json"
-    if path.is_file():
-        return _JsonTokenizer(path)
-    return load_tokenizer(spec)
 
 
 def pick_tokenizer(backend: Any, tokenizer: str | None):
