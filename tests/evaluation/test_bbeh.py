@@ -72,3 +72,31 @@ def test_headline_is_the_plain_average_of_subtasks():
                           "zebra_puzzles": {"pass": 0.0}, "boardgame_qa": {"pass": 1.0}}}
     head = bench.headline({"pass": 0.4}, groups)
     assert head["bbeh"] == pytest.approx(0.4375) and head["bbeh:boardgame_qa"] == 1.0
+
+
+# The examples BBEH's evaluate.py (google-deepmind/bbeh @ 80d12ca) prints, with the verdicts it prints for them.
+OFFICIAL_EXAMPLES = [
+    ("Ok The final answer is: \\boxed{4}.", "4", True),
+    ("[Reasoning] The final answer is: \\boxed{4}.", "3", False),
+    ("Alright! The final answer is: 2, 3, 4", "2,3,4", True),
+    ("blah blah The final answer is: 2, 3, 4", "2,3,5", False),
+    ("Ok The answer is: (A)", "a", True),
+    ("Ok The answer is: (A)", "b", False),
+    ("Ok The answer is: **25**\nHere's why.", "25.0", True),
+    ("Ok The answer is: **25**\nHere's why.", "26.0", False),
+]
+
+
+@pytest.mark.parametrize("response,target,ok", OFFICIAL_EXAMPLES)
+def test_official_script_examples(response, target, ok):
+    assert is_correct(response, target) is ok
+
+
+def test_only_the_answer_after_thinking_is_scored(shared_data):
+    """crl's one deliberate difference (docs/eval.md): a thinking model's answer is the text after </think>."""
+    bench = get_benchmark("bbeh:zebra_puzzles", data=shared_data / "bbeh")
+    task = bench.tasks()[0]
+    target = task.data["target"]
+    assert bench.score(task, f"<think>x</think>The answer is: {target}").metrics["pass"] is True
+    assert bench.score(task, f"<think>The answer is: {target}</think>not sure").metrics["pass"] is False
+    assert bench.score(task, f"<think>The answer is: {target}").metrics["pass"] is False  # cut off while thinking
