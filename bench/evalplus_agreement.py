@@ -22,6 +22,8 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from judge_bench import CpuMeter  # noqa: E402  CPU of this process and every sandbox / subprocess
 FILES = {"humaneval": "humanevalplus/HumanEvalPlus.jsonl.gz", "mbpp": "mbppplus/MbppPlus.jsonl.gz"}
 OVERRIDE = {"humaneval": "HUMANEVAL_OVERRIDE_PATH", "mbpp": "MBPP_OVERRIDE_PATH"}
 
@@ -112,6 +114,7 @@ def main() -> None:
     print(f"time limit factor {args.time_factor} on both sides")
     print(f"machine: {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f} (shared; timings are noisy)")
     totals = {}
+    cpu = CpuMeter()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         for ds in args.datasets.split(","):
@@ -126,12 +129,14 @@ def main() -> None:
                 for m in muts.get(r["task_id"], []):
                     samples.append({"task_id": r["task_id"], "solution": m})
                     kinds.append("mutant")
-            t0 = time.time()
+            c0, t0 = cpu.seconds(), time.time()
             a = ours(ds, data_file, samples, args.workers)
-            t1 = time.time()
+            c1, t1 = cpu.seconds(), time.time()
             b = official(ds, data_file, samples, args.evalplus_python, args.workers, work, args.time_factor)
-            t2 = time.time()
+            c2, t2 = cpu.seconds(), time.time()
             print(f"\n== {ds}: {len(recs)} tasks, {len(samples)} samples; ours {t1 - t0:.0f}s, evalplus {t2 - t1:.0f}s")
+            if c0 is not None:  # a cpuacct cgroup: the whole process tree of each side, sandboxes included
+                print(f"CPU: ours {c1 - c0:.1f} s, evalplus {c2 - c1:.1f} s, ours / evalplus {(c1 - c0) / (c2 - c1):.2f}")
             for kind in ("canonical", "mutant"):
                 idx = [i for i, k in enumerate(kinds) if k == kind]
                 if not idx:
@@ -147,6 +152,7 @@ def main() -> None:
                 print(f"  DISAGREE {samples[i]['task_id']} ({kinds[i]}): ours base={a[i][0]} plus={a[i][1]} [{a[i][2]}]"
                       f" | evalplus base={b[i][0]} plus={b[i][1]} [{b[i][2]}]")
     print("\nsummary:", json.dumps({"/".join(k): f"{v[0]}/{v[1]}" for k, v in totals.items()}))
+    cpu.close()
 
 
 if __name__ == "__main__":
