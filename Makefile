@@ -9,7 +9,7 @@ export DEBIAN_FRONTEND := noninteractive
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
 .PHONY: help install install-dev sysdeps test test-vllm demo bench clean install-train train-4b train-8b
-.PHONY: toolchains toolchains-js test-toolchains bcb-env install-train-cpu test-train
+.PHONY: toolchains toolchains-js test-toolchains bcb-env bcb-official-env install-train-cpu test-train
 
 help:
 	@echo "make demo   - install and run the data pipeline on the embedded HumanEval default"
@@ -68,6 +68,17 @@ bcb-env: .venv-bcb/.installed
 .venv-bcb/.installed: requirements/bigcodebench.txt
 	/usr/bin/python3 -m venv .venv-bcb || $(PYTHON) -m venv .venv-bcb
 	.venv-bcb/bin/pip install -q -r requirements/bigcodebench.txt
+	touch $@
+
+# The official BigCodeBench harness for bench/bcb_agreement.py: bigcodebench 0.2.5 from PyPI in its own venv, which
+# sees the task libraries of .venv-bcb through a .pth file (no second copy). Installed without its generation
+# extras (vllm, transformers, gradio, e2b): the bench calls only its execution code, bigcodebench.eval.
+bcb-official-env: .venv-bcb-official/.installed
+.venv-bcb-official/.installed: .venv-bcb/.installed
+	/usr/bin/python3 -m venv .venv-bcb-official || $(PYTHON) -m venv .venv-bcb-official
+	.venv-bcb/bin/python -c "import site; print(site.getsitepackages()[0])" > \
+	  "$$(.venv-bcb-official/bin/python -c 'import site; print(site.getsitepackages()[0])')/bcb-task-libs.pth"
+	.venv-bcb-official/bin/pip install -q --no-deps bigcodebench==0.2.5 appdirs tempdir wget termcolor
 	touch $@
 
 test: install-dev test-toolchains
