@@ -40,17 +40,45 @@ def check_choice(option: str, value: Any, choices: tuple[str, ...] | list[str]) 
         raise UsageError(f"{option} must be one of {', '.join(choices)}, got {value!r}")
 
 
-def not_implemented(app: typer.Typer, name: str, summary: str) -> None:
-    """Register a subcommand that is planned but not built: it says so and exits non-zero."""
+def parse_key_values(pairs: Iterable[str] | None, option: str) -> dict[str, Any]:
+    """`KEY=VALUE` pairs of a repeatable option, typed: a value that reads as JSON is that value (8192, 0.85,
+    true, null, [1, 2]), anything else stays a string; keys take `_` for `-` (max-model-len -> max_model_len),
+    the spelling of the keyword arguments they become."""
+    import json
 
-    @app.command(
-        name,
-        help=f"{summary} (not implemented yet)",
-        context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
-        add_help_option=True,
-    )
-    def _placeholder(ctx: typer.Context) -> None:
-        raise CrlError(f"crl {name} is not implemented yet")
+    out: dict[str, Any] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"{option} takes KEY=VALUE, got {pair!r}", hint=f"e.g. {option} max_model_len=8192")
+        try:
+            typed = json.loads(value)
+        except ValueError:
+            typed = value
+        out[key.strip().replace("-", "_")] = typed
+    return out
+
+
+def backend_options(backend: str, *, base_url: str | None = None, device: str | None = None,
+                    tensor_parallel_size: int | None = None, concurrency: int | None = None,
+                    timeout: float | None = None, prefix_cache: bool = False, seed: int | None = None,
+                    extra: Iterable[str] | None = None, option: str = "--backend-option") -> dict[str, Any]:
+    """A generation backend's constructor options from the command's flags that apply to it (flags left unset
+    keep the backend's defaults), then the `KEY=VALUE` extras on top."""
+    opts: dict[str, Any] = {}
+    if backend == "openai":
+        opts.update(base_url=base_url, concurrency=concurrency, timeout=timeout)
+    elif backend == "hf":
+        opts.update(device=device)
+    elif backend == "vllm":
+        opts.update(tensor_parallel_size=tensor_parallel_size)
+        if prefix_cache:
+            opts["enable_prefix_caching"] = True  # tts re-sends a longer copy of the same prefix each round
+    elif backend == "mutate":
+        opts.update(seed=seed if seed is not None else 0)  # its mutants are drawn at random
+    opts = {k: v for k, v in opts.items() if v is not None}
+    opts.update(parse_key_values(extra, option))
+    return opts
 
 
 def unique_ids(records: Iterable[dict[str, Any]], reader: JsonlReader | None = None) -> Iterator[dict[str, Any]]:

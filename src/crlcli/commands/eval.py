@@ -15,7 +15,7 @@ from rich.markup import escape
 from ..errors import UsageError
 from ..evaluation import benchmark_names
 from ..log import console, logger
-from ._common import SkipInvalidOpt
+from ._common import SkipInvalidOpt, backend_options
 
 EXAMPLE = """Examples:
 
@@ -118,7 +118,7 @@ def register(app: typer.Typer) -> None:
         from ..evaluation import get_benchmark, merge_options
         from ..evaluation.report import summary_table
         from ..evaluation.rundir import RunDir
-        from ..evaluation.runner import evaluate, parse_backend_opts, run_info
+        from ..evaluation.runner import evaluate, run_info
         from ..generation import SamplingParams, get_backend
 
         opts = merge_options(benchmark, dict(data=data, release=release, start=start, end=end, task_python=task_python,
@@ -128,7 +128,7 @@ def register(app: typer.Typer) -> None:
         runinfo = run_info(benchmark, bench, model, backend, params, thinking, opts)
         # Under --limit, the whole benchmark's size, so that reports show a partial run as n/N tasks.
         total = None if limit is None else len(get_benchmark(benchmark, **opts).tasks())
-        gen = get_backend(backend, model=model, **parse_backend_opts(backend_opt))
+        gen = get_backend(backend, model=model, **backend_options(backend, extra=backend_opt, option="--backend-opt"))
         with _meter(None, f"eval {bench.name}") as meter:
             summary = evaluate(bench, RunDir(output), gen, params, thinking, runinfo, workers=workers,
                                progress=meter.advance, set_total=meter.set_total, benchmark_tasks=total)

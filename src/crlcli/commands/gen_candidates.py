@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Optional
 
 import typer
 
 from ..errors import UsageError
 from ..log import logger
 from ..records import _field
-from ._common import InputOpt, OutputOpt, ResumeOpt, SkipInvalidOpt, Stage
+from ._common import InputOpt, OutputOpt, ResumeOpt, SkipInvalidOpt, Stage, backend_options
 
 HELP = """Sample candidate solutions and append them to each problem's `candidates`.
 
@@ -29,20 +28,6 @@ crl gen-candidates -b openai --base-url http://127.0.0.1:8000/v1 --n 4 < problem
 
 Opt = typer.Option
 DEFAULT_TEMPLATE = "solve.txt"
-
-
-def _parse_options(pairs: list[str]) -> dict[str, Any]:
-    """KEY=VALUE pairs; values are JSON when they parse (8192, 0.85, true), else strings."""
-    out: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise UsageError(f"--backend-option expects KEY=VALUE, got {pair!r}")
-        try:
-            out[key.strip().replace("-", "_")] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key.strip().replace("-", "_")] = value
-    return out
 
 
 def register(app: typer.Typer) -> None:
@@ -89,17 +74,10 @@ def register(app: typer.Typer) -> None:
         template_spec = prompt_template or DEFAULT_TEMPLATE
         template = load_template(template_spec)
         stage = Stage(input, output, skip_invalid, resume)
-        options: dict[str, Any] = {"model": model}
-        if backend == "openai":
-            options.update(base_url=base_url, concurrency=concurrency, timeout=timeout)
-        elif backend == "vllm":
-            options.update(tensor_parallel_size=tensor_parallel_size)
-        elif backend == "hf":
-            options.update(device=device)
-        elif backend == "mutate":
-            options = {"seed": seed if seed is not None else 0}
-        options.update(_parse_options(backend_option))
-        engine = get_backend(backend, **options)
+        options = backend_options(backend, base_url=base_url, device=device, concurrency=concurrency,
+                                  timeout=timeout, tensor_parallel_size=tensor_parallel_size, seed=seed,
+                                  extra=backend_option)
+        engine = get_backend(backend, model=model, **options)
         settings = GenSettings(params=params, template=template, template_name=Path(template_spec).name,
                                enable_thinking=thinking, raw_prompt=raw_prompt, keep_raw=keep_raw,
                                batch_size=batch_size)

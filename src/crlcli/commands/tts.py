@@ -9,6 +9,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from ..errors import UsageError
+from ._common import backend_options, parse_key_values
 
 Opt = typer.Option
 Bench = Annotated[Optional[str], Opt("--benchmark", help="A `crl eval` benchmark name (lcb, humaneval+, ...).")]
@@ -60,12 +61,11 @@ crl tts critique-select score runs/cs --selector majority
 
 
 def _source(benchmark, input, data, limit, options):
-    from ..tts.common import parse_options
     from ..tts.problems import Source
 
     if (benchmark is None) == (input is None):
         raise UsageError("give either --benchmark NAME or -i PROBLEMS.jsonl")
-    return Source(benchmark, input, data, limit, parse_options(options))
+    return Source(benchmark, input, data, limit, parse_key_values(options, "--benchmark-option"))
 
 
 def _emit(summary: dict[str, Any], plot: Optional[Path] = None, label: str = "") -> None:
@@ -112,12 +112,12 @@ def register(app: typer.Typer) -> None:
             return
         from ..progress import Meter
         from ..tts import BudgetConfig, budget_force as run
-        from ..tts.common import backend_options
 
         cfg = BudgetConfig(rounds=rounds, wait_token=wait_token, min_thinking_tokens=min_thinking_tokens,
                            max_thinking_tokens=max_thinking_tokens, answer_tokens=answer_tokens,
                            temperature=temperature, top_p=top_p, top_k=top_k, seed=seed)
-        opts = backend_options(backend, base_url, device, tensor_parallel_size, backend_option, prefix_cache)
+        opts = backend_options(backend, base_url=base_url, device=device, tensor_parallel_size=tensor_parallel_size,
+                               prefix_cache=prefix_cache, extra=backend_option)
         source = _source(benchmark, input, data, limit, benchmark_option)
         with Meter("budget-force", unit="prob") as meter:
             summary = run(source, output, cfg, backend, model, opts, tokenizer, batch_size, workers, timeout,
@@ -168,16 +168,16 @@ def register(app: typer.Typer) -> None:
             return
         from ..progress import Meter
         from ..tts import CritiqueConfig, critique_select as run
-        from ..tts.common import backend_options, parse_options
 
         cfg = CritiqueConfig(k=k, m=m, candidate_tokens=candidate_tokens, critique_tokens=critique_tokens,
                              reuse_candidates=reuse_candidates, temperature=temperature, top_p=top_p, top_k=top_k,
                              seed=seed)
-        opts = backend_options(backend, base_url, device, tensor_parallel_size, backend_option, False)
+        opts = backend_options(backend, base_url=base_url, device=device, tensor_parallel_size=tensor_parallel_size,
+                               extra=backend_option)
         source = _source(benchmark, input, data, limit, benchmark_option)
         with Meter("critique-select", unit="prob") as meter:
             summary = run(source, output, cfg, backend, model, opts, critic_backend, critic,
-                          parse_options(critic_option), tokenizer, selector, batch_size, workers, timeout,
+                          parse_key_values(critic_option, "--critic-option"), tokenizer, selector, batch_size, workers, timeout,
                           progress=meter.advance)
         _emit(summary)
 
