@@ -145,7 +145,9 @@ class LiveCodeBench(RecordTestsBenchmark):
         self.name = f"lcb-{release}"
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "release": self.release, "start": str(self.start), "end": str(self.end)}
+        # `crl eval report` marks runs graded otherwise (earlier runs: the token comparator) as not comparable.
+        return {**super().describe(), "release": self.release, "start": str(self.start), "end": str(self.end),
+                "grading": {"rule": "lcb", "official": True}}
 
     def limits(self) -> dict[str, Any]:
         return {"timeout": self.timeout}

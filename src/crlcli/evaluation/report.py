@@ -28,12 +28,19 @@ FOOTNOTE = (f"{MARK} scored in-process: the tests ran inside the candidate's own
             "trust boundary; see docs/eval.md)")
 
 
+GRADING_MARK = "‡"
+GRADING_NOTE = (f"{GRADING_MARK} graded differently from the benchmark's official harness, so not comparable with "
+                "published numbers: {notes}")
+
+
 class Cell(float):
-    """A headline score: a float everywhere, marked in tables when it was (partly) obtained in-process and, when
-    its run covered only part of the benchmark (--limit, tasks left out), with `(n/N)` tasks."""
+    """A headline score: a float everywhere, marked in tables when it was (partly) obtained in-process, when its
+    run was graded by a rule other than the official harness's (`grading`: why), and, when its run covered only
+    part of the benchmark (--limit, tasks left out), with `(n/N)` tasks."""
 
     in_process = False
     coverage: tuple[int, int] | None = None
+    grading: str | None = None
 
 
 def pct(value: float | None) -> str:
@@ -41,7 +48,29 @@ def pct(value: float | None) -> str:
         return "-"
     cov = getattr(value, "coverage", None)
     return (f"{100 * value:.1f}" + (MARK if getattr(value, "in_process", False) else "")
-            + (f" ({cov[0]}/{cov[1]})" if cov else ""))
+            + (GRADING_MARK if getattr(value, "grading", None) else "") + (f" ({cov[0]}/{cov[1]})" if cov else ""))
+
+
+def grading_differs(summary: dict[str, Any]) -> str | None:
+    """Why a run's grading differs from its benchmark's official harness (docs/eval.md, one table per benchmark),
+    or None. A benchmark states its rule in `benchmark_info.grading` ({"rule", "official", "note"}); LiveCodeBench
+    runs scored before it had LiveCodeBench's own rule (issue 18) say nothing and were graded by the judge's
+    token comparator (`crl eval score RUN_DIR` regrades them)."""
+    info = summary.get("benchmark_info")
+    if not isinstance(info, dict):  # not written by `crl eval` (hand-made summaries): nothing known
+        return None
+    grading = info.get("grading")
+    if isinstance(grading, dict):
+        return None if grading.get("official", True) else str(grading.get("note") or grading.get("rule") or "")
+    if str(summary.get("benchmark", "")).startswith("lcb"):
+        return (f"{summary['benchmark']} scored with the token comparator, not LiveCodeBench's rule "
+                "(rescore: crl eval score RUN_DIR)")
+    return None
+
+
+def _grading_notes(rows: list[tuple[str, dict[str, float | None]]]) -> list[str]:
+    notes = sorted({g for _, row in rows for v in row.values() if (g := getattr(v, "grading", None))})
+    return [GRADING_NOTE.format(notes="; ".join(notes))] if notes else []
 
 
 def coverage(summary: dict[str, Any]) -> tuple[int, int] | None:
@@ -101,6 +130,9 @@ def summary_table(summary: dict[str, Any]) -> Table:
                  ", ".join(f"{k} {v:.1f}s" for k, v in summary.get("time", {}).items()))
     if in_process(summary):
         t.caption += "\n" + FOOTNOTE
+    differs = grading_differs(summary)
+    if differs:
+        t.caption += "\n" + GRADING_NOTE.format(notes=differs)
     return t
 
 
@@ -116,11 +148,11 @@ def collect(run_dirs: list[str | Path], label: str = "model") -> tuple[list[str]
         s = RunDir(d).read_summary()
         key = str(s.get("model") or Path(d).name) if label == "model" else Path(d).name
         row = rows.setdefault(key, {})
-        marked, part = in_process(s), coverage(s)
+        marked, part, grading = in_process(s), coverage(s), grading_differs(s)
         for name, value in s.get("headline", {s["benchmark"]: s.get("pass@1")}).items():
-            if (marked or part) and value is not None:
+            if (marked or part or grading) and value is not None:
                 value = Cell(value)
-                value.in_process, value.coverage = marked, part
+                value.in_process, value.coverage, value.grading = marked, part, grading
             if name in row and row[name] != value:
                 raise CrlError(f"{d}: a second {name} score for {key}", hint="use --label run to show one row per run")
             row[name] = value
@@ -137,7 +169,8 @@ def rich_table(columns: list[str], rows: list[tuple[str, dict[str, float | None]
         t.add_column(c, justify="right")
     for key, row in rows:
         t.add_row(key, *[pct(row.get(c)) for c in columns])
-    notes = ([FOOTNOTE] if _any_marked(rows) else []) + ([PARTIAL_NOTE] if _any_partial(rows) else [])
+    notes = (([FOOTNOTE] if _any_marked(rows) else []) + _grading_notes(rows)
+             + ([PARTIAL_NOTE] if _any_partial(rows) else []))
     if notes:
         t.caption = "\n".join(notes)
     return t
@@ -147,7 +180,8 @@ def markdown(columns: list[str], rows: list[tuple[str, dict[str, float | None]]]
     lines = ["| model | " + " | ".join(columns) + " |", "|---|" + "---:|" * len(columns)]
     for key, row in rows:
         lines.append(f"| {key} | " + " | ".join(pct(row.get(c)) for c in columns) + " |")
-    notes = ([FOOTNOTE] if _any_marked(rows) else []) + ([PARTIAL_NOTE] if _any_partial(rows) else [])
+    notes = (([FOOTNOTE] if _any_marked(rows) else []) + _grading_notes(rows)
+             + ([PARTIAL_NOTE] if _any_partial(rows) else []))
     if notes:
         lines += ["", *notes]
     return "\n".join(lines) + "\n"
@@ -158,9 +192,13 @@ def to_csv(columns: list[str], rows: list[tuple[str, dict[str, float | None]]]) 
     w = csv.writer(buf, lineterminator="\n")
     marked = _any_marked(rows)  # then a last column names the columns of the row that were scored in-process
     partial = _any_partial(rows)  # then one more gives `column:n/N` for columns of runs that covered part of it
-    w.writerow(["model", *columns, *(["scored_in_process"] if marked else []), *(["partial"] if partial else [])])
+    graded = bool(_grading_notes(rows))  # then one names the columns graded unlike the official harness
+    w.writerow(["model", *columns, *(["scored_in_process"] if marked else []),
+                *(["grading_differs"] if graded else []), *(["partial"] if partial else [])])
     for key, row in rows:
         extra = [" ".join(c for c in columns if getattr(row.get(c), "in_process", False))] if marked else []
+        if graded:
+            extra.append(" ".join(c for c in columns if getattr(row.get(c), "grading", None)))
         if partial:
             extra.append(" ".join(f"{c}:{cov[0]}/{cov[1]}" for c in columns
                                   if (cov := getattr(row.get(c), "coverage", None))))
