@@ -91,10 +91,6 @@ class SkipLog:
             self._fh = None
 
 
-class RecordError(CrlError):
-    """A record that is valid JSON but not what a stage needs; carries where it came from."""
-
-
 class JsonlReader:
     """Iterate dict records from a JSON Lines source, with line numbers for every error.
 
@@ -193,7 +189,7 @@ class JsonlWriter:
         self.close()
 
 
-def _trim_torn_tail(p: Path) -> None:
+def trim_torn_tail(p: Path) -> None:
     """Drop a last line without its newline (a crash mid-write) so appended records start clean."""
     if p.stat().st_size == 0:
         return
@@ -261,7 +257,7 @@ def done_ids(path: Path | str, key: str = "id") -> set[str]:
     p = Path(path)
     if not p.exists():
         return set()
-    _trim_torn_tail(p)
+    trim_torn_tail(p)
     ids: set[str] = set()
     opener = gzip.open if p.suffix == ".gz" else open
     try:
@@ -276,9 +272,18 @@ def done_ids(path: Path | str, key: str = "id") -> set[str]:
                     continue
                 if isinstance(rec, dict) and key in rec:
                     ids.add(str(rec[key]))
-    except GZIP_ERRORS as exc:  # _trim_torn_tail repaired it; damaged again since?
+    except GZIP_ERRORS as exc:  # trim_torn_tail repaired it; damaged again since?
         raise CrlError(f"{p}: cannot read for --resume ({exc})", hint="regenerate the output file") from exc
     return ids
+
+
+def write_json(path: Path | str, obj: Any) -> None:
+    """Write a JSON file atomically (a crash leaves the old file whole): indented, keys sorted, integers exact."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    options = orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
+    tmp.write_bytes(jsonx.dumps(obj, option=options) + b"\n")
+    os.replace(tmp, path)
 
 
 def dumps(record: Any) -> str:

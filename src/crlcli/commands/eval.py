@@ -150,7 +150,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         from ..evaluation import get_benchmark, merge_options
         from ..evaluation.report import summary_table
-        from ..evaluation.rundir import RunDir, write_json
+        from ..evaluation.rundir import RunDir
+        from ..io import write_json
 
         benchmark = _benchmark(benchmark, old_b)
         rd = RunDir(run_dir)

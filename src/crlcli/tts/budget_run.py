@@ -54,11 +54,11 @@ def budget_force(
     """
     from .common import chat_prompt, counter, make_backend, pick_tokenizer
 
-    run = RunDir(run_dir, KIND)
+    run = RunDir(run_dir, KIND, GENERATION_KEYS)
     problems = source.load()
     config = {**cfg.to_dict(), "backend": backend_name, "model": model, "tokenizer": tokenizer,
               "backend_options": backend_options, "source": source.spec}
-    resumed = run.open(config, GENERATION_KEYS)
+    resumed = run.open(config)
     run.save_problems([p.record for p in problems])
     saved = {(g["id"], g["step"]): g for g in run.load_generations()}
     if resumed:
@@ -106,7 +106,7 @@ def score_run(
     tok: Any = None,
 ) -> dict[str, Any]:
     """(Re)score a budget-force run from its saved generations; rewrites results.jsonl and summary.json."""
-    run = RunDir(run_dir, KIND)
+    run = RunDir(run_dir, KIND, GENERATION_KEYS)
     saved_run = run.load_run()
     conf = saved_run["config"]
     cfg = BudgetConfig(**{k: conf[k] for k in BudgetConfig.__dataclass_fields__ if k in conf})

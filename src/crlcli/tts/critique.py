@@ -151,7 +151,7 @@ def score_run(
 
     if headline not in SELECTORS:
         raise CrlError(f"unknown selector {headline!r}", hint=f"choose one of: {', '.join(SELECTORS)}")
-    run = RunDir(run_dir, KIND)
+    run = RunDir(run_dir, KIND, GENERATION_KEYS)
     conf = run.load_run()["config"]
     k, m, seed = conf["k"], conf["m"], conf.get("seed") or 0
     if source is None:
@@ -254,12 +254,12 @@ def critique_select(
     critic = critic or model
     if not critic_options and critic_backend == backend_name:
         critic_options = dict(backend_options)  # same server / device unless told otherwise
-    run = RunDir(run_dir, KIND)
+    run = RunDir(run_dir, KIND, GENERATION_KEYS)
     problems = source.load()
     config = {**asdict(cfg), "backend": backend_name, "model": model, "backend_options": backend_options,
               "critic_backend": critic_backend, "critic": critic, "critic_options": critic_options or {},
               "tokenizer": tokenizer, "source": source.spec}
-    run.open(config, GENERATION_KEYS)
+    run.open(config)
     run.save_problems([p.record for p in problems])
     cache: dict[str, Any] = {}
     if engine is not None:

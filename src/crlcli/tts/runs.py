@@ -15,49 +15,26 @@ must match the saved run.json; anything else (scoring options, selectors, plot) 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-from .. import jsonx
-
+from .. import rundir
 from ..errors import CrlError
-from ..io import JsonlWriter, _trim_torn_tail
+from ..io import JsonlWriter, write_json
+from ..rundir import read_jsonl
 
 
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """All records of a run file; a torn last line (crash mid-write) is dropped so appends start clean."""
-    if not path.exists():
-        return []
-    _trim_torn_tail(path)
-    out: list[dict[str, Any]] = []
-    with open(path, "rb") as fh:
-        for lineno, raw in enumerate(fh, 1):
-            raw = raw.strip()
-            if not raw:
-                continue
-            try:
-                out.append(jsonx.loads(raw))
-            except jsonx.JSONDecodeError as exc:
-                raise CrlError(
-                    f"{path}:{lineno}: malformed JSON ({exc})",
-                    hint="the run directory is damaged; fix or delete that line and run again",
-                ) from exc
-    return out
+class RunDir(rundir.RunDir):
+    """One tts run directory: its config guard, the append-only generation cache and the result files.
+    `generation_keys`: the config entries that change what the model produces (the run's identity)."""
 
-
-class RunDir:
-    """One tts run directory: its config guard, the append-only generation cache and the result files."""
-
-    def __init__(self, path: Path | str, kind: str):
-        self.path = Path(path)
+    def __init__(self, path: Path | str, kind: str, generation_keys: tuple[str, ...] = ()):
+        if Path(path).exists() and not Path(path).is_dir():
+            raise CrlError(f"{path}: exists and is not a directory", hint="give a new RUN_DIR with -o")
+        super().__init__(path, generation_keys)
         self.kind = kind
 
     # -- files ---------------------------------------------------------------------------------------------
-    @property
-    def run_file(self) -> Path:
-        return self.path / "run.json"
-
     @property
     def generations_file(self) -> Path:
         return self.path / "generations.jsonl"
@@ -75,49 +52,40 @@ class RunDir:
         return self.path / "summary.json"
 
     # -- config guard --------------------------------------------------------------------------------------
-    def open(self, config: dict[str, Any], generation_keys: tuple[str, ...]) -> bool:
+    def open(self, config: dict[str, Any]) -> bool:
         """Create the run, or check that an existing one was made with the same generation settings.
 
-        Returns True when resuming. `generation_keys` are the config entries that change what the model
-        produces; a mismatch there would mix two experiments in one directory, so it is refused.
+        Returns True when resuming; a mismatch in the generation keys would mix two experiments in one
+        directory, so it is refused.
         """
-        if self.path.exists() and not self.path.is_dir():
-            raise CrlError(f"{self.path}: exists and is not a directory", hint="give a new RUN_DIR with -o")
         if self.run_file.exists():
             saved = self.load_run()
             old = saved.get("config", {})
-            diff = [k for k in generation_keys if old.get(k) != config.get(k)]
+            diff = self.changed(old, config)
             if diff:
                 pairs = ", ".join(f"{k}: {old.get(k)!r} -> {config.get(k)!r}" for k in diff)
                 raise CrlError(
                     f"{self.path} holds a {self.kind} run made with other generation settings ({pairs})",
                     hint="use a new RUN_DIR, or the saved settings to resume this one",
                 )
-            merged = {**old, **config}
-            self._write_run({**saved, "config": merged})
+            self.write_run({**saved, "config": {**old, **config}})
             return True
-        self.path.mkdir(parents=True, exist_ok=True)
-        self._write_run({"kind": self.kind, "config": config})
+        self.write_run({"kind": self.kind, "config": config})
         return False
 
     def load_run(self) -> dict[str, Any]:
-        if not self.run_file.exists():
+        saved = self.read_run()
+        if saved is None:
             raise CrlError(
                 f"{self.path}: no run.json, not a crl tts run directory",
                 hint=f"give the RUN_DIR that `crl tts {self.kind}` wrote with -o",
             )
-        saved = json.loads(self.run_file.read_text())
         if saved.get("kind") != self.kind:
             raise CrlError(
                 f"{self.path} holds a {saved.get('kind')!r} run, not {self.kind!r}",
                 hint=f"rescore it with `crl tts {saved.get('kind')} score {self.path}`",
             )
         return saved
-
-    def _write_run(self, data: dict[str, Any]) -> None:
-        tmp = self.run_file.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-        tmp.replace(self.run_file)
 
     # -- records -------------------------------------------------------------------------------------------
     def save_problems(self, problems: list[dict[str, Any]]) -> None:
@@ -128,9 +96,6 @@ class RunDir:
                 if str(p.get("id")) not in have:
                     out.write(p)
 
-    def load_problems(self) -> list[dict[str, Any]]:
-        return read_jsonl(self.problems_file)
-
     def load_generations(self) -> list[dict[str, Any]]:
         return read_jsonl(self.generations_file)
 
@@ -139,10 +104,5 @@ class RunDir:
 
     def write_results(self, results: list[dict[str, Any]], summary: dict[str, Any]) -> None:
         # Written whole (not appended): results are derived data, recomputed from the generations on each run.
-        tmp = self.results_file.with_suffix(".jsonl.tmp")
-        with JsonlWriter(tmp) as out:
-            out.write_all(results)
-        tmp.replace(self.results_file)
-        stmp = self.summary_file.with_suffix(".json.tmp")
-        stmp.write_text(json.dumps(summary, indent=2) + "\n")
-        stmp.replace(self.summary_file)
+        rundir.write_jsonl(self.results_file, results)
+        write_json(self.summary_file, summary)
