@@ -151,3 +151,15 @@ def test_bad_question_names_the_line_once(crl, tmp_path):
     err = r.stderr.decode()
     assert r.returncode == 1 and f"error: {f}:2: record 'b': field 'question' must be a string, got a number" in err
     assert err.count(f"{f}:2:") == 1, err
+
+
+def test_integer_id_and_mistyped_question_are_named_by_line_for_every_backend(crl, tmp_path):
+    f = tmp_path / "f.jsonl"
+    f.write_text('{"id": "a", "question": "q", "candidates": []}\n{"id": 7, "question": "q"}\n')
+    r = crl("gen-candidates", "-b", "mutate", "-i", str(f))
+    assert r.returncode == 1 and f"{f}:2: record 'id' must be a non-empty string, got a number" in r.stderr.decode()
+    # mutate never prompts, yet a question that is not a string is still a mistake in the file
+    f.write_text('{"id": "a", "question": 5, "candidates": [{"id": "c0", "code": "print(1)"}]}\n')
+    r = crl("gen-candidates", "-b", "mutate", "-i", str(f))
+    assert r.returncode == 1, r.stderr.decode()
+    assert f"error: {f}:1: record 'a': field 'question' must be a string, got a number" in r.stderr.decode()

@@ -10,7 +10,7 @@ import typer
 
 from ..errors import UsageError
 from ..log import logger
-from ..records import _field
+from ..records import field_problem
 from ._common import InputOpt, OutputOpt, ResumeOpt, SkipInvalidOpt, Stage, backend_options
 
 HELP = """Sample candidate solutions and append them to each problem's `candidates`.
@@ -82,15 +82,15 @@ def register(app: typer.Typer) -> None:
                                enable_thinking=thinking, raw_prompt=raw_prompt, keep_raw=keep_raw,
                                batch_size=batch_size)
         stats = GenStats()
-        model_free = backend == "mutate"
+        # mutate never prompts, so it may go without a question; a question of the wrong type is an error for all
+        question_optional = backend == "mutate"
 
         def valid(records: Iterator[dict]) -> Iterator[dict]:
             for rec in records:
-                # reject() puts the file:line in front of the reason itself
-                if not model_free and not isinstance(rec.get("question"), str):
-                    stage.reader.reject(rec, f"record {rec['id']!r}: " + _field(rec, "question", "a string"))
-                else:
+                if isinstance(rec.get("question"), str) or (question_optional and "question" not in rec):
                     yield rec
+                else:  # reject() puts the file:line in front of the reason itself
+                    stage.reader.reject(rec, f"record {rec['id']!r}: " + field_problem(rec, "question", "a string"))
 
         with Meter("gen-candidates", unit="prob", extra=("tokens", "cand")) as meter:
             stage.run(lambda recs: generate_candidates(
