@@ -109,16 +109,15 @@ def crl_command() -> list[str]:
 
 
 def reward_file_path() -> str:
-    import subprocess
+    """The reward-function file OpenRLHF loads in file mode. `crlcli.reward` is import-safe (it imports only the
+    scoring core, no server or sandbox start-up), so ask it directly rather than through `crl reward path`."""
+    from ..reward import reward_file
 
-    res = subprocess.run([*crl_command(), "reward", "path"], capture_output=True, text=True)
-    path = res.stdout.strip()
-    if res.returncode != 0 or not path:
-        raise CrlError(
-            'reward.mode = "file" needs `crl reward path`, which failed: ' + (res.stderr.strip() or "no output"),
-            hint='use the default reward.mode = "server", or install crl with the reward part built',
-        )
-    return path
+    path = reward_file()
+    if not path.is_file():
+        raise CrlError(f'reward.mode = "file" needs the reward file {path}, which is missing',
+                       hint='use the default reward.mode = "server", or reinstall crl')
+    return str(path)
 
 
 def usable_cores() -> int:
