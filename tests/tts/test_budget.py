@@ -18,9 +18,6 @@ from .helpers import call_problem, read_jsonl, write_jsonl
 
 pytestmark = pytest.mark.slow
 
-# Known bug outside tts (src/crlcli/generation/hf.py, HFBackend._completion): in a batch, a row that ends on a
-# stop string is padded with <|endoftext|>, which is also an eos id, so the pad is kept and counted: one token
-# too many. strict=True: this test starts failing (XPASS) the moment the backend is fixed; then drop the mark.
 CFG = BudgetConfig(rounds=1, min_thinking_tokens=8, max_thinking_tokens=6, answer_tokens=4, seed=1)
 
 

