@@ -1,5 +1,6 @@
-"""Issue 15, item 7: `-b` is `--backend` across commands; in `crl eval` it survives only as a hidden, deprecated
-spelling of `--benchmark` that can never silently override an explicit `--benchmark`."""
+"""One spelling per option across commands (issue 15 item 7, issue 14): `-b` is `--backend`; `--backend-option`
+(-O), `--test-timeout` (seconds per test case), `--request-timeout` (openai). An old spelling survives one release,
+hidden, with a note on stderr, and can never silently override the new one."""
 
 from __future__ import annotations
 
@@ -29,3 +30,34 @@ def test_b_is_backend_in_help(crl):
     assert "--benchmark" in out and " -b " not in out and "-b," not in out
     out = crl("eval", "score", "--help", env={"COLUMNS": "200"}).stdout.decode()
     assert " -b " not in out and "-b," not in out
+
+
+def test_eval_backend_opt_is_a_deprecated_backend_option(crl, tmp_path):
+    r = crl("eval", "--benchmark", "nope", "--backend-opt", "a=1", "-m", "x", "-o", str(tmp_path / "r"))
+    err = r.stderr.decode()
+    assert "note: --backend-opt is deprecated; use --backend-option" in err and "unknown benchmark" in err, err
+    r = crl("eval", "--benchmark", "nope", "-O", "a=1", "--backend-opt", "a=2", "-m", "x", "-o", str(tmp_path / "r"))
+    assert r.returncode == 2 and "disagree" in r.stderr.decode()
+
+
+def test_old_timeout_spellings_still_work_with_a_note(crl, tmp_path):
+    r = crl("gen-candidates", "-b", "mutate", "--timeout", "5", input=b"")
+    assert r.returncode == 0 and "note: --timeout is deprecated; use --request-timeout" in r.stderr.decode()
+    r = crl("tts", "critique-select", "--timeout", "3", "-o", str(tmp_path / "cs"))
+    err = r.stderr.decode()
+    assert r.returncode == 2 and "note: --timeout is deprecated; use --test-timeout" in err and "--benchmark" in err
+    r = crl("tts", "budget-force", "--timeout", "3", "--test-timeout", "4", "-o", str(tmp_path / "bf"))
+    assert r.returncode == 2 and "disagree" in r.stderr.decode()
+
+
+def test_help_shows_only_the_new_spellings(crl):
+    def shown(*cmd):
+        return crl(*cmd, "--help", env={"COLUMNS": "200"}).stdout.decode()
+
+    out = shown("eval")
+    assert "--backend-option" in out and "--backend-opt " not in out
+    out = shown("gen-candidates")
+    assert "--request-timeout" in out and "--timeout" not in out
+    for cmd in (("tts", "budget-force"), ("tts", "critique-select"), ("tts", "critique-select", "score")):
+        out = shown(*cmd)
+        assert "--test-timeout" in out and "--timeout" not in out, cmd

@@ -34,6 +34,21 @@ ResumeOpt = Annotated[
 SANDBOX_MODES = ("auto", "bwrap", "limits")
 
 
+def renamed(new: str, value: Any, old: str, old_value: Any, where: str = "") -> Any:
+    """The value of an option spelled `new`, or given by its old spelling `old`, kept hidden for one release: the
+    old one still works, with a note on stderr; both with different values is a usage error, never a silent
+    override. Unset means None (or an empty list, for repeatable options)."""
+    if old_value is None or old_value == []:
+        return value
+    if value is not None and value != [] and value != old_value:
+        raise UsageError(f"{new} {value} and {old} {old_value} disagree",
+                         hint=f"{old} is a deprecated spelling of {new}{where}; give {new} only")
+    from ..log import console
+
+    console.print(f"note: {old} is deprecated{where}; use {new}", markup=False, highlight=False, soft_wrap=True)
+    return old_value
+
+
 def check_choice(option: str, value: Any, choices: tuple[str, ...] | list[str]) -> None:
     """An option with a fixed set of values: anything else is a usage error (exit 2) before anything starts."""
     if value not in choices:

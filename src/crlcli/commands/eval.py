@@ -15,7 +15,7 @@ from rich.markup import escape
 from ..errors import UsageError
 from ..evaluation import benchmark_names
 from ..log import console, logger
-from ._common import SkipInvalidOpt, backend_options
+from ._common import SkipInvalidOpt, backend_options, renamed
 
 EXAMPLE = """Examples:
 
@@ -62,16 +62,7 @@ OldBenchOpt = Annotated[Optional[str], Opt("-b", hidden=True, help="Deprecated: 
 
 
 def _benchmark(benchmark: str | None, old: str | None) -> str | None:
-    """--benchmark, or the deprecated -b (with a note); both with different values is a usage error, never a
-    silent override."""
-    if old is None:
-        return benchmark
-    if benchmark is not None and benchmark != old:
-        raise UsageError(f"--benchmark {benchmark} and -b {old} disagree",
-                         hint="-b is a deprecated spelling of --benchmark in crl eval; give --benchmark only")
-    console.print("note: -b for --benchmark is deprecated in crl eval (elsewhere -b is --backend); "
-                  "use --benchmark", markup=False, highlight=False, soft_wrap=True)
-    return old
+    return renamed("--benchmark", benchmark, "-b", old, " in crl eval (elsewhere -b is --backend)")
 
 
 def _meter(total: int | None, what: str):
@@ -104,11 +95,13 @@ def register(app: typer.Typer) -> None:
         thinking: Annotated[bool, Opt("--thinking/--no-thinking", help="Qwen3 thinking mode.")] = True,
         seed: Annotated[Optional[int], Opt(help="Sampling seed.")] = None,
         workers: Annotated[Optional[int], Opt(help="Sandbox workers (default: CPU count).")] = None,
-        backend_opt: Annotated[Optional[list[str]], Opt("--backend-opt", help="Backend option KEY=VALUE (repeatable), e.g. base_url=http://127.0.0.1:8000/v1.")] = None,
+        backend_option: Annotated[Optional[list[str]], Opt("--backend-option", "-O", help="Backend option KEY=VALUE (repeatable), e.g. base_url=http://127.0.0.1:8000/v1.")] = None,
+        old_backend_opt: Annotated[Optional[list[str]], Opt("--backend-opt", hidden=True, help="Deprecated: use --backend-option.")] = None,
     ) -> None:
         if ctx.invoked_subcommand is not None:
             return
         benchmark = _benchmark(benchmark, old_b)
+        backend_option = renamed("--backend-option", backend_option, "--backend-opt", old_backend_opt)
         if not benchmark or output is None:
             raise UsageError("crl eval needs --benchmark NAME and -o RUN_DIR", hint="see `crl eval --help`")
         if backend not in ("vllm", "openai", "hf"):
@@ -128,7 +121,7 @@ def register(app: typer.Typer) -> None:
         runinfo = run_info(benchmark, bench, model, backend, params, thinking, opts)
         # Under --limit, the whole benchmark's size, so that reports show a partial run as n/N tasks.
         total = None if limit is None else len(get_benchmark(benchmark, **opts).tasks())
-        gen = get_backend(backend, model=model, **backend_options(backend, extra=backend_opt, option="--backend-opt"))
+        gen = get_backend(backend, model=model, **backend_options(backend, extra=backend_option))
         with _meter(None, f"eval {bench.name}") as meter:
             summary = evaluate(bench, RunDir(output), gen, params, thinking, runinfo, workers=workers,
                                progress=meter.advance, set_total=meter.set_total, benchmark_tasks=total)

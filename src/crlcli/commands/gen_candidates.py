@@ -11,7 +11,7 @@ import typer
 from ..errors import UsageError
 from ..log import logger
 from ..records import field_problem
-from ._common import InputOpt, OutputOpt, ResumeOpt, SkipInvalidOpt, Stage, backend_options
+from ._common import InputOpt, OutputOpt, ResumeOpt, SkipInvalidOpt, Stage, backend_options, renamed
 
 HELP = """Sample candidate solutions and append them to each problem's `candidates`.
 
@@ -48,7 +48,8 @@ def register(app: typer.Typer) -> None:
         batch_size: Annotated[int, Opt("--batch-size", help="Problems per backend call.")] = 16,
         base_url: Annotated[Optional[str], Opt("--base-url", help="openai: server URL, e.g. .../v1.")] = None,
         concurrency: Annotated[Optional[int], Opt(help="openai: requests in flight.")] = None,
-        timeout: Annotated[Optional[float], Opt(help="openai: seconds per request.")] = None,
+        request_timeout: Annotated[Optional[float], Opt("--request-timeout", help="openai: seconds per request.")] = None,
+        old_timeout: Annotated[Optional[float], Opt("--timeout", hidden=True, help="Deprecated: use --request-timeout.")] = None,
         tensor_parallel_size: Annotated[Optional[int], Opt("--tensor-parallel-size", "--tp")] = None,
         device: Annotated[Optional[str], Opt(help="hf: cpu, cuda, cuda:1 ...")] = None,
         backend_option: Annotated[
@@ -75,7 +76,8 @@ def register(app: typer.Typer) -> None:
         template = load_template(template_spec)
         stage = Stage(input, output, skip_invalid, resume)
         options = backend_options(backend, base_url=base_url, device=device, concurrency=concurrency,
-                                  timeout=timeout, tensor_parallel_size=tensor_parallel_size, seed=seed,
+                                  timeout=renamed("--request-timeout", request_timeout, "--timeout", old_timeout),
+                                  tensor_parallel_size=tensor_parallel_size, seed=seed,
                                   extra=backend_option)
         engine = get_backend(backend, model=model, **options)
         settings = GenSettings(params=params, template=template, template_name=Path(template_spec).name,

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from ..errors import UsageError
-from ._common import backend_options, parse_key_values
+from ._common import backend_options, parse_key_values, renamed
 
 Opt = typer.Option
 Bench = Annotated[Optional[str], Opt("--benchmark", help="A `crl eval` benchmark name (lcb, humaneval+, ...).")]
@@ -31,7 +31,8 @@ TopK = Annotated[int, Opt("--top-k", help="0 disables top-k.")]
 Seed = Annotated[Optional[int], Opt(help="Sampling seed.")]
 Batch = Annotated[int, Opt("--batch-size", help="Problems (critique-select: conversations) per backend call.")]
 Workers = Annotated[Optional[int], Opt("--workers", help="Sandbox workers for scoring.")]
-Timeout = Annotated[Optional[float], Opt("--timeout", help="Seconds per test case (record problems).")]
+Timeout = Annotated[Optional[float], Opt("--test-timeout", help="Seconds per test case (record problems).")]
+OldTimeout = Annotated[Optional[float], Opt("--timeout", hidden=True, help="Deprecated: use --test-timeout.")]
 Plot = Annotated[Optional[Path], Opt("--plot", help="Write accuracy vs thinking tokens as a PNG.")]
 RunDirArg = Annotated[Path, typer.Argument(help="A RUN_DIR written by this command.", exists=True, file_okay=False)]
 Selector = Annotated[str, Opt("--selector", help="Headline selector: crl-votes | majority | random | public-tests.")]
@@ -66,6 +67,10 @@ def _source(benchmark, input, data, limit, options):
     if (benchmark is None) == (input is None):
         raise UsageError("give either --benchmark NAME or -i PROBLEMS.jsonl")
     return Source(benchmark, input, data, limit, parse_key_values(options, "--benchmark-option"))
+
+
+def _test_timeout(timeout: float | None, old: float | None) -> float | None:
+    return renamed("--test-timeout", timeout, "--timeout", old)
 
 
 def _emit(summary: dict[str, Any], plot: Optional[Path] = None, label: str = "") -> None:
@@ -106,10 +111,11 @@ def register(app: typer.Typer) -> None:
         answer_tokens: Annotated[int, Opt("--answer-tokens", help="Max tokens of each forced answer.")] = 4096,
         prefix_cache: Annotated[bool, Opt("--prefix-cache/--no-prefix-cache", help="vllm prefix caching.")] = True,
         temperature: Temp = 0.6, top_p: TopP = 0.95, top_k: TopK = 20, seed: Seed = 0, batch_size: Batch = 64,
-        workers: Workers = None, timeout: Timeout = None, plot: Plot = None,
+        workers: Workers = None, timeout: Timeout = None, old_timeout: OldTimeout = None, plot: Plot = None,
     ) -> None:
         if not _need_output(ctx, output, "budget-force"):
             return
+        timeout = _test_timeout(timeout, old_timeout)
         from ..progress import Meter
         from ..tts import BudgetConfig, budget_force as run
 
@@ -125,10 +131,11 @@ def register(app: typer.Typer) -> None:
         _emit(summary, plot, model or str(output))
 
     @bf.command("score", help="Rescore a budget-force RUN_DIR from its saved generations (no model).")
-    def bf_score(run_dir: RunDirArg, workers: Workers = None, timeout: Timeout = None, plot: Plot = None) -> None:
+    def bf_score(run_dir: RunDirArg, workers: Workers = None, timeout: Timeout = None,
+                 old_timeout: OldTimeout = None, plot: Plot = None) -> None:
         from ..tts import score_budget
 
-        summary = score_budget(run_dir, workers, timeout)
+        summary = score_budget(run_dir, workers, _test_timeout(timeout, old_timeout))
         _emit(summary, plot, summary["config"].get("model") or str(run_dir))
 
     @bf.command("plot", help="Draw several scored budget-force runs on one figure (e.g. base vs CRL model).")
@@ -158,7 +165,7 @@ def register(app: typer.Typer) -> None:
         reuse_candidates: Annotated[bool, Opt("--reuse-candidates", help="Critique the records' candidates.")] = False,
         selector: Selector = "crl-votes",
         temperature: Temp = 0.6, top_p: TopP = 0.95, top_k: TopK = 20, seed: Seed = 0, batch_size: Batch = 16,
-        workers: Workers = None, timeout: Timeout = None,
+        workers: Workers = None, timeout: Timeout = None, old_timeout: OldTimeout = None,
     ) -> None:
         from ..tts import SELECTORS
         from ._common import check_choice
@@ -166,6 +173,7 @@ def register(app: typer.Typer) -> None:
         check_choice("--selector", selector, SELECTORS)
         if not _need_output(ctx, output, "critique-select"):
             return
+        timeout = _test_timeout(timeout, old_timeout)
         from ..progress import Meter
         from ..tts import CritiqueConfig, critique_select as run
 
@@ -183,14 +191,14 @@ def register(app: typer.Typer) -> None:
 
     @cs.command("score", help="Rescore a critique-select RUN_DIR from its saved generations (no model).")
     def cs_score(run_dir: RunDirArg, selector: Selector = "crl-votes", workers: Workers = None,
-                 timeout: Timeout = None, tokenizer: Tok = None) -> None:
+                 timeout: Timeout = None, old_timeout: OldTimeout = None, tokenizer: Tok = None) -> None:
         from ..tts import SELECTORS, score_critique
         from ..tokens import counting_tokenizer
         from ._common import check_choice
 
         check_choice("--selector", selector, SELECTORS)
 
-        _emit(score_critique(run_dir, workers, timeout, selector,
+        _emit(score_critique(run_dir, workers, _test_timeout(timeout, old_timeout), selector,
                              tokenizer=counting_tokenizer(tokenizer) if tokenizer else None))
 
     tts.add_typer(bf, name="budget-force")

@@ -107,7 +107,7 @@ class OpenAIBackend:
             time.sleep(min(delay, 60.0))
         raise CrlError(
             f"{method} {url} failed after {self.max_retries + 1} attempt(s): {last}",
-            hint="is the server up at --base-url? raise --timeout or lower --concurrency for a busy server",
+            hint="is the server up at --base-url? raise --request-timeout or lower --concurrency for a busy server",
         )
 
     def _first_model(self) -> str:
