@@ -15,25 +15,10 @@ import re
 
 import pytest
 
-from crlcli.evaluation.aider import AiderPolyglot, load_exercises, run_tests, toolchain_status
+from crlcli.evaluation.aider import AiderPolyglot, load_exercises, run_tests
 from crlcli.evaluation.aider import reports
 
-
-@pytest.fixture(scope="module")
-def root(shared_data):
-    return shared_data / "aider_polyglot"
-
-
-def exercise(root, lang, name):
-    (ex,) = load_exercises(root, [lang], [name])
-    return ex
-
-
-def need(lang):
-    reason = toolchain_status([lang])[lang]
-    if reason:
-        print(f"skipping: the {lang} toolchain is not installed here: {reason}")
-        pytest.skip(f"{lang} toolchain not installed here: {reason} (make toolchains)")
+from .aider_helpers import exercise, need_toolchain, reference, root  # noqa: F401 - root: a fixture
 
 
 def assert_fails(ex, files, why=""):
@@ -56,10 +41,7 @@ PY_REPORT = ".crl-report/pytest.xml"
 
 
 def py(root):
-    need("python")
-    ex = exercise(root, "python", "beer-song")
-    (name, ref), = ex.reference_files().items()
-    return ex, name, ref
+    return reference(root, "python", "beer-song")
 
 
 def test_python_reference_passes(root):
@@ -98,7 +80,7 @@ def test_python_fake_frame_line_is_shown_not_believed(root):
 
 
 def test_score_carries_trust_in_process(root):
-    need("python")
+    need_toolchain("python")
     bench = AiderPolyglot(data=str(root), languages="python", exercises=["beer-song"])
     (task,) = bench.tasks()
     ex = task.data["exercise"]
@@ -115,10 +97,7 @@ def test_score_carries_trust_in_process(root):
 # ------------------------------------------------------------------ javascript
 
 def js(root):
-    need("javascript")
-    ex = exercise(root, "javascript", "beer-song")
-    (name, ref), = ex.reference_files().items()
-    return ex, name, ref
+    return reference(root, "javascript", "beer-song")
 
 
 def test_javascript_reference_passes(root):
@@ -129,7 +108,7 @@ def test_javascript_reference_passes(root):
 def test_javascript_trusted_skip_is_not_a_failure(root):
     """palindrome-products' spec has a `test.skip(` (skipped upstream too): the reference still passes, and that
     test is not counted as passed."""
-    need("javascript")
+    need_toolchain("javascript")
     ex = exercise(root, "javascript", "palindrome-products")
     r = assert_passes(ex, ex.reference_files())
     assert r.expected == 11
@@ -192,7 +171,7 @@ struct CrlAttack {
 
 
 def cpp(root):
-    need("cpp")
+    need_toolchain("cpp")
     ex = exercise(root, "cpp", "allergies")
     return ex, ex.reference_files()
 
@@ -228,7 +207,7 @@ extern "C" fn crl_attack() {
 
 
 def rust(root, name="acronym"):
-    need("rust")
+    need_toolchain("rust")
     ex = exercise(root, "rust", name)
     return ex, ex.reference_files()
 
@@ -272,7 +251,7 @@ def test_rust_environment_error_comes_from_trusted_manifest_only(root):
 # ------------------------------------------------------------------ go and java (when their toolchains exist)
 
 def test_go_exit_in_init_fails(root):
-    need("go")
+    need_toolchain("go")
     ex = exercise(root, "go", "beer-song")
     ref = ex.reference_files()
     (name, text), = ((n, t) for n, t in ref.items() if n.endswith(".go"))
@@ -284,7 +263,7 @@ def test_go_exit_in_init_fails(root):
 
 
 def test_java_exit_in_static_initializer_fails(root):
-    need("java")
+    need_toolchain("java")
     ex = exercise(root, "java", "all-your-base")
     ref = ex.reference_files()
     assert_passes(ex, ref)
@@ -418,6 +397,6 @@ def test_rust_feature_gated_and_extra_targets(root):
     for name, want in counts.items():
         ex = exercise(root, "rust", name)
         assert {k: len(v) for k, v in reports.expected_rust(ex.path, ex.test_files).items()} == want
-    need("rust")
+    need_toolchain("rust")
     ex = exercise(root, "rust", "doubly-linked-list")
     assert_passes(ex, ex.reference_files())

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from crlcli.evaluation.aider import AiderPolyglot, load_exercises, parse_files, run_tests, toolchain_status
+from crlcli.evaluation.aider import AiderPolyglot, load_exercises, parse_files, run_tests
+
+from .aider_helpers import exercise, need_toolchain, root  # noqa: F401 - root: a fixture
 
 # One small exercise per language; CI runs Python, JavaScript and C++, the rest are `heavy` (time budget).
 CASES = [
@@ -15,22 +17,6 @@ CASES = [
     ("rust", "acronym", [pytest.mark.heavy]),
     ("java", "all-your-base", [pytest.mark.heavy]),
 ]
-
-
-@pytest.fixture(scope="module")
-def root(shared_data):
-    return shared_data / "aider_polyglot"
-
-
-def exercise(root, lang, name):
-    (ex,) = load_exercises(root, [lang], [name])
-    return ex
-
-
-def need_toolchain(lang):
-    reason = toolchain_status([lang])[lang]
-    if reason:
-        pytest.skip(f"{lang} toolchain not installed here: {reason} (make toolchains)")
 
 
 @pytest.mark.parametrize("lang,name", [pytest.param(l, n, marks=m, id=l) for l, n, m in CASES])
