@@ -115,153 +115,211 @@ def _plus_one(src: _Source, node: ast.AST, delta: int) -> str:
 
 
 def find_mutations(source: str) -> list[Mutation]:
-    """Every single-site mutation of `source` (which must parse)."""
-    tree = ast.parse(source)
-    src = _Source(source)
-    out: list[Mutation] = []
+    """Every single-site mutation of `source` (which must parse), in a fixed order (the AST walk's): `mutants`
+    draws from this list with a seeded generator, so the order is part of what makes a run reproducible."""
+    return _Finder(source).run()
 
-    def add(kind: str, node: ast.AST, detail: str, *edits: tuple[int, int, str]) -> None:
-        out.append(Mutation(kind, f"{detail} (line {getattr(node, 'lineno', '?')})", tuple(edits)))
 
-    def off_by_one(node: ast.AST, where: str) -> None:
+class _Finder:
+    """The mutation operators, one method per family of syntax, each adding what it finds at one node."""
+
+    def __init__(self, source: str):
+        self.tree = ast.parse(source)
+        self.src = _Source(source)
+        self.out: list[Mutation] = []
+        self.docstrings = {id(n.body[0].value) for n in ast.walk(self.tree)
+                           if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Module))
+                           and n.body and isinstance(n.body[0], ast.Expr) and isinstance(n.body[0].value, ast.Constant)}
+        self.loop_bodies = {id(s) for n in ast.walk(self.tree) if isinstance(n, (ast.For, ast.While)) for s in n.body}
+
+    def run(self) -> list[Mutation]:
+        for node in ast.walk(self.tree):
+            if not self.expression(node):
+                continue  # an operator that is no plausible bug there (string `+`): the node is left alone
+            if isinstance(node, ast.Call):
+                self.call(node)
+            elif isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load):
+                self.subscript(node)
+            if isinstance(node, ast.If):
+                self.drop_if(node)
+            self.drop_statement(node)
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                self.early_return(node)
+        return self.out
+
+    def add(self, kind: str, node: ast.AST, detail: str, *edits: tuple[int, int, str]) -> None:
+        self.out.append(Mutation(kind, f"{detail} (line {getattr(node, 'lineno', '?')})", tuple(edits)))
+
+    def off_by_one(self, node: ast.AST, where: str) -> None:
+        src = self.src
         a, b = src.span(node)
         for delta in (1, -1):
             new = _plus_one(src, node, delta)
             if new != src.seg(node):
-                add("off-by-one", node, f"{where}: {src.seg(node)} -> {new}", (a, b, new))
+                self.add("off-by-one", node, f"{where}: {src.seg(node)} -> {new}", (a, b, new))
 
-    docstrings = {id(n.body[0].value) for n in ast.walk(tree)
-                  if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Module))
-                  and n.body and isinstance(n.body[0], ast.Expr) and isinstance(n.body[0].value, ast.Constant)}
-    loop_bodies: set[int] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.For, ast.While)):
-            loop_bodies.update(id(s) for s in node.body)
-    for node in ast.walk(tree):
+    # -- expressions -----------------------------------------------------------------------------------------
+    def expression(self, node: ast.AST) -> bool:
+        """Operators, conditions, constants and filters; False when the node is to be left alone altogether."""
         if isinstance(node, ast.Compare):
-            operands = [node.left, *node.comparators]
-            for i, op in enumerate(node.ops):
-                text = _CMP[type(op)]
-                at = _gap_op(src, operands[i], operands[i + 1], text)
-                if at:
-                    for new in _CMP_SWAP[text]:
-                        add("compare", node, f"{text} -> {new}", (at[0], at[1], new))
+            self.compare(node)
         elif isinstance(node, (ast.BinOp, ast.AugAssign)):
-            text = _BIN.get(type(node.op))
-            if text is None:
-                continue
-            operands = (node.left, node.right) if isinstance(node, ast.BinOp) else (node.value,)
-            strings = any(isinstance(x, (ast.JoinedStr, ast.List)) or (
-                isinstance(x, ast.Constant) and isinstance(x.value, (str, bytes))) for x in operands)
-            if strings:
-                continue  # `"a" + s` -> `"a" - s` is a TypeError, not a plausible bug
-            left, right = (node.left, node.right) if isinstance(node, ast.BinOp) else (node.target, node.value)
-            at = _gap_op(src, left, right, text + ("=" if isinstance(node, ast.AugAssign) else ""))
-            if at:
-                for new in _BIN_SWAP[text]:
-                    add("arith", node, f"{text} -> {new}", (at[0], at[0] + len(text), new))
-            if isinstance(node, ast.BinOp) and text in ("-", "/", "//", "%", "**") and src.seg(left) != src.seg(right):
-                (la, lb), (ra, rb) = src.span(left), src.span(right)
-                add("swap-args", node, f"operands of {text} swapped", (la, lb, src.seg(right)), (ra, rb, src.seg(left)))
+            return self.arith(node)
         elif isinstance(node, ast.BoolOp):
-            text = "and" if isinstance(node.op, ast.And) else "or"
-            for i in range(len(node.values) - 1):
-                at = _gap_op(src, node.values[i], node.values[i + 1], text)
-                if at:
-                    add("boolop", node, f"{text} -> {'or' if text == 'and' else 'and'}",
-                        (at[0], at[1], "or" if text == "and" else "and"))
+            self.boolop(node)
         elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
-            a, b = src.span(node)
-            seg = src.text[a:b]
+            a, b = self.src.span(node)
+            seg = self.src.text[a:b]
             if seg.startswith("not") and isinstance(node.operand, _TIGHT + (ast.Compare,)):
-                add("negate", node, "dropped `not`", (a, b, seg[3:].lstrip()))
+                self.add("negate", node, "dropped `not`", (a, b, seg[3:].lstrip()))
         elif isinstance(node, (ast.If, ast.While)) and not isinstance(node.test, ast.Constant):
-            a, b = src.span(node.test)
-            seg = src.text[a:b]
+            a, b = self.src.span(node.test)
+            seg = self.src.text[a:b]
             if not (isinstance(node.test, ast.UnaryOp) and isinstance(node.test.op, ast.Not)):
                 new = f"not {seg}" if isinstance(node.test, _TIGHT) else f"not ({seg})"
-                add("negate", node.test, "negated condition", (a, b, new))
-        elif isinstance(node, ast.Constant) and id(node) not in docstrings:
-            a, b = src.span(node)
-            if isinstance(node.value, bool):
-                add("constant", node, f"{node.value} -> {not node.value}", (a, b, str(not node.value)))
-            elif type(node.value) is int and src.text[a:b].isdigit():
-                for new in sorted({node.value + 1, max(0, node.value - 1)} - {node.value}):
-                    add("constant", node, f"{node.value} -> {new}", (a, b, str(new)))
+                self.add("negate", node.test, "negated condition", (a, b, new))
+        elif isinstance(node, ast.Constant) and id(node) not in self.docstrings:
+            self.constant(node)
         elif isinstance(node, ast.IfExp):
-            a, b = src.span(node)
-            add("drop-branch", node, "conditional expression keeps only its first value", (a, b, src.seg(node.body)))
-            add("drop-branch", node, "conditional expression keeps only its else value", (a, b, src.seg(node.orelse)))
+            a, b = self.src.span(node)
+            self.add("drop-branch", node, "conditional expression keeps only its first value",
+                     (a, b, self.src.seg(node.body)))
+            self.add("drop-branch", node, "conditional expression keeps only its else value",
+                     (a, b, self.src.seg(node.orelse)))
         elif isinstance(node, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
-            for gen in node.generators:
-                prev = gen.iter
-                for cond in gen.ifs:
-                    if _gap_op(src, prev, cond, "if"):
-                        add("drop-branch", cond, f"dropped the filter `if {src.seg(cond)}`",
-                            (src.span(prev)[1], src.span(cond)[1], ""))
-                    prev = cond
-        if isinstance(node, ast.Call):
-            args = node.args
-            fname = node.func.id if isinstance(node.func, ast.Name) else (
-                node.func.attr if isinstance(node.func, ast.Attribute) else None)
-            if fname in _CALL_SWAP:
-                if isinstance(node.func, ast.Name):
-                    fa, fb = src.span(node.func)
-                else:
-                    fb = src.span(node.func)[1]
-                    fa = fb - len(fname)
-                if src.text[fa:fb] == fname:
-                    add("swap-call", node, f"{fname} -> {_CALL_SWAP[fname]}", (fa, fb, _CALL_SWAP[fname]))
-            if isinstance(node.func, ast.Name) and node.func.id == "range" and not node.keywords:
-                for arg in args:
-                    if not isinstance(arg, ast.Starred):
-                        off_by_one(arg, "range bound")
-            if len(args) >= 2 and not any(isinstance(x, ast.Starred) for x in args) and not (
-                    isinstance(node.func, ast.Name) and node.func.id in _NO_SWAP):
-                for i in range(len(args) - 1):
-                    x, y = args[i], args[i + 1]
-                    if src.seg(x) != src.seg(y):
-                        add("swap-args", node, f"arguments {i + 1} and {i + 2} swapped",
-                            (*src.span(x), src.seg(y)), (*src.span(y), src.seg(x)))
-        elif isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load):
-            idx = node.slice
-            if isinstance(idx, ast.Slice):
-                for bound in (idx.lower, idx.upper):
-                    if bound is not None:
-                        off_by_one(bound, "slice bound")
-            elif isinstance(idx, (ast.Name, ast.BinOp)) or (
-                    isinstance(idx, ast.Constant) and type(idx.value) is int):
-                off_by_one(idx, "index")
-        if isinstance(node, ast.If) and node.body[0].lineno > node.lineno and src.starts_line(node):
-            end_a, end_b = src.span(node)
-            if not src.line_rest_blank(node.end_lineno, end_b):
-                continue
-            if node.orelse:
-                last = node.body[-1]
-                cut_from = src.starts[last.end_lineno]
-                if src.line_rest_blank(last.end_lineno, src.span(last)[1]) and cut_from < end_b:
-                    add("drop-branch", node, "dropped the else/elif branch",
-                        (cut_from, src.starts[node.end_lineno], ""))
+            self.comprehension_filters(node)
+        return True
+
+    def compare(self, node: ast.Compare) -> None:
+        operands = [node.left, *node.comparators]
+        for i, op in enumerate(node.ops):
+            text = _CMP[type(op)]
+            at = _gap_op(self.src, operands[i], operands[i + 1], text)
+            if at:
+                for new in _CMP_SWAP[text]:
+                    self.add("compare", node, f"{text} -> {new}", (at[0], at[1], new))
+
+    def arith(self, node: ast.BinOp | ast.AugAssign) -> bool:
+        src = self.src
+        text = _BIN.get(type(node.op))
+        if text is None:
+            return False
+        operands = (node.left, node.right) if isinstance(node, ast.BinOp) else (node.value,)
+        if any(isinstance(x, (ast.JoinedStr, ast.List)) or (
+                isinstance(x, ast.Constant) and isinstance(x.value, (str, bytes))) for x in operands):
+            return False  # `"a" + s` -> `"a" - s` is a TypeError, not a plausible bug
+        left, right = (node.left, node.right) if isinstance(node, ast.BinOp) else (node.target, node.value)
+        at = _gap_op(src, left, right, text + ("=" if isinstance(node, ast.AugAssign) else ""))
+        if at:
+            for new in _BIN_SWAP[text]:
+                self.add("arith", node, f"{text} -> {new}", (at[0], at[0] + len(text), new))
+        if isinstance(node, ast.BinOp) and text in ("-", "/", "//", "%", "**") and src.seg(left) != src.seg(right):
+            (la, lb), (ra, rb) = src.span(left), src.span(right)
+            self.add("swap-args", node, f"operands of {text} swapped", (la, lb, src.seg(right)),
+                     (ra, rb, src.seg(left)))
+        return True
+
+    def boolop(self, node: ast.BoolOp) -> None:
+        text = "and" if isinstance(node.op, ast.And) else "or"
+        other = "or" if text == "and" else "and"
+        for i in range(len(node.values) - 1):
+            at = _gap_op(self.src, node.values[i], node.values[i + 1], text)
+            if at:
+                self.add("boolop", node, f"{text} -> {other}", (at[0], at[1], other))
+
+    def constant(self, node: ast.Constant) -> None:
+        a, b = self.src.span(node)
+        if isinstance(node.value, bool):
+            self.add("constant", node, f"{node.value} -> {not node.value}", (a, b, str(not node.value)))
+        elif type(node.value) is int and self.src.text[a:b].isdigit():
+            for new in sorted({node.value + 1, max(0, node.value - 1)} - {node.value}):
+                self.add("constant", node, f"{node.value} -> {new}", (a, b, str(new)))
+
+    def comprehension_filters(self, node: ast.AST) -> None:
+        src = self.src
+        for gen in node.generators:
+            prev = gen.iter
+            for cond in gen.ifs:
+                if _gap_op(src, prev, cond, "if"):
+                    self.add("drop-branch", cond, f"dropped the filter `if {src.seg(cond)}`",
+                             (src.span(prev)[1], src.span(cond)[1], ""))
+                prev = cond
+
+    # -- calls and subscripts --------------------------------------------------------------------------------
+    def call(self, node: ast.Call) -> None:
+        src, args = self.src, node.args
+        fname = node.func.id if isinstance(node.func, ast.Name) else (
+            node.func.attr if isinstance(node.func, ast.Attribute) else None)
+        if fname in _CALL_SWAP:
+            if isinstance(node.func, ast.Name):
+                fa, fb = src.span(node.func)
             else:
-                line_a, line_b = src.starts[node.lineno - 1], src.starts[node.end_lineno]
-                add("drop-branch", node, "dropped an if statement",
-                    (line_a, line_b, src.indent(node.lineno) + "pass\n"))
-        if isinstance(node, (ast.AugAssign, ast.Expr)) and id(node) in loop_bodies and node.end_lineno == node.lineno \
-                and src.starts_line(node) and src.line_rest_blank(node.lineno, src.span(node)[1]) \
+                fb = src.span(node.func)[1]
+                fa = fb - len(fname)
+            if src.text[fa:fb] == fname:
+                self.add("swap-call", node, f"{fname} -> {_CALL_SWAP[fname]}", (fa, fb, _CALL_SWAP[fname]))
+        if isinstance(node.func, ast.Name) and node.func.id == "range" and not node.keywords:
+            for arg in args:
+                if not isinstance(arg, ast.Starred):
+                    self.off_by_one(arg, "range bound")
+        if len(args) >= 2 and not any(isinstance(x, ast.Starred) for x in args) and not (
+                isinstance(node.func, ast.Name) and node.func.id in _NO_SWAP):
+            for i in range(len(args) - 1):
+                x, y = args[i], args[i + 1]
+                if src.seg(x) != src.seg(y):
+                    self.add("swap-args", node, f"arguments {i + 1} and {i + 2} swapped",
+                             (*src.span(x), src.seg(y)), (*src.span(y), src.seg(x)))
+
+    def subscript(self, node: ast.Subscript) -> None:
+        idx = node.slice
+        if isinstance(idx, ast.Slice):
+            for bound in (idx.lower, idx.upper):
+                if bound is not None:
+                    self.off_by_one(bound, "slice bound")
+        elif isinstance(idx, (ast.Name, ast.BinOp)) or (isinstance(idx, ast.Constant) and type(idx.value) is int):
+            self.off_by_one(idx, "index")
+
+    # -- statements (whole lines only, so the mutant keeps its layout) --------------------------------------
+    def drop_if(self, node: ast.If) -> None:
+        src = self.src
+        if not (node.body[0].lineno > node.lineno and src.starts_line(node)):
+            return
+        end_b = src.span(node)[1]
+        if not src.line_rest_blank(node.end_lineno, end_b):
+            return
+        if node.orelse:
+            last = node.body[-1]
+            cut_from = src.starts[last.end_lineno]
+            if src.line_rest_blank(last.end_lineno, src.span(last)[1]) and cut_from < end_b:
+                self.add("drop-branch", node, "dropped the else/elif branch",
+                         (cut_from, src.starts[node.end_lineno], ""))
+        else:
+            line_a, line_b = src.starts[node.lineno - 1], src.starts[node.end_lineno]
+            self.add("drop-branch", node, "dropped an if statement",
+                     (line_a, line_b, src.indent(node.lineno) + "pass\n"))
+
+    def drop_statement(self, node: ast.AST) -> None:
+        """A one-line augmented assignment or call statement in a loop body becomes `pass`."""
+        src = self.src
+        if isinstance(node, (ast.AugAssign, ast.Expr)) and id(node) in self.loop_bodies \
+                and node.end_lineno == node.lineno and src.starts_line(node) \
+                and src.line_rest_blank(node.lineno, src.span(node)[1]) \
                 and not (isinstance(node, ast.Expr) and not isinstance(node.value, ast.Call)):
-            add("drop-statement", node, f"dropped `{src.seg(node)}`",
-                (src.starts[node.lineno - 1], src.starts[node.lineno], src.indent(node.lineno) + "pass\n"))
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            final = node.body[-1]
-            loop = next((s for s in node.body if isinstance(s, (ast.For, ast.While))), None)
-            if isinstance(final, ast.Return) and final.value is not None and loop is not None and \
-                    loop.body[0].lineno > loop.lineno and src.starts_line(loop.body[0]):
-                last = loop.body[-1]
-                if src.line_rest_blank(last.end_lineno, src.span(last)[1]):
-                    at = src.starts[last.end_lineno]
-                    add("early-return", loop, "returns after the first loop iteration",
-                        (at, at, src.indent(loop.body[0].lineno) + src.seg(final) + "\n"))
-    return out
+            self.add("drop-statement", node, f"dropped `{src.seg(node)}`",
+                     (src.starts[node.lineno - 1], src.starts[node.lineno], src.indent(node.lineno) + "pass\n"))
+
+    def early_return(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        """A function that loops, then returns a value: return after the loop's first iteration instead."""
+        src = self.src
+        final = node.body[-1]
+        loop = next((s for s in node.body if isinstance(s, (ast.For, ast.While))), None)
+        if isinstance(final, ast.Return) and final.value is not None and loop is not None and \
+                loop.body[0].lineno > loop.lineno and src.starts_line(loop.body[0]):
+            last = loop.body[-1]
+            if src.line_rest_blank(last.end_lineno, src.span(last)[1]):
+                at = src.starts[last.end_lineno]
+                self.add("early-return", loop, "returns after the first loop iteration",
+                         (at, at, src.indent(loop.body[0].lineno) + src.seg(final) + "\n"))
 
 
 def apply(source: str, mutation: Mutation) -> str:
