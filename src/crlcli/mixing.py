@@ -182,12 +182,7 @@ def mix(
     counted in `stats.rl_in_process`. `set_aside(i, reason)`: instead of raising, hand such problems to the caller
     (e.g. the --skip-invalid file) and leave them out of the rows (counted in `stats.rl_set_aside`).
     """
-    if not 0.0 <= crl_ratio <= 1.0:
-        raise CrlError(f"--crl-ratio must be between 0 and 1, got {crl_ratio}")
-    if pick not in PICKS:
-        raise CrlError(f"--crl-pick must be one of {', '.join(PICKS)}, got {pick!r}")
-    if fmt not in FORMATS:
-        raise CrlError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    _check_options(crl_ratio, pick, fmt)
     crl_tpl = load_template(crl_template, needs=("question", "solution"))
     rl_tpl = load_template(rl_template)
     st = stats if stats is not None else MixStats()
@@ -198,47 +193,69 @@ def mix(
         reason = check_problem(prob)
         if reason:
             raise CrlError(f"not a problem record: {reason}")
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # one generator, drawn in a fixed order: the shuffle, then the candidate picks
+    order, crl_set = _assign(items, crl_ratio, rng, st)
+    labels = {i: rl_label(items[i]) for i in order if i not in crl_set}
+    dropped = _check_in_process(items, labels, st, allow_in_process, places, set_aside)
+    order = [i for i in order if i not in dropped]
+    picks = _pick_candidates(items, [i for i in order if i in crl_set], pick, rng)
+
+    rows = []
+    for index, i in enumerate(order):
+        prob = items[i]
+        if i in crl_set:
+            kind, label = "crl", _crl_label(prob, picks[i], st)
+            content = render(crl_tpl, prob, solution=str(picks[i]["code"]))
+        else:
+            kind, label = "rl", labels[i]
+            content = render(rl_tpl, prob)
+            st.test_cases.append(_case_count(label["tests"]))
+        st.rows[kind] += 1
+        if count_tokens is not None:
+            st.prompt_tokens[kind].append(int(count_tokens(content)))
+        rows.append(_row(prob, kind, content, label, fmt, index))
+    return rows
+
+
+def _check_options(crl_ratio: float, pick: str, fmt: str) -> None:
+    if not 0.0 <= crl_ratio <= 1.0:
+        raise CrlError(f"--crl-ratio must be between 0 and 1, got {crl_ratio}")
+    if pick not in PICKS:
+        raise CrlError(f"--crl-pick must be one of {', '.join(PICKS)}, got {pick!r}")
+    if fmt not in FORMATS:
+        raise CrlError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+
+
+def _assign(items: list[dict[str, Any]], crl_ratio: float, rng: random.Random,
+            st: MixStats) -> tuple[list[int], set[int]]:
+    """The shuffled order of the problems, and which of them become CRL rows: the first eligible ones (with a
+    judged candidate) in that order, up to the ratio of all problems."""
     order = list(range(len(items)))
     rng.shuffle(order)
     st.problems = len(items)
     st.crl_requested = round(crl_ratio * len(items))
     eligible = [i for i in order if judged_candidates(items[i])]
     st.crl_eligible = len(eligible)
-    crl_set = set(eligible[: st.crl_requested])
+    return order, set(eligible[: st.crl_requested])
 
-    labels = {i: rl_label(items[i]) for i in order if i not in crl_set}
-    dropped = _check_in_process(items, labels, st, allow_in_process, places, set_aside)
-    order = [i for i in order if i not in dropped]
 
-    crl_ids = [i for i in order if i in crl_set]
+def _pick_candidates(items: list[dict[str, Any]], crl_ids: list[int], pick: str,
+                     rng: random.Random) -> dict[int, dict[str, Any]]:
     if pick == "balanced":
-        picks = dict(zip(crl_ids, _pick_balanced([items[i] for i in crl_ids], rng)))
-    else:
-        picks = {i: rng.choice(judged_candidates(items[i])) for i in crl_ids}
+        return dict(zip(crl_ids, _pick_balanced([items[i] for i in crl_ids], rng)))
+    return {i: rng.choice(judged_candidates(items[i])) for i in crl_ids}
 
-    rows = []
-    for index, i in enumerate(order):
-        prob = items[i]
-        if i in crl_set:
-            cand = picks[i]
-            kind, verdict = "crl", cand["judgment"]["label"]
-            content = render(crl_tpl, prob, solution=str(cand["code"]))
-            label = {"kind": "crl", "label": verdict, "problem": prob["id"], "candidate": cand.get("id")}
-            st.crl_labels[verdict] += 1
-        else:
-            kind = "rl"
-            content = render(rl_tpl, prob)
-            label = labels[i]
-            tests = label["tests"]
-            cases = tests.get("cases")
-            n_cases = len(cases) if isinstance(cases, list) and cases else (1 if tests.get("program") else 0)
-            st.test_cases.append(n_cases)
-        st.rows[kind] += 1
-        if count_tokens is not None:
-            st.prompt_tokens[kind].append(int(count_tokens(content)))
-        rows.append(_row(prob, kind, content, label, fmt, index))
-    return rows
+
+def _crl_label(problem: dict[str, Any], cand: dict[str, Any], st: MixStats) -> dict[str, Any]:
+    verdict = cand["judgment"]["label"]
+    st.crl_labels[verdict] += 1
+    return {"kind": "crl", "label": verdict, "problem": problem["id"], "candidate": cand.get("id")}
+
+
+def _case_count(tests: dict[str, Any]) -> int:
+    """Test cases an RL row's reward averages over (a bare assert program counts as one)."""
+    cases = tests.get("cases")
+    return len(cases) if isinstance(cases, list) and cases else (1 if tests.get("program") else 0)
 
 
 def _check_in_process(items: list[dict[str, Any]], labels: dict[int, dict[str, Any]], st: MixStats,
