@@ -9,7 +9,10 @@ code_contests.json, stdin tests). Samples per problem:
   that prints each case's expected output exactly;
 - mutant: `crl gen-candidates --backend mutate` mutants of the LeetCode reference solutions;
 - edge: programs that print (stdin) or return (functional) a transformed expected output: line structure,
-  decimals, exponents, whitespace, case, trailing output (the EDGES tables below).
+  decimals, exponents, whitespace, case, trailing output (the EDGES tables below);
+- exec (stdin problems): the exact output produced in ways a real process handles and LiveCodeBench's
+  in-process runner (mocked stdin/stdout) may not: sys.stdout.buffer, sys.exit codes, sys.stdin.buffer.readline,
+  open(0), a __main__ guard. Their disagreements are differences of execution, not of the comparison rule.
 Both graders get the same code and the same records: ours through `LiveCodeBench.score_code` in the sandbox,
 theirs through `lcb_runner.evaluation.compute_code_generation_metrics.evaluate_generations` (the path its
 `codegen_metrics` takes; pass = every test result > 0), imported from a scratch checkout given by --lcb-src
@@ -165,9 +168,30 @@ EDGES_CALL = {
 }
 
 
-def stdin_printer(tests: list[dict], transform=lambda e: e) -> str:
+def stdin_printer(tests: list[dict], transform=lambda e: e, io: str = "") -> str:
     table = {t["input"]: transform(t["output"]) for t in tests}
-    return f"import sys\nT = {table!r}\nsys.stdout.write(T[sys.stdin.read()])\n"
+    return f"import sys\nT = {table!r}\n" + (io or "sys.stdout.write(T[sys.stdin.read()])\n")
+
+
+# Execution edges: the exact output, produced in ways a real process handles and LiveCodeBench's in-process
+# runner (stdin and stdout replaced by mocks inside its own process) may not. Their disagreements are differences
+# of execution, not of the comparison rule.
+EXEC_STDIN = {
+    "stdout_buffer_write": "sys.stdout.buffer.write(T[sys.stdin.read()].encode())\n",
+    "print_then_exit_1": "sys.stdout.write(T[sys.stdin.read()])\nsys.exit(1)\n",
+    "print_then_exit_0": "sys.stdout.write(T[sys.stdin.read()])\nsys.exit(0)\n",
+    "stdin_buffer_readlines": "data = b''\nwhile True:\n    line = sys.stdin.buffer.readline()\n"
+                              "    if not line:\n        break\n    data += line\n"
+                              "sys.stdout.write(T[data.decode()])\n",
+    "open_fd_0": "sys.stdout.write(T[open(0).read()])\n",
+    "for_line_in_stdin": "sys.stdout.write(T[''.join(line for line in sys.stdin)])\n",
+    "input_until_eof": "lines = []\nwhile True:\n    try:\n        lines.append(input())\n"
+                       "    except EOFError:\n        break\nsys.stdout.write(T['\\n'.join(lines) + '\\n'])\n",
+    "global_in_helper": "def answer():\n    global T\n    return T[sys.stdin.read()]\nsys.stdout.write(answer())\n",
+    "thread_main": "import threading, time\ndef main():\n    data = sys.stdin.read()\n    time.sleep(0.2)\n"
+                   "    sys.stdout.write(T[data])\nthreading.Thread(target=main).start()\n",
+    "main_guard": "def main():\n    sys.stdout.write(T[sys.stdin.read()])\n\nif __name__ == '__main__':\n    main()\n",
+}
 
 
 def call_returner(rec: dict, tests: list[dict], edge: str) -> str:
@@ -253,6 +277,8 @@ def main() -> None:
     ap.add_argument("--timeout", type=int, default=6, help="seconds per test on both sides (LiveCodeBench: 6)")
     ap.add_argument("--max-bytes", type=int, default=20000, help="stdin problems: most test bytes (inputs+outputs)")
     ap.add_argument("--max-cases", type=int, default=10, help="stdin problems: first N test cases")
+    ap.add_argument("--exec-limit", type=int, default=20, help="exec samples for the first N stdin problems")
+    ap.add_argument("--kinds", default="", help="only these sample kinds: canonical,mutant,edge,exec (default all)")
     args = ap.parse_args()
     if not (args.lcb_src / "lcb_runner" / "evaluation" / "testing_util.py").exists():
         sys.exit(f"{args.lcb_src}: no lcb_runner/evaluation/testing_util.py (see this script's docstring)")
@@ -291,6 +317,11 @@ def main() -> None:
             if code not in seen:  # a transform that changes nothing here is not another sample
                 seen.add(code)
                 add(qid, "edge", name, code)
+        if std.index(r) < args.exec_limit:  # some of these hang until the time limit on one side: a few problems
+            for name, io in EXEC_STDIN.items():
+                add(qid, "exec", name, stdin_printer(tests, io=io))
+    if args.kinds:
+        samples = [s for s in samples if s["kind"] in args.kinds.split(",")]
     print(f"{len(fun)} functional (LeetCode) + {len(std)} stdin (CodeContests) problems, {len(samples)} samples")
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -320,12 +351,12 @@ def main() -> None:
     print(f"\nper task: {sum(tasks_all.values())}/{len(tasks_all)} problems with every sample agreeing")
     edge_passes = Counter()
     for i, s in enumerate(samples):
-        if s["kind"] == "edge":
+        if s["kind"] in ("edge", "exec"):
             edge_passes[(s["type"], s["edge"], "ours")] += a[i][0]
             edge_passes[(s["type"], s["edge"], "lcb")] += b[i][0]
             edge_passes[(s["type"], s["edge"], "n")] += 1
     print("\nedge outputs accepted (ours / LCB of n):")
-    for typ, edges in (("stdin", EDGES_STDIN), ("functional", EDGES_CALL)):
+    for typ, edges in (("stdin", EDGES_STDIN), ("stdin", EXEC_STDIN), ("functional", EDGES_CALL)):
         for e in edges:
             if edge_passes[(typ, e, "n")]:
                 print(f"  {typ:10s} {e:24s} {edge_passes[(typ, e, 'ours')]:4d} / {edge_passes[(typ, e, 'lcb')]:4d}"

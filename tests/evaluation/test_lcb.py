@@ -66,9 +66,10 @@ def test_tests_shape():
     assert t["cases"][0] == {"input": [[1, 2, 3], 2], "output": "[2, 4, 6]"} and len(t["cases"]) == 3
     s = to_tests(stdin_record(), "r")
     assert s["type"] == "stdio" and [c["output"] for c in s["cases"]] == ["3\n", "12\n", "99\n"]
-    # Graded by LiveCodeBench's rule, after its imports prelude (both kinds).
-    assert t["compare"] == s["compare"] == "lcb"
-    assert s["prelude"].startswith("from string import *\n") and "sys.setrecursionlimit(50000)" in s["prelude"]
+    # Graded by LiveCodeBench's rule; functional solutions after its imports prelude (stdin solutions get it
+    # inside the program LiveCodeBench's rewriting makes of them: lcb_stdio_program).
+    assert t["compare"] == s["compare"] == "lcb" and "prelude" not in s
+    assert t["prelude"].startswith("from string import *\n") and "sys.setrecursionlimit(50000)" in t["prelude"]
 
 
 def test_v5_window_and_prompt(lcb_file):
@@ -208,3 +209,28 @@ def test_lcb_functional_rule_and_prelude(lcb_file):
     verdicts = {name: s.verdicts["pass"] for name, s in got.items()}
     assert verdicts == {"prelude": "AAA", "tuple": "AAA", "floats": "AAA", "near": "WAW", "top_level": "AAA",
                         "nested_tuples": "WAW"}
+
+
+def test_stdin_solutions_run_as_livecodebench_runs_them(lcb_file):
+    """LiveCodeBench calls a stdin solution as a function in its own process with mocked stdin/stdout
+    (lcb_stdio_program restates it): idioms that fail there fail here, and sys.exit after the output passes."""
+    from crlcli.evaluation.lcb import lcb_stdio_program
+
+    read = "a, b = map(int, input().split())\n"
+    codes = {
+        "main_guard": "def main():\n    " + read.strip() + "\n    print(a + b)\n\nif __name__ == '__main__':\n    main()\n",
+        "exit_1_after_output": read + "print(a + b)\nexit(1)\n",
+        "prelude_names": "print(sum(map(int, input().split())) if gcd(4, 6) == 2 else 0)\n",  # gcd: the imports
+        "for_line_in_stdin": "import sys\nfor line in sys.stdin:\n    print(sum(map(int, line.split())))\n",
+        "stdout_buffer": read + "import sys\nsys.stdout.buffer.write(str(a + b).encode())\n",
+        "global_in_helper": read + "def out():\n    global a, b\n    print(a + b)\nout()\n",
+        "raises_after_output": read + "print(a + b)\nraise ValueError\n",
+    }
+    got = _score_all(lcb_file, "stdin", codes)
+    verdicts = {name: s.verdicts["pass"] for name, s in got.items()}
+    assert verdicts["main_guard"] == verdicts["exit_1_after_output"] == verdicts["prelude_names"] == "AAA"
+    for name in ("for_line_in_stdin", "stdout_buffer", "global_in_helper", "raises_after_output"):
+        assert verdicts[name] == "RRR", (name, verdicts[name])
+    assert got["main_guard"].extracted == codes["main_guard"]  # the model's code is kept, not the rewrite
+    # upstream instantiates a module-level Solution, which the rewrite has moved into the function
+    assert lcb_stdio_program("class Solution:\n    pass\n").startswith("raise AttributeError")

@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import ast
 import base64
 import io
 import json
@@ -29,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CrlError
-from .base import RecordTestsBenchmark, Task, download, read_text
+from .base import RecordTestsBenchmark, Score, Task, download, read_text
 
 RELEASES = {f"v{i}": [f"test{'' if j == 1 else j}.jsonl" for j in range(1, i + 1)] for i in range(1, 7)}
 WINDOWS = {"v5": ("2024-10-01", "2025-02-01")}
@@ -41,9 +42,10 @@ TIMEOUT_S = 6.0
 # defaultdict, gcd, ...) without importing them, so crl runs the same prelude in the sandbox.
 _PRELUDE_MODULES = ("string", "re", "datetime", "collections", "heapq", "bisect", "copy", "math", "random",
                     "statistics", "itertools", "functools", "operator", "io", "sys", "json", "builtins", "typing")
-PRELUDE = ("".join(f"from {m} import *\n" for m in _PRELUDE_MODULES)
+IMPORTS = ("".join(f"from {m} import *\n" for m in _PRELUDE_MODULES)
            + "".join(f"import {m}\n" for m in _PRELUDE_MODULES if m not in ("builtins", "typing"))
-           + "sys.setrecursionlimit(50000)\nsys.set_int_max_str_digits(50000)\n")
+           + "sys.setrecursionlimit(50000)\n")
+PRELUDE = IMPORTS + "sys.set_int_max_str_digits(50000)\n"
 
 
 class _StringsOnly(pickle.Unpickler):
@@ -115,7 +117,106 @@ def to_tests(rec: dict[str, Any], where: str) -> dict[str, Any]:
         raise CrlError(f"{where}: unknown test type {kinds.pop()!r}")
     return {"type": "stdio", "fn_name": None, "class_name": None,
             "cases": [{"input": c["input"], "output": c["output"]} for c in cases], "program": None,
-            "compare": "lcb", "prelude": PRELUDE}
+            "compare": "lcb"}
+
+
+# --- how LiveCodeBench runs a stdin solution, restated (testing_util.grade_stdio at 28fef95) -------------------
+# Its grader does not start a process: it rewrites the solution (a last `if __name__ == '__main__':` block is
+# unwrapped; top-level imports are hoisted after the imports prelude and every other statement becomes the body of
+# a function), calls that function in its own process with sys.stdin replaced by a mock and sys.stdout by a
+# StringIO, and grades what the StringIO got. So `for line in sys.stdin`, `sys.stdout.buffer`, a
+# `sys.stdin.buffer.readline()` loop, `global` names in helpers and output written by threads all fail there,
+# and a `sys.exit(1)` after the right output passes. crl gives the sandbox the same rewritten program, followed
+# by a small driver that sets up the same mocks around the call and writes the captured text, the only thing
+# graded, to the real stdout; the parent then compares it with LiveCodeBench's rule.
+
+
+def _unwrap_main_guard(code: str) -> str:
+    try:
+        body = ast.parse(code).body
+        last = body[-1]
+        if isinstance(last, ast.If) and ast.unparse(last.test).strip() == "__name__ == '__main__'":
+            return ast.unparse(body[:-1]) + "\n" + ast.unparse(last.body)
+    except Exception:  # noqa: BLE001 - as upstream: any failure leaves the code as it was
+        pass
+    return code
+
+
+def _as_function(code: str) -> str:
+    try:
+        body = ast.parse(code).body
+        imports = [st for st in body if isinstance(st, (ast.Import, ast.ImportFrom))]
+        rest = [st for st in body if not isinstance(st, (ast.Import, ast.ImportFrom))]
+        fn = ast.FunctionDef(name="wrapped_function", args=ast.arguments(posonlyargs=[], args=[], kwonlyargs=[],
+                             kw_defaults=[], defaults=[]), body=rest, decorator_list=[], lineno=-1)
+        return IMPORTS + "\n" + ast.unparse(imports) + "\n" + ast.unparse(fn)
+    except Exception:  # noqa: BLE001 - as upstream: the code unchanged (it then fails to compile)
+        return code
+
+
+# The driver: stdin read whole; fd 1 pointed at /dev/null while the function runs (output to the real stdout is
+# lost there too); the mocks behave as LiveCodeBench's (readline = the next "\n"-split piece, no newline, then
+# StopIteration; buffer.readline = always the first line; no iteration; attributes otherwise those of a StringIO).
+_DRIVER = """
+def _crl_lcb_drive():
+    import io, os, sys
+    sys.set_int_max_str_digits(50000)
+    data = sys.stdin.buffer.read().decode("utf-8", "surrogateescape")
+    sys.stdout.flush()
+    real_fd, null = os.dup(1), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 1)
+    pieces = iter(data.split("\\n"))
+
+    class Buffer:
+        def read(self, *a):
+            return data.encode("utf-8", "surrogateescape")
+
+        def readline(self, *a):
+            return data.encode("utf-8", "surrogateescape").split(b"\\n")[0] + b"\\n"
+
+    class Stdin:
+        def __init__(self):
+            self._sio, self.buffer = io.StringIO(data), Buffer()
+
+        def read(self, *a):
+            return data
+
+        def readline(self, *a):
+            return next(pieces)
+
+        def readlines(self, *a):
+            return data.split("\\n")
+
+        def __getattr__(self, name):
+            return getattr(self._sio, name)
+
+    captured = io.StringIO()
+    captured.close = lambda *a: 1
+    real_out, real_in = sys.stdout, sys.stdin
+    sys.stdout, sys.stdin = captured, Stdin()
+    globals()["__name__"] = "tmp_sol"
+    try:
+        wrapped_function()
+    except SystemExit:
+        pass
+    finally:
+        sys.stdout, sys.stdin = real_out, real_in
+        out = memoryview(captured.getvalue().encode("utf-8", "surrogateescape"))
+        while out:
+            out = out[os.write(real_fd, out):]
+
+
+_crl_lcb_drive()
+"""
+
+
+def lcb_stdio_program(code: str) -> str:
+    """The program the sandbox runs for a stdin problem: the solution rewritten as LiveCodeBench's grader rewrites
+    it, then the driver that runs it as that grader does (see above)."""
+    wrapped = _as_function(_unwrap_main_guard(code))
+    if "class Solution" in wrapped:  # upstream then instantiates a module-level Solution, which is not there
+        return "raise AttributeError(\"module 'tmp_sol' has no attribute 'Solution'\")\n"
+    return wrapped + "\n" + _DRIVER
 
 
 def lcb_prompt(question: str, starter_code: str, stdio: bool = True) -> str:
@@ -197,6 +298,13 @@ class LiveCodeBench(RecordTestsBenchmark):
             raise CrlError(f"no LiveCodeBench problems dated {self.start}..{self.end} in the data",
                            hint="check --release/--start/--end and --data")
         return tasks
+
+    def score_code(self, task: Task, code: str, pool: Any, extracted: str | None = None) -> Score:
+        # stdin solutions run the way LiveCodeBench's grader runs them (lcb_stdio_program); `extracted` keeps
+        # the model's own code
+        tests = self.tests_of(task)
+        program = lcb_stdio_program(code) if tests["type"] == "stdio" else code
+        return super().score_code(task, program, pool, extracted=extracted or code)
 
     def tests_of(self, task: Task) -> dict[str, Any]:
         # Decoded on first use: private tests are large and most tasks of a --limit run are never scored.
