@@ -143,7 +143,7 @@ class TokenCounter:
             if most and len(text) > 4 * most and not text.isascii():
                 # A huge non-ASCII text: judge a safe-cut prefix rather than normalising all of it; the prefix's
                 # tokens are a lower bound on the text's.
-                cut = self._cut(text, 2 * most)
+                cut = self.safe_cut(text, 2 * most)
                 if cut is not None and self.normalized_bytes(text[:cut]) > most:
                     return True
             nbytes = self.normalized_bytes(text)
@@ -155,14 +155,15 @@ class TokenCounter:
                 return True
         size = max(64, limit * 2)
         while size < len(text):
-            cut = self._cut(text, size)
+            cut = self.safe_cut(text, size)
             if cut is not None and self.count(text[:cut]) > limit:
                 return True
             size *= 2
         return self.count(text) > limit
 
-    def _cut(self, text: str, size: int) -> int | None:
-        """The largest safe cut p <= size (and > size/2), or None."""
+    def safe_cut(self, text: str, size: int) -> int | None:
+        """The largest safe cut p <= size (and > size/2), or None: a position where the full text's pre-tokenization
+        also splits, so tokens(text[:p]) <= tokens(text) (the module docstring gives the rule)."""
         stop = size // 2
         p = size
         qwen = self.qwen_split
