@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CrlError
-from .base import RecordTestsBenchmark, Score, Task, download, read_text
+from .base import RecordTestsBenchmark, Score, Task, download, read_text, sandbox_trust
 
 RELEASES = {f"v{i}": [f"test{'' if j == 1 else j}.jsonl" for j in range(1, i + 1)] for i in range(1, 7)}
 WINDOWS = {"v5": ("2024-10-01", "2025-02-01")}
@@ -303,8 +303,15 @@ class LiveCodeBench(RecordTestsBenchmark):
         # stdin solutions run the way LiveCodeBench's grader runs them (lcb_stdio_program); `extracted` keeps
         # the model's own code
         tests = self.tests_of(task)
-        program = lcb_stdio_program(code) if tests["type"] == "stdio" else code
-        return super().score_code(task, program, pool, extracted=extracted or code)
+        if tests["type"] == "stdio":
+            program = lcb_stdio_program(code)
+        else:  # as upstream: the Solution class whenever the text says "class Solution", else the function
+            program = code
+            tests = {**tests, "class_name": "Solution" if "class Solution" in PRELUDE + code else None}
+        res = pool.submit(program, tests).result()
+        ok = res["total"] > 0 and res["passed"] == res["total"]
+        return Score(metrics={"pass": ok}, extracted=extracted or code, verdicts={"pass": res["verdicts"]},
+                     trust=sandbox_trust(res))
 
     def tests_of(self, task: Task) -> dict[str, Any]:
         # Decoded on first use: private tests are large and most tasks of a --limit run are never scored.
