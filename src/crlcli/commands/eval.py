@@ -1,6 +1,6 @@
 """`crl eval`: benchmark a model (the group's own options), `crl eval score RUN_DIR`, `crl eval report RUN_DIR...`.
 
-Structure: `eval` is a Typer group whose callback runs an evaluation when no subcommand follows, so the issue's
+Structure: `eval` is a Typer group whose callback runs an evaluation when no subcommand follows, so
 `crl eval --benchmark ... -o RUN_DIR` works as written and `score`/`report` sit beside it as subcommands.
 """
 
