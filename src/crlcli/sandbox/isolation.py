@@ -74,13 +74,10 @@ def _traversable(path: str) -> bool:
 
 def python_prefixes(python: str) -> list[str]:
     """Directories the interpreter needs (its prefix and, for a venv, the base install), outside /usr."""
-    code = "import sys, json; print(json.dumps([sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix]))"
-    try:
-        out = subprocess.run([python, "-I", "-c", code], capture_output=True, timeout=60, check=True, env={})
-    except (OSError, subprocess.SubprocessError) as exc:
-        raise CrlError(f"cannot run the judging interpreter {python}: {exc}",
-                       hint="pass an existing Python 3 interpreter") from exc
-    dirs = set(json.loads(out.stdout))
+    if python == sys.executable:  # ours (not merely the same binary: a venv's differs by its path alone)
+        dirs = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
+    else:
+        dirs = set(_ask_prefixes(python))
     dirs.add(str(Path(os.path.realpath(python)).parent.parent))
     keep = []
     for d in sorted(dirs, key=len):
@@ -89,6 +86,16 @@ def python_prefixes(python: str) -> list[str]:
             continue
         keep.append(d)
     return keep
+
+
+def _ask_prefixes(python: str) -> list[str]:
+    code = "import sys, json; print(json.dumps([sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix]))"
+    try:
+        out = subprocess.run([python, "-I", "-c", code], capture_output=True, timeout=60, check=True, env={})
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise CrlError(f"cannot run the judging interpreter {python}: {exc}",
+                       hint="pass an existing Python 3 interpreter") from exc
+    return json.loads(out.stdout)
 
 
 # ---------------------------------------------------------------------------------------------- cgroups
@@ -160,11 +167,16 @@ def _detect(mode: str, python: str) -> IsolationInfo:
     why = "--sandbox limits"
     if mode != "limits":
         bwrap = shutil.which("bwrap")
-        ok, why = host.probe_bwrap(bwrap)
+        ok, why = (True, "") if bwrap else host.probe_bwrap(bwrap)
         if ok:
             info = IsolationInfo("bwrap", "", python, bwrap=bwrap, root=root, prefixes=python_prefixes(python),
                                  **groups)
+            # The real sandbox straight away (it is kept as the first worker's, see _probe); only when it fails
+            # does the bare bwrap probe say whether bubblewrap itself works here.
             ok, why, reply = _probe(info)
+            if not ok:
+                base_ok, base_why = host.probe_bwrap(bwrap)
+                why = why if base_ok else base_why
             if ok:
                 info.nested, info.seccomp = bool(reply.get("nested")), bool(reply.get("seccomp"))
                 ns = ("own mount+PID+IPC namespace and tmpfs per candidate" if info.nested
@@ -181,12 +193,19 @@ def _detect(mode: str, python: str) -> IsolationInfo:
 
 
 def _probe(info: IsolationInfo) -> tuple[bool, str, dict]:
-    from .pool import Sandbox
+    """Start a real worker sandbox and ask its runner what it can do. The sandbox is not wasted: sized like a
+    default worker, it is kept for the first pool worker to adopt (pool.keep_spare), which saves a sandbox start
+    (bwrap + interpreter) before the first candidate runs."""
+    from .jobs import Limits
+    from .pool import Sandbox, keep_spare
 
-    box = Sandbox(info, slot=0)
+    lim = Limits()
+    box = Sandbox(info, slot=0, max_procs=lim.max_procs,
+                  memory_mb=host.worker_memory_mb(lim.memory_mb, lim.tmpfs_mb) if info.memory_cgroup else None)
     try:
-        return True, "", box.start()
+        reply = box.start()
     except CrlError as exc:
-        return False, exc.message, {}
-    finally:
         box.stop()
+        return False, exc.message, {}
+    keep_spare(box, reply)
+    return True, "", reply

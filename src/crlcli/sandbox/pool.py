@@ -54,6 +54,11 @@ class Sandbox:
         return max_procs <= self.max_procs and (self.memory_mb is None or memory_mb <= self.memory_mb)
 
     def start(self) -> dict:
+        spare = _take_spare(self)
+        if spare is not None:  # the isolation probe's sandbox, started for exactly this worker's slot and sizes
+            box, reply = spare
+            self.proc, self.groups = box.proc, box.groups
+            return reply
         argv = self.info.argv()
         if os.geteuid() == 0:
             # The runners outrank the candidates (which go back to nice 0), so that limits are enforced on
@@ -171,6 +176,49 @@ class Sandbox:
         if self.groups is not None:
             self.groups.remove()
             self.groups = None
+
+
+_spare: dict[str, Any] = {}  # {"box": Sandbox, "reply": ping reply, "pid": our pid}
+_spare_lock = threading.Lock()
+
+
+def keep_spare(box: Sandbox, reply: dict) -> None:
+    """Keep a started sandbox (the isolation probe's) for the first worker that needs one just like it.
+
+    Only a sandbox started from the main thread is kept: bwrap's --die-with-parent follows the thread that
+    started it, and the main thread lives as long as the process. Whatever is not adopted is stopped at exit."""
+    if threading.current_thread() is not threading.main_thread():
+        box.stop()
+        return
+    with _spare_lock:
+        old = _spare.pop("box", None)
+        _spare.update(box=box, reply=reply, pid=os.getpid())
+    if old is not None:
+        old.stop()
+
+
+def _take_spare(box: Sandbox) -> tuple[Sandbox, dict] | None:
+    """The kept sandbox when it matches `box` (same isolation, slot, uid and cgroup sizes) and still runs."""
+    with _spare_lock:
+        spare = _spare.get("box")
+        if (spare is None or _spare["pid"] != os.getpid() or spare.info is not box.info or spare.slot != box.slot
+                or spare.uid != box.uid or spare.max_procs != box.max_procs or spare.memory_mb != box.memory_mb):
+            return None
+        reply = _spare["reply"]
+        _spare.clear()
+    if spare.proc is None or spare.proc.poll() is not None:
+        spare.stop()
+        return None
+    return spare, reply
+
+
+@atexit.register
+def _stop_spare() -> None:
+    with _spare_lock:
+        spare = _spare.pop("box", None) if _spare.get("pid") == os.getpid() else None
+        _spare.clear()
+    if spare is not None:
+        spare.stop()
 
 
 class _Job:

@@ -15,7 +15,9 @@ import sys
 FRAME = struct.Struct(">IIc")
 
 
-def _fresh_stdio():
+def fresh_stdio():
+    """New text streams on fds 0-2 (made by the per-candidate runner, which never uses them: every child starts
+    with an unused copy, whatever fds 0-2 are in it)."""
     import io
     sys.stdin = sys.__stdin__ = io.TextIOWrapper(io.BufferedReader(io.FileIO(0, "r", closefd=False)),
                                                  encoding="utf-8", errors="surrogateescape")
@@ -67,8 +69,20 @@ def _fail(exc):
     return 1
 
 
+def _compiled(source, name):
+    """A code object from the runner's compile child, or source compiled here (a one-case candidate): a syntax
+    error is reported as "C" on fd 3."""
+    if not isinstance(source, str):
+        return source
+    try:
+        return compile(source, name, "exec")
+    except BaseException:
+        os.write(3, b"C")
+        os._exit(1)
+
+
 def stdio_child(code):
-    _fresh_stdio()
+    code = _compiled(code, "<solution>")
     try:
         exec(code, _namespace("__main__"))
         rc = 0
@@ -95,7 +109,7 @@ def assert_child(code, program):
     timers = [signal.ITIMER_REAL, signal.ITIMER_VIRTUAL, signal.ITIMER_PROF]
     catchable = [s for s in signal.valid_signals() if s not in (signal.SIGKILL, signal.SIGSTOP)]
     ignore, default, disable = signal.SIG_IGN, signal.SIG_DFL, gc.disable
-    _fresh_stdio()
+    code, program = _compiled(code, "<solution>"), _compiled(program, "<test>")
     g = _namespace("__main__")
     try:
         run(code, g)
@@ -323,7 +337,6 @@ def write_all(fd, data):
 
 
 def call_child(source, job, first):
-    _fresh_stdio()
     send = write_all
     g = _namespace("solution")
     try:
