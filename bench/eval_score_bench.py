@@ -23,7 +23,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from crlcli.evaluation import get_benchmark
-    from crlcli.evaluation.scoring import judge_pool, score_many
+    from crlcli.evaluation.scoring import score_many
 
     bench = get_benchmark("humaneval+", data=args.data, limit=args.limit)
     t0 = time.monotonic()
@@ -34,7 +34,7 @@ def main() -> None:
                for tid, t in tasks.items()]
     inputs = sum(len(t.data["inputs"]["base"]) + len(t.data["inputs"]["plus"]) for t in tasks.values())
     workers = args.workers or os.cpu_count() or 1
-    with judge_pool(bench, workers) as pool:
+    with bench.open_pool(workers) as pool:
         t2 = time.monotonic()
         score_many(bench, tasks, samples, pool, 2 * workers, lambda s: None)
         t3 = time.monotonic()

@@ -52,6 +52,19 @@ def test_canonical_solutions_pass(bench):
         assert score.metrics == {"pass": True}, (row["task_id"], score.verdicts, score.detail)
 
 
+def test_the_runs_workers_reach_the_benchmarks_own_pool(bench):
+    """`crl eval --workers N` goes through `open_pool(N)`: BigCodeBench's own pool (task interpreter, official
+    limits) gets N workers, and scoring with that pool runs there."""
+    task = bench.tasks()[1]
+    with bench.open_pool(1) as pool:
+        assert pool.workers == 1 and pool.limits.timeout == bench.timeout
+        assert bench.score_code(task, canonical(task.data["row"]), pool).metrics == {"pass": True}
+    with bench.open_pool(3) as pool:
+        assert pool.workers == 3
+    with bench.open_pool(None) as pool:  # no --workers: the benchmark's own setting
+        assert pool.workers == 2
+
+
 def test_wrong_solution_fails(bench):
     row = bench.rows[1]  # BigCodeBench/3: a dict of means
     wrong = "import random\nimport numpy as np\ndef task_func(LETTERS):\n    return {k: -1.0 for k in LETTERS}\n"

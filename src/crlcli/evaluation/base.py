@@ -12,9 +12,11 @@ import gzip
 import hashlib
 import os
 import urllib.request
+from abc import ABC, abstractmethod
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from ..errors import CrlError
 
@@ -61,26 +63,69 @@ def sandbox_trust(result: dict[str, Any]) -> str:
     return IN_PROCESS if result.get("trust") == IN_PROCESS else PARENT
 
 
-class Benchmark:
-    """Base class. Subclasses set `name`, `metrics` (primary first) and `group_keys`, and implement
-    `tasks()` and `score()`. `needs_sandbox` tells the runner to open a JudgePool for `score`."""
+class Benchmark(ABC):
+    """What `crl eval` and `crl tts` call on a benchmark. Subclasses set `name`, `metrics` (primary first) and
+    `group_keys`, and implement `tasks()` and `score()`; every other method has a default that fits a benchmark
+    without that feature, so callers never probe with hasattr."""
 
     name: str = ""
     metrics: tuple[str, ...] = ("pass",)
     group_keys: tuple[str, ...] = ()
+    # False: scored without running code in the shared pool (answer matching, or a pool/toolchain of its own).
     needs_sandbox: bool = True
     # How this benchmark's scores are obtained when a sample does not say (samples scored before `trust` existed)
     trust: str = PARENT
+    # True: `run_samples` generates and scores whole conversations (Aider's two tries) and `merge` folds the
+    # turns' scores; the runner then leaves generation to the benchmark.
+    multi_turn: bool = False
 
+    @abstractmethod
     def tasks(self) -> list[Task]:
-        raise NotImplementedError
+        """Every task, in the benchmark's order (after the benchmark's own --limit)."""
 
+    @abstractmethod
     def score(self, task: Task, completion: str, pool: Any) -> Score:
-        raise NotImplementedError
+        """Score one model completion; `pool` is what `open_pool` yielded."""
+
+    def score_code(self, task: Task, code: str, pool: Any) -> Score:
+        """Score code given as is (a samples file's `solution`, a critique-select candidate). Default: as if the
+        model had answered with that code in one fenced block."""
+        return self.score(task, f"```python\n{code}\n```\n", pool)
+
+    def limits(self) -> dict[str, Any]:
+        """Keyword arguments for the sandbox `Limits` of the shared pool (default: the sandbox's defaults)."""
+        return {}
+
+    @contextmanager
+    def open_pool(self, workers: int | None) -> Iterator[Any]:
+        """The pool `score` runs code in, for the duration of a run: a JudgePool with `limits()`, or None when
+        `needs_sandbox` is False. A benchmark that needs another interpreter or limits overrides this, so that
+        the run's `workers` reach it too."""
+        if not self.needs_sandbox:
+            yield None
+            return
+        from ..sandbox import JudgePool, Limits
+
+        with JudgePool(workers=workers, limits=Limits(**self.limits())) as pool:
+            yield pool
 
     def prepare(self, tasks: list[Task]) -> None:
         """Called with the tasks about to be scored, before any `score`: a place for batch work such as
         computing expected outputs for just these tasks. Default: nothing."""
+
+    def public_tests(self, task: Task) -> dict[str, Any] | None:
+        """The tests shown in a task's statement (problem-record `tests` shape), for test-time scaling's
+        public-tests selector; None when the benchmark has none."""
+        return None
+
+    def run_samples(self, tasks: list[Task], n: int, backend: Any, params: Any, thinking: bool = True,
+                    first_sample: dict[str, int] | None = None) -> list[dict[str, Any]]:
+        """Multi-turn benchmarks only (`multi_turn`): generate and score `n` samples per task."""
+        raise NotImplementedError(f"benchmark {self.name} is not multi-turn")
+
+    def merge(self, scores: list[Score]) -> Score:
+        """Multi-turn benchmarks: one sample's Score from its turns' Scores. Default: the last turn's."""
+        return scores[-1]
 
     def headline(self, metric_scores: dict[str, float | None], group_scores: dict) -> dict[str, float | None]:
         """The numbers a report shows for this run: by default the primary metric's pass@1 under the run's name.
@@ -89,6 +134,11 @@ class Benchmark:
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "metrics": list(self.metrics)}
+
+
+def all_passed(result: dict[str, Any]) -> bool:
+    """A sandbox result passes when it ran at least one test case and every one was accepted."""
+    return int(result.get("total", 0)) > 0 and int(result.get("passed", 0)) == int(result["total"])
 
 
 class RecordTestsBenchmark(Benchmark):
@@ -107,8 +157,7 @@ class RecordTestsBenchmark(Benchmark):
 
     def score_code(self, task: Task, code: str, pool: Any, extracted: str | None = None) -> Score:
         res = pool.submit(code, self.tests_of(task)).result()
-        ok = res["total"] > 0 and res["passed"] == res["total"]
-        return Score(metrics={"pass": ok}, extracted=extracted or code, verdicts={"pass": res["verdicts"]},
+        return Score(metrics={"pass": all_passed(res)}, extracted=extracted or code, verdicts={"pass": res["verdicts"]},
                      trust=sandbox_trust(res))
 
 

@@ -25,13 +25,14 @@ import subprocess
 import sys
 import threading
 import warnings
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from ..errors import CrlError
 from ..extract import extract_code
-from .base import IN_PROCESS, Benchmark, Score, Task, find_data, limit_tasks, read_text
+from .base import IN_PROCESS, Benchmark, Score, Task, all_passed, find_data, limit_tasks, read_text
 
 RELEASE = "https://github.com/bigcode-project/bigcodebench-annotation/releases/download/{version}/{name}.jsonl.gz"
 DEFAULT_VERSION = "v0.1.4"
@@ -587,7 +588,7 @@ class BigCodeBench(Benchmark):
     trust = IN_PROCESS  # every result: the task's unittest runs in the candidate's process (see HARNESS)
     metrics = ("pass",)
     group_keys = ()
-    needs_sandbox = False  # scored through a JudgePool of its own (task interpreter, official time limit)
+    needs_sandbox = False  # not the shared pool: open_pool gives one of its own (task interpreter, official limits)
 
     def __init__(self, data: str | None = None, subset: str = "full", subset_file: str | None = None,
                  version: str = DEFAULT_VERSION, calibrated: bool | None = None, task_python: str | None = None,
@@ -703,43 +704,53 @@ class BigCodeBench(Benchmark):
         return (PRELUDE + NAMESPACE + HARNESS + "\n_crl_harness(%r, %r, %r, %r, %r, globals())\n"
                 % (self.solution(row, code), row["test"], list(names), list(bound), PROTECT))
 
-    def pool(self):
+    def new_pool(self, workers: int | None):
         """A JudgePool of our own: the task interpreter, the official time limit, a generous memory cap."""
+        from ..sandbox import JudgePool, Limits
+
+        limits = Limits(timeout=self.timeout, memory_mb=self.memory_mb, max_output=16 << 20, **_extra_limits(Limits))
+        return JudgePool(workers=workers, limits=limits, mode=self.mode, require_isolation=self.require_isolation,
+                         python=self.python)
+
+    @contextmanager
+    def open_pool(self, workers: int | None) -> Iterator[Any]:
+        """A run's pool (`crl eval --workers` reaches it): the task interpreter and limits of `new_pool`."""
+        with self.new_pool(workers if workers is not None else self.workers) as pool:
+            yield pool
+
+    def pool(self):
+        """The pool of a `score` called without one (library use): made on first use, closed at exit."""
         with self._lock:
             if self._pool is None:
                 import atexit
 
-                from ..sandbox import JudgePool, Limits
-                limits = Limits(timeout=self.timeout, memory_mb=self.memory_mb, max_output=16 << 20,
-                                **_extra_limits(Limits))
-                self._pool = JudgePool(workers=self.workers, limits=limits, mode=self.mode,
-                                       require_isolation=self.require_isolation, python=self.python)
+                self._pool = self.new_pool(self.workers)
                 atexit.register(self.close)
             return self._pool
 
-    def check(self, row: dict, code: str) -> Score:
-        """Score one piece of code (already extracted) on a task."""
+    def check(self, row: dict, code: str, pool: Any = None) -> Score:
+        """Score one piece of code (already extracted) on a task, in `pool` (default: `self.pool()`)."""
         missing = self.missing_libraries(row)
         if missing:
             return env_error(code, f"missing libraries in {self.python}: {', '.join(missing)}", self.metrics)
         if self.needs_nltk_data(row):
             return env_error(code, "needs NLTK data (punkt, stopwords, ...), which is not installed for "
                              f"{self.python} (python -m nltk.downloader -d <prefix>/nltk_data ...)", self.metrics)
-        result = self.pool().submit(self.program_for(row, code), self.tests_for(row)).result()
-        passed = result["total"] > 0 and result["passed"] == result["total"]
+        result = (pool or self.pool()).submit(self.program_for(row, code), self.tests_for(row)).result()
+        passed = all_passed(result)
         return Score({"pass": passed}, extracted=code, verdicts={"pass": result["verdicts"]},
                      detail=None if passed else _explain(result["verdicts"]), trust=IN_PROCESS)
 
     def score_code(self, task: Task, code: str, pool: Any = None) -> Score:
         """Score code given as is (a samples file's `solution` field)."""
-        return self.check(task.data["row"], code)
+        return self.check(task.data["row"], code, pool)
 
     def score(self, task: Task, completion: str, pool: Any = None) -> Score:
         code = extract_code(completion)
         if code is None:
             return Score({"pass": False}, extracted=None, verdicts={"pass": "C"}, detail="no code block in the answer",
                          trust=IN_PROCESS)
-        return self.check(task.data["row"], code)
+        return self.check(task.data["row"], code, pool)
 
     def close(self) -> None:
         if self._pool is not None:

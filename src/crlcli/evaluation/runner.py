@@ -13,7 +13,7 @@ from typing import Any, Callable
 from ..errors import CrlError, UsageError
 from .base import Benchmark, Task
 from .rundir import RunDir
-from .scoring import Stopwatch, judge_pool, mark_env_error, mark_trust, score_many, summarize
+from .scoring import Stopwatch, mark_env_error, mark_trust, score_many, summarize
 
 Progress = Callable[[int], None]
 
@@ -61,7 +61,7 @@ def evaluate(bench: Benchmark, rd: RunDir, backend: Any, params: Any, thinking: 
     if set_total:
         set_total(sum(m for _, m in todo))
     unscored = [s for s in existing if "metrics" not in s]
-    with judge_pool(bench, workers) as pool, rd.writer() as out:
+    with bench.open_pool(workers) as pool, rd.writer() as out:
         threads = max(2, (workers or 2) * 2)
         for start in range(0, len(todo), batch_tasks):
             batch = todo[start : start + batch_tasks]
@@ -70,7 +70,7 @@ def evaluate(bench: Benchmark, rd: RunDir, backend: Any, params: Any, thinking: 
             for task, missing in batch:
                 by_missing[missing].append(task)
             for missing, group in by_missing.items():
-                if hasattr(bench, "run_samples"):  # multi-turn (Aider's two tries): it generates and scores
+                if bench.multi_turn:  # multi-turn (Aider's two tries): it generates and scores
                     with watch("generation+scoring"):
                         recs = bench.run_samples(group, missing, backend, params, thinking,
                                                  first_sample={t.task_id: have[t.task_id] for t in group})
@@ -157,7 +157,7 @@ def rescore(bench: Benchmark, rd: RunDir, samples: list[dict[str, Any]], run: di
     if not wanted:
         raise CrlError(f"none of the {len(samples)} samples belongs to benchmark {bench.name}'s tasks",
                        hint="check --benchmark/--data, or that the samples' task_id values match")
-    with judge_pool(bench, workers) as pool, watch("scoring"):
+    with bench.open_pool(workers) as pool, watch("scoring"):
         score_many(bench, tasks, wanted, pool, max(2, (workers or 2) * 2), lambda s: progress(1) if progress else None)
     rd.path.mkdir(parents=True, exist_ok=True)
     rd.rewrite_samples(wanted + list(keep or []))

@@ -15,29 +15,12 @@ from .base import IN_PROCESS, PARENT, TRUST_LEVELS, Benchmark, Task, weakest_tru
 from .passk import ks_for, summarize_counts
 
 
-@contextmanager
-def judge_pool(bench: Benchmark, workers: int | None) -> Iterator[Any]:
-    """A sandbox JudgePool with the benchmark's limits, or None for benchmarks scored without running code."""
-    if not bench.needs_sandbox:
-        yield None
-        return
-    try:
-        from ..sandbox import JudgePool, Limits
-    except ImportError as exc:
-        raise CrlError(f"the sandbox is not available ({exc})", hint="crlcli.sandbox is needed to score code") from exc
-    limits = getattr(bench, "limits", lambda: {})()
-
-    pool = JudgePool(workers=workers, limits=Limits(**limits))
-    with pool:
-        yield pool
-
-
 def score_one(bench: Benchmark, task: Task, sample: dict[str, Any], pool: Any) -> dict[str, Any]:
     """Score one sample in place: a `solution` field is code used as is; else the completion is parsed."""
     turns = sample.get("turns") or []
-    if sample.get("solution") is not None and hasattr(bench, "score_code"):
+    if sample.get("solution") is not None:
         score = bench.score_code(task, sample["solution"], pool)
-    elif len(turns) > 1 and hasattr(bench, "merge"):  # a multi-turn sample (Aider's try 2): rescore every turn
+    elif len(turns) > 1 and bench.multi_turn:  # a multi-turn sample (Aider's try 2): rescore every turn
         scores = [bench.score(task, t.get("completion") or "", pool) for t in turns]
         for t, sc in zip(turns, scores):
             t["verdict"] = sc.verdicts.get("try", "S")
@@ -64,7 +47,7 @@ def trust_of(bench: Benchmark, sample: dict[str, Any]) -> str:
     """How a scored sample's verdict was obtained: its own `trust` field, else the benchmark's default (samples
     scored before the field existed)."""
     value = sample.get("trust")
-    return value if value in TRUST_LEVELS else getattr(bench, "trust", PARENT)
+    return value if value in TRUST_LEVELS else bench.trust
 
 
 def mark_trust(bench: Benchmark, sample: dict[str, Any]) -> dict[str, Any]:

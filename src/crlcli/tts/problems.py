@@ -47,7 +47,7 @@ class Source:
         self.data = data
         self.limit = limit
         self.options = dict(options or {})
-        self._bench = None
+        self.benchmark = None  # the Benchmark, once a benchmark source is loaded
 
     @property
     def spec(self) -> dict[str, Any]:
@@ -87,12 +87,12 @@ class Source:
         from ..evaluation import get_benchmark
 
         # --limit is applied by load(), after the ids are known, the same way for both sources.
-        self._bench = get_benchmark(self.benchmark_name, **{**self.options, "data": self.data, "limit": self.limit})
+        self.benchmark = get_benchmark(self.benchmark_name, **{**self.options, "data": self.data, "limit": self.limit})
         out = []
-        for task in self._bench.tasks():
+        for task in self.benchmark.tasks():
             out.append(Problem(
                 id=str(task.task_id), messages=task.messages, question=_question(task), task=task,
-                public_tests=_public_tests(self._bench, task),
+                public_tests=_public_tests(self.benchmark, task),
                 record={"id": str(task.task_id), "messages": task.messages, "benchmark": self.benchmark_name},
             ))
         return out
@@ -131,8 +131,9 @@ def _question(task: Any) -> str:
 def _public_tests(bench: Any, task: Any) -> dict[str, Any] | None:
     """Tests shown in the statement, for the public-tests selector: a benchmark's own `public_tests(task)`, or
     LiveCodeBench's public_test_cases; None when the benchmark has none."""
-    if hasattr(bench, "public_tests"):
-        return bench.public_tests(task)
+    tests = bench.public_tests(task)
+    if tests is not None:
+        return tests
     rec = (task.data or {}).get("record")
     if isinstance(rec, dict) and rec.get("public_test_cases") and rec.get("question_id") is not None:
         from ..evaluation.lcb import to_tests
@@ -154,11 +155,9 @@ class Scorer:
     def __init__(self, source: Source, workers: int | None, timeout: float | None):
         self.source = source
         self.workers = workers
-        self.bench = source._bench
+        self.bench = source.benchmark
         if self.bench is not None:
-            from ..evaluation.scoring import judge_pool
-
-            self._ctx = judge_pool(self.bench, workers)
+            self._ctx = self.bench.open_pool(workers)
         else:
             from ..sandbox import JudgePool, Limits
 
@@ -198,9 +197,7 @@ class Scorer:
         def one(p: Problem, code: str | None) -> dict[str, Any]:
             if not code:
                 return {"correct": False, "pass_rate": 0.0, "verdicts": "", "code": False}
-            if hasattr(self.bench, "score_code"):
-                return _verdict(self.bench, self.bench.score_code(p.task, code, self.pool))
-            return _verdict(self.bench, self.bench.score(p.task, f"```python\n{code}```\n", self.pool))
+            return _verdict(self.bench, self.bench.score_code(p.task, code, self.pool))
 
         return self._threads(one, items)
 

@@ -5,7 +5,7 @@ own unit tests run in the sandbox with its toolchain. If they fail, try 2: the m
 (Aider's rules) and answers again. Metrics per sample: `try1` and `try2` (the paper's number is try 2). A missing
 toolchain (or a crate that cannot be fetched offline) is an environment error, reported apart from failures.
 
-Multi-turn hooks for the shared runner: `turns = 2`; `run_samples(tasks, n, backend, params, thinking)` does both
+Multi-turn hooks for the shared runner (`multi_turn`): `run_samples(tasks, n, backend, params, thinking)` does both
 tries and returns scored sample records; underneath, `followup(task, completion, score)` gives the next
 conversation (or None when done) and `merge(scores)` folds the per-turn scores into the sample's Score.
 Environment errors carry `verdicts["env_error"]` (metrics False, so a runner unaware of them does not crash).
@@ -36,7 +36,7 @@ class AiderPolyglot(Benchmark):
     metrics = ("try2", "try1")
     group_keys = ("language",)
     needs_sandbox = False  # tests run through crlcli.sandbox.command, not the Python JudgePool
-    turns = 2
+    multi_turn = True
     trust = TRUST  # "in-process": how every result of this benchmark is obtained (see reports.py)
 
     def __init__(self, data: str | None = None, languages: str | list[str] | None = None,
