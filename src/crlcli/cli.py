@@ -59,6 +59,9 @@ def _root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
 ) -> None:
     setup_logging(verbose)
+    from .commands._env import configure_library
+
+    configure_library()
 
 
 def _register() -> None:

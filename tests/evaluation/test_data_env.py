@@ -1,10 +1,12 @@
-"""Issue 15, item 8: one name for the benchmark data folder (CRL_EVAL_DATA); CRL_SHARED_DATA, the README's old
-name, is still read with a deprecation note."""
+"""One name for the benchmark data folder (CRL_EVAL_DATA); CRL_SHARED_DATA, the README's old name, is still read
+with a deprecation note. The variables are read by the command layer (`crlcli.commands._env`), which hands the
+folder to the library; the library itself reads no environment for options."""
 
 from __future__ import annotations
 
 import logging
 
+from crlcli.commands import _env
 from crlcli.evaluation import base
 from crlcli.log import logger
 
@@ -14,7 +16,7 @@ def _warnings(monkeypatch):
     handler = logging.Handler()
     handler.emit = lambda rec: seen.append(rec.getMessage())
     logger.addHandler(handler)
-    monkeypatch.setattr(base, "_noted_old_env", False)
+    monkeypatch.setattr(_env, "_noted_old_env", False)
     return seen, handler
 
 
@@ -23,7 +25,9 @@ def test_old_name_is_read_with_a_note(monkeypatch, tmp_path):
     monkeypatch.delenv("CRL_EVAL_DATA", raising=False)
     monkeypatch.setenv("CRL_SHARED_DATA", str(tmp_path))
     seen, handler = _warnings(monkeypatch)
+    monkeypatch.setattr(base, "_data_root", base._data_root)  # restored after the test
     try:
+        _env.configure_library()
         assert base.find_data(None, ("test.jsonl",), "toy", None) == tmp_path / "test.jsonl"
     finally:
         logger.removeHandler(handler)
@@ -33,6 +37,22 @@ def test_old_name_is_read_with_a_note(monkeypatch, tmp_path):
 def test_new_name_wins_even_empty(monkeypatch, tmp_path):
     monkeypatch.setenv("CRL_SHARED_DATA", str(tmp_path))
     monkeypatch.setenv("CRL_EVAL_DATA", "")
-    assert base.data_env() is None
+    assert _env.data_root() is None
     monkeypatch.setenv("CRL_EVAL_DATA", "/x")
-    assert base.data_env() == "/x"
+    assert _env.data_root() == "/x"
+
+
+def test_the_library_reads_no_variable(monkeypatch, tmp_path):
+    """Without the command layer, a library user's benchmark data comes from its arguments only."""
+    monkeypatch.setenv("CRL_EVAL_DATA", str(tmp_path))
+    assert base.data_root() is None
+
+
+def test_variables_fill_only_what_a_flag_left_unset(monkeypatch):
+    monkeypatch.setenv("CRL_BCB_TASK_TIMEOUT", "30")
+    monkeypatch.setenv("CRL_BCB_CALIBRATED", "0")
+    monkeypatch.setenv("CRL_AIDER_LANGUAGES", "go")
+    assert _env.benchmark_options("bigcodebench", {"task_timeout": 5.0, "calibrated": None}) == {
+        "task_timeout": 5.0, "calibrated": False}
+    assert _env.benchmark_options("aider-polyglot", {"languages": None})["languages"] == "go"
+    assert _env.benchmark_options("lcb", {"release": None}) == {"release": None}

@@ -57,6 +57,24 @@ LangOpt = Annotated[Optional[str], Opt("--languages", help="Aider-Polyglot: lang
 CalibOpt = Annotated[Optional[bool], Opt("--calibrated/--uncalibrated", help="BigCodeBench: prepend the code prompt "
                                          "(default calibrated, as the leaderboard).", show_default=False)]
 TimeoutOpt = Annotated[Optional[float], Opt("--task-timeout", help="BigCodeBench/Aider: time limit per task run (s).")]
+
+def _flag(option: str) -> str:
+    return "--calibrated/--uncalibrated" if option == "calibrated" else "--" + option.replace("_", "-")
+
+
+def _options(name: str, given: dict, previous: dict | None = None) -> dict:
+    """A run's benchmark options: the flags, what the environment fills in where a flag is unset, and (rescoring)
+    the previous run's; options the benchmark does not take are refused, named by their flags."""
+    from ..evaluation import UnknownOptions, merge_options
+    from ._env import benchmark_options
+
+    try:
+        return merge_options(name, benchmark_options(name, given), previous)
+    except UnknownOptions as exc:
+        raise UsageError(f"benchmark {name} does not take {', '.join(map(_flag, exc.wrong))}",
+                         hint=f"{name} takes: " + ", ".join(map(_flag, sorted(exc.accepted & set(given))))) from exc
+
+
 # `-b` is `--backend` in every other command; here it is only a hidden, deprecated spelling of `--benchmark`.
 OldBenchOpt = Annotated[Optional[str], Opt("-b", hidden=True, help="Deprecated: use --benchmark.")]
 
@@ -108,14 +126,15 @@ def register(app: typer.Typer) -> None:
             raise UsageError(f"--backend must be vllm, openai or hf, got {backend!r}")
         if n < 1:
             raise UsageError("--n must be at least 1")
-        from ..evaluation import get_benchmark, merge_options
+        from ..evaluation import get_benchmark
         from ..evaluation.report import summary_table
         from ..evaluation.rundir import RunDir
         from ..evaluation.runner import evaluate, run_info
         from ..generation import SamplingParams, get_backend
 
-        opts = merge_options(benchmark, dict(data=data, release=release, start=start, end=end, task_python=task_python,
-                             subset_file=subset_file, languages=languages, calibrated=calibrated, task_timeout=task_timeout))
+        opts = _options(benchmark, dict(data=data, release=release, start=start, end=end, task_python=task_python,
+                                        subset_file=subset_file, languages=languages, calibrated=calibrated,
+                                        task_timeout=task_timeout))
         bench = get_benchmark(benchmark, limit=limit, **opts)
         params = SamplingParams(n=n, temperature=temperature, top_p=top_p, top_k=top_k, max_tokens=max_tokens, seed=seed)
         runinfo = run_info(benchmark, bench, model, backend, params, thinking, opts)
@@ -141,7 +160,7 @@ def register(app: typer.Typer) -> None:
         workers: Annotated[Optional[int], Opt(help="Sandbox workers.")] = None,
         skip_invalid: SkipInvalidOpt = None,
     ) -> None:
-        from ..evaluation import get_benchmark, merge_options
+        from ..evaluation import get_benchmark
         from ..evaluation.report import summary_table
         from ..evaluation.rundir import RunDir
         from ..io import write_json
@@ -152,9 +171,9 @@ def register(app: typer.Typer) -> None:
         name = benchmark or old.get("benchmark_key")
         if not name:
             raise UsageError(f"{run_dir} has no run.json; say which benchmark with --benchmark")
-        opts = merge_options(name, dict(data=data, release=release, start=start, end=end, task_python=task_python,
-                             subset_file=subset_file, languages=languages, calibrated=calibrated,
-                             task_timeout=task_timeout), old.get("options"))
+        opts = _options(name, dict(data=data, release=release, start=start, end=end, task_python=task_python,
+                                   subset_file=subset_file, languages=languages, calibrated=calibrated,
+                                   task_timeout=task_timeout), old.get("options"))
         bench = get_benchmark(name, limit=limit, **opts)
         if samples is not None:
             source = samples

@@ -66,7 +66,10 @@ def _source(benchmark, input, data, limit, options):
 
     if (benchmark is None) == (input is None):
         raise UsageError("give either --benchmark NAME or -i PROBLEMS.jsonl")
-    return Source(benchmark, input, data, limit, parse_key_values(options, "--benchmark-option"))
+    from ._env import benchmark_options
+
+    options = parse_key_values(options, "--benchmark-option")
+    return Source(benchmark, input, data, limit, benchmark_options(benchmark, options) if benchmark else options)
 
 
 def _test_timeout(timeout: float | None, old: float | None) -> float | None:

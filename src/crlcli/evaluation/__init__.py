@@ -20,7 +20,8 @@ from typing import Any
 from ..errors import UsageError
 from .base import Benchmark, Score, Task
 
-__all__ = ["Benchmark", "Score", "Task", "get_benchmark", "benchmark_names", "check_options", "merge_options", "BENCHMARKS"]
+__all__ = ["Benchmark", "Score", "Task", "get_benchmark", "benchmark_names", "check_options", "merge_options",
+           "UnknownOptions", "BENCHMARKS"]
 
 # name -> (module, class, fixed keyword options). "name:" entries take the part after the colon as `subtask`.
 BENCHMARKS: dict[str, tuple[str, str, dict[str, Any]]] = {
@@ -63,17 +64,23 @@ def accepted_options(name: str) -> set[str]:
     return named - set(fixed) - {"subtask"}
 
 
+class UnknownOptions(UsageError):
+    """Options a benchmark does not take. The message names the options; the command layer, which knows their
+    flags, words it again for the CLI (crlcli.commands.eval)."""
+
+    def __init__(self, name: str, wrong: list[str], accepted: set[str]):
+        self.benchmark, self.wrong, self.accepted = name, wrong, accepted
+        super().__init__(f"benchmark {name} does not take {', '.join(wrong)}",
+                         hint=f"{name} takes: {', '.join(sorted(accepted))}")
+
+
 def check_options(name: str, options: dict[str, Any]) -> dict[str, Any]:
     """Refuse options (set, i.e. not None) that benchmark `name` does not take, instead of ignoring them quietly;
-    returns the set ones. Errors name the CLI flag (`task_python` -> `--task-python`)."""
+    returns the set ones."""
     given = {k: v for k, v in options.items() if v is not None}
     wrong = sorted(set(given) - accepted_options(name))
     if wrong:
-        flags = ", ".join("--calibrated/--uncalibrated" if k == "calibrated" else "--" + k.replace("_", "-")
-                          for k in wrong)
-        raise UsageError(f"benchmark {name} does not take {flags}",
-                       hint=f"{name} takes: " + ", ".join("--" + k.replace("_", "-") for k in sorted(
-                           accepted_options(name) & _CLI_OPTIONS)))
+        raise UnknownOptions(name, wrong, accepted_options(name))
     return given
 
 
@@ -85,11 +92,6 @@ def merge_options(name: str, given: dict[str, Any], previous: dict[str, Any] | N
     # paths (CLI flags give Path objects) are stored as strings: the options go into run.json
     given = {k: str(v) if isinstance(v, PurePath) else v for k, v in given.items()}
     return {**keep, **check_options(name, given)}
-
-
-# The benchmark options `crl eval` has flags for (the hint above lists those a benchmark takes).
-_CLI_OPTIONS = {"data", "limit", "release", "start", "end", "task_python", "subset_file", "languages", "calibrated",
-                "task_timeout"}
 
 
 def get_benchmark(name: str, **options: Any) -> Benchmark:

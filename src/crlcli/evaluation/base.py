@@ -11,12 +11,11 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
-import urllib.request
 from abc import ABC, abstractmethod
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from ..errors import CrlError
 
@@ -194,31 +193,30 @@ def read_text(path: Path) -> str:
         raise CrlError(f"{path}: cannot read ({exc})") from exc
 
 
-DATA_ENV = "CRL_EVAL_DATA"
-OLD_DATA_ENV = "CRL_SHARED_DATA"  # the README's old name: still read, with a note
-_noted_old_env = False
+# The default data folder when a benchmark is given no `data`: the command layer sets it from $CRL_EVAL_DATA
+# (crlcli.commands._env); the library itself reads no environment for it. A callable, so that it is read (and any
+# deprecation noted) only by a run that needs it.
+_data_root: Callable[[], str | None] = lambda: None
 
 
-def data_env() -> str | None:
-    """The default benchmark data folder: `$CRL_EVAL_DATA` (set, even empty, it decides), else the deprecated
-    `$CRL_SHARED_DATA` with a note."""
-    global _noted_old_env
-    if DATA_ENV in os.environ:
-        return os.environ[DATA_ENV] or None
-    old = os.environ.get(OLD_DATA_ENV)
-    if old and not _noted_old_env:
-        _noted_old_env = True
-        from ..log import logger
+def set_data_root(provider: Callable[[], str | None]) -> None:
+    global _data_root
+    _data_root = provider
 
-        logger.warning(f"${OLD_DATA_ENV} is deprecated: set ${DATA_ENV}={old} instead (read for now)")
-    return old or None
+
+def data_root() -> str | None:
+    """The default benchmark data folder (see `set_data_root`), or None."""
+    return _data_root()
+
+
+data_env = data_root  # the older name, still used by evalplus.py
 
 
 def find_data(data: str | Path | None, names: tuple[str, ...], what: str, url: str | None) -> Path:
     """Resolve a benchmark's data file: an explicit file, a directory searched (recursively) for one of `names`
-    in order of preference, else `$CRL_EVAL_DATA` searched the same way, else a download from `url` into the
+    in order of preference, else the default data folder (`data_root()`) searched the same way, else a download from `url` into the
     cache (the upstream release; needs network)."""
-    for root in (data, data_env()):
+    for root in (data, data_root()):
         if not root:
             continue
         p = Path(root)
@@ -244,6 +242,8 @@ def download(url: str, what: str) -> Path:
     target = cache_dir("downloads") / url.rstrip("/").split("/")[-1]
     if target.exists() and target.stat().st_size > 0:
         return target
+    import urllib.request
+
     tmp = target.with_suffix(target.suffix + ".part")
     try:
         with urllib.request.urlopen(url, timeout=60) as resp, open(tmp, "wb") as out:

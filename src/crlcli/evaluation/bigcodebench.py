@@ -595,15 +595,7 @@ class BigCodeBench(Benchmark):
                  task_timeout: float | None = None, memory_mb: int = MEMORY_MB, limit: int | None = None,
                  workers: int | None = None, sandbox_mode: str = "auto", require_isolation: bool = False,
                  **_ignored: Any):
-        # The `crl eval` flags win; the older environment variables still fill what a flag leaves unset.
-        if subset == "hard":
-            subset_file = subset_file or os.environ.get("CRL_BCB_HARD_FILE") or None
-        task_python = task_python or os.environ.get("CRL_BCB_TASK_PYTHON") or None
-        if task_timeout is None and os.environ.get("CRL_BCB_TASK_TIMEOUT"):
-            task_timeout = float(os.environ["CRL_BCB_TASK_TIMEOUT"])
-        if calibrated is None:
-            env = os.environ.get("CRL_BCB_CALIBRATED")
-            calibrated = env.lower() not in ("0", "false", "no") if env else True
+        calibrated = True if calibrated is None else calibrated
         if subset not in ("full", "hard"):
             raise CrlError(f"unknown BigCodeBench subset {subset!r}", hint="full or hard")
         self.subset, self.subset_file, self.version = subset, subset_file, version
@@ -804,10 +796,10 @@ def _explain(verdicts: str) -> str:
 
 
 def default_data() -> str | None:
-    """`../shared/data/bigcodebench` beside the checkout when present (tests and benches use it)."""
+    """`../shared/data/bigcodebench` beside the checkout when present (the benches' default --data)."""
     here = Path(__file__).resolve()
     for up in here.parents:
         cand = up.parent / "shared" / "data" / "bigcodebench"
         if cand.is_dir():
             return str(cand)
-    return os.environ.get("CRL_BIGCODEBENCH")
+    return None

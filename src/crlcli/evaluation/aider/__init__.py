@@ -45,9 +45,8 @@ class AiderPolyglot(Benchmark):
                  task_python: str | None = None, task_timeout: float | None = None, **_ignored: Any):
         import os
 
-        # `crl eval --languages` wins over CRL_AIDER_LANGUAGES; --task-python/--task-timeout name the Python
-        # exercises' interpreter and the per-run test time limit, as they do for BigCodeBench.
-        languages = languages or os.environ.get("CRL_AIDER_LANGUAGES") or None
+        # --task-python/--task-timeout name the Python exercises' interpreter and the per-run test time limit, as
+        # they do for BigCodeBench.
         python = os.path.abspath(task_python) if task_python else python
         test_timeout = test_timeout if task_timeout is None else float(task_timeout)
         if isinstance(languages, str):

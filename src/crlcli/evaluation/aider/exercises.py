@@ -131,15 +131,12 @@ def _reference_target(example: str, solutions: list[str], language: str) -> str:
 
 
 def default_root() -> Path | None:
-    env = os.environ.get("CRL_AIDER_POLYGLOT")
-    if env:
-        return Path(env)
-    here = Path(__file__).resolve()
-    for up in here.parents:
-        cand = up.parent / "shared" / "data" / "aider_polyglot"
-        if cand.is_dir():
-            return cand
-    return None
+    """`aider_polyglot` under the default data folder (`--data` unset: $CRL_EVAL_DATA), when it is there."""
+    from ..base import data_root
+
+    root = data_root()
+    cand = Path(root) / "aider_polyglot" if root else None
+    return cand if cand is not None and cand.is_dir() else None
 
 
 def load_exercises(root: str | Path | None = None, languages: list[str] | None = None,
@@ -148,7 +145,8 @@ def load_exercises(root: str | Path | None = None, languages: list[str] | None =
     root = Path(root) if root else default_root()
     if root is None or not root.is_dir():
         raise CrlError(f"Aider-Polyglot data not found at {root}",
-                       hint="pass --data PATH to a polyglot-benchmark checkout (or set CRL_AIDER_POLYGLOT)")
+                       hint="pass --data PATH to a polyglot-benchmark checkout (or set CRL_AIDER_POLYGLOT, or "
+                       "CRL_EVAL_DATA to a folder holding aider_polyglot/)")
     langs = languages or list(LANGUAGES)
     for lang in langs:
         if lang not in LANGUAGES:
