@@ -11,7 +11,9 @@
   override either end. Breakdown by difficulty and platform. Time limit 6 s per test, as LiveCodeBench's runner.
 - Grading: LiveCodeBench's own rule (tests.compare = "lcb", sandbox/compare.py): stdin outputs as stripped lines,
   equal as text or as lists of Decimal; functional results by Python `==` with the JSON-decoded output (a
-  returned tuple as a list); the candidate runs after LiveCodeBench's imports prelude, as in its grader.
+  returned tuple as a list); the candidate runs after LiveCodeBench's imports prelude, as in its grader, and a
+  stdin solution is rewritten and driven as its grader does (lcb_stdio_program). Agreement with LiveCodeBench's
+  own grader: bench/lcb_agreement.py, docs/eval.md.
 - Prompt: LiveCodeBench's generic code-generation prompt in the form Qwen3 uses for thinking mode (without "You
   will NOT return anything except for the program"); prompts/eval_lcb*.txt.
 """
