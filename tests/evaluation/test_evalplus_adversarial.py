@@ -13,7 +13,8 @@ import pytest
 
 from crlcli.evaluation import get_benchmark
 from crlcli.evaluation.evalplus_check import (EncodedInputs, _close, allclose, compare, effective_atols, is_floats,
-                                              numpy_module)
+                                              numpy_module, same_text)
+from crlcli.evaluation.evalplus_truth import TruthValues
 from crlcli.sandbox.runner_child import NumpyValue, Unserialisable, decode_value, encode_value
 
 HE_IDS = ["HumanEval/27", "HumanEval/32", "HumanEval/53"]
@@ -408,6 +409,37 @@ def test_find_zero_through_the_input_polynomial(np):
     assert not compare("humaneval", "find_zero", [xs], float("nan"), 1.0, 1e-4, 1e-4, np)
     # the check is the polynomial's, not the expected value's: the expected value itself is not needed
     assert compare("humaneval", "find_zero", [xs], 1.0, None, 1e-4, 1e-4, np)
+
+
+def test_text_shortcut_only_where_it_proves_a_pass():
+    # A return value whose tagged text is the canonical one passes without being decoded -- only where equal
+    # texts prove compare() would pass.
+    np = numpy_module()
+    values = [3, "x", [1, 2], (1, 2), {"a": [1.5]}, {1, 2}, 2.5, True, None, 10 ** 30, b"ab", 1 + 2j]
+    for v in values:
+        text = encode_value(v)
+        assert same_text("humaneval", "f", text.encode(), text), v
+        assert compare("humaneval", "f", [], decode_value(text), v, 0, 0, np)  # what the long way says
+    for v in [float("nan"), [1.0, float("nan")], float("inf")]:  # nan != nan: never by text
+        text = encode_value(v)
+        assert not same_text("mbpp", "f", text.encode(), text)
+    text = encode_value([[1], [2]])  # unhashable items: the set-equality oracle fails them, so no shortcut
+    assert not same_text("mbpp", "similar_elements", text.encode(), text)
+    assert not compare("mbpp", "similar_elements", [], [[1], [2]], [[1], [2]], 0, 0, np)
+    assert not same_text("humaneval", "find_zero", b"1.0", "1.0")  # the polynomial decides
+    assert not same_text("humaneval", "f", b"[1,2]", "[1,3]")
+    assert not same_text("humaneval", "f", b"1", "1.0") and not same_text("humaneval", "f", b"1", "true")
+    assert not same_text("humaneval", "f", b'["?","Weird"]', '["?","Weird"]')
+    assert not same_text("humaneval", "f", b"3", None)  # a digest
+
+
+def test_truth_values_decode_lazily_and_know_their_floats():
+    items = [encode_value(v) for v in [1, 2.5, "1.5", [1.0, 2.0], [1, 2], "e", float("nan"), True]]
+    tv = TruthValues(items)
+    assert [tv.floats(k) for k in range(len(tv))] == [is_floats(decode_value(t)) for t in items]
+    assert tv._values[0] is not None and tv.text(2) == '"1.5"' and tv.size(3) == len(items[3])
+    assert tv[4] == [1, 2]
+    assert effective_atols("mbpp", "f", 0, tv) == effective_atols("mbpp", "f", 0, [decode_value(t) for t in items])
 
 
 def test_atol_switching():

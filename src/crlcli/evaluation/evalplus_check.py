@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 import threading
 import time
 from typing import Any
@@ -96,15 +97,36 @@ def is_floats(x: Any) -> bool:
     return type(x).__name__ == "ndarray" and _float_dtype(getattr(x, "dtype", ""))
 
 
-def effective_atols(dataset: str, entry_point: str, atol: float, expected: list[Any]) -> list[tuple[float, float]]:
-    """(tolerance seen by the special oracles, tolerance used by allclose) per case of one EvalPlus run."""
+def effective_atols(dataset: str, entry_point: str, atol: float, expected: Any) -> list[tuple[float, float]]:
+    """(tolerance seen by the special oracles, tolerance used by allclose) per case of one EvalPlus run.
+    `expected`: a list of values, or evalplus_truth.TruthValues (whose floats() need not decode them)."""
+    floats = expected.floats if hasattr(expected, "floats") else (lambda k: is_floats(expected[k]))
     out = []
-    for exp in expected:
+    for k in range(len(expected)):
         before = atol
-        if not (dataset == "humaneval" and entry_point == "find_zero") and atol == 0 and is_floats(exp):
+        if not (dataset == "humaneval" and entry_point == "find_zero") and atol == 0 and floats(k):
             atol = 1e-6
         out.append((before, atol))
     return out
+
+
+# Tags whose values a text match cannot vouch for: nan ("F": equal texts, yet nan != nan), numpy values (`==` of
+# arrays is no bool), unserialisable objects (equal to nothing), digests of huge values. One pass over the text.
+_TEXT_UNSURE = re.compile(r'"(?:F|NP|ND|\?|#)"')
+
+
+def same_text(dataset: str, entry_point: str, body: bytes, expected_text: str | None) -> bool:
+    """True when the candidate's tagged return value is, as text, the canonical value's own tagged text and that
+    alone proves compare() would pass: the decoded values are then equal under `==` (same types, same items in
+    the same order), so `exact` holds. Not for the oracles that look past `==` (find_zero, the set-equality tasks,
+    which fail on unhashable items) nor for texts holding the tags above. False means "decide the long way"."""
+    if expected_text is None or len(body) < len(expected_text):  # (UTF-8 bytes >= characters)
+        return False
+    if entry_point == "find_zero" and dataset == "humaneval" or dataset == "mbpp" and entry_point in MBPP_SET_EQ:
+        return False
+    if body != expected_text.encode("utf-8", "surrogatepass"):
+        return False
+    return not _TEXT_UNSURE.search(expected_text)
 
 
 # ------------------------------------------------------------------ EvalPlus's special oracles (restated)
@@ -258,9 +280,10 @@ REPLY_BUDGET = 32 << 20
 
 class ExpectedSizes:
     """Per case, lazily: (length of the canonical value's encoding, seconds that encoding took here when it is
-    large) -- what a right answer costs the child to send, for chunking and time allowances."""
+    large) -- what a right answer costs the child to send, for chunking and time allowances. With TruthValues
+    the length is that of the cached text; only a large value is decoded and encoded again, to time it."""
 
-    def __init__(self, expected: list[Any]):
+    def __init__(self, expected: Any):
         self.expected = expected
         self._done: list[tuple[int, float] | None] = [None] * len(expected)
         self._lock = threading.Lock()
@@ -268,6 +291,10 @@ class ExpectedSizes:
     def get(self, i: int) -> tuple[int, float]:
         with self._lock:
             got = self._done[i]
+            if got is None and hasattr(self.expected, "text"):
+                text = self.expected.text(i)
+                if text is not None and len(text) <= EncodedInputs.BIG:
+                    got = self._done[i] = (len(text), 0.0)
             if got is None:
                 exp = self.expected[i]
                 if isinstance(exp, Digest):

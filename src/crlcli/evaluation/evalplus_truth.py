@@ -101,17 +101,66 @@ def _cache_file(root: Path, task_id: str) -> Path:
     return root / (re.sub(r"[^A-Za-z0-9_.-]", "_", task_id) + ".json")
 
 
+class TruthValues:
+    """A task's canonical values as the cache holds them (tagged texts, or digests of huge ones), decoded one by
+    one when a comparison first needs them (numpy values as numpy objects when the parent has numpy, as the
+    sandbox's return values are decoded): a sample that fails at its first input never decodes the rest, and a
+    right answer is recognised from its text alone (evalplus_check.same_text)."""
+
+    def __init__(self, items: list[Any]):
+        self.items = items
+        self._values: list[Any] = [_UNSET] * len(items)
+        for i, item in enumerate(items):
+            if not isinstance(item, str):
+                self._values[i] = _value(item)  # a digest (or malformed: ValueError, the cache entry is redone)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: int) -> Any:
+        v = self._values[i]
+        if v is _UNSET:
+            v = self._values[i] = _value(self.items[i])  # racing threads decode the same text: no harm
+        return v
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+    def text(self, i: int) -> str | None:
+        """The tagged text of value i (None for a digest)."""
+        item = self.items[i]
+        return item if isinstance(item, str) else None
+
+    def size(self, i: int) -> int:
+        """Characters of value i's tagged text."""
+        item = self.items[i]
+        return len(item) if isinstance(item, str) else int(item["size"])
+
+    def floats(self, i: int) -> bool:
+        """evalplus_check.is_floats of value i, without decoding a text that holds no float at all (a float's
+        JSON needs '.', 'e' or 'E'; nan/inf are tagged "F", numpy values "NP"/"ND")."""
+        from .evalplus_check import is_floats
+
+        item = self.items[i]
+        if isinstance(item, str) and (item[:1] == '"' or not _FLOATISH.search(item)):
+            return False
+        return is_floats(self[i])
+
+
+_UNSET = object()
+_FLOATISH = re.compile(r"[.eEFN]")
+
+
 def _decoded(res: dict[str, Any]) -> dict[str, Any]:
-    """A task's cached or freshly computed results with the tagged values decoded (numpy values as numpy
-    objects when the parent has numpy, as the sandbox's return values are decoded)."""
-    out = {}
+    """A task's cached or freshly computed results: values as TruthValues (decoded lazily), times as floats."""
+    out: dict[str, Any] = {}
     for key in ("base", "plus"):
         texts = res[key]
         times = res[key + "_time"]
         if not (isinstance(texts, list) and isinstance(times, list) and len(texts) == len(times)
                 and all(isinstance(t, (int, float)) for t in times)):
             raise ValueError(f"malformed {key} results")
-        out[key] = [_value(t) for t in texts]
+        out[key] = TruthValues(texts)
         out[key + "_time"] = [float(t) for t in times]
     return out
 

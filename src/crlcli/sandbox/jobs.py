@@ -44,6 +44,9 @@ class Prepared:
     budget: float  # seconds the whole candidate may take before the parent gives up on the sandbox
     check: Callable[[int, Any], bool] | None = None  # call tests: the parent's own comparison of decoded values
     rule: Comparator = COMPARATORS["tokens"]  # tests.compare: the rule the parent compares outputs with
+    # call tests with `check`: a shortcut on the raw tagged text of a return value; True passes the case without
+    # decoding it, False leaves the decision to `check`
+    check_text: Callable[[int, bytes], bool] | None = None
 
     @property
     def trust(self) -> str:
@@ -52,7 +55,8 @@ class Prepared:
         return "in-process" if self.kind == "assert" else "parent"
 
 
-def prepare(code: str, tests: Any, limits: Limits, check: Callable[[int, Any], bool] | None = None) -> Prepared:
+def prepare(code: str, tests: Any, limits: Limits, check: Callable[[int, Any], bool] | None = None,
+            check_text: Callable[[int, bytes], bool] | None = None) -> Prepared:
     """Validate `tests` (CrlError when unusable) and build the sandbox message. `check(i, value)`: for call
     tests, the parent's comparison of case i's decoded return value (instead of the cases' `output`).
     Assert tests that convert exactly (crlcli.asserts) run as parent-compared call cases, whoever made them."""
@@ -127,15 +131,17 @@ def prepare(code: str, tests: Any, limits: Limits, check: Callable[[int, Any], b
             raise CrlError("tests.prelude must be a string of Python source")
         code = prelude.rstrip("\n") + "\n" + code
     rule = comparator(tests.get("compare"))  # e.g. "lcb": LiveCodeBench's grader (sandbox/compare.py)
-    if check is not None and kind != "call":
+    if (check is not None or check_text is not None) and kind != "call":
         raise CrlError("a parent-side check needs call tests")
+    if check_text is not None and check is None:
+        raise CrlError("check_text is a shortcut of check: give both")
     message = {"type": kind, "code": code, "cases": inputs, "timeouts": timeouts,
                "fn_name": tests.get("fn_name"), "class_name": tests.get("class_name") or None,
                "tagged_args": tagged, "digest_over": int(tests.get("digest_over") or 0),
                "memory_mb": limits.memory_mb, "max_output": limits.max_output, "tmpfs_mb": limits.tmpfs_mb,
                "max_procs": limits.max_procs}
     budget = 15.0 + sum(timeouts) + 0.25 * len(timeouts)
-    return Prepared(message, expected, kind, tol, budget, check, rule)
+    return Prepared(message, expected, kind, tol, budget, check, rule, check_text)
 
 
 def _call_input(case: dict, where: str, tagged_text: Any, python_values: bool) -> Any:
@@ -218,6 +224,12 @@ class Verdicts:
         prep = self.prep
         if prep.kind == "stdio":
             return "A" if prep.rule.stdio(body.decode("utf-8", "surrogateescape"), prep.expected[i], prep.tol) else "W"
+        if prep.check_text is not None:
+            try:
+                if prep.check_text(i, body) is True:
+                    return "A"
+            except Exception:  # noqa: BLE001 - a shortcut only: the full comparison below decides
+                pass
         try:
             value = decode_value(body, _numpy() if prep.check is not None else None)
         except ValueError:

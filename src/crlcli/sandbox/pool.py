@@ -265,11 +265,13 @@ class JudgePool:
         return self.info.mode
 
     def submit(self, code: str, tests: dict, limits: Limits | None = None,
-               deadline: float | None = None, check: Callable[[int, Any], bool] | None = None) -> Future:
+               deadline: float | None = None, check: Callable[[int, Any], bool] | None = None,
+               check_text: Callable[[int, bytes], bool] | None = None) -> Future:
         """Queue one candidate; the future gives run_tests()'s dict. `deadline` is a time.monotonic() value
         after which the candidate is given S verdicts instead of being run (or finished). `check(i, value)`:
-        call tests compared by the caller's own rule, here in the parent, on each decoded return value."""
-        prep = prepare(code, tests, limits or self.limits, check)
+        call tests compared by the caller's own rule, here in the parent, on each decoded return value;
+        `check_text(i, raw tagged text)`: an optional shortcut before it (True passes without decoding)."""
+        prep = prepare(code, tests, limits or self.limits, check, check_text)
         fut: Future = Future()
         with self._lock:  # never queued behind the workers' stop sentinels
             if self._closed.is_set() or self._pid != os.getpid():

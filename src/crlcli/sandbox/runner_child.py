@@ -178,9 +178,9 @@ def _tag(v, depth):
         return ["?", "nested too deeply"]
     depth += 1
     if t is list:
-        return ["L"] + [_tag(x, depth) for x in v]
+        return ["L", *v] if _flat(v) else ["L"] + [_tag(x, depth) for x in v]
     if t is tuple:
-        return ["T"] + [_tag(x, depth) for x in v]
+        return ["T", *v] if _flat(v) else ["T"] + [_tag(x, depth) for x in v]
     if t is dict:
         return ["D"] + [[_tag(k, depth), _tag(x, depth)] for k, x in v.items()]
     if t is set or t is frozenset:
@@ -201,6 +201,22 @@ def _tag(v, depth):
         if isinstance(v, base):
             return _tag(conv(v), depth - 1) if base in (int, float, str) else _tag(_plain(base, v), depth - 1)
     return ["?", getattr(t, "__name__", "?")[:100]]
+
+
+def _flat(items):
+    """Are all items scalars that _tag returns as they are (str, bool, None, int64-range ints, finite floats)?
+    Then a list or tuple of them is tagged without a call per item (EvalPlus inputs hold lists of 10^5 items)."""
+    for x in items:
+        t = type(x)
+        if t is int:
+            if not -_INT64 <= x < _INT64:
+                return False
+        elif t is float:
+            if x - x != 0:
+                return False
+        elif t is not str and t is not bool and x is not None:
+            return False
+    return True
 
 
 def _plain(base, v):
@@ -285,9 +301,9 @@ def _untag(v, depth, np):
         raise ValueError("nested too deeply")
     tag, rest, depth = v[0], v[1:], depth + 1
     if tag == "L":
-        return [_untag(x, depth, np) for x in rest]
+        return rest if _flat_json(rest) else [_untag(x, depth, np) for x in rest]
     if tag == "T":
-        return tuple(_untag(x, depth, np) for x in rest)
+        return tuple(rest) if _flat_json(rest) else tuple(_untag(x, depth, np) for x in rest)
     if tag == "S":
         return set(_untag(x, depth, np) for x in rest)
     if tag == "FS":
@@ -324,6 +340,15 @@ def _untag(v, depth, np):
     if tag == "?" and len(rest) == 1 and isinstance(rest[0], str):
         return Unserialisable(rest[0][:100])
     raise ValueError("unknown tag")
+
+
+def _flat_json(items):
+    """Are all items (from json.loads) values _untag returns as they are: no list (a tag), no nan/inf?"""
+    for x in items:
+        t = type(x)
+        if t is list or t is float and x - x != 0:
+            return False
+    return True
 
 
 def _frame(i, kind, data=b""):
