@@ -33,7 +33,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     try:
-        from crlcli.sandbox import JudgePool, Limits, label_for
+        from crlcli.judging import label_for
+        from crlcli.sandbox import JudgePool, Limits
     except ImportError as exc:
         JudgePool = None
         print(f"judge not available ({exc}): printing mutant statistics only")

@@ -15,7 +15,12 @@ from typing import Any
 from .errors import CrlError
 from .log import logger
 from .records import json_type
-from .sandbox import JudgePool, Limits, label_for
+from .sandbox import JudgePool, Limits
+
+
+def label_for(pass_rate: float, threshold: float = 0.8) -> str:
+    """The CRL ground truth: "T" iff the pass rate is strictly above the threshold (paper: 0.8)."""
+    return "T" if pass_rate > threshold else "F"
 
 
 @dataclass

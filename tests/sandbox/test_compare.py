@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from crlcli.errors import CrlError
-from crlcli.sandbox import json_equal, label_for, stdio_equal
+from crlcli.judging import label_for
+from crlcli.sandbox import json_equal, stdio_equal
 from crlcli.sandbox.compare import call_expected_matches, decode_call_args
 
 

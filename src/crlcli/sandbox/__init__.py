@@ -1,6 +1,6 @@
 """Untrusted-code execution: isolation, the trusted runner, comparators, verdicts and the pool.
 
-    from crlcli.sandbox import Limits, JudgePool, run_tests, detect_isolation, label_for
+    from crlcli.sandbox import Limits, JudgePool, run_tests, detect_isolation
 
 See docs/judge.md for the verdict letters, the limits, the isolation modes and what is not isolated.
 """
@@ -12,11 +12,5 @@ from .isolation import IsolationInfo, detect_isolation
 from .jobs import VERDICTS, Limits
 from .pool import JudgePool, run_tests
 
-
-def label_for(pass_rate: float, threshold: float = 0.8) -> str:
-    """The CRL ground truth: "T" iff the pass rate is strictly above the threshold."""
-    return "T" if pass_rate > threshold else "F"
-
-
-__all__ = ["Limits", "JudgePool", "run_tests", "detect_isolation", "label_for", "IsolationInfo", "VERDICTS",
+__all__ = ["Limits", "JudgePool", "run_tests", "detect_isolation", "IsolationInfo", "VERDICTS",
            "stdio_equal", "json_equal"]
