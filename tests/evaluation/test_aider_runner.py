@@ -9,7 +9,7 @@ import pytest
 
 from crlcli.evaluation.aider import AiderPolyglot, toolchain_status
 from crlcli.evaluation.rundir import RunDir
-from crlcli.evaluation.runner import evaluate, run_info
+from crlcli.evaluation.pipeline import evaluate, run_info
 
 
 class TurnScript:
@@ -80,7 +80,7 @@ def test_evaluate_runs_two_tries_per_language(shared_data, tmp_path, monkeypatch
     assert summary["n"] == 3 and summary["metrics"]["try1"]["pass@1"] == 0.5
 
     # `crl eval score`'s path: rescoring the run keeps try 2 (every recorded turn is scored again)
-    from crlcli.evaluation.runner import rescore
+    from crlcli.evaluation.pipeline import rescore
 
     summary = rescore(bench, rd2, rd2.samples(), rd2.read_run())
     assert summary["metrics"]["try1"]["pass@1"] == 0.5 and summary["metrics"]["try2"]["pass@1"] == 1.0

@@ -9,7 +9,7 @@ from rich.console import Console
 
 from crlcli.evaluation import get_benchmark
 from crlcli.evaluation.rundir import RunDir
-from crlcli.evaluation.runner import evaluate, run_info
+from crlcli.evaluation.pipeline import evaluate, run_info
 from crlcli.generation.base import Completion, SamplingParams
 from crlcli.progress import Meter
 

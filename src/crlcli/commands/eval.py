@@ -129,7 +129,7 @@ def register(app: typer.Typer) -> None:
         from ..evaluation import get_benchmark
         from ..evaluation.report import summary_table
         from ..evaluation.rundir import RunDir
-        from ..evaluation.runner import evaluate, run_info
+        from ..evaluation.pipeline import evaluate, run_info
         from ..generation import SamplingParams, get_backend
 
         opts = _options(benchmark, dict(data=data, release=release, start=start, end=end, task_python=task_python,
@@ -185,7 +185,7 @@ def register(app: typer.Typer) -> None:
             if not source.exists():
                 raise UsageError(f"{source}: no samples to score", hint="give --samples FILE")
             runinfo = {**old, "options": opts}
-        from ..evaluation.runner import read_samples, rescore
+        from ..evaluation.pipeline import read_samples, rescore
         from ..io import SkipLog
 
         tasks = bench.tasks()

@@ -6,7 +6,7 @@
     score = bench.score(tasks[0], completion, pool)   # Score(metrics={"base": ..., "plus": ...}, ...)
 
 A benchmark module only loads its data, builds prompts and scores one completion; generation, resume, pass@k,
-breakdowns and reports are shared (runner.py, rundir.py, report.py). To add one: write a module with a
+breakdowns and reports are shared (pipeline.py, rundir.py, report.py). To add one: write a module with a
 `Benchmark` subclass and add a line to BENCHMARKS (a name ending in ":" takes a sub-name, e.g. "bbeh:zebra_puzzles").
 """
 

@@ -3,7 +3,7 @@
 A benchmark turns its data into `Task`s (a chat prompt plus what scoring needs) and scores one completion of a
 task into a `Score`: one boolean per metric (e.g. EvalPlus "base" and "plus"), the extracted code or answer, and
 per-test verdicts. Everything else (generation, resume, pass@k, breakdowns, reports) is shared and lives in
-`runner.py` / `rundir.py` / `report.py`, so adding a benchmark is one module plus one registry line.
+`pipeline.py` / `rundir.py` / `report.py`, so adding a benchmark is one module plus one registry line.
 """
 
 from __future__ import annotations
