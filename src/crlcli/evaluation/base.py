@@ -209,9 +209,6 @@ def data_root() -> str | None:
     return _data_root()
 
 
-data_env = data_root  # the older name, still used by evalplus.py
-
-
 def find_data(data: str | Path | None, names: tuple[str, ...], what: str, url: str | None) -> Path:
     """Resolve a benchmark's data file: an explicit file, a directory searched (recursively) for one of `names`
     in order of preference, else the default data folder (`data_root()`) searched the same way, else a download from `url` into the

@@ -30,7 +30,7 @@ from typing import Any
 
 from ..errors import CrlError
 from ..extract import extract_code
-from .base import (Benchmark, Score, Task, cache_dir, file_digest, find_data, limit_tasks, read_text,
+from .base import (Benchmark, Score, Task, all_passed, cache_dir, file_digest, find_data, limit_tasks, read_text,
                    sandbox_trust)
 from .evalplus_check import (DIGEST_OVER, MBPP_NOT_NONE, REPLY_BUDGET, EncodedInputs, ExpectedSizes, compare,
                              effective_atols, numpy_module, same_text)
@@ -174,9 +174,9 @@ class EvalPlusBenchmark(Benchmark):
         if self.dataset == "humaneval" and not self.plus:
             names = names + ORIGINAL_HUMANEVAL
             if data is None:
-                from .base import data_env
+                from .base import data_root
 
-                if not data_env() and (orig := _original_humaneval_path()) is not None:
+                if not data_root() and (orig := _original_humaneval_path()) is not None:
                     return orig
         return find_data(data, names, f"{self.name} ({names[0]})", URLS[self.dataset])
 
@@ -260,7 +260,7 @@ class EvalPlusBenchmark(Benchmark):
             tests = {"type": "assert", "fn_name": None, "class_name": None, "cases": [],
                      "program": rec["test"] + f"\ncheck({rec['entry_point']})\n"}
             res = pool.submit(code, tests).result()
-            ok = res["total"] > 0 and res["passed"] == res["total"]
+            ok = all_passed(res)
             # An assert program: in-process unless the sandbox converted it to parent-compared cases.
             return Score(metrics={"base": ok}, extracted=extracted or code, verdicts={"base": res["verdicts"]},
                          trust=sandbox_trust(res))
