@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CrlError
+from ..evaluation.base import all_passed
 from ..extract import extract_code
 from ..io import JsonlReader
 from ..records import check_problem
@@ -215,8 +216,7 @@ class Scorer:
                 out.append({"correct": False, "pass_rate": 0.0, "verdicts": "", "code": False})
                 continue
             res = fut.result()
-            total = int(res.get("total", 0))
-            out.append({"correct": total > 0 and int(res.get("passed", 0)) == total,
+            out.append({"correct": all_passed(res),
                         "pass_rate": float(res.get("pass_rate", 0.0)), "verdicts": res.get("verdicts", ""),
                         "code": True})
         return out
