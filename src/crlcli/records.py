@@ -29,7 +29,7 @@ def check_tests(tests: Any) -> str | None:
             return "assert tests need 'program' (a string) or 'cases'"
     elif not isinstance(cases, list):
         return "tests.cases must be a list"
-    if kind == "call" and not tests.get("fn_name"):
+    if kind == "call" and not (isinstance(tests.get("fn_name"), str) and tests["fn_name"]):
         return "call tests need tests.fn_name"
     return None
 

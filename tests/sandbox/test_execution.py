@@ -112,7 +112,7 @@ def test_output_cap_is_per_case_and_not_a_timeout(sb):
 
 
 @pytest.mark.parametrize("tests,msg", [
-    ({"type": "graph"}, "unknown tests.type"),
+    ({"type": "graph"}, "tests.type must be one of stdio, call, assert"),
     ({"type": "stdio", "cases": []}, "no cases"),
     ({"type": "stdio", "cases": [{"input": "1"}]}, "string input and output"),
     ({"type": "call", "cases": [{"input": [1], "output": 1}]}, "fn_name"),

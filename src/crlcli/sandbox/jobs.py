@@ -10,12 +10,11 @@ from functools import lru_cache
 from typing import Any
 
 from ..errors import CrlError
+from ..records import FAILURES, VERDICTS, check_tests
 from .compare import COMPARATORS, DEFAULT_TOL, Comparator, call_expected_matches, comparator, decode_call_args
 from .. import asserts
 from .runner_child import NumpyValue, decode_value, encode_value
 
-VERDICTS = "AWTMORCS"
-FAILURES = "WTMORCS"  # what the sandbox may report itself; a pass is decided here
 _NO_OUTPUT = object()
 MAX_CASE_TIMEOUT = 3600.0  # seconds: the most one test case may ask for
 
@@ -62,17 +61,14 @@ def prepare(code: str, tests: Any, limits: Limits, check: Callable[[int, Any], b
     Assert tests that convert exactly (crlcli.asserts) run as parent-compared call cases, whoever made them."""
     if not isinstance(code, str):
         raise CrlError(f"candidate code must be a string, got {type(code).__name__}")
-    if not isinstance(tests, dict):
-        raise CrlError("tests must be an object with type and cases", hint="see docs/formats.md")
-    kind = tests.get("type")
-    if kind not in ("stdio", "call", "assert"):
-        raise CrlError(f"unknown tests.type {kind!r}", hint="use stdio, call or assert")
+    why = check_tests(tests)  # the shape (records.py); the case-by-case checks follow
+    if why:
+        raise CrlError(why, hint="see docs/formats.md")
+    kind = tests["type"]
     if kind == "assert":
         tests = _converted(tests)
         kind = tests["type"]
     cases = tests.get("cases") or []
-    if not isinstance(cases, list):
-        raise CrlError("tests.cases must be a list")
     if kind == "assert" and not cases:
         program = tests.get("program")
         if not isinstance(program, str) or not program.strip():
@@ -122,8 +118,6 @@ def prepare(code: str, tests: Any, limits: Limits, check: Callable[[int, Any], b
                 raise CrlError(f"{where}: the test program does not compile: {exc}") from None
             inputs.append(program)
             expected.append(None)
-    if kind == "call" and not isinstance(tests.get("fn_name"), str):
-        raise CrlError("call tests need tests.fn_name")
     # Some judges (LeetCode) run submissions with names already imported; sources record that as a prelude.
     prelude = tests.get("prelude")
     if prelude is not None:
