@@ -10,7 +10,7 @@ from collections import Counter, defaultdict
 from dataclasses import asdict, replace
 from typing import Any, Callable
 
-from ..errors import CrlError, UsageError
+from ..errors import CrlError
 from .base import Benchmark, Task
 from .rundir import RunDir
 from .scoring import Stopwatch, mark_env_error, mark_trust, score_many, summarize
@@ -30,17 +30,6 @@ def run_info(key: str, bench: Benchmark, model: str | None, backend: str | None,
         "thinking": thinking,
         "options": options,
     }
-
-
-def parse_backend_opts(items: list[str] | None) -> dict[str, Any]:
-    """`--backend-opt KEY=VALUE` pairs; digit-only values become ints."""
-    extra: dict[str, Any] = {}
-    for item in items or []:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise UsageError(f"--backend-opt takes KEY=VALUE, got {item!r}")
-        extra[key] = int(value) if value.isdigit() else value
-    return extra
 
 
 def evaluate(bench: Benchmark, rd: RunDir, backend: Any, params: Any, thinking: bool, run: dict[str, Any],

@@ -56,10 +56,6 @@ class Source:
                 "options": self.options}
 
     @classmethod
-    def from_spec(cls, spec: dict[str, Any]) -> "Source":
-        return cls(spec.get("benchmark"), spec.get("input"), spec.get("data"), spec.get("limit"), spec.get("options"))
-
-    @classmethod
     def for_rescoring(cls, spec: dict[str, Any], problems_file: Path) -> tuple["Source", list[Problem]]:
         """The source of a saved run and all its problems: a benchmark is reloaded whole (the saved generations
         say which problems to score, whatever --limit the last run had); record problems come from the copy
