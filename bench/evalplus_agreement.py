@@ -52,13 +52,14 @@ def mutants(recs: list[dict], n: int, seed: int) -> dict[str, list[str]]:
     return result
 
 
-def ours(dataset: str, data_file: Path, samples: list[dict], workers: int) -> list[tuple[bool, bool, str]]:
+def ours(dataset: str, data_file: Path, samples: list[dict], workers: int,
+         time_factor: float) -> list[tuple[bool, bool, str]]:
     from concurrent.futures import ThreadPoolExecutor
 
     from crlcli.evaluation import get_benchmark
     from crlcli.sandbox import JudgePool, Limits
 
-    bench = get_benchmark(f"{dataset}+", data=data_file)
+    bench = get_benchmark(f"{dataset}+", data=data_file, time_limit_factor=time_factor)
     tasks = {t.task_id: t for t in bench.tasks()}
     bench.prepare(list(tasks.values()))
     with JudgePool(workers=workers, limits=Limits(**bench.limits())) as pool, ThreadPoolExecutor(2 * workers) as ex:
@@ -110,7 +111,6 @@ def main() -> None:
     args = ap.parse_args()
     if not Path(args.evalplus_python).exists():
         sys.exit(f"no evalplus interpreter at {args.evalplus_python}; see this script's docstring")
-    os.environ["CRL_EVALPLUS_TIME_LIMIT_FACTOR"] = str(args.time_factor)
     print(f"time limit factor {args.time_factor} on both sides")
     print(f"machine: {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f} (shared; timings are noisy)")
     totals = {}
@@ -130,7 +130,7 @@ def main() -> None:
                     samples.append({"task_id": r["task_id"], "solution": m})
                     kinds.append("mutant")
             c0, t0 = cpu.seconds(), time.time()
-            a = ours(ds, data_file, samples, args.workers)
+            a = ours(ds, data_file, samples, args.workers, args.time_factor)
             c1, t1 = cpu.seconds(), time.time()
             b = official(ds, data_file, samples, args.evalplus_python, args.workers, work, args.time_factor)
             c2, t2 = cpu.seconds(), time.time()

@@ -56,3 +56,12 @@ def test_variables_fill_only_what_a_flag_left_unset(monkeypatch):
         "task_timeout": 5.0, "calibrated": False}
     assert _env.benchmark_options("aider-polyglot", {"languages": None})["languages"] == "go"
     assert _env.benchmark_options("lcb", {"release": None}) == {"release": None}
+
+
+def test_evalplus_time_limits_are_options(monkeypatch, tmp_path):
+    from crlcli.evaluation.evalplus_truth import time_limits
+
+    monkeypatch.setenv("CRL_EVALPLUS_TIME_LIMIT_FACTOR", "8")
+    assert _env.benchmark_options("mbpp+", {"data": None}) == {"data": None, "time_limit_factor": 8.0}
+    assert time_limits([0.1, 1.0]) == [1.0, 4.0]  # EvalPlus's defaults, whatever the environment says
+    assert time_limits([0.1, 1.0], floor=2.0, factor=8.0) == [2.0, 8.0]

@@ -19,6 +19,8 @@ from crlcli.sandbox.runner_child import NumpyValue, Unserialisable, decode_value
 
 HE_IDS = ["HumanEval/27", "HumanEval/32", "HumanEval/53"]
 MBPP_IDS = ["Mbpp/2", "Mbpp/737"]
+# Time for the spies to search their whole process: a failure here must be a wrong answer, not a timeout.
+SPY_TIME = 10.0
 
 
 def _subset(src, ids, dst):
@@ -44,8 +46,6 @@ def data(shared_data, tmp_path_factory):
 def cache(tmp_path_factory):
     mp = pytest.MonkeyPatch()
     mp.setenv("CRL_CACHE_DIR", str(tmp_path_factory.mktemp("crl-cache")))
-    # Time for the spies to search their whole process: a failure here must be a wrong answer, not a timeout.
-    mp.setenv("CRL_EVALPLUS_MIN_TIME_LIMIT", "10")
     yield
     mp.undo()
 
@@ -60,7 +60,7 @@ def pool():
 
 @pytest.fixture(scope="module")
 def he(data):
-    bench = get_benchmark("humaneval+", data=data["humaneval"])
+    bench = get_benchmark("humaneval+", data=data["humaneval"], min_time_limit=SPY_TIME)
     tasks = {t.task_id: t for t in bench.tasks()}
     bench.prepare(list(tasks.values()))
     return bench, tasks
@@ -68,7 +68,7 @@ def he(data):
 
 @pytest.fixture(scope="module")
 def mbpp(data):
-    bench = get_benchmark("mbpp+", data=data["mbpp"])
+    bench = get_benchmark("mbpp+", data=data["mbpp"], min_time_limit=SPY_TIME)
     tasks = {t.task_id: t for t in bench.tasks()}
     bench.prepare(list(tasks.values()))
     return bench, tasks
@@ -290,7 +290,7 @@ def test_fake_result_lines_on_stdout_fail(he, pool):
 
 
 def test_inputs_encoded_lazily_and_kept(data, pool):
-    bench = get_benchmark("humaneval+", data=data["humaneval"])
+    bench = get_benchmark("humaneval+", data=data["humaneval"], min_time_limit=SPY_TIME)
     tasks = {t.task_id: t for t in bench.tasks()}
     task = tasks["HumanEval/53"]
     bench.prepare([task])

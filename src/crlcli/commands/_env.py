@@ -30,6 +30,9 @@ _OPTION_ENV: dict[str, dict[str, tuple[str, Any]]] = {
     },
     "aider-polyglot": {"languages": ("CRL_AIDER_LANGUAGES", str), "data": ("CRL_AIDER_POLYGLOT", str)},
 }
+_EVALPLUS_ENV = {"min_time_limit": ("CRL_EVALPLUS_MIN_TIME_LIMIT", float),
+                 "time_limit_factor": ("CRL_EVALPLUS_TIME_LIMIT_FACTOR", float)}
+_OPTION_ENV.update({name: _EVALPLUS_ENV for name in ("humaneval", "humaneval+", "mbpp", "mbpp+", "evalplus")})
 _noted_old_env = False
 
 

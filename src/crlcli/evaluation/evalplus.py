@@ -35,7 +35,7 @@ from .base import (Benchmark, Score, Task, all_passed, cache_dir, file_digest, f
 from .evalplus_check import (DIGEST_OVER, MBPP_NOT_NONE, REPLY_BUDGET, EncodedInputs, ExpectedSizes, compare,
                              effective_atols, numpy_module, same_text)
 from .evalplus_inputs import mbpp_inputs
-from .evalplus_truth import TruthValues, ground_truth, time_limits
+from .evalplus_truth import MIN_TIME_LIMIT, TIME_LIMIT_FACTOR, TruthValues, ground_truth, time_limits
 
 URLS = {
     "humaneval": "https://github.com/evalplus/humanevalplus_release/releases/download/v0.1.10/HumanEvalPlus.jsonl.gz",
@@ -161,8 +161,10 @@ class EvalPlusBenchmark(Benchmark):
     group_keys = ()
 
     def __init__(self, dataset: str, plus: bool, data: str | Path | None = None, limit: int | None = None,
-                 **_: object):
+                 min_time_limit: float | None = None, time_limit_factor: float | None = None, **_: object):
         self.dataset, self.plus, self.limit = dataset, plus, limit
+        self.floor = MIN_TIME_LIMIT if min_time_limit is None else float(min_time_limit)
+        self.factor = TIME_LIMIT_FACTOR if time_limit_factor is None else float(time_limit_factor)
         self.name = dataset + ("+" if plus else "")
         self.metrics = ("plus", "base") if plus else ("base",)
         self.path = self._resolve(data)
@@ -234,12 +236,12 @@ class EvalPlusBenchmark(Benchmark):
                 ep = rec["entry_point"]
                 args, items = list(inputs["base"]), list(truth["base"].items)
                 atols = effective_atols(self.dataset, ep, atol, truth["base"])
-                limits = time_limits(truth["base_time"])
+                limits = time_limits(truth["base_time"], self.floor, self.factor)
                 if self.plus:  # a run of its own: EvalPlus's atol quirk starts again from the task's atol
                     args += inputs["plus"]
                     items += truth["plus"].items
                     atols += effective_atols(self.dataset, ep, atol, truth["plus"])
-                    limits += time_limits(truth["plus_time"])
+                    limits += time_limits(truth["plus_time"], self.floor, self.factor)
                 expected = TruthValues(items)  # decoded when compared
                 plan = _Plan(self.dataset, ep, args, expected, atols, limits, len(inputs["base"]),
                              EncodedInputs(args), ExpectedSizes(expected))
@@ -301,10 +303,12 @@ class EvalPlusSuite(Benchmark):
     metrics = ("plus", "base")
     group_keys = ("dataset",)
 
-    def __init__(self, data: str | Path | None = None, limit: int | None = None, **_: object):
+    def __init__(self, data: str | Path | None = None, limit: int | None = None, min_time_limit: float | None = None,
+                 time_limit_factor: float | None = None, **_: object):
         if data is not None and Path(data).is_file():
             raise CrlError(f"{data}: evalplus needs both HumanEval+ and MBPP+", hint="give --data the folder holding both files")
-        self.parts = {d: EvalPlusBenchmark(d, True, data=data) for d in ("humaneval", "mbpp")}
+        self.parts = {d: EvalPlusBenchmark(d, True, data=data, min_time_limit=min_time_limit,
+                                           time_limit_factor=time_limit_factor) for d in ("humaneval", "mbpp")}
         self.limit = limit
 
     def limits(self) -> dict[str, Any]:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import re
 import subprocess
 import sys
@@ -27,17 +26,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-# EvalPlus's defaults (its --min-time-limit and --gt-time-limit-factor); override through the environment
-# (CRL_EVALPLUS_MIN_TIME_LIMIT, CRL_EVALPLUS_TIME_LIMIT_FACTOR) on a slow or busy machine, as EvalPlus users do
-# with its flags.
+# EvalPlus's defaults (its --min-time-limit and --gt-time-limit-factor); a benchmark's `min_time_limit` and
+# `time_limit_factor` options change them on a slow or busy machine, as EvalPlus users do with its flags (`crl eval`
+# fills them from CRL_EVALPLUS_MIN_TIME_LIMIT / CRL_EVALPLUS_TIME_LIMIT_FACTOR).
 MIN_TIME_LIMIT = 1.0
 TIME_LIMIT_FACTOR = 4.0
 _CACHE_VERSION = "3"  # 1: pickle files; 3: tagged JSON, digests of huge values
 
 
-def time_limits(ref_times: list[float]) -> list[float]:
-    floor = float(os.environ.get("CRL_EVALPLUS_MIN_TIME_LIMIT") or MIN_TIME_LIMIT)
-    factor = float(os.environ.get("CRL_EVALPLUS_TIME_LIMIT_FACTOR") or TIME_LIMIT_FACTOR)
+def time_limits(ref_times: list[float], floor: float = MIN_TIME_LIMIT, factor: float = TIME_LIMIT_FACTOR) -> list[float]:
+    """EvalPlus's per-input limits: `factor` times the reference solution's time, at least `floor` seconds."""
     return [max(floor, factor * t) for t in ref_times]
 
 
