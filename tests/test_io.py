@@ -56,3 +56,18 @@ def test_done_ids_trims_torn_tail(tmp_path):
     assert done_ids(p) == {"a", "b"}
     assert p.read_bytes() == b'{"id": "a"}\n{"id": "b"}\n'
     assert done_ids(tmp_path / "missing.jsonl") == set()
+
+
+def test_stdout_to_stderr_keeps_stdout_for_records(capfd):
+    import os
+
+    from crlcli.io import stdout_to_stderr
+
+    import subprocess
+
+    with stdout_to_stderr():
+        os.write(1, b"engine noise\n")  # what C++ code in this process would print
+        subprocess.run(["echo", "child noise"], check=True)  # a child inherits the redirected descriptor
+    os.write(1, b"record\n")
+    out, err = capfd.readouterr()
+    assert out == "record\n" and "engine noise" in err and "child noise" in err

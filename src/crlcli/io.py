@@ -14,6 +14,7 @@ import os
 import sys
 import zlib
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
@@ -275,6 +276,21 @@ def done_ids(path: Path | str, key: str = "id") -> set[str]:
     except GZIP_ERRORS as exc:  # trim_torn_tail repaired it; damaged again since?
         raise CrlError(f"{p}: cannot read for --resume ({exc})", hint="regenerate the output file") from exc
     return ids
+
+
+@contextmanager
+def stdout_to_stderr() -> Iterator[None]:
+    """Point file descriptor 1 at stderr for a while, so that what libraries, C++ code and child processes print
+    (vLLM, Ray) cannot reach stdout, which carries records only."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def write_json(path: Path | str, obj: Any) -> None:

