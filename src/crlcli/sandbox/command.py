@@ -283,6 +283,40 @@ def _chown_tree(root: Path, uid: int) -> None:
 def _execute(full: list[str], *, cwd, env, limits: CommandLimits, isolation: str, stdin, shown,
              uid: int | None = None, pass_fds=()) -> CommandResult:
     cg = host.CgroupSet(f"cmd-{uuid.uuid4().hex[:12]}", max_pids=limits.max_procs, memory_mb=limits.memory_mb)
+    start = time.monotonic()
+    try:
+        proc = subprocess.Popen(full, cwd=cwd, env=env or None, stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+                                preexec_fn=_preexec(cg, limits, uid), pass_fds=tuple(pass_fds))
+    except (OSError, subprocess.SubprocessError) as exc:
+        cg.remove()
+        return CommandResult("error", None, f"cannot start {full[0]}: {exc}", 0, isolation, detail=str(exc))
+    output = _Output(proc, cg, limits.max_output)
+    if stdin:
+        try:
+            proc.stdin.write(stdin)
+            proc.stdin.close()
+        except OSError:
+            pass
+    timed_out = False
+    try:
+        proc.wait(timeout=limits.timeout)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        _kill(proc, cg)
+        proc.wait()
+    text = output.text()
+    elapsed = int((time.monotonic() - start) * 1000)
+    oom = cg.oom_killed()
+    cg.remove()
+    for path, label in shown.items():
+        text = text.replace(path, label)
+    status, detail, note = _outcome(proc.returncode, timed_out, output.overflow, oom, limits)
+    return CommandResult(status, proc.returncode, text + note, elapsed, isolation, detail=detail)
+
+
+def _preexec(cg: host.CgroupSet, limits: CommandLimits, uid: int | None):
+    """What the child does between fork and exec: join the cgroups, then set the rlimits."""
     memory_capped = "memory" in cg.limited
     cpu = int(limits.timeout) + 5
 
@@ -300,66 +334,47 @@ def _execute(full: list[str], *, cwd, env, limits: CommandLimits, isolation: str
             data = limits.memory_mb << 20
             resource.setrlimit(resource.RLIMIT_DATA, (data, data))
 
-    start = time.monotonic()
-    try:
-        proc = subprocess.Popen(full, cwd=cwd, env=env or None, stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
-                                preexec_fn=preexec, pass_fds=tuple(pass_fds))
-    except (OSError, subprocess.SubprocessError) as exc:
-        cg.remove()
-        return CommandResult("error", None, f"cannot start {full[0]}: {exc}", 0, isolation, detail=str(exc))
-    chunks: list[bytes] = []
-    state = {"size": 0, "overflow": False}
+    return preexec
 
-    def reader() -> None:
-        while True:
-            buf = proc.stdout.read1(65536) if hasattr(proc.stdout, "read1") else proc.stdout.read(65536)
-            if not buf:
-                return
-            room = limits.max_output - state["size"]
+
+class _Output:
+    """The command's stdout+stderr, read on a thread, kept up to `cap` bytes; more kills the command."""
+
+    def __init__(self, proc: subprocess.Popen, cg: host.CgroupSet, cap: int):
+        self.proc, self.cg, self.cap = proc, cg, cap
+        self.chunks: list[bytes] = []
+        self.size = 0
+        self.overflow = False
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self) -> None:
+        out = self.proc.stdout
+        while buf := (out.read1(65536) if hasattr(out, "read1") else out.read(65536)):
+            room = self.cap - self.size
             if room > 0:
-                chunks.append(buf[:room])
-            state["size"] += len(buf)
-            if state["size"] > limits.max_output and not state["overflow"]:
-                state["overflow"] = True
-                _kill(proc, cg)
+                self.chunks.append(buf[:room])
+            self.size += len(buf)
+            if self.size > self.cap and not self.overflow:
+                self.overflow = True
+                _kill(self.proc, self.cg)
 
-    t = threading.Thread(target=reader, daemon=True)
-    t.start()
-    if stdin:
-        try:
-            proc.stdin.write(stdin)
-            proc.stdin.close()
-        except OSError:
-            pass
-    timed_out = False
-    try:
-        proc.wait(timeout=limits.timeout)
-    except subprocess.TimeoutExpired:
-        timed_out = True
-        _kill(proc, cg)
-        proc.wait()
-    t.join(timeout=5)
-    elapsed = int((time.monotonic() - start) * 1000)
-    oom = cg.oom_killed()
-    cg.remove()
-    text = b"".join(chunks).decode("utf-8", "replace")
-    for path, label in shown.items():
-        text = text.replace(path, label)
-    rc = proc.returncode
+    def text(self) -> str:
+        self.thread.join(timeout=5)
+        return b"".join(self.chunks).decode("utf-8", "replace")
+
+
+def _outcome(rc: int | None, timed_out: bool, overflow: bool, oom: bool, limits: CommandLimits) -> tuple[str, str, str]:
+    """(status, detail, a note for the output) of a finished command."""
     if timed_out:
-        status, detail = "timeout", f"killed after {limits.timeout:g} s"
-        text += f"\n[crl] command timed out after {limits.timeout:g} s\n"
-    elif state["overflow"]:
-        status, detail = "output_limit", f"output exceeded {limits.max_output} bytes"
-        text += f"\n[crl] output exceeded {limits.max_output} bytes; command killed\n"
-    elif rc == 0:
-        status, detail = "ok", ""
-    else:
-        status, detail = "failed", f"exit code {rc}"
-        if oom:
-            detail += f" (memory limit {limits.memory_mb} MB reached)"
-    return CommandResult(status, rc, text, elapsed, isolation, detail=detail)
+        return "timeout", f"killed after {limits.timeout:g} s", f"\n[crl] command timed out after {limits.timeout:g} s\n"
+    if overflow:
+        return ("output_limit", f"output exceeded {limits.max_output} bytes",
+                f"\n[crl] output exceeded {limits.max_output} bytes; command killed\n")
+    if rc == 0:
+        return "ok", "", ""
+    detail = f"exit code {rc}" + (f" (memory limit {limits.memory_mb} MB reached)" if oom else "")
+    return "failed", detail, ""
 
 
 def _kill(proc: subprocess.Popen, cg: host.CgroupSet) -> None:
