@@ -242,3 +242,12 @@ def test_interpreter_under_tmp_is_not_hidden_by_the_sandbox_tmpfs(tmp_path):
         assert pool.info.mode == "bwrap", pool.info.detail
         res = pool.submit("import marker_mod\nprint(marker_mod.VALUE)\n", tests).result()
     assert res["verdicts"] == "A", res
+
+
+def test_stop_on_failure_ends_a_call_candidate_at_its_first_timeout(sb):
+    # EvalPlus stops at the first failing input: a hanging input costs one limit, the inputs after it never run.
+    code = "import time\ndef f(x):\n    if x == 1:\n        time.sleep(60)\n    return x\n"
+    cases = [{"input": [0], "output": 0}, {"input": [1], "output": 1, "timeout": 0.5}, {"input": [2], "output": 2}]
+    res = sb.run(code, {"type": "call", "fn_name": "f", "stop_on_failure": True, "cases": cases})
+    assert res["verdicts"] == "ATS" and res["time_ms"] < 5000, res
+    assert sb.run(code, {"type": "call", "fn_name": "f", "cases": cases})["verdicts"] == "ATA"  # the default

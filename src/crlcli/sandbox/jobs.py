@@ -132,6 +132,8 @@ def prepare(code: str, tests: Any, limits: Limits, check: Callable[[int, Any], b
     message = {"type": kind, "code": code, "cases": inputs, "timeouts": timeouts,
                "fn_name": tests.get("fn_name"), "class_name": tests.get("class_name") or None,
                "tagged_args": tagged, "digest_over": int(tests.get("digest_over") or 0),
+               # call: stop after the first case that timed out or crashed its process (no frame -> S)
+               "stop_on_failure": bool(tests.get("stop_on_failure")),
                "memory_mb": limits.memory_mb, "max_output": limits.max_output, "tmpfs_mb": limits.tmpfs_mb,
                "max_procs": limits.max_procs}
     budget = 15.0 + sum(timeouts) + 0.25 * len(timeouts)

@@ -66,6 +66,9 @@ def write_all(fd, data):
 # value (call); the host compares each case as it arrives and drops it. Never a success letter: only the host
 # decides that a case passed, except for the in-process assert harness ("s": "A", trust "in-process").
 REPLY_HEAD = struct.Struct(">II")
+# Call cases: how long the runner waits after reading frames before reading again (see Candidate.watch). A case's
+# clock starts when its predecessor's frame is read, so this gives a case at most this much more time, never less.
+CALL_NAP = 0.0005
 MAX_REPLY = 64 << 20  # bytes of outputs per candidate; the cases after that get "O" without their output
 
 
@@ -292,9 +295,11 @@ class Candidate:
             except OSError:
                 pass
 
-    def watch(self, pid, fds, deadline, on_data, stdin=None):
+    def watch(self, pid, fds, deadline, on_data, stdin=None, nap=0.0):
         """Pump the stdin/outputs of child `pid` until it exits, on_data() says stop (output cap) or deadline()
-        passes; then the child is killed. Returns (wait status, timed_out, stopped)."""
+        passes; then the child is killed. Returns (wait status, timed_out, stopped). `nap`: seconds to wait after
+        reading data before looking again, so that a child that streams many small frames (call cases of a few
+        microseconds) wakes us once per batch, not per frame; the limits are checked as before after the nap."""
         pidfd = os.pidfd_open(pid) if hasattr(os, "pidfd_open") else None
         poller = select.poll()
         if pidfd is not None:
@@ -311,7 +316,7 @@ class Candidate:
             else:
                 os.close(in_fd)
                 in_fd = None
-        live, status, stopped = set(fds), None, False
+        live, status, stopped, napping = set(fds), None, False, False
         while status is None and not stopped:
             left = deadline() - time.monotonic()
             if left <= 0:
@@ -339,6 +344,11 @@ class Candidate:
                     elif on_data(fd, b) is False:
                         stopped = True
                         break
+                    elif nap and status is None:
+                        napping = True
+            if napping:
+                napping = False
+                time.sleep(nap)
             if pidfd is None and status is None:
                 done, st = os.waitpid(pid, os.WNOHANG)
                 if done:
@@ -514,7 +524,7 @@ class Candidate:
                 return True
 
             deadline = lambda: state["start"] + timeouts[min(state["i"], n - 1)]  # noqa: E731
-            status, timed_out, _ = self.watch(pid, [st_r], deadline, on_data)
+            status, timed_out, _ = self.watch(pid, [st_r], deadline, on_data, nap=CALL_NAP)
             os.close(st_r)
             self.sweep()
             k = state["i"]
@@ -532,6 +542,8 @@ class Candidate:
                     letter = classify(status, b"") or "R"
                 self.emit(k, letter, ms)
                 k += 1
+                if job.get("stop_on_failure"):
+                    break  # the caller stops at the first failure (EvalPlus): the cases left get no frame
             i = k
 
 
