@@ -114,8 +114,9 @@ class Benchmark(ABC):
 
     def public_tests(self, task: Task) -> dict[str, Any] | None:
         """The tests shown in a task's statement (problem-record `tests` shape), for test-time scaling's
-        public-tests selector; None when the benchmark has none."""
-        return None
+        public-tests selector; None when the benchmark has none. Default: the task's `public_tests` data."""
+        value = task.data.get("public_tests")
+        return value if isinstance(value, dict) and value.get("type") else None
 
     def run_samples(self, tasks: list[Task], n: int, backend: Any, params: Any, thinking: bool = True,
                     first_sample: dict[str, int] | None = None) -> list[dict[str, Any]]:

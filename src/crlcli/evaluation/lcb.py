@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CrlError
-from .base import RecordTestsBenchmark, Score, Task, download, read_text, sandbox_trust
+from .base import RecordTestsBenchmark, Score, Task, all_passed, download, read_text, sandbox_trust
 
 RELEASES = {f"v{i}": [f"test{'' if j == 1 else j}.jsonl" for j in range(1, i + 1)] for i in range(1, 7)}
 WINDOWS = {"v5": ("2024-10-01", "2025-02-01")}
@@ -311,9 +311,19 @@ class LiveCodeBench(RecordTestsBenchmark):
             program = code
             tests = {**tests, "class_name": "Solution" if "class Solution" in PRELUDE + code else None}
         res = pool.submit(program, tests).result()
-        ok = res["total"] > 0 and res["passed"] == res["total"]
-        return Score(metrics={"pass": ok}, extracted=extracted or code, verdicts={"pass": res["verdicts"]},
+        return Score(metrics={"pass": all_passed(res)}, extracted=extracted or code, verdicts={"pass": res["verdicts"]},
                      trust=sandbox_trust(res))
+
+    def public_tests(self, task: Task) -> dict[str, Any] | None:
+        """The statement's examples (public_test_cases), as tests; None when there are none or they do not
+        decode."""
+        rec = task.data["record"]
+        if not rec.get("public_test_cases"):
+            return None
+        try:
+            return to_tests({**rec, "private_test_cases": "[]"}, f"{task.data['where']} public tests")
+        except CrlError:
+            return None
 
     def tests_of(self, task: Task) -> dict[str, Any]:
         # Decoded on first use: private tests are large and most tasks of a --limit run are never scored.

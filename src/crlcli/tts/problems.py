@@ -89,7 +89,7 @@ class Source:
         for task in self.benchmark.tasks():
             out.append(Problem(
                 id=str(task.task_id), messages=task.messages, question=_question(task), task=task,
-                public_tests=_public_tests(self.benchmark, task),
+                public_tests=self.benchmark.public_tests(task),
                 record={"id": str(task.task_id), "messages": task.messages, "benchmark": self.benchmark_name},
             ))
         return out
@@ -123,23 +123,6 @@ def _question(task: Any) -> str:
     data = task.data or {}
     rec = data.get("record") if isinstance(data.get("record"), dict) else {}
     return data.get("question") or rec.get("question_content") or rec.get("prompt") or task.messages[-1]["content"]
-
-
-def _public_tests(bench: Any, task: Any) -> dict[str, Any] | None:
-    """Tests shown in the statement, for the public-tests selector: a benchmark's own `public_tests(task)`, or
-    LiveCodeBench's public_test_cases; None when the benchmark has none."""
-    tests = bench.public_tests(task)
-    if tests is not None:
-        return tests
-    rec = (task.data or {}).get("record")
-    if isinstance(rec, dict) and rec.get("public_test_cases") and rec.get("question_id") is not None:
-        from ..evaluation.lcb import to_tests
-
-        try:
-            return to_tests({**rec, "private_test_cases": "[]"}, f"{task.task_id} public tests")
-        except CrlError:
-            return None
-    return _tests_from((task.data or {}).get("public_tests"))
 
 
 class Scorer:
