@@ -105,3 +105,15 @@ def test_wrong_kind_and_bad_selector_are_clear_errors(crl, cs_run):
     assert "critique-select" in proc.stderr.decode() and "hint:" in proc.stderr.decode()
     proc = crl("tts", "critique-select", "score", str(cs_run), "--selector", "best")
     assert proc.returncode == 2 and "--selector must be one of" in proc.stderr.decode()  # a usage error
+
+
+def test_a_problem_without_its_critiques_is_left_out_with_a_warning(crl, cs_run):
+    """An interrupted run: p2's critique of candidate 2 never arrived. Scoring names what is missing and scores
+    the problems that are complete instead of failing."""
+    gens = [g for g in read_jsonl(cs_run / "generations.jsonl")
+            if not (g["id"] == "p2" and g.get("candidate") == 2)]
+    write_jsonl(cs_run / "generations.jsonl", gens)
+    proc = crl("tts", "critique-select", "score", str(cs_run))
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert "1 problem(s) lack critiques" in proc.stderr.decode()
+    assert [r["id"] for r in read_jsonl(cs_run / "results.jsonl")] == ["p1"]

@@ -208,8 +208,6 @@ def score_run(
     summary["selected_accuracy"] = head["accuracy"] if head else None
     blind = head.get("ties_without_signal", 0) if head else 0
     if blind:
-        from ..log import logger
-
         logger.warning(f"{blind} of {len(rows)} problem(s) had no critique with a conclusion: {headline} could only "
                        f"break the tie; they count as wrong in the accuracy (summary: ties_without_signal)")
     run.write_results([_result_row(r, headline) for r in rows], summary)
