@@ -1,5 +1,6 @@
 """The reward's output comparator (issue 18): tokens by default; LiveCodeBench's rule when a label's
-`tests.compare` says "lcb", or as the default of a service (CRL_REWARD_COMPARE / RewardService(compare=...))."""
+`tests.compare` says "lcb", or as the default of a service (RewardService(compare=...); the reward file takes
+it from CRL_REWARD_COMPARE)."""
 
 from __future__ import annotations
 
@@ -46,8 +47,12 @@ def test_service_default_and_label_override(monkeypatch):
         assert [x.reward for x in r] == [0.0, 1.0]  # the service's lcb default; the label's own rule wins
     finally:
         svc.close()
+    from crlcli.reward.filemode import service_from_env
+
+    assert RewardService(workers=1).compare is None  # the library reads no environment
     monkeypatch.setenv("CRL_REWARD_COMPARE", "lcb")
-    env_svc = RewardService(workers=1)
+    monkeypatch.setenv("CRL_REWARD_WORKERS", "1")
+    env_svc = service_from_env()
     try:
         assert env_svc.compare == "lcb"
         assert env_svc.score_batch([answer(DECIMAL)], [PROMPT], [rl(STDIO)])[0].reward == 1.0

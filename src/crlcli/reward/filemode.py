@@ -45,6 +45,7 @@ def service_from_env() -> RewardService:
         memory_mb=int(memory) if memory else None,
         mode=os.environ.get("CRL_REWARD_ISOLATION", "auto").strip() or "auto",
         require_isolation=os.environ.get("CRL_REWARD_REQUIRE_ISOLATION", "") not in ("", "0"),
+        compare=os.environ.get("CRL_REWARD_COMPARE", "").strip() or None,
     )
 
 

@@ -96,11 +96,9 @@ class RewardService:
         from ..sandbox.compare import COMPARATORS
 
         self.crl_scale = float(crl_scale)
-        # The comparator for RL labels whose tests do not name one: this argument, else $CRL_REWARD_COMPARE (so
-        # the reward file and `crl reward serve` both take it), else the sandbox's default (tokens).
-        compare = compare or os.environ.get("CRL_REWARD_COMPARE", "").strip() or None
+        # The comparator for RL labels whose tests do not name one (None: the sandbox's default, tokens).
         if compare is not None and compare not in COMPARATORS:
-            raise CrlError(f"unknown reward comparator {compare!r} (CRL_REWARD_COMPARE)",
+            raise CrlError(f"unknown reward comparator {compare!r}",
                            hint=f"use one of: {', '.join(COMPARATORS)}")
         self.compare = compare
         self.workers = workers or max(1, os.cpu_count() or 1)
