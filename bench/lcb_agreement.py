@@ -202,6 +202,17 @@ def call_returner(rec: dict, tests: list[dict], edge: str) -> str:
             f"class Solution:\n    def {fn}(self, *args):\n        return EDGE(T[json.dumps(list(args))])\n")
 
 
+def call_stateful(rec: dict, tests: list[dict], init_raises: bool = False) -> str:
+    """Right answers from the first call of a Solution instance only (state on self), or an __init__ that
+    raises: upstream builds one instance for all tests."""
+    fn = json.loads(rec["metadata"])["func_name"]
+    table = {json.dumps([json.loads(x) for x in t["input"].split("\n")]): json.loads(t["output"]) for t in tests}
+    init = "        raise ValueError\n" if init_raises else "        self.calls = 0\n"
+    return (f"import json\nT = json.loads({json.dumps(table)!r})\nclass Solution:\n    def __init__(self):\n{init}"
+            f"    def {fn}(self, *args):\n        self.calls += 1\n"
+            f"        return T[json.dumps(list(args))] if self.calls == 1 else None\n")
+
+
 def mutants(recs: list[dict], refs: dict[str, str], n: int, seed: int) -> dict[str, list[str]]:
     if n <= 0 or not refs:
         return {}
@@ -307,6 +318,9 @@ def main() -> None:
             fn = eval(edge, {"json": json})  # noqa: S307 - our own table above
             if any(repr(fn(v)) != repr(v) for v in values):  # an edge that changes nothing here is no sample
                 add(qid, "edge", name, call_returner(r, tests, edge))
+        if fun.index(r) < args.exec_limit:
+            add(qid, "exec", "state_on_self", call_stateful(r, tests))
+            add(qid, "exec", "init_raises", call_stateful(r, tests, init_raises=True))
     for r in std:
         qid, tests = r["question_id"], all_tests(r)
         exact = stdin_printer(tests)
@@ -356,7 +370,8 @@ def main() -> None:
             edge_passes[(s["type"], s["edge"], "lcb")] += b[i][0]
             edge_passes[(s["type"], s["edge"], "n")] += 1
     print("\nedge outputs accepted (ours / LCB of n):")
-    for typ, edges in (("stdin", EDGES_STDIN), ("stdin", EXEC_STDIN), ("functional", EDGES_CALL)):
+    for typ, edges in (("stdin", EDGES_STDIN), ("stdin", EXEC_STDIN), ("functional", EDGES_CALL),
+                       ("functional", {"state_on_self": 0, "init_raises": 0})):
         for e in edges:
             if edge_passes[(typ, e, "n")]:
                 print(f"  {typ:10s} {e:24s} {edge_passes[(typ, e, 'ours')]:4d} / {edge_passes[(typ, e, 'lcb')]:4d}"

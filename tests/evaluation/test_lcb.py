@@ -234,3 +234,19 @@ def test_stdin_solutions_run_as_livecodebench_runs_them(lcb_file):
     assert got["main_guard"].extracted == codes["main_guard"]  # the model's code is kept, not the rewrite
     # upstream instantiates a module-level Solution, which the rewrite has moved into the function
     assert lcb_stdio_program("class Solution:\n    pass\n").startswith("raise AttributeError")
+
+
+def test_functional_solution_is_one_instance_for_all_tests(lcb_file):
+    """Upstream builds Solution() once and calls every test on it: state on self carries over."""
+    codes = {
+        "counts_calls": "class Solution:\n    def __init__(self):\n        self.calls = 0\n"
+                        "    def scale(self, nums, k):\n        self.calls += 1\n"
+                        "        return [x * k for x in nums] if self.calls == 1 else [0]\n",
+        "init_raises": "class Solution:\n    def __init__(self):\n        raise ValueError\n"
+                       "    def scale(self, nums, k):\n        return [x * k for x in nums]\n",
+        "helper_instance": "class Solution:\n    def scale(self, nums, k):\n        return [x * k for x in nums]\n",
+    }
+    got = _score_all(lcb_file, "functional", codes)
+    assert got["counts_calls"].verdicts["pass"] == "AWW"  # a fresh instance per test would pass all three
+    assert got["init_raises"].verdicts["pass"] == "RRR"
+    assert got["helper_instance"].verdicts["pass"] == "AAA"

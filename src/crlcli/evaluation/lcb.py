@@ -212,6 +212,32 @@ _crl_lcb_drive()
 """
 
 
+# Functional solutions: upstream builds one `Solution()` before the first test and calls every test on it (state
+# kept on `self` carries over); the sandbox asks for `Solution()` per test, so the class hands out that one
+# instance (built first, as upstream, so an __init__ that raises fails every test).
+_ONE_SOLUTION = """
+
+def _crl_lcb_one_solution():
+    cls = globals().get("Solution")
+    if not isinstance(cls, type):
+        return
+    one = cls()
+    cls.__new__ = lambda c, *a, **k: one
+    cls.__init__ = lambda self, *a, **k: None
+
+
+_crl_lcb_one_solution()
+"""
+
+
+def lcb_call_program(code: str) -> tuple[str, str | None]:
+    """(program, class_name) for a functional solution, as upstream decides: the `Solution` class (one instance
+    for every test) whenever the code says "class Solution", else the module's function."""
+    if "class Solution" in PRELUDE + code:
+        return code + _ONE_SOLUTION, "Solution"
+    return code, None
+
+
 def lcb_stdio_program(code: str) -> str:
     """The program the sandbox runs for a stdin problem: the solution rewritten as LiveCodeBench's grader rewrites
     it, then the driver that runs it as that grader does (see above)."""
@@ -307,9 +333,9 @@ class LiveCodeBench(RecordTestsBenchmark):
         tests = self.tests_of(task)
         if tests["type"] == "stdio":
             program = lcb_stdio_program(code)
-        else:  # as upstream: the Solution class whenever the text says "class Solution", else the function
-            program = code
-            tests = {**tests, "class_name": "Solution" if "class Solution" in PRELUDE + code else None}
+        else:
+            program, cls = lcb_call_program(code)
+            tests = {**tests, "class_name": cls}
         res = pool.submit(program, tests).result()
         return Score(metrics={"pass": all_passed(res)}, extracted=extracted or code, verdicts={"pass": res["verdicts"]},
                      trust=sandbox_trust(res))
