@@ -135,18 +135,20 @@ class TruthValues:
         return len(item) if isinstance(item, str) else int(item["size"])
 
     def floats(self, i: int) -> bool:
-        """evalplus_check.is_floats of value i, without decoding a text that holds no float at all (a float's
-        JSON needs '.', 'e' or 'E'; nan/inf are tagged "F", numpy values "NP"/"ND")."""
+        """evalplus_check.is_floats of value i, read off its text without decoding it: a float (its JSON always
+        has '.' or an exponent; nan and inf are tagged "F"), or a non-empty list or tuple of floats. Texts with
+        numpy values ("NP"/"ND") are decoded."""
         from .evalplus_check import is_floats
 
         item = self.items[i]
-        if isinstance(item, str) and (item[:1] == '"' or not _FLOATISH.search(item)):
-            return False
+        if isinstance(item, str) and '"N' not in item:
+            return _FLOATS.fullmatch(item) is not None
         return is_floats(self[i])
 
 
 _UNSET = object()
-_FLOATISH = re.compile(r"[.eEFN]")
+_FLOAT = r'(?:-?\d+(?:\.\d+(?:[eE][-+]?\d+)?|[eE][-+]?\d+)|\["F","-?(?:nan|inf)"\])'
+_FLOATS = re.compile(rf'{_FLOAT}|\["[LT]"(?:,{_FLOAT})+\]')  # encode_value's text: no spaces
 
 
 def _decoded(res: dict[str, Any]) -> dict[str, Any]:
