@@ -381,7 +381,7 @@ def test_expected_tests_found_for_every_exercise(root):
             files = reports.rust_test_files(ex.path, ex.test_files)
         texts = [(ex.path / f).read_text() for f in files if (ex.path / f).is_file() and "catch" not in f]
         if ex.language == "cpp":  # what the preprocessor keeps with EXERCISM_RUN_ALL_TESTS defined
-            texts = [reports._cpp_active(t, reports.CPP_DEFINES) for t in texts]
+            texts = [reports.cpp_active(t, reports.CPP_DEFINES) for t in texts]
         if any("cfg(feature" in t for t in texts):  # feature-gated Rust tests: checked by a real run below
             continue
         count = sum(len(re.findall(marker[ex.language], t, re.MULTILINE)) for t in texts)

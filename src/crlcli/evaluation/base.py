@@ -142,7 +142,7 @@ def all_passed(result: dict[str, Any]) -> bool:
 
 
 class RecordTestsBenchmark(Benchmark):
-    """A benchmark whose tasks carry problem-record `tests` (DESIGN.md): pass = every test case accepted."""
+    """A benchmark whose tasks carry problem-record `tests` (docs/formats.md): pass = every test case accepted."""
 
     def tests_of(self, task: Task) -> dict[str, Any]:
         return task.data["tests"]

@@ -1,4 +1,4 @@
-"""`jsonl`: any file of our problem records (DESIGN.md shape: id, question, starter_code, tests).
+"""`jsonl`: any file of our problem records (docs/formats.md shape: id, question, starter_code, tests).
 
 Prompted like LiveCodeBench (with the starter code, or reading stdin for stdio tests); a sample passes when every
 test case passes in the sandbox. Breakdown by `source.dataset` when records carry it.

@@ -88,7 +88,7 @@ def _date(value: Any, where: str) -> date:
 
 
 def to_tests(rec: dict[str, Any], where: str) -> dict[str, Any]:
-    """Our `tests` shape (DESIGN.md) from one LCB record's public and private tests."""
+    """Our `tests` shape (docs/formats.md) from one LCB record's public and private tests."""
     cases = decode_tests(rec.get("public_test_cases", "[]"), where + " public_test_cases")
     cases += decode_tests(rec.get("private_test_cases", "[]"), where + " private_test_cases")
     if not cases:

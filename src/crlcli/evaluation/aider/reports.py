@@ -210,7 +210,7 @@ def _exp_cpp(root: Path, test_files: list[str]) -> list[str]:
     out = []
     for rel in test_files:
         if rel.endswith((".cpp", ".cc", ".h", ".hpp")) and "catch" not in rel.rsplit("/", 1)[-1]:
-            text = _cpp_active(_strip_c_comments((root / rel).read_text(encoding="utf-8")), CPP_DEFINES)
+            text = cpp_active(_strip_c_comments((root / rel).read_text(encoding="utf-8")), CPP_DEFINES)
             out += [_js_unescape(m.group(1)) for m in _CPP_TEST.finditer(text)]
     return out
 
@@ -232,7 +232,7 @@ def _cpp_condition(directive: str, arg: str, defines: set[str]) -> bool:
     return True  # an expression this reader does not evaluate: counted as compiled
 
 
-def _cpp_active(text: str, defines: set[str]) -> str:
+def cpp_active(text: str, defines: set[str]) -> str:
     """The lines of a C++ file that the preprocessor keeps, for #if/#ifdef/#ifndef/#elif/#else/#endif on the given
     macros (enough for Exercism's EXERCISM_RUN_ALL_TESTS / EXERCISM_INCLUDE_BENCHMARK guards)."""
     out: list[str] = []
