@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import CrlError
-from .log import logger
 from .records import json_type
 from .sandbox import JudgePool, Limits
 

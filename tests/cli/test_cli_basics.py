@@ -1,4 +1,3 @@
-import pytest
 
 SUBCOMMANDS = ["filter", "gen-candidates", "judge", "mix", "train", "eval", "tts", "reward"]
 

@@ -44,7 +44,7 @@ def test_duplicates_go_to_the_skip_file(crl, tmp_path):
 def test_missing_or_bad_id_is_an_error(crl, bad, said):
     res = crl("judge", input=jsonl(rec("p1"), rec(bad)))
     err = res.stderr.decode()
-    assert res.returncode == 1 and f"<stdin>:2: " in err and said in err, err
+    assert res.returncode == 1 and "<stdin>:2: " in err and said in err, err
 
 
 def test_resume_does_not_append_again(crl, tmp_path):

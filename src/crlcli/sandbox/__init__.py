@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from .compare import json_equal, stdio_equal
 from .isolation import IsolationInfo, detect_isolation
-from .jobs import VERDICTS, Limits
+from ..records import VERDICTS
+from .jobs import Limits
 from .pool import JudgePool, run_tests
 
 __all__ = ["Limits", "JudgePool", "run_tests", "detect_isolation", "IsolationInfo", "VERDICTS",

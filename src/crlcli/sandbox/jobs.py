@@ -10,7 +10,7 @@ from functools import lru_cache
 from typing import Any
 
 from ..errors import CrlError
-from ..records import FAILURES, VERDICTS, check_tests
+from ..records import FAILURES, check_tests
 from .compare import COMPARATORS, DEFAULT_TOL, Comparator, call_expected_matches, comparator, decode_call_args
 from .. import asserts
 from .runner_child import NumpyValue, decode_value, encode_value

@@ -373,7 +373,6 @@ def patch_weight_sync_sender(module) -> None:
     pickled by vLLM's `collective_rpc`; bytes can). The engines answer with what they hold afterwards, which is
     compared with what was sent (recorded with the `record` group)."""
     import ray
-    import torch
 
     cls = module.ActorPPOTrainer
 
