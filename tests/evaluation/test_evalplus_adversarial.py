@@ -295,6 +295,7 @@ def test_inputs_encoded_lazily_and_kept(data, pool):
     tasks = {t.task_id: t for t in bench.tasks()}
     task = tasks["HumanEval/53"]
     bench.prepare([task])
+    task.data["inputs_cache"].unlink(missing_ok=True)  # left by an earlier test's passing sample
     plan = bench._plan(task)
     assert plan.encoded.encoded_count() == 0
     wrong = "def add(x, y):\n    return 0\n"  # right on the first input (0 + 1? no: 1), wrong from there
@@ -306,6 +307,13 @@ def test_inputs_encoded_lazily_and_kept(data, pool):
     assert [plan.encoded._text[i] for i in range(4)] == before and all(t is plan.encoded._text[i] for i, t in
                                                                         enumerate(before))
     assert bench._plan(task) is plan  # one plan per task, shared by its samples
+    # every input was reached: a later run reads them from the cache instead of encoding them again
+    again = get_benchmark("humaneval+", data=data["humaneval"], min_time_limit=SPY_TIME)
+    task2 = {t.task_id: t for t in again.tasks()}["HumanEval/53"]
+    again.prepare([task2])
+    plan2 = again._plan(task2)
+    assert plan2.encoded.encoded_count() == len(plan2.args) and plan2.encoded._text == plan.encoded._text
+    assert again.score_code(task2, canonical(task2), pool).metrics == {"base": True, "plus": True}
 
 
 def test_tuple_and_set_inputs_arrive_as_they_are(mbpp, pool):

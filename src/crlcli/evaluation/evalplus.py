@@ -35,7 +35,8 @@ from .base import (Benchmark, Score, Task, all_passed, cache_dir, file_digest, f
 from .evalplus_check import (DIGEST_OVER, MBPP_NOT_NONE, REPLY_BUDGET, EncodedInputs, ExpectedSizes, compare,
                              effective_atols, numpy_module, same_text)
 from .evalplus_inputs import mbpp_inputs
-from .evalplus_truth import MIN_TIME_LIMIT, TIME_LIMIT_FACTOR, TruthValues, ground_truth, time_limits
+from .evalplus_truth import (MIN_TIME_LIMIT, TIME_LIMIT_FACTOR, TruthValues, ground_truth, inputs_cache_file,
+                             time_limits)
 
 URLS = {
     "humaneval": "https://github.com/evalplus/humanevalplus_release/releases/download/v0.1.10/HumanEvalPlus.jsonl.gz",
@@ -224,9 +225,11 @@ class EvalPlusBenchmark(Benchmark):
             jobs.append({"task_id": rec["task_id"], "code": rec["prompt"] + rec["canonical_solution"],
                          "entry_point": rec["entry_point"], "base_input": base, "plus_input": plus,
                          "not_none": self.dataset == "mbpp" and rec["entry_point"] in MBPP_NOT_NONE})
-        truth = ground_truth(jobs, cache_dir("evalplus", file_digest(self.path)[:16]))
+        root = cache_dir("evalplus", file_digest(self.path)[:16])
+        truth = ground_truth(jobs, root)
         for t in tasks:
             t.data["truth"] = truth[t.task_id]
+            t.data["inputs_cache"] = inputs_cache_file(root, t.task_id, self.plus)
 
     def _plan(self, task: Task) -> _Plan:
         """The task's cases (base, then plus when scoring plus), built once per task."""
@@ -246,7 +249,7 @@ class EvalPlusBenchmark(Benchmark):
                     limits += time_limits(truth["plus_time"], self.floor, self.factor)
                 expected = TruthValues(items)  # decoded when compared
                 plan = _Plan(self.dataset, ep, args, expected, atols, limits, len(inputs["base"]),
-                             EncodedInputs(args), ExpectedSizes(expected))
+                             EncodedInputs(args, task.data.get("inputs_cache")), ExpectedSizes(expected))
                 self._plans[task.task_id] = plan
         return plan
 
@@ -277,6 +280,7 @@ class EvalPlusBenchmark(Benchmark):
             plus_v = self._run_until_failure(pool, code, plan, n_base, n) if base_ok else ""
             metrics["plus"] = base_ok and len(plus_v) == n - n_base and set(plus_v) <= {"A"}
             verdicts["plus"] = plus_v
+        plan.encoded.save()  # for later runs, once a sample reached every input
         return Score(metrics=metrics, extracted=extracted or code, verdicts=verdicts)
 
     @staticmethod

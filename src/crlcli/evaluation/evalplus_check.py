@@ -22,10 +22,13 @@ to 1e-6 for the rest of a run once an expected value is a float (or a list of fl
 from __future__ import annotations
 
 import hashlib
+import json
 import math
+import os
 import re
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from ..sandbox.runner_child import NumpyValue, Unserialisable, ValueDigest, decode_value, encode_value
@@ -234,7 +237,8 @@ def _compare(dataset: str, entry_point: str, inp: Any, out: Any, exp: Any, atol_
 
 class EncodedInputs:
     """A task's inputs as the sandbox takes them (`encode_value` of each argument list), encoded only when a
-    sample first reaches them and then kept for every later sample of the task.
+    sample first reaches them and then kept for every later sample of the task. With a cache file, a task whose
+    inputs were all encoded once (a sample that passed them all) reads them from there in later runs.
 
     The child decodes an input on the sandbox's clock, which EvalPlus's time limit does not count; for large
     inputs (EvalPlus has inputs of a million elements) the decoding is timed here once, so that the caller can
@@ -242,11 +246,27 @@ class EncodedInputs:
 
     BIG = 20_000  # characters of encoded text above which decoding is timed
 
-    def __init__(self, inputs: list[Any]):
+    def __init__(self, inputs: list[Any], cache: Path | None = None):
         self.inputs = inputs
+        self.cache = cache
         self._text: list[str | None] = [None] * len(inputs)
-        self._cost: list[float] = [0.0] * len(inputs)
+        self._cost: list[float | None] = [0.0] * len(inputs)  # None: a cached big text not timed yet
+        self._count = 0
+        self._saved = False
         self._lock = threading.Lock()  # samples of one task are scored from several threads
+        if cache is not None:
+            self._load(cache)
+
+    def _load(self, cache: Path) -> None:
+        try:
+            texts = json.loads(cache.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return
+        if not (isinstance(texts, list) and len(texts) == len(self.inputs) and all(isinstance(t, str) for t in texts)):
+            return  # stale or damaged: encoded again (and rewritten) as samples reach the inputs
+        self._text = texts
+        self._cost = [None if len(t) > self.BIG else 0.0 for t in texts]
+        self._count, self._saved = len(texts), True
 
     def __len__(self) -> int:
         return len(self.inputs)
@@ -262,15 +282,33 @@ class EncodedInputs:
             text = encode_value(list(self.inputs[i]))
             if '["?",' in text and _unserialisable_inside(decode_value(text)):
                 raise ValueError(f"input #{i} holds a value the sandbox cannot receive: {text[:200]}")
-            if len(text) > self.BIG:
-                start = time.perf_counter()
-                decode_value(text)
-                self._cost[i] = time.perf_counter() - start
+            self._cost[i] = None if len(text) > self.BIG else 0.0
             self._text[i] = text
-        return text, self._cost[i]
+            self._count += 1
+        cost = self._cost[i]
+        if cost is None:
+            start = time.perf_counter()
+            decode_value(text)
+            cost = self._cost[i] = time.perf_counter() - start
+        return text, cost
 
     def encoded_count(self) -> int:
-        return sum(t is not None for t in self._text)
+        return self._count
+
+    def save(self) -> None:
+        """Write the cache file once every input is encoded (never a partial list: nothing is encoded for an
+        input no sample reached)."""
+        with self._lock:
+            if self.cache is None or self._saved or self._count < len(self.inputs):
+                return
+            self._saved = True
+            texts = list(self._text)
+        try:
+            tmp = self.cache.with_name(f"{self.cache.name}.{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(texts), encoding="utf-8")
+            tmp.replace(self.cache)
+        except OSError:
+            pass  # a cache only
 
 
 # Bytes of right answers sent back in one sandbox run: half the sandbox's cap on a candidate's whole reply (64 MiB,

@@ -99,6 +99,14 @@ def _cache_file(root: Path, task_id: str) -> Path:
     return root / (re.sub(r"[^A-Za-z0-9_.-]", "_", task_id) + ".json")
 
 
+def inputs_cache_file(cache_root: Path, task_id: str, plus: bool) -> Path:
+    """Where a task's encoded inputs (evalplus_check.EncodedInputs: base, or base + plus) are cached, next to
+    its expected outputs."""
+    root = cache_root / f"v{_CACHE_VERSION}"
+    root.mkdir(parents=True, exist_ok=True)
+    return _cache_file(root, task_id).with_suffix(".inputs-plus.json" if plus else ".inputs-base.json")
+
+
 class TruthValues:
     """A task's canonical values as the cache holds them (tagged texts, or digests of huge ones), decoded one by
     one when a comparison first needs them (numpy values as numpy objects when the parent has numpy, as the
