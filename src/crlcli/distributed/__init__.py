@@ -85,3 +85,10 @@ def alive_nodes(ray) -> list[dict[str, Any]]:
     """The cluster's live nodes, as ray.nodes() describes them, in a stable order."""
     nodes = [n for n in ray.nodes() if n.get("Alive")]
     return sorted(nodes, key=lambda n: (n.get("NodeManagerAddress", ""), n["NodeID"]))
+
+
+def _initialized() -> bool:
+    """Is this process connected to Ray already (without importing ray when it is not installed)?"""
+    if "ray" not in sys.modules:
+        return False
+    return bool(sys.modules["ray"].is_initialized())

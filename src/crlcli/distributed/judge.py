@@ -27,7 +27,7 @@ from typing import Any
 from ..errors import CrlError
 from ..judging import JudgeStats, _code, _reject, judgment
 from ..sandbox import Limits
-from . import alive_nodes, connect, quiet_stdout
+from . import _initialized, alive_nodes, connect, quiet_stdout
 
 PLACEMENT_TIMEOUT = 300.0  # seconds to wait for the pools to be placed and their sandboxes probed
 
@@ -275,10 +275,3 @@ class RayJudge:
     def __exit__(self, *exc) -> None:
         self.close()
 
-
-def _initialized() -> bool:
-    try:
-        import ray
-    except ImportError:
-        return False
-    return ray.is_initialized()

@@ -1,0 +1,103 @@
+"""`crl judge` over Ray: 1 vs 2 local "nodes", tests/s and tests/s per core.
+
+A real Ray cluster on this machine (ray.cluster_utils.Cluster, loopback, its own temp dir): first one node with
+one CPU (one sandbox pool actor of 1 worker), then two nodes with one CPU each (two pool actors, one per node,
+placed by the same per-node rule `crl judge --ray-address` uses). The workload is judge_bench's trivial stdio
+program (read two ints, print the sum), 30 tests per candidate, so the figures compare with the local pool's
+(docs/judge.md: ~380-440 stdio tests/s per core here); the local 1-worker pool is measured side by side.
+
+    .venv-train/bin/python bench/ray_judge_bench.py                # ~2 min on 2 busy cores
+    .venv-train/bin/python bench/ray_judge_bench.py --cands 600 --tests 30
+
+Needs ray (the training venv has it); without it the bench says so and exits 0 (`make bench` runs in .venv).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import importlib.util
+import os
+import shutil
+import sys
+import tempfile
+import time
+
+STDIO_CODE = "a, b = map(int, input().split())\nprint(a + b)\n"
+
+
+def problems(cands: int, tests: int, per_record: int = 4) -> list[dict]:
+    cases = [{"input": f"{i} {i * 7}\n", "output": f"{i * 8}\n"} for i in range(tests)]
+    return [{"id": f"p{k}", "tests": {"type": "stdio", "cases": cases},
+             "candidates": [{"id": f"c{j}", "code": STDIO_CODE} for j in range(per_record)]}
+            for k in range(cands // per_record)]
+
+
+def run(label: str, judge, records: list[dict], cores: int) -> float:
+    from crlcli.judging import JudgeStats
+
+    stats = JudgeStats()
+    t0 = time.monotonic()
+    for _ in judge(copy.deepcopy(records), stats):
+        pass
+    wall = time.monotonic() - t0
+    assert stats.passed == stats.tests, "the trivial program must pass every test"
+    rate = stats.tests / wall
+    print(f"{label:<34} {stats.candidates:>5} cand {stats.tests:>6} tests {wall:7.1f} s "
+          f"{rate:7.0f} tests/s {rate / cores:6.0f} tests/s per core", flush=True)
+    return rate
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--cands", type=int, default=400, help="candidates per run")
+    ap.add_argument("--tests", type=int, default=30, help="test cases per candidate")
+    ap.add_argument("--batch-size", type=int, default=16)
+    args = ap.parse_args()
+    if importlib.util.find_spec("ray") is None:
+        print("ray_judge_bench: skipped, ray is not installed in this interpreter "
+              "(run it with .venv-train/bin/python)", flush=True)
+        return 0
+    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"  # loopback addresses only
+    import ray
+    from ray.cluster_utils import Cluster
+
+    from crlcli.distributed.judge import RayJudge
+    from crlcli.judging import judge_records
+    from crlcli.sandbox import JudgePool, Limits
+
+    records = problems(args.cands, args.tests)
+    limits = Limits(timeout=6)
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; {len(records)} records x "
+          f"{len(records[0]['candidates'])} candidates x {args.tests} stdio tests", flush=True)
+    with JudgePool(workers=1, limits=limits) as pool:
+        print(f"sandbox mode: {pool.mode}", flush=True)
+        local1 = run("local pool, 1 worker", lambda r, s: judge_records(r, pool, 0.8, limits, stats=s), records, 1)
+    rates = {}
+    for nodes in (1, 2):
+        tmp = tempfile.mkdtemp(prefix="crl-ray-", dir="/tmp")
+        cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False,
+                                                                "temp_dir": tmp})
+        for _ in range(nodes - 1):
+            cluster.add_node(num_cpus=1)
+        cluster.wait_for_nodes()
+        ray.init(address=cluster.address, configure_logging=False, log_to_driver=False)
+        try:
+            with RayJudge(cluster.address, limits=limits, batch_size=args.batch_size) as rj:
+                assert len({d["node_id"] for d in rj.nodes}) == nodes
+                run(f"ray, {nodes} node(s) x 1 core, warm-up", lambda r, s: rj.judge_records(r, stats=s),
+                    records[: max(1, len(records) // 8)], nodes)
+                rates[nodes] = run(f"ray, {nodes} node(s) x 1 core", lambda r, s: rj.judge_records(r, stats=s),
+                                   records, nodes)
+        finally:
+            ray.shutdown()
+            cluster.shutdown()
+            shutil.rmtree(tmp, ignore_errors=True)
+    print(f"scaling 1 -> 2 nodes: x{rates[2] / rates[1]:.2f} (ideal x2.00); per core: "
+          f"{rates[1]:.0f} (1 node), {rates[2] / 2:.0f} (2 nodes), local 1-worker pool {local1:.0f} tests/s",
+          flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,175 @@
+"""N data-parallel generation engines as Ray actors, behind the one generation Protocol.
+
+`RayEngines` is a Backend (crlcli.generation.base): `chat()` and `complete()` cut each call's prompts into N
+contiguous shards, one per engine actor, and put the answers back in input order. So everything built on a
+backend -- gen-candidates' batches, its `-o FILE --resume`, eval and tts -- works unchanged with N engines: the
+driver writes records in input order after each call, exactly as with one engine.
+
+Each engine is a Ray actor (`EngineActor`) holding one backend (vllm: one `vllm.LLM`, `tensor_parallel_size`
+GPUs). On a GPU cluster an engine asks Ray for `num_gpus = tensor_parallel_size`; on CPU-only clusters for
+`num_cpus` (or any logical `resources` given). Faults are Ray's: an engine that dies is restarted
+(`max_restarts`) and its call retried (`max_task_retries`); an engine gone for good has its shard re-queued on
+the others. vLLM draws the samples of a request from the request's own seed (`--seed`), so the same seeds give
+the same samples whichever engine runs the request, where vLLM's batching allows it.
+
+    with RayEngines("vllm", dict(model="Qwen/Qwen3-8B", tensor_parallel_size=2), engines=4, address="auto") as b:
+        outs = b.chat(conversations, SamplingParams(n=8))
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+from ..errors import CrlError
+from ..generation.base import Completion, SamplingParams
+from . import _initialized, connect, quiet_stdout
+
+START_TIMEOUT = 1800.0  # seconds for every engine to load its model (large models on cold disks are slow)
+
+
+class EngineActor:
+    """One generation backend in a Ray actor."""
+
+    def __init__(self, backend: str, options: dict[str, Any]):
+        quiet_stdout()
+        from ..generation import get_backend
+
+        self.backend = get_backend(backend, **options)
+
+    def describe(self) -> dict[str, Any]:
+        import ray
+
+        ctx = ray.get_runtime_context()
+        return {"node_id": ctx.get_node_id(), "pid": os.getpid(), "ip": ray.util.get_node_ip_address(),
+                "gpus": [str(g) for g in ray.get_gpu_ids()], "model": self.backend.model}
+
+    def chat(self, conversations: list, params: SamplingParams, enable_thinking: bool) -> list[list[Completion]]:
+        return self.backend.chat(conversations, params, enable_thinking=enable_thinking)
+
+    def complete(self, prompts: list[str], params: SamplingParams) -> list[list[Completion]]:
+        return self.backend.complete(prompts, params)
+
+    def tokenizer(self) -> Any:
+        return getattr(self.backend, "tokenizer", None)
+
+
+class RayEngines:
+    """`engines` copies of generation backend `backend` (built with `options`) on a Ray cluster."""
+
+    def __init__(self, backend: str, options: dict[str, Any], engines: int = 2, address: str | None = None,
+                 num_gpus: float | None = None, num_cpus: float | None = None,
+                 resources: dict[str, float] | None = None, max_restarts: int = 1,
+                 env: dict[str, str] | None = None):
+        if engines < 1:
+            raise CrlError(f"--engines must be at least 1, got {engines}")
+        owned = not _initialized()
+        self._ray = ray = connect(address)
+        self._owns_ray = owned and not address
+        self.name = backend
+        self.model = options.get("model")
+        self._tokenizer: Any = None
+        tp = int(options.get("tensor_parallel_size") or 1)
+        if num_gpus is None and not resources and num_cpus is None:
+            # A GPU cluster: each engine gets its tensor-parallel GPUs; CPU-only: one CPU each.
+            has_gpus = ray.cluster_resources().get("GPU", 0) > 0
+            num_gpus, num_cpus = (tp, 1) if has_gpus else (0, 1)
+        # vLLM's own settings (VLLM_CPU_KVCACHE_SPACE, VLLM_*): the engines see the driver's.
+        env_vars = {k: v for k, v in os.environ.items() if k.startswith(("VLLM_", "HF_", "TRANSFORMERS_"))}
+        env_vars.update(env or {})
+        opts: dict[str, Any] = dict(max_restarts=max_restarts, max_task_retries=max_restarts,
+                                    num_gpus=num_gpus or 0, num_cpus=num_cpus if num_cpus is not None else 1,
+                                    runtime_env={"env_vars": env_vars} if env_vars else None)
+        if resources:
+            opts["resources"] = dict(resources)
+        remote = ray.remote(EngineActor)
+        self.actors = [remote.options(**{k: v for k, v in opts.items() if v is not None}).remote(backend, options)
+                       for _ in range(engines)]
+        self.alive = [True] * engines
+        try:
+            self.engines = ray.get([a.describe.remote() for a in self.actors], timeout=START_TIMEOUT)
+        except ray.exceptions.GetTimeoutError:
+            self.close()
+            raise CrlError(f"{engines} engine(s) could not start within {START_TIMEOUT:.0f} s",
+                           hint="each engine needs its resources free on one node; see `ray status`") from None
+        except ray.exceptions.RayError as exc:
+            self.close()
+            cause = getattr(exc, "cause", None) or exc
+            message = getattr(cause, "message", None) or str(cause)
+            raise CrlError(f"a generation engine failed to start: {message}",
+                           hint="every node needs crl and the backend installed (the same versions) and the model "
+                                "at the same path or a hub name") from None
+
+    @property
+    def tokenizer(self) -> Any:
+        if self._tokenizer is None:
+            self._tokenizer = self._call(lambda a: a.tokenizer.remote(), [None])[0]
+        return self._tokenizer
+
+    def chat(self, conversations: list[list[dict]], params: SamplingParams,
+             enable_thinking: bool = True) -> list[list[Completion]]:
+        return self._sharded(conversations, lambda a, shard: a.chat.remote(shard, params, enable_thinking))
+
+    def complete(self, prompts: list[str], params: SamplingParams) -> list[list[Completion]]:
+        return self._sharded(prompts, lambda a, shard: a.complete.remote(shard, params))
+
+    def _sharded(self, items: list, call: Callable[[Any, list], Any]) -> list[list[Completion]]:
+        """Contiguous shards, one per live engine; a shard whose engine is gone for good goes to another."""
+        if not items:
+            return []
+        live = [i for i, ok in enumerate(self.alive) if ok]
+        size = -(-len(items) // max(1, len(live)))
+        shards = [(start, items[start:start + size]) for start in range(0, len(items), size)]
+        out: list[Any] = [None] * len(items)
+        queue = list(shards)
+        while queue:
+            live = [i for i, ok in enumerate(self.alive) if ok]
+            if not live:
+                raise CrlError("every generation engine on the cluster is gone",
+                               hint="see the engines' Ray logs (`ray logs`); rerun with -o FILE --resume")
+            refs = {}
+            for k, (start, shard) in enumerate(queue):
+                i = live[k % len(live)]
+                refs[call(self.actors[i], shard)] = (i, start, shard)
+            queue = []
+            for ref, (i, start, shard) in refs.items():
+                try:
+                    result = self._ray.get(ref)
+                except self._ray.exceptions.ActorDiedError:
+                    self.alive[i] = False
+                    queue.append((start, shard))
+                    continue
+                except (self._ray.exceptions.RayActorError, self._ray.exceptions.ActorUnavailableError):
+                    queue.append((start, shard))
+                    continue
+                except self._ray.exceptions.RayTaskError as exc:
+                    cause = getattr(exc, "cause", None)
+                    if isinstance(cause, CrlError):
+                        raise cause from None
+                    raise CrlError(f"a generation engine failed: {exc}") from None
+                out[start:start + len(shard)] = result
+        return out
+
+    def _call(self, call: Callable[[Any], Any], default: list) -> list:
+        for i, ok in enumerate(self.alive):
+            if ok:
+                return [self._ray.get(call(self.actors[i]))]
+        return default
+
+    def close(self) -> None:
+        ray = self._ray
+        for actor in getattr(self, "actors", []):
+            try:
+                ray.kill(actor, no_restart=True)
+            except Exception:  # noqa: BLE001 - already gone
+                pass
+        self.actors = []
+        if self._owns_ray and ray.is_initialized():
+            ray.shutdown()
+
+    def __enter__(self) -> "RayEngines":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
