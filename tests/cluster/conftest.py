@@ -28,14 +28,6 @@ CC_CODES = [
 ]
 
 
-def pytest_collection_modifyitems(config, items):
-    here = os.path.dirname(__file__)
-    for item in items:
-        if str(item.fspath).startswith(here):
-            item.add_marker(pytest.mark.dist)
-            item.add_marker(pytest.mark.heavy)
-
-
 @pytest.fixture(scope="session")
 def ray_cluster():
     """The address of a 2-node local Ray cluster (1 CPU per node), connected in this process."""

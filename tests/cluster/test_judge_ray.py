@@ -12,7 +12,7 @@ from crlcli.errors import CrlError
 from crlcli.sandbox import Limits
 from tests.cluster.conftest import verdicts
 
-pytestmark = pytest.mark.timeout(1200)
+pytestmark = [pytest.mark.dist, pytest.mark.heavy, pytest.mark.timeout(1200)]
 
 
 def test_one_pool_per_node_same_verdicts_as_local(ray_cluster, judge_problems, local_verdicts):
