@@ -33,19 +33,22 @@ def problems(cands: int, tests: int, per_record: int = 4) -> list[dict]:
             for k in range(cands // per_record)]
 
 
-def run(label: str, judge, records: list[dict], cores: int) -> float:
+def run(label: str, judge, records: list[dict], cores: int, cpu) -> tuple[float, float | None]:
+    """(tests/s, tests per CPU-second of everything this bench started: Ray's processes, pools, sandboxes)."""
     from crlcli.judging import JudgeStats
 
     stats = JudgeStats()
-    t0 = time.monotonic()
+    c0, t0 = cpu.seconds(), time.monotonic()
     for _ in judge(copy.deepcopy(records), stats):
         pass
-    wall = time.monotonic() - t0
+    wall, c1 = time.monotonic() - t0, cpu.seconds()
     assert stats.passed == stats.tests, "the trivial program must pass every test"
     rate = stats.tests / wall
-    print(f"{label:<34} {stats.candidates:>5} cand {stats.tests:>6} tests {wall:7.1f} s "
-          f"{rate:7.0f} tests/s {rate / cores:6.0f} tests/s per core", flush=True)
-    return rate
+    per_cpu = stats.tests / (c1 - c0) if c0 is not None and c1 > c0 else None
+    print(f"{label:<34} {stats.candidates:>5} cand {stats.tests:>6} tests {wall:6.1f} s {rate:6.0f} tests/s "
+          f"{rate / cores:5.0f} per core (wall)" + (f", {per_cpu:5.0f} per CPU-second" if per_cpu else ""),
+          flush=True)
+    return rate, per_cpu
 
 
 def main() -> int:
@@ -66,13 +69,18 @@ def main() -> int:
     from crlcli.judging import judge_records
     from crlcli.sandbox import JudgePool, Limits
 
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from judge_bench import CpuMeter  # a cpuacct cgroup: Ray's raylets and workers start inside it too
+
+    cpu = CpuMeter()
     records = problems(args.cands, args.tests)
     limits = Limits(timeout=6)
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; {len(records)} records x "
           f"{len(records[0]['candidates'])} candidates x {args.tests} stdio tests", flush=True)
     with JudgePool(workers=1, limits=limits) as pool:
         print(f"sandbox mode: {pool.mode}", flush=True)
-        local1 = run("local pool, 1 worker", lambda r, s: judge_records(r, pool, 0.8, limits, stats=s), records, 1)
+        local1 = run("local pool, 1 worker", lambda r, s: judge_records(r, pool, 0.8, limits, stats=s), records, 1,
+                     cpu)
     rates = {}
     for nodes in (1, 2):
         tmp = tempfile.mkdtemp(prefix="crl-ray-", dir="/tmp")
@@ -86,16 +94,20 @@ def main() -> int:
             with RayJudge(cluster.address, limits=limits, batch_size=args.batch_size) as rj:
                 assert len({d["node_id"] for d in rj.nodes}) == nodes
                 run(f"ray, {nodes} node(s) x 1 core, warm-up", lambda r, s: rj.judge_records(r, stats=s),
-                    records[: max(1, len(records) // 8)], nodes)
+                    records[: max(1, len(records) // 8)], nodes, cpu)
                 rates[nodes] = run(f"ray, {nodes} node(s) x 1 core", lambda r, s: rj.judge_records(r, stats=s),
-                                   records, nodes)
+                                   records, nodes, cpu)
         finally:
             ray.shutdown()
             cluster.shutdown()
             shutil.rmtree(tmp, ignore_errors=True)
-    print(f"scaling 1 -> 2 nodes: x{rates[2] / rates[1]:.2f} (ideal x2.00); per core: "
-          f"{rates[1]:.0f} (1 node), {rates[2] / 2:.0f} (2 nodes), local 1-worker pool {local1:.0f} tests/s",
+    cpu.close()
+    (r1, c1), (r2, c2) = rates[1], rates[2]
+    print(f"scaling 1 -> 2 nodes (wall): x{r2 / r1:.2f} (ideal x2.00; load average now {os.getloadavg()[0]:.1f}); "
+          f"per core: {r1:.0f} tests/s (1 node), {r2 / 2:.0f} (2 nodes), local 1-worker pool {local1[0]:.0f}",
           flush=True)
+    if c1 and c2 and local1[1]:
+        print(f"tests per CPU-second: {c1:.0f} (1 node), {c2:.0f} (2 nodes), local pool {local1[1]:.0f}", flush=True)
     return 0
 
 

@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from ..errors import CrlError, require_module
+from ..io import stdout_to_stderr
 
 RAY_HINT = "pip install 'ray[default]==2.55.0' (or 'crlcli[train]'), the same version on every node"
 
@@ -30,21 +29,6 @@ def ray_module():
         return require_module("ray", "train", "cluster mode (--ray-address, --engines)")
     except CrlError as exc:
         raise CrlError(exc.message, hint=RAY_HINT) from None
-
-
-@contextmanager
-def stdout_to_stderr() -> Iterator[None]:
-    """Point file descriptor 1 at stderr for a while: Ray's start-up and its workers' output must not reach
-    stdout, which carries records only."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    os.dup2(2, 1)
-    try:
-        yield
-    finally:
-        sys.stdout.flush()
-        os.dup2(saved, 1)
-        os.close(saved)
 
 
 def quiet_stdout() -> None:
