@@ -96,3 +96,34 @@ def test_gen_candidates_engines_cli_killed_and_resumed(ray_cluster, tmp_path):
     done = _read(out)
     assert [x["id"] for x in done] == [p["id"] for p in problems]  # no loss, no duplicate, input order
     assert all([c["code"] for c in x["candidates"]] == ["print(42)\n"] * 2 for x in done)
+
+
+def test_eval_and_tts_on_two_engines(ray_cluster, tiny_model, tmp_path):
+    """`-O engines=2 -O ray_address=...` gives `crl eval` and `crl tts` (any backend, here hf) the same engine set."""
+    problems = tmp_path / "problems.jsonl"
+    problems.write_bytes(_jsonl([{"id": f"p{i}", "question": "Print the sum of two integers on one line.",
+                                  "starter_code": "", "tests": {"type": "stdio", "cases": [{"input": "1 2\n",
+                                                                                            "output": "3\n"}]}}
+                                 for i in range(4)]))
+    env = {"CRL_CACHE_DIR": str(tmp_path / "cache"), "CRL_EVAL_DATA": ""}
+    base = ["eval", "--benchmark", "jsonl", "--model", str(tiny_model), "--backend", "hf", "--limit", "4",
+            "--max-tokens", "8", "--data", str(problems), "--seed", "1", "--n", "2"]
+    engines = ["-O", "engines=2", "-O", f"ray_address={ray_cluster}"]
+    one = run_crl(*base, "-o", str(tmp_path / "one"), env=env, timeout=900)
+    assert one.returncode == 0, one.stderr.decode()[-3000:]
+    two = run_crl(*base, *engines, "-o", str(tmp_path / "two"), env=env, timeout=900)
+    assert two.returncode == 0, two.stderr.decode()[-3000:]
+    assert "ray: 2 hf engine(s) on 2 node(s)" in two.stderr.decode()
+    s1, s2 = (_read(tmp_path / d / "samples.jsonl") for d in ("one", "two"))
+    key = [(s["task_id"], s.get("sample")) for s in s1]
+    assert [(s["task_id"], s.get("sample")) for s in s2] == key and len(key) == 8
+    assert json.loads((tmp_path / "two" / "summary.json").read_text())["counts"]["tasks"] == 4
+    # tts renders prompts with the backend's tokenizer: the engine set hands it over from an engine
+    tts = run_crl("tts", "budget-force", "-i", str(problems), "-b", "hf", "-m", str(tiny_model), "--rounds", "1",
+                  "--max-thinking-tokens", "3", "--answer-tokens", "2", "-o", str(tmp_path / "tts"), *engines,
+                  timeout=900)
+    assert tts.returncode == 0, tts.stderr.decode()[-3000:]
+    assert "ray: 2 hf engine(s)" in tts.stderr.decode()
+    summary = json.loads(tts.stdout.splitlines()[0])
+    assert [r["mean_thinking_tokens"] for r in summary["rounds"]] == [3, 6]  # a random model never stops thinking
+    assert len(_read(tmp_path / "tts" / "generations.jsonl")) == 4 * 2 * 2

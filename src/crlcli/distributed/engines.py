@@ -24,6 +24,7 @@ from typing import Any
 
 from ..errors import CrlError
 from ..generation.base import Completion, SamplingParams
+from ..log import logger
 from . import _initialized, connect, quiet_stdout
 
 START_TIMEOUT = 1800.0  # seconds for every engine to load its model (large models on cold disks are slow)
@@ -100,6 +101,9 @@ class RayEngines:
             raise CrlError(f"a generation engine failed to start: {message}",
                            hint="every node needs crl and the backend installed (the same versions) and the model "
                                 "at the same path or a hub name") from None
+        nodes = {e["node_id"] for e in self.engines}
+        logger.info(f"ray: {engines} {backend} engine(s) on {len(nodes)} node(s)"
+                    + (f", GPUs {[e['gpus'] for e in self.engines]}" if any(e["gpus"] for e in self.engines) else ""))
 
     @property
     def tokenizer(self) -> Any:
