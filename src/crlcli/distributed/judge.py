@@ -255,8 +255,11 @@ class RayJudge:
                     collect()
                 yield from emit()
         finally:
-            for ref in pending:
-                ray.cancel(ref, force=False)
+            for ref in pending:  # a stopped run (error, interrupt) leaves nothing queued on the pools
+                try:
+                    ray.cancel(ref, force=False)
+                except Exception:  # noqa: BLE001 - finished or gone already
+                    pass
 
     def close(self) -> None:
         ray = self._ray
