@@ -19,7 +19,7 @@ from . import host
 
 RUNNER = Path(__file__).with_name("runner.py")
 # stdlib-only, bound read-only into /crl
-RUNNER_FILES = ("runner.py", "runner_case.py", "runner_child.py", "runner_seccomp.py")
+RUNNER_FILES = ("runner.py", "runner_case.py", "runner_drivers.py", "runner_child.py", "runner_seccomp.py")
 CAPS = ("CAP_SYS_ADMIN", "CAP_SETUID", "CAP_SETGID", "CAP_KILL")
 
 

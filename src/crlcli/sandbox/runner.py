@@ -19,7 +19,8 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from runner_case import (CLONE_NEWIPC, CLONE_NEWNS, CLONE_NEWPID, MS_BIND, MS_NODEV, MS_NOEXEC,  # noqa: E402
                          MS_NOSUID, MS_PRIVATE, MS_REC, PR_SET_CHILD_SUBREAPER, SECCOMP, Candidate, _check,
-                         install, libc, seccomp_prctl, send_frame)
+                         libc, seccomp_prctl, send_frame)
+from runner_seccomp import install  # noqa: E402
 
 del sys.path[0]  # candidates must not import from here by accident
 
