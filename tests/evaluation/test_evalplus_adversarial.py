@@ -13,7 +13,7 @@ import pytest
 
 from crlcli.evaluation import get_benchmark
 from crlcli.evaluation.evalplus import FIRST_CHUNK
-from crlcli.evaluation.evalplus_check import (EncodedInputs, _close, allclose, compare, effective_atols, is_floats,
+from crlcli.evaluation.evalplus_check import (_close, allclose, compare, effective_atols, is_floats,
                                               numpy_module, same_text)
 from crlcli.evaluation.evalplus_truth import TruthValues
 from crlcli.sandbox.runner_child import NumpyValue, Unserialisable, decode_value, encode_value

@@ -54,7 +54,7 @@ def _run_one(code: str, entry_point: str, inputs: list, not_none: bool) -> tuple
 
 
 def _child() -> None:
-    from ..sandbox.runner_child import decode_value, encode_value
+    from ..sandbox.runner_child import decode_value
 
     jobs = decode_value(sys.stdin.buffer.read().decode("utf-8", "surrogatepass"))
     out = sys.stdout.buffer
