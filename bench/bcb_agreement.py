@@ -107,10 +107,20 @@ def main() -> None:
              "entry_point": samples[i]["row"]["entry_point"]} for i in keep]}
         (Path(tmp) / "job.json").write_text(json.dumps(job))
         (Path(tmp) / "official.py").write_text(_OFFICIAL)
-        proc = subprocess.run([args.official_python, str(Path(tmp) / "official.py"), str(Path(tmp) / "job.json"),
-                               str(Path(tmp) / "out.json")], capture_output=True, text=True, cwd=tmp)
-        if proc.returncode != 0:
-            sys.exit(f"the official harness failed:\n{proc.stderr[-3000:]}")
+        # Output to a file, not a pipe, and the harness in a session of its own that is killed afterwards: a task
+        # can leave processes behind in it (BigCodeBench/205's pool workers outlive the harness, whose
+        # reliability_guard disabled os.kill), and they would hold a pipe open for ever.
+        with open(Path(tmp) / "log.txt", "w") as log:
+            proc = subprocess.Popen([args.official_python, str(Path(tmp) / "official.py"), str(Path(tmp) / "job.json"),
+                                     str(Path(tmp) / "out.json")], stdout=log, stderr=log, cwd=tmp,
+                                    start_new_session=True)
+            rc = proc.wait()
+            try:
+                os.killpg(proc.pid, 9)
+            except ProcessLookupError:
+                pass
+        if rc != 0:
+            sys.exit(f"the official harness failed:\n{(Path(tmp) / 'log.txt').read_text()[-3000:]}")
         b = dict(zip(keep, json.loads((Path(tmp) / "out.json").read_text())))
     t2 = time.time()
     print(f"time: ours {t1 - t0:.0f} s, official {t2 - t1:.0f} s; environment errors (left out): {len(env)} task(s)\n")
