@@ -8,7 +8,9 @@ import pytest
 
 
 @pytest.mark.parametrize("args", [
-    ("reward", "serve", "--isolation", "bwarp", "--port", "0"),
+    ("reward", "serve", "--sandbox", "bwarp", "--port", "0"),
+    ("reward", "serve", "--isolation", "bwarp", "--port", "0"),  # the old spelling, still checked
+    ("reward", "serve", "--compare", "lcbb", "--port", "0"),
     ("reward", "serve", "--port", "70000"),
     ("judge", "--sandbox", "bwarp"),
     ("mix", "--format", "nope"),

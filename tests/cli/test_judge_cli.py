@@ -31,7 +31,7 @@ def lines(data: bytes) -> list[dict]:
 
 def test_pipe_judges_in_input_order(crl):
     records = [rec(0), {"id": "bare"}, rec(1, "print(3)\n"), rec(2, "while True:\n    pass\n")]
-    res = crl("judge", "--workers", "2", "--timeout", "1", input=jsonl(*records))
+    res = crl("judge", "--workers", "2", "--test-timeout", "1", input=jsonl(*records))
     assert res.returncode == 0, res.stderr.decode()
     out = lines(res.stdout)
     assert [r["id"] for r in out] == ["p0", "bare", "p1", "p2"]
@@ -59,7 +59,7 @@ def test_resume_needs_output(crl):
 
 def test_options_reach_the_sandbox(crl, tmp_path):
     big = rec(0, "print('x' * 5000)\n", {"type": "stdio", "cases": [{"input": "", "output": "x"}] * 3})
-    res = crl("judge", "--max-output", "1k", "--max-tests", "2", "--threshold", "0.0", "--memory", "256",
+    res = crl("judge", "--max-output", "1k", "--max-tests", "2", "--threshold", "0.0", "--memory-mb", "256",
               input=jsonl(big, rec(1, "x = bytearray(400 * 1024 * 1024)\n" + GOOD)))
     assert res.returncode == 0, res.stderr.decode()
     out = lines(res.stdout)
@@ -111,7 +111,7 @@ def test_interrupt_leaves_no_sandbox(tmp_path, sig):
     crl_exe = str(Path(sys.executable).with_name("crl"))
     src = tmp_path / "slow.jsonl"
     src.write_bytes(jsonl(*[rec(i, "import time\nwhile True:\n    time.sleep(0.01)\n") for i in range(8)]))
-    proc = subprocess.Popen([crl_exe, "judge", "-i", str(src), "--workers", "2", "--timeout", "30"],
+    proc = subprocess.Popen([crl_exe, "judge", "-i", str(src), "--workers", "2", "--test-timeout", "30"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and not _leftovers(proc.pid):

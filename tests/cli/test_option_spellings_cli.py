@@ -61,3 +61,23 @@ def test_help_shows_only_the_new_spellings(crl):
     for cmd in (("tts", "budget-force"), ("tts", "critique-select"), ("tts", "critique-select", "score")):
         out = shown(*cmd)
         assert "--test-timeout" in out and "--timeout" not in out, cmd
+
+
+def test_judge_and_reward_use_the_common_spellings(crl, tmp_path):
+    """judge: --test-timeout/--memory-mb (was --timeout/--memory); reward serve: --sandbox (was --isolation). The old
+    spellings still work with a note, and disagreeing with the new one is a usage error."""
+    def shown(*cmd):
+        return crl(*cmd, "--help", env={"COLUMNS": "200"}).stdout.decode()
+
+    out = shown("judge")
+    assert "--test-timeout" in out and "--memory-mb" in out and "--timeout" not in out and "--memory " not in out
+    out = shown("reward", "serve")
+    assert "--sandbox" in out and "--isolation" not in out
+    rec = b'{"id": "p", "question": "q", "tests": {"type": "stdio", "cases": [{"input": "", "output": "1"}]}, ' \
+          b'"candidates": [{"id": "c", "code": "print(1)"}]}\n'
+    r = crl("judge", "--timeout", "2", "--memory", "256", input=rec, cwd=tmp_path, timeout=120)
+    err = r.stderr.decode()
+    assert r.returncode == 0 and "--timeout is deprecated" in err and "--memory is deprecated" in err, err
+    assert b'"label":"T"' in r.stdout.replace(b" ", b"")
+    r = crl("judge", "--timeout", "2", "--test-timeout", "3", input=rec, cwd=tmp_path, timeout=60)
+    assert r.returncode == 2 and "disagree" in r.stderr.decode()

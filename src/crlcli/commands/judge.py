@@ -9,7 +9,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from ._common import InputOpt, OutputOpt, ResumeOpt, SkipInvalidOpt, Stage
+from ._common import InputOpt, OutputOpt, ResumeOpt, SkipInvalidOpt, Stage, renamed
 
 HELP = """Run candidates on their tests in the sandbox; add a judgment to each.
 
@@ -21,7 +21,7 @@ Records without candidates pass through (counted in a warning).
 
   crl filter --source leetcode data.parquet | crl judge > judged.jsonl
 
-  crl gen-candidates ... | crl judge --timeout 4 --require-isolation -o judged.jsonl --resume
+  crl gen-candidates ... | crl judge --test-timeout 4 --require-isolation -o judged.jsonl --resume
 
   crl judge -i lcb_style.jsonl --compare lcb > judged.jsonl   # LiveCodeBench's grader
 
@@ -59,8 +59,12 @@ def register(app: typer.Typer) -> None:
         skip_invalid: SkipInvalidOpt = None,
         resume: ResumeOpt = False,
         workers: Annotated[int, typer.Option("--workers", help="Parallel sandboxes (0 = all cores).")] = 0,
-        timeout: Annotated[float, typer.Option("--timeout", help="Seconds per test case (CPU and wall).")] = 6.0,
-        memory: Annotated[int, typer.Option("--memory", help="Memory limit per process, MB.")] = 1024,
+        test_timeout: Annotated[Optional[float], typer.Option(
+            "--test-timeout", help="Seconds per test case (CPU and wall). [default: 6]", show_default=False)] = None,
+        old_timeout: Annotated[Optional[float], typer.Option("--timeout", hidden=True)] = None,
+        memory_mb: Annotated[Optional[int], typer.Option(
+            "--memory-mb", help="Memory limit per process, MB. [default: 1024]", show_default=False)] = None,
+        old_memory: Annotated[Optional[int], typer.Option("--memory", hidden=True)] = None,
         max_output: Annotated[
             str, typer.Option("--max-output", help="Output cap per test case (bytes, or 16M, 1G...).")
         ] = "16M",
@@ -84,12 +88,16 @@ def register(app: typer.Typer) -> None:
 
         from ..sandbox.compare import COMPARATORS
 
+        timeout = renamed("--test-timeout", test_timeout, "--timeout", old_timeout)
+        timeout = 6.0 if timeout is None else timeout
+        memory = renamed("--memory-mb", memory_mb, "--memory", old_memory)
+        memory = 1024 if memory is None else memory
         if compare is not None and compare not in COMPARATORS:
             raise UsageError(f"--compare must be one of {', '.join(COMPARATORS)}, got {compare!r}")
         if sandbox not in ("auto", "bwrap", "limits"):
             raise UsageError(f"--sandbox must be auto, bwrap or limits, got {sandbox!r}")
         if workers < 0 or max_tests < 0 or timeout <= 0 or not 0.0 <= threshold <= 1.0:
-            raise UsageError("--workers/--max-tests must be >= 0, --timeout > 0 and --threshold in [0, 1]")
+            raise UsageError("--workers/--max-tests must be >= 0, --test-timeout > 0 and --threshold in [0, 1]")
         try:
             limits = Limits(timeout=timeout, memory_mb=memory, max_output=parse_size(max_output),
                             max_tests=max_tests)

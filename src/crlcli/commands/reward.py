@@ -76,7 +76,9 @@ def register(app: typer.Typer) -> None:
         max_inflight: Annotated[
             int, typer.Option("--max-inflight", help="Requests handled at once; more wait in the listen backlog.")
         ] = 2048,
-        isolation: Annotated[str, typer.Option("--isolation", help="Sandbox mode: auto | bwrap | limits.")] = "auto",
+        sandbox: Annotated[Optional[str], typer.Option(
+            "--sandbox", help="Sandbox mode: auto | bwrap | limits. [default: auto]", show_default=False)] = None,
+        old_isolation: Annotated[Optional[str], typer.Option("--isolation", hidden=True)] = None,
         require_isolation: Annotated[
             bool, typer.Option("--require-isolation", help="Refuse to run candidates without namespaces.")
         ] = False,
@@ -85,14 +87,23 @@ def register(app: typer.Typer) -> None:
             typer.Option("--client-timeout", help="Seconds a client may stay silent while sending a request "
                                                   "(default 30; CRL_REWARD_CLIENT_TIMEOUT)."),
         ] = None,
+        compare: Annotated[
+            Optional[str],
+            typer.Option("--compare", help="Output comparator for RL labels that name none: tokens | lcb "
+                                           "(LiveCodeBench's grader). A label's own tests.compare wins."),
+        ] = None,
     ) -> None:
         from ..errors import UsageError
         from ..reward.server import serve
         from ..reward.service import RewardService
 
-        from ._common import SANDBOX_MODES, check_choice
+        from ..sandbox.compare import COMPARATORS
+        from ._common import SANDBOX_MODES, check_choice, renamed
 
-        check_choice("--isolation", isolation, SANDBOX_MODES)  # a typo would start a server that zeroes RL rewards
+        mode = renamed("--sandbox", sandbox, "--isolation", old_isolation) or "auto"
+        check_choice("--sandbox", mode, SANDBOX_MODES)  # a typo would start a server that zeroes RL rewards
+        if compare is not None:
+            check_choice("--compare", compare, tuple(COMPARATORS))
         if not 0 <= port <= 65535:
             raise UsageError(f"--port must be between 0 and 65535, got {port}")
         if deadline <= 0 or deadline >= 180:
@@ -109,8 +120,9 @@ def register(app: typer.Typer) -> None:
             deadline=deadline,
             test_timeout=test_timeout,
             memory_mb=memory_mb,
-            mode=isolation,
+            mode=mode,
             require_isolation=require_isolation,
+            compare=compare,
         )
         serve(host, port, service, max_inflight=max_inflight, client_timeout=client_timeout)
 
