@@ -72,6 +72,10 @@ class RayEngines:
         self.model = options.get("model")
         self._tokenizer: Any = None
         tp = int(options.get("tensor_parallel_size") or 1)
+        if backend == "vllm" and tp > 1:
+            # The actor already holds its tp GPUs: vLLM's own Ray executor would ask Ray for them again and wait
+            # forever; its multiprocessing executor uses the GPUs the actor was given.
+            options = {"distributed_executor_backend": "mp", **options}
         if num_gpus is None and not resources and num_cpus is None:
             # A GPU cluster: each engine gets its tensor-parallel GPUs; CPU-only: one CPU each.
             has_gpus = ray.cluster_resources().get("GPU", 0) > 0
