@@ -180,3 +180,20 @@ def test_original_humaneval_uses_its_check(shared_data, pool):
     plus = get_benchmark("humaneval+", data=shared_data / "humanevalplus" / "HumanEvalPlus.jsonl.gz")
     assert plus.score_code(plus.tasks()[0], "def has_close_elements(n, t):\n    return True\n", pool).trust == "parent"
     assert bench.score(t, "no code here", pool).detail == "no code block in the answer"
+
+
+def test_the_whole_set_cap_fails_a_solution_slow_in_total(data, pool):
+    """EvalPlus kills an input set after min(EVALPLUS_TIMEOUT_PER_TASK, sum of its limits) + 2 s: a solution right
+    on every input but 20 ms slow on each fails plus once the set's total passes that cap (here 0.5 + 2 s), though
+    no input reaches its own 1 s limit; the canonical one passes under the same cap."""
+    bench = get_benchmark("humaneval+", data=data["humaneval"], task_timeout=0.5)
+    task = {t.task_id: t for t in bench.tasks()}["HumanEval/0"]
+    bench.prepare([task])
+    n_plus = len(task.data["record"]["plus_input"])
+    assert n_plus * 0.02 > 2.5  # the slow solution cannot finish the plus set in time
+    slow = canonical(task).replace('    """\n', '    """\n    __import__("time").sleep(0.02)\n', 1)
+    assert "sleep(0.02)" in slow
+    score = bench.score_code(task, slow, pool)
+    assert score.metrics == {"base": True, "plus": False} and score.verdicts["plus"].endswith("T"), score.verdicts
+    assert set(score.verdicts["plus"][:-1]) <= {"A"}
+    assert bench.score_code(task, canonical(task), pool).metrics == {"base": True, "plus": True}

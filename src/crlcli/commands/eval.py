@@ -56,7 +56,8 @@ SubsetOpt = Annotated[Optional[Path], Opt("--subset-file", help="BigCodeBench: t
 LangOpt = Annotated[Optional[str], Opt("--languages", help="Aider-Polyglot: languages, e.g. python,cpp,javascript.")]
 CalibOpt = Annotated[Optional[bool], Opt("--calibrated/--uncalibrated", help="BigCodeBench: prepend the code prompt "
                                          "(default calibrated, as the leaderboard).", show_default=False)]
-TimeoutOpt = Annotated[Optional[float], Opt("--task-timeout", help="BigCodeBench/Aider: time limit per task run (s).")]
+TimeoutOpt = Annotated[Optional[float], Opt("--task-timeout", help="BigCodeBench/Aider: time limit per task run; "
+                                            "EvalPlus: the whole-set cap (default 60) (s).")]
 
 def _flag(option: str) -> str:
     return "--calibrated/--uncalibrated" if option == "calibrated" else "--" + option.replace("_", "-")

@@ -36,7 +36,7 @@ from .evalplus_check import (DIGEST_OVER, MBPP_NOT_NONE, REPLY_BUDGET, EncodedIn
                              effective_atols, numpy_module, same_text)
 from .evalplus_inputs import mbpp_inputs
 from .evalplus_truth import (MIN_TIME_LIMIT, TIME_LIMIT_FACTOR, TruthValues, ground_truth, inputs_cache_file,
-                             time_limits)
+                             TASK_TIMEOUT, task_cap, time_limits)
 
 URLS = {
     "humaneval": "https://github.com/evalplus/humanevalplus_release/releases/download/v0.1.10/HumanEvalPlus.jsonl.gz",
@@ -137,7 +137,8 @@ class _Plan:
 
         return check_text
 
-    def cases(self, start: int, end: int) -> list[dict[str, Any]]:
+    def cases(self, start: int, end: int, left: float = float("inf")) -> list[dict[str, Any]]:
+        """Cases start..end-1; none may take longer than the `left` seconds of the task's whole-set cap."""
         out = []
         for k in range(start, end):
             text, cost = self.encoded.get(k)
@@ -145,7 +146,7 @@ class _Plan:
             # The child decodes a case's arguments and encodes its return value on the sandbox's clock, which
             # EvalPlus's limit does not count: allow three times what the same work on the canonical values
             # took here.
-            out.append({"input": text, "timeout": self.limits[k] + 3 * (cost + out_cost)})
+            out.append({"input": text, "timeout": min(self.limits[k] + 3 * (cost + out_cost), left)})
         return out
 
     def chunk_end(self, start: int, size: int, hi: int) -> int:
@@ -164,8 +165,11 @@ class EvalPlusBenchmark(Benchmark):
     group_keys = ()
 
     def __init__(self, dataset: str, plus: bool, data: str | Path | None = None, limit: int | None = None,
-                 min_time_limit: float | None = None, time_limit_factor: float | None = None, **_: object):
+                 min_time_limit: float | None = None, time_limit_factor: float | None = None,
+                 task_timeout: float | None = None, **_: object):
         self.dataset, self.plus, self.limit = dataset, plus, limit
+        # EvalPlus's whole-set cap (its EVALPLUS_TIMEOUT_PER_TASK), `crl eval --task-timeout`
+        self.task_timeout = TASK_TIMEOUT if task_timeout is None else float(task_timeout)
         self.floor = MIN_TIME_LIMIT if min_time_limit is None else float(min_time_limit)
         self.factor = TIME_LIMIT_FACTOR if time_limit_factor is None else float(time_limit_factor)
         self.name = dataset + ("+" if plus else "")
@@ -283,19 +287,25 @@ class EvalPlusBenchmark(Benchmark):
         plan.encoded.save()  # for later runs, once a sample reached every input
         return Score(metrics=metrics, extracted=extracted or code, verdicts=verdicts)
 
-    @staticmethod
-    def _run_until_failure(pool: Any, code: str, plan: _Plan, lo: int, hi: int) -> str:
+    def _run_until_failure(self, pool: Any, code: str, plan: _Plan, lo: int, hi: int) -> str:
         """EvalPlus's fast check over cases lo..hi-1: stop at the first failing input (verdicts of the inputs
         run, up to that one). Inputs go in growing chunks, and the sandbox stops a chunk at the first input that
         times out or crashes, so a candidate that hangs costs one time limit while one that passes pays few
-        sandbox start-ups; an input is encoded only when a chunk needs it."""
+        sandbox start-ups; an input is encoded only when a chunk needs it. EvalPlus's whole-set cap holds over the
+        chunks: an input runs at most for what is left of it, and once it is spent the set fails with a "T" (on
+        the last input run when the cap ran out inside a chunk whose inputs all passed: which one it fell on is not
+        known)."""
         out, start, size = "", lo, FIRST_CHUNK
+        left = task_cap(plan.limits[lo:hi], self.task_timeout)
         while start < hi:
+            if left <= 0:
+                return out[:-1] + "T" if out else "T"
             end = plan.chunk_end(start, size, hi)
             tests = {"type": "call", "fn_name": plan.entry_point, "class_name": None, "tagged_args": True,
-                     "digest_over": DIGEST_OVER, "stop_on_failure": True, "cases": plan.cases(start, end)}
-            got = pool.submit(code, tests, check=plan.check(start),
-                              check_text=plan.check_text(start)).result()["verdicts"]
+                     "digest_over": DIGEST_OVER, "stop_on_failure": True, "cases": plan.cases(start, end, left)}
+            res = pool.submit(code, tests, check=plan.check(start), check_text=plan.check_text(start)).result()
+            got = res["verdicts"]
+            left -= res["time_ms"] / 1000
             bad = next((i for i, v in enumerate(got) if v != "A"), None)
             if bad is not None:
                 return out + got[:bad + 1]
@@ -303,7 +313,7 @@ class EvalPlusBenchmark(Benchmark):
             if len(got) != end - start:
                 break
             start, size = end, size * CHUNK_GROWTH
-        return out
+        return out[:-1] + "T" if left < 0 and out else out
 
 
 class EvalPlusSuite(Benchmark):
@@ -314,11 +324,12 @@ class EvalPlusSuite(Benchmark):
     group_keys = ("dataset",)
 
     def __init__(self, data: str | Path | None = None, limit: int | None = None, min_time_limit: float | None = None,
-                 time_limit_factor: float | None = None, **_: object):
+                 time_limit_factor: float | None = None, task_timeout: float | None = None, **_: object):
         if data is not None and Path(data).is_file():
             raise CrlError(f"{data}: evalplus needs both HumanEval+ and MBPP+", hint="give --data the folder holding both files")
         self.parts = {d: EvalPlusBenchmark(d, True, data=data, min_time_limit=min_time_limit,
-                                           time_limit_factor=time_limit_factor) for d in ("humaneval", "mbpp")}
+                                           time_limit_factor=time_limit_factor, task_timeout=task_timeout)
+                      for d in ("humaneval", "mbpp")}
         self.limit = limit
 
     def limits(self) -> dict[str, Any]:

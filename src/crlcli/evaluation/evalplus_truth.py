@@ -39,6 +39,17 @@ def time_limits(ref_times: list[float], floor: float = MIN_TIME_LIMIT, factor: f
     return [max(floor, factor * t) for t in ref_times]
 
 
+# EvalPlus's whole-task cap (EVALPLUS_TIMEOUT_PER_TASK's default): the base inputs, and then the plus inputs, each
+# run as one process that is killed, and the set failed, after min(60 s, sum of the inputs' limits) + 1 s, plus
+# 1 s more for its join (evalplus/eval/__init__.py untrusted_check, fast_check as evaluate.py runs it).
+TASK_TIMEOUT = 60.0
+
+
+def task_cap(limits: list[float], task_timeout: float = TASK_TIMEOUT) -> float:
+    """Seconds one input set (base or plus) may take in all before EvalPlus fails it as a timeout."""
+    return min(task_timeout, sum(limits)) + 2.0
+
+
 def _run_one(code: str, entry_point: str, inputs: list, not_none: bool) -> tuple[list, list[float]]:
     namespace: dict[str, Any] = {}
     exec(compile(code, "<canonical>", "exec"), namespace)  # noqa: S102 - the release's own reference solution
