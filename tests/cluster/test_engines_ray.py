@@ -48,6 +48,12 @@ def test_two_engines_same_records_and_samples_as_one(ray_cluster, parrot):
         assert len({e["node_id"] for e in two.engines}) == 2  # one engine per node (1 CPU each)
         out2 = list(generate_candidates(copy.deepcopy(_problems(7)), two, _settings(batch_size=4)))
         raw2 = [[c.text for c in comps] for comps in two.complete(prompts, raw_params)]
+        # An engine killed and restarted by Ray (it reloads the model): its shard is retried on it.
+        pid = two.engines[1]["pid"]
+        ray.kill(two.actors[1], no_restart=False)
+        again = list(generate_candidates(copy.deepcopy(_problems(3)), two, _settings(batch_size=3)))
+        assert [len(r["candidates"]) for r in again] == [2] * 3 and two.alive == [True, True]
+        assert ray.get(two.actors[1].describe.remote())["pid"] != pid
         # An engine gone for good: its shard goes to the other one, nothing is lost, the order holds.
         ray.kill(two.actors[0], no_restart=True)
         after = list(generate_candidates(copy.deepcopy(_problems(5)), two, _settings(batch_size=5)))
