@@ -1,5 +1,5 @@
 """The Aider two-try protocol: parse the model's whole-file answer, run the tests, and on failure build the
-second prompt from the trimmed test output (Aider's benchmark.py: first 50 lines, timing noise removed)."""
+second prompt from the test output (as Aider's benchmark.py: the whole output, timing noise removed)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,6 @@ from ...sandbox.command import CommandLimits, run_command
 from . import reports, runners
 from .exercises import Exercise
 
-MAX_LINES = 50          # Aider keeps the first 50 lines of the failing test output
-MAX_CHARS = 8000        # and we also bound the characters, so one huge line cannot flood the prompt
 
 _FENCE_LINE = re.compile(r"^[ \t]*(`{3,}|~{3,})", re.MULTILINE)
 _NAME_LINE = re.compile(r"[`*\"']|^#+\s*|^(?:file(?:name)?|path)\s*:\s*|:\s*$", re.IGNORECASE)
@@ -87,9 +85,9 @@ def trim_output(text: str, staged_name: str = "") -> str:
     text = re.sub(r"^Ran \d+ tests? in \d+\.\d+s$", "", text, flags=re.MULTILINE)
     text = re.sub(r"^====*$", "====", text, flags=re.MULTILINE)
     text = re.sub(r"^----*$", "----", text, flags=re.MULTILINE)
-    lines = text.splitlines()[:MAX_LINES]
-    out = "\n".join(lines)
-    return out[:MAX_CHARS]
+    # The whole output, as Aider's benchmark sends it since the polyglot leaderboard began (it cut it to 50 lines
+    # before 2024-12-17); the toolchain sandbox's output cap bounds it.
+    return "\n".join(text.splitlines())
 
 
 def run_tests(ex: Exercise, files: dict[str, str], *, python: str | None = None, timeout: float = runners.TEST_TIMEOUT,
