@@ -57,12 +57,12 @@ def ours(dataset: str, data_file: Path, samples: list[dict], workers: int,
     from concurrent.futures import ThreadPoolExecutor
 
     from crlcli.evaluation import get_benchmark
-    from crlcli.sandbox import JudgePool, Limits
+    from crlcli.sandbox import SandboxPool, Limits
 
     bench = get_benchmark(f"{dataset}+", data=data_file, time_limit_factor=time_factor)
     tasks = {t.task_id: t for t in bench.tasks()}
     bench.prepare(list(tasks.values()))
-    with JudgePool(workers=workers, limits=Limits(**bench.limits())) as pool, ThreadPoolExecutor(2 * workers) as ex:
+    with SandboxPool(workers=workers, limits=Limits(**bench.limits())) as pool, ThreadPoolExecutor(2 * workers) as ex:
         scores = list(ex.map(lambda s: bench.score_code(tasks[s["task_id"]], s["solution"], pool), samples))
     def why(v: dict) -> str:
         for test in ("base", "plus"):

@@ -21,7 +21,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from crlcli.sandbox import JudgePool, Limits, stdio_equal
+from crlcli.sandbox import SandboxPool, Limits, stdio_equal
 from crlcli.sandbox.isolation import detect_isolation
 from crlcli.sandbox.pool import Sandbox
 
@@ -67,7 +67,7 @@ class CpuMeter:
 
 def measure(cpu: CpuMeter, workers: int, code: str, tests: dict, n: int, mode: str) -> dict:
     """Throughput of n candidates on warm sandboxes (workers started before the clock)."""
-    with JudgePool(workers=workers, limits=Limits(timeout=6.0), mode=mode) as pool:
+    with SandboxPool(workers=workers, limits=Limits(timeout=6.0), mode=mode) as pool:
         list(pool.map([(code, tests)] * (2 * workers)))  # warm every worker
         c0, t0 = cpu.seconds(), time.perf_counter()
         results = list(pool.map([(code, tests)] * n))
@@ -132,7 +132,7 @@ def setup_ms(cpu: CpuMeter, mode: str, n: int) -> tuple[float, float, float | No
         box.start()
         starts.append(time.perf_counter() - t)
         box.stop(graceful=True)
-    with JudgePool(workers=1, mode=mode) as pool:
+    with SandboxPool(workers=1, mode=mode) as pool:
         list(pool.map([(CALL_CODE, call_tests(1))] * 3))
         c0, t = cpu.seconds(), time.perf_counter()
         list(pool.map([(CALL_CODE, call_tests(1))] * n))
@@ -192,7 +192,7 @@ def main() -> None:
         print(f"per core (all cores busy): stdio {rows[('stdio', cores)]['tests_s'] / cores:,.0f} tests/s, "
               f"call {rows[('call', cores)]['tests_s'] / cores:,.0f} tests/s")
     if args.grpo:
-        with JudgePool(workers=cores, mode=args.mode) as pool:
+        with SandboxPool(workers=cores, mode=args.mode) as pool:
             t = time.perf_counter()
             res = list(pool.map([(STDIO_CODE, st)] * args.grpo))
             wall = time.perf_counter() - t

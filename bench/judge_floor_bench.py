@@ -32,7 +32,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from judge_bench import CpuMeter  # noqa: E402
 
-from crlcli.sandbox import JudgePool, Limits  # noqa: E402
+from crlcli.sandbox import SandboxPool, Limits  # noqa: E402
 
 STDIO_CODE = "a, b = map(int, input().split())\nprint(a + b)\n"
 CALL_CODE = "def add(a, b):\n    return a + b\n"
@@ -78,7 +78,7 @@ def floor_ms(n: int) -> float:
     return 1000 * float(out.stdout) / n
 
 
-def run_batch(pool: JudgePool, cpu: CpuMeter, code: str, tests: dict, n: int) -> tuple[float, float]:
+def run_batch(pool: SandboxPool, cpu: CpuMeter, code: str, tests: dict, n: int) -> tuple[float, float]:
     """(CPU seconds, wall seconds) of n candidates on a warm pool; every one must pass."""
     c0, t0 = cpu.seconds(), time.perf_counter()
     results = list(pool.map([(code, tests)] * n))
@@ -98,7 +98,7 @@ def startup(reps: int) -> tuple[float, float]:
         t = time.perf_counter()
         subprocess.run([str(crl), "judge", "--workers", "1"], input=data, capture_output=True, check=True)
         walls.append(time.perf_counter() - t)
-    with JudgePool(workers=1) as pool:
+    with SandboxPool(workers=1) as pool:
         list(pool.map([(STDIO_CODE, stdio_tests(1))] * 3))
         one = []
         for _ in range(10):
@@ -157,7 +157,7 @@ def main() -> None:
     if "rounds" not in skip:
         st, st1, ct = stdio_tests(30), stdio_tests(1), call_tests(30)
         rows = []
-        with JudgePool(workers=w, limits=Limits(timeout=6.0)) as pool:
+        with SandboxPool(workers=w, limits=Limits(timeout=6.0)) as pool:
             list(pool.map([(STDIO_CODE, st)] * (2 * w)))
             print("ms of CPU per stdio test (floor: the bare loop in a fresh `python3 -I`; the same loop in a big"
                   " process costs several times more,\nfork cost follows the forking process's size); cf: CPU per"

@@ -236,11 +236,11 @@ def ours(data_file: Path, samples: list[dict], workers: int, timeout: float) -> 
     from concurrent.futures import ThreadPoolExecutor
 
     from crlcli.evaluation import get_benchmark
-    from crlcli.sandbox import JudgePool, Limits
+    from crlcli.sandbox import SandboxPool, Limits
 
     bench = get_benchmark("lcb", data=data_file, release="v5", timeout=timeout)
     tasks = {t.task_id: t for t in bench.tasks()}
-    with JudgePool(workers=workers, limits=Limits(**bench.limits())) as pool, ThreadPoolExecutor(4 * workers) as ex:
+    with SandboxPool(workers=workers, limits=Limits(**bench.limits())) as pool, ThreadPoolExecutor(4 * workers) as ex:
         scores = list(ex.map(lambda s: bench.score_code(tasks[s["task_id"]], s["code"], pool), samples))
     return [(s.metrics["pass"], f"verdicts {s.verdicts['pass']}") for s in scores]
 

@@ -34,9 +34,9 @@ def main() -> None:
     args = ap.parse_args()
     try:
         from crlcli.judging import label_for
-        from crlcli.sandbox import JudgePool, Limits
+        from crlcli.sandbox import SandboxPool, Limits
     except ImportError as exc:
-        JudgePool = None
+        SandboxPool = None
         print(f"judge not available ({exc}): printing mutant statistics only")
 
     for name, path in SOURCES.items():
@@ -58,12 +58,12 @@ def main() -> None:
         short = sum(1 for r in out if sum(c["origin"]["backend"] == "mutate" for c in r["candidates"]) < args.n)
         print(f"== {name}: {len(out)} problems, {len(mutants)} mutants ({stats.kept / max(t_mut, 1e-9):,.0f} "
               f"mutants/s), {short} problem(s) got fewer than {args.n}")
-        if JudgePool is None:
+        if SandboxPool is None:
             print("   kinds:", dict(Counter(c["origin"]["mutation"] for _, c in mutants).most_common()))
             continue
         jobs = [(r, c) for r in out for c in refs[r["id"]]] + mutants
         t0 = time.perf_counter()
-        with JudgePool(workers=args.workers, limits=Limits(timeout=4.0)) as pool:
+        with SandboxPool(workers=args.workers, limits=Limits(timeout=4.0)) as pool:
             results = list(pool.map((c["code"], r["tests"]) for r, c in jobs))
         t_judge = time.perf_counter() - t0
         n_ref = sum(len(refs[r["id"]]) for r in out)

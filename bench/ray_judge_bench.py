@@ -67,7 +67,7 @@ def main() -> int:
 
     from crlcli.distributed.judge import RayJudge
     from crlcli.judging import judge_records
-    from crlcli.sandbox import JudgePool, Limits
+    from crlcli.sandbox import SandboxPool, Limits
 
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from judge_bench import CpuMeter  # a cpuacct cgroup: Ray's raylets and workers start inside it too
@@ -77,7 +77,7 @@ def main() -> int:
     limits = Limits(timeout=6)
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; {len(records)} records x "
           f"{len(records[0]['candidates'])} candidates x {args.tests} stdio tests", flush=True)
-    with JudgePool(workers=1, limits=limits) as pool:
+    with SandboxPool(workers=1, limits=limits) as pool:
         print(f"sandbox mode: {pool.mode}", flush=True)
         local1 = run("local pool, 1 worker", lambda r, s: judge_records(r, pool, 0.8, limits, stats=s), records, 1,
                      cpu)

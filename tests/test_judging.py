@@ -6,7 +6,7 @@ import pytest
 
 from crlcli.errors import CrlError
 from crlcli.judging import JudgeStats, judge_records
-from crlcli.sandbox import JudgePool, Limits
+from crlcli.sandbox import SandboxPool, Limits
 
 ADD = {"type": "stdio", "cases": [{"input": f"{a} {b}\n", "output": f"{a + b}\n"} for a, b in
                                   [(1, 2), (3, 4), (10, 20), (5, 5), (0, 0)]]}
@@ -16,7 +16,7 @@ FOUR_OF_FIVE = "a, b = map(int, input().split())\nprint(a + b if a else 1)\n"
 
 @pytest.fixture(scope="module")
 def pool():
-    with JudgePool(workers=2, limits=Limits(timeout=3.0)) as p:
+    with SandboxPool(workers=2, limits=Limits(timeout=3.0)) as p:
         yield p
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from .errors import CrlError
 from .records import json_type
-from .sandbox import JudgePool, Limits
+from .sandbox import SandboxPool, Limits
 
 
 def label_for(pass_rate: float, threshold: float = 0.8) -> str:
@@ -42,7 +42,7 @@ def judgment(result: dict[str, Any], threshold: float) -> dict[str, Any]:
 
 def judge_records(
     records: Iterable[dict[str, Any]],
-    pool: JudgePool,
+    pool: SandboxPool,
     threshold: float = 0.8,
     limits: Limits | None = None,
     reject: Callable[[dict[str, Any], str], None] | None = None,

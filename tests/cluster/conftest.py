@@ -74,9 +74,9 @@ def judge_problems():
 def local_verdicts(judge_problems):
     """The local judge's verdicts (2 workers), the reference the cluster's must equal."""
     from crlcli.judging import judge_records
-    from crlcli.sandbox import JudgePool, Limits
+    from crlcli.sandbox import SandboxPool, Limits
 
-    with JudgePool(workers=2, limits=Limits()) as pool:
+    with SandboxPool(workers=2, limits=Limits()) as pool:
         return verdicts(judge_records(copy.deepcopy(judge_problems), pool, 0.8, Limits()))
 
 

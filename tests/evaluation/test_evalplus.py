@@ -42,9 +42,9 @@ def data(shared_data, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def pool():
-    from crlcli.sandbox import JudgePool, Limits
+    from crlcli.sandbox import SandboxPool, Limits
 
-    with JudgePool(workers=2, limits=Limits(memory_mb=4096)) as p:
+    with SandboxPool(workers=2, limits=Limits(memory_mb=4096)) as p:
         yield p
 
 

@@ -98,11 +98,11 @@ FUNCTIONAL = {
 
 @pytest.mark.parametrize("kind,solutions", [("stdin", STDIN), ("functional", FUNCTIONAL)])
 def test_correct_wrong_and_too_slow(lcb_file, kind, solutions):
-    from crlcli.sandbox import JudgePool, Limits
+    from crlcli.sandbox import SandboxPool, Limits
 
     bench = get_benchmark("lcb", data=lcb_file, timeout=1.0)
     task = bench.tasks()[0 if kind == "stdin" else 1]
-    with JudgePool(workers=2, limits=Limits(**bench.limits())) as pool:
+    with SandboxPool(workers=2, limits=Limits(**bench.limits())) as pool:
         got = {name: bench.score(task, f"<think>hmm</think>\n```python\n{code}```\n", pool)
                for name, code in solutions.items()}
     assert got["correct"].metrics == {"pass": True} and got["correct"].verdicts["pass"] == "AAA"
@@ -170,11 +170,11 @@ def test_lcb_call_rule(value, expected, verdict):
 
 
 def _score_all(lcb_file, kind, codes):
-    from crlcli.sandbox import JudgePool, Limits
+    from crlcli.sandbox import SandboxPool, Limits
 
     bench = get_benchmark("lcb", data=lcb_file, timeout=2.0)
     task = bench.tasks()[0 if kind == "stdin" else 1]
-    with JudgePool(workers=2, limits=Limits(**bench.limits())) as pool:
+    with SandboxPool(workers=2, limits=Limits(**bench.limits())) as pool:
         return {name: bench.score(task, f"```python\n{code}```\n", pool) for name, code in codes.items()}
 
 

@@ -10,11 +10,11 @@ import urllib.request
 import pytest
 
 from crlcli.distributed.capacity import ServedRate, calibrate
-from crlcli.sandbox import JudgePool, Limits
+from crlcli.sandbox import SandboxPool, Limits
 
 
 def test_calibration_measures_the_pool():
-    with JudgePool(workers=1, limits=Limits()) as pool:
+    with SandboxPool(workers=1, limits=Limits()) as pool:
         rate = calibrate(pool, seconds=0.5)
     assert 20 < rate < 100_000  # tests/s of a trivial program on one worker: real runs, not a constant
 

@@ -105,7 +105,7 @@ def test_service_counts_in_process_rewards_and_warns_once(caplog, monkeypatch):
     results = {"assert": {"pass_rate": 1.0, "passed": 1, "total": 1, "verdicts": "A", "time_ms": 1},
                "call": {"pass_rate": 0.5, "passed": 1, "total": 2, "verdicts": "AW", "time_ms": 1, "trust": "parent"}}
 
-    class FakePool:  # stands in for the JudgePool only; the counting under test is the service's own
+    class FakePool:  # stands in for the SandboxPool only; the counting under test is the service's own
         def submit(self, code, tests, deadline=None):
             from concurrent.futures import Future
 

@@ -104,7 +104,7 @@ def check_crl(executor, tokenizer, scale: float):
 
 def has_sandbox() -> bool:
     try:
-        from crlcli.sandbox import JudgePool  # noqa: F401
+        from crlcli.sandbox import SandboxPool  # noqa: F401
     except ImportError:
         return False
     return True
@@ -112,7 +112,7 @@ def has_sandbox() -> bool:
 
 def check_rl(executor, tokenizer):
     if not has_sandbox():
-        print("RL part skipped: the sandbox library (crlcli.sandbox.JudgePool) is not available")
+        print("RL part skipped: the sandbox library (crlcli.sandbox.SandboxPool) is not available")
         return
     rows = mix(judged_problems(), crl_ratio=0.0, seed=0)
     assert {r["kind"] for r in rows} == {"rl"}

@@ -20,7 +20,7 @@ GOOD_RL = PROMPT + "<think>a</think>```python\nprint(int(input()) + 1)\n```"
 def has_pool() -> bool:
     from crlcli import sandbox
 
-    return hasattr(sandbox, "JudgePool")
+    return hasattr(sandbox, "SandboxPool")
 
 
 def port_of(base: str) -> int:
@@ -159,7 +159,7 @@ def test_content_length_rules_on_the_wire(srv):
 @pytest.mark.slow
 def test_in_process_rewards_are_counted_in_health_and_logged(srv):
     if not has_pool():
-        pytest.skip("crlcli.sandbox has no JudgePool yet")
+        pytest.skip("crlcli.sandbox has no SandboxPool yet")
     # a loop: no exact `assert f(literal) == literal` line, so it stays an in-process (assert) test
     assert_tests = {"type": "assert", "program": "for a in range(3):\n    assert add(a, 1) == a + 1\n"}
     call_tests = {"type": "call", "fn_name": "add", "class_name": None, "cases": [{"input": [1, 2], "output": 3}]}

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from crlcli.sandbox import JudgePool, Limits
+from crlcli.sandbox import SandboxPool, Limits
 from crlcli.sandbox.pool import UID_BASE
 
 FAST = Limits(timeout=2.0, memory_mb=512, max_output=1 << 20)
@@ -15,7 +15,7 @@ FAST = Limits(timeout=2.0, memory_mb=512, max_output=1 << 20)
 
 @pytest.fixture(scope="module")
 def pool():
-    with JudgePool(workers=2, limits=FAST) as p:
+    with SandboxPool(workers=2, limits=FAST) as p:
         print(f"sandbox mode: {p.mode} ({p.info.detail})")
         yield p
 
@@ -45,16 +45,16 @@ def candidate_processes() -> list[str]:
     return found
 
 
-def sandbox_pids(pool: JudgePool) -> int:
+def sandbox_pids(pool: SandboxPool) -> int:
     """Processes in the workers' pids cgroups (bwrap, its init and the runner when idle: 3 per worker)."""
     total = 0
-    for box in pool._boxes:
-        if box is not None and box.groups is not None and "pids" in box.groups.dirs:
-            total += len((box.groups.dirs["pids"] / "cgroup.procs").read_text().split())
+    for groups in pool.cgroups():
+        if "pids" in groups.dirs:
+            total += len((groups.dirs["pids"] / "cgroup.procs").read_text().split())
     return total
 
 
-def assert_clean(pool: JudgePool) -> None:
+def assert_clean(pool: SandboxPool) -> None:
     assert candidate_processes() == []
     if pool.info.cgroup is not None:
         assert sandbox_pids(pool) <= 3 * pool.workers
@@ -74,7 +74,7 @@ class Helpers:
     assert_clean = staticmethod(assert_clean)
     candidate_processes = staticmethod(candidate_processes)
 
-    def __init__(self, pool: JudgePool):
+    def __init__(self, pool: SandboxPool):
         self.pool = pool
 
     def run(self, code: str, tests: dict = ADD, limits: Limits | None = None) -> dict:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from crlcli.errors import CrlError
-from crlcli.sandbox import JudgePool, Limits, detect_isolation, run_tests
+from crlcli.sandbox import SandboxPool, Limits, detect_isolation, run_tests
 
 
 @pytest.mark.parametrize("code", [
@@ -125,7 +125,7 @@ def test_bad_tests_raise(pool, tests, msg):
 
 
 def test_batch_deadline_gives_s_instead_of_hanging(sb):
-    with JudgePool(workers=2, limits=Limits(timeout=5.0)) as pool:
+    with SandboxPool(workers=2, limits=Limits(timeout=5.0)) as pool:
         t = time.monotonic()
         results = list(pool.map([("while True:\n    pass\n", sb.ADD)] * 3 + [(sb.GOOD, sb.ADD)], deadline=1.5))
         assert time.monotonic() - t < 4.0
@@ -141,9 +141,9 @@ def test_map_keeps_input_order(pool, sb):
 
 
 def test_close_removes_every_cgroup(sb):
-    pool = JudgePool(workers=2, limits=sb.FAST)
+    pool = SandboxPool(workers=2, limits=sb.FAST)
     assert pool.submit(sb.GOOD, sb.ADD).result(timeout=60)["verdicts"] == "AA"
-    groups = [g for b in pool._boxes if b is not None and b.groups is not None for g in b.groups.paths]
+    groups = [g for cg in pool.cgroups() for g in cg.paths]
     for g in groups:
         if (g / "cpu.cfs_quota_us").exists():  # one core per worker
             assert (g / "cpu.cfs_quota_us").read_text().strip() == (g / "cpu.cfs_period_us").read_text().strip()
@@ -176,13 +176,13 @@ def test_detect_isolation_reports_a_mode():
 
 def test_require_isolation_refuses_limits_mode():
     with pytest.raises(CrlError, match="isolation required"):
-        JudgePool(workers=1, mode="limits", require_isolation=True)
+        SandboxPool(workers=1, mode="limits", require_isolation=True)
 
 
 def test_limits_mode_still_judges_and_cleans_up(sb, tmp_path):
     where = tmp_path / f"cwd-{uuid.uuid4().hex}"
     code = f"import os\nopen({str(where)!r}, 'w').write(os.getcwd())\n" + sb.GOOD
-    with JudgePool(workers=1, limits=sb.FAST, mode="limits") as pool:
+    with SandboxPool(workers=1, limits=sb.FAST, mode="limits") as pool:
         assert pool.mode == "limits"
         assert pool.submit(code, sb.ADD).result(timeout=60)["verdicts"] == "AA"
         one = sb.stdio(("1 2\n", "3\n"))
@@ -238,7 +238,7 @@ def test_interpreter_under_tmp_is_not_hidden_by_the_sandbox_tmpfs(tmp_path):
     default = detect_isolation("auto")
     if default.mode != "bwrap":
         pytest.skip(f"bubblewrap sandbox unavailable here: {default.detail}")
-    with JudgePool(workers=1, python=str(venv / "bin" / "python")) as pool:
+    with SandboxPool(workers=1, python=str(venv / "bin" / "python")) as pool:
         assert pool.info.mode == "bwrap", pool.info.detail
         res = pool.submit("import marker_mod\nprint(marker_mod.VALUE)\n", tests).result()
     assert res["verdicts"] == "A", res

@@ -178,10 +178,10 @@ def test_big_outputs_are_compared_case_by_case_not_held_at_once():
     """Five cases of 15 MB of output each: the judge's own peak memory stays far below the outputs' sum."""
     script = textwrap.dedent("""
         import resource, sys
-        from crlcli.sandbox import JudgePool, Limits
+        from crlcli.sandbox import SandboxPool, Limits
         code = "import sys\\nsys.stdout.write('7 ' * (15 << 19))\\n"
         tests = {"type": "stdio", "cases": [{"input": "", "output": "7"}] * 5}
-        with JudgePool(workers=1, limits=Limits(timeout=20, max_output=16 << 20)) as pool:
+        with SandboxPool(workers=1, limits=Limits(timeout=20, max_output=16 << 20)) as pool:
             before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
             res = pool.submit(code, tests).result()
         grew = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before

@@ -84,7 +84,7 @@ def register(app: typer.Typer) -> None:
         from ..judging import JudgeStats, judge_records
         from ..log import console, logger
         from ..progress import Meter
-        from ..sandbox import JudgePool, Limits
+        from ..sandbox import SandboxPool, Limits
 
         from ..sandbox.compare import COMPARATORS
 
@@ -107,7 +107,7 @@ def register(app: typer.Typer) -> None:
             raise UsageError(exc.message, exc.hint) from None
         stage = Stage(input, output, skip_invalid, resume)
         # SIGTERM unwinds like Ctrl-C (crlcli.cli's boundary), so every sandbox is killed and every cgroup removed.
-        pool = JudgePool(workers=workers or os.cpu_count(), limits=limits, mode=sandbox,
+        pool = SandboxPool(workers=workers or os.cpu_count(), limits=limits, mode=sandbox,
                          require_isolation=require_isolation)
         with pool:
             if pool.mode == "bwrap":

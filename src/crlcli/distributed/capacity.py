@@ -17,7 +17,7 @@ CALIBRATION_CODE = "a, b = map(int, input().split())\nprint(a + b)\n"
 
 
 def calibrate(pool: Any, seconds: float = 1.0, tests_per_candidate: int = 20) -> float:
-    """Trivial stdio tests per second over all of `pool`'s workers (a JudgePool), for about `seconds`."""
+    """Trivial stdio tests per second over all of `pool`'s workers (a SandboxPool), for about `seconds`."""
     tests = {"type": "stdio", "cases": [{"input": f"{i} {i}\n", "output": f"{2 * i}\n"}
                                         for i in range(tests_per_candidate)]}
     # one round to start every worker's sandbox, not timed

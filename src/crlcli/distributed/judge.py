@@ -2,7 +2,7 @@
 batches, judgments back in input order.
 
 Each pool is a Ray actor (`PoolActor`) that owns its node's cores (`num_cpus`) and wraps the local
-`crlcli.sandbox.JudgePool`, so a candidate is judged exactly as by the local `crl judge`: same runner, same
+`crlcli.sandbox.SandboxPool`, so a candidate is judged exactly as by the local `crl judge`: same runner, same
 limits, same comparators in the actor's trusted process. The driver (this process) reads records, checks their
 tests, cuts their candidates into batches of at most `batch_size`, keeps a few batches in flight per pool (the
 least loaded pool per core gets the next one) and writes records in input order as their last candidate comes
@@ -33,14 +33,14 @@ PLACEMENT_TIMEOUT = 300.0  # seconds to wait for the pools to be placed and thei
 
 
 class PoolActor:
-    """A Ray actor around one JudgePool (its workers = the cores it was given). Threaded (max_concurrency > 1):
+    """A Ray actor around one SandboxPool (its workers = the cores it was given). Threaded (max_concurrency > 1):
     several batches are queued into the pool at once, so its workers never wait for the next batch."""
 
     def __init__(self, workers: int, limits: Limits, mode: str = "auto", python: str | None = None):
         quiet_stdout()
-        from ..sandbox import JudgePool
+        from ..sandbox import SandboxPool
 
-        self.pool = JudgePool(workers=workers, limits=limits, mode=mode, python=python)
+        self.pool = SandboxPool(workers=workers, limits=limits, mode=mode, python=python)
 
     def describe(self) -> dict[str, Any]:
         import ray

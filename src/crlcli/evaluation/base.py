@@ -57,7 +57,7 @@ def weakest_trust(*levels: str | None) -> str:
 
 
 def sandbox_trust(result: dict[str, Any]) -> str:
-    """The trust of a JudgePool result: what the sandbox says (`"trust"`: in-process for assert tests that ran
+    """The trust of a SandboxPool result: what the sandbox says (`"trust"`: in-process for assert tests that ran
     in-process), parent when it says nothing."""
     return IN_PROCESS if result.get("trust") == IN_PROCESS else PARENT
 
@@ -97,15 +97,15 @@ class Benchmark(ABC):
 
     @contextmanager
     def open_pool(self, workers: int | None) -> Iterator[Any]:
-        """The pool `score` runs code in, for the duration of a run: a JudgePool with `limits()`, or None when
+        """The pool `score` runs code in, for the duration of a run: a SandboxPool with `limits()`, or None when
         `needs_sandbox` is False. A benchmark that needs another interpreter or limits overrides this, so that
         the run's `workers` reach it too."""
         if not self.needs_sandbox:
             yield None
             return
-        from ..sandbox import JudgePool, Limits
+        from ..sandbox import SandboxPool, Limits
 
-        with JudgePool(workers=workers, limits=Limits(**self.limits())) as pool:
+        with SandboxPool(workers=workers, limits=Limits(**self.limits())) as pool:
             yield pool
 
     def prepare(self, tasks: list[Task]) -> None:

@@ -697,11 +697,11 @@ class BigCodeBench(Benchmark):
                 % (self.solution(row, code), row["test"], list(names), list(bound), PROTECT))
 
     def new_pool(self, workers: int | None):
-        """A JudgePool of our own: the task interpreter, the official time limit, a generous memory cap."""
-        from ..sandbox import JudgePool, Limits
+        """A SandboxPool of our own: the task interpreter, the official time limit, a generous memory cap."""
+        from ..sandbox import SandboxPool, Limits
 
         limits = Limits(timeout=self.timeout, memory_mb=self.memory_mb, max_output=16 << 20, **_extra_limits(Limits))
-        return JudgePool(workers=workers, limits=limits, mode=self.mode, require_isolation=self.require_isolation,
+        return SandboxPool(workers=workers, limits=limits, mode=self.mode, require_isolation=self.require_isolation,
                          python=self.python)
 
     @contextmanager

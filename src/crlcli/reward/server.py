@@ -5,7 +5,7 @@ POST /get_reward  {"query": [str], "prompts": [str], "labels": [str|obj]}
 GET  /health  ->  200 {"status": "ok", ...}
 
 - Stateless: any number of servers can sit behind OpenRLHF's comma-separated `--reward.remote_url` list.
-- Sandbox work goes through one JudgePool of `workers` processes; at most `max_inflight` requests are scored
+- Sandbox work goes through one SandboxPool of `workers` processes; at most `max_inflight` requests are scored
   at once. A request takes a scoring slot only once its whole body has been read, so slow or idle clients hold a
   thread (and lose it after `client_timeout` seconds of silence), never a slot, and /health always answers.
 - Each request has a deadline well under OpenRLHF's 180 s client timeout, counted from the moment its body has

@@ -1,7 +1,7 @@
 """Batches of rewards with the sandbox work bounded by one shared pool (used by the reward file and the server).
 
 OpenRLHF calls the reward file once per sample from many threads at once, and the HTTP server handles many
-requests at once: in both, the sandbox runs go through one `JudgePool` of `workers` processes, so the number of
+requests at once: in both, the sandbox runs go through one `SandboxPool` of `workers` processes, so the number of
 programs running at the same time never exceeds `workers`, whatever the number of callers.
 """
 
@@ -119,14 +119,14 @@ class RewardService:
         if self._pool is None:
             with self._lock:
                 if self._pool is None:
-                    from ..sandbox import JudgePool, Limits
+                    from ..sandbox import SandboxPool, Limits
 
                     limits_kw: dict[str, Any] = {}
                     if self.test_timeout is not None:
                         limits_kw["timeout"] = self.test_timeout
                     if self.memory_mb is not None:
                         limits_kw["memory_mb"] = self.memory_mb
-                    self._pool = JudgePool(
+                    self._pool = SandboxPool(
                         workers=self.workers,
                         limits=Limits(**limits_kw),
                         mode=self.mode,

@@ -1,6 +1,6 @@
 """Untrusted-code execution: isolation, the trusted runner, comparators, verdicts and the pool.
 
-    from crlcli.sandbox import Limits, JudgePool, run_tests, detect_isolation
+    from crlcli.sandbox import Limits, SandboxPool, run_tests, detect_isolation
 
 See docs/judge.md for the verdict letters, the limits, the isolation modes and what is not isolated.
 """
@@ -11,7 +11,7 @@ from .compare import json_equal, stdio_equal
 from .isolation import IsolationInfo, detect_isolation
 from ..records import VERDICTS
 from .jobs import Limits
-from .pool import JudgePool, run_tests
+from .pool import SandboxPool, run_tests
 
-__all__ = ["Limits", "JudgePool", "run_tests", "detect_isolation", "IsolationInfo", "VERDICTS",
+__all__ = ["Limits", "SandboxPool", "run_tests", "detect_isolation", "IsolationInfo", "VERDICTS",
            "stdio_equal", "json_equal"]

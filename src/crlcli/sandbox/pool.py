@@ -1,4 +1,4 @@
-"""Worker sandboxes and the thread-safe JudgePool over them.
+"""Worker sandboxes and the thread-safe SandboxPool over them.
 
 Each pool worker is a thread owning one long-lived sandbox (bwrap + the trusted runner), started from that thread
 so that bwrap's --die-with-parent follows it. Candidates go to whichever worker is free; the runner gives each its
@@ -254,7 +254,7 @@ def _close_all() -> None:
         pool.close(kill=True)
 
 
-class JudgePool:
+class SandboxPool:
     """Run candidates on tests in parallel sandboxes. Thread-safe: submit() may be called from any thread."""
 
     def __init__(self, workers: int | None = None, limits: Limits = Limits(), mode: str = "auto",
@@ -281,6 +281,10 @@ class JudgePool:
     def mode(self) -> str:
         return self.info.mode
 
+    def cgroups(self) -> list[WorkerCgroups]:
+        """The cgroups of the worker sandboxes running now (what a caller may inspect or account CPU by)."""
+        return [b.groups for b in self._boxes if b is not None and b.groups is not None]
+
     def submit(self, code: str, tests: dict, limits: Limits | None = None,
                deadline: float | None = None, check: Callable[[int, Any], bool] | None = None,
                check_text: Callable[[int, bytes], bool] | None = None) -> Future:
@@ -292,8 +296,8 @@ class JudgePool:
         fut: Future = Future()
         with self._lock:  # never queued behind the workers' stop sentinels
             if self._closed.is_set() or self._pid != os.getpid():
-                raise CrlError("the judge pool is closed (or was created in another process)",
-                               hint="create the JudgePool in the process that uses it")
+                raise CrlError("the sandbox pool is closed (or was created in another process)",
+                               hint="create the SandboxPool in the process that uses it")
             self._queue.put(_Job(prep, fut, deadline))
         return fut
 
@@ -399,23 +403,23 @@ class JudgePool:
             if t is not threading.current_thread():
                 t.join(timeout=10 if kill else None)
 
-    def __enter__(self) -> "JudgePool":
+    def __enter__(self) -> "SandboxPool":
         return self
 
     def __exit__(self, exc_type, *exc) -> None:
         self.close(kill=exc_type is not None)
 
 
-_shared: dict[tuple[str, str | None], JudgePool] = {}
+_shared: dict[tuple[str, str | None], SandboxPool] = {}
 _shared_lock = threading.Lock()
 
 
-def shared_pool(mode: str = "auto", python: str | None = None) -> JudgePool:
+def shared_pool(mode: str = "auto", python: str | None = None) -> SandboxPool:
     """The process-wide pool behind run_tests() (one per mode and interpreter)."""
     with _shared_lock:
         pool = _shared.get((mode, python))
         if pool is None or pool._closed.is_set() or pool._pid != os.getpid():
-            pool = _shared[(mode, python)] = JudgePool(mode=mode, python=python)
+            pool = _shared[(mode, python)] = SandboxPool(mode=mode, python=python)
         return pool
 
 

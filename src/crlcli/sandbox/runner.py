@@ -1,6 +1,6 @@
 """The trusted runner that lives inside a sandbox (stdlib only: it runs under whatever Python judges the code).
 
-One runner ("zygote") serves one worker of the host's JudgePool. Per candidate it forks a supervisor that, when
+One runner ("zygote") serves one worker of the host's SandboxPool. Per candidate it forks a supervisor that, when
 the sandbox allows it, enters a fresh mount + PID namespace with its own size-capped tmpfs; in it a per-candidate
 runner (PID 1 of that namespace) compiles the code once in a throw-away child and then forks per test case
 (stdio/assert) or runs the cases of a call test in sequence in one child, restarting it after a crash or timeout.

@@ -139,9 +139,9 @@ class Scorer:
         if self.bench is not None:
             self._ctx = self.bench.open_pool(workers)
         else:
-            from ..sandbox import JudgePool, Limits
+            from ..sandbox import SandboxPool, Limits
 
-            self._ctx = JudgePool(workers=workers, limits=Limits(timeout=timeout) if timeout else Limits())
+            self._ctx = SandboxPool(workers=workers, limits=Limits(timeout=timeout) if timeout else Limits())
         self.pool = None
         self._extra_pool = None
 
@@ -203,9 +203,9 @@ class Scorer:
     def _pool_for_tests(self):
         if self.pool is None:
             # Benchmarks scored without a sandbox still have public tests to run: open a pool on first use.
-            from ..sandbox import JudgePool
+            from ..sandbox import SandboxPool
 
-            self.pool = self._extra_pool = JudgePool(workers=self.workers)
+            self.pool = self._extra_pool = SandboxPool(workers=self.workers)
         return self.pool
 
 

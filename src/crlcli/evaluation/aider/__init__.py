@@ -35,7 +35,7 @@ class AiderPolyglot(Benchmark):
     name = "aider-polyglot"
     metrics = ("try2", "try1")
     group_keys = ("language",)
-    needs_sandbox = False  # tests run through crlcli.sandbox.command, not the Python JudgePool
+    needs_sandbox = False  # tests run through crlcli.sandbox.command, not the Python SandboxPool
     multi_turn = True
     trust = TRUST  # "in-process": how every result of this benchmark is obtained (see reports.py)
 
