@@ -17,11 +17,10 @@ TESTS = {"type": "stdio", "fn_name": None, "class_name": None, "program": None,
 
 
 @pytest.fixture
-def fresh_service(monkeypatch):
-    monkeypatch.setattr(filemode, "_service", None)
+def fresh_service():
+    filemode.reset()
     yield
-    if filemode._service is not None:
-        filemode._service.close()
+    filemode.reset()
 
 
 def load_by_path():
@@ -47,7 +46,7 @@ def test_env_settings_and_shape(monkeypatch, fresh_service):
     out = func([PROMPT + "<think>a</think>\\conclusion{F}"], [PROMPT], [json.dumps({"kind": "crl", "label": "F"})])
     assert out["rewards"] == [0.25] and out["scores"] == [1.0]
     assert set(out["extra_logs"]) == set(EXTRA_LOG_KEYS) and all(len(v) == 1 for v in out["extra_logs"].values())
-    svc = filemode._service
+    svc = filemode.service()
     assert (svc.crl_scale, svc.workers, svc.deadline) == (0.25, 3, 42.0)
 
 

@@ -129,13 +129,13 @@ def test_reward_file_loaded_by_openrlhf(tokenizer, monkeypatch):
     monkeypatch.setenv("CRL_REWARD_WORKERS", "1")
     import crlcli.reward.filemode as filemode
 
-    monkeypatch.setattr(filemode, "_service", None)  # settings are read at first use
+    filemode.reset()  # settings are read at first use
     # OpenRLHF splits --reward.remote_url on commas into a list before building the executor.
     executor = agent.SingleTurnAgentExecutor([str(reward_file())])
     assert executor.reward_func is not None and executor.reward_func.__module__ == "crlcli.reward.filemode"
     check_crl(executor, tokenizer, scale=0.5)
     check_rl(executor, tokenizer)
-    filemode._service.close()
+    filemode.reset()
 
 
 def test_http_server_called_by_openrlhf(tokenizer, srv):

@@ -73,7 +73,8 @@ def check_env() -> None:
 check_env()
 
 
-def _get() -> RewardService:
+def service() -> RewardService:
+    """The process's one RewardService, made from the environment at first use."""
     global _service
     if _service is None:
         with _lock:
@@ -83,13 +84,22 @@ def _get() -> RewardService:
     return _service
 
 
+def reset() -> None:
+    """Close the service; the next reward reads the environment again (a caller that changed it, e.g. tests)."""
+    global _service
+    with _lock:
+        if _service is not None:
+            _service.close()
+        _service = None
+
+
 def reward_func(queries: list[str], prompts: list[str], labels: list[Any]) -> dict[str, Any]:
     """OpenRLHF's reward-file entry point. Never raises: a failure gives reward 0 with `reward_failed` = 1."""
     try:
         n = len(queries)
         if prompts is not None and len(prompts) != n or len(labels) != n:
             return zeros(n, "queries, prompts and labels differ in length")
-        return to_openrlhf(_get().score_batch(queries, prompts, labels))
+        return to_openrlhf(service().score_batch(queries, prompts, labels))
     except Exception as exc:  # noqa: BLE001 - an exception here would only be logged at INFO by OpenRLHF
         try:
             return zeros(len(queries), f"internal error: {type(exc).__name__}: {exc}")
@@ -101,7 +111,7 @@ def compute_score(data_source: str, solution_str: str, ground_truth: Any, extra_
     """verl's custom reward function interface (rows from `crl mix --format verl`): `solution_str` is the decoded
     response alone and `ground_truth` our label string. Returns {"score": reward, **numeric logs}."""
     try:
-        r = _get().score_batch([solution_str], [""], [ground_truth])[0]
+        r = service().score_batch([solution_str], [""], [ground_truth])[0]
         return {"score": r.reward, **r.extra_logs()}
     except Exception as exc:  # noqa: BLE001
         logs = {k: v[0] for k, v in zeros(1, f"internal error: {exc}")["extra_logs"].items()}
