@@ -27,6 +27,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from mutants import mutate_references  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 
 _OFFICIAL = r"""
@@ -50,21 +53,8 @@ if __name__ == "__main__":
 
 
 def mutants(rows: list[dict], n: int, seed: int) -> dict[str, list[str]]:
-    if n <= 0:
-        return {}
-    problems = [{"id": r["task_id"], "question": r["instruct_prompt"],
-                 "tests": {"type": "assert", "program": "pass", "cases": []},
-                 "candidates": [{"id": "ref", "code": r["complete_prompt"] + "\n" + r["canonical_solution"],
-                                 "origin": {"backend": "reference"}}]} for r in rows]
-    crl = Path(sys.executable).with_name("crl")
-    out = subprocess.run([str(crl), "gen-candidates", "--backend", "mutate", "--n", str(n), "--seed", str(seed)],
-                         input="".join(json.dumps(p) + "\n" for p in problems).encode(), capture_output=True,
-                         check=True)
-    got: dict[str, list[str]] = {}
-    for line in out.stdout.decode().splitlines():
-        rec = json.loads(line)
-        got[rec["id"]] = [c["code"] for c in rec["candidates"] if c["origin"].get("backend") == "mutate"]
-    return got
+    refs = {r["task_id"]: (r["instruct_prompt"], r["complete_prompt"] + "\n" + r["canonical_solution"]) for r in rows}
+    return mutate_references(refs, n, seed)
 
 
 def main() -> None:

@@ -39,6 +39,9 @@ import zlib
 from collections import Counter, defaultdict
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from mutants import mutate_references  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -214,21 +217,8 @@ def call_stateful(rec: dict, tests: list[dict], init_raises: bool = False) -> st
 
 
 def mutants(recs: list[dict], refs: dict[str, str], n: int, seed: int) -> dict[str, list[str]]:
-    if n <= 0 or not refs:
-        return {}
-    problems = [{"id": r["question_id"], "question": r["question_content"],
-                 "tests": {"type": "assert", "program": "pass", "cases": []},
-                 "candidates": [{"id": "ref", "code": refs[r["question_id"]], "origin": {"backend": "reference"}}]}
-                for r in recs if r["question_id"] in refs]
-    crl = Path(sys.executable).with_name("crl")
-    out = subprocess.run([str(crl), "gen-candidates", "--backend", "mutate", "--n", str(n), "--seed", str(seed)],
-                         input="".join(json.dumps(p) + "\n" for p in problems).encode(), capture_output=True,
-                         check=True)
-    got: dict[str, list[str]] = {}
-    for line in out.stdout.decode().splitlines():
-        rec = json.loads(line)
-        got[rec["id"]] = [c["code"] for c in rec["candidates"] if c["origin"].get("backend") == "mutate"]
-    return got
+    return mutate_references({r["question_id"]: (r["question_content"], refs[r["question_id"]])
+                              for r in recs if r["question_id"] in refs}, n, seed)
 
 
 # --- the two graders ------------------------------------------------------------------------------------------
