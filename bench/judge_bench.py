@@ -97,28 +97,44 @@ def naive(cpu: CpuMeter, workers: int, tests: dict, n_tests: int) -> dict:
     return {"tests_s": n_tests / wall, "cpu_tests_s": n_tests / (c1 - c0) if c0 is not None else None}
 
 
-def bare_fork_loop(cpu: CpuMeter, n: int) -> dict:
-    """Calibration: a bare fork-per-test loop (pipe in, pipe out, no sandbox), the floor for one fork per test."""
-    c0, t0 = cpu.seconds(), time.perf_counter()
-    for i in range(n):
-        in_r, in_w = os.pipe()
-        out_r, out_w = os.pipe()
-        pid = os.fork()
-        if pid == 0:
-            os.close(in_w)
-            a, b = map(int, os.read(in_r, 64).split())
-            os.write(out_w, b"%d\n" % (a + b))
-            os._exit(0)
-        os.close(in_r)
-        os.close(out_w)
-        os.write(in_w, b"%d 2\n" % i)
+FLOOR = r"""
+import os, resource, sys
+n = int(sys.argv[1])
+def cpu():
+    s, c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
+c0 = cpu()
+for i in range(n):
+    in_r, in_w = os.pipe()
+    out_r, out_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
         os.close(in_w)
-        assert os.read(out_r, 64) == b"%d\n" % (i + 2)
-        os.close(out_r)
-        os.waitpid(pid, 0)
-    wall = time.perf_counter() - t0
-    c1 = cpu.seconds()
-    return {"tests_s": n / wall, "cpu_tests_s": n / (c1 - c0) if c0 is not None else None}
+        a, b = map(int, os.read(in_r, 64).split())
+        os.write(out_w, b"%d\n" % (a + b))
+        os._exit(0)
+    os.close(in_r)
+    os.close(out_w)
+    os.write(in_w, b"%d 2\n" % i)
+    os.close(in_w)
+    assert os.read(out_r, 64) == b"%d\n" % (i + 2)
+    os.close(out_r)
+    os.waitpid(pid, 0)
+print(cpu() - c0)
+"""
+
+
+def floor_ms(n: int) -> float:
+    """The bare loop in a small fresh interpreter (the strictest floor)."""
+    out = subprocess.run([sys.executable, "-I", "-c", FLOOR, str(n)], capture_output=True, text=True, check=True)
+    return 1000 * float(out.stdout) / n
+
+
+def bare_fork_loop(n: int) -> dict:
+    """Calibration: the floor for one fork per test (`floor_ms`), as tests per second and per CPU-second."""
+    t0 = time.perf_counter()
+    ms = floor_ms(n)
+    return {"tests_s": n / (time.perf_counter() - t0), "cpu_tests_s": 1000 / ms}
 
 
 def setup_ms(cpu: CpuMeter, mode: str, n: int) -> tuple[float, float, float | None]:
@@ -166,7 +182,7 @@ def main() -> None:
           f"test: {cand_ms:.1f} ms wall" + (f", {cand_cpu:.1f} ms CPU" if cand_cpu is not None else ""))
     st, ct = stdio_tests(args.tests), call_tests(args.tests)
     print(f"\n{'':34s}{'tests/s':>9s}{'cand/s':>9s}{'tests/CPU-s':>13s}")
-    bare = bare_fork_loop(cpu, 300)
+    bare = bare_fork_loop(300)
     print(f"calibration: bare fork loop, 1 core   {fmt(bare['tests_s'])}          {fmt(bare['cpu_tests_s'])}")
     rows = {}
     for workers in sorted({1, cores}):

@@ -30,52 +30,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from judge_bench import CpuMeter  # noqa: E402
+from judge_bench import CALL_CODE, STDIO_CODE, CpuMeter, call_tests, floor_ms, stdio_tests  # noqa: E402
 
 from crlcli.sandbox import SandboxPool, Limits  # noqa: E402
-
-STDIO_CODE = "a, b = map(int, input().split())\nprint(a + b)\n"
-CALL_CODE = "def add(a, b):\n    return a + b\n"
-
-FLOOR = r"""
-import os, resource, sys
-n = int(sys.argv[1])
-def cpu():
-    s, c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
-c0 = cpu()
-for i in range(n):
-    in_r, in_w = os.pipe()
-    out_r, out_w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(in_w)
-        a, b = map(int, os.read(in_r, 64).split())
-        os.write(out_w, b"%d\n" % (a + b))
-        os._exit(0)
-    os.close(in_r)
-    os.close(out_w)
-    os.write(in_w, b"%d 2\n" % i)
-    os.close(in_w)
-    assert os.read(out_r, 64) == b"%d\n" % (i + 2)
-    os.close(out_r)
-    os.waitpid(pid, 0)
-print(cpu() - c0)
-"""
-
-
-def stdio_tests(n: int) -> dict:
-    return {"type": "stdio", "cases": [{"input": f"{i} {i * 7}\n", "output": f"{i * 8}\n"} for i in range(n)]}
-
-
-def call_tests(n: int) -> dict:
-    return {"type": "call", "fn_name": "add", "cases": [{"input": [i, i * 7], "output": i * 8} for i in range(n)]}
-
-
-def floor_ms(n: int) -> float:
-    """The bare loop in a small fresh interpreter (the strictest floor)."""
-    out = subprocess.run([sys.executable, "-I", "-c", FLOOR, str(n)], capture_output=True, text=True, check=True)
-    return 1000 * float(out.stdout) / n
 
 
 def run_batch(pool: SandboxPool, cpu: CpuMeter, code: str, tests: dict, n: int) -> tuple[float, float]:
