@@ -1,4 +1,4 @@
-"""Exact conversion of `assert` test programs into parent-compared `call` cases (issue 12, item 2).
+"""Exact conversion of `assert` test programs into parent-compared `call` cases.
 
 An assert program runs in the candidate's process, so a candidate can fool it (a permissive `__eq__`, patched
 builtins, reading the expected values). Most HumanEval / MBPP / LeetCode programs are only lines such as

@@ -28,7 +28,7 @@ class Task:
     data: dict[str, Any] = field(default_factory=dict)  # what `score` needs; never written to samples.jsonl
 
 
-# How a score was obtained (issue 12). "parent": every pass was decided by the trusted parent from values it
+# How a score was obtained. "parent": every pass was decided by the trusted parent from values it
 # compared itself (or no candidate code decided anything: answer matching). "in-process": a test harness ran in the
 # candidate's own process and its outcome was believed (BigCodeBench's unittest, unconverted `check(candidate)`
 # asserts, Aider's Python tests): hardened, but candidate code shares that process and can in principle fool it.

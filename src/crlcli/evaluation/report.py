@@ -54,7 +54,7 @@ def pct(value: float | None) -> str:
 def grading_differs(summary: dict[str, Any]) -> str | None:
     """Why a run's grading differs from its benchmark's official harness (docs/eval.md, one table per benchmark),
     or None. A benchmark states its rule in `benchmark_info.grading` ({"rule", "official", "note"}); LiveCodeBench
-    runs scored before it had LiveCodeBench's own rule (issue 18) say nothing and were graded by the judge's
+    runs scored before it had LiveCodeBench's own rule say nothing and were graded by the judge's
     token comparator (`crl eval score RUN_DIR` regrades them)."""
     info = summary.get("benchmark_info")
     if not isinstance(info, dict):  # not written by `crl eval` (hand-made summaries): nothing known
