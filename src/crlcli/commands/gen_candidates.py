@@ -24,6 +24,8 @@ crl filter --source humaneval | crl gen-candidates --backend mutate --n 4 | crl 
 crl gen-candidates -b vllm -m Qwen/Qwen3-Coder-30B-A3B-Instruct --n 8 -i problems.jsonl -o cands.jsonl --resume
 
 crl gen-candidates -b openai --base-url http://127.0.0.1:8000/v1 --n 4 < problems.jsonl > cands.jsonl
+
+crl gen-candidates -b vllm -m MODEL --tp 2 --engines 8 --ray-address auto --batch-size 256 -i p.jsonl -o c.jsonl --resume
 """
 
 Opt = typer.Option
@@ -52,6 +54,10 @@ def register(app: typer.Typer) -> None:
         old_timeout: Annotated[Optional[float], Opt("--timeout", hidden=True, help="Deprecated: use --request-timeout.")] = None,
         tensor_parallel_size: Annotated[Optional[int], Opt("--tensor-parallel-size", "--tp")] = None,
         device: Annotated[Optional[str], Opt(help="hf: cpu, cuda, cuda:1 ...")] = None,
+        engines: Annotated[int, Opt("--engines", help="Data-parallel engines as Ray actors (docs/cluster.md).")] = 1,
+        ray_address: Annotated[
+            Optional[str], Opt("--ray-address", help="Place the engines on this Ray cluster (auto: the one joined).")
+        ] = None,
         backend_option: Annotated[
             list[str], Opt("--backend-option", "-O", help="Extra backend option KEY=VALUE (repeatable).")
         ] = [],
@@ -67,7 +73,8 @@ def register(app: typer.Typer) -> None:
 
         if backend not in BACKENDS:
             raise UsageError(f"unknown backend {backend!r}", hint=f"choose one of: {', '.join(BACKENDS)}")
-        for opt, value in (("--n", n), ("--max-tokens", max_tokens), ("--batch-size", batch_size)):
+        for opt, value in (("--n", n), ("--max-tokens", max_tokens), ("--batch-size", batch_size),
+                           ("--engines", engines)):
             if value < 1:  # a usage error (exit 2), before any model loads
                 raise UsageError(f"{opt} must be at least 1, got {value}")
         params = SamplingParams(n=n, temperature=temperature, top_p=top_p, top_k=top_k, max_tokens=max_tokens,
@@ -79,6 +86,10 @@ def register(app: typer.Typer) -> None:
                                   timeout=renamed("--request-timeout", request_timeout, "--timeout", old_timeout),
                                   tensor_parallel_size=tensor_parallel_size, seed=seed,
                                   extra=backend_option)
+        if engines > 1 or ray_address:
+            if backend == "mutate":
+                raise UsageError("--engines/--ray-address need a model backend", hint="mutate is model-free")
+            options.update(engines=engines, ray_address=ray_address)
         engine = get_backend(backend, model=model, **options)
         settings = GenSettings(params=params, template=template, template_name=Path(template_spec).name,
                                enable_thinking=thinking, raw_prompt=raw_prompt, keep_raw=keep_raw,

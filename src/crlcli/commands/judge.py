@@ -25,6 +25,8 @@ Records without candidates pass through (counted in a warning).
 
   crl judge -i lcb_style.jsonl --compare lcb > judged.jsonl   # LiveCodeBench's grader
 
+  crl judge --ray-address auto -i cands.jsonl -o judged.jsonl --resume   # a Ray cluster
+
 Outputs are compared token by token (floats within 1e-6) unless a record's
 tests.compare or --compare says otherwise: lcb = LiveCodeBench's rule
 (stripped lines, same count, equal as text or as exact Decimals).
@@ -79,6 +81,12 @@ def register(app: typer.Typer) -> None:
             typer.Option("--compare", help="Output comparator for every record: tokens | lcb (LiveCodeBench's "
                                            "grader). Default: each record's tests.compare, else tokens."),
         ] = None,
+        ray_address: Annotated[
+            Optional[str],
+            typer.Option("--ray-address", help="Judge on a Ray cluster, one sandbox pool per node (auto = the "
+                                               "cluster this machine joined; --workers caps each node). "
+                                               "docs/cluster.md"),
+        ] = None,
     ) -> None:
         from ..errors import CrlError, UsageError
         from ..judging import JudgeStats, judge_records
@@ -107,10 +115,23 @@ def register(app: typer.Typer) -> None:
             raise UsageError(exc.message, exc.hint) from None
         stage = Stage(input, output, skip_invalid, resume)
         # SIGTERM unwinds like Ctrl-C (crlcli.cli's boundary), so every sandbox is killed and every cgroup removed.
-        pool = SandboxPool(workers=workers or os.cpu_count(), limits=limits, mode=sandbox,
-                         require_isolation=require_isolation)
+        if ray_address:
+            from ..distributed.judge import RayJudge
+
+            pool = RayJudge(ray_address, limits=limits, mode=sandbox, require_isolation=require_isolation,
+                            workers=workers)
+        else:
+            pool = SandboxPool(workers=workers or os.cpu_count(), limits=limits, mode=sandbox,
+                               require_isolation=require_isolation)
         with pool:
-            if pool.mode == "bwrap":
+            if ray_address:
+                logger.info(f"ray: {len(pool.nodes)} sandbox pool(s), {pool.total_workers} worker(s): " + ", ".join(
+                    f"{d['host']} {d['ip']} ({d['workers']} x {d['mode']})" for d in pool.nodes))
+                for message in pool.warnings:
+                    logger.warning(message)
+                if pool.warnings:
+                    logger.warning("RUNNING UNTRUSTED CODE WITHOUT ISOLATION; --require-isolation refuses to")
+            elif pool.mode == "bwrap":
                 logger.info(f"sandbox: bwrap ({pool.info.detail})")
             else:
                 logger.warning(f"sandbox: limits only. {pool.info.detail}")
@@ -118,8 +139,12 @@ def register(app: typer.Typer) -> None:
             stats = JudgeStats()
             with Meter("judging", unit="cand", extra=("tests",), enabled=console.is_terminal) as meter:
                 records = stage.records() if compare is None else with_compare(stage.records(), compare)
-                judged = judge_records(records, pool, threshold, limits, reject=stage.reader.reject,
-                                       on_candidate=lambda n: meter.advance(1, tests=n), stats=stats)
+                if ray_address:
+                    judged = pool.judge_records(records, threshold, reject=stage.reader.reject,
+                                                on_candidate=lambda n: meter.advance(1, tests=n), stats=stats)
+                else:
+                    judged = judge_records(records, pool, threshold, limits, reject=stage.reader.reject,
+                                           on_candidate=lambda n: meter.advance(1, tests=n), stats=stats)
                 stage.run(lambda _records: judged)
             rate = stats.candidates / meter.elapsed if meter.elapsed > 0 else 0.0
             logger.info(f"judged {stats.candidates} candidate(s) of {stats.records - stats.no_candidates} "

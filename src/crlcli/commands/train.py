@@ -131,12 +131,25 @@ def select(
         Optional[Path],
         typer.Option("--output", "-o", help="Where evaluations and best.json go; default CHECKPOINTS/selection."),
     ] = None,
+    ray_address: Annotated[
+        Optional[str],
+        typer.Option("--ray-address", help="Run the evaluations as parallel Ray tasks, one per free GPU set "
+                                           "(auto: the cluster this machine joined). docs/cluster.md"),
+    ] = None,
+    gpus_per_eval: Annotated[
+        Optional[float], typer.Option("--gpus-per-eval", help="With --ray-address: GPUs per evaluation (its --tp).")
+    ] = None,
 ) -> None:
     from ..training.select import evaluate, select_best
 
     out = output or checkpoints / "selection"
     extra = ["--backend", backend, *(eval_args or [])]
-    results = list(evaluate(checkpoints, benchmark, out, extra))
+    if ray_address:
+        from ..distributed.select import evaluate_on_ray
+
+        results = list(evaluate_on_ray(checkpoints, benchmark, out, extra, ray_address, gpus_per_eval))
+    else:
+        results = list(evaluate(checkpoints, benchmark, out, extra))
     best = select_best(results)
     for rec in results:
         rec["best"] = rec is best

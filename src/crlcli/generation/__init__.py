@@ -34,9 +34,14 @@ def get_backend(name: str, **options: Any) -> Backend:
     """Build backend `name` with its options; options whose value is None are left to the backend's default."""
     if name not in BACKENDS:
         raise CrlError(f"unknown generation backend {name!r}", hint=f"choose one of: {', '.join(BACKENDS)}")
+    options = {k: v for k, v in options.items() if v is not None}
+    engines, address = options.pop("engines", None), options.pop("ray_address", None)
+    if address or (engines is not None and int(engines) != 1):
+        from ..distributed.engines import RayEngines  # N data-parallel engines as Ray actors (docs/cluster.md)
+
+        return RayEngines(name, options, engines=int(engines or 1), address=address)  # type: ignore[return-value]
     module_name, cls_name, _extra = BACKENDS[name]
     cls = getattr(importlib.import_module(module_name), cls_name)
-    options = {k: v for k, v in options.items() if v is not None}
     params = inspect.signature(cls.__init__).parameters
     if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
         unknown = sorted(set(options) - set(params))

@@ -142,8 +142,12 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.untrack(self.connection)
         path = self.path.split("?")[0].rstrip("/")
         if path == "/health":
+            from ..distributed.capacity import capacity
+
             self._send(200, {"status": "ok", "workers": self.server.service.workers, "pid": self.server.pid,
-                             **self.server.service.stats()})
+                             **self.server.service.stats(),
+                             "capacity": capacity(self.server.service.workers, self.server.calibrated,
+                                                  self.server.served)})
         elif path == "/stats":
             self._send(200, {**self.server.service.stats(), **self.server.stats()})
         else:
@@ -186,7 +190,13 @@ class _Handler(BaseHTTPRequestHandler):
                     return
                 logger.debug(f"scoring {len(queries)} sample(s) from {self.address_string()}")
                 remaining = max(0.0, service.deadline - (time.monotonic() - arrived))
-                rewards = service.score_batch(queries, prompts, labels, deadline=remaining)
+                self.server.served.start()
+                tests = 0
+                try:
+                    rewards = service.score_batch(queries, prompts, labels, deadline=remaining)
+                    tests = sum(int(r.logs.get("tests_total", 0) or 0) for r in rewards)
+                finally:
+                    self.server.served.stop(tests)
             self._send(200, to_openrlhf(rewards))
             logger.info(batch_line(rewards, time.monotonic() - arrived))
         except (BrokenPipeError, ConnectionResetError):
@@ -240,6 +250,10 @@ class RewardHTTPServer(ThreadingHTTPServer):
         self._reading: set[socket.socket] = set()  # connections still sending their request
         self._lock = threading.Lock()
         self._counts = {"connections": 0, "client_timeouts": 0, "bad_requests": 0, "scoring": 0}
+        from ..distributed.capacity import ServedRate
+
+        self.calibrated: float | None = None  # trivial stdio tests/s on all workers, measured at start-up
+        self.served = ServedRate()  # tests run per second of busy time
         super().__init__(address, _Handler)
 
     def process_request(self, request, client_address) -> None:
@@ -353,6 +367,15 @@ def serve(
                 service.pool()
             except Exception as exc:  # noqa: BLE001 - CRL rewards still work; RL samples will log the reason
                 logger.warning(f"sandbox pool not started ({exc}); RL samples will get reward 0")
+            else:
+                from ..distributed.capacity import calibrate
+
+                # What /health reports as capacity, so that a set of servers can be sized (docs/cluster.md).
+                try:
+                    httpd.calibrated = calibrate(service.pool(), seconds=1.0)
+                    logger.info(f"capacity: {httpd.calibrated:.0f} trivial tests/s on {service.workers} worker(s)")
+                except Exception as exc:  # noqa: BLE001 - a figure for sizing, never a reason not to serve
+                    logger.warning(f"capacity not measured: {exc}")
         logger.info(
             f"reward server on http://{_display(bound_host)}:{bound_port}/get_reward "
             f"({service.workers} sandbox worker(s), CRL scale {service.crl_scale:g}, deadline {service.deadline:g} s, "
