@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -33,6 +34,12 @@ def crl_exe() -> str:
     if not found:
         pytest.fail("the `crl` console script is not installed; run `make test`")
     return found
+
+
+def sigint_default() -> None:
+    """Popen preexec_fn for a child the test interrupts: a shell runs background jobs (`make test &`) with SIGINT
+    ignored, and Python then never raises KeyboardInterrupt; the child gets the default disposition back."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def run_crl(*args: str, input: bytes | None = None, env: dict | None = None, cwd=None, timeout: float = 120):

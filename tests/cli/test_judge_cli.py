@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from crlcli.sandbox.pool import UID_BASE
+from tests.conftest import sigint_default
 
 ADD = {"type": "stdio", "cases": [{"input": "1 2\n", "output": "3\n"}, {"input": "2 2\n", "output": "4\n"}]}
 GOOD = "a, b = map(int, input().split())\nprint(a + b)\n"
@@ -112,7 +113,7 @@ def test_interrupt_leaves_no_sandbox(tmp_path, sig):
     src = tmp_path / "slow.jsonl"
     src.write_bytes(jsonl(*[rec(i, "import time\nwhile True:\n    time.sleep(0.01)\n") for i in range(8)]))
     proc = subprocess.Popen([crl_exe, "judge", "-i", str(src), "--workers", "2", "--test-timeout", "30"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=sigint_default)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and not _leftovers(proc.pid):
         time.sleep(0.1)

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tests.conftest import crl_exe
+from tests.conftest import crl_exe, sigint_default
 
 
 @pytest.mark.parametrize("sig, code, word", [(signal.SIGTERM, 143, "terminated"), (signal.SIGINT, 130, "interrupted")])
@@ -17,6 +17,7 @@ from tests.conftest import crl_exe
 def test_signal_exit_codes(tmp_path, cmd, sig, code, word):
     # stdin stays open and empty: the command waits for records until the signal comes
     proc = subprocess.Popen([crl_exe(), *cmd, "-o", str(tmp_path / "out.jsonl")], stdin=subprocess.PIPE,
+                            preexec_fn=sigint_default,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         time.sleep(4)
