@@ -14,7 +14,8 @@ from typing import Any
 
 from .errors import CrlError
 from .records import json_type
-from .sandbox import SandboxPool, Limits
+from .sandbox import Limits, SandboxPool
+from .sandbox.jobs import prepare
 
 
 def label_for(pass_rate: float, threshold: float = 0.8) -> str:
@@ -32,6 +33,15 @@ class JudgeStats:
     rejected: int = 0
     labels_t: int = 0
     in_process: int = 0  # candidates whose tests ran in their own process (trust "in-process")
+
+    def judged(self, cand: dict[str, Any], result: dict[str, Any], threshold: float) -> None:
+        """Give `cand` the judgment of its sandbox result, and count it."""
+        cand["judgment"] = judgment(result, threshold)
+        self.candidates += 1
+        self.tests += result["total"]
+        self.passed += result["passed"]
+        self.labels_t += cand["judgment"]["label"] == "T"
+        self.in_process += cand["judgment"]["trust"] == "in-process"
 
 
 def judgment(result: dict[str, Any], threshold: float) -> dict[str, Any]:
@@ -64,12 +74,7 @@ def judge_records(
             record, futures = window.popleft()
             for cand, fut in zip(record.get("candidates") or [], futures):
                 result = fut.result()
-                cand["judgment"] = judgment(result, threshold)
-                stats.candidates += 1
-                stats.tests += result["total"]
-                stats.passed += result["passed"]
-                stats.labels_t += cand["judgment"]["label"] == "T"
-                stats.in_process += cand["judgment"]["trust"] == "in-process"
+                stats.judged(cand, result, threshold)
                 in_flight -= 1
                 if on_candidate is not None:
                     on_candidate(result["total"])
@@ -83,20 +88,33 @@ def judge_records(
             window.append((record, []))
             yield from drain(False)
             continue
-        if not isinstance(cands, list) or not all(isinstance(c, dict) for c in cands):
-            stats.rejected += 1
-            _reject(reject, record, "'candidates' must be a list of objects with 'code'")
+        codes = checked_codes(record, limits or pool.limits, stats, reject)
+        if codes is None:
             continue
-        try:
-            futures = [pool.submit(_code(c), record.get("tests"), limits) for c in cands]
-        except CrlError as exc:
-            stats.rejected += 1
-            _reject(reject, record, f"record {record.get('id')!r}: {exc.message}")
-            continue
+        futures = [pool.submit(code, record.get("tests"), limits) for code in codes]
         window.append((record, futures))
         in_flight += len(futures)
         yield from drain(False)
     yield from drain(True)
+
+
+def checked_codes(record: dict[str, Any], limits: Limits, stats: JudgeStats,
+                  reject: Callable[[dict[str, Any], str], None] | None) -> list[str] | None:
+    """The code of each candidate of a record that has some, or None when the record is rejected (counted, and
+    `reject` told why): candidates that are not objects with string code, or tests the sandbox would refuse."""
+    cands = record["candidates"]
+    if not isinstance(cands, list) or not all(isinstance(c, dict) for c in cands):
+        why = "'candidates' must be a list of objects with 'code'"
+    else:
+        try:
+            codes = [_code(c) for c in cands]
+            prepare("", record.get("tests"), limits)  # the sandbox's own checks, before anything runs
+            return codes
+        except CrlError as exc:
+            why = f"record {record.get('id')!r}: {exc.message}"
+    stats.rejected += 1
+    _reject(reject, record, why)
+    return None
 
 
 def _code(cand: dict[str, Any]) -> str:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import CrlError
-from ..judging import JudgeStats, _code, _reject, judgment
+from ..judging import JudgeStats, checked_codes
 from ..sandbox import Limits
 from . import _initialized, alive_nodes, connect, quiet_stdout
 
@@ -141,8 +141,6 @@ class RayJudge:
         stats: JudgeStats | None = None,
     ) -> Iterator[dict[str, Any]]:
         """crlcli.judging.judge_records over the cluster: the same records, judgments, rejections and stats."""
-        from ..sandbox.jobs import prepare
-
         ray = self._ray
         stats = stats if stats is not None else JudgeStats()
         window: deque[_Entry] = deque()
@@ -201,12 +199,7 @@ class RayJudge:
             while window and window[0].missing == 0:
                 entry = window.popleft()
                 for cand, result in zip(entry.record.get("candidates") or [], entry.results):
-                    cand["judgment"] = judgment(result, threshold)
-                    stats.candidates += 1
-                    stats.tests += result["total"]
-                    stats.passed += result["passed"]
-                    stats.labels_t += cand["judgment"]["label"] == "T"
-                    stats.in_process += cand["judgment"]["trust"] == "in-process"
+                    stats.judged(cand, result, threshold)
                     held -= 1
                     if on_candidate is not None:
                         on_candidate(result["total"])
@@ -221,16 +214,8 @@ class RayJudge:
                     window.append(_Entry(record))
                     yield from emit()
                     continue
-                if not isinstance(cands, list) or not all(isinstance(c, dict) for c in cands):
-                    stats.rejected += 1
-                    _reject(reject, record, "'candidates' must be a list of objects with 'code'")
-                    continue
-                try:
-                    codes = [_code(c) for c in cands]
-                    prepare("", record.get("tests"), self.limits)  # the local judge's checks, here and now
-                except CrlError as exc:
-                    stats.rejected += 1
-                    _reject(reject, record, f"record {record.get('id')!r}: {exc.message}")
+                codes = checked_codes(record, self.limits, stats, reject)  # the local judge's checks
+                if codes is None:
                     continue
                 entry = _Entry(record, record.get("tests"), [None] * len(codes), len(codes))
                 window.append(entry)
