@@ -31,3 +31,22 @@ def test_cluster_options_say_what_to_install(crl):
     assert b"needs the Python package 'ray'" in r.stderr and b"pip install 'ray[default]==2.55.0'" in r.stderr
     r = crl("gen-candidates", "-b", "vllm", "-m", "x", "--engines", "2", input=b"")
     assert r.returncode == 1 and b"needs the Python package 'ray'" in r.stderr
+
+
+def test_eval_and_tts_take_the_cluster_flags(crl, tmp_path):
+    """`--engines N` / `--ray-address` on crl eval and both tts methods (as on gen-candidates): without ray they
+    say what to install; a model-free backend or fewer than one engine is a usage error."""
+    from tests.conftest import SHARED_DATA
+
+    r = crl("eval", "--benchmark", "humaneval", "-m", "x", "--backend", "hf", "--engines", "2",
+            "-o", str(tmp_path / "e"), env={"CRL_EVAL_DATA": str(SHARED_DATA)})
+    assert r.returncode == 1 and b"needs the Python package 'ray'" in r.stderr, r.stderr
+    for cmd in (("tts", "budget-force"), ("tts", "critique-select")):
+        r = crl(*cmd, "-b", "hf", "-m", "x", "--engines", "0", "-i", str(tmp_path / "p.jsonl"),
+                "-o", str(tmp_path / "r"))
+        assert r.returncode == 2 and b"--engines must be at least 1" in r.stderr, (cmd, r.stderr)
+    r = crl("gen-candidates", "-b", "mutate", "--engines", "2", input=b"")
+    assert r.returncode == 2 and b"need a model backend" in r.stderr
+    for cmd in (("eval",), ("tts", "budget-force"), ("tts", "critique-select"), ("gen-candidates",)):
+        out = crl(*cmd, "--help", env={"COLUMNS": "200"}).stdout
+        assert b"--engines" in out and b"--ray-address" in out, cmd

@@ -29,6 +29,11 @@ SkipInvalidOpt = Annotated[
 ResumeOpt = Annotated[
     bool, typer.Option("--resume", help="Append to -o FILE and skip records whose id is already there.")
 ]
+# Cluster mode of the model backends (docs/cluster.md): N data-parallel engines as Ray actors.
+EnginesOpt = Annotated[int, typer.Option("--engines", help="Data-parallel engines as Ray actors (docs/cluster.md).")]
+RayAddressOpt = Annotated[
+    Optional[str], typer.Option("--ray-address", help="Place the engines on this Ray cluster (auto: the one joined).")
+]
 
 
 SANDBOX_MODES = ("auto", "bwrap", "limits")
@@ -77,10 +82,17 @@ def parse_key_values(pairs: Iterable[str] | None, option: str) -> dict[str, Any]
 def backend_options(backend: str, *, base_url: str | None = None, device: str | None = None,
                     tensor_parallel_size: int | None = None, concurrency: int | None = None,
                     timeout: float | None = None, prefix_cache: bool = False, seed: int | None = None,
+                    engines: int = 1, ray_address: str | None = None,
                     extra: Iterable[str] | None = None, option: str = "--backend-option") -> dict[str, Any]:
     """A generation backend's constructor options from the command's flags that apply to it (flags left unset
     keep the backend's defaults), then the `KEY=VALUE` extras on top."""
+    if engines < 1:  # a usage error (exit 2), before any model loads
+        raise UsageError(f"--engines must be at least 1, got {engines}")
     opts: dict[str, Any] = {}
+    if engines > 1 or ray_address:
+        if backend == "mutate":
+            raise UsageError("--engines/--ray-address need a model backend", hint="mutate is model-free")
+        opts.update(engines=engines, ray_address=ray_address)
     if backend == "openai":
         opts.update(base_url=base_url, concurrency=concurrency, timeout=timeout)
     elif backend == "hf":

@@ -15,7 +15,7 @@ from rich.markup import escape
 from ..errors import UsageError
 from ..evaluation import benchmark_names
 from ..log import console, logger
-from ._common import SkipInvalidOpt, backend_options, renamed
+from ._common import EnginesOpt, RayAddressOpt, SkipInvalidOpt, backend_options, renamed
 
 EXAMPLE = """Examples:
 
@@ -114,6 +114,8 @@ def register(app: typer.Typer) -> None:
         thinking: Annotated[bool, Opt("--thinking/--no-thinking", help="Qwen3 thinking mode.")] = True,
         seed: Annotated[Optional[int], Opt(help="Sampling seed.")] = None,
         workers: Annotated[Optional[int], Opt(help="Sandbox workers (default: CPU count).")] = None,
+        engines: EnginesOpt = 1,
+        ray_address: RayAddressOpt = None,
         backend_option: Annotated[Optional[list[str]], Opt("--backend-option", "-O", help="Backend option KEY=VALUE (repeatable), e.g. base_url=http://127.0.0.1:8000/v1.")] = None,
         old_backend_opt: Annotated[Optional[list[str]], Opt("--backend-opt", hidden=True, help="Deprecated: use --backend-option.")] = None,
     ) -> None:
@@ -141,7 +143,8 @@ def register(app: typer.Typer) -> None:
         runinfo = run_info(benchmark, bench, model, backend, params, thinking, opts)
         # Under --limit, the whole benchmark's size, so that reports show a partial run as n/N tasks.
         total = None if limit is None else len(get_benchmark(benchmark, **opts).tasks())
-        gen = get_backend(backend, model=model, **backend_options(backend, extra=backend_option))
+        gen = get_backend(backend, model=model, **backend_options(backend, engines=engines, ray_address=ray_address,
+                                                                  extra=backend_option))
         with _meter(None, f"eval {bench.name}") as meter:
             summary = evaluate(bench, RunDir(output), gen, params, thinking, runinfo, workers=workers,
                                progress=meter.advance, set_total=meter.set_total, benchmark_tasks=total)

@@ -11,7 +11,8 @@ import typer
 from ..errors import UsageError
 from ..log import logger
 from ..records import field_problem
-from ._common import InputOpt, OutputOpt, ResumeOpt, SkipInvalidOpt, Stage, backend_options, renamed
+from ._common import (EnginesOpt, InputOpt, OutputOpt, RayAddressOpt, ResumeOpt, SkipInvalidOpt, Stage,
+                      backend_options, renamed)
 
 HELP = """Sample candidate solutions and append them to each problem's `candidates`.
 
@@ -54,10 +55,8 @@ def register(app: typer.Typer) -> None:
         old_timeout: Annotated[Optional[float], Opt("--timeout", hidden=True, help="Deprecated: use --request-timeout.")] = None,
         tensor_parallel_size: Annotated[Optional[int], Opt("--tensor-parallel-size", "--tp")] = None,
         device: Annotated[Optional[str], Opt(help="hf: cpu, cuda, cuda:1 ...")] = None,
-        engines: Annotated[int, Opt("--engines", help="Data-parallel engines as Ray actors (docs/cluster.md).")] = 1,
-        ray_address: Annotated[
-            Optional[str], Opt("--ray-address", help="Place the engines on this Ray cluster (auto: the one joined).")
-        ] = None,
+        engines: EnginesOpt = 1,
+        ray_address: RayAddressOpt = None,
         backend_option: Annotated[
             list[str], Opt("--backend-option", "-O", help="Extra backend option KEY=VALUE (repeatable).")
         ] = [],
@@ -73,8 +72,7 @@ def register(app: typer.Typer) -> None:
 
         if backend not in BACKENDS:
             raise UsageError(f"unknown backend {backend!r}", hint=f"choose one of: {', '.join(BACKENDS)}")
-        for opt, value in (("--n", n), ("--max-tokens", max_tokens), ("--batch-size", batch_size),
-                           ("--engines", engines)):
+        for opt, value in (("--n", n), ("--max-tokens", max_tokens), ("--batch-size", batch_size)):
             if value < 1:  # a usage error (exit 2), before any model loads
                 raise UsageError(f"{opt} must be at least 1, got {value}")
         params = SamplingParams(n=n, temperature=temperature, top_p=top_p, top_k=top_k, max_tokens=max_tokens,
@@ -84,12 +82,8 @@ def register(app: typer.Typer) -> None:
         stage = Stage(input, output, skip_invalid, resume)
         options = backend_options(backend, base_url=base_url, device=device, concurrency=concurrency,
                                   timeout=renamed("--request-timeout", request_timeout, "--timeout", old_timeout),
-                                  tensor_parallel_size=tensor_parallel_size, seed=seed,
-                                  extra=backend_option)
-        if engines > 1 or ray_address:
-            if backend == "mutate":
-                raise UsageError("--engines/--ray-address need a model backend", hint="mutate is model-free")
-            options.update(engines=engines, ray_address=ray_address)
+                                  tensor_parallel_size=tensor_parallel_size, seed=seed, engines=engines,
+                                  ray_address=ray_address, extra=backend_option)
         engine = get_backend(backend, model=model, **options)
         settings = GenSettings(params=params, template=template, template_name=Path(template_spec).name,
                                enable_thinking=thinking, raw_prompt=raw_prompt, keep_raw=keep_raw,

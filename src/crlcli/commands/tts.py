@@ -9,7 +9,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from ..errors import UsageError
-from ._common import backend_options, parse_key_values, renamed
+from ._common import EnginesOpt, RayAddressOpt, backend_options, parse_key_values, renamed
 
 Opt = typer.Option
 Bench = Annotated[Optional[str], Opt("--benchmark", help="A `crl eval` benchmark name (lcb, humaneval+, ...).")]
@@ -106,7 +106,7 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context, output: RunOut = None, benchmark: Bench = None, input: Inp = None, data: Data = None,
         limit: Limit = None, benchmark_option: BenchOpt = [], backend: Backend = "vllm", model: Model = None,
         base_url: BaseUrl = None, device: Device = None, tensor_parallel_size: TP = None, backend_option: BOpt = [],
-        tokenizer: Tok = None,
+        engines: EnginesOpt = 1, ray_address: RayAddressOpt = None, tokenizer: Tok = None,
         rounds: Annotated[int, Opt(help="Forced continuations after the first close.")] = 4,
         wait_token: Annotated[str, Opt("--wait-token", help="Appended where the end marker was.")] = "Wait",
         min_thinking_tokens: Annotated[int, Opt("--min-thinking-tokens", help="Keep forcing until this many.")] = 0,
@@ -126,7 +126,8 @@ def register(app: typer.Typer) -> None:
                            max_thinking_tokens=max_thinking_tokens, answer_tokens=answer_tokens,
                            temperature=temperature, top_p=top_p, top_k=top_k, seed=seed)
         opts = backend_options(backend, base_url=base_url, device=device, tensor_parallel_size=tensor_parallel_size,
-                               prefix_cache=prefix_cache, extra=backend_option)
+                               prefix_cache=prefix_cache, engines=engines, ray_address=ray_address,
+                               extra=backend_option)
         source = _source(benchmark, input, data, limit, benchmark_option)
         with Meter("budget-force", unit="prob") as meter:
             summary = run(source, output, cfg, backend, model, opts, tokenizer, batch_size, workers, timeout,
@@ -157,7 +158,7 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context, output: RunOut = None, benchmark: Bench = None, input: Inp = None, data: Data = None,
         limit: Limit = None, benchmark_option: BenchOpt = [], backend: Backend = "vllm", model: Model = None,
         base_url: BaseUrl = None, device: Device = None, tensor_parallel_size: TP = None, backend_option: BOpt = [],
-        tokenizer: Tok = None,
+        engines: EnginesOpt = 1, ray_address: RayAddressOpt = None, tokenizer: Tok = None,
         k: Annotated[int, Opt("--k", help="Candidates per problem.")] = 10,
         m: Annotated[int, Opt("--m", help="Critiques per candidate.")] = 64,
         critic: Annotated[Optional[str], Opt("--critic", help="Critic model (default: --model).")] = None,
@@ -184,7 +185,7 @@ def register(app: typer.Typer) -> None:
                              reuse_candidates=reuse_candidates, temperature=temperature, top_p=top_p, top_k=top_k,
                              seed=seed)
         opts = backend_options(backend, base_url=base_url, device=device, tensor_parallel_size=tensor_parallel_size,
-                               extra=backend_option)
+                               engines=engines, ray_address=ray_address, extra=backend_option)
         source = _source(benchmark, input, data, limit, benchmark_option)
         with Meter("critique-select", unit="prob") as meter:
             summary = run(source, output, cfg, backend, model, opts, critic_backend, critic,
