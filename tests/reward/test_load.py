@@ -13,9 +13,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-sandbox = pytest.importorskip("crlcli.sandbox", reason="the sandbox library is not available")
-if not hasattr(sandbox, "SandboxPool"):
-    pytest.skip("crlcli.sandbox has no SandboxPool yet (sandbox library not landed)", allow_module_level=True)
 
 PROMPT = "<|im_start|>user\nSolve or judge.<|im_end|>\n<|im_start|>assistant\n"
 N_TESTS = 30

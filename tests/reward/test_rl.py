@@ -9,9 +9,6 @@ import pytest
 from crlcli.reward import score
 from crlcli.reward.service import RewardService, to_openrlhf
 
-sandbox = pytest.importorskip("crlcli.sandbox", reason="the sandbox library is not available")
-if not hasattr(sandbox, "SandboxPool"):
-    pytest.skip("crlcli.sandbox has no SandboxPool yet (sandbox library not landed)", allow_module_level=True)
 
 PROMPT = "<|im_start|>user\nSolve it.<|im_end|>\n<|im_start|>assistant\n"
 STDIO = {"type": "stdio", "fn_name": None, "class_name": None, "program": None,

@@ -112,12 +112,6 @@ def test_port_in_use_is_a_clear_error(crl):
 
 
 def test_deadline_gives_zero_for_unfinished_samples(srv):
-    from crlcli import sandbox
-
-    if not hasattr(sandbox, "SandboxPool"):
-        import pytest
-
-        pytest.skip("crlcli.sandbox has no SandboxPool yet")
     tests = {"type": "stdio", "fn_name": None, "class_name": None, "program": None,
              "cases": [{"input": "1\n", "output": "2\n"}] * 3}
     label = json.dumps({"kind": "rl", "tests": tests})

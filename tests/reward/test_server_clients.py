@@ -17,12 +17,6 @@ STDIO = {"type": "stdio", "fn_name": None, "class_name": None, "program": None,
 GOOD_RL = PROMPT + "<think>a</think>```python\nprint(int(input()) + 1)\n```"
 
 
-def has_pool() -> bool:
-    from crlcli import sandbox
-
-    return hasattr(sandbox, "SandboxPool")
-
-
 def port_of(base: str) -> int:
     return int(base.rsplit(":", 1)[1])
 
@@ -86,11 +80,11 @@ def test_idle_and_slow_clients_hold_no_slot(srv):
             status, body = srv.post(base + "/get_reward", json.loads(crl_body(3)), timeout=5)
             assert status == 200 and body["rewards"] == [1.0] * 3
             assert time.monotonic() - t < 5
-            if has_pool():  # an RL sample through the sandbox too
-                label = json.dumps({"kind": "rl", "tests": STDIO})
-                status, body = srv.post(base + "/get_reward", {"query": [GOOD_RL], "prompts": [PROMPT],
-                                                               "labels": [label]}, timeout=30)
-                assert status == 200 and body["rewards"] == [1.0]
+            # an RL sample through the sandbox too
+            label = json.dumps({"kind": "rl", "tests": STDIO})
+            status, body = srv.post(base + "/get_reward", {"query": [GOOD_RL], "prompts": [PROMPT],
+                                                           "labels": [label]}, timeout=30)
+            assert status == 200 and body["rewards"] == [1.0]
             stats = get(base + "/stats", timeout=3)[1]
             assert stats["reading"] >= 9 and stats["max_inflight"] == 2 and stats["scoring"] == 0
             # SIGTERM does not wait out the dawdlers' 30 s socket timeout
@@ -158,8 +152,6 @@ def test_content_length_rules_on_the_wire(srv):
 
 @pytest.mark.slow
 def test_in_process_rewards_are_counted_in_health_and_logged(srv):
-    if not has_pool():
-        pytest.skip("crlcli.sandbox has no SandboxPool yet")
     # a loop: no exact `assert f(literal) == literal` line, so it stays an in-process (assert) test
     assert_tests = {"type": "assert", "program": "for a in range(3):\n    assert add(a, 1) == a + 1\n"}
     call_tests = {"type": "call", "fn_name": "add", "class_name": None, "cases": [{"input": [1, 2], "output": 3}]}
