@@ -20,7 +20,9 @@ from . import host
 RUNNER = Path(__file__).with_name("runner.py")
 # stdlib-only, bound read-only into /crl
 RUNNER_FILES = ("runner.py", "runner_case.py", "runner_drivers.py", "runner_child.py", "runner_seccomp.py")
-CAPS = ("CAP_SYS_ADMIN", "CAP_SETUID", "CAP_SETGID", "CAP_KILL")
+# SYS_CHROOT: with SYS_ADMIN, what setns() into a mount namespace needs (the runner goes back into its own after
+# forking each candidate's PID 1, see runner.enter_candidate).
+CAPS = ("CAP_SYS_ADMIN", "CAP_SYS_CHROOT", "CAP_SETUID", "CAP_SETGID", "CAP_KILL")
 
 
 @dataclass

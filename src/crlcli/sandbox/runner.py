@@ -1,8 +1,8 @@
 """The trusted runner that lives inside a sandbox (stdlib only: it runs under whatever Python judges the code).
 
-One runner ("zygote") serves one worker of the host's SandboxPool. Per candidate it forks a supervisor that, when
-the sandbox allows it, enters a fresh mount + PID namespace with its own size-capped tmpfs; in it a per-candidate
-runner (PID 1 of that namespace) compiles the code once in a throw-away child and then forks per test case
+One runner ("zygote") serves one worker of the host's SandboxPool. Per candidate, when the sandbox allows it, it
+forks PID 1 of fresh mount + PID + IPC namespaces with their own size-capped tmpfs (enter_candidate); that
+per-candidate runner compiles the code once in a throw-away child and then forks per test case
 (stdio/assert) or runs the cases of a call test in sequence in one child, restarting it after a crash or timeout.
 Candidate code only ever runs in those children, as an unprivileged uid with rlimits. Expected outputs are never
 sent here: replies carry raw stdout or tagged return values, and the host compares.
@@ -20,6 +20,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from runner_case import (CLONE_NEWIPC, CLONE_NEWNS, CLONE_NEWPID, MS_BIND, MS_NODEV, MS_NOEXEC,  # noqa: E402
                          MS_NOSUID, MS_PRIVATE, MS_REC, PR_SET_CHILD_SUBREAPER, SECCOMP, Candidate, _check,
                          libc, seccomp_prctl, send_frame)
+from runner_child import fresh_stdio  # noqa: E402
 from runner_seccomp import install  # noqa: E402
 
 del sys.path[0]  # candidates must not import from here by accident
@@ -68,6 +69,9 @@ def main():
             pass
     import resource  # noqa: F401 - used after fork by every candidate
     libc()
+    # Fresh text streams on fds 0-2, made once here and never used here: every candidate's runner, and through it
+    # every child, starts with an unused copy of them over its own pipes (nothing here may print).
+    fresh_stdio()
     nested = seccomp = None
     while True:
         job = read_msg(IN_FD)
@@ -100,56 +104,84 @@ def probe_seccomp():
 
 
 def probe_nested():
-    """Can this runner give each candidate its own mount + PID namespace? (needs CAP_SYS_ADMIN here)"""
+    """Can this runner give each candidate its own mount + PID + IPC namespace and come back to its own (needs
+    CAP_SYS_ADMIN here)? Tried in a throw-away child, so that a kernel that refuses half of it leaves us clean."""
     pid = os.fork()
     if pid == 0:
         try:
-            _check(libc().unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC), "unshare")
-            _check(libc().mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "mount private")
-            _check(libc().mount(b"tmpfs", b"/tmp", b"tmpfs", MS_NOSUID | MS_NODEV, b"size=1m"), "tmpfs")
-            os._exit(0)
+            kid = enter_candidate(lambda: None, 1, report=False)
+            os._exit(0 if os.waitpid(kid, 0)[1] == 0 else 1)
         except BaseException:
             os._exit(1)
     return os.waitpid(pid, 0)[1] == 0
 
 
-def run_candidate(job):
-    """Fork the per-candidate supervisor, which streams the cases' frames to the host itself; whatever happens
-    to it, close the candidate with an end frame."""
-    pid = os.fork()
-    if pid == 0:
-        try:
-            supervise(job)
-        except BaseException as exc:
-            try:
-                send_frame(OUT_FD, {"error": "runner: %r" % (exc,)})
-            except BaseException:
-                pass
-        os._exit(0)
-    os.waitpid(pid, 0)
-    send_frame(OUT_FD, {"end": True})
+_own_ns = []  # (fd, flag) of this runner's own mount, IPC and PID namespaces, to come back to after a fork
 
 
-def supervise(job):
-    if job["nested"]:
-        uid = job["uid"] if job.get("uid") is not None else os.getuid()
-        # Own mount, PID and IPC namespaces: SysV shared memory and message queues die with the candidate.
-        _check(libc().unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC), "unshare")
+def enter_candidate(body, tmpfs_mb, uid=None, report=True):
+    """Fork PID 1 of fresh mount + PID + IPC namespaces (SysV shared memory and message queues die with the
+    candidate) with a size-capped tmpfs on /tmp and /dev/shm, run body() in it, and return its pid.
+
+    The runner enters the namespaces itself and returns to its own right after the fork (setns), rather than
+    forking a supervisor to enter them: one fork of this process less per candidate. If it cannot return it exits,
+    and the host starts a fresh sandbox. report: send PID 1's failure to the host as an error frame."""
+    if not _own_ns:
+        _own_ns.extend((os.open("/proc/self/ns/" + name, os.O_RDONLY | os.O_CLOEXEC), flag)
+                       for name, flag in (("mnt", CLONE_NEWNS), ("ipc", CLONE_NEWIPC), ("pid", CLONE_NEWPID)))
+    uid = os.getuid() if uid is None else uid
+    _check(libc().unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC), "unshare")
+    try:
         _check(libc().mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "mount private")
-        opts = "size=%dm,mode=0700,uid=%d,gid=%d" % (job["tmpfs_mb"], uid, uid)
+        opts = "size=%dm,mode=0700,uid=%d,gid=%d" % (tmpfs_mb, uid, uid)
         _check(libc().mount(b"tmpfs", b"/tmp", b"tmpfs", MS_NOSUID | MS_NODEV, opts.encode()), "mount tmpfs")
         if os.path.isdir("/dev/shm"):  # POSIX semaphores (multiprocessing) live there: same capped tmpfs
             _check(libc().mount(b"/tmp", b"/dev/shm", None, MS_BIND, None), "mount /dev/shm")
         pid = os.fork()
         if pid == 0:  # PID 1 of the candidate's namespace: when it exits, the kernel kills everything left
             try:
+                for fd, _ in _own_ns:  # a way back out of the candidate's namespaces: never passed on
+                    os.close(fd)
                 _check(libc().mount(b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None), "proc")
-                Candidate(job, "/tmp", OUT_FD).run()
+                body()
             except BaseException as exc:
-                send_frame(OUT_FD, {"error": "runner: %r" % (exc,)})
+                if report:
+                    try:
+                        send_frame(OUT_FD, {"error": "runner: %r" % (exc,)})
+                    except BaseException:
+                        pass
+                os._exit(1)
             os._exit(0)
+        return pid
+    finally:
+        for fd, flag in _own_ns:
+            if libc().setns(fd, flag) != 0:
+                os._exit(70)
+
+
+def run_candidate(job):
+    """Fork the per-candidate runner, which streams the cases' frames to the host itself; whatever happens to
+    it, close the candidate with an end frame."""
+    try:
+        if job["nested"]:
+            pid = enter_candidate(lambda: Candidate(job, "/tmp", OUT_FD).run(), job["tmpfs_mb"], job.get("uid"))
+        else:
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    run_plain(job)
+                except BaseException as exc:
+                    send_frame(OUT_FD, {"error": "runner: %r" % (exc,)})
+                os._exit(0)
         os.waitpid(pid, 0)
-        return
+    except OSError as exc:
+        send_frame(OUT_FD, {"error": "runner: %r" % (exc,)})
+    send_frame(OUT_FD, {"end": True})
+
+
+def run_plain(job):
+    """Without namespaces: a private work dir, and this process as the subreaper of everything the candidate
+    starts (see Candidate.sweep)."""
     import shutil
     work = os.path.join(os.environ.get("TMPDIR") or "/tmp", "crl-cand-" + os.urandom(8).hex())
     os.mkdir(work, 0o700)

@@ -11,7 +11,7 @@ import time
 
 import resource as _resource
 
-from runner_child import fresh_stdio, write_all
+from runner_child import write_all
 from runner_drivers import TestDrivers
 from runner_seccomp import filter_program
 
@@ -110,8 +110,6 @@ class Candidate(TestDrivers):
             os.setgroups([])
         elif self.nproc is not None:
             resource.setrlimit(resource.RLIMIT_NPROC, (self.nproc, self.nproc))
-        # Fresh text streams on fds 0-2, never used here: each child gets an unused copy over its own pipes.
-        fresh_stdio()
 
     def run(self):
         job = self.job
