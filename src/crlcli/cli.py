@@ -10,30 +10,80 @@ import threading
 import typer
 from rich.markup import escape
 from typer import exceptions as typer_exc
+from typer.core import TyperGroup
 
 from . import __version__
 from .errors import CrlError
 from .log import console, setup_logging
 
-def _no_flag_type() -> None:
-    """Typer's Rich help prints a `<bool>` type beside every on/off flag (--resume, --help), as if it took a value:
-    flags show no type, like plain Click's help."""
-    from typer.core import TyperOption
+# name -> (module under crlcli.commands, the first paragraph of its help). Only the module of the command being
+# run is imported: importing them all (eval and filter alone ~45 ms) was a large part of every command's
+# start-up. `crl --help` lists the commands from this table; tests/cli/test_help_cli.py checks it against the
+# modules' own help.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "filter": ("filter", "Ingest upstream data and filter test cases (paper, Table 2)."),
+    "gen-candidates": ("gen_candidates", "Sample candidate solutions and append them to each problem's `candidates`."),
+    "judge": ("judge", "Run candidates on their tests in the sandbox; add a judgment to each."),
+    "mix": ("mix", "Build mixed RL + CRL training rows from judged problem records."),
+    "train": ("train", "Two-phase GRPO training on OpenRLHF with crl rewards."),
+    "eval": (
+        "eval",
+        "Evaluate a model on code benchmarks (EvalPlus, LiveCodeBench, BBEH, BigCodeBench, Aider-Polyglot, jsonl).",
+    ),
+    "tts": ("tts", "Test-time scaling: budget forcing, critique selection."),
+    "reward": ("reward", "Serve CRL/RL rewards to OpenRLHF: a reward-function file, or an HTTP server."),
+}
 
-    shown = getattr(TyperOption, "display_type_rich", None)
-    if shown is None or getattr(shown, "_crl", False):
-        return
 
-    def display_type_rich(self, ctx):
-        return None if getattr(self, "is_flag", False) and self.metavar is None else shown(self, ctx)
+def load_command(name: str):
+    """The Click command of `crl NAME`, built from its module's `register(app)` on an app of its own."""
+    import importlib
 
-    display_type_rich._crl = True
-    TyperOption.display_type_rich = display_type_rich
+    module = importlib.import_module(f"{__package__}.commands.{COMMANDS[name][0]}")
+    sub = typer.Typer()
+    module.register(sub)
+    return typer.main.get_group(sub).commands[name]
 
 
-_no_flag_type()
+class _LazyGroup(TyperGroup):
+    """The root group: a subcommand's module is imported when that subcommand is resolved, and help shows the
+    static table instead of importing everything."""
+
+    _listing = False
+
+    def list_commands(self, ctx):
+        return list(COMMANDS)
+
+    def get_command(self, ctx, cmd_name):
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            if self._listing:
+                return TyperGroup(name=cmd_name, help=COMMANDS[cmd_name][1])
+            self.commands[cmd_name] = load_command(cmd_name)
+        return self.commands.get(cmd_name)
+
+    def resolve_command(self, ctx, args):
+        try:
+            return super().resolve_command(ctx, args)
+        except typer_exc.TyperException as exc:
+            # Typer suggests close names among the commands built so far, which here is none of them.
+            from difflib import get_close_matches
+
+            matches = get_close_matches(args[0], list(COMMANDS)) if args and self.suggest_commands else []
+            message = getattr(exc, "message", None)
+            if matches and isinstance(message, str) and "Did you mean" not in message:
+                exc.message = f"{message.rstrip('.')}. Did you mean {', '.join(map(repr, matches))}?"
+            raise
+
+    def format_help(self, ctx, formatter):
+        self._listing = True
+        try:
+            return super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
+
 
 app = typer.Typer(
+    cls=_LazyGroup,
     name="crl",
     help=(
         "Critique Reinforcement Learning for code models.\n\n"
@@ -62,19 +112,6 @@ def _root(
     from .commands._env import configure_library
 
     configure_library()
-
-
-def _register() -> None:
-    # Command modules are imported here, not lazily: each is thin, and heavy imports live inside their bodies.
-    from .commands import eval as eval_cmd
-    from .commands import filter as filter_cmd
-    from .commands import gen_candidates, judge, mix, reward, train, tts
-
-    for module in (filter_cmd, gen_candidates, judge, mix, train, eval_cmd, tts, reward):
-        module.register(app)
-
-
-_register()
 
 
 class Terminated(KeyboardInterrupt):

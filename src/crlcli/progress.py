@@ -8,33 +8,38 @@ Usage:
 from __future__ import annotations
 
 import time
-
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    ProgressColumn,
-    TaskProgressColumn,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-from rich.text import Text
+from typing import TYPE_CHECKING
 
 from .log import console
 
+if TYPE_CHECKING:
+    from rich.progress import Progress, ProgressColumn
 
-class _RatesColumn(ProgressColumn):
-    """`12.3 cand/s · 370 tests/s` from the task's own counters (Rich only tracks one)."""
+# rich.progress is imported only when a bar is shown: most runs write to a pipe or file, and its import is a
+# noticeable part of a stage's start-up (`crl judge` on one candidate).
+_rates_column: type | None = None
 
-    def render(self, task) -> Text:
-        elapsed = task.elapsed or 0.0
-        if elapsed <= 0:
-            return Text("")
-        parts = [f"{task.completed / elapsed:,.1f} {task.fields.get('unit', 'it')}/s"]
-        for name, value in task.fields.get("counters", {}).items():
-            parts.append(f"{value / elapsed:,.1f} {name}/s")
-        return Text(" · ".join(parts), style="progress.data.speed")
+
+def _rates() -> ProgressColumn:
+    global _rates_column
+    if _rates_column is None:
+        from rich.progress import ProgressColumn
+        from rich.text import Text
+
+        class _RatesColumn(ProgressColumn):
+            """`12.3 cand/s · 370 tests/s` from the task's own counters (Rich only tracks one)."""
+
+            def render(self, task) -> Text:
+                elapsed = task.elapsed or 0.0
+                if elapsed <= 0:
+                    return Text("")
+                parts = [f"{task.completed / elapsed:,.1f} {task.fields.get('unit', 'it')}/s"]
+                for name, value in task.fields.get("counters", {}).items():
+                    parts.append(f"{value / elapsed:,.1f} {name}/s")
+                return Text(" · ".join(parts), style="progress.data.speed")
+
+        _rates_column = _RatesColumn
+    return _rates_column()
 
 
 class Meter:
@@ -57,6 +62,8 @@ class Meter:
 
     def __enter__(self) -> "Meter":
         if self.enabled:
+            from rich.progress import Progress
+
             self._progress = Progress(*self._columns(), console=console, transient=False)
             self._progress.start()
             self._task = self._progress.add_task(
@@ -65,12 +72,15 @@ class Meter:
         return self
 
     def _columns(self) -> list[ProgressColumn]:
+        from rich.progress import (BarColumn, MofNCompleteColumn, TaskProgressColumn, TextColumn, TimeElapsedColumn,
+                                   TimeRemainingColumn)
+
         columns: list[ProgressColumn] = [TextColumn("[bold]{task.description}"), BarColumn()]
         if self.total is not None:
             columns += [MofNCompleteColumn(), TaskProgressColumn()]
         else:
             columns += [TextColumn("{task.completed:,.0f} " + self.unit)]
-        columns += [_RatesColumn(), TimeElapsedColumn()]
+        columns += [_rates(), TimeElapsedColumn()]
         if self.total is not None:
             columns.append(TimeRemainingColumn())
         return columns

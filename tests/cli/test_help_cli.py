@@ -3,17 +3,22 @@ on/off flags show no `<bool>` type."""
 
 from __future__ import annotations
 
-import click
+import inspect
+import subprocess
+import sys
+
 import typer
+from typer.core import TyperGroup
 
-from crlcli.cli import app
+from crlcli.cli import COMMANDS, app, load_command
 
 
-def _commands(cmd: click.Command, path: tuple[str, ...] = ()):
+def _commands(cmd, path: tuple[str, ...] = ()):
+    # Typer's groups are not click.Group (it carries its own Click); the root loads each command on request.
     yield path, cmd
-    if isinstance(cmd, click.Group):
-        for name, sub in cmd.commands.items():
-            yield from _commands(sub, path + (name,))
+    if isinstance(cmd, TyperGroup):
+        for name in cmd.list_commands(None):
+            yield from _commands(cmd.get_command(None, name), path + (name,))
 
 
 def _help(crl, path):
@@ -44,3 +49,21 @@ def test_subcommands_show_their_own_examples(crl):
     for sub in ("score", "report"):
         out = _help(crl, ("eval", sub))
         assert "crl eval --benchmark humaneval+" not in out and f"crl eval {sub} runs/" in out, sub
+
+
+def test_root_help_table_matches_the_commands(crl):
+    """`crl --help` lists the commands from cli.COMMANDS without importing them: the table says what they say."""
+    for name, (_, short) in COMMANDS.items():
+        cmd = load_command(name)
+        assert cmd.name == name
+        assert inspect.cleandoc(cmd.short_help or cmd.help or "").split("\n\n")[0] == short, name
+    root = _help(crl, ())
+    for name in COMMANDS:
+        assert name in root
+
+
+def test_a_command_imports_only_its_own_module():
+    code = ("import sys; from crlcli.cli import main\ntry: main(['mix', '--help'])\nexcept SystemExit: pass\n"
+            "print(sorted(m for m in sys.modules if m.startswith('crlcli.commands.')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "crlcli.commands.mix" in out and "crlcli.commands.eval" not in out and "crlcli.commands.filter" not in out
