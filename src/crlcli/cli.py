@@ -103,15 +103,22 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+# Commands that never load a benchmark: they skip handing the library the data folder, which would import
+# crlcli.evaluation (and hashlib's OpenSSL) for nothing on every run.
+_NO_BENCHMARKS = frozenset({"judge", "mix"})
+
+
 @app.callback()
 def _root(
+    ctx: typer.Context,
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging on stderr."),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
 ) -> None:
     setup_logging(verbose)
-    from .commands._env import configure_library
+    if ctx.invoked_subcommand not in _NO_BENCHMARKS:
+        from .commands._env import configure_library
 
-    configure_library()
+        configure_library()
 
 
 class Terminated(KeyboardInterrupt):
