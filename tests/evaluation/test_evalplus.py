@@ -197,3 +197,58 @@ def test_the_whole_set_cap_fails_a_solution_slow_in_total(data, pool):
     assert score.metrics == {"base": True, "plus": False} and score.verdicts["plus"].endswith("T"), score.verdicts
     assert set(score.verdicts["plus"][:-1]) <= {"A"}
     assert bench.score_code(task, canonical(task), pool).metrics == {"base": True, "plus": True}
+
+
+def test_encoded_inputs_and_output_sizes_are_cached_for_later_runs(tmp_path):
+    """Once every case was reached, a task's encoded inputs (with the decoding time of the large ones) and the
+    sizes and encoding times of its expected values are cached: a later run reads them instead of encoding and
+    timing again; a damaged or mismatched cache file is ignored and rewritten."""
+    from crlcli.evaluation.evalplus_check import EncodedInputs, ExpectedSizes
+    from crlcli.evaluation.evalplus_truth import TruthValues, outputs_cache_file
+    from crlcli.sandbox.runner_child import encode_value
+
+    big = list(range(20_000))
+    inputs = [[1, 2], [big]]
+    truth = TruthValues([encode_value(3), encode_value(big)])
+    in_file = tmp_path / "t.inputs-plus.json"
+    out_file = outputs_cache_file(in_file)
+    assert out_file.name == "t.outputs-plus.json"
+
+    enc, sizes = EncodedInputs(inputs, in_file), ExpectedSizes(truth, out_file)
+    first = [enc.get(i) for i in range(2)], [sizes.get(i) for i in range(2)]
+    assert first[0][0] == (encode_value([1, 2]), 0.0) and first[0][1][1] > 0  # the large input's decoding, timed
+    assert first[1][0] == (1, 0.0) and first[1][1][0] == len(encode_value(big)) and first[1][1][1] > 0
+    enc.save()
+    sizes.save()
+
+    # What a later run reads is what was saved: doctored times show that nothing is timed again.
+    cached_in, cached_out = json.loads(in_file.read_text()), json.loads(out_file.read_text())
+    cached_in["costs"][1], cached_out[1][1] = 0.25, 0.5
+    in_file.write_text(json.dumps(cached_in))
+    out_file.write_text(json.dumps(cached_out))
+    later_in, later_out = EncodedInputs(inputs, in_file), ExpectedSizes(truth, out_file)
+    assert later_in.get(1) == (first[0][1][0], 0.25) and later_in.encoded_count() == 2
+    assert later_out.get(1) == (first[1][1][0], 0.5)
+
+    # Damaged or for another task: computed again and rewritten.
+    out_file.write_text('[[1, "x"]]')
+    in_file.write_text(json.dumps({"texts": ["[]"], "costs": [0.0]}))
+    enc, sizes = EncodedInputs(inputs, in_file), ExpectedSizes(truth, out_file)
+    assert enc.encoded_count() == 0
+    assert [enc.get(i)[0] for i in range(2)] == [first[0][0][0], first[0][1][0]]
+    assert [sizes.get(i)[0] for i in range(2)] == [1, len(encode_value(big))]
+    enc.save()
+    sizes.save()
+    assert json.loads(in_file.read_text())["texts"] == [t for t, _ in first[0]]
+    assert [n for n, _ in json.loads(out_file.read_text())] == [1, len(encode_value(big))]
+
+
+def test_a_cached_task_scores_the_same(data, pool):
+    bench, tasks = tasks_of("humaneval+", data["humaneval"])
+    bench.prepare(list(tasks.values()))
+    t = tasks["HumanEval/12"]
+    first = bench.score_code(t, canonical(t), pool)
+    assert t.data["inputs_cache"].exists()
+    bench, tasks = tasks_of("humaneval+", data["humaneval"])
+    bench.prepare(list(tasks.values()))
+    assert bench.score_code(tasks["HumanEval/12"], canonical(t), pool).verdicts == first.verdicts

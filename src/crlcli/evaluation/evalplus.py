@@ -35,8 +35,8 @@ from .base import (Benchmark, Score, Task, all_passed, cache_dir, file_digest, f
 from .evalplus_check import (DIGEST_OVER, MBPP_NOT_NONE, REPLY_BUDGET, EncodedInputs, ExpectedSizes, compare,
                              effective_atols, numpy_module, same_text)
 from .evalplus_inputs import mbpp_inputs
-from .evalplus_truth import (MIN_TIME_LIMIT, TIME_LIMIT_FACTOR, TruthValues, ground_truth, inputs_cache_file,
-                             TASK_TIMEOUT, task_cap, time_limits)
+from .evalplus_truth import (MIN_TIME_LIMIT, TASK_TIMEOUT, TIME_LIMIT_FACTOR, TruthValues, ground_truth,
+                             inputs_cache_file, outputs_cache_file, task_cap, time_limits)
 
 URLS = {
     "humaneval": "https://github.com/evalplus/humanevalplus_release/releases/download/v0.1.10/HumanEvalPlus.jsonl.gz",
@@ -252,8 +252,9 @@ class EvalPlusBenchmark(Benchmark):
                     atols += effective_atols(self.dataset, ep, atol, truth["plus"])
                     limits += time_limits(truth["plus_time"], self.floor, self.factor)
                 expected = TruthValues(items)  # decoded when compared
+                cache = task.data.get("inputs_cache")
                 plan = _Plan(self.dataset, ep, args, expected, atols, limits, len(inputs["base"]),
-                             EncodedInputs(args, task.data.get("inputs_cache")), ExpectedSizes(expected))
+                             EncodedInputs(args, cache), ExpectedSizes(expected, outputs_cache_file(cache)))
                 self._plans[task.task_id] = plan
         return plan
 
@@ -285,6 +286,7 @@ class EvalPlusBenchmark(Benchmark):
             metrics["plus"] = base_ok and len(plus_v) == n - n_base and set(plus_v) <= {"A"}
             verdicts["plus"] = plus_v
         plan.encoded.save()  # for later runs, once a sample reached every input
+        plan.outputs.save()
         return Score(metrics=metrics, extracted=extracted or code, verdicts=verdicts)
 
     def _run_until_failure(self, pool: Any, code: str, plan: _Plan, lo: int, hi: int) -> str:

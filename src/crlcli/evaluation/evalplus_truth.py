@@ -118,6 +118,12 @@ def inputs_cache_file(cache_root: Path, task_id: str, plus: bool) -> Path:
     return _cache_file(root, task_id).with_suffix(".inputs-plus.json" if plus else ".inputs-base.json")
 
 
+def outputs_cache_file(inputs_cache: Path | None) -> Path | None:
+    """Where the sizes and encoding times of the expected values (evalplus_check.ExpectedSizes) of the same cases
+    are cached."""
+    return None if inputs_cache is None else inputs_cache.with_name(inputs_cache.name.replace(".inputs-", ".outputs-"))
+
+
 class TruthValues:
     """A task's canonical values as the cache holds them (tagged texts, or digests of huge ones), decoded one by
     one when a comparison first needs them (numpy values as numpy objects when the parent has numpy, as the
