@@ -149,6 +149,27 @@ def test_sysv_shared_memory_does_not_survive_the_candidate(sb, isolated):
     assert second["verdicts"] == "A", "a SysV segment of the previous candidate was still there"
 
 
+FDS = textwrap.dedent("""
+    import os
+    extra = []
+    for fd in range(1024):
+        try:
+            target = os.readlink("/proc/self/fd/%d" % fd)
+        except OSError:
+            continue
+        if fd > 3 or target.split(":")[0] in ("mnt", "ipc", "pid", "net", "user", "uts", "cgroup"):
+            extra.append(target)
+    print(extra)
+""")
+
+
+def test_a_candidate_holds_no_descriptor_of_the_runner(sb, isolated):
+    """The runner keeps its own namespaces open to come back to them after forking a candidate's PID 1: no
+    candidate process may inherit those (a way out of its namespaces), nor the runner's protocol pipes."""
+    for tests in (sb.stdio(("", "[]")), sb.stdio(("", "[]"), ("", "[]"))):
+        assert set(sb.run(FDS, tests)["verdicts"]) == {"A"}
+
+
 def test_tagged_values_round_trip_exactly():
     values = [None, True, 0, -5, 2**64 + 1, -(2**200), 1.5, float("inf"), float("-inf"), "x\udc80y", [1, (2, 3)],
               (), {1: "a", (1, 2): {3}}, frozenset({1, 2}), 3 + 4j, b"\x00\xff", bytearray(b"ab"), [[[]]]]
