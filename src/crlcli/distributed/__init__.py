@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+from typing import Any, Self
 
 from ..errors import CrlError, require_module
 from ..io import stdout_to_stderr
@@ -63,6 +63,37 @@ def connect(address: str | None = None, num_cpus: int | None = None, resources: 
         raise CrlError(f"cannot connect to {where}: {exc}",
                        hint="start one with `ray start --head` (docs/cluster.md), or pass its address") from exc
     return ray
+
+
+class ActorGroup:
+    """Ray actors this process started (`self.actors`), killed on close; the Ray connection is shut down too when
+    this group started a local instance for itself."""
+
+    actors: list[Any]
+
+    def _connect(self, address: str | None, **init_args: Any):
+        owned = not _initialized()
+        self._ray = connect(address, **init_args)
+        self._owns_ray = owned and not address
+        self.actors = []
+        return self._ray
+
+    def close(self) -> None:
+        ray = self._ray
+        for actor in self.actors:
+            try:
+                ray.kill(actor, no_restart=True)
+            except Exception:  # noqa: BLE001 - already gone
+                pass
+        self.actors = []
+        if self._owns_ray and ray.is_initialized():
+            ray.shutdown()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def alive_nodes(ray) -> list[dict[str, Any]]:

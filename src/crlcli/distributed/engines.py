@@ -25,7 +25,7 @@ from typing import Any
 from ..errors import CrlError
 from ..generation.base import Completion, SamplingParams
 from ..log import logger
-from . import _initialized, connect, quiet_stdout
+from . import ActorGroup, quiet_stdout
 
 START_TIMEOUT = 1800.0  # seconds for every engine to load its model (large models on cold disks are slow)
 
@@ -56,7 +56,7 @@ class EngineActor:
         return getattr(self.backend, "tokenizer", None)
 
 
-class RayEngines:
+class RayEngines(ActorGroup):
     """`engines` copies of generation backend `backend` (built with `options`) on a Ray cluster."""
 
     def __init__(self, backend: str, options: dict[str, Any], engines: int = 2, address: str | None = None,
@@ -65,9 +65,7 @@ class RayEngines:
                  env: dict[str, str] | None = None):
         if engines < 1:
             raise CrlError(f"--engines must be at least 1, got {engines}")
-        owned = not _initialized()
-        self._ray = ray = connect(address)
-        self._owns_ray = owned and not address
+        ray = self._connect(address)
         self.name = backend
         self.model = options.get("model")
         self._tokenizer: Any = None
@@ -164,20 +162,3 @@ class RayEngines:
             if ok:
                 return [self._ray.get(call(self.actors[i]))]
         return default
-
-    def close(self) -> None:
-        ray = self._ray
-        for actor in getattr(self, "actors", []):
-            try:
-                ray.kill(actor, no_restart=True)
-            except Exception:  # noqa: BLE001 - already gone
-                pass
-        self.actors = []
-        if self._owns_ray and ray.is_initialized():
-            ray.shutdown()
-
-    def __enter__(self) -> "RayEngines":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()

@@ -27,7 +27,7 @@ from typing import Any
 from ..errors import CrlError
 from ..judging import JudgeStats, checked_codes
 from ..sandbox import Limits
-from . import _initialized, alive_nodes, connect, quiet_stdout
+from . import ActorGroup, alive_nodes, quiet_stdout
 
 PLACEMENT_TIMEOUT = 300.0  # seconds to wait for the pools to be placed and their sandboxes probed
 
@@ -66,7 +66,7 @@ class _Entry:
     missing: int = 0
 
 
-class RayJudge:
+class RayJudge(ActorGroup):
     """Sandbox pools on a Ray cluster. By default one pool per live node with all of that node's CPUs
     (`workers` > 0: at most that many per node); `pools=N` instead places N pools of `workers` cores each
     wherever Ray finds room (several pools on one machine simulate several nodes)."""
@@ -76,9 +76,7 @@ class RayJudge:
                  batch_size: int = 16, depth: int = 3, max_restarts: int = 3, python: str | None = None):
         if batch_size < 1 or depth < 1:
             raise CrlError("batch size and depth must be at least 1")
-        owned = not _initialized()
-        self._ray = ray = connect(address, num_cpus=os.cpu_count() if not address else None)
-        self._owns_ray = owned and not address
+        ray = self._connect(address, num_cpus=os.cpu_count() if not address else None)
         self.limits, self.batch_size, self.depth = limits, batch_size, depth
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
@@ -245,21 +243,3 @@ class RayJudge:
                     ray.cancel(ref, force=False)
                 except Exception:  # noqa: BLE001 - finished or gone already
                     pass
-
-    def close(self) -> None:
-        ray = self._ray
-        for actor in getattr(self, "actors", []):
-            try:
-                ray.kill(actor, no_restart=True)
-            except Exception:  # noqa: BLE001 - already gone
-                pass
-        self.actors = []
-        if self._owns_ray and ray.is_initialized():
-            ray.shutdown()
-
-    def __enter__(self) -> "RayJudge":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
