@@ -40,16 +40,22 @@ _serial = itertools.count()
 _PROCS_OVERHEAD = 8  # bwrap, the runner, its supervisor, the per-candidate runner, the compile child
 
 
+_jobs = itertools.count(1)  # job numbers: unique in this process, so no two requests ever share one
+
 # A case's frame header exactly as runner_case.Candidate.emit writes it; anything else goes through json.
-_CASE_HEADER = re.compile(rb'\{"case":(\d{1,9}),"s":"([A-Za-z]{1,2})","ms":(\d{1,12})\}')
+_CASE_HEADER = re.compile(rb'\{"job":(\d{1,18}),"case":(\d{1,9}),"s":"([A-Za-z]{1,2})","ms":(\d{1,12})\}')
 
 
 def _header(raw: bytes) -> Any:
-    """A frame header: the runner's per-case form parsed directly (one per test case), the rest as JSON."""
+    """A frame header: the runner's per-case form parsed directly (one per test case), the rest as JSON.
+    Raises ValueError (json.JSONDecodeError is one) on anything that is not JSON."""
     m = _CASE_HEADER.fullmatch(raw)
     if m is not None:
-        return {"case": int(m[1]), "s": m[2].decode(), "ms": int(m[3])}
-    return json.loads(raw)
+        return {"job": int(m[1]), "case": int(m[2]), "s": m[3].decode(), "ms": int(m[4])}
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, RecursionError) as exc:  # bytes that are not UTF-8, nesting past the stack
+        raise ValueError(f"runner frame header: {exc!r:.80}") from None
 
 
 class Sandbox:
@@ -63,6 +69,7 @@ class Sandbox:
         self.uid = UID_BASE + (os.getpid() % 1_000_000) * 256 + slot % 256 if info.root else None
         self.proc: subprocess.Popen | None = None
         self.groups: WorkerCgroups | None = None
+        self.stale = 0  # frames dropped because they carried another job's number
 
     def fits(self, max_procs: int, memory_mb: int) -> bool:
         """Was this sandbox started with room for a candidate with these limits?"""
@@ -127,11 +134,15 @@ class Sandbox:
 
     def frames(self, msg: dict, timeout: float, max_body: int) -> Iterator[tuple[dict, bytes]]:
         """Send one message, then yield the runner's frames (header, body) as they arrive. On timeout, death or a
-        malformed frame the sandbox is killed and the iteration ends early."""
+        malformed frame the sandbox is killed and the iteration ends early.
+
+        The message gets a job number of its own, which the runner puts in every reply; a frame with another
+        number (one that an earlier job left unread) is dropped and counted in `stale`, never yielded."""
         if self.proc is None:
             return
         deadline = time.monotonic() + timeout
-        data = json.dumps(msg).encode()
+        jid = next(_jobs)
+        data = json.dumps({**msg, "job": jid}).encode()
         data = memoryview(struct.pack(">I", len(data)) + data)
         wfd, rfd, efd = self.proc.stdin.fileno(), self.proc.stdout.fileno(), self.proc.stderr.fileno()
         os.set_blocking(wfd, False)
@@ -166,6 +177,10 @@ class Sandbox:
                     del buf[:_HEAD.size + hlen + blen]
                     if not isinstance(header, dict):
                         raise ValueError("runner frame header is not an object")
+                    if header.get("job") != jid:
+                        self.stale += 1
+                        logger.warning(f"sandbox {self.slot}: dropped a frame of another job ({header!r:.80})")
+                        continue
                     yield header, body
         except (TimeoutError, EOFError, OSError, ValueError) as exc:
             logger.debug(f"sandbox {self.slot}: {exc!r}")
@@ -272,6 +287,8 @@ class SandboxPool:
         self._lock = threading.Lock()
         self._pid = os.getpid()  # a forked child has none of our threads or sandboxes
         self._killing = False
+        self.replaced = 0  # worker sandboxes stopped because handling a job raised (never reused after that)
+        self.stale_frames = 0  # frames of another job than the one being read, dropped (Sandbox.frames)
         self._boxes: list[Sandbox | None] = [None] * self.workers
         self._threads = [threading.Thread(target=self._work, args=(k,), name=f"crl-judge-{k}", daemon=True)
                          for k in range(self.workers)]
@@ -327,21 +344,26 @@ class SandboxPool:
                     continue
                 if not job.future.set_running_or_notify_cancel():
                     continue
+                letters = Verdicts(job.prep)
                 try:
-                    box = self._run(slot, box, job)
-                except BaseException as exc:  # noqa: BLE001 - a bug here must not hang the caller
-                    logger.debug(f"judge worker {slot}: {exc!r}")
-                    if not job.future.done():
-                        job.future.set_result(result_dict("S" * len(job.prep.expected), 0, job.prep.trust))
+                    box = self._run(slot, box, job, letters)
+                except BaseException as exc:  # noqa: BLE001 - a bug here must not hang the caller or the next job
+                    # Whatever raised, the sandbox may hold this job's unread frames: it is never used again.
+                    logger.warning(f"judge worker {slot}: {exc!r:.200}; its sandbox is replaced")
+                    self.replaced += 1
+                    for broken in {id(b): b for b in (box, self._boxes[slot]) if b is not None}.values():
+                        broken.stop()
+                    box = self._boxes[slot] = None
+                    if not job.future.done():  # the cases decided so far stand; the rest are S
+                        job.future.set_result(result_dict(letters.text(), 0, job.prep.trust))
         finally:
             if box is not None:
                 box.stop(graceful=not self._killing)
             self._boxes[slot] = None
 
-    def _run(self, slot: int, box: Sandbox | None, job: _Job) -> Sandbox | None:
+    def _run(self, slot: int, box: Sandbox | None, job: _Job, letters: Verdicts) -> Sandbox | None:
         prep, start = job.prep, time.monotonic()
         budget = prep.budget if job.deadline is None else min(prep.budget, job.deadline - start)
-        letters = Verdicts(prep)
         if budget > 0:
             msg = prep.message
             procs, memory = max(self.limits.max_procs, msg["max_procs"]), worker_memory_mb(msg["memory_mb"], msg["tmpfs_mb"])
@@ -358,25 +380,42 @@ class SandboxPool:
                         logger.warning(f"sandbox start failed: {exc.message}")
                     box = None
             if box is not None and not self._killing:
-                msg = dict(prep.message, uid=box.uid)
-                left = max(budget - (time.monotonic() - start), 0.01)
-                ended = False
-                # Each case is compared as its frame arrives and its output dropped: a candidate's outputs are
-                # never all held at once.
-                for header, body in box.frames(msg, left, prep.message["max_output"]):
-                    if "end" in header:
-                        ended = True
-                        break
-                    if "error" in header:
-                        logger.warning(f"sandbox failure: {header['error']}")
-                    elif not letters.add(header, body):
-                        logger.warning(f"judge worker {slot}: malformed runner reply {header!r}; sandbox restarted")
-                        box.stop()
-                        break
-                if not ended and not self._killing:
-                    logger.debug(f"judge worker {slot}: sandbox killed (budget {budget:.1f}s)")
+                self._judge(slot, box, dict(prep.message, uid=box.uid), max(budget - (time.monotonic() - start), 0.01),
+                            letters)
         job.future.set_result(result_dict(letters.text(), int((time.monotonic() - start) * 1000), prep.trust))
         return box
+
+    def _judge(self, slot: int, box: Sandbox, msg: dict, left: float, letters: Verdicts) -> None:
+        """Read one candidate's frames and fill its letters. Each case is compared as its frame arrives and its
+        output dropped: a candidate's outputs are never all held at once."""
+        groups = box.groups if box.groups is not None and "memory" in box.groups.dirs else None
+        ooms = groups.oom_kills() if groups is not None else 0
+        ended = False
+        frames = box.frames(msg, left, msg["max_output"])
+        try:
+            for header, body in frames:
+                if "end" in header:
+                    ended = True
+                    break
+                if "error" in header:
+                    logger.warning(f"sandbox failure: {header['error']!r:.300}")
+                    continue
+                if header.get("s") == "R" and groups is not None and groups.oom_kills() > ooms:
+                    # Killed by the kernel because the worker's memory group was full (memory RLIMIT_AS does not
+                    # see: memfd, shared memory, tmpfs): the candidate's memory limit, from a counter it cannot set.
+                    ooms = groups.oom_kills()
+                    header["s"] = "M"
+                if not letters.add(header, body):
+                    logger.warning(f"judge worker {slot}: malformed runner reply {header!r:.200}; sandbox restarted")
+                    box.stop()
+                    break
+        finally:
+            frames.close()
+            self.stale_frames += box.stale
+            box.stale = 0
+        if not ended and not self._killing:
+            box.stop()  # it may still be writing this job's frames: never read them as another job's
+            logger.debug(f"judge worker {slot}: sandbox killed (budget {left:.1f}s)")
 
     def close(self, kill: bool = False) -> None:
         """Stop the workers and their sandboxes and remove the cgroups, after finishing what is queued.

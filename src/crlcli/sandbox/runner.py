@@ -8,7 +8,9 @@ Candidate code only ever runs in those children, as an unprivileged uid with rli
 sent here: replies carry raw stdout or tagged return values, and the host compares.
 
 Protocol on fds 0/1 (moved aside at start): requests are a 4-byte big-endian length + JSON; replies are frames
-(runner_case.send_frame): a ping gets one, a candidate one per case as it finishes, then {"end": true}.
+(runner_case.send_frame): a ping gets one, a candidate one per case as it finishes, then {"end": true}. Every
+reply carries the request's "job" number, so that the host can tell a frame of the job it is reading from one
+that an earlier job left in the pipe (it drops those).
 """
 
 import json
@@ -81,8 +83,8 @@ def main():
             if nested is None:
                 nested = job.get("nested", True) and probe_nested()
                 seccomp = probe_seccomp()
-            send_frame(OUT_FD, {"ok": True, "nested": nested, "root": os.geteuid() == 0, "seccomp": seccomp,
-                                "python": sys.version.split()[0]})
+            send_frame(OUT_FD, {"job": job.get("job", 0), "ok": True, "nested": nested, "root": os.geteuid() == 0,
+                                "seccomp": seccomp, "python": sys.version.split()[0]})
             continue
         job["nested"], job["seccomp"] = bool(nested), seccomp
         run_candidate(job)
@@ -119,7 +121,7 @@ def probe_nested():
 _own_ns = []  # (fd, flag) of this runner's own mount, IPC and PID namespaces, to come back to after a fork
 
 
-def enter_candidate(body, tmpfs_mb, uid=None, report=True):
+def enter_candidate(body, tmpfs_mb, uid=None, report=True, jid=0):
     """Fork PID 1 of fresh mount + PID + IPC namespaces (SysV shared memory and message queues die with the
     candidate) with a size-capped tmpfs on /tmp and /dev/shm, run body() in it, and return its pid.
 
@@ -147,7 +149,7 @@ def enter_candidate(body, tmpfs_mb, uid=None, report=True):
             except BaseException as exc:
                 if report:
                     try:
-                        send_frame(OUT_FD, {"error": "runner: %r" % (exc,)})
+                        send_frame(OUT_FD, {"job": jid, "error": "runner: %r" % (exc,)})
                     except BaseException:
                         pass
                 os._exit(1)
@@ -162,21 +164,23 @@ def enter_candidate(body, tmpfs_mb, uid=None, report=True):
 def run_candidate(job):
     """Fork the per-candidate runner, which streams the cases' frames to the host itself; whatever happens to
     it, close the candidate with an end frame."""
+    jid = job.get("job", 0)
     try:
         if job["nested"]:
-            pid = enter_candidate(lambda: Candidate(job, "/tmp", OUT_FD).run(), job["tmpfs_mb"], job.get("uid"))
+            pid = enter_candidate(lambda: Candidate(job, "/tmp", OUT_FD).run(), job["tmpfs_mb"], job.get("uid"),
+                                  jid=jid)
         else:
             pid = os.fork()
             if pid == 0:
                 try:
                     run_plain(job)
                 except BaseException as exc:
-                    send_frame(OUT_FD, {"error": "runner: %r" % (exc,)})
+                    send_frame(OUT_FD, {"job": jid, "error": "runner: %r" % (exc,)})
                 os._exit(0)
         os.waitpid(pid, 0)
     except OSError as exc:
-        send_frame(OUT_FD, {"error": "runner: %r" % (exc,)})
-    send_frame(OUT_FD, {"end": True})
+        send_frame(OUT_FD, {"job": jid, "error": "runner: %r" % (exc,)})
+    send_frame(OUT_FD, {"job": jid, "end": True})
 
 
 def run_plain(job):

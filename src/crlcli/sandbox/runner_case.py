@@ -57,8 +57,9 @@ def _check(ret, what):
 
 
 # Runner -> host frames: >II (header length, body length), a JSON header, raw body bytes. Per case the header is
-# {"case": i, "s": "ok" | failure letter, "ms": ...} and the body the raw stdout (stdio) or the tagged return
-# value (call); the host compares each case as it arrives and drops it. Never a success letter: only the host
+# {"job": n, "case": i, "s": "ok" | failure letter, "ms": ...} (n: the request's job number, see runner.py) and
+# the body the raw stdout (stdio) or the tagged return value (call); the host compares each case as it arrives
+# and drops it. Never a success letter: only the host
 # decides that a case passed, except for the in-process assert harness ("s": "A", trust "in-process").
 REPLY_HEAD = struct.Struct(">II")
 MAX_REPLY = 64 << 20  # bytes of outputs per candidate; the cases after that get "O" without their output
@@ -74,6 +75,7 @@ class Candidate(TestDrivers):
 
     def __init__(self, job, work, reply_fd):
         self.job = job
+        self.jid = int(job.get("job", 0))
         self.work = work
         self.reply_fd = reply_fd
         self.uid = job.get("uid")
@@ -138,7 +140,7 @@ class Candidate(TestDrivers):
             self.sent += len(body)
             if self.sent > MAX_REPLY:
                 letter, body = "O", b""
-        head = b'{"case":%d,"s":"%s","ms":%d}' % (i, letter.encode(), ms)  # json.dumps of it, faster
+        head = b'{"job":%d,"case":%d,"s":"%s","ms":%d}' % (self.jid, i, letter.encode(), ms)  # json.dumps, faster
         self.pending += REPLY_HEAD.pack(len(head), len(body)) + head
         if len(body) > 1 << 16:
             self.flush()
