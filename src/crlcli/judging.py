@@ -33,6 +33,7 @@ class JudgeStats:
     rejected: int = 0
     labels_t: int = 0
     in_process: int = 0  # candidates whose tests ran in their own process (trust "in-process")
+    returns_only: int = 0  # candidates with call cases that check only that the call returns (records.RETURNS_ONLY)
 
     def judged(self, cand: dict[str, Any], result: dict[str, Any], threshold: float) -> None:
         """Give `cand` the judgment of its sandbox result, and count it."""
@@ -42,6 +43,7 @@ class JudgeStats:
         self.passed += result["passed"]
         self.labels_t += cand["judgment"]["label"] == "T"
         self.in_process += cand["judgment"]["trust"] == "in-process"
+        self.returns_only += cand["judgment"]["trust"] == "returns-only"
 
 
 def judgment(result: dict[str, Any], threshold: float) -> dict[str, Any]:

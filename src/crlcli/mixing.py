@@ -22,7 +22,7 @@ from . import jsonx
 from .asserts import convert as convert_asserts
 from .errors import CrlError
 from .prompts import load_template, render
-from .records import candidates_of, check_problem
+from .records import RETURNS_ONLY, candidates_of, check_problem, returns_only_cases
 from .tokens import load_tokenizer
 
 CRL_TEMPLATE = "crl_critique.txt"
@@ -45,6 +45,8 @@ def judged_candidates(problem: dict[str, Any]) -> list[dict[str, Any]]:
 
 IN_PROCESS_HINT = ("pass --skip-invalid FILE to set those problems aside (listed in FILE), or "
                    "--allow-in-process-tests to train on them anyway (a policy can learn to fool them)")
+RETURNS_ONLY_HINT = ("pass --skip-invalid FILE to set those problems aside (listed in FILE), give those cases an "
+                     "'output', or pass --allow-returns-only-tests to train on them anyway")
 
 
 def rl_label(problem: dict[str, Any]) -> dict[str, Any]:
@@ -73,6 +75,7 @@ class MixStats:
     rl_converted: int = 0  # RL rows whose assert tests became parent-compared call cases
     rl_in_process: int = 0  # RL rows left with in-process assert tests (only with allow_in_process)
     rl_set_aside: int = 0  # problems left out because their RL tests would run in-process (--skip-invalid)
+    rl_returns_only: int = 0  # RL rows kept with returns_only call cases (only with allow_returns_only)
     in_process_reasons: Counter = field(default_factory=Counter)
 
     @property
@@ -112,6 +115,7 @@ class MixStats:
             "rl_rows_converted_from_assert": self.rl_converted,
             "rl_rows_in_process": self.rl_in_process,
             "rl_rows_set_aside": self.rl_set_aside,
+            "rl_rows_returns_only": self.rl_returns_only,
             "in_process_reasons": dict(self.in_process_reasons.most_common()),
             "prompt_tokens": {k: summary(v) for k, v in self.prompt_tokens.items()} if any(
                 self.prompt_tokens.values()
@@ -173,6 +177,7 @@ def mix(
     allow_in_process: bool = False,
     places: Sequence[str] | None = None,
     set_aside: Callable[[int, str], None] | None = None,
+    allow_returns_only: bool = False,
 ) -> list[dict[str, Any]]:
     """Turn problem records into training rows (in shuffled order). `count_tokens(content) -> int` is optional.
 
@@ -196,7 +201,7 @@ def mix(
     rng = random.Random(seed)  # one generator, drawn in a fixed order: the shuffle, then the candidate picks
     order, crl_set = _assign(items, crl_ratio, rng, st)
     labels = {i: rl_label(items[i]) for i in order if i not in crl_set}
-    dropped = _check_in_process(items, labels, st, allow_in_process, places, set_aside)
+    dropped = _check_in_process(items, labels, st, allow_in_process, places, set_aside, allow_returns_only)
     order = [i for i in order if i not in dropped]
     picks = _pick_candidates(items, [i for i in order if i in crl_set], pick, rng)
 
@@ -260,32 +265,44 @@ def _case_count(tests: dict[str, Any]) -> int:
 
 def _check_in_process(items: list[dict[str, Any]], labels: dict[int, dict[str, Any]], st: MixStats,
                       allow: bool, places: Sequence[str] | None,
-                      set_aside: Callable[[int, str], None] | None) -> set[int]:
-    """Count RL rows by how their tests are compared; refuse in-process ones unless allowed, or hand them to
-    `set_aside`; returns the problems left out."""
-    bad = []
+                      set_aside: Callable[[int, str], None] | None, allow_returns_only: bool = False) -> set[int]:
+    """Count RL rows by how their tests are compared; refuse in-process ones (and ones with returns_only call
+    cases, which pass whatever the call returns) unless allowed, or hand them to `set_aside`; returns the
+    problems left out."""
+    in_process, returns_only = [], []
     for i, label in labels.items():
         tests = label["tests"]
         if tests.get("converted_from") == "assert":
             st.rl_converted += 1
         if tests.get("type") == "assert":
             st.in_process_reasons.update(convert_asserts(items[i]["tests"])[1].reasons)
-            bad.append(i)
-    if allow or not bad:
-        st.rl_in_process += len(bad)
+            in_process.append(i)
+        elif returns_only_cases(tests):
+            returns_only.append(i)
+    if allow:
+        st.rl_in_process += len(in_process)
+    if allow_returns_only:
+        st.rl_returns_only += len(returns_only)
+    bad = sorted((in_process if not allow else []) + (returns_only if not allow_returns_only else []))
+    if not bad:
         return set()
+    refused_ro = set(returns_only) if not allow_returns_only else set()
 
     def why(i: int) -> str:
+        if i in refused_ro:
+            n = returns_only_cases(items[i]["tests"])
+            return (f"record {items[i]['id']!r}: {n} of its call cases are marked {RETURNS_ONLY} (they pass "
+                    "whatever the call returns), so an RL reward from them says nothing about correctness")
         reasons = ", ".join(sorted(convert_asserts(items[i]["tests"])[1].reasons)) or "not convertible"
         return (f"record {items[i]['id']!r}: its assert tests would run in the candidate's process ({reasons}), "
                 "so an RL reward from them can be fooled")
 
     if set_aside is None:
-        i = min(bad)
+        i = bad[0]
         where = f"{places[i]}: " if places is not None and i < len(places) else ""
         more = f" ({len(bad) - 1} more RL row(s) like it)" if len(bad) > 1 else ""
-        raise CrlError(f"{where}{why(i)}{more}", hint=IN_PROCESS_HINT)
-    for i in sorted(bad):
+        raise CrlError(f"{where}{why(i)}{more}", hint=RETURNS_ONLY_HINT if i in refused_ro else IN_PROCESS_HINT)
+    for i in bad:
         set_aside(i, why(i))
     st.rl_set_aside += len(bad)
     return set(bad)

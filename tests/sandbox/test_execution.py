@@ -84,8 +84,13 @@ def test_call_return_values_are_json(sb):
 
 
 def test_call_without_expected_output_checks_it_returns(sb):
-    tests = {"type": "call", "fn_name": "f", "cases": [{"input": [1]}, {"input": [0]}]}
-    assert sb.run("def f(x):\n    return 1 / x\n", tests)["verdicts"] == "AR"
+    # only when the case says so (records.RETURNS_ONLY); without the flag such a case is refused (issue 24)
+    tests = {"type": "call", "fn_name": "f", "cases": [{"input": [1], "returns_only": True},
+                                                       {"input": [0], "returns_only": True}]}
+    result = sb.run("def f(x):\n    return 1 / x\n", tests)
+    assert result["verdicts"] == "AR" and result["trust"] == "returns-only"
+    with pytest.raises(CrlError, match="has no 'output'"):
+        sb.run("def f(x):\n    return 1\n", {"type": "call", "fn_name": "f", "cases": [{"input": [1]}]})
 
 
 def test_assert_cases_each_with_a_program(sb):

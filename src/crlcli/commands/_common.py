@@ -11,7 +11,7 @@ import typer
 from ..errors import CrlError, UsageError
 from ..io import JsonlReader, JsonlWriter, SkipLog, done_ids
 from ..log import logger
-from ..records import json_type
+from ..records import candidate_id_problem, check_problem, json_type
 
 InputOpt = Annotated[
     Optional[Path], typer.Option("--input", "-i", help="JSON Lines input (.gz allowed); default stdin.")
@@ -143,7 +143,10 @@ class Stage:
         output: Path | None,
         skip_invalid: Path | None = None,
         resume: bool = False,
+        problems: dict[str, bool] | None = None,
     ):
+        """`problems`: the records are problem records, each checked by `records.check_problem(**problems)`
+        (the one validation every stage uses) and rejected through the reader's stop-or-skip policy."""
         if resume and output is None:
             raise UsageError("--resume needs -o/--output FILE", hint="resume appends to the file given with -o")
         if output is not None and input is not None and Path(output).resolve() == Path(input).resolve():
@@ -154,12 +157,24 @@ class Stage:
         self.resume = resume
         self.output = output
         self.skipped_done = 0
+        self.problems = problems
+        self.candidate_warnings = 0
 
     def records(self) -> Iterator[dict[str, Any]]:
         for rec in unique_ids(self.reader, self.reader):
             if self.done and rec["id"] in self.done:
                 self.skipped_done += 1
                 continue
+            if self.problems is not None:
+                why = check_problem(rec, **self.problems)
+                if why:
+                    self.reader.reject(rec, why)
+                    continue
+                why = candidate_id_problem(rec)
+                if why:
+                    self.candidate_warnings += 1
+                    if self.candidate_warnings <= 3:
+                        logger.warning(f"{self.reader.where()}: {why}")
             yield rec
 
     def run(self, process: Callable[[Iterator[dict[str, Any]]], Iterator[dict[str, Any]]]) -> int:
@@ -176,5 +191,7 @@ class Stage:
             self.skip.close()
             if self.skip.count:
                 logger.warning(f"skipped {self.skip.count} invalid line(s); see {self.skip.path}")
+        if self.candidate_warnings > 3:
+            logger.warning(f"{self.candidate_warnings} record(s) in all had candidates without a unique id")
         if self.skipped_done:
             logger.info(f"resume: {self.skipped_done} record(s) already in {self.output}, skipped")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -10,7 +9,6 @@ import typer
 
 from ..errors import UsageError
 from ..log import logger
-from ..records import field_problem
 from ._common import (EnginesOpt, InputOpt, OutputOpt, RayAddressOpt, ResumeOpt, SkipInvalidOpt, Stage,
                       backend_options, renamed)
 
@@ -79,7 +77,10 @@ def register(app: typer.Typer) -> None:
                                 seed=seed)
         template_spec = prompt_template or DEFAULT_TEMPLATE
         template = load_template(template_spec)
-        stage = Stage(input, output, skip_invalid, resume)
+        # mutate never prompts, so it may go without a question; the generated records are judged later, so
+        # tests are checked when present
+        stage = Stage(input, output, skip_invalid, resume,
+                      problems={"question": backend != "mutate", "tests": False})
         options = backend_options(backend, base_url=base_url, device=device, concurrency=concurrency,
                                   timeout=renamed("--request-timeout", request_timeout, "--timeout", old_timeout),
                                   tensor_parallel_size=tensor_parallel_size, seed=seed, engines=engines,
@@ -89,19 +90,9 @@ def register(app: typer.Typer) -> None:
                                enable_thinking=thinking, raw_prompt=raw_prompt, keep_raw=keep_raw,
                                batch_size=batch_size)
         stats = GenStats()
-        # mutate never prompts, so it may go without a question; a question of the wrong type is an error for all
-        question_optional = backend == "mutate"
-
-        def valid(records: Iterator[dict]) -> Iterator[dict]:
-            for rec in records:
-                if isinstance(rec.get("question"), str) or (question_optional and "question" not in rec):
-                    yield rec
-                else:  # reject() puts the file:line in front of the reason itself
-                    stage.reader.reject(rec, f"record {rec['id']!r}: " + field_problem(rec, "question", "a string"))
-
         with Meter("gen-candidates", unit="prob", extra=("tokens", "cand")) as meter:
             stage.run(lambda recs: generate_candidates(
-                valid(recs), engine, settings, stats,
+                recs, engine, settings, stats,
                 on_batch=lambda probs, toks, kept: meter.advance(probs, tokens=toks, cand=kept)))
             elapsed = max(meter.elapsed, 1e-9)
         done = stats.completions

@@ -113,7 +113,8 @@ def register(app: typer.Typer) -> None:
             raise UsageError(f"--max-output: {exc}") from None
         except CrlError as exc:
             raise UsageError(exc.message, exc.hint) from None
-        stage = Stage(input, output, skip_invalid, resume)
+        # tests are needed (and checked by the sandbox's prepare) only for records with candidates
+        stage = Stage(input, output, skip_invalid, resume, problems={"question": False, "tests": False})
         # SIGTERM unwinds like Ctrl-C (crlcli.cli's boundary), so every sandbox is killed and every cgroup removed.
         if ray_address:
             from ..distributed.judge import RayJudge
@@ -154,5 +155,9 @@ def register(app: typer.Typer) -> None:
                 logger.warning(f"{stats.in_process} candidate(s) were judged by assert tests that stay in the "
                                "candidate's process (judgment.trust \"in-process\": a candidate can fool them); "
                                "crl mix refuses them for RL unless --allow-in-process-tests")
+            if stats.returns_only:
+                logger.warning(f"{stats.returns_only} candidate(s) had call cases marked returns_only (they pass "
+                               "whatever the call returns; judgment.trust \"returns-only\"); crl mix keeps them out "
+                               "of RL rows unless --allow-returns-only-tests")
             if stats.no_candidates:
                 logger.warning(f"{stats.no_candidates} record(s) had no candidates and passed through unjudged")

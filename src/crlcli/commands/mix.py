@@ -56,10 +56,15 @@ def register(app: typer.Typer) -> None:
                          help="Keep RL rows whose assert tests run in the candidate's process (a policy can fool "
                               "them); counted in the stats and warned about."),
         ] = False,
+        allow_returns_only_tests: Annotated[
+            bool,
+            typer.Option("--allow-returns-only-tests",
+                         help="Keep RL rows with call cases marked returns_only (they pass whatever the call "
+                              "returns); counted in the stats and warned about."),
+        ] = False,
     ) -> None:
         from ..errors import UsageError
         from ..mixing import FORMATS, PICKS, MixStats, mix, token_counter
-        from ..records import check_problem
 
         if crl_pick not in PICKS:
             raise UsageError(f"--crl-pick must be one of {', '.join(PICKS)}, got {crl_pick!r}")
@@ -68,17 +73,13 @@ def register(app: typer.Typer) -> None:
         if not 0.0 <= crl_ratio <= 1.0:
             raise UsageError(f"--crl-ratio must be between 0 and 1, got {crl_ratio}")
         counter = token_counter(tokenizer) if tokenizer else None
-        stage = Stage(input, output, skip_invalid)
+        stage = Stage(input, output, skip_invalid, problems={})
 
         places: list[str] = []  # file:line of each problem, for messages about it
         kept: list[dict] = []
 
         def valid():
             for rec in stage.records():
-                reason = check_problem(rec)
-                if reason:
-                    stage.reader.reject(rec, reason)
-                    continue
                 places.append(stage.reader.where())
                 kept.append(rec)
                 yield rec
@@ -101,6 +102,7 @@ def register(app: typer.Typer) -> None:
             allow_in_process=allow_in_process_tests,
             places=places,
             set_aside=set_aside if skip_invalid is not None else None,
+            allow_returns_only=allow_returns_only_tests,
         )
         stage.run(lambda _records: iter(rows))
         report = st.to_dict()
@@ -127,10 +129,13 @@ def _print_stats(report: dict) -> None:
             f"{report['rl_rows_in_process']} RL row(s) keep in-process assert tests (--allow-in-process-tests): "
             f"a policy can fool them; not convertible because: {reasons}"
         )
+    if report["rl_rows_returns_only"]:
+        logger.warning(f"{report['rl_rows_returns_only']} RL row(s) keep call cases marked returns_only "
+                       "(--allow-returns-only-tests): those cases pass whatever the call returns")
     if report["rl_rows_set_aside"]:
         logger.warning(
             f"{report['rl_rows_set_aside']} problem(s) left out (in --skip-invalid): their RL tests would run in "
-            "the candidate's process"
+            "the candidate's process or only check that a call returns"
         )
     if report["rl_rows_without_tests"]:
         logger.warning(f"{report['rl_rows_without_tests']} RL row(s) have no test case: their reward is always 0")

@@ -51,7 +51,10 @@ class Prepared:
     def trust(self) -> str:
         """"parent": every pass was decided here from values compared here; "in-process": an assert harness in
         the candidate's process reported it (forgeable by a candidate that knows the harness)."""
-        return "in-process" if self.kind == "assert" else "parent"
+        if self.kind == "assert":
+            return "in-process"
+        # returns_only cases pass whatever the call returns: not a test of correctness, kept out of RL rewards
+        return "returns-only" if self.check is None and any(e is _NO_OUTPUT for e in self.expected) else "parent"
 
 
 def prepare(code: str, tests: Any, limits: Limits, check: Callable[[int, Any], bool] | None = None,
@@ -61,7 +64,7 @@ def prepare(code: str, tests: Any, limits: Limits, check: Callable[[int, Any], b
     Assert tests that convert exactly (crlcli.asserts) run as parent-compared call cases, whoever made them."""
     if not isinstance(code, str):
         raise CrlError(f"candidate code must be a string, got {type(code).__name__}")
-    why = check_tests(tests)  # the shape (records.py); the case-by-case checks follow
+    why = check_tests(tests, outputs=check is None)  # records.py: the one check of a record's tests
     if why:
         raise CrlError(why, hint="see docs/formats.md")
     kind = tests["type"]
@@ -102,9 +105,9 @@ def prepare(code: str, tests: Any, limits: Limits, check: Callable[[int, Any], b
             expected.append(out)
         elif kind == "call":
             inputs.append(_call_input(case, where, tests.get("tagged_args"), python_values))
-            if "output" not in case:
+            if "output" not in case:  # check_tests let it through: returns_only, or a parent-side check
                 expected.append(_NO_OUTPUT)
-            elif case.get("compare") == "python":
+            elif case.get("compare") == "python" or python_values and _identity_case(case):
                 expected.append(_PythonExpected(case, where))
             else:
                 expected.append(case["output"])
@@ -154,12 +157,20 @@ def _call_input(case: dict, where: str, tagged_text: Any, python_values: bool) -
     return decode_call_args(case.get("input", []), where)
 
 
-class _PythonExpected:
-    """A converted assert's expected value, compared with Python's == (crlcli.asserts.python_equal)."""
+def _identity_case(case: dict) -> bool:
+    """A converted `f(x) is True|False|None` case (no `compare` key, a singleton output)."""
+    return "compare" not in case and (case.get("output") is None or isinstance(case.get("output"), bool))
 
-    __slots__ = ("value", "atol", "rtol")
+
+class _PythonExpected:
+    """A converted assert's expected value, compared with Python's == (crlcli.asserts.python_equal), or for
+    `is True|False|None` with Python's `is`: only the singleton itself (numpy's True_ is not True, in Python
+    too), where the JSON comparison would take any value that reads as true."""
+
+    __slots__ = ("value", "atol", "rtol", "identity")
 
     def __init__(self, case: dict, where: str):
+        self.identity = _identity_case(case)
         try:
             self.value = asserts.expected_value(case)
         except ValueError as exc:
@@ -171,6 +182,8 @@ class _PythonExpected:
                 raise CrlError(f"{where}.{name} must be a number >= 0")
 
     def matches(self, value: Any) -> bool:
+        if self.identity:
+            return value is self.value  # decode_value gives the singletons themselves for JSON true/false/null
         return asserts.python_equal(value, self.value, self.atol, self.rtol)
 
 
@@ -217,6 +230,14 @@ class Verdicts:
         return True
 
     def _compare(self, i: int, body: bytes) -> str:
+        """Case i's letter from its stdout or tagged return value. The boundary of the parent's handling of a
+        candidate's value: whatever decoding or comparing it raises is a wrong answer for this case only."""
+        try:
+            return self._compare_value(i, body)
+        except Exception:  # noqa: BLE001 - the decoders and comparators are total; this is the backstop
+            return "W"
+
+    def _compare_value(self, i: int, body: bytes) -> str:
         prep = self.prep
         if prep.kind == "stdio":
             return "A" if prep.rule.stdio(body.decode("utf-8", "surrogateescape"), prep.expected[i], prep.tol) else "W"
@@ -226,8 +247,12 @@ class Verdicts:
                     return "A"
             except Exception:  # noqa: BLE001 - a shortcut only: the full comparison below decides
                 pass
+        want = prep.expected[i]
+        # numpy objects are rebuilt for a custom check and for Python's `==` (a numpy value compares as numpy
+        # does in the candidate's process); JSON and LiveCodeBench comparisons read NumpyValue stand-ins.
+        np = _numpy() if prep.check is not None or isinstance(want, _PythonExpected) and b'"N' in body else None
         try:
-            value = decode_value(body, _numpy() if prep.check is not None else None)
+            value = decode_value(body, np)
         except ValueError:
             return "W"
         if prep.check is not None:
@@ -235,16 +260,15 @@ class Verdicts:
                 return "A" if prep.check(i, value) is True else "W"
             except Exception:  # noqa: BLE001 - the comparison of a hostile value: a wrong answer
                 return "W"
-        want = prep.expected[i]
         if want is _NO_OUTPUT:
-            return "A"  # no expected value given: the case checks only that the call returns
+            return "A"  # marked returns_only (records.RETURNS_ONLY): the case checks only that the call returns
         if isinstance(want, _PythonExpected):
             return "A" if want.matches(value) else "W"
         if prep.rule.call is not None:
             return "A" if prep.rule.call(value, want, prep.tol) else "W"
         try:
             return "A" if call_expected_matches(json_view(value), want, prep.tol) else "W"
-        except (ValueError, TypeError, RecursionError):
+        except Exception:  # noqa: BLE001 - a value JSON cannot hold, or a comparison that raised: a wrong answer
             return "W"
 
     def text(self) -> str:
