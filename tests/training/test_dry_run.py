@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import os
 from pathlib import Path
 
@@ -37,7 +39,10 @@ def test_phase_two_alone_from_given_weights(crl, tmp_path):
     flags = trainer_flags(blocks[0]["trainer"])
     assert flags[flags.index("--actor.model_name_or_path") + 1] == str(tmp_path / "p1")
     assert flags[flags.index("--rollout.max_new_tokens") + 1] == "32768"
-    assert blocks[0]["reward"][-2:] == ["--crl-scale", "1.0"]
+    reward = blocks[0]["reward"]
+    assert reward[reward.index("--crl-scale") + 1] == "1.0"
+    # the server records every sample next to the phase's other outputs (crl train report reads it)
+    assert reward[reward.index("--record") + 1] == str(tmp_path / "runs/critique-coder-4b/phase2/rewards.jsonl")
     # phase 2 without --init starts from phase 1's final weights of the same run
     blocks = dry_run_blocks(_dry(crl, tmp_path, "critique-coder-4b", "--phase", "2"))
     flags = trainer_flags(blocks[0]["trainer"])
@@ -82,7 +87,8 @@ def test_ray_job_submit_uses_absolute_paths(crl, tmp_path):
     block = dry_run_blocks(out)[0]
     argv = block["trainer"]
     assert argv[:5] == ["ray", "job", "submit", "--address", "http://head:8265"]
-    assert argv[argv.index("--runtime-env-json") + 1] == '{"env_vars": {"HF_HOME": "/shared/hf"}}'
+    env = json.loads(argv[argv.index("--runtime-env-json") + 1])["env_vars"]
+    assert env == {"HF_HOME": "/shared/hf", "CRL_STEPS_FILE": str(tmp_path / "runs/critique-coder-4b/phase1/steps.jsonl")}
     assert "--working-dir" not in argv  # nothing uploaded: every path is absolute instead
     sep = argv.index("--")
     assert argv[sep + 1 : sep + 4] == ["python", "-m", "crlcli.training.openrlhf_entry"]

@@ -92,6 +92,11 @@ def register(app: typer.Typer) -> None:
             typer.Option("--compare", help="Output comparator for RL labels that name none: tokens | lcb "
                                            "(LiveCodeBench's grader). A label's own tests.compare wins."),
         ] = None,
+        record: Annotated[
+            Optional[str],
+            typer.Option("--record", help="Append one JSON line per scored sample to this file, tagged with the "
+                                          "training step (read by `crl train report`)."),
+        ] = None,
     ) -> None:
         from ..errors import UsageError
         from ..reward.server import serve
@@ -124,6 +129,6 @@ def register(app: typer.Typer) -> None:
             require_isolation=require_isolation,
             compare=compare,
         )
-        serve(host, port, service, max_inflight=max_inflight, client_timeout=client_timeout)
+        serve(host, port, service, max_inflight=max_inflight, client_timeout=client_timeout, record=record)
 
     app.add_typer(sub, name="reward", help=HELP)

@@ -127,8 +127,10 @@ def prepare(query: Any, prompt: Any, label: Any, *, crl_scale: float = 1.0,
         response, how = response_of(query, prompt if isinstance(prompt, str) else None)
         logs["prompt_strip"] = how
         response = strip_special(response)
+        logs["response_chars"] = len(response)  # for the per-sample record (crl train report)
         if kind == "crl":
             expected = lab.get("label")
+            logs["expected"] = expected
             if expected not in ("T", "F"):
                 return _failed(logs, f"crl label must be 'T' or 'F', got {expected!r}", started)
             logs["crl_sample"] = 1

@@ -2,6 +2,7 @@
 
 POST /get_reward  {"query": [str], "prompts": [str], "labels": [str|obj]}
              ->   {"rewards": [float], "scores": [float], "extra_logs": {key: [float]}}
+POST /step    {"step": N}: the training step whose samples come next (crl's trainer wrapper; see record.py)
 GET  /health  ->  200 {"status": "ok", ...}
 
 - Stateless: any number of servers can sit behind OpenRLHF's comma-separated `--reward.remote_url` list.
@@ -11,6 +12,7 @@ GET  /health  ->  200 {"status": "ok", ...}
 - Each request has a deadline well under OpenRLHF's 180 s client timeout, counted from the moment its body has
   arrived (waiting for a slot included): what has not finished by then gets reward 0 (logged), so a slow batch
   never turns into a client retry storm.
+- With a record file (`--record`), every scored sample is appended to it as one JSON line (reward/record.py).
 - Malformed requests get 400 (411, 413, 408) with a reason; the server keeps going. SIGTERM/SIGINT stop it cleanly.
 """
 
@@ -31,6 +33,7 @@ import orjson
 from .. import jsonx
 
 from ..log import logger
+from .record import SampleRecorder
 from .service import RewardService, to_openrlhf, zeros
 
 MAX_BODY = 512 << 20  # a batch of long rollouts is large, but not unbounded
@@ -165,15 +168,36 @@ class _Handler(BaseHTTPRequestHandler):
             raise BadRequest(f"body shorter than its Content-Length ({len(body)} of {n} bytes)")
         return body
 
+    def _announce_step(self) -> None:
+        try:
+            data = jsonx.loads(self._read_body())
+            step = data.get("step") if isinstance(data, dict) else None
+            if not isinstance(step, int) or isinstance(step, bool) or step < 0:
+                raise BadRequest('expected {"step": N} with N a whole number >= 0')
+        except jsonx.JSONDecodeError as exc:
+            raise BadRequest(f"body is not JSON: {exc}") from exc
+        self.server.recorder.announce(step)
+        logger.info(f"training step {step}: its samples come next")
+        self._send(200, {"step": step})
+
     def do_POST(self) -> None:  # noqa: N802
         try:
-            if self.path.split("?")[0].rstrip("/") not in ("/get_reward", ""):
-                self._send(404, {"error": f"no such path {self.path}; use POST /get_reward"})
+            path = self.path.split("?")[0].rstrip("/")
+            if path == "/step":
+                try:
+                    self._announce_step()
+                except HTTPError as exc:
+                    self.server.count("bad_requests")
+                    self._send(exc.code, {"error": str(exc)})
+                return
+            if path not in ("/get_reward", ""):
+                self._send(404, {"error": f"no such path {self.path}; use POST /get_reward or POST /step"})
                 return
             try:
                 body = self._read_body()
                 self.server.untrack(self.connection)
-                arrived = time.monotonic()
+                arrived, arrived_wall = time.monotonic(), time.time()
+                step = self.server.recorder.current_step()
                 queries, prompts, labels = parse_request(body)
             except HTTPError as exc:
                 logger.warning(f"{exc.code} from {self.address_string()}: {exc}")
@@ -198,7 +222,9 @@ class _Handler(BaseHTTPRequestHandler):
                 finally:
                     self.server.served.stop(tests)
             self._send(200, to_openrlhf(rewards))
-            logger.info(batch_line(rewards, time.monotonic() - arrived))
+            seconds = time.monotonic() - arrived
+            self.server.recorder.write(rewards, step, seconds, arrived_wall)
+            logger.info(batch_line(rewards, seconds))
         except (BrokenPipeError, ConnectionResetError):
             logger.warning(f"client {self.address_string()} went away before its rewards were sent")
         except TimeoutError:
@@ -238,8 +264,10 @@ class RewardHTTPServer(ThreadingHTTPServer):
         max_inflight: int = 2048,
         client_timeout: float = CLIENT_TIMEOUT,
         max_connections: int | None = None,
+        record: str | None = None,
     ):
         self.service = service
+        self.recorder = SampleRecorder(record)
         self.pid = os.getpid()
         self.client_timeout = float(client_timeout)
         self.max_inflight = max_inflight
@@ -327,10 +355,12 @@ def serve(
     max_inflight: int = 2048,
     ready=None,
     client_timeout: float | None = None,
+    record: str | None = None,
 ) -> None:
     """Run until SIGTERM/SIGINT; then stop accepting, let running requests finish, close the pool.
 
-    `client_timeout` defaults to CRL_REWARD_CLIENT_TIMEOUT, else CLIENT_TIMEOUT seconds."""
+    `client_timeout` defaults to CRL_REWARD_CLIENT_TIMEOUT, else CLIENT_TIMEOUT seconds. `record`: a JSONL file
+    that gets one line per scored sample (reward/record.py)."""
     from ..errors import CrlError
 
     if client_timeout is None:
@@ -342,7 +372,8 @@ def serve(
     if not client_timeout > 0:
         raise CrlError(f"the client timeout must be positive, got {client_timeout}")
     try:
-        httpd = RewardHTTPServer((host, port), service, max_inflight=max_inflight, client_timeout=client_timeout)
+        httpd = RewardHTTPServer((host, port), service, max_inflight=max_inflight, client_timeout=client_timeout,
+                                 record=record)
     except OSError as exc:
         raise CrlError(f"cannot listen on {host}:{port}: {exc}", hint="pick another --port") from exc
     bound_host, bound_port = httpd.server_address[:2]
@@ -390,6 +421,7 @@ def serve(
         # "stop now" (restored first, a second TERM killed the process silently with 143).
         try:
             httpd.server_close()
+            httpd.recorder.close()
             service.close()
         finally:
             for s, handler in old.items():

@@ -83,6 +83,8 @@ SCHEMA: dict[str, Field] = {
     "train.seed": F("int", 42),
     "train.dynamic_batch": F("bool", True),
     "train.max_tokens_per_gpu": F("int", 24576, positive=True),
+    "train.max_steps": F("int", 0, min=0, doc="0 = no limit; else each phase stops after this many rollout steps "
+                         "(needs trainer.module = " + ENTRY_MODULE + ")"),
     "actor.lr": F("float", 1e-6, positive=True),
     "actor.lr_scheduler": F("str", "constant_with_warmup"),
     "actor.lr_warmup_ratio": F("float", 0.03, min=0.0, max=1.0),
@@ -308,6 +310,11 @@ def _cross_checks(v: dict[str, Any], problems: list[str]) -> None:
         problems.append(
             f"rollout.top_k: {TRAINER_MODULE} has no top-k flag; set trainer.module = \"{ENTRY_MODULE}\" "
             "(the default), or rollout.top_k = 0"
+        )
+    if v["train.max_steps"] and v["trainer.module"] == TRAINER_MODULE and not v["trainer.command"]:
+        problems.append(
+            f"train.max_steps: {TRAINER_MODULE} cannot stop after a number of steps; set trainer.module = "
+            f"\"{ENTRY_MODULE}\" (the default), or train.max_steps = 0"
         )
     packed = v["ds.packing_samples"] or v["train.dynamic_batch"]
     if packed and "flash_attention" not in v["ds.attn_implementation"]:

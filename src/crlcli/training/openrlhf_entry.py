@@ -5,6 +5,8 @@
   paper's 20); OpenRLHF's own entry point has no such flag.
 - CRL_TRAIN_PLATFORM=cpu: the CPU patches (see openrlhf_patches.py) and a local Ray started with *logical* GPUs,
   so OpenRLHF's `{"GPU": 1}` placement groups can be placed (otherwise they wait forever, silently).
+- CRL_STEPS_FILE=FILE: one JSON line per training step, each step announced to the reward server first, and
+  CRL_MAX_STEPS=N: stop after N steps (openrlhf_steps.py; `crl train` sets both).
 - CRL_RECORD_DIR=DIR: rewards, advantages and weight-sync checks recorded as JSON lines in DIR/<phase folder>
   (tests).
 
@@ -22,14 +24,15 @@ import sys
 from pathlib import Path
 
 from .openrlhf_patches import ENV_GROUPS, ENV_RECORD, ENV_TOP_K, PatchError, check_targets, install
+from .openrlhf_steps import ENV_MAX_STEPS, ENV_STEPS
 
 TOP_K_FLAG = "--rollout.top_k"
 PLATFORM_ENV = "CRL_TRAIN_PLATFORM"
 BOOT_DIR = Path(__file__).with_name("_boot")
 # what OpenRLHF's own ray.init() passes to its workers (train_ppo_ray.train), kept when we start Ray instead
 OPENRLHF_RAY_ENV = {"TOKENIZERS_PARALLELISM": "true", "NCCL_DEBUG": "WARN", "RAY_ENABLE_ZERO_COPY_TORCH_TENSORS": "1"}
-CRL_ENV_KEYS = (ENV_GROUPS, ENV_TOP_K, ENV_RECORD, PLATFORM_ENV, "PYTHONPATH", "DS_ACCELERATOR",
-                "VLLM_CPU_KVCACHE_SPACE", "VLLM_CPU_OMP_THREADS_BIND", "OMP_NUM_THREADS")  # fmt: skip
+CRL_ENV_KEYS = (ENV_GROUPS, ENV_TOP_K, ENV_RECORD, ENV_STEPS, ENV_MAX_STEPS, PLATFORM_ENV, "PYTHONPATH",
+                "DS_ACCELERATOR", "VLLM_CPU_KVCACHE_SPACE", "VLLM_CPU_OMP_THREADS_BIND", "OMP_NUM_THREADS")  # fmt: skip
 
 
 def split_crl_flags(argv: list[str]) -> tuple[int, list[str]]:
@@ -66,6 +69,8 @@ def prepare_environment(top_k: int, platform: str, argv: list[str]) -> set[str]:
     if platform == "cpu":
         wanted.add("cpu")
         os.environ.setdefault("DS_ACCELERATOR", "cpu")
+    if os.environ.get(ENV_STEPS) or os.environ.get(ENV_MAX_STEPS):
+        wanted.add("steps")
     if os.environ.get(ENV_RECORD):
         wanted.add("record")
         if "--ckpt.output_dir" in argv:  # one folder per phase: <CRL_RECORD_DIR>/phase1, ...

@@ -8,6 +8,8 @@ process pays only for what it loads. Groups, picked by the comma-separated CRL_O
 - `topk`  (every platform): `rollout.top_k` reaches vLLM's SamplingParams.
 - `cpu`   (`platform = "cpu"`): OpenRLHF's CUDA-only calls made harmless, and the weight sync to vLLM done with
           a safetensors blob instead of NCCL / CUDA IPC.
+- `steps`  (CRL_STEPS_FILE set; `crl train` sets it): one JSON line per step, the step announced to the reward
+          server, and `train.max_steps` (openrlhf_steps.py).
 - `record` (tests): the rewards, advantages and weight-sync checks written as JSON lines under CRL_RECORD_DIR.
 
 Each patch below names the OpenRLHF function it replaces and why. `check_targets()` fails loudly when the
@@ -35,7 +37,10 @@ BLOB_KEY = "crl_safetensors"
 
 # module -> attributes every patch relies on (checked against the installed OpenRLHF before training starts)
 TARGETS = {
-    "openrlhf.trainer.ppo_utils.samples_generator": ["SamplesGenerator._dispatch_prompts_to_vllm"],
+    "openrlhf.trainer.ppo_utils.samples_generator": ["SamplesGenerator._dispatch_prompts_to_vllm",
+                                                     "SamplesGenerator.generate_samples",
+                                                     "SamplesGenerator._process_response_into_experience"],
+    "openrlhf.trainer.ppo_trainer": ["BasePPOTrainer.train_step", "BasePPOTrainer.init_checkpoint_states"],
     "openrlhf.utils.deepspeed.deepspeed": ["init_device_mesh", "DeepspeedStrategy.setup_distributed"],
     "openrlhf.models.actor": ["Actor.__init__"],
     "openrlhf.trainer.ppo_utils.replay_buffer": ["NaiveReplayBuffer.__init__"],
@@ -170,6 +175,11 @@ def install(which: set[str] | None = None) -> set[str]:
         _after_import("openrlhf.trainer.ppo_utils.replay_buffer", patch_replay_buffer_device)
         _after_import("openrlhf.trainer.ray.ppo_actor", patch_weight_sync_sender)
         _after_import("openrlhf.trainer.ray.vllm_worker_wrap", patch_weight_sync_receiver)
+    if "steps" in which:
+        from . import openrlhf_steps
+
+        _after_import("openrlhf.trainer.ppo_utils.samples_generator", openrlhf_steps.patch_generator)
+        _after_import("openrlhf.trainer.ppo_trainer", openrlhf_steps.patch_trainer)
     if "record" in which:
         _after_import("openrlhf.trainer.ppo_utils.experience_maker", record_advantages)
         _after_import("openrlhf.models.loss", record_loss_advantages)

@@ -51,6 +51,14 @@ class Phase:
         return self.dir / "reward.log"
 
     @property
+    def steps_path(self) -> Path:  # one line per training step (openrlhf_steps.py)
+        return self.dir / "steps.jsonl"
+
+    @property
+    def rewards_path(self) -> Path:  # one line per scored sample (reward/record.py)
+        return self.dir / "rewards.jsonl"
+
+    @property
     def done(self) -> bool:
         return (self.dir / DONE_MARKER).exists()
 
@@ -158,6 +166,9 @@ def build_commands(
     reward_file: str | None = None,
 ) -> Commands:
     env = dict(CPU_ENV) if config["platform"] == "cpu" else {}
+    env["CRL_STEPS_FILE"] = str(phase.steps_path.absolute())  # read by crl's wrapper only
+    if config["train.max_steps"]:
+        env["CRL_MAX_STEPS"] = str(config["train.max_steps"])
     env.update({str(k): str(v) for k, v in config["trainer.env"].items()})
     server = health = None
     urls: list[str] = []
@@ -183,6 +194,7 @@ def build_commands(
         server = [
             *crl_command(), "reward", "serve", "--host", host, "--port", str(port),
             "--workers", str(workers), "--crl-scale", _num(phase.crl_scale),
+            "--record", str(phase.rewards_path.absolute()),
         ]  # fmt: skip
         reward = f"http://{public}:{port}/get_reward"
         health = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/health"
