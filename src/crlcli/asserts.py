@@ -184,7 +184,29 @@ def python_equal(actual: Any, expected: Any, atol: float | None = None, rtol: fl
     `3 == 3.0`, `True == 1`, `1 == 1+0j`; a tuple equals only a tuple, a list only a list, a set or frozenset
     only a set or frozenset; dict keys match as in a dict lookup (`{1: x} == {1.0: x}`); NaN never equals.
     With tolerances, number leaves compare as the assert forms they come from: `rtol` given ->
-    `math.isclose(a, e, rel_tol=rtol, abs_tol=atol or 0)`; only `atol` -> `abs(a - e) <= atol`."""
+    `math.isclose(a, e, rel_tol=rtol, abs_tol=atol or 0)`; only `atol` -> `abs(a - e) <= atol`.
+    numpy values compare as in the candidate's process: numpy objects the parent rebuilt (runner_child's
+    allow-list) with numpy's own operators, then `bool()` of the result (an array of several elements raises
+    there, so fails here); NumpyValue stand-ins as their Python value (arrays: _stand_in_array).
+    Total: any error of the comparison (it is a hostile value) is False, as the assert would have failed."""
+    try:
+        return _equal(actual, expected, atol, rtol)
+    except Exception:  # noqa: BLE001 - OverflowError, MemoryError, RecursionError, numpy's errors: a failed assert
+        return False
+
+
+def _equal(actual: Any, expected: Any, atol: float | None, rtol: float | None) -> bool:
+    if type(actual).__module__ == "numpy":  # parent-built from the allow-list: numpy's operators are trusted code
+        return _numpy_truth(actual, expected, atol, rtol)
+    if _is_stand_in(actual):  # numpy values kept as data: a scalar as its Python value (`np.int64(3)` as 3)
+        # numpy broadcasts a number scalar against a list as well (`np.int64(3) == [3]` is `array([True])`);
+        # its str_ and bytes_ are Python strings there, which a list never equals
+        if actual.shape is not None or (isinstance(expected, (list, tuple))
+                                        and not isinstance(actual.value, (str, bytes))):
+            return _stand_in_array(actual, expected, atol, rtol)
+        actual = actual.value
+        if rtol is not None and isinstance(actual, complex):
+            actual = actual.real  # math.isclose converts a numpy complex with float(): the imaginary part drops
     if isinstance(expected, (int, float, complex)):
         if not isinstance(actual, (int, float, complex)):
             return False
@@ -200,7 +222,7 @@ def python_equal(actual: Any, expected: Any, atol: float | None = None, rtol: fl
     if isinstance(expected, (list, tuple)):
         kind = list if isinstance(expected, list) else tuple
         return (isinstance(actual, kind) and len(actual) == len(expected)
-                and all(python_equal(a, e, atol, rtol) for a, e in zip(actual, expected)))
+                and all(_equal(a, e, atol, rtol) for a, e in zip(actual, expected)))
     if isinstance(expected, (set, frozenset)):
         if not isinstance(actual, (set, frozenset)) or _has_nan(expected) or _has_nan(actual):
             return False
@@ -208,7 +230,7 @@ def python_equal(actual: Any, expected: Any, atol: float | None = None, rtol: fl
     if isinstance(expected, dict):
         if not isinstance(actual, dict) or len(actual) != len(expected) or _has_nan(expected.keys()):
             return False
-        return all(k in actual and python_equal(actual[k], e, atol, rtol) for k, e in expected.items())
+        return all(k in actual and _equal(actual[k], e, atol, rtol) for k, e in expected.items())
     if expected is None:
         return actual is None
     if isinstance(expected, str):
@@ -219,8 +241,49 @@ def python_equal(actual: Any, expected: Any, atol: float | None = None, rtol: fl
 
 
 def _has_nan(items) -> bool:
-    return any(isinstance(x, float) and math.isnan(x) or isinstance(x, complex) and math.isnan(abs(x))
-               for x in items)
+    # real and imaginary parts apart: abs() of complex(1.7e308, 1.7e308) overflows
+    return any(isinstance(x, float) and math.isnan(x)
+               or isinstance(x, complex) and (math.isnan(x.real) or math.isnan(x.imag)) for x in items)
+
+
+def _numpy_truth(actual: Any, expected: Any, atol: float | None, rtol: float | None) -> bool:
+    """The converted assert on a numpy value, evaluated as the candidate's process would (numpy's comparison,
+    then the assert's truth test: `bool()` of an array of several elements raises, which fails the assert)."""
+    import numpy  # present: `actual` is one of its objects
+
+    with numpy.errstate(all="ignore"):  # overflow in int64 arithmetic wraps there too; only the warning differs
+        if rtol is not None:
+            return math.isclose(actual, expected, rel_tol=rtol, abs_tol=atol or 0.0)
+        if atol is not None:
+            return bool(abs(actual - expected) <= atol)
+        return bool(actual == expected)
+
+
+def _is_stand_in(value: Any) -> bool:
+    from .sandbox.runner_child import NumpyValue
+
+    return type(value) is NumpyValue
+
+
+def _stand_in_array(value: Any, expected: Any, atol: float | None, rtol: float | None) -> bool:
+    """`assert arr == expected` for a NumpyValue array (a parent without numpy, or a dtype it does not rebuild),
+    or a number scalar against a list:
+    numpy compares element-wise and the assert takes `bool()` of that, which raises unless exactly one element
+    results, so only a one-element array against a number or string (or a nest of one-element lists around one)
+    can pass, by its element. `math.isclose` takes no array at all (numpy 2: only 0-d arrays convert)."""
+    shape = value.shape or ()  # () for a scalar against a list: numpy's 0-d broadcasting
+    if rtol is not None and shape or len(shape) > 64 or any(type(d) is not int or d != 1 for d in shape):
+        return False
+    item = value.value
+    for _ in shape:
+        if not isinstance(item, list) or len(item) != 1:
+            return False
+        item = item[0]
+    while isinstance(expected, (list, tuple)) and len(expected) == 1:
+        expected = expected[0]
+    if isinstance(expected, (list, tuple)):  # broadcasts to no element or several
+        return False
+    return _equal(item, expected, atol, None)
 
 
 # ------------------------------------------------------------------------------------------------- conversion

@@ -73,7 +73,10 @@ def json_equal(actual: Any, expected: Any, tol: float = DEFAULT_TOL) -> bool:
     if isinstance(expected, (int, float)) and isinstance(actual, (int, float)):
         if isinstance(expected, int) and isinstance(actual, int):
             return actual == expected
-        a, e = float(actual), float(expected)
+        try:
+            a, e = float(actual), float(expected)
+        except OverflowError:  # an int past float's range (10**400): no float is within tol of it
+            return False
         if math.isnan(e) or math.isnan(a):
             return math.isnan(e) and math.isnan(a)
         return a == e or math.isclose(a, e, rel_tol=tol, abs_tol=tol)
@@ -197,7 +200,7 @@ def lcb_call_equal(value: Any, expected: Any, tol: float | None = None) -> bool:
         value = value.value
     try:
         return (value == want) is True
-    except (ArithmeticError, ValueError, TypeError, RecursionError):
+    except Exception:  # noqa: BLE001 - LiveCodeBench counts a comparison that raises as a failure
         return False
 
 

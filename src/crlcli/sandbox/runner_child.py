@@ -264,7 +264,8 @@ class ValueDigest:
 
 
 class NumpyValue:
-    """A numpy scalar or array as the child sent it, for hosts without numpy (see decode_value)."""
+    """A numpy scalar or array as the child sent it, inert data: for hosts without numpy, and for dtypes or sizes
+    the parent does not rebuild (see decode_value)."""
 
     __slots__ = ("dtype", "value", "shape")
 
@@ -284,15 +285,18 @@ class NumpyValue:
 
 def decode_value(text, numpy=None):
     """The inverse of encode_value. Hostile input (it comes from candidate code) raises ValueError, never
-    anything else: wrong tags, unhashable set members or keys, huge ints, deep nesting. `numpy`: the module,
-    to rebuild numpy values as numpy objects; without it they become NumpyValue."""
+    anything else: wrong tags, unhashable set members or keys, huge ints, deep nesting, memory. `numpy`: the
+    module, to rebuild numpy values as numpy objects (only the dtypes of _NP_NAMES and fixed-width strings,
+    within a byte budget that grows with the text, checked before numpy allocates anything); other numpy values,
+    and all of them without it, become NumpyValue, which holds only what the text held."""
     try:
-        return _untag(json.loads(text), 0, numpy)
-    except (TypeError, ValueError, KeyError, IndexError, RecursionError, OverflowError, AttributeError) as exc:
-        raise ValueError("malformed value: %s" % (exc,)) from None
+        budget = [_NP_BUDGET + _NP_PER_CHAR * len(text)] if numpy is not None else None
+        return _untag(json.loads(text), 0, numpy, budget)
+    except Exception as exc:  # noqa: BLE001 - MemoryError, OverflowError, numpy's own errors: all malformed
+        raise ValueError("malformed value: %s: %.200s" % (type(exc).__name__, exc)) from None
 
 
-def _untag(v, depth, np):
+def _untag(v, depth, np, budget=None):
     if not isinstance(v, list):
         if isinstance(v, float) and v - v != 0:
             raise ValueError("bare nan/inf")
@@ -301,45 +305,119 @@ def _untag(v, depth, np):
         raise ValueError("nested too deeply")
     tag, rest, depth = v[0], v[1:], depth + 1
     if tag == "L":
-        return rest if _flat_json(rest) else [_untag(x, depth, np) for x in rest]
+        return rest if _flat_json(rest) else [_untag(x, depth, np, budget) for x in rest]
     if tag == "T":
-        return tuple(rest) if _flat_json(rest) else tuple(_untag(x, depth, np) for x in rest)
+        return tuple(rest) if _flat_json(rest) else tuple(_untag(x, depth, np, budget) for x in rest)
     if tag == "S":
-        return set(_untag(x, depth, np) for x in rest)
+        return set(_untag(x, depth, np, budget) for x in rest)
     if tag == "FS":
-        return frozenset(_untag(x, depth, np) for x in rest)
+        return frozenset(_untag(x, depth, np, budget) for x in rest)
     if tag == "D":
         out = {}
         for pair in rest:
             if not isinstance(pair, list) or len(pair) != 2:
                 raise ValueError("dict item")
-            out[_untag(pair[0], depth, np)] = _untag(pair[1], depth, np)
+            out[_untag(pair[0], depth, np, budget)] = _untag(pair[1], depth, np, budget)
         return out
     if tag == "I" and len(rest) == 1 and isinstance(rest[0], str) and len(rest[0]) <= 1 << 20:
         return int(rest[0], 16)
     if tag == "F" and len(rest) == 1 and rest[0] in ("nan", "inf", "-inf"):
         return float(rest[0])
     if tag == "C" and len(rest) == 2:
-        re_, im = (_untag(x, depth, np) for x in rest)
+        re_, im = (_untag(x, depth, np, budget) for x in rest)
         if type(re_) not in (int, float) or type(im) not in (int, float):
             raise ValueError("complex parts")
-        return complex(re_, im)
+        return complex(re_, im)  # OverflowError for an int part past float's range: malformed
     if tag in ("B", "BA") and len(rest) == 1 and isinstance(rest[0], str):
         return (bytes if tag == "B" else bytearray).fromhex(rest[0])
     if tag in ("NP", "ND") and len(rest) == (2 if tag == "NP" else 3) and isinstance(rest[0], str):
-        item = _untag(rest[-1], depth, np)
+        item = _untag(rest[-1], depth, np, budget)
         shape = rest[1] if tag == "ND" else None
         if shape is not None and not (isinstance(shape, list) and all(type(n) is int for n in shape)):
             raise ValueError("numpy shape")
         if np is not None:
-            dtype = np.dtype(rest[0])
-            return np.array(item, dtype=dtype) if tag == "ND" else dtype.type(item)
+            got = _rebuild(np, budget, rest[0], item, shape)
+            if got is not None:
+                return got
         return NumpyValue(rest[0], item, tuple(shape) if shape is not None else None)
     if tag == "#" and depth == 1 and len(rest) == 2 and isinstance(rest[0], str) and type(rest[1]) is int:
         return ValueDigest(rest[0][:64], rest[1])
     if tag == "?" and len(rest) == 1 and isinstance(rest[0], str):
         return Unserialisable(rest[0][:100])
     raise ValueError("unknown tag")
+
+
+# numpy values rebuilt as numpy objects: booleans, fixed-size numbers and (byte) strings, as str(dtype) writes
+# them (native or explicit byte order). Everything else -- object, datetime, void, structured and subarray dtypes,
+# whose size or behaviour the text alone would choose -- stays a NumpyValue.
+_NP_NAMES = frozenset(["bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+                       "float16", "float32", "float64", "complex64", "complex128"])
+_NP_BUDGET = 16 << 20  # bytes of numpy data any one value may rebuild, plus _NP_PER_CHAR per character of text
+_NP_PER_CHAR = 16  # an honest complex128 element costs 12+ characters, an int64 one 2 (["L",1,2,...]): 4 bytes/char
+_NP_MAX_DIMS = 32
+
+
+def _np_itemsize(dtype):
+    """Bytes per element of an allow-listed dtype string, read off the string (numpy is not asked until the
+    size is known to fit); None for any other dtype."""
+    if dtype in _NP_NAMES:
+        return 1 if dtype == "bool" else int(dtype.lstrip("abcdefghijklmnopqrstuvwxyz")) // 8
+    code = dtype[1:] if dtype[:1] in ("<", ">", "=", "|") else dtype
+    kind, digits = code[:1], code[1:]
+    if not (0 < len(digits) <= 9 and digits.isascii() and digits.isdigit()):
+        return None
+    n = int(digits)
+    if kind in ("i", "u") and n in (1, 2, 4, 8) or kind == "f" and n in (2, 4, 8) or kind == "c" and n in (8, 16):
+        return n
+    if kind in ("U", "S"):
+        return n * 4 if kind == "U" else n
+    return None
+
+
+# Python types an honest encoder sends for one element of each dtype kind (item()/tolist() values).
+_NP_LEAF = {"b": (bool,), "i": (int,), "u": (int,), "f": (float, int), "c": (complex, float, int), "U": (str,),
+            "S": (bytes,)}
+
+
+_NP_KIND = {"bool": "b", "int": "i", "uint": "u", "float": "f", "complex": "c"}
+
+
+def _np_size(shape):
+    """Elements of a shape (a list of ints, as sent), or None when it is no shape."""
+    if not isinstance(shape, list) or len(shape) > _NP_MAX_DIMS:
+        return None
+    n = 1
+    for d in shape:
+        if type(d) is not int or d < 0 or d > 1 << 62:
+            return None
+        n *= d
+    return n
+
+
+def _np_leaves(item, shape, kinds):
+    """Does `item` nest exactly as `shape` says, with leaves of the given types? (A zero dimension ends the
+    nesting: tolist() of a (0, 3) array is [].)"""
+    if not shape:
+        return type(item) in kinds
+    if type(item) is not list or len(item) != shape[0]:
+        return False
+    return all(_np_leaves(x, shape[1:], kinds) for x in item)
+
+
+def _rebuild(np, budget, dtype, item, shape):
+    """A numpy scalar or array from an allow-listed dtype within the budget; None to keep it a NumpyValue."""
+    size = 1 if shape is None else _np_size(shape)
+    itemsize = _np_itemsize(dtype)
+    if itemsize is None or size is None or itemsize * size > budget[0]:
+        return None
+    budget[0] -= itemsize * size
+    kind = _NP_KIND[dtype.rstrip("0123456789")] if dtype in _NP_NAMES else dtype.lstrip("<>=|")[0]
+    if not _np_leaves(item, shape or [], _NP_LEAF[kind]):
+        raise ValueError("numpy item does not match its dtype or shape")
+    dt = np.dtype(dtype)
+    if shape is None:
+        return np.array(item, dtype=dt)[()]  # a scalar of exactly that dtype (dtype.type(x) would take a list)
+    return np.array(item, dtype=dt).reshape(shape)
 
 
 def _flat_json(items):
