@@ -290,15 +290,21 @@ class CgroupSet:
     def oom_kills(self) -> int:
         """How many processes the kernel's OOM killer has killed in the memory group since it was made (v1
         memory.oom_control, v2 memory.events); compare before/after a candidate to blame it."""
-        d = self.dirs.get("memory")
-        if d is None:
-            return 0
-        for fname in ("memory.oom_control", "memory.events"):
-            for line in _read(d / fname).splitlines():
-                key, _, val = line.partition(" ")
-                if key == "oom_kill" and val.strip().isdigit():
-                    return int(val)
+        counter = self.oom_counter()
+        for line in _read(counter).splitlines() if counter is not None else ():
+            key, _, val = line.partition(" ")
+            if key == "oom_kill" and val.strip().isdigit():
+                return int(val)
         return 0
+
+    def oom_counter(self) -> Path | None:
+        """The memory group's file that holds its OOM-kill count (v1 memory.oom_control, v2 memory.events), for
+        a process that cannot see the cgroup file system; None without a memory group."""
+        d = self.dirs.get("memory")
+        for fname in ("memory.oom_control", "memory.events"):
+            if d is not None and (d / fname).exists():
+                return d / fname
+        return None
 
     def oom_killed(self) -> bool:
         return self.oom_kills() > 0

@@ -37,6 +37,7 @@ UID_BASE = 1_500_000_000
 _HEAD = struct.Struct(">II")  # runner frames: header length, body length (runner_case.send_frame)
 _MAX_HEADER = 1 << 16
 _serial = itertools.count()
+OOM_FD = 9  # see Sandbox.start
 _PROCS_OVERHEAD = 8  # bwrap, the runner, its supervisor, the per-candidate runner, the compile child
 
 
@@ -100,6 +101,12 @@ class Sandbox:
         steps = [f"echo $$ > {shlex.quote(str(f))}" for f in self.groups.procs_files]
         if os.geteuid() == 0:
             steps.append("{ echo -1000 > /proc/self/oom_score_adj; } 2>/dev/null; true")
+        # The runner reads the memory group's OOM-kill counter on this descriptor (read-only, at a fixed number;
+        # no candidate process keeps it): a case the kernel killed because the group was full is M, not R.
+        counter, oom_fd = self.groups.oom_counter(), None
+        if counter is not None:
+            oom_fd = OOM_FD
+            steps.append(f"exec {OOM_FD}< {shlex.quote(str(counter))}")
         if steps:
             argv = ["/bin/sh", "-c", " && ".join(steps) + ' && exec "$@"', "sh", *argv]
         try:
@@ -109,7 +116,7 @@ class Sandbox:
         except OSError as exc:
             self.stop()
             raise CrlError(f"cannot start the sandbox: {exc}") from exc
-        reply = self.request({"op": "ping", "nested": self.info.mode == "bwrap"}, 60)
+        reply = self.request({"op": "ping", "nested": self.info.mode == "bwrap", "oom_fd": oom_fd}, 60)
         if not reply or not reply.get("ok"):
             err = self._stderr()
             self.stop()
@@ -388,8 +395,6 @@ class SandboxPool:
     def _judge(self, slot: int, box: Sandbox, msg: dict, left: float, letters: Verdicts) -> None:
         """Read one candidate's frames and fill its letters. Each case is compared as its frame arrives and its
         output dropped: a candidate's outputs are never all held at once."""
-        groups = box.groups if box.groups is not None and "memory" in box.groups.dirs else None
-        ooms = groups.oom_kills() if groups is not None else 0
         ended = False
         frames = box.frames(msg, left, msg["max_output"])
         try:
@@ -400,11 +405,6 @@ class SandboxPool:
                 if "error" in header:
                     logger.warning(f"sandbox failure: {header['error']!r:.300}")
                     continue
-                if header.get("s") == "R" and groups is not None and groups.oom_kills() > ooms:
-                    # Killed by the kernel because the worker's memory group was full (memory RLIMIT_AS does not
-                    # see: memfd, shared memory, tmpfs): the candidate's memory limit, from a counter it cannot set.
-                    ooms = groups.oom_kills()
-                    header["s"] = "M"
                 if not letters.add(header, body):
                     logger.warning(f"judge worker {slot}: malformed runner reply {header!r:.200}; sandbox restarted")
                     box.stop()

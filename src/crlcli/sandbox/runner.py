@@ -74,7 +74,7 @@ def main():
     # Fresh text streams on fds 0-2, made once here and never used here: every candidate's runner, and through it
     # every child, starts with an unused copy of them over its own pipes (nothing here may print).
     fresh_stdio()
-    nested = seccomp = None
+    nested = seccomp = oom_fd = None
     while True:
         job = read_msg(IN_FD)
         if job is None:
@@ -83,10 +83,11 @@ def main():
             if nested is None:
                 nested = job.get("nested", True) and probe_nested()
                 seccomp = probe_seccomp()
+                oom_fd = job.get("oom_fd")
             send_frame(OUT_FD, {"job": job.get("job", 0), "ok": True, "nested": nested, "root": os.geteuid() == 0,
                                 "seccomp": seccomp, "python": sys.version.split()[0]})
             continue
-        job["nested"], job["seccomp"] = bool(nested), seccomp
+        job["nested"], job["seccomp"], job["oom_fd"] = bool(nested), seccomp, oom_fd
         run_candidate(job)
 
 

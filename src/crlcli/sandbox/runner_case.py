@@ -94,7 +94,33 @@ class Candidate(TestDrivers):
             self.nproc = _count_my_processes() + job["max_procs"] + 8
         libc().prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)  # children (other uid) cannot read our memory
         self.null = os.open("/dev/null", os.O_RDWR)
+        self.oom_fd = job.get("oom_fd")
+        self.ooms = self.oom_kills()
         self.limit_once()
+
+    def oom_kills(self):
+        """The worker memory group's OOM-kill count (from the host's read-only descriptor), or None."""
+        if self.oom_fd is None:
+            return None
+        try:
+            for line in os.pread(self.oom_fd, 4096, 0).split(b"\n"):
+                if line.startswith(b"oom_kill "):
+                    return int(line.split()[1])
+        except (OSError, ValueError, IndexError):
+            pass
+        return None
+
+    def killed(self, status, letter):
+        """A child's letter, M instead of R when the kernel's OOM killer ended it: the worker's memory group was
+        full with memory RLIMIT_AS does not count (memfd, shared memory, tmpfs files). Looked at only after a
+        SIGKILL this runner did not send, so that a normal case costs nothing."""
+        if letter != "R" or not os.WIFSIGNALED(status) or os.WTERMSIG(status) != signal.SIGKILL:
+            return letter
+        now = self.oom_kills()
+        if now is None or self.ooms is None or now <= self.ooms:
+            return letter
+        self.ooms = now
+        return "M"
 
     def limit_once(self):
         """What every child of this candidate gets and this process (root, PID 1 of the candidate's namespace,

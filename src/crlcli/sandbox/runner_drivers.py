@@ -110,7 +110,7 @@ class TestDrivers:
             return self.emit(i, "O", ms)
         if timed_out:
             return self.emit(i, "T", ms)
-        letter = classify(status, bytes(st[:1]))
+        letter = self.killed(status, classify(status, bytes(st[:1])))
         if letter is not None:
             return self.emit(i, letter, ms)
         if is_stdio:
@@ -191,7 +191,7 @@ class TestDrivers:
                 elif timed_out:
                     letter = "T"
                 else:
-                    letter = classify(status, b"") or "R"
+                    letter = self.killed(status, classify(status, b"") or "R")
                 self.emit(k, letter, ms)
                 k += 1
                 if job.get("stop_on_failure"):
