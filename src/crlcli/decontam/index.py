@@ -1,0 +1,317 @@
+"""The benchmark n-gram index: built once from the benchmark problems, cached on disk, consulted per record.
+
+An index holds, for statements and for solutions apart, the sorted 64-bit hashes of every n-gram of every
+benchmark problem with the problem it comes from (a hash shared by several problems appears once per problem),
+and a 4 MB table with a byte per value of a hash's top 22 bits, so that almost every training n-gram is ruled
+out by one lookup and only the rest (~10%) are looked up by bisection. An n-gram found in more than MAX_DF problems of one benchmark is a
+template of that benchmark (BigCodeBench's "You should write self-contained code starting with", AtCoder's
+input-format preamble), not a problem's content, and is left out.
+
+Cache: one file per combination of benchmarks, options and data-file checksums, in `.crl-cache/` beside the
+data, or, when that folder cannot be written (read-only data), in the user cache (`$CRL_CACHE_DIR`, else
+`$XDG_CACHE_HOME/crl`, else `~/.cache/crl`), under `decontam/`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from array import array
+from bisect import bisect_left
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .. import jsonx
+from ..errors import CrlError
+from .benchmarks import Doc, Spec, data_for, files_of, load_docs, record_dates, reference_codes
+from .normalize import code_tokens, gram_hashes, longest_run, words
+
+FORMAT = 2  # bump when the file layout or the normalisation changes
+MAGIC = b"CRLDCON1"
+MAX_DF = 10
+PREFIX_BITS = 22  # ~10% of the table is set for the shipped benchmarks
+BITMAP_BYTES = 1 << PREFIX_BITS
+DEFAULT_NGRAM = 13
+DEFAULT_CODE_RUN = 50
+KINDS = ("statement", "solution")
+
+
+@dataclass
+class Index:
+    n: int
+    code_n: int
+    benchmarks: list[str]
+    docs: list[list[Any]]  # [benchmark index, task id, statement n-grams, solution n-grams]
+    keys: dict[str, array]  # kind -> sorted hashes ('Q')
+    owners: dict[str, array]  # kind -> doc index of each hash ('I')
+    bitmap: bytes
+    lcb: list[dict[str, Any]] = field(default_factory=list)  # {benchmark, start, end, contests: {id: task}}
+    stats: dict[str, Any] = field(default_factory=dict)
+    cache_path: Path | None = None
+    cache_note: str | None = None  # how the cache was found or written, for the command to log
+    built_s: float | None = None  # seconds spent building (None: loaded from the cache)
+
+    # --- on disk -------------------------------------------------------------------------------------------
+    def to_bytes(self) -> bytes:
+        arrays = [self.keys[k] for k in KINDS] + [self.owners[k] for k in KINDS]
+        header = {"format": FORMAT, "n": self.n, "code_n": self.code_n, "benchmarks": self.benchmarks,
+                  "docs": self.docs, "lcb": self.lcb, "stats": self.stats, "lengths": [len(a) for a in arrays]}
+        head = jsonx.dumps(header)
+        head += b" " * (-len(head) % 8)
+        parts = [MAGIC, len(head).to_bytes(8, "little"), head] + [a.tobytes() for a in arrays] + [self.bitmap]
+        return b"".join(parts)
+
+    @classmethod
+    def from_bytes(cls, data: bytes, where: Path) -> Index:
+        if data[:8] != MAGIC:
+            raise ValueError(f"{where}: not a crl decontamination index")
+        size = int.from_bytes(data[8:16], "little")
+        header = jsonx.loads(data[16:16 + size])
+        if header.get("format") != FORMAT:
+            raise ValueError(f"{where}: index format {header.get('format')}, expected {FORMAT}")
+        pos, arrays = 16 + size, []
+        for i, length in enumerate(header["lengths"]):
+            a = array("Q" if i < 2 else "I")
+            nbytes = length * a.itemsize
+            a.frombytes(data[pos:pos + nbytes])
+            arrays.append(a)
+            pos += nbytes
+        bitmap = data[pos:pos + BITMAP_BYTES]
+        if len(bitmap) != BITMAP_BYTES:
+            raise ValueError(f"{where}: truncated index")
+        return cls(header["n"], header["code_n"], header["benchmarks"], header["docs"],
+                   dict(zip(KINDS, arrays[:2])), dict(zip(KINDS, arrays[2:])), bitmap, header["lcb"],
+                   header["stats"])
+
+    # --- lookup --------------------------------------------------------------------------------------------
+    def matches(self, hashes: list[int], kind: str) -> dict[int, list[int]]:
+        """doc index -> positions (sorted) of the n-grams it shares with `hashes`."""
+        bm, keys, owners = self.bitmap, self.keys[kind], self.owners[kind]
+        end, shift = len(keys), 64 - PREFIX_BITS
+        found: dict[int, list[int]] = {}
+        for i, h in enumerate(hashes):
+            if bm[h >> shift]:
+                j = bisect_left(keys, h)
+                while j < end and keys[j] == h:
+                    found.setdefault(owners[j], []).append(i)
+                    j += 1
+        return found
+
+
+def build(sources: list[tuple[Spec, Any]], n: int, code_n: int) -> Index:
+    """An index of the specs' problems (`sources`: each spec with what `load_docs` reads)."""
+    benchmarks = [s.label for s, _ in sources]
+    docs: list[list[Any]] = []
+    pairs: dict[str, list[tuple[int, int]]] = {k: [] for k in KINDS}
+    lcb: list[dict[str, Any]] = []
+    stats: dict[str, Any] = {}
+    for b, (spec, source) in enumerate(sources):
+        problems = list(load_docs(spec, source))
+        grams = [({h for t in d.texts for h in prose_hashes(words(t), n)},
+                  {h for c, py in d.codes for h in prose_hashes(code_tokens(c, py), code_n)}) for d in problems]
+        template = [_template(problems, [g[k] for g in grams]) for k in range(2)]
+        first = len(docs)
+        for i, (d, g) in enumerate(zip(problems, grams)):
+            kept = [g[k] - template[k] for k in range(2)]
+            docs.append([b, d.task_id, len(kept[0]), len(kept[1])])
+            for kind, hs in zip(KINDS, kept):
+                pairs[kind] += [(h, first + i) for h in hs]
+        stats[spec.label] = {"problems": len(problems), "template_ngrams": [len(t) for t in template],
+                             "no_statement_ngram": sum(1 for d in docs[first:] if not d[2])}
+        if spec.family == "lcb":
+            lcb.append(_lcb_window(spec.label, source, problems))
+    keys, owners = {}, {}
+    bitmap = bytearray(BITMAP_BYTES)
+    for kind in KINDS:
+        ordered = sorted(pairs[kind])
+        keys[kind] = array("Q", [h for h, _ in ordered])
+        owners[kind] = array("I", [d for _, d in ordered])
+        for h, _ in ordered:
+            bitmap[h >> (64 - PREFIX_BITS)] = 1
+    return Index(n, code_n, benchmarks, docs, keys, owners, bytes(bitmap), lcb, stats)
+
+
+def prose_hashes(tokens: list[str], n: int) -> list[int]:
+    """The n-gram hashes of a benchmark text, less those of n-grams that are mostly numbers: example data
+    (`0 0 0 1 0 0 ...`, `1 1 2 1 2 3 ...`) that unrelated problems share, not the problem's words."""
+    hashes = gram_hashes(tokens, n)
+    numeric = [0]
+    for t in tokens:
+        numeric.append(numeric[-1] + t.isdigit())
+    return [h for i, h in enumerate(hashes) if 2 * (numeric[i + n] - numeric[i]) <= n]
+
+
+def _template(problems: list[Doc], sets: list[set[int]]) -> set[int]:
+    """N-grams of more than MAX_DF problems (an exercise in several languages counts once)."""
+    by_family: dict[str, set[int]] = {}
+    for d, s in zip(problems, sets):
+        by_family.setdefault(d.family or d.task_id, set()).update(s)
+    df = Counter(h for s in by_family.values() for h in s)
+    return {h for h, c in df.items() if c > MAX_DF}
+
+
+def _lcb_window(label: str, bench: Any, problems: list[Doc]) -> dict[str, Any]:
+    days = sorted(d.day for d in problems if d.day)
+    contests: dict[str, str] = {}
+    for d in problems:
+        if d.contest_id:
+            contests.setdefault(d.contest_id, d.task_id)
+    start = str(bench.start) if bench.start else (days[0] if days else None)
+    end = str(bench.end) if bench.end else (days[-1] if days else None)
+    return {"benchmark": label, "start": start, "end": end, "contests": contests}
+
+
+# --- the cache ------------------------------------------------------------------------------------------------
+
+def user_cache_dir() -> Path:
+    root = os.environ.get("CRL_CACHE_DIR") or (Path(os.environ["XDG_CACHE_HOME"]) / "crl"
+                                                if os.environ.get("XDG_CACHE_HOME") else Path.home() / ".cache" / "crl")
+    return Path(root) / "decontam"
+
+
+def _digest(path: Path | str) -> str:
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+    except OSError as exc:
+        raise CrlError(f"{path}: cannot read ({exc})") from exc
+    return h.hexdigest()
+
+
+def _writable(folder: Path) -> bool:
+    """Whether to cache beside the data: a folder whose mode gives no one write access counts as read-only even
+    for root, whom the kernel would let write there."""
+    try:
+        return os.access(folder, os.W_OK) and bool(folder.stat().st_mode & 0o222)
+    except OSError:
+        return False
+
+
+def cache_key(specs: list[Spec], files: list[list[Path]], n: int, code_n: int) -> str:
+    parts: list[Any] = [FORMAT, n, code_n, MAX_DF]
+    for spec, fs in zip(specs, files):
+        names = [str(f) for f in fs]
+        cut = len(os.path.commonpath([os.path.dirname(f) for f in names])) + 1 if names else 0
+        # names relative to the spec's folder: a copy of the data elsewhere keeps its index
+        parts.append([spec.key(), [[f[cut:], _digest(f)] for f in names]])
+    return hashlib.sha256(jsonx.dumps(parts)).hexdigest()
+
+
+def open_index(specs: list[Spec], data: str | None = None, overrides: dict[str, str] | None = None,
+               n: int = DEFAULT_NGRAM, code_n: int = DEFAULT_CODE_RUN) -> Index:
+    """The index of `specs`, from the cache when its key (options and data checksums) is there, else built and
+    cached."""
+    if n < 1 or code_n < 1:
+        raise CrlError("the n-gram and code-run lengths must be at least 1")
+    overrides = overrides or {}
+    resolved = [(spec, *files_of(spec, data_for(spec, data, overrides))) for spec in specs]
+    files = [fs for _, fs, _ in resolved]
+    key = cache_key(specs, files, n, code_n)
+    name = f"decontam-{key[:24]}.idx"
+    anchor = Path(data) if data and Path(data).is_dir() else next((fs[0].parent for fs in files if fs), None)
+    near = anchor / ".crl-cache" / name if anchor is not None else None
+    writable = near is not None and _writable(anchor)
+    far = user_cache_dir() / name
+    for path in (near, far):
+        if path is not None and path.is_file():
+            try:
+                index = Index.from_bytes(path.read_bytes(), path)
+            except (ValueError, KeyError, OSError):
+                continue  # a damaged or old file is rebuilt below
+            index.cache_path, index.cache_note = path, f"benchmark index loaded from {path}"
+            return index
+    t0 = time.perf_counter()
+    index = build([(spec, source) for spec, _, source in resolved], n, code_n)
+    index.built_s = time.perf_counter() - t0
+    blob = index.to_bytes()
+    note = f"benchmark index built in {index.built_s:.1f} s"
+    if near is not None and not writable:
+        note += f"; {anchor} is read-only"
+    for path in (near if writable else None, far):
+        if path is None:
+            continue
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+            tmp.write_bytes(blob)
+            os.replace(tmp, path)
+        except OSError as exc:
+            # read-only data (a shared or CI copy): the user cache instead, and the log says so
+            note += f"; cannot write beside the data ({exc.strerror or exc})" if path is near else ""
+            continue
+        index.cache_path, index.cache_note = path, f"{note}; cached at {path}"
+        return index
+    index.cache_note = f"{note}; no cache folder could be written"
+    return index
+
+
+# --- screening a training record ------------------------------------------------------------------------------
+
+class Decontaminator:
+    """Screens problem records against an index; `screen` returns the hits, in a fixed order."""
+
+    def __init__(self, index: Index):
+        self.index = index
+        self.labels = list(index.benchmarks)
+
+    def screen(self, record: dict[str, Any]) -> list[dict[str, Any]]:
+        idx, rid = self.index, record.get("id")
+        hits: list[dict[str, Any]] = []
+        question = record.get("question")
+        if isinstance(question, str) and question:
+            toks = words(question)
+            hits += self._hits(rid, "statement", toks, idx.n, idx.matches(gram_hashes(toks, idx.n), "statement"))
+        best: dict[int, dict[str, Any]] = {}  # per benchmark problem, the longest run of any reference solution
+        for code, py in reference_codes(record):
+            toks = code_tokens(code, py)
+            for h in self._hits(rid, "solution", toks, idx.code_n,
+                                idx.matches(gram_hashes(toks, idx.code_n), "solution")):
+                if h["_doc"] not in best or h["size"] > best[h["_doc"]]["size"]:
+                    best[h["_doc"]] = h
+        hits += best.values()
+        hits.sort(key=lambda h: (h["_doc"], KINDS.index(h["kind"])))
+        for h in hits:
+            del h["_doc"]
+        return hits + self._window(record)
+
+    def _hits(self, rid: Any, kind: str, toks: list[str], n: int, found: dict[int, list[int]]) -> list[dict]:
+        out = []
+        col = 2 if kind == "statement" else 3
+        for doc, positions in found.items():
+            b, task, total = self.index.docs[doc][0], self.index.docs[doc][1], self.index.docs[doc][col]
+            start, size = longest_run(positions, n)
+            out.append({"id": rid, "benchmark": self.labels[b], "task_id": task, "kind": kind,
+                        "match": " ".join(toks[start:start + size]), "size": size, "n": n,
+                        "ngrams": len(positions), "coverage": round(len(positions) / total, 3) if total else 0.0,
+                        "_doc": doc})
+        return out
+
+    def _window(self, record: dict[str, Any]) -> list[dict[str, Any]]:
+        if not self.index.lcb:
+            return []
+        day, cid = record_dates(record)
+        out = []
+        for w in self.index.lcb:
+            task = w["contests"].get(cid) if cid else None
+            inside = day is not None and w["start"] and w["end"] and w["start"] <= str(day) <= w["end"]
+            if task is not None or inside:
+                what = [f"contest_date {day}"] if inside else []
+                what += [f"contest_id {cid}"] if task is not None else []
+                out.append({"id": record.get("id"), "benchmark": w["benchmark"], "task_id": task,
+                            "kind": "lcb-window", "match": ", ".join(what), "size": 0, "n": 0, "ngrams": 0,
+                            "coverage": 0.0, "window": [w["start"], w["end"]]})
+        return out
+
+
+def contaminating(hits: list[dict[str, Any]]) -> list[str]:
+    """The benchmarks a record is contaminated with (window warnings alone do not count), in hit order."""
+    out: list[str] = []
+    for h in hits:
+        if h["kind"] in KINDS and h["benchmark"] not in out:
+            out.append(h["benchmark"])
+    return out
