@@ -205,3 +205,26 @@ def test_environment_errors_come_from_the_task(bench, row):
         pass
     score = bench.check(tf_task, canonical(row))
     assert is_env_error(score) and "tensorflow" in score.verdicts["env_error"]
+
+
+# Written against the sandbox's assert harness: ask for its end marker, read it and report a pass, without running
+# a test. An in-process harness cannot stop this (docs/judge.md); what must hold is that the pass is never silent.
+FORGER = "import os\nos.write(3, b'D'); os.write(3, b'A' + os.read(4, 64)); os._exit(0)\n"
+
+
+def test_a_forged_pass_is_marked_in_process_in_every_report(bench, row):
+    from rich.console import Console
+
+    from crlcli.evaluation.report import FOOTNOTE, MARK, summary_table
+    from crlcli.evaluation.scoring import summarize
+
+    score = bench.check(row, FORGER + WRONG)
+    assert score.trust == IN_PROCESS  # whatever the verdict, it says who decided it
+    sample = {"task_id": row["task_id"], "sample": 0, "metrics": score.metrics, "trust": score.trust}
+    summary = summarize(bench, [sample], {"benchmark": bench.name, "n": 1}, {})
+    assert summary["trust"] == {"scored": IN_PROCESS, "samples": {"parent": 0, IN_PROCESS: 1}}
+    console = Console(record=True, width=200)
+    console.print(summary_table({**summary, "benchmark": bench.name, "n": 1}))
+    shown = " ".join(console.export_text().split())  # the caption wraps at the table's width
+    assert f"scored in-process{MARK}" in shown and "can forge a pass" in FOOTNOTE
+    assert " ".join(FOOTNOTE.split()) in shown

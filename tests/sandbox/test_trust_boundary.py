@@ -4,6 +4,7 @@ leaves no process behind, and the same tests still accept an honest solution."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -312,3 +313,29 @@ def test_values_over_digest_over_come_back_as_their_digest(sb):
 
     res = sb.pool.submit("def f(n):\n    return list(range(n))\n", tests, check=check).result(timeout=60)
     assert res["verdicts"] == "AW" and all(isinstance(v, ValueDigest) for v in seen), (res, seen)
+
+
+# An assert program that does not convert (a loop) stays in the candidate's process; this candidate is written
+# against that harness (docs/judge.md, "The in-process harness"): it is never a silent pass.
+LOOP_TESTS = {"type": "assert", "fn_name": "f",
+              "program": "def check(candidate):\n    for k in range(3):\n        assert candidate(k) == k + 1\n"
+                         "\ncheck(f)\n"}
+FORGER = "import os\nos.write(3, b'D'); os.write(3, b'A' + os.read(4, 64)); os._exit(0)\ndef f(k):\n    return 0\n"
+
+
+def test_a_forged_in_process_pass_says_in_process(sb):
+    res = sb.run(FORGER, LOOP_TESTS)
+    assert res["trust"] == "in-process", res
+    honest = sb.run("def f(k):\n    return k + 1\n", LOOP_TESTS)
+    assert honest["verdicts"] == "A" and honest["trust"] == "in-process"
+    assert sb.run("def f(k):\n    return k\n", LOOP_TESTS)["verdicts"] != "A"
+
+
+def test_a_forged_in_process_pass_is_logged_by_the_reward(pool):
+    from crlcli.reward import score
+
+    prompt = "<|im_start|>user\nSolve it.<|im_end|>\n<|im_start|>assistant\n"
+    answer = prompt + f"```python\n{FORGER}```<|im_end|>"
+    label = json.dumps({"kind": "rl", "tests": LOOP_TESTS})
+    r = score(answer, prompt, label)
+    assert r.logs["tests_in_process"] == 1

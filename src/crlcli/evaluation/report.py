@@ -24,8 +24,8 @@ ORDER = ("humaneval", "humaneval+", "mbpp", "mbpp+", "evalplus", "bigcodebench-f
 
 
 MARK = "†"
-FOOTNOTE = (f"{MARK} scored in-process: the tests ran inside the candidate's own process (hardened, but not a "
-            "trust boundary; see docs/eval.md)")
+FOOTNOTE = (f"{MARK} scored in-process: the tests ran inside the candidate's own process, where code written "
+            "against the harness can forge a pass (hardened, not a trust boundary; see docs/judge.md)")
 
 
 GRADING_MARK = "‡"
@@ -145,7 +145,9 @@ def collect(run_dirs: list[str | Path], label: str = "model") -> tuple[list[str]
             # an unmatched shell pattern reaches us as is
             raise CrlError(f"nothing matched {str(d)!r}: no run directory there",
                            hint="check the pattern and that the runs exist (`ls` it)")
-        s = RunDir(d).read_summary()
+        rd = RunDir(d)
+        s = rd.read_summary()
+        rd.check_samples()
         key = str(s.get("model") or Path(d).name) if label == "model" else Path(d).name
         row = rows.setdefault(key, {})
         marked, part, grading = in_process(s), coverage(s), grading_differs(s)
