@@ -94,12 +94,15 @@ def stdio_child(code):
 
 
 def assert_child(code, program):
-    """An in-process harness: the test program runs in the candidate's process, so a candidate that knows this
-    harness can always forge its result (results say trust "in-process"). What it does make hard: the functions
-    it needs are bound before the candidate runs (patching builtins.exec or os.write does not skip the program);
-    the end marker is not in the process while candidate code runs — the runner writes it to fd 4 only after
-    this harness asks for it on fd 3, with the program finished, timers and trace hooks cleared, and the process
-    down to one thread."""
+    """An in-process harness: the test program runs in the candidate's process, so its result can be forged, and
+    results say trust "in-process". The candidate holds every descriptor and every byte of memory this harness
+    does: it can ask for the end marker on fd 3 itself, read it from fd 4 and report a pass without running the
+    program (two lines; docs/judge.md). No marker protocol inside one address space can prevent that, so these
+    results are never believed as the parent's own comparisons are (mix refuses them for RL rows, rewards log
+    them, reports mark them). What the checks here do stop is a candidate that does not target this harness:
+    the functions it needs are bound before the candidate runs (patching builtins.exec or os.write does not
+    skip the program), and the runner hands out the marker only to a process that is down to one thread and
+    alone, after the harness has cleared timers, signal handlers and trace hooks."""
     import builtins
     import gc
     import signal
