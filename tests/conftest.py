@@ -12,6 +12,21 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+
+# Property-based tests (hypothesis): `make test` runs a fixed, derandomised budget of examples, the same on every
+# run and machine (no example database, no deadline: 2 shared cores make timings noise); `make fuzz` selects the
+# "fuzz" profile, a long soak with fresh random examples (HYPOTHESIS_PROFILE=fuzz).
+# The heavy venvs (.venv-train, .venv-vllm) have no hypothesis: the property tests live in the default suite only.
+try:
+    from hypothesis import HealthCheck, settings
+except ImportError:
+    settings = None
+if settings is not None:
+    _slow = [HealthCheck.too_slow, HealthCheck.data_too_large]
+    settings.register_profile("ci", derandomize=True, max_examples=150, deadline=None, database=None,
+                              print_blob=True, suppress_health_check=_slow)
+    settings.register_profile("fuzz", max_examples=20_000, deadline=None, print_blob=True, suppress_health_check=_slow)
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 # $CRL_EVAL_DATA (the CLI's default --data), else the deprecated $CRL_SHARED_DATA, else ../shared/data.
 SHARED_DATA = Path(os.environ.get("CRL_EVAL_DATA") or os.environ.get("CRL_SHARED_DATA")
                    or REPO.parent / "shared" / "data")

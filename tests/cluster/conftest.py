@@ -39,6 +39,9 @@ def ray_cluster():
     from ray.cluster_utils import Cluster
 
     tmp = tempfile.mkdtemp(prefix="crl-ray-", dir="/tmp")  # short: Ray's socket paths must fit in 107 bytes
+    # Ray writes the address of the newest cluster to /tmp/ray whatever temp_dir says, and fails where no Ray
+    # run made that folder before (`make test-dist` on its own on a fresh machine).
+    os.makedirs("/tmp/ray", exist_ok=True)
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False,
                                                             "temp_dir": tmp})
     cluster.add_node(num_cpus=1)

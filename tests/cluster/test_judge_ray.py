@@ -81,3 +81,30 @@ def test_bad_records_rejected_in_order(ray_cluster):
                                     reject=lambda r, why: rejected.append((r["id"], why))))
     assert [r["id"] for r in out] == ["g", "n"] and "judgment" not in out[1]
     assert rejected == [("b", "record 'b': tests has no cases")]
+
+
+def test_hostile_candidates_leave_the_others_verdicts_as_alone(ray_cluster):
+    """Differential poisoning through the Ray judge (one worker per pool): honest and wrong candidates judged
+    after hostile ones of every class get the verdicts they get alone from the local judge."""
+    from crlcli.distributed.judge import RayJudge
+    from crlcli.judging import judge_records
+    from crlcli.sandbox import SandboxPool
+
+    from tests.sandbox.test_poisoning import HALF, HONEST, HONEST_IO, HOSTILE, STDIO, WRONG, WRONG_IO
+
+    plain = [(code, tests) for code, tests, check in HOSTILE.values() if check is None]
+    honest = [(HONEST, HALF), (WRONG, HALF), (HONEST_IO, STDIO), (WRONG_IO, STDIO)]
+    records, k = [], 0
+    for hcode, htests in plain:  # one record per hostile class, then the honest ones on the same tests
+        for code, tests in [(hcode, htests)] + [(c, t) for c, t in honest]:
+            records.append({"id": f"r{k}", "tests": tests, "candidates": [{"id": "c0", "code": code}]})
+            k += 1
+    with SandboxPool(workers=1, limits=Limits()) as pool:
+        alone = verdicts(judge_records(copy.deepcopy(records[1:1 + len(honest)]), pool, 0.8, Limits()))
+    with RayJudge(ray_cluster, limits=Limits(), workers=1, batch_size=1) as rj:
+        out = verdicts(rj.judge_records(copy.deepcopy(records), 0.8))
+    stride = 1 + len(honest)
+    for start in range(0, len(out), stride):
+        hostile, after = out[start], out[start + 1:start + stride]
+        assert all(v != "A" * len(v) for _, cands in [hostile] for _, v, _ in cands), hostile
+        assert [c for _, c in after] == [c for _, c in alone], (records[start]["candidates"][0]["code"], after)
