@@ -161,6 +161,43 @@ def select(
 
 
 @train_app.command(
+    "report",
+    help="Per step and per phase: rewards over every scored sample by kind, CRL accuracy and confusion, "
+    "missing conclusions, RL pass rate, response length, groups dropped by dynamic filtering and rows consumed "
+    "to refill, reward latency, step and weight-sync time. From the run's phaseN/rewards.jsonl (the reward "
+    "server's record) and phaseN/steps.jsonl (the trainer's).\n\n"
+    "  crl train cpu-smoke && crl train report runs/cpu-smoke --format markdown --plot curve.png",
+)
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="The run folder (output.dir), or one phase folder of it.")],
+    fmt: Annotated[
+        str, typer.Option("--format", help="table (Rich, on stderr), markdown, csv or json (one row a line, stdout).")
+    ] = "table",
+    plot: Annotated[
+        Optional[Path], typer.Option("--plot", help="Also draw reward by kind and CRL accuracy against step to this "
+                                                     "PNG (needs the plot extra).")
+    ] = None,
+) -> None:
+    from ..errors import UsageError
+    from ..log import console
+    from ..training import report as rep
+
+    if fmt not in rep.FORMATS:
+        raise UsageError(f"--format must be one of {', '.join(rep.FORMATS)}, got {fmt!r}")
+    rows = rep.run_rows(run_dir)
+    if fmt == "table":
+        from rich.console import Console
+
+        # a log file or pipe gets every column unwrapped (Rich would squeeze 20 columns into 80 characters)
+        out = console if console.is_terminal else Console(stderr=True, highlight=False, width=240)
+        out.print(rep.rich_table(rows, title=str(run_dir)))
+    else:
+        sys.stdout.write({"markdown": rep.markdown, "csv": rep.to_csv, "json": rep.to_json}[fmt](rows))
+    if plot is not None:
+        logger.info(f"plot: {rep.plot(rows, plot, title=run_dir.name)}")
+
+
+@train_app.command(
     "smoke-assets",
     help="Write what `crl train cpu-smoke` trains: a tiny coin-flip critic (random \\conclusion{T}/{F}) and "
     "the shortest CRL rows of a `crl mix` output.\n\n"
@@ -174,10 +211,21 @@ def smoke_assets(
         Path, typer.Option("--rows", help="Training rows from `crl mix` (default: make demo's).")
     ] = Path("demo-out/train.jsonl"),
     n: Annotated[int, typer.Option("--n", help="CRL rows to keep (2 per rollout step in cpu-smoke).")] = 4,
+    task: Annotated[
+        str, typer.Option("--task", help="demo: the shortest CRL rows of --rows; marker: N synthetic rows whose "
+                                         "verdict a stamp word gives away, so the critic can learn it (docs/train.md).")
+    ] = "demo",
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the marker rows.")] = 0,
 ) -> None:
-    from ..training.smoke import build_coinflip_model, smoke_rows
+    from ..errors import UsageError
+    from ..training.smoke import build_coinflip_model, marker_rows, smoke_rows
 
-    picked = smoke_rows(rows, out / "train.jsonl", n)
+    if task not in ("demo", "marker"):
+        raise UsageError(f"--task is demo or marker, got {task!r}")
+    if task == "marker":
+        picked = marker_rows(out / "train.jsonl", n, seed=seed)
+    else:
+        picked = smoke_rows(rows, out / "train.jsonl", n)
     model = build_coinflip_model(out / "model")
     logger.info(f"{len(picked)} CRL rows in {out / 'train.jsonl'}; coin-flip critic in {model}")
 

@@ -27,6 +27,7 @@ from ..log import logger
 from .config import TrainConfig, dump_toml
 from .plan import DONE_MARKER, Commands, Phase, build_commands, describe, format_command
 from .preflight import check_model, preflight
+from .report import StepMonitor, step_line
 
 TAIL_LINES = 40
 Sink = Callable[[bytes], None]
@@ -167,8 +168,14 @@ def _stream(proc: subprocess.Popen, log_path: Path, sink: Sink, tail: collection
                 sink(line)
 
 
+def _report_steps(monitor: StepMonitor, number: int) -> None:
+    for row in monitor.poll():
+        logger.info(f"phase {number} {step_line(row)}")
+
+
 def run_trainer(cmds: Commands, sink: Sink, server: RewardServer | None, ray_address: str | None) -> None:
     phase = cmds.phase
+    monitor = StepMonitor(phase.dir)  # one line per finished step, from the reward server's and trainer's records
     tail: collections.deque = collections.deque(maxlen=TAIL_LINES)
     proc = _spawn(cmds.trainer, cmds.trainer_env, subprocess.PIPE)
     logger.info(f"phase {phase.number}: trainer started (pid {proc.pid}); log: {phase.log_path}")
@@ -181,6 +188,7 @@ def run_trainer(cmds: Commands, sink: Sink, server: RewardServer | None, ray_add
                 server_died = True
                 logger.error("the reward server died; stopping the trainer")
                 break
+            _report_steps(monitor, phase.number)
             time.sleep(0.2)
     except KeyboardInterrupt:
         logger.warning(f"interrupted: stopping phase {phase.number}")
@@ -194,6 +202,7 @@ def run_trainer(cmds: Commands, sink: Sink, server: RewardServer | None, ray_add
         else:
             stop_group(proc, grace=5.0)  # the trainer exited: reap anything it left in its group
         reader.join(timeout=10)
+        _report_steps(monitor, phase.number)
     if server_died:
         raise CrlError(
             f"phase {phase.number}: the reward server exited during training; last lines of "
