@@ -405,12 +405,14 @@ def patch_weight_sync_sender(module) -> None:
                 for engine in self.vllm_engines
             ]
             replies = ray.get(refs)
-            record(
-                "weight_sync",
-                seconds=round(time.monotonic() - started, 3),
-                blob_bytes=len(blob),
-                engines=[_compare(state, reply) for reply in replies],
-            )
+            if os.environ.get(ENV_RECORD):
+                start = _start_tensors(self.strategy.args.actor.model_name_or_path, checked)
+                record(
+                    "weight_sync",
+                    seconds=round(time.monotonic() - started, 3),
+                    blob_bytes=len(blob),
+                    engines=[_compare(state, reply, start) for reply in replies],
+                )
         torch_dist_barrier_and_cuda_sync()
 
     cls._init_vllm_sync_group = _init_vllm_sync_group
@@ -425,8 +427,31 @@ def _checked_names(state: dict) -> list[str]:
     return wanted
 
 
-def _compare(state: dict, reply) -> dict:
-    """Max |trainer - vLLM| per checked tensor (vLLM may pad the vocabulary: compare the common rows)."""
+@functools.lru_cache(maxsize=2)
+def _start_tensors_cached(model_dir: str, names: tuple[str, ...]) -> dict:
+    import glob
+
+    from safetensors import safe_open
+
+    out = {}
+    for path in sorted(glob.glob(os.path.join(model_dir, "*.safetensors"))):
+        with safe_open(path, framework="pt") as fh:
+            out.update({n: fh.get_tensor(n) for n in names if n in fh.keys()})
+    return out
+
+
+def _start_tensors(model_dir: str, names: list[str]) -> dict:
+    """The checked tensors as the phase's starting model holds them (a local folder), for `max_abs_change`."""
+    try:
+        return _start_tensors_cached(model_dir, tuple(names))
+    except Exception:  # noqa: BLE001 - a hub id or unreadable folder: the record just lacks the change
+        return {}
+
+
+def _compare(state: dict, reply, start: dict | None = None) -> dict:
+    """Per checked tensor: max |trainer - vLLM| (the sync is exact when 0) and, given the phase's starting
+    tensors, max |vLLM - start| (the weights moved when > 0). Maxima, not sums: an update that moves some entries
+    up and others down by the same amount leaves a sum unchanged. vLLM may pad the vocabulary: common rows only."""
     from safetensors.torch import load
 
     # collective_rpc returns one answer per worker
@@ -440,8 +465,10 @@ def _compare(state: dict, reply) -> dict:
             ours = state[name]
             rows = min(ours.shape[0], theirs.shape[0])
             diff = (ours[:rows].float() - theirs[:rows].float()).abs().max().item()
-            # the sum lets a reader compare vLLM's copy with the starting weights too
-            out[name] = {"max_abs_diff": diff, "rows": rows, "sum": theirs[:rows].double().sum().item()}
+            out[name] = {"max_abs_diff": diff, "rows": rows}
+            if start and name in start and start[name].shape[1:] == theirs.shape[1:]:
+                n = min(rows, start[name].shape[0])
+                out[name]["max_abs_change"] = (theirs[:n].float() - start[name][:n].float()).abs().max().item()
     return out
 
 

@@ -1,15 +1,23 @@
-"""What `crl train cpu-smoke` trains: a tiny coin-flip critic and a handful of CRL rows (`crl train smoke-assets`).
+"""What `crl train cpu-smoke` trains: a tiny coin-flip critic and a handful of CRL rows (`crl train smoke-assets`),
+and a task it can learn (`--task marker`).
 
 GRPO learns nothing from a group whose rewards tie, and dynamic filtering drops such groups, so a random-weight
 model (which never writes a verdict) would give the trainer nothing to do. The smoke model is a tiny Qwen3 (real
 Qwen3 tokenizer and chat template) whose weights make it a bigram machine: after the chat template's generation
 prompt it writes `\\conclusion{T}` or `\\conclusion{F}` with even odds, then <|im_end|>. The rows are CRL rows
 from `make demo` (the shortest ones, both labels), so rewards vary inside a group and every group is used.
+
+The smoke proves the plumbing, not learning: whether the demo's solutions are right cannot be read by a bigram
+machine. The marker task can: synthetic CRL rows whose prompt carries a reviewer's stamp, " approved" on every
+T row and " rejected" on every F row (one token each), the question and solution varying at random. The critic
+must learn to attend to the stamp (its attention outputs start at zero and get gradient from the first step);
+with 4 prompts x 8 samples a step at lr 1e-3 it goes from the coin flip to ~always right in about ten steps.
 """
 
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 
 from ..errors import CrlError, require_module
@@ -98,3 +106,51 @@ def smoke_rows(source: Path, out: Path, n: int = 4, max_chars: int = 1200) -> li
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("".join(json.dumps(r) + "\n" for r in picked), encoding="utf-8")
     return picked
+
+
+MARKERS = {"T": "approved", "F": "rejected"}  # " approved" and " rejected" are single Qwen3 tokens
+_OPS = [("sum", "+"), ("difference", "-"), ("product", "*"), ("larger", "max"), ("smaller", "min"),
+        ("remainder", "%"), ("quotient", "//"), ("power", "**")]  # fmt: skip
+_NAMES = ["a", "b", "x", "y", "n", "m", "p", "q"]
+
+
+def marker_prompt(rng: random.Random, label: str) -> str:
+    """A short CRL prompt whose verdict is given away by the stamp word (the code itself says nothing)."""
+    what, op = rng.choice(_OPS)
+    u, v = rng.sample(_NAMES, 2)
+    body = f"{op}({u}, {v})" if op.isalpha() else f"{u} {op} {v}"
+    return (f"Question: return the {what} of {u} and {v}.\nSolution: def f({u}, {v}): return {body}\n"
+            f"Reviewer:{' ' + MARKERS[label]}\nConclude with \\conclusion{{T}} for correct, \\conclusion{{F}} for wrong.")
+
+
+def marker_rows(out: Path | None, n: int, seed: int = 0, prefix: str = "marker") -> list[dict]:
+    """`n` CRL rows of the marker task (half T, half F, shuffled), in `crl mix`'s row format."""
+    rng = random.Random(seed)
+    labels = ["T", "F"] * (n // 2) + (["T"] if n % 2 else [])
+    rng.shuffle(labels)
+    rows = [{"id": f"{prefix}/{i}", "kind": "crl",
+             "prompt": [{"role": "user", "content": marker_prompt(rng, label)}],
+             "label": json.dumps({"kind": "crl", "label": label})} for i, label in enumerate(labels)]  # fmt: skip
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return rows
+
+
+def verdict_probabilities(model_dir: Path | str, rows: list[dict]) -> list[float]:
+    """P(the model's verdict is T) for each row, read with transformers from an HF checkpoint: the probability
+    of the token where `\\conclusion{T}` and `\\conclusion{F}` part, after the chat prompt and their common start."""
+    torch = require_module("torch", "hf", "reading verdict probabilities")
+    transformers = require_module("transformers", "hf", "reading verdict probabilities")
+    tok = transformers.AutoTokenizer.from_pretrained(str(model_dir))
+    model = transformers.AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch.float32).eval()
+    t_ids, f_ids = (tok.encode(v, add_special_tokens=False) for v in VERDICTS)
+    k = next(i for i, (a, b) in enumerate(zip(t_ids, f_ids)) if a != b)
+    out = []
+    with torch.no_grad():
+        for row in rows:
+            text = tok.apply_chat_template(row["prompt"], add_generation_prompt=True, tokenize=False)
+            ids = tok.encode(text, add_special_tokens=False) + t_ids[:k]
+            logits = model(torch.tensor([ids])).logits[0, -1].float()
+            out.append(torch.softmax(logits, dim=-1)[t_ids[k]].item())
+    return out

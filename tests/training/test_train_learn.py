@@ -1,0 +1,174 @@
+"""The real OpenRLHF GRPO loop on CPU *learns*, and the trained checkpoint flows on through select and eval.
+
+A task the shipped tiny critic can learn (`crl train smoke-assets --task marker`: the verdict is given away by a
+stamp word in the prompt), `crl train cpu-smoke` phase 1 with 4 prompts x 8 samples a step, at most 12 steps.
+Measured from the reward server's own record of every sample (not OpenRLHF's filtered reward mean): the reward
+goes from the coin flip to >= 0.9; the saved HF checkpoint, read with transformers, puts P(T) far higher on
+T-prompts than on F-prompts; every answer is a well-formed verdict. Then `crl train select` evaluates the run's HF
+checkpoints on a small local benchmark and `crl eval` scores the one it picked.
+
+Run by `make test-train` in .venv-train (~8 min, ~12 GiB); not part of `make test`. With CRL_LEARN_KEEP=DIR the
+run's records are copied there (docs/train.md's table and plot come from such a copy).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+
+import pytest
+
+from .cpu_run import CRL, Run, free_port
+
+pytestmark = [pytest.mark.train, pytest.mark.heavy, pytest.mark.timeout(3600)]
+
+MAX_STEPS = 12
+ROWS = 320  # more than 12 steps need: once the critic is right, dynamic filtering drops groups and refills
+VERDICT_CHARS = len("\\conclusion{T}")
+
+
+@pytest.fixture(scope="module")
+def learn(tmp_path_factory):
+    import importlib.util
+
+    missing = [m for m in ("vllm", "deepspeed", "ray", "openrlhf") if importlib.util.find_spec(m) is None]
+    if missing:
+        pytest.skip(f"needs the CPU training venv (make test-train); this Python lacks {', '.join(missing)}")
+    base = tmp_path_factory.mktemp("learn")
+    assets = base / "assets"
+    res = subprocess.run([*CRL, "train", "smoke-assets", "--task", "marker", "--n", str(ROWS), "--out", str(assets)],
+                         capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    overrides = [
+        f"model.path={assets / 'model'}", f"data.train={assets / 'train.jsonl'}", f"output.dir={base / 'run'}",
+        f"reward.port={free_port()}", "phase1.crl_scale=1.0", "rollout.batch_size=4", "train.batch_size=32",
+        f"train.max_steps={MAX_STEPS}", "ckpt.save_steps=4", "ckpt.max_num=1",
+    ]  # fmt: skip
+    run = Run([*CRL, "train", "cpu-smoke", *overrides, "--phase", "1"], base / "learn.log", base)
+    rc = run.wait(timeout=2400)
+    assert rc == 0, run.text()[-8000:]
+    print(f"\nlearn: {run.seconds:.0f} s, peak memory of the process tree {run.peak / 2**30:.2f} GiB")
+    keep = os.environ.get("CRL_LEARN_KEEP")
+    if keep:
+        for name in ("steps.jsonl", "rewards.jsonl"):
+            os.makedirs(os.path.join(keep, "phase1"), exist_ok=True)
+            shutil.copy(base / "run" / "phase1" / name, os.path.join(keep, "phase1", name))
+    return {"base": base, "run": base / "run", "phase": base / "run" / "phase1", "log": run.text(), "assets": assets}
+
+
+def _samples(learn) -> list[dict]:
+    from crlcli.training.report import read_jsonl
+
+    return read_jsonl(learn["phase"] / "rewards.jsonl")
+
+
+def test_reward_over_all_samples_climbs_from_chance(learn):
+    from crlcli.training.report import phase_rows
+
+    rows = [r for r in phase_rows(learn["phase"]) if isinstance(r["step"], int)]
+    print("\nlearn: step, samples, mean reward over all scored samples, groups dropped, refill rows, step s")
+    for r in rows:
+        print(f"learn: {r['step']:>2} {r['samples']:>5} {r['reward']:.3f} {r['groups_dropped']} {r['refill_rows']} "
+              f"{r['step_s']:.1f}")
+    steps = [r["step"] for r in rows]
+    assert steps == list(range(1, len(rows) + 1)) and 6 <= len(rows) <= MAX_STEPS, steps
+    assert all(r["step_s"] is not None for r in rows), "a step the reward server saw has no trainer record"
+    assert 0.25 <= rows[0]["reward"] <= 0.75, rows[0]  # the coin flip
+    last = [s for s in _samples(learn) if s["step"] in steps[-2:]]
+    mean = sum(s["reward"] for s in last) / len(last)
+    assert mean >= 0.9, f"mean reward over the last two steps' {len(last)} samples: {mean:.3f}"
+    # the join is right: where nothing was filtered out, OpenRLHF's own mean is the server's, sample for sample
+    unfiltered = [r for r in rows if r["groups_dropped"] == 0 and r["refill_rows"] == 0]
+    assert unfiltered, "every step dropped groups"
+    for r in unfiltered:
+        assert r["openrlhf_reward_mean"] == pytest.approx(r["reward"], abs=1e-6), r
+    # and where groups were dropped, OpenRLHF's mean is over the kept ones only
+    assert any(r["groups_dropped"] for r in rows), "dynamic filtering never dropped a group"
+
+
+def test_every_answer_is_a_well_formed_verdict(learn):
+    samples = _samples(learn)
+    assert len(samples) >= 8 * 4 * 6
+    for s in samples:
+        assert s["kind"] == "crl" and "failed" not in s, s
+        assert s["conclusion"] in ("T", "F") and s["chars"] == VERDICT_CHARS, s  # nothing but the verdict
+    from crlcli.training.report import read_jsonl
+
+    for step in read_jsonl(learn["phase"] / "steps.jsonl"):
+        assert step["truncated"] == 0 and step["response_tokens_max"] <= 7, step  # 6 verdict tokens + <|im_end|>
+
+
+def test_checkpoint_tells_the_verdicts_apart(learn):
+    from crlcli.training.smoke import marker_rows, verdict_probabilities
+
+    final = learn["phase"] / "final"
+    held_out = marker_rows(None, 40, seed=1234, prefix="held-out")  # not among the training rows (seed 0)
+    probs = verdict_probabilities(final, held_out)
+    t = [p for p, r in zip(probs, held_out) if json.loads(r["label"])["label"] == "T"]
+    f = [p for p, r in zip(probs, held_out) if json.loads(r["label"])["label"] == "F"]
+    gap = sum(t) / len(t) - sum(f) / len(f)
+    print(f"\nlearn: P(T) on T-prompts {sum(t) / len(t):.3f}, on F-prompts {sum(f) / len(f):.3f}, gap {gap:.3f}")
+    assert gap >= 0.8
+    start = verdict_probabilities(learn["assets"] / "model", held_out[:4])
+    assert start == pytest.approx([0.5] * 4, abs=0.01)  # the starting critic could not tell them apart
+
+
+def test_crl_train_prints_a_line_per_step_and_report_reads_the_run(learn):
+    lines = [line for line in learn["log"].splitlines() if "phase 1 step " in line and ": reward " in line]
+    assert len(lines) >= 6, learn["log"][-4000:]
+    assert "crl " in lines[0] and "dropped" in lines[0] and " s (sync " in lines[0]
+    res = subprocess.run([*CRL, "train", "report", str(learn["run"]), "--format", "json"],
+                         capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    rows = [json.loads(line) for line in res.stdout.splitlines()]
+    total = rows[-1]
+    assert total["step"] == "all" and total["samples"] == len(_samples(learn))
+    assert total["crl_accuracy"] == pytest.approx(total["reward"])  # scale 1.0: reward is the match
+    md = subprocess.run([*CRL, "train", "report", str(learn["run"]), "--format", "markdown"],
+                        capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert md.returncode == 0 and md.stdout.count("\n") == len(rows) + 2, md.stderr
+    print("\nlearn: crl train report --format markdown\n" + md.stdout)
+
+
+def _bbeh_task(path, rows) -> None:
+    """The marker task as a BBEH-format task.json (`crl eval --benchmark bbeh:SUB --data FILE`): the reference is
+    the verdict itself, which BBEH's rules compare with the model's answer line."""
+    examples = [{"input": r["prompt"][0]["content"], "target": f"\\conclusion{{{json.loads(r['label'])['label']}}}"}
+                for r in rows]  # fmt: skip
+    path.write_text(json.dumps({"examples": examples}))
+
+
+def test_train_select_eval_on_the_saved_checkpoints(learn):
+    from crlcli.training.smoke import marker_rows
+
+    base = learn["base"]
+    dev, test = base / "dev-task.json", base / "test-task.json"
+    _bbeh_task(dev, marker_rows(None, 16, seed=77, prefix="dev"))
+    _bbeh_task(test, marker_rows(None, 24, seed=78, prefix="test"))
+    gen = ["--max-tokens", "16", "--n", "2", "--seed", "0"]
+    started = time.monotonic()
+    res = subprocess.run([*CRL, "train", "select", "--checkpoints", str(learn["run"]), "--benchmark", "bbeh:boardgame_qa",
+                          "--backend", "hf", "-o", str(base / "selection"), "--", "--data", str(dev), *gen],
+                         capture_output=True, text=True, timeout=1200)  # fmt: skip
+    assert res.returncode == 0, res.stderr[-4000:]
+    results = [json.loads(line) for line in res.stdout.splitlines()]
+    names = [os.path.basename(r["checkpoint"]) for r in results]
+    print(f"\nlearn: select in {time.monotonic() - started:.0f} s: "
+          + ", ".join(f"{n} {r['pass@1']:.3f}" for n, r in zip(names, results)))
+    assert names == ["global_step4_hf", "global_step8_hf", "global_step12_hf", "final"][: len(names)] or \
+        names[-1] == "final", names  # training order
+    best = next(r for r in results if r["best"])
+    assert best["pass@1"] == max(r["pass@1"] for r in results) and best["pass@1"] >= 0.8, results
+    assert results[0]["pass@1"] < best["pass@1"] or names[0] != "global_step4_hf", results
+    out = base / "eval-best"
+    res = subprocess.run([*CRL, "eval", "--benchmark", "bbeh:boardgame_qa", "--data", str(test), "--model",
+                          best["checkpoint"], "--backend", "hf", "-o", str(out), *gen],
+                         capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert res.returncode == 0, res.stderr[-4000:]
+    summary = json.loads((out / "summary.json").read_text())
+    print(f"learn: crl eval of {os.path.basename(best['checkpoint'])} on 24 held-out prompts: pass@1 "
+          f"{summary['pass@1']:.3f}")
+    assert summary["pass@1"] >= 0.8
