@@ -9,6 +9,14 @@ problem, a band of mid-size inputs (some of them text, which needs the tokenizer
 inputs, some of several MB, that carry most of the bytes. The real `crl` console script runs in a subprocess
 pinned to one core; the script prints MB/s of input, problems/s and the child's peak RSS.
 Targets: >= 50 MB/s on one core; peak RSS < 500 MB whatever the size.
+
+    python bench/filter_bench.py --decontaminate evalplus,bigcodebench,aider-polyglot --data ../shared/data \
+        --shipped ../shared/data --size-mb 50
+
+With --decontaminate the same runs are made with and without `--decontaminate` (the benchmark index built and
+cached first, untimed), on the synthetic corpus and, with --shipped, on the shipped training samples
+(cp_samples/code_contests.json and leetcode.json through their sources, each run --repeat times, median).
+Target: decontamination costs at most 1.5x the time of filtering without it.
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ import os
 import random
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -126,6 +135,10 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--workdir", type=Path, default=None, help="keep the corpus and output here")
     ap.add_argument("--cpu", type=int, default=None, help="core to pin the child to (default: the first allowed)")
+    ap.add_argument("--decontaminate", default=None, help="benchmarks: also time the runs with --decontaminate")
+    ap.add_argument("--data", default=None, help="benchmark data folder for --decontaminate")
+    ap.add_argument("--shipped", type=Path, default=None, help="data folder holding cp_samples/ (shipped corpora)")
+    ap.add_argument("--repeat", type=int, default=5, help="runs per shipped corpus and mode (median reported)")
     a = ap.parse_args()
 
     cpu = a.cpu if a.cpu is not None else min(os.sched_getaffinity(0))
@@ -171,8 +184,53 @@ def main() -> int:
           f"{f['avg_test_input_chars_per_question']:,.0f}; output {out.stat().st_size / 1e6:,.1f} MB")
     ok = mb / max(cpu_s - startup_cpu, 1e-9) >= 50 and peak_mb < 500
     print(f"targets (>= 50 MB of input per CPU-second on one core, peak RSS < 500 MB): {'met' if ok else 'NOT met'}")
+    rc = 0
+    if a.decontaminate:
+        rc = decontamination(a, args, work, mb, (wall, cpu_s), cpu)
     if tmp is not None:
         tmp.cleanup()
+    return rc
+
+
+def decontamination(a, corpus_args: list[str], work: Path, mb: float, plain: tuple[float, float],
+                    cpu: int | None) -> int:
+    """The same runs with --decontaminate: the synthetic corpus, then the shipped samples; ratios to plain."""
+    deco = ["--decontaminate", a.decontaminate] + (["--data", a.data] if a.data else [])
+    report = work / "hits.jsonl"
+    warm_s, _, res = run_filter(["-i", str(work / "tiny.jsonl"), "-o", str(work / "tiny.out.jsonl"), *deco], cpu)
+    if res.returncode != 0:
+        print(res.stderr.decode(), file=sys.stderr)
+        return 1
+    print(f"\n--decontaminate {a.decontaminate}: first run (index built or loaded) {warm_s:.2f} s; "
+          f"{' '.join(res.stderr.decode().split())[:300]}")
+    wall, cpu_s, res = run_filter([*corpus_args, "-o", str(work / "out.deco.jsonl"), *deco,
+                                   "--contamination-report", str(report)], cpu)
+    if res.returncode != 0:
+        print(res.stderr.decode(), file=sys.stderr)
+        return 1
+    ratios = [wall / plain[0]]
+    print(f"synthetic corpus: {plain[0]:.2f} s wall / {plain[1]:.2f} s CPU without, {wall:.2f} s / {cpu_s:.2f} s "
+          f"with ({mb / wall:,.1f} MB/s): x{wall / plain[0]:.2f} wall, x{cpu_s / plain[1]:.2f} CPU; "
+          f"{sum(1 for _ in open(report))} hits")
+    if a.shipped is not None:
+        for source, name in (("code-contests", "code_contests.json"), ("leetcode", "leetcode.json")):
+            path = a.shipped / "cp_samples" / name
+            times: dict[str, list[tuple[float, float]]] = {"without": [], "with": []}
+            for _ in range(a.repeat):  # interleaved, so that a busy moment hits both modes alike
+                for mode, extra in (("without", []), ("with", [*deco, "--contamination-report", str(report)])):
+                    w, c, res = run_filter(["--source", source, str(path), "-o", str(work / "s.jsonl"), *extra], cpu)
+                    if res.returncode != 0:
+                        print(res.stderr.decode(), file=sys.stderr)
+                        return 1
+                    times[mode].append((w, c))
+            med = {m: (statistics.median(w for w, _ in v), statistics.median(c for _, c in v)) for m, v in times.items()}
+            ratios.append(med["with"][0] / med["without"][0])
+            print(f"{source} ({path.stat().st_size / 1e6:.1f} MB, median of {a.repeat}): "
+                  f"{med['without'][0]:.2f} s wall / {med['without'][1]:.2f} s CPU without, {med['with'][0]:.2f} s / "
+                  f"{med['with'][1]:.2f} s with: x{ratios[-1]:.2f} wall, x{med['with'][1] / med['without'][1]:.2f} CPU; "
+                  f"{sum(1 for _ in open(report))} hits")
+    ok = max(ratios) <= 1.5
+    print(f"target (decontamination within 1.5x of filtering without it): {'met' if ok else 'NOT met'}")
     return 0
 
 

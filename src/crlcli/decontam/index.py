@@ -45,9 +45,9 @@ class Index:
     code_n: int
     benchmarks: list[str]
     docs: list[list[Any]]  # [benchmark index, task id, statement n-grams, solution n-grams]
-    keys: dict[str, array]  # kind -> sorted hashes ('Q')
-    owners: dict[str, array]  # kind -> doc index of each hash ('I')
-    bitmap: bytes
+    keys: dict[str, Any]  # kind -> sorted hashes (array or memoryview of 'Q')
+    owners: dict[str, Any]  # kind -> doc index of each hash ('I')
+    bitmap: Any  # bytes-like
     lcb: list[dict[str, Any]] = field(default_factory=list)  # {benchmark, start, end, contests: {id: task}}
     stats: dict[str, Any] = field(default_factory=dict)
     cache_path: Path | None = None
@@ -61,7 +61,7 @@ class Index:
                   "docs": self.docs, "lcb": self.lcb, "stats": self.stats, "lengths": [len(a) for a in arrays]}
         head = jsonx.dumps(header)
         head += b" " * (-len(head) % 8)
-        parts = [MAGIC, len(head).to_bytes(8, "little"), head] + [a.tobytes() for a in arrays] + [self.bitmap]
+        parts = [MAGIC, len(head).to_bytes(8, "little"), head] + [bytes(a) for a in arrays] + [bytes(self.bitmap)]
         return b"".join(parts)
 
     @classmethod
@@ -72,14 +72,13 @@ class Index:
         header = jsonx.loads(data[16:16 + size])
         if header.get("format") != FORMAT:
             raise ValueError(f"{where}: index format {header.get('format')}, expected {FORMAT}")
-        pos, arrays = 16 + size, []
+        pos, arrays, view = 16 + size, [], memoryview(data)
         for i, length in enumerate(header["lengths"]):
-            a = array("Q" if i < 2 else "I")
-            nbytes = length * a.itemsize
-            a.frombytes(data[pos:pos + nbytes])
-            arrays.append(a)
+            fmt = "Q" if i < 2 else "I"
+            nbytes = length * (8 if i < 2 else 4)
+            arrays.append(view[pos:pos + nbytes].cast(fmt))  # a view, not a copy: loading costs no time
             pos += nbytes
-        bitmap = data[pos:pos + BITMAP_BYTES]
+        bitmap = view[pos:pos + BITMAP_BYTES]
         if len(bitmap) != BITMAP_BYTES:
             raise ValueError(f"{where}: truncated index")
         return cls(header["n"], header["code_n"], header["benchmarks"], header["docs"],
@@ -92,12 +91,12 @@ class Index:
         bm, keys, owners = self.bitmap, self.keys[kind], self.owners[kind]
         end, shift = len(keys), 64 - PREFIX_BITS
         found: dict[int, list[int]] = {}
-        for i, h in enumerate(hashes):
-            if bm[h >> shift]:
-                j = bisect_left(keys, h)
-                while j < end and keys[j] == h:
-                    found.setdefault(owners[j], []).append(i)
-                    j += 1
+        for i in [i for i, h in enumerate(hashes) if bm[h >> shift]]:
+            h = hashes[i]
+            j = bisect_left(keys, h)
+            while j < end and keys[j] == h:
+                found.setdefault(owners[j], []).append(i)
+                j += 1
         return found
 
 
@@ -192,13 +191,45 @@ def _writable(folder: Path) -> bool:
         return False
 
 
+def _digests(names: list[str]) -> list[str]:
+    """SHA-256 of each file, remembered in the user cache by (size, mtime, inode), as make and git do: Aider's
+    1,100 small files cost more to read than the rest of a short run."""
+    memo_path = user_cache_dir() / "digests.json"
+    try:
+        memo = jsonx.loads(memo_path.read_bytes())
+    except (OSError, ValueError):
+        memo = {}
+    out, changed = [], False
+    for f in names:
+        try:
+            st = os.stat(f)
+        except OSError as exc:
+            raise CrlError(f"{f}: cannot read ({exc})") from exc
+        stamp = [st.st_size, st.st_mtime_ns, st.st_ino]
+        known = memo.get(f)
+        if not (isinstance(known, list) and known[:3] == stamp):
+            known, changed = [*stamp, _digest(f)], True
+            memo[f] = known
+        out.append(known[3])
+    if changed:
+        try:
+            memo_path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = memo_path.with_name(f"digests.{os.getpid()}.tmp")
+            tmp.write_bytes(jsonx.dumps(memo))
+            os.replace(tmp, memo_path)
+        except OSError:
+            pass  # only a speed-up
+    return out
+
+
 def cache_key(specs: list[Spec], files: list[list[Path]], n: int, code_n: int) -> str:
     parts: list[Any] = [FORMAT, n, code_n, MAX_DF]
+    digests = iter(_digests([str(f) for fs in files for f in fs]))
     for spec, fs in zip(specs, files):
         names = [str(f) for f in fs]
         cut = len(os.path.commonpath([os.path.dirname(f) for f in names])) + 1 if names else 0
         # names relative to the spec's folder: a copy of the data elsewhere keeps its index
-        parts.append([spec.key(), [[f[cut:], _digest(f)] for f in names]])
+        parts.append([spec.key(), [[f[cut:], next(digests)] for f in names]])
     return hashlib.sha256(jsonx.dumps(parts)).hexdigest()
 
 

@@ -113,19 +113,19 @@ def _word_hash(word: str) -> int:
 
 def gram_hashes(tokens: list[str], n: int) -> list[int]:
     """hashes[i] = the hash of tokens[i:i+n]; empty when there are fewer than n tokens."""
-    m = len(tokens)
-    if m < n or n < 1:
+    if len(tokens) < n or n < 1:
         return []
-    memo = _memo
-    wh = [memo[t] if t in memo else _word_hash(t) for t in tokens]
+    wh = list(map(_memo.get, tokens))
+    if None in wh:
+        wh = [h if h is not None else _word_hash(t) for h, t in zip(wh, tokens)]
     top = pow(BASE, n - 1, 1 << 64)
     h = 0
     for x in wh[:n]:
         h = (h * BASE + x) & MASK
     out = [h]
     append = out.append
-    for i in range(n, m):
-        h = ((h - wh[i - n] * top) * BASE + wh[i]) & MASK
+    for old, new in zip(wh, wh[n:]):  # zip, not indexing: this loop is most of a screened record's cost
+        h = ((h - old * top) * BASE + new) & MASK
         append(h)
     return out
 
