@@ -98,6 +98,8 @@ def test_usage_errors(setup, tmp_path, crl):
     bench, train, env = setup
     res = crl("filter", "-i", str(train), "--ngram", "10", env=env)
     assert res.returncode == 2 and b"go with --decontaminate" in res.stderr
+    res = crl("filter", "-i", str(train), "--decontaminate-against", str(bench), "--ngram", "0", env=env)
+    assert res.returncode == 2 and b"--ngram and --code-run must be >= 1" in res.stderr
     res = crl("filter", "-i", str(train), "--decontaminate", "bbeh", env=env)
     assert res.returncode == 2 and b"unknown benchmark 'bbeh'" in res.stderr
     res = crl("filter", "-i", str(train), "--decontaminate-against", str(tmp_path / "none.jsonl"), env=env)

@@ -112,9 +112,11 @@ def register(app: typer.Typer) -> None:
         if max_case_tokens < 0 or max_cases < 0 or min_cases < 0:
             raise UsageError("--max-case-tokens, --max-cases and --min-cases must be >= 0")
         screening = bool(decontaminate or against)
-        if not screening and (data or ngram or code_run or report or keep_contaminated):
+        if not screening and (data or ngram is not None or code_run is not None or report or keep_contaminated):
             raise UsageError("--data, --ngram, --code-run, --contamination-report and --keep-contaminated "
                              "go with --decontaminate or --decontaminate-against")
+        if (ngram is not None and ngram < 1) or (code_run is not None and code_run < 1):
+            raise UsageError("--ngram and --code-run must be >= 1")
         if source is None and path is not None:
             raise UsageError(f"a PATH ({path}) needs --source", hint="read problem records with -i FILE or stdin")
         if source is not None and input is not None:
@@ -131,7 +133,7 @@ def register(app: typer.Typer) -> None:
             specs = decontam.parse_specs(decontaminate, against)
             shared, overrides = decontam.split_data(data)
             index = decontam.open_index(specs, shared, overrides, ngram or decontam.DEFAULT_NGRAM,
-                                        code_run or decontam.DEFAULT_CODE_RUN)
+                                        code_run or decontam.DEFAULT_CODE_RUN)  # both >= 1 when given
             logger.info(index.cache_note)
             reported, dropped = decontam.report_state(report) if resume and report else (set(), set())
             stage.done |= dropped  # dropped problems are in the report only
@@ -163,5 +165,5 @@ def register(app: typer.Typer) -> None:
         if stats is not None:
             stats.parent.mkdir(parents=True, exist_ok=True)
             stats.write_bytes(orjson.dumps(st.to_dict(), option=orjson.OPT_INDENT_2) + b"\n")
-        if st.after.questions == 0 and st.before.questions > 0:
+        if st.after.questions == 0 and st.problems_dropped:  # not when decontamination removed them all
             logger.warning("no problem kept: check --max-case-tokens / --min-cases")
