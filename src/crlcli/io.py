@@ -21,7 +21,7 @@ from typing import IO, Any
 import orjson
 
 from . import jsonx
-from .errors import CrlError
+from .errors import CrlError, os_error
 
 STDIO = "-"
 
@@ -31,6 +31,8 @@ def _display(path: Path | str | None) -> str:
 
 
 GZIP_MAGIC = b"\x1f\x8b"
+BOM = b"\xef\xbb\xbf"  # UTF-8 byte order mark
+_SHOWN = 3  # warnings of one kind shown line by line before a count at the end
 # What a damaged or truncated gzip stream raises while being read.
 GZIP_ERRORS = (EOFError, zlib.error, gzip.BadGzipFile)
 
@@ -46,8 +48,7 @@ def open_binary_read(path: Path | str | None) -> IO[bytes]:
         raise CrlError(f"{p}: no such file", hint="check the path given to -i/--input")
     if p.is_dir():
         raise CrlError(f"{p}: is a directory, expected a JSON Lines file")
-    if p.suffix == ".gz":
-        return gzip.open(p, "rb")
+    # The magic bytes decide, not the name: a plain file called x.jsonl.gz is read as plain text.
     fh = open(p, "rb")
     if fh.peek(2)[:2] == GZIP_MAGIC:
         fh.close()
@@ -106,6 +107,7 @@ class JsonlReader:
         self.skip_option = skip_option  # the command has --skip-invalid: the hint may suggest it
         self.lineno = 0
         self.read = 0
+        self.duplicate_keys = 0  # lines with a key twice in one object (warned about)
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         fh = open_binary_read(self.path)
@@ -113,6 +115,8 @@ class JsonlReader:
             for raw in fh:
                 self.lineno += 1
                 line = raw.strip()
+                if self.lineno == 1 and line.startswith(BOM):  # editors on Windows start files with one
+                    line = line[len(BOM):].strip()
                 if not line:
                     continue
                 try:
@@ -123,8 +127,13 @@ class JsonlReader:
                 if not isinstance(record, dict):
                     self._bad(f"expected a JSON object, got {type(record).__name__}", raw)
                     continue
+                self._check_keys(line, record)
                 self.read += 1
                 yield record
+            if self.duplicate_keys > _SHOWN:
+                from .log import logger
+
+                logger.warning(f"{self.name}: {self.duplicate_keys} line(s) in all had a key twice in one object")
         except (OSError, EOFError, zlib.error, UnicodeDecodeError) as exc:
             if isinstance(exc, BrokenPipeError):
                 raise
@@ -140,6 +149,18 @@ class JsonlReader:
 
     def where(self) -> str:
         return f"{self.name}:{self.lineno}"
+
+    def _check_keys(self, line: bytes, record: dict[str, Any]) -> None:
+        """Warn about a key given twice in one object: the parser keeps the last value, and the writer of the
+        file may have meant the first."""
+        key = jsonx.duplicate_key(line, record)
+        if key is None:
+            return
+        self.duplicate_keys += 1
+        if self.duplicate_keys <= _SHOWN:
+            from .log import logger
+
+            logger.warning(f"{self.where()}: key {key!r} appears twice in one object; the last value is used")
 
     def _bad(self, reason: str, raw: bytes | str | None) -> None:
         if self.skip is None:
@@ -167,21 +188,31 @@ class JsonlWriter:
             data = jsonx.dumps(record, option=orjson.OPT_SERIALIZE_NUMPY)
         except TypeError as exc:
             raise CrlError(f"cannot serialise record {record.get('id')!r}: {exc}") from exc
-        self._fh.write(data + b"\n")
+        try:
+            self._fh.write(data + b"\n")
+            # Flush each record to files so an interrupted run leaves whole lines to resume from.
+            if self._fh is not sys.stdout.buffer:
+                self._fh.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:  # a full disk reports no file name: give ours
+            raise os_error(exc, "write", self.name) from exc
         self.written += 1
-        # Flush each record to files so an interrupted run leaves whole lines to resume from.
-        if self._fh is not sys.stdout.buffer:
-            self._fh.flush()
 
     def write_all(self, records: Iterable[dict[str, Any]]) -> None:
         for r in records:
             self.write(r)
 
     def close(self) -> None:
-        if self._fh is sys.stdout.buffer:
-            self._fh.flush()
-        else:
-            self._fh.close()
+        try:
+            if self._fh is sys.stdout.buffer:
+                self._fh.flush()
+            else:
+                self._fh.close()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise os_error(exc, "write", self.name) from exc
 
     def __enter__(self) -> "JsonlWriter":
         return self
@@ -194,7 +225,12 @@ def trim_torn_tail(p: Path) -> None:
     """Drop a last line without its newline (a crash mid-write) so appended records start clean."""
     if p.stat().st_size == 0:
         return
-    if p.suffix == ".gz":
+    with open(p, "rb") as fh:
+        gz = fh.read(2) == GZIP_MAGIC
+    if p.suffix == ".gz" and not gz:
+        raise CrlError(f"{p}: named .gz but not gzip (plain text?): appending gzip to it would mix the two",
+                       hint="rename it (without .gz) and resume into that name, or write to a new file")
+    if gz:
         _repair_gzip(p)
         return
     with open(p, "rb+") as fh:
@@ -204,16 +240,21 @@ def trim_torn_tail(p: Path) -> None:
         size = fh.seek(0, os.SEEK_END)
         block = 1 << 16
         pos = size
+        keep = 0
         while pos > 0:
             start = max(0, pos - block)
             fh.seek(start)
             chunk = fh.read(pos - start)
             idx = chunk.rfind(b"\n")
             if idx >= 0:
-                fh.truncate(start + idx + 1)
-                return
+                keep = start + idx + 1
+                break
             pos = start
-        fh.truncate(0)
+        fh.truncate(keep)
+    from .log import logger
+
+    logger.warning("%s: its last line had no newline (a crash mid-write): dropped its %d byte(s) and resume after "
+                   "the whole lines", p, size - keep)
 
 
 def _gzip_intact(p: Path) -> bool:
@@ -260,17 +301,21 @@ def done_ids(path: Path | str, key: str = "id") -> set[str]:
         return set()
     trim_torn_tail(p)
     ids: set[str] = set()
-    opener = gzip.open if p.suffix == ".gz" else open
+    with open(p, "rb") as fh:
+        opener = gzip.open if fh.read(2) == GZIP_MAGIC else open
     try:
         with opener(p, "rb") as fh:
-            for raw in fh:
+            for lineno, raw in enumerate(fh, 1):
                 raw = raw.strip()
                 if not raw:
                     continue
                 try:
-                    rec = jsonx.loads(raw)
-                except jsonx.JSONDecodeError:
-                    continue
+                    rec = jsonx.loads(raw[len(BOM):] if lineno == 1 and raw.startswith(BOM) else raw)
+                except jsonx.JSONDecodeError as exc:
+                    # appending after it would hide it in the middle of the output
+                    raise CrlError(f"{p}:{lineno}: not a JSON record ({exc}); --resume would append after it",
+                                   hint="is this the output of the same stage? fix or remove that line, or write "
+                                        "to a new file") from None
                 if isinstance(rec, dict) and key in rec:
                     ids.add(str(rec[key]))
     except GZIP_ERRORS as exc:  # trim_torn_tail repaired it; damaged again since?
@@ -295,11 +340,25 @@ def stdout_to_stderr() -> Iterator[None]:
 
 def write_json(path: Path | str, obj: Any) -> None:
     """Write a JSON file atomically (a crash leaves the old file whole): indented, keys sorted, integers exact."""
+    options = orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
+    write_file(path, jsonx.dumps(obj, option=options) + b"\n")
+
+
+def write_file(path: Path | str, data: bytes) -> None:
+    """Replace a file's bytes atomically (through a temporary file beside it); an OS error names the file."""
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
-    options = orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
-    tmp.write_bytes(jsonx.dumps(obj, option=options) + b"\n")
-    os.replace(tmp, path)
+    try:
+        if path.is_dir():
+            raise IsADirectoryError(21, "Is a directory", str(path))
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except OSError as exc:
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
+        raise os_error(exc, "write", str(path)) from exc
 
 
 def dumps(record: Any) -> str:

@@ -134,3 +134,33 @@ def _int_digits(v: int, width: int) -> str:
     hi, lo = divmod(v, 10**half)
     head = _int_digits(hi, width - half if width else 0)
     return head + _int_digits(lo, half)
+
+
+# `"` then `:` (whitespace between): every object key ends so; inside strings it can match too (`\":`).
+_KEY_END = re.compile(rb'"[ \t\r\n]*:')
+
+
+def duplicate_key(raw: bytes, value: Any) -> str | None:
+    """A key that one object of the JSON text `raw` has twice (the parsers keep the last value silently), or None.
+
+    Cheap in the common case: the key endings counted in `raw` against those of the parsed value written back
+    (same string contents, so the same in-string matches); only when `raw` has more is it parsed again, with
+    every object's key list, to name the key. A text that spells quotes as \\u0022 can hide a duplicate."""
+    if len(_KEY_END.findall(raw)) <= len(_KEY_END.findall(dumps(value))):
+        return None
+    found: list[str] = []
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        seen: set[str] = set()
+        for key, _ in items:
+            if key in seen and not found:
+                found.append(key)
+            seen.add(key)
+        return dict(items)
+
+    try:
+        json.loads(raw, object_pairs_hook=pairs, parse_int=exact_int, parse_float=_parse_float,
+                   parse_constant=_no_constant)
+    except (ValueError, RecursionError):
+        return None
+    return found[0] if found else None

@@ -6,10 +6,16 @@ from __future__ import annotations
 import json
 
 import orjson
+import pytest
 
 WRONG = "def add(a, b):\n    return 999\n"
 RIGHT = "def add(a, b):\n    return a + b\n"
 
+
+
+@pytest.fixture(autouse=True)
+def wide_log(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "500")  # Rich wraps log lines at the terminal width, paths included
 
 def record(cases, rid="p0", cands=(WRONG,)) -> dict:
     return {"id": rid, "question": "Write add(a, b).",

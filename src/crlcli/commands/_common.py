@@ -8,6 +8,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from .. import locks
 from ..errors import CrlError, UsageError
 from ..io import JsonlReader, JsonlWriter, SkipLog, done_ids
 from ..log import logger
@@ -134,6 +135,20 @@ def unique_ids(records: Iterable[dict[str, Any]], reader: JsonlReader | None = N
             raise CrlError(f"record {n}: {reason}", hint="the source has records with the same id")
 
 
+def check_distinct(*files: tuple[str, Path | None]) -> None:
+    """Refuse one file given to two options (say -o and --skip-invalid): the writers would overwrite each other,
+    or a stage would read what it writes. stdin/stdout ("-", None) may repeat."""
+    seen: dict[Path, str] = {}
+    for option, path in files:
+        if path is None or str(path) == "-":
+            continue
+        real = Path(path).resolve()
+        if real in seen:
+            raise UsageError(f"{seen[real]} and {option} are the same file ({path})",
+                             hint="give each its own file")
+        seen[real] = option
+
+
 class Stage:
     """Reader + optional resume filter + writer, with the skip summary logged at the end."""
 
@@ -149,8 +164,9 @@ class Stage:
         (the one validation every stage uses) and rejected through the reader's stop-or-skip policy."""
         if resume and output is None:
             raise UsageError("--resume needs -o/--output FILE", hint="resume appends to the file given with -o")
-        if output is not None and input is not None and Path(output).resolve() == Path(input).resolve():
-            raise UsageError("the output file is the input file", hint="write to a new file")
+        check_distinct(("-i/--input", input), ("-o/--output", output), ("--skip-invalid", skip_invalid))
+        # Locked before anything reads or trims the output: a second writer fails here, before it can touch it.
+        self._locks = [locks.acquire(p) for p in (output, skip_invalid) if p is not None and str(p) != "-"]
         self.skip = SkipLog(skip_invalid) if skip_invalid else None
         self.reader = JsonlReader(input, self.skip, skip_option=True)
         self.done: set[str] = done_ids(output) if resume and output is not None else set()
@@ -187,6 +203,9 @@ class Stage:
         return written
 
     def finish(self) -> None:
+        for key in self._locks:
+            locks.release(key)
+        self._locks = []
         if self.skip is not None:
             self.skip.close()
             if self.skip.count:

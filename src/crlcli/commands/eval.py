@@ -169,8 +169,12 @@ def register(app: typer.Typer) -> None:
         from ..evaluation.rundir import RunDir
         from ..io import write_json
 
+        from .. import locks
+
         benchmark = _benchmark(benchmark, old_b)
         rd = RunDir(run_dir)
+        # held from here: reading samples.jsonl trims a torn tail, and the rescore rewrites it
+        run_lock = locks.acquire(rd.path, directory=True)
         old = rd.read_run() or {}
         name = benchmark or old.get("benchmark_key")
         if not name:
@@ -213,6 +217,7 @@ def register(app: typer.Typer) -> None:
                               keep=outside if samples is None else None, left_out=left_out,
                               benchmark_tasks=None if all_ids is None else len(all_ids))
         write_json(rd.path / "run.json", {k: v for k, v in runinfo.items()})
+        locks.release(run_lock)
         console.print(summary_table(summary))
 
     @group.command("report", help="One table over runs: a row per model, a column per benchmark (pass@1 %).\n\n"

@@ -9,7 +9,7 @@ import orjson
 import typer
 
 from .. import jsonx
-from ._common import InputOpt, OutputOpt, SkipInvalidOpt, Stage
+from ._common import InputOpt, OutputOpt, SkipInvalidOpt, Stage, check_distinct
 
 HELP = """Build mixed RL + CRL training rows from judged problem records.
 
@@ -63,7 +63,9 @@ def register(app: typer.Typer) -> None:
                               "returns); counted in the stats and warned about."),
         ] = False,
     ) -> None:
+        from .. import locks
         from ..errors import UsageError
+        from ..io import write_file
         from ..mixing import FORMATS, PICKS, MixStats, mix, token_counter
 
         if crl_pick not in PICKS:
@@ -73,6 +75,8 @@ def register(app: typer.Typer) -> None:
         if not 0.0 <= crl_ratio <= 1.0:
             raise UsageError(f"--crl-ratio must be between 0 and 1, got {crl_ratio}")
         counter = token_counter(tokenizer) if tokenizer else None
+        check_distinct(("-o/--output", output), ("--stats", stats), ("--skip-invalid", skip_invalid))
+        stats_lock = locks.acquire(stats) if stats is not None else None
         stage = Stage(input, output, skip_invalid, problems={})
 
         places: list[str] = []  # file:line of each problem, for messages about it
@@ -109,7 +113,8 @@ def register(app: typer.Typer) -> None:
         _print_stats(report)
         if stats is not None:
             stats.parent.mkdir(parents=True, exist_ok=True)
-            stats.write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2) + b"\n")
+            write_file(stats, orjson.dumps(report, option=orjson.OPT_INDENT_2) + b"\n")
+            locks.release(stats_lock)
 
 
 def _print_stats(report: dict) -> None:

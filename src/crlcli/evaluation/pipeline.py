@@ -11,6 +11,7 @@ from dataclasses import asdict, replace
 from typing import Any, Callable
 
 from ..errors import CrlError
+from ..locks import holds_run_dir
 from .base import Benchmark, Task
 from .rundir import RunDir
 from .scoring import Stopwatch, mark_env_error, mark_trust, score_many, summarize
@@ -32,6 +33,7 @@ def run_info(key: str, bench: Benchmark, model: str | None, backend: str | None,
     }
 
 
+@holds_run_dir("rd")
 def evaluate(bench: Benchmark, rd: RunDir, backend: Any, params: Any, thinking: bool, run: dict[str, Any],
              workers: int | None = None, batch_tasks: int = 16, progress: Progress | None = None,
              set_total: Callable[[int], None] | None = None, benchmark_tasks: int | None = None) -> dict[str, Any]:
@@ -113,6 +115,7 @@ def read_samples(path: Any, bench: Benchmark, task_ids: set[str], all_ids: set[s
     outside: list[dict[str, Any]] = []
     unknown = invalid = 0
     known = task_ids if all_ids is None else all_ids
+    lines: dict[tuple[str, int], int] = {}  # (task_id, sample) -> its line: each pair is scored once
     for rec in reader:
         reason = sample_problem(rec)
         if reason is not None:
@@ -121,6 +124,14 @@ def read_samples(path: Any, bench: Benchmark, task_ids: set[str], all_ids: set[s
             reason = (f"task_id {rec['task_id']!r} is not in benchmark {bench.name} "
                       "(check --benchmark/--data, or the samples' task ids)")
             unknown += 1
+        elif rec.get("sample") is not None:
+            pair = (rec["task_id"], rec["sample"])
+            if pair in lines:
+                reason = (f"task {pair[0]!r} sample {pair[1]} again (first on line {lines[pair]}): two runs wrote "
+                          "into one directory, or the file was concatenated twice")
+                invalid += 1
+            else:
+                lines[pair] = reader.lineno
         if reason is not None:
             reader.reject(rec, reason)
             continue
@@ -128,6 +139,7 @@ def read_samples(path: Any, bench: Benchmark, task_ids: set[str], all_ids: set[s
     return wanted, outside, {"unknown_task": unknown, "invalid": invalid, "outside_limit": len(outside)}
 
 
+@holds_run_dir("rd")
 def rescore(bench: Benchmark, rd: RunDir, samples: list[dict[str, Any]], run: dict[str, Any],
             workers: int | None = None, progress: Progress | None = None, tasks: list[Task] | None = None,
             keep: list[dict[str, Any]] | None = None, left_out: dict[str, int] | None = None,

@@ -21,6 +21,10 @@ RUN = rundir.RUN
 IDENTITY = ("benchmark", "model", "sampling", "options")
 
 
+DUPLICATE_HINT = ("two runs wrote into this directory at once, so its scores count samples twice: run it again "
+                  "into a new directory (runs are locked now), or remove the repeated lines and `crl eval score` it")
+
+
 class RunDir(rundir.RunDir):
     def __init__(self, path: str | Path):
         super().__init__(path, IDENTITY)
@@ -46,12 +50,36 @@ class RunDir(rundir.RunDir):
         trim_torn_tail(self.samples_path)
         out = []
         reader = JsonlReader(self.samples_path)
+        lines: dict[tuple[str, Any], int] = {}
         for rec in reader:
-            reason = sample_problem(rec)
+            reason = sample_problem(rec) or self._duplicate(rec, lines, reader.lineno)
             if reason:
-                raise CrlError(f"{reader.where()}: {reason}")
+                raise CrlError(f"{reader.where()}: {reason}", hint=DUPLICATE_HINT if "again" in reason else None)
             out.append(rec)
         return out
+
+    @staticmethod
+    def _duplicate(rec: dict[str, Any], lines: dict[tuple[str, Any], int], lineno: int) -> str | None:
+        pair = (rec["task_id"], rec.get("sample"))
+        if pair[1] is None:
+            return None
+        if pair in lines:
+            return f"task {pair[0]!r} sample {pair[1]} again (first on line {lines[pair]})"
+        lines[pair] = lineno
+        return None
+
+    def check_samples(self) -> None:
+        """Refuse a run whose samples.jsonl holds a (task_id, sample) pair twice (two runs wrote into it at once,
+        before runs were locked): its scores count those samples twice."""
+        if not self.samples_path.exists():
+            return
+        lines: dict[tuple[str, Any], int] = {}
+        reader = JsonlReader(self.samples_path)
+        for rec in reader:
+            if isinstance(rec.get("task_id"), str):
+                why = self._duplicate(rec, lines, reader.lineno)
+                if why:
+                    raise CrlError(f"{reader.where()}: {why}", hint=DUPLICATE_HINT)
 
     def samples_source(self) -> Path:
         """samples.jsonl to read, a torn last line (a crash mid-write) trimmed first."""

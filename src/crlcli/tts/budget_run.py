@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CrlError
+from ..locks import holds_run_dir
 from ..log import logger
 from .budget import GENERATION_KEYS, BudgetConfig, Request, run_forcing, summarise
 from .problems import Problem, Source
@@ -34,6 +35,7 @@ def _generator(backend: Any, cfg: BudgetConfig) -> Callable[[list[Request]], lis
     return generate
 
 
+@holds_run_dir("run_dir")
 def budget_force(
     source: Source,
     run_dir: Path | str,
@@ -97,6 +99,7 @@ class _Unfinished(Exception):
     pass
 
 
+@holds_run_dir("run_dir")
 def score_run(
     run_dir: Path | str,
     workers: int | None = None,

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CrlError
+from ..locks import holds_run_dir
 from ..extract import extract_code, extract_conclusion, split_thinking
 from ..log import logger
 from .problems import Problem, Source
@@ -136,6 +137,7 @@ def critique_thinking_tokens(text: str, count: Callable[[str], int]) -> int:
     return count(thinking) if thinking else 0
 
 
+@holds_run_dir("run_dir")
 def score_run(
     run_dir: Path | str,
     workers: int | None = None,
@@ -223,6 +225,7 @@ def _result_row(row: dict[str, Any], headline: str) -> dict[str, Any]:
             bool(row["candidates"][pick]["correct"]), "selected_by": row["selected"], "candidates": cands}
 
 
+@holds_run_dir("run_dir")
 def critique_select(
     source: Source,
     run_dir: Path | str,
