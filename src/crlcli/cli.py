@@ -13,7 +13,7 @@ from typer import exceptions as typer_exc
 from typer.core import TyperGroup
 
 from . import __version__
-from .errors import CrlError
+from .errors import CrlError, os_error, os_error_words
 from .log import console, setup_logging
 
 # name -> (module under crlcli.commands, the first paragraph of its help). Only the module of the command being
@@ -159,10 +159,7 @@ def main(argv: list[str] | None = None) -> None:
     except CrlError as exc:
         if debug:
             console.print_exception()
-        # Messages are plain text: escape them, or Rich eats "[tok]" in "pip install 'crlcli[tok]'".
-        console.print(f"[bold red]error:[/] {escape(exc.message)}", markup=True, highlight=False, soft_wrap=True)
-        if exc.hint:
-            console.print(f"[bold]hint:[/] {escape(exc.hint)}", markup=True, highlight=False, soft_wrap=True)
+        _report(exc)
         code = exc.exit_code
     except typer_exc.Exit as exc:
         code = exc.exit_code
@@ -183,17 +180,37 @@ def main(argv: list[str] | None = None) -> None:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         code = 0
+    except OSError as exc:
+        # Permissions, a full disk, a directory where a file should be: the user's environment, not a bug.
+        if debug:
+            console.print_exception()
+        if os_error_words(exc) is None:
+            _internal(exc)
+        else:
+            _report(os_error(exc))
+        code = 1
     except Exception as exc:  # noqa: BLE001 - the boundary: anything else is a bug, reported briefly
         if debug:
             raise
-        console.print(
-            f"[bold red]error:[/] internal error: {type(exc).__name__}: {escape(str(exc))}", markup=True, highlight=False
-        )
-        console.print("[bold]hint:[/] run again with CRL_DEBUG=1 for the traceback", markup=True)
+        _internal(exc)
         code = 1
     if caught and signal.getsignal(signal.SIGTERM) is _on_sigterm:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)  # main() called in-process (tests) leaves no handler behind
     sys.exit(code)
+
+
+def _report(exc: CrlError) -> None:
+    # Messages are plain text: escape them, or Rich eats "[tok]" in "pip install 'crlcli[tok]'".
+    console.print(f"[bold red]error:[/] {escape(exc.message)}", markup=True, highlight=False, soft_wrap=True)
+    if exc.hint:
+        console.print(f"[bold]hint:[/] {escape(exc.hint)}", markup=True, highlight=False, soft_wrap=True)
+
+
+def _internal(exc: BaseException) -> None:
+    console.print(
+        f"[bold red]error:[/] internal error: {type(exc).__name__}: {escape(str(exc))}", markup=True, highlight=False
+    )
+    console.print("[bold]hint:[/] run again with CRL_DEBUG=1 for the traceback", markup=True)
 
 
 if __name__ == "__main__":

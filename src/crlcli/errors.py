@@ -37,3 +37,44 @@ def require_module(module: str, extra: str, purpose: str):
             f"{purpose} needs the Python package '{module}', which is not installed ({exc})",
             hint=f"pip install 'crlcli[{extra}]'",
         ) from exc
+
+
+# errno -> the plain words a user reads. These are the user's environment (permissions, a full disk, a path that
+# is a directory), not bugs: the CLI reports them as `error: cannot write X: ...`, exit 1, no traceback hint.
+_OS_WORDS = {
+    "EACCES": "permission denied", "EPERM": "operation not permitted", "ENOSPC": "no space left on device",
+    "EDQUOT": "disk quota exceeded", "EISDIR": "is a directory", "ENOTDIR": "a part of the path is not a directory",
+    "EROFS": "read-only file system", "ENOENT": "no such file or directory", "EFBIG": "file too large",
+    "ENAMETOOLONG": "file name too long", "EMFILE": "too many open files", "EEXIST": "already exists",
+    "ELOOP": "too many symbolic links", "EIO": "input/output error",
+}
+
+
+def os_error_words(exc: OSError) -> str | None:
+    """The plain words for an OSError of the user's environment, or None for other errors (treated as bugs)."""
+    import errno
+
+    name = errno.errorcode.get(exc.errno or -1)
+    return _OS_WORDS.get(name) if name else None
+
+
+def os_error(exc: OSError, verb: str | None = None, path: str | None = None) -> CrlError:
+    """`cannot write X: permission denied` (or read/open/lock) from an OSError; the path from the error when it
+    names one. `verb` None: "open" for a missing file, "read" for an unreadable existing one, else "write"."""
+    import os
+
+    where = path or exc.filename
+    words = os_error_words(exc) or (exc.strerror or str(exc)).lower()
+    if verb is None:
+        if exc.errno is not None and os_error_words(exc) == "no such file or directory":
+            verb = "open"
+        elif where and os.path.exists(where) and not os.access(where, os.R_OK):
+            verb = "read"
+        else:
+            verb = "write"
+    hint = {"permission denied": "check the path's permissions, or write somewhere else",
+            "no space left on device": "free some space, or write to another disk",
+            "disk quota exceeded": "free some space, or write to another disk",
+            "is a directory": "give a file name, not a directory",
+            "read-only file system": "write somewhere else"}.get(words)
+    return CrlError(f"cannot {verb}{f' {where}' if where else ''}: {words}", hint=hint)
