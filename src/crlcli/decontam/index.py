@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import jsonx
-from ..errors import CrlError
+from ..errors import CrlError, UsageError
 from .benchmarks import Doc, Spec, data_for, files_of, load_docs, record_dates, reference_codes
 from .normalize import code_tokens, gram_hashes, longest_run, words
 
@@ -240,6 +240,9 @@ def open_index(specs: list[Spec], data: str | None = None, overrides: dict[str, 
     if n < 1 or code_n < 1:
         raise CrlError("the n-gram and code-run lengths must be at least 1")
     overrides = overrides or {}
+    if data and Path(data).is_file() and len({s.family for s in specs if s.family != "file"}) > 1:
+        raise UsageError(f"--data {data} is one file, for several benchmarks",
+                         hint="give the folder that holds them, or --data NAME=PATH for each")
     resolved = [(spec, *files_of(spec, data_for(spec, data, overrides))) for spec in specs]
     files = [fs for _, fs, _ in resolved]
     key = cache_key(specs, files, n, code_n)
