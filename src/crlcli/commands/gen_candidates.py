@@ -14,6 +14,8 @@ from ._common import (EnginesOpt, InputOpt, OutputOpt, RayAddressOpt, ResumeOpt,
 
 HELP = """Sample candidate solutions and append them to each problem's `candidates`.
 
+Generation streams: the engine (vllm, openai, --engines N) is kept full and each record is written as soon as its samples are done, so the output order may differ from the input order (--ordered restores it); --resume skips the ids already written.
+
 The prompt comes from a template file (default: the packaged solve.txt). The code is the last fenced Python block after any </think> (else the last fenced block); completions without code are dropped and counted on stderr. The mutate backend needs no model: it makes buggy variants of the reference candidates.
 
 Examples:
@@ -24,7 +26,7 @@ crl gen-candidates -b vllm -m Qwen/Qwen3-Coder-30B-A3B-Instruct --n 8 -i problem
 
 crl gen-candidates -b openai --base-url http://127.0.0.1:8000/v1 --n 4 < problems.jsonl > cands.jsonl
 
-crl gen-candidates -b vllm -m MODEL --tp 2 --engines 8 --ray-address auto --batch-size 256 -i p.jsonl -o c.jsonl --resume
+crl gen-candidates -b vllm -m MODEL --tp 2 --engines 8 --ray-address auto -i p.jsonl -o c.jsonl --resume
 """
 
 Opt = typer.Option
@@ -46,7 +48,11 @@ def register(app: typer.Typer) -> None:
         thinking: Annotated[bool, Opt("--thinking/--no-thinking", help="Chat template enable_thinking.")] = True,
         raw_prompt: Annotated[bool, Opt("--raw-prompt", help="Send the prompt as raw text, no chat template.")] = False,
         keep_raw: Annotated[bool, Opt("--keep-raw", help="Keep each raw completion in the candidate.")] = False,
-        batch_size: Annotated[int, Opt("--batch-size", help="Problems per backend call.")] = 16,
+        batch_size: Annotated[int, Opt("--batch-size", help="hf, mutate: problems per backend call (vllm, openai and "
+                                                            "Ray engines stream instead).")] = 16,
+        ordered: Annotated[bool, Opt("--ordered", help="Write records in input order (a bounded reorder buffer).")] = False,
+        reorder_window: Annotated[int, Opt("--reorder-window", help="--ordered: records started but not yet "
+                                                                    "written, at most.")] = 1024,
         base_url: Annotated[Optional[str], Opt("--base-url", help="openai: server URL, e.g. .../v1.")] = None,
         concurrency: Annotated[Optional[int], Opt(help="openai: requests in flight.")] = None,
         request_timeout: Annotated[Optional[float], Opt("--request-timeout", help="openai: seconds per request.")] = None,
@@ -70,7 +76,8 @@ def register(app: typer.Typer) -> None:
 
         if backend not in BACKENDS:
             raise UsageError(f"unknown backend {backend!r}", hint=f"choose one of: {', '.join(BACKENDS)}")
-        for opt, value in (("--n", n), ("--max-tokens", max_tokens), ("--batch-size", batch_size)):
+        for opt, value in (("--n", n), ("--max-tokens", max_tokens), ("--batch-size", batch_size),
+                           ("--reorder-window", reorder_window)):
             if value < 1:  # a usage error (exit 2), before any model loads
                 raise UsageError(f"{opt} must be at least 1, got {value}")
         params = SamplingParams(n=n, temperature=temperature, top_p=top_p, top_k=top_k, max_tokens=max_tokens,
@@ -88,7 +95,7 @@ def register(app: typer.Typer) -> None:
         engine = get_backend(backend, model=model, **options)
         settings = GenSettings(params=params, template=template, template_name=Path(template_spec).name,
                                enable_thinking=thinking, raw_prompt=raw_prompt, keep_raw=keep_raw,
-                               batch_size=batch_size)
+                               batch_size=batch_size, ordered=ordered, reorder_window=reorder_window)
         stats = GenStats()
         with Meter("gen-candidates", unit="prob", extra=("tokens", "cand")) as meter:
             stage.run(lambda recs: generate_candidates(

@@ -1,4 +1,9 @@
-"""Problem records in, the same records with sampled candidates appended out (the library of gen-candidates)."""
+"""Problem records in, the same records with sampled candidates appended out (the library of gen-candidates).
+
+Generation streams (generation/stream.py): records go out as their samples complete, so the output order may
+differ from the input order; `ordered` restores it with a reorder buffer of at most `reorder_window` records
+(past it, no new problem is started until the oldest one is written).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from typing import Any
 from ..extract import extract_code
 from ..records import candidates_of
 from .base import Backend, Completion, SamplingParams
+from .stream import HOLD, GenRequest, stream
 from .mutate import references
 from ..prompts import render
 
@@ -32,7 +38,9 @@ class GenSettings:
     enable_thinking: bool = True
     raw_prompt: bool = False  # send the rendered template as raw text (complete) instead of a chat turn
     keep_raw: bool = False
-    batch_size: int = 16  # problems per backend call
+    batch_size: int = 16  # problems per backend call, for backends that cannot stream (hf, mutate)
+    ordered: bool = False  # write records in input order (else as they complete)
+    reorder_window: int = 1024  # ordered: records started but not yet written, at most
 
 
 def _batches(records: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
@@ -78,14 +86,43 @@ def _origin(backend: Backend, settings: GenSettings, sample: int, comp: Completi
     }
 
 
-def _sample(backend: Backend, batch: list[dict[str, Any]], settings: GenSettings) -> list[list[Completion]]:
-    if getattr(backend, "model_free", False):
-        return backend.for_records(batch, settings.params)  # type: ignore[attr-defined]
-    prompts = [render(settings.template, rec) for rec in batch]
+def _request(key: int, rec: dict[str, Any], settings: GenSettings) -> GenRequest:
+    prompt = render(settings.template, rec)
     if settings.raw_prompt:
-        return backend.complete(prompts, settings.params)
-    convs = [[{"role": "user", "content": p}] for p in prompts]
-    return backend.chat(convs, settings.params, enable_thinking=settings.enable_thinking)
+        return GenRequest(key=key, params=settings.params, prompt=prompt)
+    return GenRequest(key=key, params=settings.params, messages=[{"role": "user", "content": prompt}],
+                      enable_thinking=settings.enable_thinking)
+
+
+def _attach(rec: dict[str, Any], comps: list[Completion], backend: Backend, settings: GenSettings,
+            stats: GenStats) -> tuple[int, int]:
+    """Append a record's new candidates (code extracted, empty ones dropped); returns (tokens, kept)."""
+    model_free = getattr(backend, "model_free", False)
+    if model_free and not comps and not references(rec):
+        stats.no_reference += 1
+    tokens = 0
+    new: list[tuple[int, str, Completion]] = []
+    for sample, comp in enumerate(comps):
+        stats.completions += 1
+        stats.tokens += comp.tokens
+        tokens += comp.tokens
+        stats.truncated += comp.finish_reason == "length"
+        code = comp.meta.get("code") if model_free else extract_code(comp.text)
+        if not code or not code.strip():
+            stats.dropped_empty += 1
+            continue
+        new.append((sample, code, comp))
+    existing = candidates_of(rec)
+    added = []
+    for cid, (sample, code, comp) in zip(_next_ids(existing, len(new)), new):
+        cand: dict[str, Any] = {"id": cid, "code": code, "origin": _origin(backend, settings, sample, comp)}
+        if settings.keep_raw and not model_free:
+            cand["raw"] = comp.text
+        added.append(cand)
+    rec["candidates"] = [*existing, *added]
+    stats.kept += len(added)
+    stats.problems += 1
+    return tokens, len(added)
 
 
 def generate_candidates(
@@ -95,37 +132,44 @@ def generate_candidates(
     stats: GenStats | None = None,
     on_batch: Callable[[int, int, int], None] | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """Yield each record with its new candidates appended; `on_batch(problems, tokens, kept)` after each batch."""
+    """Yield each record with its new candidates appended, as soon as its samples are done (input order with
+    settings.ordered); `on_batch(problems, tokens, kept)` after each record (each batch for model-free ones)."""
     stats = stats if stats is not None else GenStats()
-    model_free = getattr(backend, "model_free", False)
-    for batch in _batches(records, max(1, settings.batch_size)):
-        outputs = _sample(backend, batch, settings)
-        batch_tokens = batch_kept = 0
-        for rec, comps in zip(batch, outputs):
-            if model_free and not comps and not references(rec):
-                stats.no_reference += 1
-            new: list[tuple[int, str, Completion]] = []
-            for sample, comp in enumerate(comps):
-                stats.completions += 1
-                stats.tokens += comp.tokens
-                batch_tokens += comp.tokens
-                stats.truncated += comp.finish_reason == "length"
-                code = comp.meta.get("code") if model_free else extract_code(comp.text)
-                if not code or not code.strip():
-                    stats.dropped_empty += 1
-                    continue
-                new.append((sample, code, comp))
-            existing = candidates_of(rec)
-            added = []
-            for cid, (sample, code, comp) in zip(_next_ids(existing, len(new)), new):
-                cand: dict[str, Any] = {"id": cid, "code": code, "origin": _origin(backend, settings, sample, comp)}
-                if settings.keep_raw and not model_free:
-                    cand["raw"] = comp.text
-                added.append(cand)
-            rec["candidates"] = [*existing, *added]
-            stats.kept += len(added)
-            batch_kept += len(added)
-            stats.problems += 1
-            yield rec
+    if getattr(backend, "model_free", False):
+        # mutate: no model, no tail to wait for; it works on whole records
+        for batch in _batches(records, max(1, settings.batch_size)):
+            outputs = backend.for_records(batch, settings.params)  # type: ignore[attr-defined]
+            tokens = kept = 0
+            for rec, comps in zip(batch, outputs):
+                t, k = _attach(rec, comps, backend, settings, stats)
+                tokens, kept = tokens + t, kept + k
+                yield rec
+            if on_batch is not None:
+                on_batch(len(batch), tokens, kept)
+        return
+    started: dict[int, dict[str, Any]] = {}  # records being generated, by input position
+    done: dict[int, dict[str, Any]] = {}  # ordered: finished records waiting for their turn
+    state = {"next_out": 0}
+    window = max(1, settings.reorder_window)
+
+    def feed() -> Iterator[GenRequest | None]:
+        for key, rec in enumerate(records):
+            # ordered: hold while the reorder buffer is full; the oldest record is then still running, so
+            # something is in flight and the hold ends with its result
+            while settings.ordered and key - state["next_out"] >= window:
+                yield HOLD
+            started[key] = rec
+            yield _request(key, rec, settings)
+
+    for req, comps in stream(backend, feed(), batch=settings.batch_size):
+        rec = started.pop(req.key)
+        tokens, kept = _attach(rec, comps, backend, settings, stats)
         if on_batch is not None:
-            on_batch(len(batch), batch_tokens, batch_kept)
+            on_batch(1, tokens, kept)
+        if not settings.ordered:
+            yield rec
+            continue
+        done[req.key] = rec
+        while state["next_out"] in done:
+            yield done.pop(state["next_out"])
+            state["next_out"] += 1

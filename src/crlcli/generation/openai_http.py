@@ -5,6 +5,9 @@ without `n` support work, and vLLM's prefix cache makes the repeated prompt chea
 thread pool; 429, 5xx, timeouts and dropped connections are retried with exponential backoff (honouring
 Retry-After), with a warning naming the URL; a refused connection (no server there) gets only a few quick tries;
 other 4xx fail at once with the server's message.
+
+`stream` keeps at most `concurrency` HTTP requests in flight, sending the next sample as soon as one returns, and
+returns each prompt's samples as soon as the last of them is back (generation/stream.py).
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 
 from ..errors import CrlError
@@ -134,31 +138,76 @@ class OpenAIBackend:
             body["stop"] = list(params.stop)
         return body
 
+    def _one(self, path: str, body: dict, key: str, params: SamplingParams, sample: int) -> Completion:
+        full = {**body, **self._sampling(params, sample_seed(params.seed, key, sample))}
+        return _parse_choice(self._request("POST", path, full), path)
+
     def _run(self, jobs: list[tuple[str, dict, str]], params: SamplingParams) -> list[list[Completion]]:
         """jobs: (endpoint, body without sampling, seed key); returns params.n completions per job."""
-
-        def one(job_index: int, sample: int) -> Completion:
-            path, body, key = jobs[job_index]
-            full = {**body, **self._sampling(params, sample_seed(params.seed, key, sample))}
-            resp = self._request("POST", path, full)
-            return _parse_choice(resp, path)
-
         tasks = [(j, s) for j in range(len(jobs)) for s in range(params.n)]
         with ThreadPoolExecutor(max_workers=min(self.concurrency, max(1, len(tasks)))) as pool:
-            done = list(pool.map(lambda t: one(*t), tasks))
+            done = list(pool.map(lambda t: self._one(*jobs[t[0]], params, t[1]), tasks))
         return [done[j * params.n : (j + 1) * params.n] for j in range(len(jobs))]
+
+    def _job(self, req: Any) -> tuple[str, dict, str]:
+        if req.prompt is not None:
+            return "/completions", {"prompt": req.prompt}, req.prompt
+        return self._chat_job(req.messages, req.enable_thinking)
+
+    def _chat_job(self, conv: list[dict], enable_thinking: bool) -> tuple[str, dict, str]:
+        body: dict[str, Any] = {"messages": conv}
+        if not enable_thinking:
+            # vLLM and SGLang pass this to the chat template (Qwen3's thinking switch).
+            body["chat_template_kwargs"] = {"enable_thinking": False}
+        return "/chat/completions", body, json.dumps(conv, sort_keys=True)
+
+    def stream(self, requests: Iterator[Any]) -> Iterator[tuple[Any, list[Completion]]]:
+        """At most `concurrency` samples in flight; a prompt's samples return together, in sample order."""
+        from .stream import HOLD
+
+        samples: list[tuple[int, int]] = []  # (request number, sample) not yet sent
+        reqs: dict[int, tuple[Any, list[Completion | None], int]] = {}  # number -> (request, samples, missing)
+        futures: dict[Future, tuple[int, int]] = {}
+        exhausted, number = False, 0
+        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+            try:
+                while True:
+                    # Read requests only as far as needed to fill the free slots (memory stays bounded).
+                    while not exhausted and len(samples) + len(futures) < self.concurrency:
+                        item = next(requests, StopIteration)
+                        if item is StopIteration:
+                            exhausted = True
+                        elif item is HOLD:
+                            break
+                        else:
+                            reqs[number] = (item, [None] * item.params.n, item.params.n)
+                            samples.extend((number, s) for s in range(item.params.n))
+                            number += 1
+                    while samples and len(futures) < self.concurrency:
+                        j, s = samples.pop(0)
+                        req = reqs[j][0]
+                        futures[pool.submit(self._one, *self._job(req), req.params, s)] = (j, s)
+                    if not futures:
+                        if exhausted:
+                            return
+                        raise CrlError("internal: the request stream held with nothing in flight")
+                    finished, _ = wait(list(futures), return_when=FIRST_COMPLETED)
+                    for fut in finished:
+                        j, s = futures.pop(fut)
+                        req, comps, missing = reqs[j]
+                        comps[s] = fut.result()  # a CrlError (server gone, 4xx) ends the stream
+                        reqs[j] = (req, comps, missing - 1)
+                        if missing == 1:
+                            del reqs[j]
+                            yield req, comps  # type: ignore[misc]
+            finally:
+                for fut in futures:
+                    fut.cancel()
 
     def chat(
         self, conversations: list[list[dict]], params: SamplingParams, enable_thinking: bool = True
     ) -> list[list[Completion]]:
-        jobs = []
-        for conv in conversations:
-            body: dict[str, Any] = {"messages": conv}
-            if not enable_thinking:
-                # vLLM and SGLang pass this to the chat template (Qwen3's thinking switch).
-                body["chat_template_kwargs"] = {"enable_thinking": False}
-            jobs.append(("/chat/completions", body, json.dumps(conv, sort_keys=True)))
-        return self._run(jobs, params)
+        return self._run([self._chat_job(conv, enable_thinking) for conv in conversations], params)
 
     def complete(self, prompts: list[str], params: SamplingParams) -> list[list[Completion]]:
         return self._run([("/completions", {"prompt": p}, p) for p in prompts], params)

