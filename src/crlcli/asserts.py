@@ -251,12 +251,24 @@ def _numpy_truth(actual: Any, expected: Any, atol: float | None, rtol: float | N
     then the assert's truth test: `bool()` of an array of several elements raises, which fails the assert)."""
     import numpy  # present: `actual` is one of its objects
 
+    if isinstance(actual, numpy.ndarray) and rtol is None and _broadcast_size(numpy, actual, expected) not in (1, None):
+        # bool() of a comparison with other than one element raises: the assert fails, and the comparison is
+        # not computed (an (n, 1) array against a list of m would broadcast to n x m elements in the parent)
+        return False
     with numpy.errstate(all="ignore"):  # overflow in int64 arithmetic wraps there too; only the warning differs
         if rtol is not None:
             return math.isclose(actual, expected, rel_tol=rtol, abs_tol=atol or 0.0)
         if atol is not None:
             return bool(abs(actual - expected) <= atol)
         return bool(actual == expected)
+
+
+def _broadcast_size(np: Any, a: Any, b: Any) -> int | None:
+    """Elements of numpy's broadcast of a and b (None when numpy cannot tell: ragged or odd values)."""
+    try:
+        return math.prod(np.broadcast_shapes(np.shape(a), np.shape(b)))
+    except Exception:  # noqa: BLE001 - no shape: the comparison itself decides (and may raise)
+        return None
 
 
 def _is_stand_in(value: Any) -> bool:
