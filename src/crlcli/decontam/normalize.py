@@ -28,11 +28,13 @@ _WORD = re.compile(r"[^\W_]+")
 
 _STRING = (r'[rRbBuUfF]{0,2}(?:"""[\s\S]*?"""|\'\'\'[\s\S]*?\'\'\'|"(?:\\.|[^"\\\n])*"'
            r"|'(?:\\.|[^'\\\n])*'|`(?:\\.|[^`\\])*`)")
-_REST = (r"|\d[\w.]*|[^\W\d]\w*"
-         r"|==|!=|<=|>=|->|=>|::|\*\*|//|<<|>>|&&|\|\||\+\+|--|:=|[-+*/%&|^]=|\S")
-# Strings come first, so a `#` or `//` inside a string literal never starts a comment.
-_PY_TOKENS = re.compile(_STRING + r"|\#[^\n]*" + _REST)
-_C_TOKENS = re.compile(_STRING + r"|//[^\n]*|/\*[\s\S]*?\*/" + _REST)
+_NAME = r"(?>[^\W\d]\w*+)"
+_OPS = r"==|!=|<=|>=|->|=>|::|\*\*|//|<<|>>|&&|\|\||\+\+|--|:=|[-+*/%&|^]=|\S"
+# Whitespace is skipped by the pattern itself, and names and numbers, most of the tokens, are tried first; a name
+# right before a quote may be a string prefix (r"...", f'...'), so strings are tried before it is taken as a name.
+# Strings come before comments, so a `#` or `//` inside a string literal never starts one.
+_PY_TOKENS = re.compile(rf"\s*+({_NAME}(?![\"'`])|\d[\w.]*+|{_STRING}|\#[^\n]*+|{_NAME}|{_OPS})")
+_C_TOKENS = re.compile(rf"\s*+({_NAME}(?![\"'`])|\d[\w.]*+|{_STRING}|//[^\n]*+|/\*[\s\S]*?\*/|{_NAME}|{_OPS})")
 _STRING_START = re.compile(r"[rRbBuUfF]{0,2}[\"'`]")
 _PY_HINT = re.compile(r"^[ \t]*(?:async[ \t]+)?def[ \t]+\w+[ \t]*\(|^[ \t]*class[ \t]+\w+[^\n{;]*:[ \t]*$", re.M)
 
@@ -69,19 +71,17 @@ def code_tokens(code: str, python: bool | None = None) -> list[str]:
     """The normalised tokens of a solution; `python=None` guesses the comment syntax from the code."""
     py = is_python(code) if python is None else python
     memo = _py_memo if py else _c_memo
-    out = []
-    append = out.append
-    for raw in (_PY_TOKENS if py else _C_TOKENS).findall(code):
-        tok = memo.get(raw)
-        if tok is None:
-            tok = _classify(raw, py)
-            if len(raw) < 64:  # string literals and comments are mostly one-offs: not remembered
-                if len(memo) >= _MEMO_MAX:
-                    memo.clear()
-                memo[raw] = tok
-        if tok:
-            append(tok)
-    return out
+    raws = (_PY_TOKENS if py else _C_TOKENS).findall(code)
+    toks = list(map(memo.get, raws))  # most tokens were seen before: one dict lookup each, in C
+    if None in toks:
+        if len(memo) >= _MEMO_MAX:
+            memo.clear()
+        for i, (tok, raw) in enumerate(zip(toks, raws)):
+            if tok is None:
+                toks[i] = tok = _classify(raw, py)
+                if len(raw) < 64:  # string literals and comments are mostly one-offs: not remembered
+                    memo[raw] = tok
+    return [t for t in toks if t]  # comments normalise to ""
 
 
 def _classify(raw: str, python: bool) -> str:
