@@ -62,7 +62,7 @@ class SamplesGenerator:
             for answer in answers:
                 prompt = RL if label == "rl" else CRL
                 lab = {"kind": "rl", "tests": RL_TESTS} if label == "rl" else {"kind": "crl", "label": label}
-                out = post(self.args.reward.remote_url, {"query": [prompt + response_text(label, answer)],
+                out = post(self.args.reward.remote_url[0], {"query": [prompt + response_text(label, answer)],
                                                          "prompts": [prompt], "labels": [json.dumps(lab)]})
                 response = {"length": 7 + len(group), "reward": out["rewards"][0], "score": out["scores"][0]}
                 group.append(self._process_response_into_experience(response, **generate_kwargs))
@@ -96,7 +96,7 @@ def main():
     openrlhf_steps.patch_trainer(module)
     ns = types.SimpleNamespace
     args = ns(rollout=ns(n_samples_per_prompt=N, batch_size=BATCH), algo=ns(dynamic_filtering_enable=True),
-              reward=ns(remote_url=flag("--reward.remote_url")))
+              reward=ns(remote_url=flag("--reward.remote_url").split(",")))  # OpenRLHF holds a list by then
     trainer = BasePPOTrainer(args)
     generator = SamplesGenerator(args, [row for step in SCRIPT for row in step])
     global_step = trainer.init_checkpoint_states()["global_step"]

@@ -44,10 +44,12 @@ def _say(text: str) -> None:
     print(f"crl: {text}", file=sys.stderr, flush=True)
 
 
-def announce(remote_url: str | None, step: int) -> None:
-    """POST {"step": step} to every HTTP reward server in OpenRLHF's comma-separated `--reward.remote_url`."""
-    for url in (remote_url or "").split(","):
-        url = url.strip()
+def announce(remote_url, step: int) -> None:
+    """POST {"step": step} to every HTTP reward server of OpenRLHF's `--reward.remote_url` (comma-separated on
+    the command line; a list by the time the trainer holds it)."""
+    urls = remote_url if isinstance(remote_url, (list, tuple)) else str(remote_url or "").split(",")
+    for url in urls:
+        url = str(url).strip()
         if not url.startswith(("http://", "https://")):
             continue  # a reward file, or OpenRLHF's "agent": no server to tell
         target = url.rsplit("/", 1)[0] + "/step"
