@@ -3,9 +3,10 @@
 An index holds, for statements and for solutions apart, the sorted 64-bit hashes of every n-gram of every
 benchmark problem with the problem it comes from (a hash shared by several problems appears once per problem),
 and a 4 MB table with a bit per value of a hash's top 25 bits, so that almost every training n-gram is ruled
-out by one lookup and only the rest (~1.5% for the shipped benchmarks) are looked up by bisection. An n-gram found in more than MAX_DF problems of one benchmark is a
-template of that benchmark (BigCodeBench's "You should write self-contained code starting with", AtCoder's
-input-format preamble), not a problem's content, and is left out.
+out by one lookup and only the rest (~1.5% for the shipped benchmarks) are looked up by bisection. An n-gram
+found in more than MAX_DF problems of one benchmark is a template of that benchmark (BigCodeBench's "You should
+write self-contained code starting with", AtCoder's input-format preamble), not a problem's content, and is left
+out; so is one that is mostly numbers (`prose_hashes`).
 
 Cache: one file per combination of benchmarks, options and data-file checksums, in `.crl-cache/` beside the
 data, or, when that folder cannot be written (read-only data), in the user cache (`$CRL_CACHE_DIR`, else
