@@ -107,7 +107,7 @@ def register(app: typer.Typer) -> None:
         ngram: Annotated[Optional[int], typer.Option(help="Statement n-gram length in normalised words (default 13).")] = None,
         code_run: Annotated[Optional[int], typer.Option(help="Shared reference-solution run, in normalised code tokens (default 50).")] = None,
         report: Annotated[Optional[Path], typer.Option("--contamination-report", help="Write every hit (training id, benchmark, task id, matched text, size) as JSON Lines here.")] = None,
-        keep_contaminated: Annotated[bool, typer.Option(help="Keep contaminated problems, marked with a 'contamination' field, instead of dropping them.")] = False,
+        keep_contaminated: Annotated[bool, typer.Option("--keep-contaminated", help="Keep contaminated problems, marked with a 'contamination' field, instead of dropping them.")] = False,
     ) -> None:
         if max_case_tokens < 0 or max_cases < 0 or min_cases < 0:
             raise UsageError("--max-case-tokens, --max-cases and --min-cases must be >= 0")
