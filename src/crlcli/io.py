@@ -79,12 +79,18 @@ class SkipLog:
 
     def write(self, source: str, lineno: int | None, reason: str, text: bytes | str | None) -> None:
         if self._fh is None:
-            self._fh = open_binary_write(self.path)
+            try:
+                self._fh = open_binary_write(self.path)
+            except OSError as exc:
+                raise os_error(exc, "write", str(self.path)) from exc
         if isinstance(text, bytes):
             text = text.decode("utf-8", errors="replace")
         entry = {"file": source, "line": lineno, "error": reason, "text": text}
-        self._fh.write(jsonx.dumps(entry) + b"\n")
-        self._fh.flush()
+        try:
+            self._fh.write(jsonx.dumps(entry) + b"\n")
+            self._fh.flush()
+        except OSError as exc:  # not a read error of the input it is called from: name this file
+            raise os_error(exc, "write", str(self.path)) from exc
         self.count += 1
 
     def close(self) -> None:
@@ -138,8 +144,11 @@ class JsonlReader:
             if isinstance(exc, BrokenPipeError):
                 raise
             torn = isinstance(exc, GZIP_ERRORS)
+            # the line being read when it failed: the one after the last whole line (gzip reads ahead in blocks
+            # and loses the block it fails in, so count the lines of a file's whole readable part)
+            line = (_readable_lines(Path(self.path)) if torn and self.path not in (None, STDIO) else self.lineno) + 1
             raise CrlError(
-                f"{self.name}:{self.lineno}: cannot read ({'damaged or truncated gzip: ' if torn else ''}{exc})",
+                f"{self.name}:{line}: cannot read ({'damaged or truncated gzip: ' if torn else ''}{exc})",
                 hint="the gzip stream ends early (a crash mid-write?): rerun the stage that wrote it with --resume "
                      "to keep its readable part, or regenerate it" if torn else None,
             ) from exc
@@ -174,6 +183,23 @@ class JsonlReader:
     def reject(self, record: dict[str, Any], reason: str) -> None:
         """Report a parsed record that a stage cannot use (stops, or goes to the skip file)."""
         self._bad(reason, jsonx.dumps(record))
+
+
+def _readable_lines(p: Path) -> int:
+    """Whole lines in the readable part of a damaged gzip file (every byte zlib can still decompress)."""
+    lines = 0
+    inflate = zlib.decompressobj(wbits=31)  # 31: a gzip header
+    with open(p, "rb") as fh:
+        try:
+            while chunk := fh.read(1 << 20):
+                lines += inflate.decompress(chunk).count(b"\n")
+                while inflate.eof and inflate.unused_data:  # a next gzip member (appended on resume)
+                    rest = inflate.unused_data
+                    inflate = zlib.decompressobj(wbits=31)
+                    lines += inflate.decompress(rest).count(b"\n")
+        except zlib.error:
+            pass
+    return lines
 
 
 class JsonlWriter:

@@ -29,7 +29,7 @@ _held: dict[str, "_Lock"] = {}
 
 
 class _Lock:
-    def __init__(self, key: str, lock_path: Path, fd: int):
+    def __init__(self, key: str, lock_path: Path | None, fd: int):
         self.key, self.lock_path, self.fd, self.count = key, lock_path, fd, 1
 
 
@@ -53,33 +53,52 @@ def acquire(target: str | Path, directory: bool = False) -> str:
     if key in _held:
         _held[key].count += 1
         return key
+    if not directory and target.exists() and not target.is_file():
+        return key  # /dev/null, a FIFO, /dev/stdout: nothing there to keep whole (release ignores the key)
     path = lock_path_of(target, directory)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        while True:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                holder = _holder(fd)
-                os.close(fd)
-                what = "run directory" if directory else "file"
-                raise CrlError(f"{target}: this {what} is being written by {holder}",
-                               hint="two writers would mix or corrupt it: wait for that one to finish (or stop it), "
-                                    "or write somewhere else") from None
-            # A holder releasing it removes the file: if ours was removed between open and flock, take a new one.
-            try:
-                if os.fstat(fd).st_ino == os.stat(path).st_ino:
-                    break
-            except FileNotFoundError:
-                pass
-            os.close(fd)
+        fd = _take(path, target, directory)
+    except OSError as exc:
+        if directory or not target.is_file():
+            raise os_error(exc, "write", str(target)) from exc
+        # A file we may write in a folder we may not (no room for a lock file): lock the file itself.
+        try:
+            fd = os.open(target, os.O_WRONLY | os.O_CLOEXEC)
+            _flock(fd, target, directory)
+        except OSError as exc2:
+            raise os_error(exc2, "write", str(target)) from exc2
+        path = None
+    else:
         os.ftruncate(fd, 0)
         os.write(fd, f"pid {os.getpid()} ({' '.join(['crl', *sys.argv[1:]])})\n".encode())
-    except OSError as exc:
-        raise os_error(exc, "lock") from exc
     _held[key] = _Lock(key, path, fd)
     return key
+
+
+def _flock(fd: int, target: Path, directory: bool) -> None:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = _holder(fd)
+        os.close(fd)
+        what = "run directory" if directory else "file"
+        raise CrlError(f"{target}: this {what} is being written by {holder}",
+                       hint="two writers would mix or corrupt it: wait for that one to finish (or stop it), "
+                            "or write somewhere else") from None
+
+
+def _take(path: Path, target: Path, directory: bool) -> int:
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        _flock(fd, target, directory)
+        # A holder releasing it removes the file: if ours was removed between open and flock, take a new one.
+        try:
+            if os.fstat(fd).st_ino == os.stat(path).st_ino:
+                return fd
+        except FileNotFoundError:
+            pass
+        os.close(fd)
 
 
 def release(key: str) -> None:
@@ -90,10 +109,11 @@ def release(key: str) -> None:
     if lock.count > 0:
         return
     del _held[key]
-    try:
-        lock.lock_path.unlink()  # still holding it: nobody can take it between the unlink and the close
-    except OSError:
-        pass
+    if lock.lock_path is not None:
+        try:
+            lock.lock_path.unlink()  # still holding it: nobody can take it between the unlink and the close
+        except OSError:
+            pass
     os.close(lock.fd)
 
 

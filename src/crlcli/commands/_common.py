@@ -55,6 +55,17 @@ def renamed(new: str, value: Any, old: str, old_value: Any, where: str = "") -> 
     return old_value
 
 
+def check_numbers(*checks: tuple[str, Any, float, bool]) -> None:
+    """(flag, value, bound, strict) per option: the value must be >= bound (> bound when strict); unset (None)
+    passes. A bad number is a usage error (exit 2) naming its flag, before anything starts."""
+    for option, value, bound, strict in checks:
+        if value is None:
+            continue
+        if value != value or (value <= bound if strict else value < bound):  # value != value: NaN
+            want = f"greater than {bound:g}" if strict else f"at least {bound:g}"
+            raise UsageError(f"{option} must be {want}, got {value}")
+
+
 def check_choice(option: str, value: Any, choices: tuple[str, ...] | list[str]) -> None:
     """An option with a fixed set of values: anything else is a usage error (exit 2) before anything starts."""
     if value not in choices:

@@ -15,7 +15,7 @@ from rich.markup import escape
 from ..errors import UsageError
 from ..evaluation import benchmark_names
 from ..log import console, logger
-from ._common import EnginesOpt, RayAddressOpt, SkipInvalidOpt, backend_options, renamed
+from ._common import EnginesOpt, RayAddressOpt, SkipInvalidOpt, backend_options, check_numbers, renamed
 
 EXAMPLE = """Examples:
 
@@ -127,8 +127,9 @@ def register(app: typer.Typer) -> None:
             raise UsageError("crl eval needs --benchmark NAME and -o RUN_DIR", hint="see `crl eval --help`")
         if backend not in ("vllm", "openai", "hf"):
             raise UsageError(f"--backend must be vllm, openai or hf, got {backend!r}")
-        if n < 1:
-            raise UsageError("--n must be at least 1")
+        check_numbers(("--n", n, 1, False), ("--limit", limit, 1, False), ("--workers", workers, 0, False),
+                      ("--max-tokens", max_tokens, 1, False), ("--temperature", temperature, 0, False),
+                      ("--top-p", top_p, 0, True), ("--task-timeout", task_timeout, 0, True))
         from ..evaluation import get_benchmark
         from ..evaluation.report import summary_table
         from ..evaluation.rundir import RunDir
@@ -172,6 +173,8 @@ def register(app: typer.Typer) -> None:
         from .. import locks
 
         benchmark = _benchmark(benchmark, old_b)
+        check_numbers(("--limit", limit, 1, False), ("--workers", workers, 0, False),
+                      ("--task-timeout", task_timeout, 0, True))
         rd = RunDir(run_dir)
         # held from here: reading samples.jsonl trims a torn tail, and the rescore rewrites it
         run_lock = locks.acquire(rd.path, directory=True)

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from ._common import InputOpt, OutputOpt, ResumeOpt, SkipInvalidOpt, Stage, renamed
+from ._common import InputOpt, OutputOpt, ResumeOpt, SkipInvalidOpt, Stage, check_numbers, renamed
 
 HELP = """Run candidates on their tests in the sandbox; add a judgment to each.
 
@@ -104,8 +104,14 @@ def register(app: typer.Typer) -> None:
             raise UsageError(f"--compare must be one of {', '.join(COMPARATORS)}, got {compare!r}")
         if sandbox not in ("auto", "bwrap", "limits"):
             raise UsageError(f"--sandbox must be auto, bwrap or limits, got {sandbox!r}")
-        if workers < 0 or max_tests < 0 or timeout <= 0 or not 0.0 <= threshold <= 1.0:
-            raise UsageError("--workers/--max-tests must be >= 0, --test-timeout > 0 and --threshold in [0, 1]")
+        check_numbers(("--workers", workers, 0, False), ("--max-tests", max_tests, 0, False),
+                      ("--test-timeout", timeout, 0, True), ("--memory-mb", memory, 32, False),
+                      ("--threshold", threshold, 0, False))
+        if not threshold <= 1.0:
+            raise UsageError(f"--threshold must be between 0 and 1, got {threshold}")
+        if require_isolation and sandbox == "limits":
+            raise UsageError("--require-isolation and --sandbox limits contradict each other",
+                             hint="limits is the mode without isolation: drop one of them")
         try:
             limits = Limits(timeout=timeout, memory_mb=memory, max_output=parse_size(max_output),
                             max_tests=max_tests)

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from ..errors import UsageError
-from ._common import EnginesOpt, RayAddressOpt, backend_options, parse_key_values, renamed
+from ._common import EnginesOpt, RayAddressOpt, backend_options, check_numbers, parse_key_values, renamed
 
 Opt = typer.Option
 Bench = Annotated[Optional[str], Opt("--benchmark", help="A `crl eval` benchmark name (lcb, humaneval+, ...).")]
@@ -43,7 +43,7 @@ Examples:
 
 crl tts budget-force --benchmark lcb --data LCB_DIR -b vllm -m ckpt/ --rounds 4 -o runs/bf --plot bf.png
 
-crl tts budget-force -i problems.jsonl -b hf -m tiny/ --min-thinking-tokens 64 --max-thinking-tokens 32 -o runs/bf
+crl tts budget-force -i problems.jsonl -b hf -m tiny/ --min-thinking-tokens 32 --max-thinking-tokens 64 -o runs/bf
 
 crl tts budget-force score runs/bf --plot bf.png     # rescore saved generations, no model needed
 
@@ -89,6 +89,21 @@ def _emit(summary: dict[str, Any], plot: Optional[Path] = None, label: str = "")
         logger.info(f"plot written to {plot_budget({label: summary}, plot)}")
 
 
+def _check_common(limit, batch_size, workers, timeout) -> None:
+    check_numbers(("--limit", limit, 1, False), ("--batch-size", batch_size, 1, False),
+                  ("--workers", workers, 0, False), ("--test-timeout", timeout, 0, True))
+
+
+def _config(cls, **settings):
+    """A run's config; what it refuses is a bad option value: a usage error (exit 2)."""
+    from ..errors import CrlError
+
+    try:
+        return cls(**settings)
+    except CrlError as exc:
+        raise UsageError(exc.message, exc.hint) from None
+
+
 def _need_output(ctx: typer.Context, output: Optional[Path], name: str) -> bool:
     if ctx.invoked_subcommand is not None:  # `score` / `plot`: this group callback has nothing to do
         return False
@@ -122,9 +137,10 @@ def register(app: typer.Typer) -> None:
         from ..progress import Meter
         from ..tts import BudgetConfig, budget_force as run
 
-        cfg = BudgetConfig(rounds=rounds, wait_token=wait_token, min_thinking_tokens=min_thinking_tokens,
-                           max_thinking_tokens=max_thinking_tokens, answer_tokens=answer_tokens,
-                           temperature=temperature, top_p=top_p, top_k=top_k, seed=seed)
+        _check_common(limit, batch_size, workers, timeout)
+        cfg = _config(BudgetConfig, rounds=rounds, wait_token=wait_token, min_thinking_tokens=min_thinking_tokens,
+                      max_thinking_tokens=max_thinking_tokens, answer_tokens=answer_tokens,
+                      temperature=temperature, top_p=top_p, top_k=top_k, seed=seed)
         opts = backend_options(backend, base_url=base_url, device=device, tensor_parallel_size=tensor_parallel_size,
                                prefix_cache=prefix_cache, engines=engines, ray_address=ray_address,
                                extra=backend_option)
@@ -139,6 +155,7 @@ def register(app: typer.Typer) -> None:
                  old_timeout: OldTimeout = None, plot: Plot = None) -> None:
         from ..tts import score_budget
 
+        _check_common(None, None, workers, timeout)
         summary = score_budget(run_dir, workers, _test_timeout(timeout, old_timeout))
         _emit(summary, plot, summary["config"].get("model") or str(run_dir))
 
@@ -181,9 +198,10 @@ def register(app: typer.Typer) -> None:
         from ..progress import Meter
         from ..tts import CritiqueConfig, critique_select as run
 
-        cfg = CritiqueConfig(k=k, m=m, candidate_tokens=candidate_tokens, critique_tokens=critique_tokens,
-                             reuse_candidates=reuse_candidates, temperature=temperature, top_p=top_p, top_k=top_k,
-                             seed=seed)
+        _check_common(limit, batch_size, workers, timeout)
+        cfg = _config(CritiqueConfig, k=k, m=m, candidate_tokens=candidate_tokens, critique_tokens=critique_tokens,
+                      reuse_candidates=reuse_candidates, temperature=temperature, top_p=top_p, top_k=top_k,
+                      seed=seed)
         opts = backend_options(backend, base_url=base_url, device=device, tensor_parallel_size=tensor_parallel_size,
                                engines=engines, ray_address=ray_address, extra=backend_option)
         source = _source(benchmark, input, data, limit, benchmark_option)
@@ -201,7 +219,7 @@ def register(app: typer.Typer) -> None:
         from ._common import check_choice
 
         check_choice("--selector", selector, SELECTORS)
-
+        _check_common(None, None, workers, timeout)
         _emit(score_critique(run_dir, workers, _test_timeout(timeout, old_timeout), selector,
                              tokenizer=counting_tokenizer(tokenizer) if tokenizer else None))
 
