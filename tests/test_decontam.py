@@ -14,7 +14,7 @@ import pytest
 
 from crlcli.decontam import Decontaminator, open_index, parse_specs
 from crlcli.decontam.benchmarks import files_of, load_docs
-from crlcli.decontam.index import prose_hashes
+from crlcli.decontam.index import build, prose_hashes
 from crlcli.decontam.normalize import KEEP, code_tokens, gram_hashes, is_python, longest_run, words
 from crlcli.errors import CrlError, UsageError
 
@@ -219,6 +219,8 @@ def test_index_is_cached_beside_writable_data_and_rebuilt_when_the_data_changes(
     assert first.built_s is not None and first.cache_path.parent == data / ".crl-cache"
     again = open_index(specs)
     assert again.built_s is None and again.cache_path == first.cache_path
+    rebuilt = build([(s, files_of(s, None)[1]) for s in specs], 13, 50)
+    assert again.to_bytes() == first.to_bytes() == rebuilt.to_bytes()  # deterministic, and loads back the same
     problems_file(f, [("B/1", STATEMENT), ("B/2", "another problem entirely " * 5)])
     changed = open_index(specs)
     assert changed.built_s is not None and changed.cache_path != first.cache_path
