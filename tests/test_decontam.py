@@ -221,6 +221,8 @@ def test_index_is_cached_beside_writable_data_and_rebuilt_when_the_data_changes(
     assert again.built_s is None and again.cache_path == first.cache_path
     rebuilt = build([(s, files_of(s, None)[1]) for s in specs], 13, 50)
     assert again.to_bytes() == first.to_bytes() == rebuilt.to_bytes()  # deterministic, and loads back the same
+    first.cache_path.write_bytes(first.cache_path.read_bytes()[:-100])  # a torn file is rebuilt, not trusted
+    assert open_index(specs).built_s is not None
     problems_file(f, [("B/1", STATEMENT), ("B/2", "another problem entirely " * 5)])
     changed = open_index(specs)
     assert changed.built_s is not None and changed.cache_path != first.cache_path
