@@ -4,6 +4,7 @@ provokes. The generated counterparts are in test_values_fuzz.py."""
 
 from __future__ import annotations
 
+import time
 import tracemalloc
 
 import numpy as np
@@ -102,3 +103,30 @@ def test_anything_a_comparator_raises_is_a_wrong_answer_for_that_case_only():
     for i in range(5):
         assert v.add({"case": i, "s": "ok"}, b"1")
     assert v.text() == "WWWWWS"
+
+
+P = 2**61 - 1  # ints k * P all hash alike: a hash table of n of them costs n**2 probes
+
+
+@pytest.mark.parametrize("tag", ["S", "FS", "D"])
+def test_hash_flooding_sets_and_dicts_are_refused_in_linear_time(tag):
+    items = [[k * P, 0] if tag == "D" else k * P for k in range(1, 200_000)]
+    text = '["%s",' % tag + ",".join(map(str, items)).replace(" ", "") + "]"
+    start = time.monotonic()
+    with pytest.raises(ValueError, match="colliding"):
+        decode_value(text)
+    assert time.monotonic() - start < 10  # quadratic: hours at the output cap, minutes at this size
+
+
+def test_honest_sets_with_repeated_or_rare_colliding_values_decode():
+    assert decode_value(encode_value({-1, -2, P, 2 * P, 0})) == {-1, -2, P, 2 * P, 0}  # a few collisions
+    big = set(range(100_000))
+    assert decode_value(encode_value(big)) == big
+
+
+def test_evalplus_set_oracle_is_not_flooded():
+    start = time.monotonic()
+    out = [k * P for k in range(1, 200_000)]
+    assert evalplus_compare("mbpp", "similar_elements", ((1, 2), (2, 3)), out, (2,), 0.0, 0.0) is False
+    assert time.monotonic() - start < 10
+    assert evalplus_compare("mbpp", "similar_elements", ((1, 2), (2, 3)), [2] * 1000, (2,), 0.0, 0.0) is True

@@ -311,17 +311,18 @@ def _untag(v, depth, np, budget=None):
         return rest if _flat_json(rest) else [_untag(x, depth, np, budget) for x in rest]
     if tag == "T":
         return tuple(rest) if _flat_json(rest) else tuple(_untag(x, depth, np, budget) for x in rest)
-    if tag == "S":
-        return set(_untag(x, depth, np, budget) for x in rest)
-    if tag == "FS":
-        return frozenset(_untag(x, depth, np, budget) for x in rest)
+    if tag == "S" or tag == "FS":
+        items = [_untag(x, depth, np, budget) for x in rest]
+        check_hashes(items)
+        return set(items) if tag == "S" else frozenset(items)
     if tag == "D":
-        out = {}
+        pairs = []
         for pair in rest:
             if not isinstance(pair, list) or len(pair) != 2:
                 raise ValueError("dict item")
-            out[_untag(pair[0], depth, np, budget)] = _untag(pair[1], depth, np, budget)
-        return out
+            pairs.append((_untag(pair[0], depth, np, budget), _untag(pair[1], depth, np, budget)))
+        check_hashes([k for k, _ in pairs])
+        return dict(pairs)
     if tag == "I" and len(rest) == 1 and isinstance(rest[0], str) and len(rest[0]) <= 1 << 20:
         return int(rest[0], 16)
     if tag == "F" and len(rest) == 1 and rest[0] in ("nan", "inf", "-inf"):
@@ -418,9 +419,37 @@ def _rebuild(np, budget, dtype, item, shape):
     if not _np_leaves(item, shape or [], _NP_LEAF[kind]):
         raise ValueError("numpy item does not match its dtype or shape")
     dt = np.dtype(dtype)
-    if shape is None:
-        return np.array(item, dtype=dt)[()]  # a scalar of exactly that dtype (dtype.type(x) would take a list)
-    return np.array(item, dtype=dt).reshape(shape)
+    with np.errstate(all="raise"):  # a value out of the dtype's range (1e300 as float16) is no honest one
+        if shape is None:
+            return np.array(item, dtype=dt)[()]  # a scalar of exactly that dtype (dtype.type(x) would take a list)
+        return np.array(item, dtype=dt).reshape(shape)
+
+
+# Hash flooding: ints k * (2**61 - 1) all hash alike, and a hash table of n such keys costs n**2 probes (a 16 MB
+# set would keep the parent busy for hours). Distinct values of an honest set almost never share a hash; more
+# than this many distinct values on one hash are refused before any table is built from them.
+MAX_HASH_COLLISIONS = 64
+
+
+def check_hashes(items):
+    """ValueError when more than MAX_HASH_COLLISIONS distinct items share one hash (repeated equal values do
+    not count: a list may repeat them); TypeError for an unhashable item."""
+    if len(items) <= MAX_HASH_COLLISIONS:
+        return
+    from itertools import groupby
+
+    hashes = sorted(map(hash, items))  # sorting, not hashing the hashes, counts them: nothing to flood
+    if len(hashes) - sum(1 for _ in groupby(hashes)) <= MAX_HASH_COLLISIONS:
+        return  # few items share a hash: the usual case, decided without a table
+    groups = {}
+    for x in items:
+        # keyed by the hash's bytes, whose own hash is SipHash: hash values chosen to differ by multiples of
+        # 2**61 - 1 (possible with tuples) would collide again as int keys
+        group = groups.setdefault(hash(x).to_bytes(8, "little", signed=True), [])
+        if x not in group:
+            group.append(x)
+            if len(group) > MAX_HASH_COLLISIONS:
+                raise ValueError("set or dict keys with colliding hashes")
 
 
 def _flat_json(items):
