@@ -249,6 +249,8 @@ def test_specs_and_their_errors(tmp_path):
         parse_specs("bbeh")
     with pytest.raises(UsageError, match="bad date"):
         parse_specs("lcb:v5:2024-13-01:")
+    with pytest.raises(UsageError, match="evalplus=...: not a benchmark being screened"):
+        open_index(parse_specs("humaneval"), overrides={"evalplus": str(tmp_path)})
     with pytest.raises(UsageError, match="one file, for several benchmarks"):
         open_index(parse_specs("humaneval,mbpp"), data=__file__)
     bad = tmp_path / "bad.jsonl"

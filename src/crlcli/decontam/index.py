@@ -252,6 +252,10 @@ def open_index(specs: list[Spec], data: str | None = None, overrides: dict[str, 
     if data and Path(data).is_file() and len({s.family for s in specs if s.family != "file"}) > 1:
         raise UsageError(f"--data {data} is one file, for several benchmarks",
                          hint="give the folder that holds them, or --data NAME=PATH for each")
+    unknown = set(overrides) - {name for s in specs for name in (s.label, s.family)}
+    if unknown:
+        raise UsageError(f"--data {', '.join(sorted(unknown))}=...: not a benchmark being screened",
+                         hint=f"NAME is one of: {', '.join(s.label for s in specs if s.family != 'file')}")
     resolved = [(spec, *files_of(spec, data_for(spec, data, overrides))) for spec in specs]
     files = [fs for _, fs, _ in resolved]
     key = cache_key(specs, files, n, code_n)
