@@ -253,6 +253,8 @@ def test_specs_and_their_errors(tmp_path):
         open_index(parse_specs("humaneval"), overrides={"evalplus": str(tmp_path)})
     with pytest.raises(UsageError, match="one file, for several benchmarks"):
         open_index(parse_specs("humaneval,mbpp"), data=__file__)
+    with pytest.raises(CrlError, match="no LiveCodeBench data under"):
+        open_index(parse_specs("lcb"), data=str(tmp_path))
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"id": "a", "question": "q"}\n{"id": "b"}\n')
     with pytest.raises(CrlError, match=r"bad\.jsonl:2: a problem needs"):

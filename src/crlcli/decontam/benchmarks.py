@@ -208,10 +208,12 @@ def _lcb_bench(spec: Spec, data: str | None):
 
     if data and Path(data).is_dir():
         base = Path(data)
-        for sub in _LCB_DIRS:
-            if any((base / sub).glob("*.jsonl*")):
-                data = str(base / sub)
-                break
+        found = [base / sub for sub in _LCB_DIRS if any((base / sub).glob("*.jsonl*"))]
+        if found:
+            data = str(found[0])
+        elif not any(base.glob("*.jsonl*")):
+            raise CrlError(f"no LiveCodeBench data under {base} (test*.jsonl here or in {'/, '.join(_LCB_DIRS)}/)",
+                           hint="--data lcb=FOLDER holding the release's test*.jsonl files")
     return LiveCodeBench(data=data, release=spec.release, start=spec.start, end=spec.end)
 
 
