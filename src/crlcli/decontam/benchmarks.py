@@ -121,7 +121,8 @@ def data_for(spec: Spec, data: str | None, overrides: dict[str, str]) -> str | N
 
 
 def files_of(spec: Spec, data: str | None) -> tuple[list[Path], Any]:
-    """(the data files whose checksums key the index, what `load_docs` reads: a path, or None = upstream)."""
+    """(the data files whose checksums key the index, what `load_docs` reads: a path, or for LiveCodeBench the
+    benchmark object)."""
     if spec.family == "file":
         return [Path(spec.path)], Path(spec.path)
     if spec.family in _FILES:
