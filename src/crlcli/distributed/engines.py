@@ -1,9 +1,10 @@
 """N data-parallel generation engines as Ray actors, behind the one generation Protocol.
 
-`RayEngines` is a Backend (crlcli.generation.base): `chat()` and `complete()` cut each call's prompts into N
-contiguous shards, one per engine actor, and put the answers back in input order. So everything built on a
-backend -- gen-candidates' batches, its `-o FILE --resume`, eval and tts -- works unchanged with N engines: the
-driver writes records in input order after each call, exactly as with one engine.
+`RayEngines` is a Backend (crlcli.generation.base). Its `stream()` (what gen-candidates, eval and tts use) is one
+shared queue for all engines (distributed/queue.py): each engine's window is kept full, results come back as
+each request finishes on whichever engine ran it, and a dead engine's in-flight requests go back to the queue.
+The batch calls `chat()` and `complete()` cut each call's prompts into N contiguous shards, one per engine
+actor, and put the answers back in input order.
 
 Each engine is a Ray actor (`EngineActor`) holding one backend (vllm: one `vllm.LLM`, `tensor_parallel_size`
 GPUs). On a GPU cluster an engine asks Ray for `num_gpus = tensor_parallel_size`; on CPU-only clusters for
@@ -38,6 +39,23 @@ class EngineActor:
         from ..generation import get_backend
 
         self.backend = get_backend(backend, **options)
+        self.worker = None  # the streaming side (distributed/queue.py), started on first use
+
+    def _stream(self) -> Any:
+        if self.worker is None:
+            from .queue import StreamWorker
+
+            self.worker = StreamWorker(self.backend)
+        return self.worker
+
+    def stream_capacity(self) -> int:
+        return self._stream().capacity()
+
+    def stream_feed(self, requests: list) -> None:
+        self._stream().feed(requests)
+
+    def stream_poll(self, timeout: float) -> tuple[list, list]:
+        return self._stream().poll(timeout)
 
     def describe(self) -> dict[str, Any]:
         import ray
@@ -81,7 +99,8 @@ class RayEngines(ActorGroup):
         # vLLM's own settings (VLLM_CPU_KVCACHE_SPACE, VLLM_*): the engines see the driver's.
         env_vars = {k: v for k, v in os.environ.items() if k.startswith(("VLLM_", "HF_", "TRANSFORMERS_"))}
         env_vars.update(env or {})
-        opts: dict[str, Any] = dict(max_restarts=max_restarts, max_task_retries=max_restarts,
+        # max_concurrency 2: a feed is not kept waiting behind a poll that waits for results
+        opts: dict[str, Any] = dict(max_restarts=max_restarts, max_task_retries=max_restarts, max_concurrency=2,
                                     num_gpus=num_gpus or 0, num_cpus=num_cpus if num_cpus is not None else 1,
                                     runtime_env={"env_vars": env_vars} if env_vars else None)
         if resources:
@@ -119,6 +138,13 @@ class RayEngines(ActorGroup):
 
     def complete(self, prompts: list[str], params: SamplingParams) -> list[list[Completion]]:
         return self._sharded(prompts, lambda a, shard: a.complete.remote(shard, params))
+
+    def stream(self, requests: Any) -> Any:
+        """Requests from one shared queue, each engine kept full; results in completion order."""
+        from .queue import dispatch
+
+        self.stream_stats: dict[str, Any] = {}
+        return dispatch(self._ray, self.actors, self.alive, requests, self.stream_stats)
 
     def _sharded(self, items: list, call: Callable[[Any, list], Any]) -> list[list[Completion]]:
         """Contiguous shards, one per live engine; a shard whose engine is gone for good goes to another."""

@@ -32,7 +32,8 @@ def qwen3_tokenizer_dir() -> Path:
 
 
 def build_tiny_model(
-    out_dir: Path | str, seed: int = 0, dtype: str = "bfloat16", script: str | None = None, trigger: str = "\n\n"
+    out_dir: Path | str, seed: int = 0, dtype: str = "bfloat16", script: str | None = None, trigger: str = "\n\n",
+    modes: list[tuple[float, float]] | None = None,
 ) -> Path:
     """Write a tiny Qwen3ForCausalLM (random weights, seeded) plus the Qwen3 tokenizer into `out_dir`.
 
@@ -41,6 +42,11 @@ def build_tiny_model(
     sampling. That lets end-to-end tests check exact outputs through a real generation engine. It is a bigram
     machine (attention and MLP outputs zeroed, one embedding direction per token of the chain), so the chain's
     tokens must all differ.
+
+    With `modes` [(share, stop), ...], output lengths follow a chosen distribution (a long tail, for benches of
+    the generation engines): the first generated token picks mode i with probability share_i (whatever the
+    prompt), and each later step ends the sequence with probability stop_i (a geometric length; stop 0: it runs
+    to the token limit). Sample with temperature 1 and no top-k/top-p, which would distort these odds.
     """
     torch = require_module("torch", "hf", "building the tiny test model")
     transformers = require_module("transformers", "hf", "building the tiny test model")
@@ -65,12 +71,14 @@ def build_tiny_model(
         eos_token_id=im_end,
         pad_token_id=eot,
     )
-    if script is not None:
+    if script is not None or modes:
         config.tie_word_embeddings = False
     torch.manual_seed(seed)
     model = transformers.Qwen3ForCausalLM(config)
     if script is not None:
         _make_parrot(torch, model, tok, trigger, script, im_end)
+    elif modes:
+        _make_long_tail(torch, model, tok, modes, im_end)
     model = model.to(getattr(torch, dtype))
     model.generation_config = transformers.GenerationConfig(
         bos_token_id=eot, eos_token_id=[im_end, eot], pad_token_id=eot,
@@ -98,6 +106,40 @@ def _make_parrot(torch, model, tok, trigger: str, script: str, im_end: int) -> N
             emb[tok_id] = 0
             emb[tok_id, i] = 1.0
             head[nxt, i] = 10.0  # after RMSNorm the one-hot is sqrt(hidden)=8: a logit of 80 against 0
+
+
+# Intended logits are BASE + ln(probability): the ~152k other tokens (logit 0) then weigh e-8 in all.
+_BASE_LOGIT = 30.0
+
+
+def _make_long_tail(torch, model, tok, modes: list[tuple[float, float]], im_end: int) -> None:
+    import math
+
+    if len(modes) + 1 > model.config.hidden_size or any(not 0 < sh for sh, _ in modes) or \
+            any(not 0 <= st < 1 for _, st in modes):
+        raise CrlError(f"modes must be (share > 0, 0 <= stop < 1) pairs, at most {model.config.hidden_size - 1}")
+    total = sum(sh for sh, _ in modes)
+    # One plain word per mode (distinct single tokens), so the text reads as "alpha alpha alpha ..."
+    words = [" alpha", " beta", " gamma", " delta", " omega", " sigma", " theta", " kappa"]
+    mode_ids = [tok.encode(w, add_special_tokens=False)[0] for w in words[: len(modes)]]
+    if len(modes) > len(words) or len(set(mode_ids)) != len(mode_ids):
+        raise CrlError(f"at most {len(words)} modes")
+    scale = math.sqrt(model.config.hidden_size)  # a one-hot residual after RMSNorm
+    with torch.no_grad():
+        for layer in model.model.layers:  # attention and MLP add nothing: the next token depends on this one
+            layer.self_attn.o_proj.weight.zero_()
+            layer.mlp.down_proj.weight.zero_()
+        emb, head = model.model.embed_tokens.weight, model.lm_head.weight
+        emb.zero_()
+        head.zero_()
+        emb[:, 0] = 1.0  # every token outside the modes (the prompt's last one) picks a mode
+        for i, ((share, stop), tid) in enumerate(zip(modes, mode_ids)):
+            head[tid, 0] = (_BASE_LOGIT + math.log(share / total)) / scale
+            emb[tid] = 0
+            emb[tid, i + 1] = 1.0
+            head[tid, i + 1] = (_BASE_LOGIT + math.log(1 - stop)) / scale  # carry on in the same mode ...
+            if stop > 0:
+                head[im_end, i + 1] = (_BASE_LOGIT + math.log(stop)) / scale  # ... or stop
 
 
 def main(argv: list[str] | None = None) -> None:

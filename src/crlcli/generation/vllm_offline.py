@@ -15,7 +15,7 @@ from typing import Any
 
 from ..errors import CrlError, require_module
 from ..io import stdout_to_stderr
-from .base import Completion, SamplingParams, apply_chat_template, encode_prompt, normalise_finish
+from .base import Completion, SamplingParams, apply_chat_template, encode_prompt, normalise_finish, sample_seed
 
 
 class VLLMBackend:
@@ -75,19 +75,21 @@ class VLLMBackend:
         # Templated here (not llm.chat) so enable_thinking and the exact prompt are the same as in hf and tts.
         return self.complete(apply_chat_template(self.tokenizer, conversations, enable_thinking), params)
 
-    def _sampling(self, params: SamplingParams) -> Any:
+    def _sampling(self, params: SamplingParams, prompt: str) -> Any:
+        # A seed per prompt (as the openai backend), so that prompts that say little (tiny models, templates)
+        # still get different samples, and a prompt gets the same ones in any batch, stream or engine.
         return self._vllm.SamplingParams(
             n=params.n,
             temperature=params.temperature,
             top_p=params.top_p if not params.greedy else 1.0,
             top_k=params.top_k if (params.top_k and not params.greedy) else -1,
             max_tokens=params.max_tokens,
-            seed=params.seed,
+            seed=sample_seed(params.seed, prompt, 0),
             stop=list(params.stop) if params.stop else None,
         )
 
     def complete(self, prompts: list[str], params: SamplingParams) -> list[list[Completion]]:
-        sp = self._sampling(params)
+        sp = [self._sampling(params, p) for p in prompts]
         # Token ids, so that a BOS already in templated text is not added twice (vLLM would add one to text).
         requests = [{"prompt_token_ids": encode_prompt(self.tokenizer, p)} for p in prompts]
         with stdout_to_stderr():
@@ -104,9 +106,11 @@ class VLLMBackend:
         engine = self._llm.llm_engine
 
         def submit(req: Any) -> None:
-            ids = encode_prompt(self.tokenizer, prompts_of(self, [req])[0])
+            text = prompts_of(self, [req])[0]
+            ids = encode_prompt(self.tokenizer, text)
             with stdout_to_stderr():
-                rid = self._llm.enqueue([{"prompt_token_ids": ids}], [self._sampling(req.params)], use_tqdm=False)[0]
+                rid = self._llm.enqueue([{"prompt_token_ids": ids}], [self._sampling(req.params, text)],
+                                        use_tqdm=False)[0]
             # enqueue returns the engine's internal id ("<ours>-<8 random chars>"); outputs carry ours.
             pending[rid.split("-", 1)[0]] = req
 
