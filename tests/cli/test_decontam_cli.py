@@ -100,6 +100,9 @@ def test_usage_errors(setup, tmp_path, crl):
     assert res.returncode == 2 and b"go with --decontaminate" in res.stderr
     res = crl("filter", "-i", str(train), "--decontaminate-against", str(bench), "--ngram", "0", env=env)
     assert res.returncode == 2 and b"--ngram and --code-run must be >= 1" in res.stderr
+    res = crl("filter", "-i", str(train), "--decontaminate-against", str(bench), "-o", str(tmp_path / "o.jsonl"),
+              "--contamination-report", str(tmp_path / "o.jsonl"), env=env)
+    assert res.returncode == 2 and b"are the same file" in res.stderr
     res = crl("filter", "-i", str(train), "--decontaminate", "bbeh", env=env)
     assert res.returncode == 2 and b"unknown benchmark 'bbeh'" in res.stderr
     res = crl("filter", "-i", str(train), "--decontaminate-against", str(tmp_path / "none.jsonl"), env=env)

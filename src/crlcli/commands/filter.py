@@ -9,6 +9,7 @@ from typing import Annotated, Optional
 import orjson
 import typer
 
+from .. import locks
 from ..errors import UsageError
 from ..filtering import FilterOptions, FilterStats, filter_records
 from ..io import JsonlWriter
@@ -16,7 +17,7 @@ from ..log import console, logger
 from ..progress import Meter
 from ..sources.jsonl import checked
 from ..tokens import CaseTokenLimit
-from ._common import InputOpt, OutputOpt, ResumeOpt, SkipInvalidOpt, Stage, unique_ids
+from ._common import InputOpt, OutputOpt, ResumeOpt, SkipInvalidOpt, Stage, check_distinct, unique_ids
 
 HELP = """Ingest upstream data and filter test cases (paper, Table 2).
 
@@ -125,6 +126,9 @@ def register(app: typer.Typer) -> None:
                                  hint=f"crl filter --source {source} PATH")
             path = str(input)
         limit = CaseTokenLimit(max_case_tokens, tokenizer)  # fails before reading input if the tokenizer is missing
+        check_distinct(("-o/--output", output), ("--contamination-report", report), ("--stats", stats),
+                       ("--skip-invalid", skip_invalid), ("-i/--input", input))
+        report_lock = locks.acquire(report) if report is not None else None  # like every other output
         stage = Stage(None if source else input, output, skip_invalid, resume)
         screen, labels = None, ()
         if screening:
@@ -159,6 +163,8 @@ def register(app: typer.Typer) -> None:
                 out.write(rec)
                 meter.advance(1)
         stage.finish()
+        if report_lock is not None:
+            locks.release(report_lock)
         console.print(_table(st))
         if screen is not None:
             _log_contamination(st, screen, report)
