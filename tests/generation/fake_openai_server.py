@@ -4,7 +4,8 @@ Deterministic answers: a chat reply thinks (with a draft code block inside <thin
 ```python block whose body names the prompt's hash and the seed; a prompt containing NOCODE gets prose only.
 Raw completions continue the prompt with a code line. Faults on demand: --fail N answers the first N POSTs with
 429 / 500 / 503 in turn (429 with Retry-After: 0); --slow-first N makes the first N POSTs sleep --delay seconds
-(for client timeouts). Every request body is appended to --log as one JSON line, with the number of requests
+(for client timeouts); --slow-word W makes every POST whose prompt contains W sleep --delay seconds (a long-tailed
+sample). Every request body is appended to --log as one JSON line, with the number of requests
 in flight when it arrived.
 """
 
@@ -39,7 +40,16 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, *args):  # keep the test output clean
         pass
 
+    def _release(self) -> None:
+        # Out of flight before the answer leaves: once the client has it, it may send the next request, which must
+        # not find this one still counted.
+        if getattr(self, "_counted", False):
+            self._counted = False
+            with LOCK:
+                STATE["in_flight"] -= 1
+
     def _send(self, code: int, payload: dict, headers: dict | None = None) -> None:
+        self._release()
         data = json.dumps(payload).encode()
         self.send_response(code)
         self.send_header("Content-Type", "application/json")
@@ -64,13 +74,14 @@ class Handler(BaseHTTPRequestHandler):
             STATE["in_flight"] += 1
             STATE["max_in_flight"] = max(STATE["max_in_flight"], STATE["in_flight"])
             in_flight = STATE["in_flight"]
+        self._counted = True
         try:
             if ARGS.log:
                 with LOCK, open(ARGS.log, "a") as fh:
                     entry = {"n": number, "path": self.path, "in_flight": in_flight,
                              "auth": self.headers.get("Authorization"), "body": body}
                     fh.write(json.dumps(entry) + "\n")
-            if number <= ARGS.slow_first:
+            if number <= ARGS.slow_first or (ARGS.slow_word and ARGS.slow_word in json.dumps(body)):
                 time.sleep(ARGS.delay)
             else:
                 time.sleep(ARGS.work)  # a little work, so concurrent requests overlap
@@ -96,8 +107,7 @@ class Handler(BaseHTTPRequestHandler):
                              "choices": [choice], "usage": {"prompt_tokens": 1, "completion_tokens": tokens,
                                                             "total_tokens": tokens + 1}})
         finally:
-            with LOCK:
-                STATE["in_flight"] -= 1
+            self._release()
 
 
 def main() -> None:
@@ -108,6 +118,7 @@ def main() -> None:
     p.add_argument("--slow-first", type=int, default=0)
     p.add_argument("--delay", type=float, default=3.0)
     p.add_argument("--work", type=float, default=0.02)
+    p.add_argument("--slow-word", default=None)
     p.add_argument("--log", default=None)
     ARGS = p.parse_args()
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

@@ -127,6 +127,7 @@ def dispatch(ray: Any, actors: list[Any], alive: list[bool], requests: Iterator[
     retry: deque[tuple[int, GenRequest]] = deque()
     outstanding: dict[int, GenRequest] = {}  # every id handed out and not yet returned
     next_id = 0
+    requeued: list[Any] = []  # the caller's keys of requests that went back to the queue
     exhausted = held = False
     t0 = time.monotonic()
 
@@ -152,6 +153,7 @@ def dispatch(ray: Any, actors: list[Any], alive: list[bool], requests: Iterator[
             req = e.inflight.pop(rid, None)
             if req is not None and rid in outstanding:
                 retry.appendleft((rid, req))
+                requeued.append(req.key)
 
     try:
         while True:
@@ -229,7 +231,7 @@ def dispatch(ray: Any, actors: list[Any], alive: list[bool], requests: Iterator[
             wall = time.monotonic() - t0
             for e in engines.values():
                 _idle(e)
-            stats.update(wall_s=wall, engines=[{"busy_s": e.busy_s, "requests": e.requests,
+            stats.update(wall_s=wall, requeued=requeued, engines=[{"busy_s": e.busy_s, "requests": e.requests,
                                                 "sequences": e.sequences, "tokens": e.tokens, "alive": e.alive}
                                                for e in engines.values()])
 

@@ -1,7 +1,8 @@
 """`crl eval` end to end: generate what is missing, score, summarise. Resumable at the sample level.
 
-Generation goes in batches of tasks; each batch is scored and appended to samples.jsonl before the next, so an
-interrupted run loses at most one batch and a rerun with the same settings only generates what is missing.
+A streaming backend (vllm, openai, Ray engines) gets every missing sample at once and samples are scored and
+appended to samples.jsonl as they complete (evaluation/streaming.py); other backends go in batches of tasks, each
+scored and appended before the next. Either way a rerun with the same settings only generates what is missing.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from ..locks import holds_run_dir
 from .base import Benchmark, Task
 from .rundir import RunDir
 from .scoring import Stopwatch, mark_env_error, mark_trust, score_many, summarize
+from .streaming import stream_generate_and_score, streams
 
 Progress = Callable[[int], None]
 
@@ -54,6 +56,10 @@ def evaluate(bench: Benchmark, rd: RunDir, backend: Any, params: Any, thinking: 
     unscored = [s for s in existing if "metrics" not in s]
     with bench.open_pool(workers) as pool, rd.writer() as out:
         threads = max(2, (workers or 2) * 2)
+        if streams(backend, bench):  # no batch barrier: scoring overlaps generation (evaluation/streaming.py)
+            stream_generate_and_score(bench, by_id, todo, have, backend, params, thinking, pool, threads,
+                                      out.write, watch, batch_tasks, progress)
+            todo = []
         for start in range(0, len(todo), batch_tasks):
             batch = todo[start : start + batch_tasks]
             new: list[dict[str, Any]] = []
