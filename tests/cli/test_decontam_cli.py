@@ -122,3 +122,17 @@ def test_shipped_benchmarks_from_the_data_folder(shared_data, tmp_path, crl):
     assert res.returncode == 0, res.stderr.decode()
     assert res.stdout == b""
     assert lines((tmp_path / "hits.jsonl").read_bytes())[0]["task_id"] == row["task_id"]
+
+
+def test_decontaminate_reports_the_same_hits_and_drops_nothing(setup, tmp_path, crl):
+    bench, train, env = setup
+    report = tmp_path / "hits.jsonl"
+    filtered = crl("filter", "-i", str(train), "--decontaminate-against", str(bench), "--contamination-report",
+                   str(report), env=env)
+    res = crl("decontaminate", "--against", str(bench), "-i", str(train), env=env)
+    assert filtered.returncode == res.returncode == 0, res.stderr.decode()
+    assert lines(res.stdout) == [{k: v for k, v in h.items() if k != "action"} for h in lines(report.read_bytes())]
+    err = res.stderr.decode()
+    assert "file:bench.jsonl" in err and "4 problems screened" in err
+    res = crl("decontaminate", "-i", str(train), env=env)
+    assert res.returncode == 2 and b"no benchmark to screen against" in res.stderr

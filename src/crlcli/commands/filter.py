@@ -116,8 +116,6 @@ def register(app: typer.Typer) -> None:
         if not screening and (data or ngram is not None or code_run is not None or report or keep_contaminated):
             raise UsageError("--data, --ngram, --code-run, --contamination-report and --keep-contaminated "
                              "go with --decontaminate or --decontaminate-against")
-        if (ngram is not None and ngram < 1) or (code_run is not None and code_run < 1):
-            raise UsageError("--ngram and --code-run must be >= 1")
         if source is None and path is not None:
             raise UsageError(f"a PATH ({path}) needs --source", hint="read problem records with -i FILE or stdin")
         if source is not None and input is not None:
@@ -134,14 +132,11 @@ def register(app: typer.Typer) -> None:
         if screening:
             from .. import decontam
 
-            specs = decontam.parse_specs(decontaminate, against)
-            shared, overrides = decontam.split_data(data)
-            index = decontam.open_index(specs, shared, overrides, ngram or decontam.DEFAULT_NGRAM,
-                                        code_run or decontam.DEFAULT_CODE_RUN)  # both >= 1 when given
+            index = decontam.prepare(decontaminate, against, data, ngram, code_run)
             logger.info(index.cache_note)
             reported, dropped = decontam.report_state(report) if resume and report else (set(), set())
             stage.done |= dropped  # dropped problems are in the report only
-            labels = tuple(s.label for s in specs)
+            labels = tuple(index.benchmarks)
         options = FilterOptions(max_case_tokens, max_cases, min_cases, seed, tokenizer, labels, keep_contaminated)
         if source is not None:
             from .. import sources

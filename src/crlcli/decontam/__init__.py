@@ -19,7 +19,7 @@ from .benchmarks import NAMES, Spec, parse_specs
 from .index import DEFAULT_CODE_RUN, DEFAULT_NGRAM, KINDS, Decontaminator, Index, contaminating, open_index
 
 __all__ = ["DEFAULT_CODE_RUN", "DEFAULT_NGRAM", "Decontaminator", "Index", "NAMES", "Screen", "Spec",
-           "contaminating", "open_index", "parse_specs", "report_state", "split_data"]
+           "contaminating", "open_index", "parse_specs", "prepare", "report_state", "split_data"]
 
 
 class Screen:
@@ -52,6 +52,21 @@ class Screen:
             record["contamination"] = [{k: h[k] for k in ("benchmark", "task_id", "kind", "size")}
                                        for h in hits if h["kind"] in KINDS]
         return labels
+
+
+def prepare(benchmarks: str | None, against: list[Any] | None, data: list[str] | None, ngram: int | None,
+            code_run: int | None) -> Index:
+    """The index the command-line options ask for (`--data` values as given; None: the defaults)."""
+    from ..errors import UsageError
+
+    specs = parse_specs(benchmarks, against)
+    if not specs:
+        raise UsageError("no benchmark to screen against", hint="name some, or give a JSONL file of problems")
+    if (ngram is not None and ngram < 1) or (code_run is not None and code_run < 1):
+        raise UsageError("--ngram and --code-run must be >= 1")
+    shared, overrides = split_data(data)
+    return open_index(specs, shared, overrides, DEFAULT_NGRAM if ngram is None else ngram,
+                      DEFAULT_CODE_RUN if code_run is None else code_run)
 
 
 def split_data(values: list[str] | None) -> tuple[str | None, dict[str, str]]:
