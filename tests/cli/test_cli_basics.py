@@ -1,5 +1,5 @@
 
-SUBCOMMANDS = ["filter", "gen-candidates", "judge", "mix", "train", "eval", "tts", "reward"]
+SUBCOMMANDS = ["filter", "decontaminate", "gen-candidates", "judge", "mix", "train", "eval", "tts", "reward"]
 
 
 def test_help_lists_every_subcommand(crl):
