@@ -90,6 +90,15 @@ def _meter(total: int | None, what: str):
     return Meter(what, total=total, unit="sample")
 
 
+def _provenance(bench, opts: dict, workers: int | None, model: str | None, sampling, samples=None) -> dict:
+    """run.json's provenance (crlcli.provenance): the data the benchmark read, the sandbox it scores in."""
+    from ..provenance import record, sandbox_info
+
+    data = [opts.get(k) for k in ("data", "subset_file")] + [samples]
+    return record(data=data, sandbox=sandbox_info("auto", workers) if bench.needs_sandbox else None,
+                  workers=workers, model=model, sampling=sampling, benchmark_info=bench.describe())
+
+
 def register(app: typer.Typer) -> None:
     group = typer.Typer(help="Evaluate a model on code benchmarks (EvalPlus, LiveCodeBench, BBEH, BigCodeBench, Aider-Polyglot, jsonl).\n\n" + EXAMPLE,
                         invoke_without_command=True, no_args_is_help=True)
@@ -142,6 +151,7 @@ def register(app: typer.Typer) -> None:
         bench = get_benchmark(benchmark, limit=limit, **opts)
         params = SamplingParams(n=n, temperature=temperature, top_p=top_p, top_k=top_k, max_tokens=max_tokens, seed=seed)
         runinfo = run_info(benchmark, bench, model, backend, params, thinking, opts)
+        runinfo["provenance"] = _provenance(bench, opts, workers, model, runinfo["sampling"])
         # Under --limit, the whole benchmark's size, so that reports show a partial run as n/N tasks.
         total = None if limit is None else len(get_benchmark(benchmark, **opts).tasks())
         gen = get_backend(backend, model=model, **backend_options(backend, engines=engines, ray_address=ray_address,
@@ -196,6 +206,11 @@ def register(app: typer.Typer) -> None:
             if not source.exists():
                 raise UsageError(f"{source}: no samples to score", hint="give --samples FILE")
             runinfo = {**old, "options": opts}
+        # the numbers are this scoring's: its provenance; how the samples were made stays beside it
+        if old.get("provenance") is not None:
+            runinfo["generated_with"] = old.get("generated_with") or old["provenance"]
+        runinfo["provenance"] = _provenance(bench, opts, workers, runinfo.get("model"), runinfo.get("sampling"),
+                                            samples)
         from ..evaluation.pipeline import read_samples, rescore
         from ..io import SkipLog
 
@@ -219,7 +234,9 @@ def register(app: typer.Typer) -> None:
             summary = rescore(bench, rd, recs, runinfo, workers=workers, progress=meter.advance, tasks=tasks,
                               keep=outside if samples is None else None, left_out=left_out,
                               benchmark_tasks=None if all_ids is None else len(all_ids))
-        write_json(rd.path / "run.json", {k: v for k, v in runinfo.items()})
+        from ..provenance import finish
+
+        write_json(rd.path / "run.json", {**runinfo, "provenance": finish(runinfo["provenance"])})
         locks.release(run_lock)
         console.print(summary_table(summary))
 
@@ -232,6 +249,8 @@ def register(app: typer.Typer) -> None:
         plot: Annotated[Optional[Path], Opt(help=escape("Also draw a grouped bar chart to this PNG "
                                                         "(needs crlcli[plot])."))] = None,
         label: Annotated[str, Opt(help="Row per 'model' (runs merge) or per 'run' directory.")] = "model",
+        provenance: Annotated[bool, Opt("--provenance", help="Also show how the runs' provenance differs (crl "
+                                                             "commit, sandbox, data checksums, packages ...).")] = False,
     ) -> None:
         from ..evaluation import report as rep
 
@@ -244,5 +263,13 @@ def register(app: typer.Typer) -> None:
             typer.echo(rep.markdown(columns, rows) if fmt == "markdown" else rep.to_csv(columns, rows), nl=False)
         if plot is not None:
             console.print(f"plot: {rep.plot(columns, rows, plot)}")
+        from ..provenance import warnings
+
+        runs = rep.provenances(run_dirs)
+        for line in warnings(runs):  # what makes these numbers not comparable, always said
+            logger.warning(line)
+        if provenance:
+            table = rep.provenance_table(runs)
+            console.print(table if table is not None else "provenance: no differences between these runs")
 
     app.add_typer(group, name="eval")

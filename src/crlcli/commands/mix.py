@@ -74,6 +74,9 @@ def register(app: typer.Typer) -> None:
             raise UsageError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
         if not 0.0 <= crl_ratio <= 1.0:
             raise UsageError(f"--crl-ratio must be between 0 and 1, got {crl_ratio}")
+        from ..provenance import finish, record
+
+        prov = record(data=[input], tokenizer=tokenizer)
         counter = token_counter(tokenizer) if tokenizer else None
         check_distinct(("-o/--output", output), ("--stats", stats), ("--skip-invalid", skip_invalid))
         stats_lock = locks.acquire(stats) if stats is not None else None
@@ -110,6 +113,7 @@ def register(app: typer.Typer) -> None:
         )
         stage.run(lambda _records: iter(rows))
         report = st.to_dict()
+        report["provenance"] = finish(prov)  # stats files say what made them
         _print_stats(report)
         if stats is not None:
             stats.parent.mkdir(parents=True, exist_ok=True)

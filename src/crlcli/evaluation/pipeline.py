@@ -97,6 +97,11 @@ def evaluate(bench: Benchmark, rd: RunDir, backend: Any, params: Any, thinking: 
         samples = rd.samples()
     samples = [s for s in samples if s["task_id"] in by_id]
     timing = dict(watch.totals)
+    if isinstance(run.get("provenance"), dict):  # the end time: run.json and the summary both carry it
+        from ..provenance import finish
+
+        run["provenance"] = finish(run["provenance"])
+        rd.write_run(run)
     summary = summarize(bench, samples, run, timing)
     summary["counts"]["benchmark_tasks"] = benchmark_tasks or len(tasks)
     rd.write_summary(summary)
@@ -168,6 +173,10 @@ def rescore(bench: Benchmark, rd: RunDir, samples: list[dict[str, Any]], run: di
         score_many(bench, tasks, wanted, pool, max(2, (workers or 2) * 2), lambda s: progress(1) if progress else None)
     rd.path.mkdir(parents=True, exist_ok=True)
     rd.rewrite_samples(wanted + list(keep or []))
+    if isinstance(run.get("provenance"), dict):
+        from ..provenance import finish
+
+        run = {**run, "provenance": finish(run["provenance"])}
     summary = summarize(bench, wanted, run, dict(watch.totals))
     summary["counts"]["benchmark_tasks"] = benchmark_tasks or len(tasks)
     if left_out:

@@ -234,3 +234,28 @@ def plot(columns: list[str], rows: list[tuple[str, dict[str, float | None]]], pa
     fig.savefig(out, dpi=120)
     plt.close(fig)
     return out
+
+
+def provenances(run_dirs: list[str | Path]) -> dict[str, dict[str, Any] | None]:
+    """Each run's provenance (from its summary.json, which carries run.json's), keyed by run directory."""
+    out: dict[str, dict[str, Any] | None] = {}
+    for d in run_dirs:
+        prov = RunDir(d).read_summary().get("provenance")
+        out[str(d)] = prov if isinstance(prov, dict) else None
+    return out
+
+
+def provenance_table(runs: dict[str, dict[str, Any] | None]) -> Table | None:
+    """The provenance fields that differ between runs (a column per run), or None when none differ."""
+    from ..provenance import differences
+
+    rows = differences({k: v for k, v in runs.items() if v is not None})
+    if not rows:
+        return None
+    t = Table(title="provenance differences")
+    t.add_column("field")
+    for name in runs:
+        t.add_column(name)
+    for label, values in rows:
+        t.add_row(label, *[str(values.get(name, "-")) for name in runs])
+    return t

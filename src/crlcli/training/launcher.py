@@ -24,6 +24,7 @@ from pathlib import Path
 
 from ..errors import CrlError
 from ..log import logger
+from ..provenance import train_provenance
 from .config import TrainConfig, dump_toml
 from .plan import DONE_MARKER, Commands, Phase, build_commands, describe, format_command
 from .preflight import check_model, preflight
@@ -266,6 +267,7 @@ def launch(
         "phases: " + ", ".join(describe(p) for p in phases),
     ]
     (out / "config.resolved.toml").write_text(dump_toml(config, header), encoding="utf-8")
+    run_record = train_provenance(config, out)  # run.json: what someone comparing checkpoints needs
     with _sigterm_as_interrupt():
         for phase in phases:
             if phase.resume and phase.done:
@@ -277,6 +279,7 @@ def launch(
                 if problems:
                     raise CrlError(problems[0], hint="phase 1 ended without saving its final model; see its log")
             run_phase(config, phase, ray_address, passthrough, sink)
+    run_record()
     return phases[-1].final_dir
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .. import rundir
+from .. import provenance, rundir
 from ..errors import CrlError
 from ..io import JsonlWriter, write_json
 from ..rundir import read_jsonl
@@ -68,9 +68,9 @@ class RunDir(rundir.RunDir):
                     f"{self.path} holds a {self.kind} run made with other generation settings ({pairs})",
                     hint="use a new RUN_DIR, or the saved settings to resume this one",
                 )
-            self.write_run({**saved, "config": {**old, **config}})
+            self.write_run({**saved, "config": {**old, **config}, "provenance": _provenance(config)})
             return True
-        self.write_run({"kind": self.kind, "config": config})
+        self.write_run({"kind": self.kind, "config": config, "provenance": _provenance(config)})
         return False
 
     def load_run(self) -> dict[str, Any]:
@@ -105,4 +105,17 @@ class RunDir(rundir.RunDir):
     def write_results(self, results: list[dict[str, Any]], summary: dict[str, Any]) -> None:
         # Written whole (not appended): results are derived data, recomputed from the generations on each run.
         rundir.write_jsonl(self.results_file, results)
+        saved = self.read_run() or {}
+        if isinstance(saved.get("provenance"), dict):  # the end time, in run.json and in the summary
+            saved["provenance"] = provenance.finish(saved["provenance"])
+            self.write_run(saved)
+            summary = {**summary, "provenance": saved["provenance"]}
         write_json(self.summary_file, summary)
+
+
+def _provenance(config: dict[str, Any]) -> dict[str, Any]:
+    """crlcli.provenance's record of a tts run: the problems' file or benchmark data, the model, sampling."""
+    source = config.get("source") if isinstance(config.get("source"), dict) else {}
+    return provenance.record(data=[source.get("input"), source.get("data")], model=config.get("model"),
+                             sampling={k: config.get(k) for k in ("temperature", "top_p", "top_k", "seed")},
+                             sandbox=provenance.sandbox_info("auto"))
