@@ -16,8 +16,10 @@ total of tokens generated inside the thinking up to that round; the inserted tex
 the forced close) is counted apart in `forced_tokens` with the backend's tokenizer, since the model never
 generated it. `answer_tokens` is the forced answer's length. Cost of a run = every thinking and answer token.
 
-The driver runs all problems as small coroutines and batches their pending requests into one `complete` call per
-step, so vLLM sees whole batches (and, with prefix caching, reuses the ever-growing shared prefix).
+The driver runs all problems as small coroutines. On a streaming backend (vllm, openai, Ray engines;
+`stream_forcing`) each problem's next request goes to the engine as soon as its last one is back, so no problem
+waits for another's round (with prefix caching vLLM still reuses each problem's ever-growing prefix); other
+backends get one `complete` call per step with every problem's pending request (`run_forcing`).
 """
 
 from __future__ import annotations
@@ -197,6 +199,87 @@ def run_forcing(
                     del active[pid]
                     if on_done is not None:
                         on_done(pid, stop.value)
+    return traces
+
+
+def _replayed(rec: dict[str, Any], pid: str, step: int, req: Request) -> Any:
+    """A saved (or just generated) generation as the completion the coroutine expects, checked against it."""
+    from types import SimpleNamespace
+
+    if rec["kind"] != req.kind or rec["round"] != req.round:
+        raise CrlError(
+            f"saved generation {pid!r} step {step} is a {rec['kind']} of round {rec['round']}, "
+            f"expected a {req.kind} of round {req.round}",
+            hint="the run directory was made by other settings; use a new RUN_DIR",
+        )
+    return SimpleNamespace(text=rec["text"], tokens=rec["tokens"], finish_reason=rec["finish_reason"])
+
+
+def stream_forcing(
+    prompts: dict[str, str],
+    cfg: BudgetConfig,
+    backend: Any,
+    count: Callable[[str], int | None],
+    saved: dict[tuple[str, int], dict[str, Any]],
+    on_generation: Callable[[dict[str, Any]], None],
+    on_done: Callable[[str, dict], None] | None = None,
+    window: int = 64,
+) -> dict[str, dict]:
+    """`run_forcing` on a streaming backend: at most `window` problems under way, each one's next request sent
+    the moment its previous one is back (generation/stream.py). Same records, same resume."""
+    from collections import deque
+
+    from ..generation import SamplingParams
+    from ..generation.stream import HOLD, GenRequest, stream
+
+    traces: dict[str, dict] = {}
+    ready: deque[tuple[str, Generator, Request, int]] = deque()
+    ids = iter(prompts)
+    state = {"active": 0, "in_flight": 0}
+
+    def step_to(pid: str, gen: Generator, req: Request, step: int, rec: dict[str, Any] | None) -> None:
+        """Feed the coroutine `rec` (else the saved step), replay what is saved, queue the first new request."""
+        while True:
+            rec = rec if rec is not None else saved.get((pid, step))
+            if rec is None:
+                ready.append((pid, gen, req, step))
+                return
+            try:
+                req = gen.send(_replayed(rec, pid, step, req))
+            except StopIteration as stop:
+                traces[pid] = stop.value
+                state["active"] -= 1
+                if on_done is not None:
+                    on_done(pid, stop.value)
+                return
+            step, rec = step + 1, None
+
+    def feed() -> Generator[GenRequest | None, None, None]:
+        while True:
+            if ready:
+                pid, gen, req, step = ready.popleft()
+                state["in_flight"] += 1
+                params = SamplingParams(n=1, temperature=cfg.temperature, top_p=cfg.top_p, top_k=cfg.top_k,
+                                        max_tokens=req.max_tokens, seed=cfg.seed,
+                                        stop=list(req.stop) if req.stop else None)
+                yield GenRequest(key=(pid, gen, req, step), params=params, prompt=req.prompt)
+            elif state["active"] < window and (pid := next(ids, None)) is not None:
+                gen = force(prompts[pid], cfg, count)
+                state["active"] += 1
+                step_to(pid, gen, next(gen), 0, None)
+            elif state["in_flight"]:
+                yield HOLD
+            else:
+                return
+
+    for greq, comps in stream(backend, feed()):
+        state["in_flight"] -= 1
+        pid, gen, req, step = greq.key
+        c = comps[0]
+        rec = {"id": pid, "step": step, "round": req.round, "kind": req.kind, "prompt_tail": req.prompt[-80:],
+               "text": c.text, "tokens": c.tokens, "finish_reason": c.finish_reason}
+        on_generation(rec)
+        step_to(pid, gen, req, step, rec)
     return traces
 
 

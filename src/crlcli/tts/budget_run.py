@@ -9,7 +9,7 @@ from typing import Any
 from ..errors import CrlError
 from ..locks import holds_run_dir
 from ..log import logger
-from .budget import GENERATION_KEYS, BudgetConfig, Request, run_forcing, summarise
+from .budget import GENERATION_KEYS, BudgetConfig, Request, run_forcing, stream_forcing, summarise
 from .problems import Problem, Source
 from .runs import RunDir
 
@@ -69,9 +69,13 @@ def budget_force(
     backend = engine if engine is not None else make_backend(backend_name, model, backend_options)
     tok = pick_tokenizer(backend, tokenizer)
     prompts = {p.id: chat_prompt(tok, p.messages, enable_thinking=True) for p in problems}
+    on_done = (lambda pid, trace: progress(1)) if progress else None
     with run.generation_writer() as writer:
-        run_forcing(prompts, cfg, _generator(backend, cfg), counter(tok), saved, writer.write,
-                    on_done=(lambda pid, trace: progress(1)) if progress else None, batch_size=batch_size)
+        if callable(getattr(backend, "stream", None)):  # each problem's next step as soon as its last is back
+            stream_forcing(prompts, cfg, backend, counter(tok), saved, writer.write, on_done, window=batch_size)
+        else:
+            run_forcing(prompts, cfg, _generator(backend, cfg), counter(tok), saved, writer.write,
+                        on_done=on_done, batch_size=batch_size)
     return score_run(run.path, workers=workers, timeout=timeout, source=source, problems=problems, tok=tok)
 
 

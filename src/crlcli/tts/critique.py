@@ -28,6 +28,7 @@ from ..log import logger
 from .problems import Problem, Source
 from .runs import RunDir
 from .select import SELECTOR_FUNCS, SELECTORS, critic_stats, summarise_selection
+from .critique_stream import stream_generate
 
 KIND = "critique-select"
 GENERATION_KEYS = ("k", "m", "reuse_candidates", "temperature", "top_p", "top_k", "seed", "candidate_tokens",
@@ -279,6 +280,8 @@ def critique_select(
             cache["crit"] = gen() if same else make_backend(critic_backend, critic, critic_options or {})
         return cache["crit"]
 
-    generate(problems, cfg, run, gen, crit, batch_size=batch_size, progress=progress)
+    # streaming backends: no batch waits for its slowest sample (critique_stream.py); else batches
+    if not stream_generate(problems, cfg, run, gen, crit, window=batch_size, progress=progress):
+        generate(problems, cfg, run, gen, crit, batch_size=batch_size, progress=progress)
     tok = pick_tokenizer(cache["crit"], tokenizer) if "crit" in cache else None
     return score_run(run.path, workers, timeout, headline, source=source, problems=problems, tokenizer=tok)
