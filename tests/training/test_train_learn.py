@@ -146,9 +146,9 @@ def test_train_select_eval_on_the_saved_checkpoints(learn):
 
     base = learn["base"]
     dev, test = base / "dev-task.json", base / "test-task.json"
-    _bbeh_task(dev, marker_rows(None, 16, seed=77, prefix="dev"))
-    _bbeh_task(test, marker_rows(None, 24, seed=78, prefix="test"))
-    gen = ["--max-tokens", "16", "--n", "2", "--seed", "0"]
+    _bbeh_task(dev, marker_rows(None, 12, seed=77, prefix="dev"))
+    _bbeh_task(test, marker_rows(None, 20, seed=78, prefix="test"))
+    gen = ["--max-tokens", "12", "--n", "1", "--seed", "0"]  # the verdict is 6 tokens and <|im_end|>
     started = time.monotonic()
     res = subprocess.run([*CRL, "train", "select", "--checkpoints", str(learn["run"]), "--benchmark", "bbeh:boardgame_qa",
                           "--backend", "hf", "-o", str(base / "selection"), "--", "--data", str(dev), *gen],
@@ -158,17 +158,17 @@ def test_train_select_eval_on_the_saved_checkpoints(learn):
     names = [os.path.basename(r["checkpoint"]) for r in results]
     print(f"\nlearn: select in {time.monotonic() - started:.0f} s: "
           + ", ".join(f"{n} {r['pass@1']:.3f}" for n, r in zip(names, results)))
-    assert names == ["global_step4_hf", "global_step8_hf", "global_step12_hf", "final"][: len(names)] or \
-        names[-1] == "final", names  # training order
+    # every HF checkpoint the run saved (each 4 steps, then final), in training order
+    steps = [int(n[len("global_step"):-len("_hf")]) for n in names[:-1]]
+    assert names[-1] == "final" and steps and steps == list(range(4, 4 * len(steps) + 1, 4)), names
     best = next(r for r in results if r["best"])
     assert best["pass@1"] == max(r["pass@1"] for r in results) and best["pass@1"] >= 0.8, results
-    assert results[0]["pass@1"] < best["pass@1"] or names[0] != "global_step4_hf", results
     out = base / "eval-best"
     res = subprocess.run([*CRL, "eval", "--benchmark", "bbeh:boardgame_qa", "--data", str(test), "--model",
                           best["checkpoint"], "--backend", "hf", "-o", str(out), *gen],
                          capture_output=True, text=True, timeout=600)  # fmt: skip
     assert res.returncode == 0, res.stderr[-4000:]
     summary = json.loads((out / "summary.json").read_text())
-    print(f"learn: crl eval of {os.path.basename(best['checkpoint'])} on 24 held-out prompts: pass@1 "
+    print(f"learn: crl eval of {os.path.basename(best['checkpoint'])} on 20 held-out prompts: pass@1 "
           f"{summary['pass@1']:.3f}")
     assert summary["pass@1"] >= 0.8

@@ -167,3 +167,12 @@ def patch_trainer(module) -> None:
 
     base.init_checkpoint_states = init_checkpoint_states
     base.train_step = wrapped_train_step
+    # `@ray.remote class PPOTrainer(BasePPOTrainer)` ran while the module executed, before this hook: Ray's class
+    # for the actor then took its own copies of the inherited methods (tracing wrappers around the originals), and
+    # those are what the actor calls. Without them it inherits the wrappers above (Ray wraps what it finds when the
+    # class is loaded in the actor's process).
+    for actor in (getattr(module, "PPOTrainer", None),):
+        cls = getattr(getattr(actor, "__ray_metadata__", None), "modified_class", None)
+        for name in ("init_checkpoint_states", "train_step"):
+            if cls is not None and name in vars(cls):
+                delattr(cls, name)
