@@ -15,7 +15,8 @@ from rich.markup import escape
 from ..errors import UsageError
 from ..evaluation import benchmark_names
 from ..log import console, logger
-from ._common import EnginesOpt, RayAddressOpt, SkipInvalidOpt, backend_options, check_numbers, renamed
+from ._common import (EnginesOpt, RayAddressOpt, SkipInvalidOpt, backend_options, check_choice, check_numbers,
+                      renamed)
 
 EXAMPLE = """Examples:
 
@@ -88,6 +89,20 @@ def _meter(total: int | None, what: str):
     from ..progress import Meter
 
     return Meter(what, total=total, unit="sample")
+
+
+def _warn_no_code(summary: dict, imported: dict, foreign: bool) -> None:
+    """Loudly, when more than a few samples gave no code: a wrong --samples-format scores 0% with exit 0."""
+    counts = summary.get("counts") or {}
+    n, none = counts.get("samples", 0), counts.get("no_extraction", 0)
+    if none <= 3 and not (none and none == n):
+        return
+    how = f" (read as {imported['format']})" if imported.get("format") else ""
+    logger.warning(f"{none} of {n} samples{how} yielded NO CODE and score 0: the numbers above are not the "
+                   "model's")
+    if foreign:
+        logger.warning("hint: say what made the file with --samples-format evalplus | human-eval | lcb | bigcode "
+                       "(human-eval completions continue the prompt; a raw reply is sanitized)")
 
 
 def _provenance(bench, opts: dict, workers: int | None, model: str | None, sampling, samples=None) -> dict:
@@ -165,7 +180,10 @@ def register(app: typer.Typer) -> None:
                    "(--samples FILE of task_id + completion, or task_id + solution code).\n\n" + SCORE_EXAMPLE)
     def score(
         run_dir: Annotated[Path, typer.Argument(help="Run directory.")],
-        samples: Annotated[Optional[Path], Opt(help="JSON Lines of {task_id, completion} or {task_id, solution}.")] = None,
+        samples: Annotated[Optional[Path], Opt(help="Samples made elsewhere: crl's {task_id, completion|solution}, "
+                                                    "or another tool's (--samples-format).")] = None,
+        samples_format: Annotated[str, Opt("--samples-format", help="auto | crl | evalplus | human-eval | lcb | "
+                                                                    "bigcode (docs/eval.md).")] = "auto",
         benchmark: Annotated[Optional[str], Opt("--benchmark", help="Benchmark (default: the run's).")] = None,
         old_b: OldBenchOpt = None,
         data: DataOpt = None, release: ReleaseOpt = None, start: StartOpt = None, end: EndOpt = None,
@@ -182,7 +200,10 @@ def register(app: typer.Typer) -> None:
 
         from .. import locks
 
+        from ..evaluation.sample_formats import FORMATS
+
         benchmark = _benchmark(benchmark, old_b)
+        check_choice("--samples-format", samples_format, FORMATS)
         check_numbers(("--limit", limit, 1, False), ("--workers", workers, 0, False),
                       ("--task-timeout", task_timeout, 0, True))
         rd = RunDir(run_dir)
@@ -219,7 +240,12 @@ def register(app: typer.Typer) -> None:
         all_ids = None if limit is None else {t.task_id for t in get_benchmark(name, **opts).tasks()}
         skip = SkipLog(skip_invalid) if skip_invalid else None
         try:
-            recs, outside, left_out = read_samples(source, bench, {t.task_id for t in tasks}, all_ids, skip)
+            imported: dict = {}
+            recs, outside, left_out = read_samples(source, bench, {t.task_id for t in tasks}, all_ids, skip,
+                                                   fmt=samples_format if samples is not None else "crl",
+                                                   tasks=tasks, imported=imported)
+            if imported:  # which tool's format the samples were read as, and how many gave no code
+                runinfo["samples_import"] = imported
         finally:
             if skip is not None:
                 skip.close()
@@ -239,6 +265,7 @@ def register(app: typer.Typer) -> None:
         write_json(rd.path / "run.json", {**runinfo, "provenance": finish(runinfo["provenance"])})
         locks.release(run_lock)
         console.print(summary_table(summary))
+        _warn_no_code(summary, imported, samples is not None)
 
     @group.command("report", help="One table over runs: a row per model, a column per benchmark (pass@1 %).\n\n"
                    + REPORT_EXAMPLE)

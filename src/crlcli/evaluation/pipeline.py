@@ -114,20 +114,43 @@ def _dedupe(samples: list[dict[str, Any]], rescored: list[dict[str, Any]]) -> li
 
 
 def read_samples(path: Any, bench: Benchmark, task_ids: set[str], all_ids: set[str] | None = None,
-                 skip: Any = None) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, int]]:
+                 skip: Any = None, fmt: str = "crl", tasks: list[Task] | None = None,
+                 imported: dict[str, Any] | None = None,
+                 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, int]]:
     """Samples to rescore from a JSON Lines file (a run's samples.jsonl or `--samples FILE`): (those for
     `task_ids`, those outside a --limit, left-out counts). A record that cannot be scored, or whose task_id is not
-    in the benchmark (`all_ids`, default `task_ids`), stops with file:line, or goes to the skip file."""
+    in the benchmark (`all_ids`, default `task_ids`), stops with file:line, or goes to the skip file.
+    `fmt`: the file's format (evaluation/sample_formats.py; other tools' samples are converted, with `tasks` for
+    their prompts); `imported` receives {format, samples, no_code} of a conversion."""
     from ..io import JsonlReader
     from .rundir import sample_problem
+    from .sample_formats import ArrayReader, Converter, detect, is_json_array, prompt_lookup
 
-    reader = JsonlReader(path, skip, skip_option=True)
+    reader = ArrayReader(path, skip) if is_json_array(path) else JsonlReader(path, skip, skip_option=True)
+    # BBEH answers are text and Aider's are files in several languages: only Python answers are read as code
+    python = not bench.name.startswith(("bbeh", "aider"))
+    conv = None if fmt == "crl" else Converter(fmt, prompt_lookup(tasks or []), [t.task_id for t in tasks or []],
+                                               python)
+    found: list[str] = []
+
+    def records():
+        for raw in reader:
+            if conv is None:
+                yield raw
+                continue
+            if not found:  # auto: the first record decides; completions are looked at one by one
+                found.append(fmt if fmt != "auto" else detect(raw).replace("crl", "auto"))
+            try:
+                yield from conv.convert(raw, found[0])
+            except ValueError as exc:
+                reader.reject(raw, str(exc))
+
     wanted: list[dict[str, Any]] = []
     outside: list[dict[str, Any]] = []
     unknown = invalid = 0
     known = task_ids if all_ids is None else all_ids
     lines: dict[tuple[str, int], int] = {}  # (task_id, sample) -> its line: each pair is scored once
-    for rec in reader:
+    for rec in records():
         reason = sample_problem(rec)
         if reason is not None:
             invalid += 1
@@ -147,6 +170,8 @@ def read_samples(path: Any, bench: Benchmark, task_ids: set[str], all_ids: set[s
             reader.reject(rec, reason)
             continue
         (wanted if rec["task_id"] in task_ids else outside).append(rec)
+    if conv is not None and imported is not None:
+        imported.update(format=found[0] if found else fmt, samples=conv.samples, no_code=conv.no_code)
     return wanted, outside, {"unknown_task": unknown, "invalid": invalid, "outside_limit": len(outside)}
 
 
