@@ -38,7 +38,8 @@ from crlcli.sandbox.runner_child import (_NP_BUDGET, _NP_PER_CHAR, NumpyValue, V
 
 HUGE_INTS = st.one_of(st.integers(), st.integers(min_value=2**63, max_value=10**400).map(lambda n: n * (-1) ** n),
                       st.sampled_from([2**63, -(2**63) - 1, 10**308, 10**309, 10**400, 2**1024]))
-FLOATS = st.one_of(st.floats(), st.sampled_from([math.nan, math.inf, -math.inf, -0.0, 0.0, 5e-324, 1.7976931348623157e308]))
+FLOATS = st.one_of(st.floats(),
+                   st.sampled_from([math.nan, math.inf, -math.inf, -0.0, 0.0, 5e-324, 1.7976931348623157e308]))
 COMPLEX = st.one_of(st.complex_numbers(allow_nan=True, allow_infinity=True),
                     st.sampled_from([complex(1.7e308, 1.7e308), complex(math.nan, 0), complex(0, math.inf)]))
 TAG_NAMES = ["L", "T", "S", "FS", "D", "I", "F", "C", "B", "BA", "NP", "ND", "#", "?", "", "X"]
