@@ -7,6 +7,7 @@ differ from the input order; `ordered` restores it with a reorder buffer of at m
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -153,11 +154,15 @@ def generate_candidates(
     window = max(1, settings.reorder_window)
 
     def feed() -> Iterator[GenRequest | None]:
-        for key, rec in enumerate(records):
-            # ordered: hold while the reorder buffer is full; the oldest record is then still running, so
-            # something is in flight and the hold ends with its result
+        source = iter(records)
+        for key in itertools.count():
+            # ordered: hold (before reading the next record) while the reorder buffer is full; the oldest record
+            # is then still running, so something is in flight and the hold ends with its result
             while settings.ordered and key - state["next_out"] >= window:
                 yield HOLD
+            rec = next(source, None)
+            if rec is None:
+                return
             started[key] = rec
             yield _request(key, rec, settings)
 

