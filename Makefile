@@ -160,6 +160,9 @@ demo: install
 	$(BIN)/crl mix -i demo-out/judged.jsonl --stats demo-out/mix-stats.json --skip-invalid demo-out/mix-set-aside.jsonl \
 		-o demo-out/train.jsonl
 	@echo "demo: training rows in demo-out/train.jsonl (mix stats above, also in demo-out/mix-stats.json)" >&2
+	@echo "demo: problems set aside by policy (tests that run in the candidate's process), each with its reason:" \
+		"demo-out/mix-set-aside.jsonl" >&2
+	@echo "demo: crl is in $(BIN)/, not on your PATH: run '. $(BIN)/activate' (or call $(BIN)/crl) for the README's examples" >&2
 
 bench: install-dev
 	@for b in bench/*_bench.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

@@ -26,8 +26,13 @@ from .errors import CrlError, os_error
 STDIO = "-"
 
 
+def is_stdio(path: Path | str | None) -> bool:
+    """None or "-" (also as a Path: `-i -` arrives as Path("-")): stdin or stdout."""
+    return path is None or str(path) == STDIO
+
+
 def _display(path: Path | str | None) -> str:
-    return "<stdin>" if path in (None, STDIO) else str(path)
+    return "<stdin>" if is_stdio(path) else str(path)
 
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -39,7 +44,13 @@ GZIP_ERRORS = (EOFError, zlib.error, gzip.BadGzipFile)
 
 def open_binary_read(path: Path | str | None) -> IO[bytes]:
     """stdin or a file; gzip is recognised by its magic bytes (stdin and files of any name) as well as `.gz`."""
-    if path in (None, STDIO):
+    if is_stdio(path):
+        if sys.stdin.isatty():  # nothing piped in: say so rather than wait in silence
+            from .log import logger
+
+            logger.warning("reading JSON Lines from the terminal (stdin): pipe a file in or give -i FILE; "
+                           "Ctrl-D ends the input")
+            return sys.stdin.buffer  # no gzip peek: on a terminal it would swallow the first Ctrl-D
         stdin = sys.stdin.buffer
         head = stdin.peek(2)[:2] if hasattr(stdin, "peek") else b""
         return gzip.GzipFile(fileobj=stdin, mode="rb") if head == GZIP_MAGIC else stdin
@@ -57,7 +68,7 @@ def open_binary_read(path: Path | str | None) -> IO[bytes]:
 
 
 def open_binary_write(path: Path | str | None, append: bool = False) -> IO[bytes]:
-    if path in (None, STDIO):
+    if is_stdio(path):
         return sys.stdout.buffer
     p = Path(path)
     if p.parent and not p.parent.exists():
@@ -76,8 +87,12 @@ class SkipLog:
         self.path = Path(path)
         self._fh: IO[bytes] | None = None
         self.count = 0
+        self.set_aside = 0  # of count: valid records a stage left out by policy (not malformed input)
 
-    def write(self, source: str, lineno: int | None, reason: str, text: bytes | str | None) -> None:
+    def write(self, source: str, lineno: int | None, reason: str, text: bytes | str | None,
+              policy: bool = False) -> None:
+        """One line set aside; `policy`: a valid record the stage refuses to use (e.g. `crl mix` and tests that
+        run in the candidate's process), said apart from malformed lines in the summary."""
         if self._fh is None:
             try:
                 self._fh = open_binary_write(self.path)
@@ -85,13 +100,15 @@ class SkipLog:
                 raise os_error(exc, "write", str(self.path)) from exc
         if isinstance(text, bytes):
             text = text.decode("utf-8", errors="replace")
-        entry = {"file": source, "line": lineno, "error": reason, "text": text}
+        entry = {"file": source, "line": lineno, "error": reason, "text": text,
+                 "kind": "set aside by policy" if policy else "invalid"}
         try:
             self._fh.write(jsonx.dumps(entry) + b"\n")
             self._fh.flush()
         except OSError as exc:  # not a read error of the input it is called from: name this file
             raise os_error(exc, "write", str(self.path)) from exc
         self.count += 1
+        self.set_aside += policy
 
     def close(self) -> None:
         if self._fh is not None:
@@ -146,7 +163,7 @@ class JsonlReader:
             torn = isinstance(exc, GZIP_ERRORS)
             # the line being read when it failed: the one after the last whole line (gzip reads ahead in blocks
             # and loses the block it fails in, so count the lines of a file's whole readable part)
-            line = (_readable_lines(Path(self.path)) if torn and self.path not in (None, STDIO) else self.lineno) + 1
+            line = (_readable_lines(Path(self.path)) if torn and not is_stdio(self.path) else self.lineno) + 1
             raise CrlError(
                 f"{self.name}:{line}: cannot read ({'damaged or truncated gzip: ' if torn else ''}{exc})",
                 hint="the gzip stream ends early (a crash mid-write?): rerun the stage that wrote it with --resume "
@@ -185,6 +202,22 @@ class JsonlReader:
         self._bad(reason, jsonx.dumps(record))
 
 
+def count_lines(path: Path | str | None) -> int | None:
+    """Non-empty lines of an input file (gzip too), for a progress total; None for stdin or anything unreadable."""
+    if is_stdio(path):
+        return None
+    try:
+        fh = open_binary_read(path)
+    except CrlError:
+        return None
+    try:
+        return sum(1 for line in fh if line.strip())
+    except (OSError, EOFError, zlib.error):
+        return None
+    finally:
+        fh.close()
+
+
 def _readable_lines(p: Path) -> int:
     """Whole lines in the readable part of a damaged gzip file (every byte zlib can still decompress)."""
     lines = 0
@@ -205,7 +238,7 @@ def _readable_lines(p: Path) -> int:
 class JsonlWriter:
     def __init__(self, path: Path | str | None = None, append: bool = False):
         self.path = path
-        self.name = "<stdout>" if path in (None, STDIO) else str(path)
+        self.name = "<stdout>" if is_stdio(path) else str(path)
         self._fh = open_binary_write(path, append=append)
         self.written = 0
 

@@ -73,8 +73,9 @@ def test_limits_mode_warns_and_require_isolation_refuses(crl):
     assert res.returncode == 0 and lines(res.stdout)[0]["candidates"][0]["judgment"]["verdicts"] == "AA"
     assert "WITHOUT ISOLATION" in res.stderr.decode()
     res = crl("judge", "--sandbox", "limits", "--require-isolation", input=jsonl(rec(0)))
-    assert res.returncode == 1 and res.stdout == b""
-    assert "isolation required" in res.stderr.decode()
+    # a contradiction of two options: a usage error (issue 24), before anything runs
+    assert res.returncode == 2 and res.stdout == b""
+    assert "--require-isolation and --sandbox limits contradict each other" in res.stderr.decode()
     assert crl("judge", "--sandbox", "docker", input=b"").returncode == 2
 
 

@@ -219,8 +219,12 @@ class Stage:
         self._locks = []
         if self.skip is not None:
             self.skip.close()
-            if self.skip.count:
-                logger.warning(f"skipped {self.skip.count} invalid line(s); see {self.skip.path}")
+            invalid = self.skip.count - self.skip.set_aside
+            if invalid:
+                logger.warning(f"skipped {invalid} invalid line(s) (malformed input); see {self.skip.path}")
+            if self.skip.set_aside:
+                logger.warning(f"set aside {self.skip.set_aside} valid record(s) by policy (not errors: the reason "
+                               f"is on each line of {self.skip.path})")
         if self.candidate_warnings > 3:
             logger.warning(f"{self.candidate_warnings} record(s) in all had candidates without a unique id")
         if self.skipped_done:

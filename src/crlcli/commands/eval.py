@@ -125,6 +125,8 @@ def register(app: typer.Typer) -> None:
         old_b: OldBenchOpt = None,
         model: Annotated[Optional[str], Opt("--model", "-m", help="Model path or name for the backend.")] = None,
         backend: Annotated[str, Opt(help="Generation backend: vllm, openai or hf.")] = "vllm",
+        base_url: Annotated[Optional[str], Opt("--base-url", help="openai: server URL, e.g. "
+                                                                  "http://127.0.0.1:8000/v1.")] = None,
         output: Annotated[Optional[Path], Opt("--output", "-o", help="Run directory (resumed when it exists).")] = None,
         n: Annotated[int, Opt("--n", help="Samples per task.")] = 1,
         limit: Annotated[Optional[int], Opt(help="Only the first K tasks (per dataset/subtask for suites).")] = None,
@@ -140,7 +142,7 @@ def register(app: typer.Typer) -> None:
         workers: Annotated[Optional[int], Opt(help="Sandbox workers (default: CPU count).")] = None,
         engines: EnginesOpt = 1,
         ray_address: RayAddressOpt = None,
-        backend_option: Annotated[Optional[list[str]], Opt("--backend-option", "-O", help="Backend option KEY=VALUE (repeatable), e.g. base_url=http://127.0.0.1:8000/v1.")] = None,
+        backend_option: Annotated[Optional[list[str]], Opt("--backend-option", "-O", help="Backend option KEY=VALUE (repeatable), e.g. max_model_len=8192.")] = None,
         old_backend_opt: Annotated[Optional[list[str]], Opt("--backend-opt", hidden=True, help="Deprecated: use --backend-option.")] = None,
     ) -> None:
         if ctx.invoked_subcommand is not None:
@@ -151,6 +153,8 @@ def register(app: typer.Typer) -> None:
             raise UsageError("crl eval needs --benchmark NAME and -o RUN_DIR", hint="see `crl eval --help`")
         if backend not in ("vllm", "openai", "hf"):
             raise UsageError(f"--backend must be vllm, openai or hf, got {backend!r}")
+        if base_url is not None and backend != "openai":
+            raise UsageError(f"--base-url is for --backend openai (got --backend {backend})")
         check_numbers(("--n", n, 1, False), ("--limit", limit, 1, False), ("--workers", workers, 0, False),
                       ("--max-tokens", max_tokens, 1, False), ("--temperature", temperature, 0, False),
                       ("--top-p", top_p, 0, True), ("--task-timeout", task_timeout, 0, True))
@@ -169,8 +173,8 @@ def register(app: typer.Typer) -> None:
         runinfo["provenance"] = _provenance(bench, opts, workers, model, runinfo["sampling"])
         # Under --limit, the whole benchmark's size, so that reports show a partial run as n/N tasks.
         total = None if limit is None else len(get_benchmark(benchmark, **opts).tasks())
-        gen = get_backend(backend, model=model, **backend_options(backend, engines=engines, ray_address=ray_address,
-                                                                  extra=backend_option))
+        gen = get_backend(backend, model=model, **backend_options(backend, base_url=base_url, engines=engines,
+                                                                  ray_address=ray_address, extra=backend_option))
         with _meter(None, f"eval {bench.name}") as meter:
             summary = evaluate(bench, RunDir(output), gen, params, thinking, runinfo, workers=workers,
                                progress=meter.advance, set_total=meter.set_total, benchmark_tasks=total)

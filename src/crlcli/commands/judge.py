@@ -53,6 +53,12 @@ def with_compare(records: Iterable[dict[str, Any]], name: str) -> Iterator[dict[
         yield record
 
 
+def _counted(records: Iterable[dict[str, Any]], meter: Any) -> Iterator[dict[str, Any]]:
+    for record in records:
+        meter.advance(1)
+        yield record
+
+
 def register(app: typer.Typer) -> None:
     @app.command("judge", help=HELP)
     def judge_cmd(
@@ -91,6 +97,7 @@ def register(app: typer.Typer) -> None:
         from ..errors import CrlError, UsageError
         from ..judging import JudgeStats, judge_records
         from ..log import console, logger
+        from ..io import count_lines
         from ..progress import Meter
         from ..sandbox import SandboxPool, Limits
 
@@ -144,15 +151,18 @@ def register(app: typer.Typer) -> None:
                 logger.warning(f"sandbox: limits only. {pool.info.detail}")
                 logger.warning("RUNNING UNTRUSTED CODE WITHOUT ISOLATION; --require-isolation refuses to")
             stats = JudgeStats()
-            with Meter("judging", unit="cand", extra=("tests",), enabled=console.is_terminal) as meter:
+            # A file's records are counted first (a quick line count), so the bar has a total and an ETA.
+            total = count_lines(input) if console.is_terminal else None
+            with Meter("judging", total=total, unit="rec", extra=("cand", "tests"),
+                       enabled=console.is_terminal) as meter:
                 records = stage.records() if compare is None else with_compare(stage.records(), compare)
                 if ray_address:
                     judged = pool.judge_records(records, threshold, reject=stage.reader.reject,
-                                                on_candidate=lambda n: meter.advance(1, tests=n), stats=stats)
+                                                on_candidate=lambda n: meter.advance(0, cand=1, tests=n), stats=stats)
                 else:
                     judged = judge_records(records, pool, threshold, limits, reject=stage.reader.reject,
-                                           on_candidate=lambda n: meter.advance(1, tests=n), stats=stats)
-                stage.run(lambda _records: judged)
+                                           on_candidate=lambda n: meter.advance(0, cand=1, tests=n), stats=stats)
+                stage.run(lambda _records: _counted(judged, meter))
             rate = stats.candidates / meter.elapsed if meter.elapsed > 0 else 0.0
             logger.info(f"judged {stats.candidates} candidate(s) of {stats.records - stats.no_candidates} "
                         f"record(s): {stats.tests} tests, {stats.passed} passed, {stats.labels_t} labelled T "

@@ -93,7 +93,7 @@ def register(app: typer.Typer) -> None:
 
         def set_aside(i: int, reason: str) -> None:
             source, _, line = places[i].rpartition(":")
-            stage.reader.skip.write(source, int(line), reason, jsonx.dumps(kept[i]))
+            stage.reader.skip.write(source, int(line), reason, jsonx.dumps(kept[i]), policy=True)
 
         st = MixStats()
         rows = mix(
