@@ -139,6 +139,12 @@ class RayEngines(ActorGroup):
     def complete(self, prompts: list[str], params: SamplingParams) -> list[list[Completion]]:
         return self._sharded(prompts, lambda a, shard: a.complete.remote(shard, params))
 
+    @property
+    def window(self) -> int:
+        """Sequences all live engines keep busy together (what a producer should keep under way)."""
+        live = [a for a, ok in zip(self.actors, self.alive) if ok]
+        return sum(self._ray.get([a.stream_capacity.remote() for a in live])) if live else 0
+
     def stream(self, requests: Any) -> Any:
         """Requests from one shared queue, each engine kept full; results in completion order."""
         from .queue import dispatch

@@ -72,7 +72,9 @@ def budget_force(
     on_done = (lambda pid, trace: progress(1)) if progress else None
     with run.generation_writer() as writer:
         if callable(getattr(backend, "stream", None)):  # each problem's next step as soon as its last is back
-            stream_forcing(prompts, cfg, backend, counter(tok), saved, writer.write, on_done, window=batch_size)
+            # one request per problem at a time: as many problems under way as the engine keeps sequences
+            window = max(batch_size, int(getattr(backend, "window", 0) or 0))
+            stream_forcing(prompts, cfg, backend, counter(tok), saved, writer.write, on_done, window=window)
         else:
             run_forcing(prompts, cfg, _generator(backend, cfg), counter(tok), saved, writer.write,
                         on_done=on_done, batch_size=batch_size)
