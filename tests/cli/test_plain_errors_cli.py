@@ -138,3 +138,13 @@ def test_a_venv_with_the_tok_extra_alone_renders_a_chat_template(tmp_path):
     res = subprocess.run([py, "-c", code], capture_output=True, timeout=300)
     assert res.returncode == 0, res.stderr.decode()
     assert int(res.stdout) > 0
+
+
+def test_train_inputs_name_their_file(crl, tmp_path):
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text('{"id": "a", "kind": "crl"\nnot json\n')
+    res = crl("train", "smoke-assets", "--rows", str(rows), cwd=tmp_path)
+    plain_error(res, f"{rows}:1: not a `crl mix` row")
+    missing = tmp_path / "nope" / "train.jsonl"
+    res = crl("train", "validate", "critique-coder-4b", f"data.train={missing}")
+    assert res.returncode == 0 and f"data.train: {missing} does not exist" in flat(res), flat(res)

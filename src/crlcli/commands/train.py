@@ -112,6 +112,14 @@ def validate(
     if show:
         sys.stdout.write(dump_toml(cfg, [f"resolved from {cfg.source}"]))
     logger.info(f"{cfg.source}: config OK ({len(cfg.values)} keys; output in {cfg.output_dir})")
+    from ..training.preflight import check_dataset
+
+    # The data is not part of the config (it may be made later), but a missing or malformed file is said now.
+    data: list[str] = []
+    check_dataset(Path(cfg["data.train"]).expanduser().absolute(), cfg["data.input_key"], cfg["data.label_key"],
+                  cfg["data.apply_chat_template"], data)
+    for problem in data:
+        logger.warning(problem)
 
 
 @train_app.command(

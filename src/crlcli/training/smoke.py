@@ -83,14 +83,18 @@ def smoke_rows(source: Path, out: Path, n: int = 4, max_chars: int = 1200) -> li
         raise CrlError(f"{source}: no such file", hint="make it with `make demo` (demo-out/train.jsonl)")
     by_label: dict[str, list[tuple[int, dict]]] = {"T": [], "F": []}
     with open(source, encoding="utf-8") as fh:
-        for line in fh:
+        for lineno, line in enumerate(fh, 1):
             if not line.strip():
                 continue
-            row = json.loads(line)
-            if row.get("kind") != "crl":
-                continue
-            label = json.loads(row["label"]).get("label")
-            size = sum(len(m.get("content", "")) for m in row["prompt"])
+            try:  # bad input names its file and line (issue 24), not an internal JSONDecodeError
+                row = json.loads(line)
+                if row.get("kind") != "crl":
+                    continue
+                label = json.loads(row["label"]).get("label")
+                size = sum(len(m.get("content", "")) for m in row["prompt"])
+            except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                raise CrlError(f"{source}:{lineno}: not a `crl mix` row ({type(exc).__name__}: {exc})",
+                               hint="--rows takes the output of `crl mix`") from None
             if label in by_label and size <= max_chars:
                 by_label[label].append((size, row))
     for rows in by_label.values():
