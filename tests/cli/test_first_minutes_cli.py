@@ -134,3 +134,17 @@ def test_readme_example_chain_runs_as_written(tmp_path):
     stats = json.loads((tmp_path / "mix-stats.json").read_text())
     assert stats["rl_rows_set_aside"] == len(aside)
     assert shlex.split(readme_chain()[2])[:3] == ["crl", "mix", "-i"]
+
+
+def test_help_and_docs_examples_are_consistent(crl):
+    """tts budget-force's example asks for min <= max thinking tokens; docs/eval.md's recipe writes runs two levels
+    deep under runs/, which is what its own `crl eval report runs/*/*` reads."""
+    res = crl("tts", "budget-force", "--help", env={"COLUMNS": "300"})
+    text = res.stdout.decode()
+    pairs = re.findall(r"--min-thinking-tokens (\d+) --max-thinking-tokens (\d+)", text)
+    assert pairs and all(int(lo) <= int(hi) for lo, hi in pairs), text
+    recipe = (REPO / "docs" / "eval.md").read_text().split("## Reproducing the paper's table", 1)[1]
+    recipe = recipe.split("```", 2)[1]
+    outs = re.findall(r"-o (runs/\S+)", recipe)
+    assert outs and all(len(Path(o).parts) == 3 for o in outs), outs  # runs/NAME/BENCH
+    assert "crl eval report runs/*/*" in recipe

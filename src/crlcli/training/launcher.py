@@ -24,6 +24,7 @@ from pathlib import Path
 
 from ..errors import CrlError
 from ..log import logger
+from .. import locks
 from ..provenance import train_provenance
 from .config import TrainConfig, dump_toml
 from .plan import DONE_MARKER, Commands, Phase, build_commands, describe, format_command
@@ -261,6 +262,7 @@ def launch(
         preflight(config, phases, ray_address)
     out = config.output_dir
     out.mkdir(parents=True, exist_ok=True)
+    lock = locks.acquire(out, directory=True)  # a second `crl train` into output.dir fails at once, naming us
     header = [
         f"resolved from {config.source} on {datetime.now(timezone.utc).isoformat(timespec='seconds')}",
         "overrides: " + (" ".join(config.overrides) or "none"),
@@ -280,6 +282,7 @@ def launch(
                     raise CrlError(problems[0], hint="phase 1 ended without saving its final model; see its log")
             run_phase(config, phase, ray_address, passthrough, sink)
     run_record()
+    locks.release(lock)
     return phases[-1].final_dir
 
 
