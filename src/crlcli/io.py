@@ -84,7 +84,10 @@ class SkipLog:
     """Where `--skip-invalid` puts bad lines: one JSON object per line with file, line, error and text."""
 
     def __init__(self, path: Path | str):
+        from . import locks
+
         self.path = Path(path)
+        self._lock = locks.acquire(self.path)  # one writer per skip file, as for every output
         self._fh: IO[bytes] | None = None
         self.count = 0
         self.set_aside = 0  # of count: valid records a stage left out by policy (not malformed input)
@@ -111,9 +114,14 @@ class SkipLog:
         self.set_aside += policy
 
     def close(self) -> None:
+        from . import locks
+
         if self._fh is not None:
             self._fh.close()
             self._fh = None
+        if self._lock is not None:
+            locks.release(self._lock)
+            self._lock = None
 
 
 class JsonlReader:
