@@ -5,10 +5,11 @@ engine can keep busy), pulling requests from one iterator, and returns each requ
 engine finishes it. An engine that finishes early simply gets more; nothing is split in advance.
 
 Each engine actor runs its backend's own stream (generation/stream.py) in a background thread (`StreamWorker`),
-fed through `feed()` and drained through `poll()`. Faults: every poll answers with the request ids the engine
-still holds, so a request fed to an engine that died (or was restarted by Ray, which loses its state) and is
-neither held nor returned goes back to the queue; an engine gone for good is dropped and its in-flight requests
-re-queued on the others. A request that ends up done twice is returned once.
+fed through `feed()` and drained through `poll()`. Faults: every poll answers with the actor's incarnation (a
+random id made when it starts), so when Ray restarts an engine (which loses its state) everything it was given
+goes back to the queue; an engine gone for good is dropped and its in-flight requests re-queued on the others. A
+request that ends up done twice is returned once. (A threaded actor may run a poll before a feed sent earlier, so
+what an engine holds is not compared with what it was sent.)
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+import uuid
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -33,10 +35,9 @@ class StreamWorker:
 
     def __init__(self, backend: Any):
         self.backend = backend
+        self.incarnation = uuid.uuid4().hex
         self.inbox: queue.Queue = queue.Queue()
         self.outbox: queue.Queue = queue.Queue()
-        self.held: set[int] = set()
-        self.lock = threading.Lock()
         self.error: BaseException | None = None
         self.done = 0  # results the backend returned
         self.thread: threading.Thread | None = None
@@ -50,8 +51,6 @@ class StreamWorker:
         return 4 * int(getattr(self.backend, "batch_size", 16) or 16)
 
     def feed(self, requests: list[GenRequest]) -> None:
-        with self.lock:
-            self.held.update(r.key for r in requests)
         for r in requests:
             self.inbox.put(r)
         if self.thread is None:
@@ -79,8 +78,8 @@ class StreamWorker:
             self.error = exc
             self.outbox.put(None)
 
-    def poll(self, timeout: float = POLL_S) -> tuple[list[tuple[int, Any]], list[int]]:
-        """(finished (id, completions) pairs, ids still held); waits up to `timeout` for a first result."""
+    def poll(self, timeout: float = POLL_S) -> tuple[list[tuple[int, Any]], str]:
+        """(finished (id, completions) pairs, this incarnation); waits up to `timeout` for a first result."""
         out: list[tuple[int, Any]] = []
         try:
             item = self.outbox.get(timeout=timeout)
@@ -91,10 +90,7 @@ class StreamWorker:
                 item = self.outbox.get_nowait()
         except queue.Empty:
             pass
-        with self.lock:
-            self.held.difference_update(k for k, _ in out)
-            held = list(self.held)
-        return out, held
+        return out, self.incarnation
 
 
 @dataclass
@@ -103,7 +99,7 @@ class _Engine:
     capacity: int
     inflight: dict[int, GenRequest] = field(default_factory=dict)  # id -> request (ours, with the caller's key)
     poll: Any = None  # the outstanding poll's ref
-    polled: set[int] = field(default_factory=set)  # ids fed before that poll was sent
+    incarnation: str | None = None  # the actor's, as its last poll said
     busy_since: float | None = None
     busy_s: float = 0.0
     sequences: int = 0
@@ -175,7 +171,6 @@ def dispatch(ray: Any, actors: list[Any], alive: list[bool], requests: Iterator[
                     if e.busy_since is None:
                         e.busy_since = now
                 if e.inflight and e.poll is None:
-                    e.polled = set(e.inflight)
                     e.poll = e.actor.stream_poll.remote(POLL_S)
             polls = {e.poll: i for i, e in engines.items() if e.poll is not None}
             if not polls:
@@ -191,7 +186,7 @@ def dispatch(ray: Any, actors: list[Any], alive: list[bool], requests: Iterator[
                 e = engines[i]
                 e.poll = None
                 try:
-                    results, still = ray.get(ref)
+                    results, incarnation = ray.get(ref)
                 except ray.exceptions.ActorDiedError:
                     logger.warning(f"ray: generation engine {i} is gone; {len(e.inflight)} request(s) re-queued")
                     e.alive = alive[i] = False
@@ -201,6 +196,7 @@ def dispatch(ray: Any, actors: list[Any], alive: list[bool], requests: Iterator[
                 except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError):
                     # restarting: what it held is lost; the restarted actor gets them again
                     requeue(e, list(e.inflight))
+                    e.incarnation = None
                     _idle(e)
                     time.sleep(POLL_S)
                     continue
@@ -209,21 +205,19 @@ def dispatch(ray: Any, actors: list[Any], alive: list[bool], requests: Iterator[
                     if isinstance(cause, CrlError):
                         raise cause from None
                     raise CrlError(f"a generation engine failed: {exc}") from None
-                returned = set()
+                if e.incarnation not in (None, incarnation):  # restarted by Ray without an error seen here
+                    lost = [rid for rid in e.inflight if rid not in {r for r, _ in results}]
+                    logger.warning(f"ray: generation engine {i} was restarted; {len(lost)} request(s) re-queued")
+                    requeue(e, lost)
+                e.incarnation = incarnation
                 for rid, comps in results:
-                    returned.add(rid)
-                    req = e.inflight.pop(rid, None)
+                    e.inflight.pop(rid, None)
                     if rid in outstanding:  # else: done by another engine already
                         req = outstanding.pop(rid)
                         e.requests += 1
                         e.sequences += req.params.n
                         e.tokens += sum(c.tokens for c in comps)
                         yield req, comps
-                # fed before this poll, neither held nor returned: lost in a restart
-                lost = [rid for rid in e.polled if rid in e.inflight and rid not in returned and rid not in still]
-                if lost:
-                    logger.warning(f"ray: generation engine {i} lost {len(lost)} request(s) (restarted?); re-queued")
-                    requeue(e, lost)
                 if not e.inflight:
                     _idle(e)
     finally:
