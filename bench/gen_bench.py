@@ -13,7 +13,7 @@ also runs through N engine actors fed from one shared queue, and the makespan is
 (the engines' summed busy time / N). Start-up: crl's import and CLI start beside vLLM's engine start.
 
     python bench/gen_bench.py [--problems 64] [--n 4] [--max-tokens 1024] [--modes 0.88:0.014,0.12:0]
-                              [--engines 2] [--no-cli]
+                              [--repeats 2] [--engines 2] [--no-cli]
 """
 
 from __future__ import annotations
@@ -133,6 +133,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--engines", type=int, default=0, help="also run on N Ray engine actors (shared queue)")
     ap.add_argument("--no-cli", action="store_true", help="skip the CLI start-up run (one more engine start)")
+    ap.add_argument("--repeats", type=int, default=2, help="raw and crl runs, alternated")
     ap.add_argument("--skip-batch", action="store_true", help="skip the 'crl batch' row")
     args = ap.parse_args()
     os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
@@ -178,25 +179,30 @@ def main() -> None:
     records = problems(args.problems)
     samples = hook_stats(backend._llm)
     print(f"workload: {args.problems} problems x n={args.n}, max {args.max_tokens} tokens, modes {modes}; "
-          f"engine max_num_seqs {backend.max_num_seqs}, crl window {backend.window} sequences")
-    rows = []
-    samples.clear()
-    raw_tokens, raw_wall = run_raw(backend, records, settings)
-    raw_occ = occupancy(samples)
-    rows.append(line("raw vllm.LLM.generate", raw_tokens, raw_wall, raw_occ))
-    samples.clear()
-    crl_tokens, crl_wall, order = run_crl(backend, records, settings)
-    crl_occ = occupancy(samples)
-    rows.append(line("crl (streaming)", crl_tokens, crl_wall, crl_occ))
+          f"engine max_num_seqs {backend.max_num_seqs}, crl window {backend.window} sequences", flush=True)
+    raw_runs, crl_runs = [], []
+    for _ in range(args.repeats):  # alternated, so the machine's drift hits both sides alike
+        samples.clear()
+        raw_tokens, raw_wall = run_raw(backend, records, settings)
+        raw_runs.append((raw_tokens / raw_wall, occupancy(samples)))
+        print(line("raw vllm.LLM.generate", raw_tokens, raw_wall, raw_runs[-1][1]), flush=True)
+        samples.clear()
+        crl_tokens, crl_wall, order = run_crl(backend, records, settings)
+        crl_runs.append((crl_tokens / crl_wall, occupancy(samples)))
+        print(line("crl (streaming)", crl_tokens, crl_wall, crl_runs[-1][1]), flush=True)
+        assert crl_tokens == raw_tokens, "the same seeds must give the same samples"
     if not args.skip_batch:
         samples.clear()
         b_tokens, b_wall, _ = run_crl(BatchOnly(backend), records, settings)
-        rows.append(line(f"crl batch {args.batch_size} (before)", b_tokens, b_wall, occupancy(samples)))
-    print("\n".join(rows))
+        print(line(f"crl batch {args.batch_size} (before)", b_tokens, b_wall, occupancy(samples)), flush=True)
     moved = sum(1 for i, k in enumerate(order) if i != k)
-    print(f"ratios crl/raw: tokens/s {crl_tokens / crl_wall / (raw_tokens / raw_wall):.2f}, mean running "
-          f"{crl_occ[0] / max(raw_occ[0], 1e-9):.2f} per step, {crl_occ[1] / max(raw_occ[1], 1e-9):.2f} "
-          f"time-weighted; {moved} of {len(order)} records written out of input order")
+    mean = statistics.mean
+    spread = [r for r, _ in raw_runs]
+    print(f"ratios crl/raw (means of {args.repeats} run(s) each): tokens/s {mean(r for r, _ in crl_runs) / mean(spread):.2f}"
+          f" (raw runs {min(spread):.0f}-{max(spread):.0f} tokens/s), mean running "
+          f"{mean(o[0] for _, o in crl_runs) / max(mean(o[0] for _, o in raw_runs), 1e-9):.2f} per step, "
+          f"{mean(o[1] for _, o in crl_runs) / max(mean(o[1] for _, o in raw_runs), 1e-9):.2f} time-weighted; "
+          f"{moved} of {len(order)} records written out of input order")
     print(f"start-up: import crl {crl_import:.2f} s, import vllm {vllm_import:.1f} s, vllm.LLM() {llm_s[0]:.1f} s, "
           f"crl's vllm backend in all {total:.1f} s (crl's own part {total - llm_s[0]:.2f} s)")
     if args.engines:
