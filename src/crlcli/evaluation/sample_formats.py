@@ -161,6 +161,8 @@ def detect(first: Any) -> str:
             return "lcb"
         if "solution" in first:
             return "evalplus" if "completion" not in first else "crl"
+        if "finish_reason" in first or isinstance(first.get("prompt"), list):
+            return "crl-run"  # a `crl eval` run's own samples.jsonl: scored exactly as that run scored them
     return "crl"  # completions: each one is looked at in convert()
 
 
