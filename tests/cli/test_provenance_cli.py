@@ -129,3 +129,15 @@ def test_tts_and_train_run_json_carry_provenance(tmp_path):
     assert prov["data"][str(rows)]["bytes"] == rows.stat().st_size and prov["finished"] is None
     done()
     assert json.loads((tmp_path / "run.json").read_text())["provenance"]["finished"]
+
+
+def test_filter_stats_carry_provenance(crl, tmp_path):
+    src = tmp_path / "problems.jsonl"
+    src.write_text(json.dumps({"id": "p", "question": "q", "tests": {"type": "stdio", "cases": [
+        {"input": "", "output": "1\n"}]}}) + "\n")
+    stats = tmp_path / "filter-stats.json"
+    res = crl("filter", "-i", str(src), "--stats", str(stats))
+    assert res.returncode == 0, res.stderr.decode()
+    prov = json.loads(stats.read_text())["provenance"]
+    assert prov["data"][str(src)]["sha256"] == hashlib.sha256(src.read_bytes()).hexdigest()
+    assert prov["command"][:2] == ["crl", "filter"] and prov["started"] <= prov["finished"]

@@ -124,6 +124,9 @@ def register(app: typer.Typer) -> None:
                                  hint=f"crl filter --source {source} PATH")
             path = str(input)
         limit = CaseTokenLimit(max_case_tokens, tokenizer)  # fails before reading input if the tokenizer is missing
+        from ..provenance import finish, now, record
+
+        started = now()  # for the stats file's provenance
         check_distinct(("-o/--output", output), ("--contamination-report", report), ("--stats", stats),
                        ("--skip-invalid", skip_invalid), ("-i/--input", input))
         report_lock = locks.acquire(report) if report is not None else None  # like every other output
@@ -164,7 +167,11 @@ def register(app: typer.Typer) -> None:
         if screen is not None:
             _log_contamination(st, screen, report)
         if stats is not None:
+            from ..io import write_file
+
             stats.parent.mkdir(parents=True, exist_ok=True)
-            stats.write_bytes(orjson.dumps(st.to_dict(), option=orjson.OPT_INDENT_2) + b"\n")
+            # stats files say what made them (crlcli.provenance); an OS error names the file
+            prov = finish(record(data=[path if source else input], started=started))
+            write_file(stats, orjson.dumps({**st.to_dict(), "provenance": prov}, option=orjson.OPT_INDENT_2) + b"\n")
         if st.after.questions == 0 and st.problems_dropped:  # not when decontamination removed them all
             logger.warning("no problem kept: check --max-case-tokens / --min-cases")
