@@ -43,7 +43,11 @@ class StreamWorker:
         self.thread: threading.Thread | None = None
 
     def capacity(self) -> int:
-        """Sequences worth keeping submitted to this engine (the backend's own window when it has one)."""
+        """Sequences worth keeping submitted to this engine: what it runs at once and a quarter more waiting (a
+        longer queue on one engine would be work another engine could have taken at the end)."""
+        seqs = getattr(self.backend, "max_num_seqs", None)
+        if isinstance(seqs, int) and seqs > 0:
+            return seqs + max(1, seqs // 4)
         for attr in ("window", "concurrency"):
             value = getattr(self.backend, attr, None)
             if isinstance(value, int) and value > 0:
@@ -155,22 +159,24 @@ def dispatch(ray: Any, actors: list[Any], alive: list[bool], requests: Iterator[
         while True:
             held = False
             now = time.monotonic()
-            for e in engines.values():
-                if not e.alive:
-                    continue
-                batch = []
-                while e.load < e.capacity:
-                    got = take()
-                    if got is None:
-                        break
-                    rid, req = got
-                    e.inflight[rid] = req
-                    batch.append(replace(req, key=rid, meta={}))
-                if batch:
-                    e.actor.stream_feed.remote(batch)
+            # one request at a time to the engine with the most room (relative to its window), so a workload
+            # smaller than one window still spreads over every engine
+            batches: dict[int, list[GenRequest]] = {}
+            while True:
+                room = [(e.load / e.capacity, i) for i, e in engines.items() if e.alive and e.load < e.capacity]
+                got = take() if room else None
+                if got is None:
+                    break
+                i = min(room)[1]
+                rid, req = got
+                engines[i].inflight[rid] = req
+                batches.setdefault(i, []).append(replace(req, key=rid, meta={}))
+            for i, e in engines.items():
+                if i in batches:
+                    e.actor.stream_feed.remote(batches[i])
                     if e.busy_since is None:
                         e.busy_since = now
-                if e.inflight and e.poll is None:
+                if e.alive and e.inflight and e.poll is None:
                     e.poll = e.actor.stream_poll.remote(POLL_S)
             polls = {e.poll: i for i, e in engines.items() if e.poll is not None}
             if not polls:
