@@ -100,7 +100,7 @@ def test_mix_stats_carry_provenance(crl, tmp_path):
 
 
 def test_tts_and_train_run_json_carry_provenance(tmp_path):
-    """The same record in a tts run directory (run.json, then the summary with its end time) and in a training
+    """The same record in a tts run directory (run.json, with the generating session's end time) and in a training
     output folder (what crlcli.training.launcher writes before the first phase and after the last)."""
     from crlcli.provenance import train_provenance
     from crlcli.tts.runs import RunDir
@@ -114,8 +114,10 @@ def test_tts_and_train_run_json_carry_provenance(tmp_path):
     assert prov["data"][str(problems)]["sha256"] == hashlib.sha256(problems.read_bytes()).hexdigest()
     assert prov["sampling"] == {"temperature": 0.6, "top_p": 0.95, "top_k": 20, "seed": 0} and not prov["finished"]
     run.write_results([], {"kind": "budget-force"})
-    summary = json.loads((tmp_path / "bf" / "summary.json").read_text())
-    assert summary["provenance"]["finished"] and summary["provenance"]["started"] == prov["started"]
+    finished = json.loads((tmp_path / "bf" / "run.json").read_text())["provenance"]
+    assert finished["finished"] and finished["started"] == prov["started"]
+    run.write_results([], {"kind": "budget-force"})  # a rescore keeps the generating session's end
+    assert json.loads((tmp_path / "bf" / "run.json").read_text())["provenance"] == finished
 
     rows = tmp_path / "rows.jsonl"
     rows.write_text('{"id": "r"}\n')

@@ -106,10 +106,10 @@ class RunDir(rundir.RunDir):
         # Written whole (not appended): results are derived data, recomputed from the generations on each run.
         rundir.write_jsonl(self.results_file, results)
         saved = self.read_run() or {}
-        if isinstance(saved.get("provenance"), dict):  # the end time, in run.json and in the summary
-            saved["provenance"] = provenance.finish(saved["provenance"])
+        prov = saved.get("provenance")
+        if isinstance(prov, dict) and not prov.get("finished"):  # the generating session's end (not a rescore's)
+            saved["provenance"] = provenance.finish(prov)
             self.write_run(saved)
-            summary = {**summary, "provenance": saved["provenance"]}
         write_json(self.summary_file, summary)
 
 
