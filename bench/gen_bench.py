@@ -132,6 +132,7 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=16, help="problems per call in the 'crl batch' row")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--engines", type=int, default=0, help="also run on N Ray engine actors (shared queue)")
+    ap.add_argument("--engines-only", action="store_true", help="only the --engines run")
     ap.add_argument("--no-cli", action="store_true", help="skip the CLI start-up run (one more engine start)")
     ap.add_argument("--repeats", type=int, default=2, help="raw and crl runs, alternated")
     ap.add_argument("--skip-batch", action="store_true", help="skip the 'crl batch' row")
@@ -160,6 +161,13 @@ def main() -> None:
     model = build_tiny_model(tmp / "model", modes=modes)
     engine = {"max_model_len": args.max_tokens + 256, "enforce_eager": True, "enable_prefix_caching": False,
               "disable_log_stats": False}
+    params = SamplingParams(n=args.n, temperature=1.0, top_p=1.0, top_k=0, max_tokens=args.max_tokens, seed=args.seed)
+    settings = GenSettings(params=params, template=load_template("solve.txt"), enable_thinking=False,
+                           batch_size=args.batch_size)
+    records = problems(args.problems)
+    if args.engines_only:
+        run_engines(args, model, engine, records, settings)
+        return
     llm_s = []
     real_init = vllm.LLM.__init__
 
@@ -173,10 +181,6 @@ def main() -> None:
     backend = get_backend("vllm", model=str(model), seed=args.seed, **engine)
     total = time.perf_counter() - t0
     vllm.LLM.__init__ = real_init
-    params = SamplingParams(n=args.n, temperature=1.0, top_p=1.0, top_k=0, max_tokens=args.max_tokens, seed=args.seed)
-    settings = GenSettings(params=params, template=load_template("solve.txt"), enable_thinking=False,
-                           batch_size=args.batch_size)
-    records = problems(args.problems)
     samples = hook_stats(backend._llm)
     print(f"workload: {args.problems} problems x n={args.n}, max {args.max_tokens} tokens, modes {modes}; "
           f"engine max_num_seqs {backend.max_num_seqs}, crl window {backend.window} sequences", flush=True)
