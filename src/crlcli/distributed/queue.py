@@ -123,7 +123,10 @@ def dispatch(ray: Any, actors: list[Any], alive: list[bool], requests: Iterator[
     engines: dict[int, _Engine] = {}
     for i, actor in enumerate(actors):
         if alive[i]:
-            engines[i] = _Engine(actor, ray.get(actor.stream_capacity.remote()))
+            try:
+                engines[i] = _Engine(actor, ray.get(actor.stream_capacity.remote()))
+            except ray.exceptions.ActorDiedError:  # gone since the last call
+                alive[i] = False
     retry: deque[tuple[int, GenRequest]] = deque()
     outstanding: dict[int, GenRequest] = {}  # every id handed out and not yet returned
     next_id = 0
