@@ -66,3 +66,37 @@ def test_eval_streams_writes_each_sample_once_and_resumes(server, tmp_path):  # 
     evaluate(bench, RunDir(tmp_path / "run"), backend, params, False, run, workers=1)
     assert len(s.requests()) == posts  # nothing missing, nothing generated again
     assert len((tmp_path / "run" / "samples.jsonl").read_text().splitlines()) == 18
+
+
+class BatchOnly:
+    """The openai backend without its stream: `stream()` falls back to batch calls (what hf and mutate get)."""
+
+    def __init__(self, backend):
+        self._b = backend
+        self.name, self.model, self.tokenizer = backend.name, backend.model, backend.tokenizer
+
+    def chat(self, *a, **k):
+        return self._b.chat(*a, **k)
+
+    def complete(self, *a, **k):
+        return self._b.complete(*a, **k)
+
+
+def test_batch_fallback_groups_mixed_settings_and_stops_at_a_hold(server):  # noqa: F811
+    s = server("--work", "0.01")
+    backend = BatchOnly(get_backend("openai", base_url=s.url, concurrency=2))
+    from crlcli.generation.stream import HOLD
+
+    def requests():
+        # stop lists (tts's end-of-thinking marker) and two budgets in one call; a hold ends a call early
+        for i in range(5):
+            yield GenRequest(key=i, params=SamplingParams(max_tokens=8 + i % 2, stop=["</think>"], seed=1),
+                             prompt=f"def f{i}():")
+        yield HOLD
+        yield GenRequest(key=5, params=SamplingParams(max_tokens=8, seed=1), prompt="def f5():")
+
+    out = list(stream(backend, requests(), batch=3))
+    assert [r.key for r, _ in out] == [0, 1, 2, 3, 4, 5]  # request order within each call
+    posts = s.requests()
+    assert sorted(r["body"]["prompt"] for r in posts) == [f"def f{i}():" for i in range(6)]
+    assert all(r["body"].get("stop") == ["</think>"] for r in posts if r["body"]["prompt"] != "def f5():")
