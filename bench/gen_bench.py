@@ -117,10 +117,27 @@ def cli_startup(model: Path, engine: dict, tmp: Path) -> str:
     for k, v in engine.items():
         args += ["-O", f"{k}={v}"]
     (tmp / "one.jsonl").write_text('{"id": "p0", "question": "Print 42."}\n')
+    # where the wall time goes, from when each stderr line arrives: crl's and vLLM's imports until vLLM's first
+    # log line, vLLM's engine start until its renderer warm-up line (the end of vllm.LLM()), generation until
+    # crl's summary line, then the exit (vLLM's engine shutdown)
+    marks: dict[str, float] = {}
     t0 = time.perf_counter()
-    subprocess.run(args, check=True, capture_output=True)
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    for raw in proc.stderr:
+        now = time.perf_counter() - t0
+        text = raw.decode(errors="replace")
+        if "INFO" in text or "WARNING" in text:
+            marks.setdefault("first vLLM log", now)
+        if "chat template content format" in text:
+            marks.setdefault("engine up", now)
+        if "gen-candidates: 1 problem(s)" in text:
+            marks.setdefault("summary", now)
+    proc.wait()
     wall = time.perf_counter() - t0
-    return f"crl --help {help_s:.2f} s; crl gen-candidates on one problem {wall:.1f} s wall"
+    first, up, done = (marks.get(k, float("nan")) for k in ("first vLLM log", "engine up", "summary"))
+    return (f"crl --help {help_s:.2f} s; crl gen-candidates on one problem {wall:.1f} s wall: start and imports "
+            f"(Python, crl, vllm) {first:.1f} s, vLLM engine start {up - first:.1f} s, generation and writing "
+            f"{done - up:.1f} s, exit (vLLM engine shutdown) {wall - done:.1f} s")
 
 
 def main() -> None:
@@ -133,6 +150,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--engines", type=int, default=0, help="also run on N Ray engine actors (shared queue)")
     ap.add_argument("--engines-only", action="store_true", help="only the --engines run")
+    ap.add_argument("--cli-only", action="store_true", help="only the CLI start-up run")
     ap.add_argument("--no-cli", action="store_true", help="skip the CLI start-up run (one more engine start)")
     ap.add_argument("--repeats", type=int, default=2, help="raw and crl runs, alternated")
     ap.add_argument("--skip-batch", action="store_true", help="skip the 'crl batch' row")
@@ -165,6 +183,9 @@ def main() -> None:
     settings = GenSettings(params=params, template=load_template("solve.txt"), enable_thinking=False,
                            batch_size=args.batch_size)
     records = problems(args.problems)
+    if args.cli_only:
+        print("start-up: " + cli_startup(model, {k: v for k, v in engine.items() if k != "disable_log_stats"}, tmp))
+        return
     if args.engines_only:
         run_engines(args, model, engine, records, settings)
         return
