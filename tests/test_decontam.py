@@ -7,6 +7,7 @@ import random
 import re
 import subprocess
 import sys
+import unicodedata
 from pathlib import Path
 
 import orjson
@@ -14,8 +15,9 @@ import pytest
 
 from crlcli.decontam import Decontaminator, open_index, parse_specs
 from crlcli.decontam.benchmarks import files_of, load_docs
-from crlcli.decontam.index import build, prose_hashes
-from crlcli.decontam.normalize import KEEP, code_tokens, gram_hashes, is_python, longest_run, words
+from crlcli.decontam.index import FORMAT, build, probe_len, prose_hashes
+from crlcli.decontam.normalize import (KEEP, TUPLE_HASH, code_tokens, gram_hashes, is_python, longest_run, probe_keys,
+                                       scan_tokens, token_hashes, words)
 from crlcli.errors import CrlError, UsageError
 
 SHIPPED = "humaneval+,mbpp+,bigcodebench,aider-polyglot"
@@ -71,6 +73,32 @@ def test_gram_hashes_roll_like_direct_hashes_and_are_stable_across_processes():
     other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                            env={**os.environ, "PYTHONHASHSEED": "123"}).stdout
     assert other.strip() == str(gram_hashes(words("one two three"), 2))  # the on-disk cache relies on it
+
+
+def test_fast_tokenizers_agree_with_the_regex_scan():
+    """words() splits ASCII text with translate, code_tokens() splits the code outside strings and comments at
+    whitespace: random text full of quotes, comments, prefixes and odd whitespace gives the regex's tokens."""
+    rng = random.Random(7)
+    chars = list("abcXZ_09 \t\n\"'`#/*\\.=<>!-+:;,()[]{}rbf") + ["é", "\u00a0", "\x1c", "ﬁ", "Σ", "\u2028", "≤", "—"]
+    pieces = ['"""', "'''", "//", "/*", "*/", "# c\n", 'r"', "b'", 'f"x"', "def f(x):\n", "\\\n", "1.5e3", "x.y"]
+    for _ in range(20000):
+        text = "".join(rng.choice(chars) if rng.random() < 0.7 else rng.choice(pieces)
+                       for _ in range(rng.randint(0, 40)))
+        for py in (True, False):
+            assert code_tokens(text, py) == scan_tokens(text, py), (text, py)
+        folded = text.lower() if text.isascii() else unicodedata.normalize("NFKC", text).casefold()
+        assert words(text) == re.findall(r"[^\W_]+", folded), text
+
+
+def test_probe_keys_are_tuple_hashes_of_the_sampled_kgrams_and_stable_across_processes():
+    wh = token_hashes(words("a b c d e f g h i j k"))
+    assert probe_keys(wh, 3, 4) == [hash(tuple(wh[p:p + 3])) & (2**64 - 1) for p in (0, 4, 8)]
+    assert probe_keys(wh, 3) == [probe_keys(wh[p:p + 3], 3)[0] for p in range(9)]
+    code = ("from crlcli.decontam.normalize import probe_keys, token_hashes, words; "
+            "print(probe_keys(token_hashes(words('one two three four')), 2))")
+    runs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                           env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2")}
+    assert runs == {str(probe_keys(token_hashes(words("one two three four")), 2)) + "\n"}
 
 
 def test_mostly_numeric_ngrams_are_not_indexed():
@@ -172,6 +200,21 @@ def test_an_ngram_just_below_the_threshold_is_not_caught(shipped):
     assert hit["size"] == 15 and hit["ngrams"] == 3 and hit["match"] == " ".join(text[start:start + 15])
 
 
+def test_a_copy_is_caught_at_every_offset_with_every_ngram_counted(shipped):
+    """Screening looks up one k-gram in every n - k + 1 words first: a copied stretch is found wherever it
+    starts, and counted as hashing every n-gram would."""
+    deco, docs = shipped
+    doc = next(d for d in docs["bigcodebench"] if d.task_id == "BigCodeBench/13")
+    text = words(doc.texts[0])
+    start = next(i for i in range(len(text)) if not any(t.isdigit() for t in text[i:i + 16]))
+    step = 13 - probe_len(13) + 1
+    for offset in range(2 * step + 1):
+        for size in (13, 16):
+            question = " ".join(filler(offset) + text[start:start + size] + filler(5))
+            hit = next(h for h in deco.screen({"id": "t", "question": question}) if h["task_id"] == doc.task_id)
+            assert (hit["size"], hit["ngrams"]) == (size, size - 12), (offset, size)
+
+
 def test_a_code_run_just_below_the_threshold_is_not_caught(shipped):
     deco, docs = shipped
     doc = next(d for d in docs["aider-polyglot"] if d.task_id == "python/bowling")
@@ -227,6 +270,22 @@ def test_index_is_cached_beside_writable_data_and_rebuilt_when_the_data_changes(
     changed = open_index(specs)
     assert changed.built_s is not None and changed.cache_path != first.cache_path
     assert open_index(specs, n=10).cache_path != changed.cache_path  # options are part of the key
+
+
+def test_an_index_of_another_format_or_tuple_hash_is_rebuilt_not_misread(tmp_path, cache_dir):
+    data = tmp_path / "fmt"
+    data.mkdir()
+    specs = parse_specs(None, [problems_file(data / "bench.jsonl", [("B/1", STATEMENT)])])
+    path = open_index(specs).cache_path
+    good = path.read_bytes()
+    other_hash = ("1" if TUPLE_HASH[0] != "1" else "2") + TUPLE_HASH[1:]  # as a Python hashing tuples otherwise
+    for old, new in ((f'"format":{FORMAT}'.encode(), f'"format":{FORMAT - 1}'.encode()),
+                     (f'"{TUPLE_HASH}"'.encode(), f'"{other_hash}"'.encode())):
+        assert old in good
+        path.write_bytes(good.replace(old, new, 1))
+        again = open_index(specs)
+        assert again.built_s is not None and path.read_bytes() == good
+        assert [h["task_id"] for h in Decontaminator(again).screen({"id": "t", "question": STATEMENT})] == ["B/1"]
 
 
 def test_read_only_data_falls_back_to_the_user_cache(tmp_path, cache_dir):

@@ -16,7 +16,8 @@ from __future__ import annotations
 from typing import Any
 
 from .benchmarks import NAMES, Spec, parse_specs
-from .index import DEFAULT_CODE_RUN, DEFAULT_NGRAM, KINDS, Decontaminator, Index, contaminating, open_index
+from .index import DEFAULT_CODE_RUN, DEFAULT_NGRAM, KINDS, Index, open_index
+from .screen import Decontaminator, contaminating
 
 __all__ = ["DEFAULT_CODE_RUN", "DEFAULT_NGRAM", "Decontaminator", "Index", "NAMES", "Screen", "Spec",
            "contaminating", "open_index", "parse_specs", "prepare", "report_state", "split_data"]

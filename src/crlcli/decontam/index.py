@@ -1,12 +1,18 @@
 """The benchmark n-gram index: built once from the benchmark problems, cached on disk, consulted per record.
 
 An index holds, for statements and for solutions apart, the sorted 64-bit hashes of every n-gram of every
-benchmark problem with the problem it comes from (a hash shared by several problems appears once per problem),
-and a 4 MB table with a bit per value of a hash's top 25 bits, so that almost every training n-gram is ruled
-out by one lookup and only the rest (~1.5% for the shipped benchmarks) are looked up by bisection. An n-gram
-found in more than MAX_DF problems of one benchmark is a template of that benchmark (BigCodeBench's "You should
-write self-contained code starting with", AtCoder's input-format preamble), not a problem's content, and is left
-out; so is one that is mostly numbers (`prose_hashes`).
+benchmark problem with the problem it comes from (a hash shared by several problems appears once per problem).
+An n-gram found in more than MAX_DF problems of one benchmark is a template of that benchmark (BigCodeBench's
+"You should write self-contained code starting with", AtCoder's input-format preamble), not a problem's content,
+and is left out; so is one that is mostly numbers (`prose_hashes`).
+
+Screening does not hash every n-gram of a training text, which in Python was most of a record's cost. Every
+k-gram (k = `probe_len(n)`, about n/2) inside an indexed n-gram is marked in a 4 MB table, a bit per value of
+its key's top 25 bits (1.2% of them set for the shipped benchmarks). Of the n - k + 1 first positions of an
+n-gram, one is a multiple of n - k + 1, and the k-gram there lies inside the n-gram: so only the k-grams at
+those positions (1 in 7 words, 1 in 26 code tokens at the defaults) are looked up, and only the n-grams around
+a marked one (1-1.3% of the shipped samples' n-grams, nearly all marked by chance) are hashed and looked up by
+bisection. The hits are those of looking up every n-gram.
 
 Cache: one file per combination of benchmarks, options and data-file checksums, in `.crl-cache/` beside the
 data, or, when that folder cannot be written (read-only data), in the user cache (`$CRL_CACHE_DIR`, else
@@ -25,15 +31,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from .. import jsonx
 from ..errors import CrlError, UsageError
-from .benchmarks import Doc, Spec, data_for, files_of, load_docs, record_dates, reference_codes
-from .normalize import code_tokens, gram_hashes, longest_run, words
+from .benchmarks import Doc, Spec, data_for, files_of, load_docs
+from .normalize import MASK, TUPLE_HASH, code_tokens, gram_hashes, probe_keys, rolling, token_hashes, words
 
-FORMAT = 3  # bump when the file layout or the normalisation changes
+FORMAT = 4  # bump when the file layout, the normalisation or the hashing changes (4: the table holds k-grams)
 MAGIC = b"CRLDCON1"
 MAX_DF = 10
-PREFIX_BITS = 25  # ~1.3% of the table is set for the shipped benchmarks
+PREFIX_BITS = 25  # ~1.2% of the table is set for the shipped benchmarks
 BITMAP_BYTES = 1 << (PREFIX_BITS - 3)
 DEFAULT_NGRAM = 13
 DEFAULT_CODE_RUN = 50
@@ -48,7 +56,7 @@ class Index:
     docs: list[list[Any]]  # [benchmark index, task id, statement n-grams, solution n-grams]
     keys: dict[str, Any]  # kind -> sorted hashes (array or memoryview of 'Q')
     owners: dict[str, Any]  # kind -> doc index of each hash ('I')
-    bitmap: Any  # bytes-like
+    bitmap: Any  # bytes-like: the k-grams of the indexed n-grams (both kinds), see probe_len
     lcb: list[dict[str, Any]] = field(default_factory=list)  # {benchmark, start, end, contests: {id: task}}
     stats: dict[str, Any] = field(default_factory=dict)
     cache_path: Path | None = None
@@ -58,8 +66,9 @@ class Index:
     # --- on disk -------------------------------------------------------------------------------------------
     def to_bytes(self) -> bytes:
         arrays = [self.keys[k] for k in KINDS] + [self.owners[k] for k in KINDS]
-        header = {"format": FORMAT, "n": self.n, "code_n": self.code_n, "benchmarks": self.benchmarks,
-                  "docs": self.docs, "lcb": self.lcb, "stats": self.stats, "lengths": [len(a) for a in arrays]}
+        header = {"format": FORMAT, "n": self.n, "code_n": self.code_n, "probe": _probe(self.n, self.code_n),
+                  "benchmarks": self.benchmarks, "docs": self.docs, "lcb": self.lcb, "stats": self.stats,
+                  "lengths": [len(a) for a in arrays]}
         head = jsonx.dumps(header)
         head += b" " * (-len(head) % 8)
         parts = [MAGIC, len(head).to_bytes(8, "little"), head] + [bytes(a) for a in arrays] + [bytes(self.bitmap)]
@@ -71,7 +80,7 @@ class Index:
             raise ValueError(f"{where}: not a crl decontamination index")
         size = int.from_bytes(data[8:16], "little")
         header = jsonx.loads(data[16:16 + size])
-        if header.get("format") != FORMAT:
+        if header.get("format") != FORMAT or header.get("probe") != _probe(header["n"], header["code_n"]):
             raise ValueError(f"{where}: index format {header.get('format')}, expected {FORMAT}")
         pos, arrays, view = 16 + size, [], memoryview(data)
         for i, length in enumerate(header["lengths"]):
@@ -87,18 +96,46 @@ class Index:
                    header["stats"])
 
     # --- lookup --------------------------------------------------------------------------------------------
-    def matches(self, hashes: list[int], kind: str) -> dict[int, list[int]]:
-        """doc index -> positions (sorted) of the n-grams it shares with `hashes`."""
-        bm, keys, owners = self.bitmap, self.keys[kind], self.owners[kind]
-        end, byte, bit = len(keys), 64 - PREFIX_BITS + 3, 64 - PREFIX_BITS
+    def find(self, wh: list[int], kind: str) -> dict[int, list[int]]:
+        """doc index -> positions (sorted) of the n-grams of a text (its tokens' hashes `wh`) that it shares."""
+        n = self.n if kind == "statement" else self.code_n
+        k = probe_len(n)
+        step, last = n - k + 1, len(wh) - n
+        if last < 0:
+            return {}
+        bm, byte, bit = self.bitmap, 64 - PREFIX_BITS + 3, 64 - PREFIX_BITS
+        # probe_keys(wh, k, step) and the table test in one comprehension: it runs for every record
+        marked = [p for p in range(0, len(wh) - k + 1, step)
+                  if bm[(h := hash(tuple(wh[p:p + k])) & MASK) >> byte] >> ((h >> bit) & 7) & 1]
+        spans: list[list[int]] = []  # [first, last] start of the n-grams that hold a marked k-gram, merged
+        for p in marked:
+            lo, hi = max(0, p - (n - k)), min(p, last)
+            if spans and lo <= spans[-1][1] + 1:
+                spans[-1][1] = hi
+            else:
+                spans.append([lo, hi])
+        keys, owners = self.keys[kind], self.owners[kind]
+        end = len(keys)
         found: dict[int, list[int]] = {}
-        for i in [i for i, h in enumerate(hashes) if bm[h >> byte] >> ((h >> bit) & 7) & 1]:
-            h = hashes[i]
-            j = bisect_left(keys, h)
-            while j < end and keys[j] == h:
-                found.setdefault(owners[j], []).append(i)
-                j += 1
+        for lo, hi in spans:
+            for i, h in enumerate(rolling(wh[lo:hi + n], n), lo):
+                j = bisect_left(keys, h)
+                while j < end and keys[j] == h:
+                    found.setdefault(owners[j], []).append(i)
+                    j += 1
         return found
+
+
+def _probe(n: int, code_n: int) -> list[Any]:
+    """What the table's keys depend on besides the format: the k-gram lengths and how tuples hash."""
+    return [probe_len(n), probe_len(code_n), TUPLE_HASH]
+
+
+def probe_len(n: int) -> int:
+    """The length of the k-grams screening looks up first: one in n - k + 1 positions is looked up, and a longer
+    k-gram is rarer in unrelated text (of the LeetCode sample's statement k-grams looked up at n = 13, 1.2% of the
+    6-grams are in a benchmark's n-grams, 0.2% of the 7-grams); about n/2 balances the two."""
+    return (n + 1) // 2
 
 
 def build(sources: list[tuple[Spec, Any]], n: int, code_n: int) -> Index:
@@ -108,40 +145,65 @@ def build(sources: list[tuple[Spec, Any]], n: int, code_n: int) -> Index:
     pairs: dict[str, list[tuple[int, int]]] = {k: [] for k in KINDS}
     lcb: list[dict[str, Any]] = []
     stats: dict[str, Any] = {}
+    probes: set[int] = set()
+    sizes = (n, code_n)
     for b, (spec, source) in enumerate(sources):
         problems = list(load_docs(spec, source))
-        grams = [({h for t in d.texts for h in prose_hashes(words(t), n)},
-                  {h for c, py in d.codes for h in prose_hashes(code_tokens(c, py), code_n)}) for d in problems]
-        template = [_template(problems, [g[k] for g in grams]) for k in range(2)]
+        tokens = [([words(t) for t in d.texts], [code_tokens(c, py) for c, py in d.codes]) for d in problems]
+        grams = [[[_prose_grams(t, size) for t in toks] for toks, size in zip(d, sizes)] for d in tokens]
+        sets = [[{h for g in kind for _, h in g} for kind in d] for d in grams]
+        template = [_template(problems, [s[k] for s in sets]) for k in range(2)]
         first = len(docs)
-        for i, (d, g) in enumerate(zip(problems, grams)):
-            kept = [g[k] - template[k] for k in range(2)]
+        for i, (d, s) in enumerate(zip(problems, sets)):
+            kept = [s[k] - template[k] for k in range(2)]
             docs.append([b, d.task_id, len(kept[0]), len(kept[1])])
-            for kind, hs in zip(KINDS, kept):
+            for k, (kind, hs) in enumerate(zip(KINDS, kept)):
                 pairs[kind] += [(h, first + i) for h in hs]
+                size, probe = sizes[k], probe_len(sizes[k])
+                for toks, g in zip(tokens[i][k], grams[i][k]):  # the k-grams of the kept n-grams
+                    kh = probe_keys(token_hashes(toks), probe)
+                    for lo, hi in _merged([j for j, h in g if h in hs], size - probe):
+                        probes.update(kh[lo:hi + 1])
         stats[spec.label] = {"problems": len(problems), "template_ngrams": [len(t) for t in template],
                              "no_statement_ngram": sum(1 for d in docs[first:] if not d[2])}
         if spec.family == "lcb":
             lcb.append(_lcb_window(spec.label, source, problems))
     keys, owners = {}, {}
-    bitmap = bytearray(BITMAP_BYTES)
     for kind in KINDS:
         ordered = sorted(pairs[kind])
         keys[kind] = array("Q", [h for h, _ in ordered])
         owners[kind] = array("I", [d for _, d in ordered])
-        for h, _ in ordered:
-            bitmap[h >> (64 - PREFIX_BITS + 3)] |= 1 << ((h >> (64 - PREFIX_BITS)) & 7)
+    bitmap = bytearray(BITMAP_BYTES)
+    for h in probes:
+        bitmap[h >> (64 - PREFIX_BITS + 3)] |= 1 << ((h >> (64 - PREFIX_BITS)) & 7)
     return Index(n, code_n, benchmarks, docs, keys, owners, bytes(bitmap), lcb, stats)
+
+
+def _merged(starts: list[int], width: int) -> list[tuple[int, int]]:
+    """The union of [s, s + width] over the sorted `starts`, as disjoint (first, last) spans: each k-gram is
+    marked once, not once per n-gram that holds it."""
+    out: list[tuple[int, int]] = []
+    for s in starts:
+        if out and s <= out[-1][1] + 1:
+            out[-1] = (out[-1][0], s + width)
+        else:
+            out.append((s, s + width))
+    return out
 
 
 def prose_hashes(tokens: list[str], n: int) -> list[int]:
     """The n-gram hashes of a benchmark text, less those of n-grams that are mostly numbers: example data
     (`0 0 0 1 0 0 ...`, `1 1 2 1 2 3 ...`) that unrelated problems share, not the problem's words."""
+    return [h for _, h in _prose_grams(tokens, n)]
+
+
+def _prose_grams(tokens: list[str], n: int) -> list[tuple[int, int]]:
+    """(position, hash) of the n-grams prose_hashes keeps."""
     hashes = gram_hashes(tokens, n)
     numeric = [0]
     for t in tokens:
         numeric.append(numeric[-1] + t.isdigit())
-    return [h for i, h in enumerate(hashes) if 2 * (numeric[i + n] - numeric[i]) <= n]
+    return [(i, h) for i, h in enumerate(hashes) if 2 * (numeric[i + n] - numeric[i]) <= n]
 
 
 def _template(problems: list[Doc], sets: list[set[int]]) -> set[int]:
@@ -205,7 +267,7 @@ def _digests(names: list[str]) -> list[str]:
     1,100 small files cost more to read than the rest of a short run."""
     memo_path = user_cache_dir() / "digests.json"
     try:
-        memo = jsonx.loads(memo_path.read_bytes())
+        memo = orjson.loads(memo_path.read_bytes())  # not jsonx: its 19-digit check sends mtime_ns to json, 3x slower
     except (OSError, ValueError):
         memo = {}
     out, changed = [], False
@@ -232,7 +294,7 @@ def _digests(names: list[str]) -> list[str]:
 
 
 def cache_key(specs: list[Spec], files: list[list[Path]], n: int, code_n: int) -> str:
-    parts: list[Any] = [FORMAT, n, code_n, MAX_DF]
+    parts: list[Any] = [FORMAT, n, code_n, MAX_DF, TUPLE_HASH]
     digests = iter(_digests([str(f) for fs in files for f in fs]))
     for spec, fs in zip(specs, files):
         names = [str(f) for f in fs]
@@ -295,70 +357,3 @@ def open_index(specs: list[Spec], data: str | None = None, overrides: dict[str, 
         return index
     index.cache_note = f"{note}; no cache folder could be written"
     return index
-
-
-# --- screening a training record ------------------------------------------------------------------------------
-
-class Decontaminator:
-    """Screens problem records against an index; `screen` returns the hits, in a fixed order."""
-
-    def __init__(self, index: Index):
-        self.index = index
-        self.labels = list(index.benchmarks)
-
-    def screen(self, record: dict[str, Any]) -> list[dict[str, Any]]:
-        idx, rid = self.index, record.get("id")
-        hits: list[dict[str, Any]] = []
-        question = record.get("question")
-        if isinstance(question, str) and question:
-            toks = words(question)
-            hits += self._hits(rid, "statement", toks, idx.n, idx.matches(gram_hashes(toks, idx.n), "statement"))
-        best: dict[int, dict[str, Any]] = {}  # per benchmark problem, the longest run of any reference solution
-        for code, py in reference_codes(record):
-            toks = code_tokens(code, py)
-            for h in self._hits(rid, "solution", toks, idx.code_n,
-                                idx.matches(gram_hashes(toks, idx.code_n), "solution")):
-                if h["_doc"] not in best or h["size"] > best[h["_doc"]]["size"]:
-                    best[h["_doc"]] = h
-        hits += best.values()
-        hits.sort(key=lambda h: (h["_doc"], KINDS.index(h["kind"])))
-        for h in hits:
-            del h["_doc"]
-        return hits + self._window(record)
-
-    def _hits(self, rid: Any, kind: str, toks: list[str], n: int, found: dict[int, list[int]]) -> list[dict]:
-        out = []
-        col = 2 if kind == "statement" else 3
-        for doc, positions in found.items():
-            b, task, total = self.index.docs[doc][0], self.index.docs[doc][1], self.index.docs[doc][col]
-            start, size = longest_run(positions, n)
-            out.append({"id": rid, "benchmark": self.labels[b], "task_id": task, "kind": kind,
-                        "match": " ".join(toks[start:start + size]), "size": size, "n": n,
-                        "ngrams": len(positions), "coverage": round(len(positions) / total, 3) if total else 0.0,
-                        "_doc": doc})
-        return out
-
-    def _window(self, record: dict[str, Any]) -> list[dict[str, Any]]:
-        if not self.index.lcb:
-            return []
-        day, cid = record_dates(record)
-        out = []
-        for w in self.index.lcb:
-            task = w["contests"].get(cid) if cid else None
-            inside = day is not None and w["start"] and w["end"] and w["start"] <= str(day) <= w["end"]
-            if task is not None or inside:
-                what = [f"contest_date {day}"] if inside else []
-                what += [f"contest_id {cid}"] if task is not None else []
-                out.append({"id": record.get("id"), "benchmark": w["benchmark"], "task_id": task,
-                            "kind": "lcb-window", "match": ", ".join(what), "size": 0, "n": 0, "ngrams": 0,
-                            "coverage": 0.0, "window": [w["start"], w["end"]]})
-        return out
-
-
-def contaminating(hits: list[dict[str, Any]]) -> list[str]:
-    """The benchmarks a record is contaminated with (window warnings alone do not count), in hit order."""
-    out: list[str] = []
-    for h in hits:
-        if h["kind"] in KINDS and h["benchmark"] not in out:
-            out.append(h["benchmark"])
-    return out
