@@ -9,9 +9,8 @@ from `make demo` (the shortest ones, both labels), so rewards vary inside a grou
 
 The smoke proves the plumbing, not learning: whether the demo's solutions are right cannot be read by a bigram
 machine. The marker task can: synthetic CRL rows whose prompt carries a reviewer's stamp, " approved" on every
-T row and " rejected" on every F row (one token each), the question and solution varying at random. The critic
-must learn to attend to the stamp (its attention outputs start at zero and get gradient from the first step);
-with 4 prompts x 8 samples a step at lr 1e-3 it goes from the coin flip to ~always right in about ten steps.
+T row and " rejected" on every F row (one token each, three times), the solution varying at random. The critic
+must learn to attend to the stamp (its attention outputs start at zero and get gradient from the first step).
 """
 
 from __future__ import annotations
@@ -119,12 +118,13 @@ _NAMES = ["a", "b", "x", "y", "n", "m", "p", "q"]
 
 
 def marker_prompt(rng: random.Random, label: str) -> str:
-    """A short CRL prompt whose verdict is given away by the stamp word (the code itself says nothing)."""
-    what, op = rng.choice(_OPS)
+    """A short CRL prompt whose verdict is given away by the stamp word (the code itself says nothing). Short and
+    stamped three times: the critic's attention starts out uniform, so the stamp's share of it is its signal."""
+    _, op = rng.choice(_OPS)
     u, v = rng.sample(_NAMES, 2)
     body = f"{op}({u}, {v})" if op.isalpha() else f"{u} {op} {v}"
-    return (f"Question: return the {what} of {u} and {v}.\nSolution: def f({u}, {v}): return {body}\n"
-            f"Reviewer:{' ' + MARKERS[label]}\nConclude with \\conclusion{{T}} for correct, \\conclusion{{F}} for wrong.")
+    stamp = MARKERS[label]
+    return f"Solution: {body}\nReview: {stamp} {stamp} {stamp}"
 
 
 def marker_rows(out: Path | None, n: int, seed: int = 0, prefix: str = "marker") -> list[dict]:
