@@ -62,12 +62,14 @@ def test_judge_ray_cli_killed_and_resumed(ray_cluster, judge_problems, local_ver
     assert verdicts(done) == local_verdicts[:150]
 
 
-def test_judge_ray_cli_require_isolation_names_the_nodes(ray_cluster, tmp_path):
+def test_judge_ray_cli_limits_mode_warns_per_node(ray_cluster, tmp_path):
+    """--sandbox limits with --require-isolation contradict each other: a usage error before any node is asked
+    (the nodes' own refusal, naming them, is tested on RayJudge in test_judge_ray.py)."""
     rec = {"id": "x", "tests": {"type": "stdio", "cases": [{"input": "", "output": "1\n"}]},
            "candidates": [{"id": "c0", "code": "print(1)\n"}]}
     r = run_crl("judge", "--ray-address", ray_cluster, "--sandbox", "limits", "--require-isolation",
                 input=_jsonl([rec]), timeout=600)
-    assert r.returncode == 1 and b"isolation required but unavailable on 2 node(s)" in r.stderr
+    assert r.returncode == 2 and b"contradict each other" in r.stderr
     assert r.stdout == b""
     r = run_crl("judge", "--ray-address", ray_cluster, "--sandbox", "limits", input=_jsonl([rec]), timeout=600)
     assert r.returncode == 0, r.stderr.decode()[-2000:]
