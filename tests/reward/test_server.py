@@ -130,3 +130,20 @@ def test_deadline_gives_zero_for_unfinished_samples(srv):
         status, body = srv.post(base + "/get_reward", {"query": [good], "prompts": [PROMPT], "labels": [label]})
         assert status == 200 and body["rewards"] == [1.0]
     assert "deadline" in proc.stderr_text
+
+
+def test_step_announcements_and_the_per_sample_record(srv, tmp_path):
+    record = tmp_path / "rewards.jsonl"
+    with srv.reward_server("--workers", "1", "--record", str(record)) as (base, proc):
+        url = base + "/get_reward"
+        assert srv.post(url, batch([crl_sample("T", "T")]))[0] == 200  # before any announcement: step null
+        assert srv.post(base + "/step", {"step": 3}) == (200, {"step": 3})
+        assert srv.post(url, batch([crl_sample("T", "F"), crl_sample("F", "F")]))[0] == 200
+        for bad in ({"step": -1}, {"step": "4"}, {"step": True}, [4], b"{not json"):
+            status, body = srv.post(base + "/step", bad)
+            assert status == 400 and ("step" in body["error"] or "not JSON" in body["error"]), (bad, body)
+        assert srv.post(url, batch([crl_sample("F", "T")]))[0] == 200  # a bad announcement changes nothing
+    lines = [json.loads(line) for line in record.read_text().splitlines()]
+    assert [(x["step"], x["label"], x["conclusion"], x["match"], x["reward"]) for x in lines] == [
+        (None, "T", "T", 1, 1.0), (3, "T", "F", 0, 0.0), (3, "F", "F", 1, 1.0), (3, "F", "T", 0, 0.0)]
+    assert all(x["kind"] == "crl" and x["chars"] > 0 and x["latency_ms"] > 0 for x in lines)
