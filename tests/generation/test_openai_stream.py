@@ -1,6 +1,7 @@
 """Streaming through the openai backend against a real HTTP server on 127.0.0.1 (issue 27): at most --concurrency
 samples in flight, the next one sent as soon as one returns, results as they complete (a slow prompt does not
-hold the others back), and `crl eval` on it writes every missing sample once and resumes with nothing to redo.
+hold the others back), and `crl eval` on it writes every missing sample once and resumes with nothing to redo;
+`crl eval --ordered` writes task order though a slow task completes last, and resumes in order.
 Cheap (no model): in the default suite, and in `make test-vllm` beside the engine tests."""
 
 from __future__ import annotations
@@ -100,3 +101,36 @@ def test_batch_fallback_groups_mixed_settings_and_stops_at_a_hold(server):  # no
     posts = s.requests()
     assert sorted(r["body"]["prompt"] for r in posts) == [f"def f{i}():" for i in range(6)]
     assert all(r["body"].get("stop") == ["</think>"] for r in posts if r["body"]["prompt"] != "def f5():")
+
+
+def test_eval_ordered_writes_task_order_and_resumes(server, tmp_path, crl):  # noqa: F811
+    # `crl eval --ordered` through the console script; p0's question holds the server's slow word, so its samples
+    # complete last and the completion order differs from the task order
+    s = server("--work", "0.02", "--slow-word", "slowpoke", "--delay", "0.5")
+    data = tmp_path / "p.jsonl"
+    data.write_text("".join(json.dumps({"id": f"p{i}", "question": "Print the sum." + (" slowpoke" if i == 0 else ""),
+                                        "tests": {"type": "stdio", "cases": [{"input": "1 2\n", "output": "3\n"}]}})
+                            + "\n" for i in range(5)))
+    in_order = [(f"p{i}", j) for i in range(5) for j in range(2)]
+    env = {"CRL_CACHE_DIR": str(tmp_path / "cache"), "CRL_EVAL_DATA": ""}
+
+    def run(name: str, *extra: str) -> list[tuple[str, int]]:
+        r = crl("eval", "--benchmark", "jsonl", "--data", str(data), "--backend", "openai", "--base-url", s.url,
+                "--n", "2", "--max-tokens", "64", "--no-thinking", "--seed", "1", "--workers", "1",
+                "-o", str(tmp_path / name), *extra, env=env)
+        assert r.returncode == 0, r.stderr.decode()[-2000:]
+        lines = (tmp_path / name / "samples.jsonl").read_text().splitlines()
+        return [(x["task_id"], x["sample"]) for x in map(json.loads, lines)]
+
+    free = run("free")
+    assert sorted(free) == in_order and free != in_order  # each sample once, p0's last
+    assert run("ordered", "--ordered", "--reorder-window", "2") == in_order
+    for name in ("ordered", "free"):  # killed mid-run (3 lines and a torn one), resumed with --ordered
+        path = tmp_path / name / "samples.jsonl"
+        kept = path.read_text().splitlines(keepends=True)[:3]
+        path.write_text("".join(kept) + '{"task_id": "p1", "sam')
+        got = run(name, "--ordered")
+        assert sorted(got) == in_order  # nothing lost, nothing twice
+        assert got[3:] == [x for x in in_order if x not in got[:3]]  # the missing ones appended in task order
+        if name == "ordered":
+            assert got == in_order

@@ -35,6 +35,12 @@ EnginesOpt = Annotated[int, typer.Option("--engines", help="Data-parallel engine
 RayAddressOpt = Annotated[
     Optional[str], typer.Option("--ray-address", help="Place the engines on this Ray cluster (auto: the one joined).")
 ]
+# streaming backends write as results complete; these restore the batch path's order (generation/stream.py Reorder)
+OrderedOpt = Annotated[bool, typer.Option("--ordered", help="Write records in input order (a bounded reorder "
+                                                            "buffer; streaming backends otherwise write as they "
+                                                            "complete).")]
+ReorderWindowOpt = Annotated[int, typer.Option("--reorder-window", help="--ordered: problems started but not yet "
+                                                                        "written, at most.")]
 
 
 SANDBOX_MODES = ("auto", "bwrap", "limits")

@@ -15,8 +15,8 @@ from rich.markup import escape
 from ..errors import UsageError
 from ..evaluation import benchmark_names
 from ..log import console, logger
-from ._common import (EnginesOpt, RayAddressOpt, SkipInvalidOpt, backend_options, check_choice, check_numbers,
-                      renamed)
+from ._common import (EnginesOpt, OrderedOpt, RayAddressOpt, ReorderWindowOpt, SkipInvalidOpt, backend_options,
+                      check_choice, check_numbers, renamed)
 
 EXAMPLE = """Examples:
 
@@ -142,6 +142,8 @@ def register(app: typer.Typer) -> None:
         workers: Annotated[Optional[int], Opt(help="Sandbox workers (default: CPU count).")] = None,
         engines: EnginesOpt = 1,
         ray_address: RayAddressOpt = None,
+        ordered: OrderedOpt = False,
+        reorder_window: ReorderWindowOpt = 1024,
         backend_option: Annotated[Optional[list[str]], Opt("--backend-option", "-O", help="Backend option KEY=VALUE (repeatable), e.g. max_model_len=8192.")] = None,
         old_backend_opt: Annotated[Optional[list[str]], Opt("--backend-opt", hidden=True, help="Deprecated: use --backend-option.")] = None,
     ) -> None:
@@ -157,7 +159,8 @@ def register(app: typer.Typer) -> None:
             raise UsageError(f"--base-url is for --backend openai (got --backend {backend})")
         check_numbers(("--n", n, 1, False), ("--limit", limit, 1, False), ("--workers", workers, 0, False),
                       ("--max-tokens", max_tokens, 1, False), ("--temperature", temperature, 0, False),
-                      ("--top-p", top_p, 0, True), ("--task-timeout", task_timeout, 0, True))
+                      ("--top-p", top_p, 0, True), ("--task-timeout", task_timeout, 0, True),
+                      ("--reorder-window", reorder_window, 1, False))
         from ..evaluation import get_benchmark
         from ..evaluation.report import summary_table
         from ..evaluation.rundir import RunDir
@@ -177,7 +180,8 @@ def register(app: typer.Typer) -> None:
                                                                   ray_address=ray_address, extra=backend_option))
         with _meter(None, f"eval {bench.name}") as meter:
             summary = evaluate(bench, RunDir(output), gen, params, thinking, runinfo, workers=workers,
-                               progress=meter.advance, set_total=meter.set_total, benchmark_tasks=total)
+                               progress=meter.advance, set_total=meter.set_total, benchmark_tasks=total,
+                               ordered=ordered, reorder_window=reorder_window)
         console.print(summary_table(summary))
 
     @group.command("score", help="Rescore a run's samples (after a scorer fix), or score completions made elsewhere "

@@ -9,8 +9,8 @@ import typer
 
 from ..errors import UsageError
 from ..log import logger
-from ._common import (EnginesOpt, InputOpt, OutputOpt, RayAddressOpt, ResumeOpt, SkipInvalidOpt, Stage,
-                      backend_options, renamed)
+from ._common import (EnginesOpt, InputOpt, OrderedOpt, OutputOpt, RayAddressOpt, ReorderWindowOpt, ResumeOpt,
+                      SkipInvalidOpt, Stage, backend_options, renamed)
 
 HELP = """Sample candidate solutions and append them to each problem's `candidates`.
 
@@ -50,9 +50,8 @@ def register(app: typer.Typer) -> None:
         keep_raw: Annotated[bool, Opt("--keep-raw", help="Keep each raw completion in the candidate.")] = False,
         batch_size: Annotated[int, Opt("--batch-size", help="hf, mutate: problems per backend call (vllm, openai and "
                                                             "Ray engines stream instead).")] = 16,
-        ordered: Annotated[bool, Opt("--ordered", help="Write records in input order (a bounded reorder buffer).")] = False,
-        reorder_window: Annotated[int, Opt("--reorder-window", help="--ordered: records started but not yet "
-                                                                    "written, at most.")] = 1024,
+        ordered: OrderedOpt = False,
+        reorder_window: ReorderWindowOpt = 1024,
         base_url: Annotated[Optional[str], Opt("--base-url", help="openai: server URL, e.g. .../v1.")] = None,
         concurrency: Annotated[Optional[int], Opt(help="openai: requests in flight.")] = None,
         request_timeout: Annotated[Optional[float], Opt("--request-timeout", help="openai: seconds per request.")] = None,

@@ -9,7 +9,8 @@ from typing import Annotated, Any, Optional
 import typer
 
 from ..errors import UsageError
-from ._common import EnginesOpt, RayAddressOpt, backend_options, check_numbers, parse_key_values, renamed
+from ._common import (EnginesOpt, OrderedOpt, RayAddressOpt, ReorderWindowOpt, backend_options, check_numbers,
+                      parse_key_values, renamed)
 
 Opt = typer.Option
 Bench = Annotated[Optional[str], Opt("--benchmark", help="A `crl eval` benchmark name (lcb, humaneval+, ...).")]
@@ -89,9 +90,10 @@ def _emit(summary: dict[str, Any], plot: Optional[Path] = None, label: str = "")
         logger.info(f"plot written to {plot_budget({label: summary}, plot)}")
 
 
-def _check_common(limit, batch_size, workers, timeout) -> None:
+def _check_common(limit, batch_size, workers, timeout, reorder_window=None) -> None:
     check_numbers(("--limit", limit, 1, False), ("--batch-size", batch_size, 1, False),
-                  ("--workers", workers, 0, False), ("--test-timeout", timeout, 0, True))
+                  ("--workers", workers, 0, False), ("--test-timeout", timeout, 0, True),
+                  ("--reorder-window", reorder_window, 1, False))
 
 
 def _config(cls, **settings):
@@ -130,6 +132,7 @@ def register(app: typer.Typer) -> None:
         prefix_cache: Annotated[bool, Opt("--prefix-cache/--no-prefix-cache", help="vllm prefix caching.")] = True,
         temperature: Temp = 0.6, top_p: TopP = 0.95, top_k: TopK = 20, seed: Seed = 0, batch_size: Batch = 64,
         workers: Workers = None, timeout: Timeout = None, old_timeout: OldTimeout = None, plot: Plot = None,
+        ordered: OrderedOpt = False, reorder_window: ReorderWindowOpt = 1024,
     ) -> None:
         if not _need_output(ctx, output, "budget-force"):
             return
@@ -137,7 +140,7 @@ def register(app: typer.Typer) -> None:
         from ..progress import Meter
         from ..tts import BudgetConfig, budget_force as run
 
-        _check_common(limit, batch_size, workers, timeout)
+        _check_common(limit, batch_size, workers, timeout, reorder_window)
         cfg = _config(BudgetConfig, rounds=rounds, wait_token=wait_token, min_thinking_tokens=min_thinking_tokens,
                       max_thinking_tokens=max_thinking_tokens, answer_tokens=answer_tokens,
                       temperature=temperature, top_p=top_p, top_k=top_k, seed=seed)
@@ -147,7 +150,7 @@ def register(app: typer.Typer) -> None:
         source = _source(benchmark, input, data, limit, benchmark_option)
         with Meter("budget-force", unit="prob") as meter:
             summary = run(source, output, cfg, backend, model, opts, tokenizer, batch_size, workers, timeout,
-                          progress=meter.advance)
+                          progress=meter.advance, ordered=ordered, reorder_window=reorder_window)
         _emit(summary, plot, model or str(output))
 
     @bf.command("score", help="Rescore a budget-force RUN_DIR from its saved generations (no model).")
@@ -187,6 +190,7 @@ def register(app: typer.Typer) -> None:
         selector: Selector = "crl-votes",
         temperature: Temp = 0.6, top_p: TopP = 0.95, top_k: TopK = 20, seed: Seed = 0, batch_size: Batch = 16,
         workers: Workers = None, timeout: Timeout = None, old_timeout: OldTimeout = None,
+        ordered: OrderedOpt = False, reorder_window: ReorderWindowOpt = 1024,
     ) -> None:
         from ..tts import SELECTORS
         from ._common import check_choice
@@ -198,7 +202,7 @@ def register(app: typer.Typer) -> None:
         from ..progress import Meter
         from ..tts import CritiqueConfig, critique_select as run
 
-        _check_common(limit, batch_size, workers, timeout)
+        _check_common(limit, batch_size, workers, timeout, reorder_window)
         cfg = _config(CritiqueConfig, k=k, m=m, candidate_tokens=candidate_tokens, critique_tokens=critique_tokens,
                       reuse_candidates=reuse_candidates, temperature=temperature, top_p=top_p, top_k=top_k,
                       seed=seed)
@@ -208,7 +212,7 @@ def register(app: typer.Typer) -> None:
         with Meter("critique-select", unit="prob") as meter:
             summary = run(source, output, cfg, backend, model, opts, critic_backend, critic,
                           parse_key_values(critic_option, "--critic-option"), tokenizer, selector, batch_size, workers, timeout,
-                          progress=meter.advance)
+                          progress=meter.advance, ordered=ordered, reorder_window=reorder_window)
         _emit(summary)
 
     @cs.command("score", help="Rescore a critique-select RUN_DIR from its saved generations (no model).")

@@ -38,9 +38,12 @@ def run_info(key: str, bench: Benchmark, model: str | None, backend: str | None,
 @holds_run_dir("rd")
 def evaluate(bench: Benchmark, rd: RunDir, backend: Any, params: Any, thinking: bool, run: dict[str, Any],
              workers: int | None = None, batch_tasks: int = 16, progress: Progress | None = None,
-             set_total: Callable[[int], None] | None = None, benchmark_tasks: int | None = None) -> dict[str, Any]:
+             set_total: Callable[[int], None] | None = None, benchmark_tasks: int | None = None,
+             ordered: bool = False, reorder_window: int = 1024) -> dict[str, Any]:
     """Generate params.n samples per task (keeping those already in rd), score new ones, write the summary.
-    benchmark_tasks: the benchmark's size without --limit (default: the tasks run), for `counts.benchmark_tasks`."""
+    benchmark_tasks: the benchmark's size without --limit (default: the tasks run), for `counts.benchmark_tasks`.
+    ordered: a streaming backend appends new samples in task order, then sample index (a reorder buffer of at
+    most `reorder_window` tasks), as the batch path does; without it, as they complete."""
     watch = Stopwatch()
     with watch("load"):
         tasks = bench.tasks()
@@ -58,7 +61,7 @@ def evaluate(bench: Benchmark, rd: RunDir, backend: Any, params: Any, thinking: 
         threads = max(2, (workers or 2) * 2)
         if streams(backend, bench):  # no batch barrier: scoring overlaps generation (evaluation/streaming.py)
             stream_generate_and_score(bench, by_id, todo, have, backend, params, thinking, pool, threads,
-                                      out.write, watch, batch_tasks, progress)
+                                      out.write, watch, batch_tasks, progress, ordered, reorder_window)
             todo = []
         for start in range(0, len(todo), batch_tasks):
             batch = todo[start : start + batch_tasks]

@@ -3,7 +3,9 @@
 Every task's missing samples go into the backend's stream at once (it pulls them as its slots free up, so memory
 holds its window, not the benchmark); each task's samples are scored as soon as they are back, on one scoring
 thread, so generation never waits for scoring nor for a batch's slowest task. Scored samples are appended to
-samples.jsonl as they complete (any order); a rerun generates only the (task, sample) pairs still missing.
+samples.jsonl as they complete (any order), or with `ordered` in the order of `todo` (task order, then sample
+index: what the batch path writes) through a reorder buffer of at most `reorder_window` tasks; a rerun generates
+only the (task, sample) pairs still missing.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from .base import Benchmark, Task
 from .scoring import score_many
@@ -25,13 +27,20 @@ def streams(backend: Any, bench: Benchmark) -> bool:
 def stream_generate_and_score(bench: Benchmark, by_id: dict[str, Task], todo: list[tuple[Task, int]],
                               have: dict[str, int], backend: Any, params: Any, thinking: bool, pool: Any,
                               threads: int, write: Callable[[dict[str, Any]], None], watch: Any,
-                              chunk_tasks: int = 16, progress: Callable[[int], None] | None = None) -> None:
+                              chunk_tasks: int = 16, progress: Callable[[int], None] | None = None,
+                              ordered: bool = False, reorder_window: int = 1024) -> None:
     """Generate `todo` (task, samples missing) through the backend's stream, score in chunks of `chunk_tasks`
     finished tasks, `write` each scored sample. At most two chunks wait for scoring (bounded memory)."""
-    from ..generation.stream import GenRequest, stream
+    from ..generation.stream import HOLD, GenRequest, Reorder, stream
 
-    requests = (GenRequest(key=task.task_id, params=replace(params, n=missing), messages=task.messages,
-                           enable_thinking=thinking) for task, missing in todo)
+    order: Reorder[list[dict[str, Any]]] = Reorder(ordered, reorder_window)
+
+    def requests() -> Iterator[GenRequest | None]:
+        for i, (task, missing) in enumerate(todo):
+            while not order.room(i):  # ordered: the oldest unwritten task is still in flight
+                yield HOLD
+            yield GenRequest(key=i, params=replace(params, n=missing), messages=task.messages,
+                             enable_thinking=thinking)
 
     def done(s: dict[str, Any]) -> None:
         write(s)
@@ -51,14 +60,18 @@ def stream_generate_and_score(bench: Benchmark, by_id: dict[str, Task], todo: li
                 waiting.popleft().result()  # raises what scoring raised
 
         with watch("generation"):
-            for req, comps in stream(backend, requests):
-                tid = req.key
-                for j, comp in enumerate(comps):
-                    chunk.append({"task_id": tid, "sample": have[tid] + j, "prompt": by_id[tid].messages,
-                                  "completion": comp.text, "tokens": comp.tokens, "finish_reason": comp.finish_reason})
-                tasks_in_chunk += 1
-                if tasks_in_chunk >= chunk_tasks:
-                    flush()
+            for req, comps in stream(backend, requests()):
+                tid = todo[req.key][0].task_id
+                got = [{"task_id": tid, "sample": have[tid] + j, "prompt": by_id[tid].messages,
+                        "completion": comp.text, "tokens": comp.tokens, "finish_reason": comp.finish_reason}
+                       for j, comp in enumerate(comps)]
+                # score_many writes a chunk in its own order and chunks are scored one after another, so tasks
+                # released in order here reach samples.jsonl in order
+                for samples in order.done(req.key, got):
+                    chunk.extend(samples)
+                    tasks_in_chunk += 1
+                    if tasks_in_chunk >= chunk_tasks:
+                        flush()
         flush()
         with watch("scoring"):
             while waiting:

@@ -15,7 +15,7 @@ from typing import Any
 from ..extract import extract_code
 from ..records import candidates_of
 from .base import Backend, Completion, SamplingParams
-from .stream import HOLD, GenRequest, stream
+from .stream import HOLD, GenRequest, Reorder, stream
 from .mutate import references
 from ..prompts import render
 
@@ -149,16 +149,14 @@ def generate_candidates(
                 on_batch(len(batch), tokens, kept)
         return
     started: dict[int, dict[str, Any]] = {}  # records being generated, by input position
-    done: dict[int, dict[str, Any]] = {}  # ordered: finished records waiting for their turn
-    state = {"next_out": 0}
-    window = max(1, settings.reorder_window)
+    order: Reorder[dict[str, Any]] = Reorder(settings.ordered, settings.reorder_window)
 
     def feed() -> Iterator[GenRequest | None]:
         source = iter(records)
         for key in itertools.count():
-            # ordered: hold (before reading the next record) while the reorder buffer is full; the oldest record
-            # is then still running, so something is in flight and the hold ends with its result
-            while settings.ordered and key - state["next_out"] >= window:
+            # ordered: hold before reading the next record while the reorder buffer is full, so the window also
+            # bounds what is in memory
+            while not order.room(key):
                 yield HOLD
             rec = next(source, None)
             if rec is None:
@@ -171,10 +169,4 @@ def generate_candidates(
         tokens, kept = _attach(rec, comps, backend, settings, stats)
         if on_batch is not None:
             on_batch(1, tokens, kept)
-        if not settings.ordered:
-            yield rec
-            continue
-        done[req.key] = rec
-        while state["next_out"] in done:
-            yield done.pop(state["next_out"])
-            state["next_out"] += 1
+        yield from order.done(req.key, rec)

@@ -13,6 +13,9 @@ The iterator is read lazily, so memory holds only the window the backend keeps i
 whose reorder buffer is full, budget forcing waiting for a round to finish) holds instead of ending. A producer
 may only hold while at least one of its requests is in flight, or the stream would wait forever.
 
+Results come back in completion order; `Reorder` puts them back in start order for the commands' `--ordered`
+(gen-candidates, eval, both tts methods), with a bounded buffer.
+
 Backends with a `stream(requests)` method (vllm, openai, Ray engines) keep their engine full; any other backend
 (hf, mutate, a user's) goes through `batched`, which cuts the requests into calls of `batch` requests as before.
 """
@@ -21,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from .base import Completion, SamplingParams
 
@@ -146,3 +149,32 @@ class Window:
     @property
     def finished(self) -> bool:
         return self.exhausted and self.in_flight == 0
+
+
+T = TypeVar("T")
+
+
+class Reorder(Generic[T]):
+    """A bounded reorder buffer: units (a problem, a task) are numbered 0, 1, ... as they start and `done(key, item)`
+    returns the items now due, in start order (at once, unordered). A producer starts unit `key` only while
+    `room(key)`: past `window` units started and not yet released it holds, so memory stays bounded; the oldest
+    unit is then unfinished, i.e. still in flight, so the hold ends (the stream's rule for HOLD)."""
+
+    def __init__(self, ordered: bool, window: int = 1024):
+        self.ordered = ordered
+        self.window = max(1, window)
+        self.next_out = 0  # the oldest unit not yet released
+        self.waiting: dict[int, T] = {}
+
+    def room(self, key: int) -> bool:
+        return not self.ordered or key - self.next_out < self.window
+
+    def done(self, key: int, item: T) -> list[T]:
+        if not self.ordered:
+            return [item]
+        self.waiting[key] = item
+        out: list[T] = []
+        while self.next_out in self.waiting:
+            out.append(self.waiting.pop(self.next_out))
+            self.next_out += 1
+        return out

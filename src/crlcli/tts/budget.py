@@ -155,16 +155,23 @@ def run_forcing(
     on_generation: Callable[[dict[str, Any]], None],
     on_done: Callable[[str, dict], None] | None = None,
     batch_size: int = 64,
+    ordered: bool = False,
 ) -> dict[str, dict]:
     """Drive every problem's coroutine to the end, `batch_size` problems at a time.
 
     `saved[(id, step)]` replays an earlier run's generation (resume); new ones go to `on_generation` as soon
-    as they exist. `generate(requests)` returns one completion per request, in order.
+    as they exist (step by step across a batch), or with `ordered` problem by problem as `stream_forcing`
+    writes them. `generate(requests)` returns one completion per request, in order.
     """
     from types import SimpleNamespace
 
+    from ..generation.stream import Reorder
+
     traces: dict[str, dict] = {}
     ids = list(prompts)
+    order: Reorder[list[dict[str, Any]]] = Reorder(ordered, len(ids) or 1)  # a batch at most is held
+    held: dict[str, list[dict[str, Any]]] = {}
+    position = {pid: i for i, pid in enumerate(ids)}
     for start in range(0, len(ids), batch_size):
         active: dict[str, tuple[Generator, Request, int]] = {}
         for pid in ids[start : start + batch_size]:
@@ -179,7 +186,10 @@ def run_forcing(
                 rec = {"id": pid, "step": step, "round": req.round, "kind": req.kind,
                        "prompt_tail": req.prompt[-80:], "text": c.text, "tokens": c.tokens,
                        "finish_reason": c.finish_reason}
-                on_generation(rec)
+                if ordered:
+                    held.setdefault(pid, []).append(rec)
+                else:
+                    on_generation(rec)
                 got[pid] = rec
             for pid in list(active):
                 gen, req, step = active[pid]
@@ -197,6 +207,9 @@ def run_forcing(
                 except StopIteration as stop:
                     traces[pid] = stop.value
                     del active[pid]
+                    for recs in order.done(position[pid], held.pop(pid, [])):
+                        for r in recs:
+                            on_generation(r)
                     if on_done is not None:
                         on_done(pid, stop.value)
     return traces
@@ -224,18 +237,31 @@ def stream_forcing(
     on_generation: Callable[[dict[str, Any]], None],
     on_done: Callable[[str, dict], None] | None = None,
     window: int = 64,
+    ordered: bool = False,
+    reorder_window: int = 1024,
 ) -> dict[str, dict]:
     """`run_forcing` on a streaming backend: at most `window` problems under way, each one's next request sent
-    the moment its previous one is back (generation/stream.py). Same records, same resume."""
+    the moment its previous one is back (generation/stream.py). Same records, same resume. Records go to
+    `on_generation` as they complete, or with `ordered` problem by problem in input order (each one's steps in
+    order) once a problem is finished, through a reorder buffer of at most `reorder_window` problems."""
     from collections import deque
 
     from ..generation import SamplingParams
-    from ..generation.stream import HOLD, GenRequest, stream
+    from ..generation.stream import HOLD, GenRequest, Reorder, stream
 
     traces: dict[str, dict] = {}
     ready: deque[tuple[str, Generator, Request, int]] = deque()
     ids = iter(prompts)
-    state = {"active": 0, "in_flight": 0}
+    state = {"active": 0, "in_flight": 0, "started": 0}
+    order: Reorder[list[dict[str, Any]]] = Reorder(ordered, reorder_window)
+    position: dict[str, int] = {}  # ordered: each started problem's input position
+    held: dict[str, list[dict[str, Any]]] = {}  # ordered: an unfinished problem's new records
+
+    def emit(pid: str, rec: dict[str, Any]) -> None:
+        if ordered:
+            held.setdefault(pid, []).append(rec)
+        else:
+            on_generation(rec)
 
     def step_to(pid: str, gen: Generator, req: Request, step: int, rec: dict[str, Any] | None) -> None:
         """Feed the coroutine `rec` (else the saved step), replay what is saved, queue the first new request."""
@@ -249,6 +275,9 @@ def stream_forcing(
             except StopIteration as stop:
                 traces[pid] = stop.value
                 state["active"] -= 1
+                for recs in order.done(position.pop(pid, 0), held.pop(pid, [])):
+                    for r in recs:
+                        on_generation(r)
                 if on_done is not None:
                     on_done(pid, stop.value)
                 return
@@ -263,8 +292,12 @@ def stream_forcing(
                                         max_tokens=req.max_tokens, seed=cfg.seed,
                                         stop=list(req.stop) if req.stop else None)
                 yield GenRequest(key=(pid, gen, req, step), params=params, prompt=req.prompt)
-            elif state["active"] < window and (pid := next(ids, None)) is not None:
+            elif (state["active"] < window and order.room(state["started"])
+                  and (pid := next(ids, None)) is not None):
+                # ordered: a full reorder buffer holds new problems; its oldest problem is unfinished, in flight
                 gen = force(prompts[pid], cfg, count)
+                position[pid] = state["started"]
+                state["started"] += 1
                 state["active"] += 1
                 step_to(pid, gen, next(gen), 0, None)
             elif state["in_flight"]:
@@ -278,7 +311,7 @@ def stream_forcing(
         c = comps[0]
         rec = {"id": pid, "step": step, "round": req.round, "kind": req.kind, "prompt_tail": req.prompt[-80:],
                "text": c.text, "tokens": c.tokens, "finish_reason": c.finish_reason}
-        on_generation(rec)
+        emit(pid, rec)
         step_to(pid, gen, req, step, rec)
     return traces
 

@@ -49,10 +49,14 @@ def budget_force(
     timeout: float | None = None,
     progress: Callable[[int], None] | None = None,
     engine: Any = None,
+    ordered: bool = False,
+    reorder_window: int = 1024,
 ) -> dict[str, Any]:
     """Generate (or resume) every problem's forced rounds into RUN_DIR, then score them. Returns the summary.
 
     `engine`: an already built backend to use instead of building `backend_name` (tests, benches, notebooks).
+    `ordered`: generations.jsonl problem by problem in input order, each one's steps in order (a streaming
+    backend holds at most `reorder_window` problems' records); else as they complete.
     """
     from .common import chat_prompt, counter, make_backend, pick_tokenizer
 
@@ -74,10 +78,11 @@ def budget_force(
         if callable(getattr(backend, "stream", None)):  # each problem's next step as soon as its last is back
             # one request per problem at a time: as many problems under way as the engine keeps sequences
             window = max(batch_size, int(getattr(backend, "window", 0) or 0))
-            stream_forcing(prompts, cfg, backend, counter(tok), saved, writer.write, on_done, window=window)
+            stream_forcing(prompts, cfg, backend, counter(tok), saved, writer.write, on_done, window=window,
+                           ordered=ordered, reorder_window=reorder_window)
         else:
             run_forcing(prompts, cfg, _generator(backend, cfg), counter(tok), saved, writer.write,
-                        on_done=on_done, batch_size=batch_size)
+                        on_done=on_done, batch_size=batch_size, ordered=ordered)
     return score_run(run.path, workers=workers, timeout=timeout, source=source, problems=problems, tok=tok)
 
 

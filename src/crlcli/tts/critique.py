@@ -94,17 +94,21 @@ def generate(
     critic: Callable[[], Any],
     batch_size: int = 16,
     progress: Callable[[int], None] | None = None,
+    ordered: bool = False,
 ) -> None:
-    """Fill generations.jsonl with every missing candidate set and critique set (the models load on first use)."""
+    """Fill generations.jsonl with every missing candidate set and critique set (the models load on first use).
+    Each batch writes its candidates, then its critiques; with `ordered`, problem by problem as the streaming
+    path writes them (a batch's records are held until its end)."""
     from ..prompts import load_template
 
     template = load_template(cfg.critique_template, needs=("question", "solution"))
     saved = run.load_generations()
     cands = {g["id"]: g["outputs"] for g in saved if g["kind"] == "candidates"}
     crits = {(g["id"], g["candidate"]) for g in saved if g["kind"] == "critiques"}
-    with run.generation_writer() as writer:
+    with run.generation_writer() as out:
         for start in range(0, len(problems), batch_size):
             batch = problems[start : start + batch_size]
+            writer = _Held(out, [p.id for p in batch]) if ordered else out
             need = [p for p in batch if p.id not in cands]
             if need and cfg.reuse_candidates:
                 for p in need:
@@ -128,8 +132,25 @@ def generate(
                 for (p, j, _), comps in zip(chunk, outs):
                     writer.write({"id": p.id, "kind": "critiques", "candidate": j, "outputs": _outputs(comps)})
                     crits.add((p.id, j))
+            if ordered:
+                writer.flush()  # type: ignore[union-attr]
             if progress:
                 progress(len(batch))
+
+
+class _Held:
+    """A batch's records, written at its end problem by problem: candidates, then critiques by candidate."""
+
+    def __init__(self, out: Any, ids: list[str]):
+        self.out, self.rank, self.recs = out, {pid: i for i, pid in enumerate(ids)}, []
+
+    def write(self, rec: dict[str, Any]) -> None:
+        self.recs.append(rec)
+
+    def flush(self) -> None:
+        for rec in sorted(self.recs, key=lambda g: (self.rank[g["id"]], g.get("candidate", -1))):
+            self.out.write(rec)
+        self.recs = []
 
 
 def critique_thinking_tokens(text: str, count: Callable[[str], int]) -> int:
@@ -245,9 +266,12 @@ def critique_select(
     progress: Callable[[int], None] | None = None,
     engine: Any = None,
     critic_engine: Any = None,
+    ordered: bool = False,
+    reorder_window: int = 1024,
 ) -> dict[str, Any]:
     """Generate (or resume) candidates and critiques into RUN_DIR, then score. `engine`/`critic_engine`: already
-    built backends to use instead of building them by name."""
+    built backends to use instead of building them by name. `ordered`: generations.jsonl problem by problem in
+    input order (critique_stream.py), a streaming backend holding at most `reorder_window` problems' records."""
     from .common import make_backend, pick_tokenizer
 
     if headline not in SELECTORS:
@@ -281,7 +305,8 @@ def critique_select(
         return cache["crit"]
 
     # streaming backends: no batch waits for its slowest sample (critique_stream.py); else batches
-    if not stream_generate(problems, cfg, run, gen, crit, window=batch_size, progress=progress):
-        generate(problems, cfg, run, gen, crit, batch_size=batch_size, progress=progress)
+    if not stream_generate(problems, cfg, run, gen, crit, window=batch_size, progress=progress, ordered=ordered,
+                           reorder_window=reorder_window):
+        generate(problems, cfg, run, gen, crit, batch_size=batch_size, progress=progress, ordered=ordered)
     tok = pick_tokenizer(cache["crit"], tokenizer) if "crit" in cache else None
     return score_run(run.path, workers, timeout, headline, source=source, problems=problems, tokenizer=tok)
