@@ -138,3 +138,19 @@ def test_critique_select_ordered_writes_problem_by_problem_and_resumes(server, t
             assert got == in_order
         else:
             assert got[keep:] == [x for x in in_order if x not in got[:keep]]
+
+
+def test_critique_select_ordered_with_a_separate_critic(server, tmp_path):  # noqa: F811
+    # two backends: every candidate set streams first, then the critic; --ordered puts each phase in input order
+    gen_server = server("--work", "0.01", "--slow-word", "slowpoke", "--delay", "0.4")
+    crit_server = server("--work", "0.01", "--slow-word", "slowpoke", "--delay", "0.4")
+    gen = get_backend("openai", base_url=gen_server.url, concurrency=4)
+    crit = get_backend("openai", base_url=crit_server.url, concurrency=4)
+    problems = write_jsonl(tmp_path / "p.jsonl", [call_problem("p0", fn="slowpoke")]
+                           + [call_problem(f"p{i}", fn=f"add_{i}") for i in range(1, 4)])
+    cfg = CritiqueConfig(k=2, m=2, candidate_tokens=64, critique_tokens=64, seed=2)
+    critique_select(Source(input=problems), tmp_path / "run", cfg, "openai", gen.model, {}, critic="critic",
+                    tokenizer=_tokenizer(), engine=gen, critic_engine=crit, ordered=True, reorder_window=2)
+    got = [(g["id"], g.get("candidate", g["kind"])) for g in read_jsonl(tmp_path / "run" / "generations.jsonl")]
+    assert got == ([(f"p{i}", "candidates") for i in range(4)] + [(f"p{i}", j) for i in range(4) for j in (0, 1)])
+    assert len(crit_server.requests()) == 4 * 2 * 2  # the critic made every critique, the generator none
