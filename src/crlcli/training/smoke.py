@@ -141,9 +141,10 @@ def marker_rows(out: Path | None, n: int, seed: int = 0, prefix: str = "marker")
     return rows
 
 
-def verdict_probabilities(model_dir: Path | str, rows: list[dict]) -> list[float]:
-    """P(the model's verdict is T) for each row, read with transformers from an HF checkpoint: the probability
-    of the token where `\\conclusion{T}` and `\\conclusion{F}` part, after the chat prompt and their common start."""
+def verdict_probabilities(model_dir: Path | str, rows: list[dict]) -> list[tuple[float, float]]:
+    """(P(T), P(F)) for each row, read with transformers from an HF checkpoint: the probabilities of the two
+    tokens where `\\conclusion{T}` and `\\conclusion{F}` part, after the chat prompt and their common start. They
+    need not sum to 1: training can leave some mass on the rest of the vocabulary, which sampling with top-k cuts."""
     torch = require_module("torch", "hf", "reading verdict probabilities")
     transformers = require_module("transformers", "hf", "reading verdict probabilities")
     tok = transformers.AutoTokenizer.from_pretrained(str(model_dir))
@@ -155,6 +156,6 @@ def verdict_probabilities(model_dir: Path | str, rows: list[dict]) -> list[float
         for row in rows:
             text = tok.apply_chat_template(row["prompt"], add_generation_prompt=True, tokenize=False)
             ids = tok.encode(text, add_special_tokens=False) + t_ids[:k]
-            logits = model(torch.tensor([ids])).logits[0, -1].float()
-            out.append(torch.softmax(logits, dim=-1)[t_ids[k]].item())
+            probs = torch.softmax(model(torch.tensor([ids])).logits[0, -1].float(), dim=-1)
+            out.append((probs[t_ids[k]].item(), probs[f_ids[k]].item()))
     return out
