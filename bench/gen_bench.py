@@ -87,19 +87,6 @@ def run_crl(backend, records, settings) -> tuple[int, float, list[int]]:
     return stats.tokens, time.perf_counter() - t0, order
 
 
-class BatchOnly:
-    """The backend without its stream: generate_candidates falls back to batches with a barrier (crl before)."""
-
-    def __init__(self, backend):
-        self._b = backend
-        self.name, self.model, self.tokenizer = backend.name, backend.model, backend.tokenizer
-
-    def chat(self, *a, **k):
-        return self._b.chat(*a, **k)
-
-    def complete(self, *a, **k):
-        return self._b.complete(*a, **k)
-
 
 def line(label: str, tokens: int, wall: float, occ: tuple[float, float, int]) -> str:
     return (f"{label:<24} {tokens:>8} tokens {wall:>7.1f} s {tokens / wall:>8.1f} tokens/s   mean running "
@@ -172,6 +159,7 @@ def main() -> None:
     from crlcli.generation import SamplingParams, get_backend
     from crlcli.generation.candidates import GenSettings
     from crlcli.generation.tiny import build_tiny_model
+    from crlcli.generation.stream import BatchOnly
     from crlcli.prompts import load_template
 
     modes = [tuple(float(x) for x in m.split(":")) for m in args.modes.split(",")]

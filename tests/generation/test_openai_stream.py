@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 
 from crlcli.generation import SamplingParams, get_backend
-from crlcli.generation.stream import GenRequest, stream
+from crlcli.generation.stream import BatchOnly, GenRequest, stream
 
 from .test_openai_backend import server  # noqa: F401 - the fixture
 
@@ -68,19 +68,6 @@ def test_eval_streams_writes_each_sample_once_and_resumes(server, tmp_path):  # 
     assert len(s.requests()) == posts  # nothing missing, nothing generated again
     assert len((tmp_path / "run" / "samples.jsonl").read_text().splitlines()) == 18
 
-
-class BatchOnly:
-    """The openai backend without its stream: `stream()` falls back to batch calls (what hf and mutate get)."""
-
-    def __init__(self, backend):
-        self._b = backend
-        self.name, self.model, self.tokenizer = backend.name, backend.model, backend.tokenizer
-
-    def chat(self, *a, **k):
-        return self._b.chat(*a, **k)
-
-    def complete(self, *a, **k):
-        return self._b.complete(*a, **k)
 
 
 def test_batch_fallback_groups_mixed_settings_and_stops_at_a_hold(server):  # noqa: F811

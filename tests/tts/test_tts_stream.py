@@ -8,24 +8,12 @@ from __future__ import annotations
 import json
 
 from crlcli.generation import get_backend
+from crlcli.generation.stream import BatchOnly
 from crlcli.tts import BudgetConfig, CritiqueConfig, Source, budget_force, critique_select
 
 from ..generation.test_openai_backend import server  # noqa: F401 - the fixture
 from .helpers import call_problem, read_jsonl, write_jsonl
 
-
-class BatchOnly:
-    """The same backend without `stream`: tts falls back to its batch calls."""
-
-    def __init__(self, backend):
-        self._b = backend
-        self.name, self.model, self.tokenizer = backend.name, backend.model, backend.tokenizer
-
-    def chat(self, *a, **k):
-        return self._b.chat(*a, **k)
-
-    def complete(self, *a, **k):
-        return self._b.complete(*a, **k)
 
 
 def _tokenizer() -> str:

@@ -58,6 +58,22 @@ def stream(backend: Any, requests: Iterable[GenRequest | None], batch: int = 16)
     return batched(backend, iter(requests), batch)
 
 
+class BatchOnly:
+    """A backend without its `stream`: `stream()` falls back to batches, each waiting for its slowest sample (what
+    hf and mutate get, and what every backend got before streaming). For measuring the difference (bench/gen_bench.py)
+    and for checking that both paths write the same records."""
+
+    def __init__(self, backend: Any):
+        self._b = backend
+        self.name, self.model, self.tokenizer = backend.name, backend.model, backend.tokenizer
+
+    def chat(self, *a: Any, **k: Any) -> Any:
+        return self._b.chat(*a, **k)
+
+    def complete(self, *a: Any, **k: Any) -> Any:
+        return self._b.complete(*a, **k)
+
+
 def prompts_of(backend: Any, reqs: list[GenRequest]) -> list[str]:
     """Raw prompt strings of requests, chat-templated with the backend's tokenizer where they are chats."""
     from .base import apply_chat_template
