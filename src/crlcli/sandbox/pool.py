@@ -358,8 +358,9 @@ class SandboxPool:
                     # Whatever raised, the sandbox may hold this job's unread frames: it is never used again.
                     logger.warning(f"judge worker {slot}: {exc!r:.200}; its sandbox is replaced")
                     self.replaced += 1
-                    for broken in {id(b): b for b in (box, self._boxes[slot]) if b is not None}.values():
-                        broken.stop()
+                    for broken in (box, self._boxes[slot]):  # stop() twice on one sandbox is harmless
+                        if broken is not None:
+                            broken.stop()
                     box = self._boxes[slot] = None
                     if not job.future.done():  # the cases decided so far stand; the rest are S
                         job.future.set_result(result_dict(letters.text(), 0, job.prep.trust))
