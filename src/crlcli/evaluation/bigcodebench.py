@@ -247,7 +247,6 @@ class BigCodeBench(Benchmark):
         self.all_modules = set().union(*(self.trusted_modules(r) for r in self.rows))
         self.all_modules = {m for m in self.all_modules if m.isidentifier() and not m.startswith("_")}
         self.all_modules |= set(IMPLIED.values())
-        self.known_libs = self.all_modules - set(sys.stdlib_module_names)
 
     def _load(self) -> list[dict]:
         path = find_data(self.data, ("BigCodeBench.jsonl.gz", "BigCodeBench.jsonl", "*.jsonl.gz", "*.jsonl"),
@@ -331,7 +330,10 @@ class BigCodeBench(Benchmark):
         """A SandboxPool of our own: the task interpreter, the official time limit, a generous memory cap."""
         from ..sandbox import SandboxPool, Limits
 
-        limits = Limits(timeout=self.timeout, memory_mb=self.memory_mb, max_output=16 << 20, **_extra_limits(Limits))
+        # Tasks write data files and some start process pools: a larger scratch tmpfs and process cap than the
+        # sandbox's defaults for one-function problems.
+        limits = Limits(timeout=self.timeout, memory_mb=self.memory_mb, max_output=16 << 20, tmpfs_mb=1024,
+                        max_procs=256)
         return SandboxPool(workers=workers, limits=limits, mode=self.mode, require_isolation=self.require_isolation,
                          python=self.python)
 
@@ -411,14 +413,6 @@ def env_error(code: str | None, reason: str, metrics: tuple[str, ...] = ("pass",
 
 def is_env_error(score: Score) -> bool:
     return "env_error" in score.verdicts
-
-
-def _extra_limits(limits_cls) -> dict:
-    """Tasks write data files and some start process pools: a larger scratch tmpfs and process cap than the
-    sandbox's defaults for one-function problems, where this Limits version has those fields."""
-    fields = getattr(limits_cls, "__dataclass_fields__", {})
-    wanted = {"tmpfs_mb": 1024, "max_procs": 256}
-    return {k: v for k, v in wanted.items() if k in fields}
 
 
 def _explain(verdicts: str) -> str:
