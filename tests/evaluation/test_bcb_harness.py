@@ -5,7 +5,6 @@ candidate's code (issue 26)."""
 from __future__ import annotations
 
 import ast
-import hashlib
 import json
 
 from crlcli.evaluation import bcb_harness
@@ -44,9 +43,3 @@ def test_program_for_sends_the_harness_text(tmp_path):
                        % (code, TEST_MODULE, list(names), list(bound), PROTECT))
     assert bench.tests_for(bench.rows[0])["program"] == DONE
 
-
-def test_same_text_as_the_string_it_replaced():
-    # While moving the harness out of a string literal: the old HARNESS (bigcodebench.py at 823460a), byte for byte.
-    assert len(HARNESS) == 15011
-    assert hashlib.sha256(HARNESS.encode("utf-8")).hexdigest() == (
-        "0e46ced2e893f307d79f8fde2db27944b4d6f26d9abf405440df5a5b2b2f9753")
