@@ -11,7 +11,7 @@ import orjson
 import pytest
 
 from crlcli.asserts import (ConvertStats, convert, decode_input, decode_value, encode_value, expected_value,
-                            is_in_process, python_equal)
+                            python_equal)
 
 HE = '''
 
@@ -56,7 +56,6 @@ def test_humaneval_check_function_converts():
     assert st.to_dict() == {"records": 1, "records_converted": 1, "records_in_process": 0, "cases_converted": 5,
                             "asserts_in_process": 0, "reasons": {}, "blocking": {}}
     assert tests["type"] == "assert" and tests["program"] == HE  # the input is not changed
-    assert not is_in_process(tests)
 
 
 def test_mbpp_asserts_find_the_function_and_tag_tuples():
@@ -157,7 +156,6 @@ def test_not_exact_stays_in_process(program, reason):
     new, st = convert(tests)
     assert new is tests and new["type"] == "assert"
     assert reason in st.reasons and st.records_in_process == 1 and st.records_converted == 0
-    assert is_in_process(tests)
 
 
 def test_stats_add_up():
@@ -167,7 +165,6 @@ def test_stats_add_up():
     assert (total.records, total.records_converted, total.records_in_process) == (3, 1, 2)
     assert total.cases_converted == 2 and total.asserts_in_process == 3
     assert total.reasons == {"truthiness": 1, "not ==": 1} and total.blocking == {"truthiness": 2, "not ==": 1}
-    assert not is_in_process({"type": "call", "fn_name": "f", "cases": []})
 
 
 def test_python_equal_follows_python():

@@ -15,9 +15,9 @@ import pytest
 
 from crlcli.decontam import Decontaminator, open_index, parse_specs
 from crlcli.decontam.benchmarks import files_of, load_docs
-from crlcli.decontam.index import FORMAT, build, probe_len, prose_hashes
-from crlcli.decontam.normalize import (KEEP, TUPLE_HASH, code_tokens, gram_hashes, is_python, longest_run, probe_keys,
-                                       scan_tokens, token_hashes, words)
+from crlcli.decontam.index import FORMAT, _prose_grams, build, probe_len
+from crlcli.decontam.normalize import (_C_TOKENS, _PY_TOKENS, KEEP, TUPLE_HASH, _normal, code_tokens, gram_hashes,
+                                       is_python, longest_run, probe_keys, token_hashes, words)
 from crlcli.errors import CrlError, UsageError
 
 SHIPPED = "humaneval+,mbpp+,bigcodebench,aider-polyglot"
@@ -75,6 +75,12 @@ def test_gram_hashes_roll_like_direct_hashes_and_are_stable_across_processes():
     assert other.strip() == str(gram_hashes(words("one two three"), 2))  # the on-disk cache relies on it
 
 
+def scan_tokens(code: str, python: bool) -> list[str]:
+    """What code_tokens gives, by its definition: one regex scan of the whole code."""
+    raws = (_PY_TOKENS if python else _C_TOKENS).findall(code)
+    return [t for t in (_normal(raw, python) for raw in raws) if t]
+
+
 def test_fast_tokenizers_agree_with_the_regex_scan():
     """words() splits ASCII text with translate, code_tokens() splits the code outside strings and comments at
     whitespace: random text full of quotes, comments, prefixes and odd whitespace gives the regex's tokens."""
@@ -103,7 +109,7 @@ def test_probe_keys_are_tuple_hashes_of_the_sampled_kgrams_and_stable_across_pro
 
 def test_mostly_numeric_ngrams_are_not_indexed():
     toks = words("one two three four five six seven eight 1 2 3 4 5 6 7 8 9 10 11 12 13")
-    kept = prose_hashes(toks, 13)
+    kept = [h for _, h in _prose_grams(toks, 13)]
     all_ = gram_hashes(toks, 13)
     assert 0 < len(kept) < len(all_)
     assert gram_hashes(words("0 0 0 1 0 0 0 0 0 0 0 0 0"), 13)[0] not in kept

@@ -327,13 +327,6 @@ class ConvertStats:
                 "blocking": dict(self.blocking.most_common())}
 
 
-def is_in_process(tests: Any) -> bool:
-    """True when `tests` would still run in the candidate's process after `convert()`."""
-    if not isinstance(tests, dict) or tests.get("type") != "assert":
-        return False
-    return convert(tests)[0].get("type") == "assert"
-
-
 def convert(tests: dict) -> tuple[dict, ConvertStats]:
     """`tests` of type assert -> an equivalent `call` test set when every statement converts exactly (the original
     program kept as `assert_program`, or the cases as `assert_cases`); otherwise `tests` unchanged."""

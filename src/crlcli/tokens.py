@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import functools
 import importlib.util
-import unicodedata
 from pathlib import Path
 
 import orjson
@@ -349,8 +348,3 @@ class CaseTokenLimit:
         if self._ascii_shortcut and len(text) <= self.limit and text.isascii():
             return False
         return self.counter.over(text, self.limit)
-
-
-def nfc_bytes(text: str) -> int:
-    """UTF-8 length after NFC (what the Qwen3 tokenizer sees); used by tests and docs examples."""
-    return len(unicodedata.normalize("NFC", text).encode())

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from crlcli.evaluation import get_benchmark
-from crlcli.evaluation.bbeh import extract_answer, fuzzy_match, is_correct, normalize_prediction
+from crlcli.evaluation.bbeh import extract_answer, fuzzy_match, normalize_prediction, normalize_reference
+
+
+def is_correct(response: str, reference: str) -> bool:
+    """The official evaluate_correctness, from the parts BBEH.score uses: normalise both sides, then fuzzy-match."""
+    return fuzzy_match(normalize_prediction(response), normalize_reference(reference))
+
 
 CASES = [
     # (model response, target, expected verdict, what the row checks)

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from crlcli.sandbox import detect_isolation, host
-from crlcli.sandbox.isolation import make_cgroup, make_cpu_cgroup, remove_cgroup
 
 root_only = pytest.mark.skipif(os.geteuid() != 0, reason="cgroups and uid switches need root")
 needs_bwrap = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap not installed")
@@ -95,11 +94,9 @@ def test_memory_group_reports_oom():
         p = subprocess.run(["python3", "-c", code], preexec_fn=g.join, capture_output=True, timeout=60)
         assert p.returncode == -9
         assert g.oom_killed() and g.oom_kills() == 1
-        g.set_memory_mb(512)  # raised on a live group (memsw first on v1), then lowered again
-        g.set_memory_mb(32)
         mem = g.dirs["memory"]
         limit = mem / ("memory.limit_in_bytes" if (mem / "memory.limit_in_bytes").exists() else "memory.max")
-        assert int(limit.read_text()) == 32 << 20
+        assert int(limit.read_text()) == 64 << 20
     finally:
         g.remove()
 
@@ -127,17 +124,8 @@ def test_worker_cgroups_for_the_pool():
 
 
 @root_only
-def test_legacy_helpers_and_stale_groups():
+def test_stale_groups_are_removed():
     base = _base("pids")
-    g = make_cgroup(base, "legacy", 8)
-    assert g.name == f"{os.getpid()}-legacy" and (g / "pids.max").read_text().strip() == "8"
-    remove_cgroup(g)
-    assert not g.exists()
-    cpu = host.cgroup_base("cpu")
-    if cpu is not None:
-        c = make_cpu_cgroup(cpu, "legacy-cpu")
-        remove_cgroup(c)
-        assert not c.exists()
     dead = subprocess.Popen(["true"])
     dead.wait()
     stale = base / f"{dead.pid}-left-by-a-killed-judge"

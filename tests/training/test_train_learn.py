@@ -110,8 +110,31 @@ def test_every_answer_is_a_well_formed_verdict(learn):
         assert step["truncated"] == 0 and step["response_tokens_max"] <= 7, step  # 6 verdict tokens + <|im_end|>
 
 
+def verdict_probabilities(model_dir, rows: list[dict]) -> list[tuple[float, float]]:
+    """(P(T), P(F)) for each row, read with transformers from an HF checkpoint: the probabilities of the two
+    tokens where `\\conclusion{T}` and `\\conclusion{F}` part, after the chat prompt and their common start. They
+    need not sum to 1: training can leave some mass on the rest of the vocabulary, which sampling with top-k cuts."""
+    import torch
+    import transformers
+
+    from crlcli.training.smoke import VERDICTS
+
+    tok = transformers.AutoTokenizer.from_pretrained(str(model_dir))
+    model = transformers.AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch.float32).eval()
+    t_ids, f_ids = (tok.encode(v, add_special_tokens=False) for v in VERDICTS)
+    k = next(i for i, (a, b) in enumerate(zip(t_ids, f_ids)) if a != b)
+    out = []
+    with torch.no_grad():
+        for row in rows:
+            text = tok.apply_chat_template(row["prompt"], add_generation_prompt=True, tokenize=False)
+            ids = tok.encode(text, add_special_tokens=False) + t_ids[:k]
+            probs = torch.softmax(model(torch.tensor([ids])).logits[0, -1].float(), dim=-1)
+            out.append((probs[t_ids[k]].item(), probs[f_ids[k]].item()))
+    return out
+
+
 def test_checkpoint_tells_the_verdicts_apart(learn):
-    from crlcli.training.smoke import marker_rows, verdict_probabilities
+    from crlcli.training.smoke import marker_rows
 
     final = learn["phase"] / "final"
     held_out = marker_rows(None, 40, seed=1234, prefix="held-out")  # not among the training rows (seed 0)

@@ -4,7 +4,7 @@ An index holds, for statements and for solutions apart, the sorted 64-bit hashes
 benchmark problem with the problem it comes from (a hash shared by several problems appears once per problem).
 An n-gram found in more than MAX_DF problems of one benchmark is a template of that benchmark (BigCodeBench's
 "You should write self-contained code starting with", AtCoder's input-format preamble), not a problem's content,
-and is left out; so is one that is mostly numbers (`prose_hashes`).
+and is left out; so is one that is mostly numbers (`_prose_grams`).
 
 Screening does not hash every n-gram of a training text, which in Python was most of a record's cost. Every
 k-gram (k = `probe_len(n)`, about n/2) inside an indexed n-gram is marked in a 4 MB table, a bit per value of
@@ -191,14 +191,9 @@ def _merged(starts: list[int], width: int) -> list[tuple[int, int]]:
     return out
 
 
-def prose_hashes(tokens: list[str], n: int) -> list[int]:
-    """The n-gram hashes of a benchmark text, less those of n-grams that are mostly numbers: example data
-    (`0 0 0 1 0 0 ...`, `1 1 2 1 2 3 ...`) that unrelated problems share, not the problem's words."""
-    return [h for _, h in _prose_grams(tokens, n)]
-
-
 def _prose_grams(tokens: list[str], n: int) -> list[tuple[int, int]]:
-    """(position, hash) of the n-grams prose_hashes keeps."""
+    """(position, hash) of the n-grams of a benchmark text, less those of n-grams that are mostly numbers: example
+    data (`0 0 0 1 0 0 ...`, `1 1 2 1 2 3 ...`) that unrelated problems share, not the problem's words."""
     hashes = gram_hashes(tokens, n)
     numeric = [0]
     for t in tokens:

@@ -107,13 +107,6 @@ def code_tokens(code: str, python: bool | None = None) -> list[str]:
                 break
 
 
-def scan_tokens(code: str, python: bool) -> list[str]:
-    """What code_tokens gives, by one regex scan of the whole code (the definition its fast path is tested
-    against)."""
-    raws = (_PY_TOKENS if python else _C_TOKENS).findall(code)
-    return [t for t in (_normal(raw, python) for raw in raws) if t]
-
-
 def _chunks(chunks: list[str], py: bool) -> list[str]:
     """The tokens of whitespace-separated chunks of code that hold no string literal or comment: a token never
     spans whitespace there, so each chunk is tokenized on its own, once, and remembered."""

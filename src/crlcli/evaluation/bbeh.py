@@ -84,11 +84,6 @@ def fuzzy_match(pred: str, ref: str) -> bool:
     return pred.endswith("?") and pred[:-1] == ref
 
 
-def is_correct(response: str, reference: str) -> bool:
-    """The official evaluate_correctness: normalise both sides, then fuzzy-match."""
-    return fuzzy_match(normalize_prediction(response), normalize_reference(reference))
-
-
 class BBEH(Benchmark):
     """One subtask (`bbeh:NAME`) or all four (`bbeh`, reported as the plain average of the subtask accuracies)."""
 

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CrlError
+from ..prompts import fill
 from .base import RecordTestsBenchmark, Score, Task, all_passed, download, read_text, sandbox_trust
 
 RELEASES = {f"v{i}": [f"test{'' if j == 1 else j}.jsonl" for j in range(1, i + 1)] for i in range(1, 7)}
@@ -252,9 +253,12 @@ def lcb_prompt(question: str, starter_code: str, stdio: bool = True) -> str:
     records without starter code, implementing the named function)."""
     files = resources.files("crlcli.prompts")
     fmt_name = "eval_lcb_starter.txt" if starter_code else "eval_lcb_stdin.txt" if stdio else "eval_lcb_function.txt"
-    fmt = files.joinpath(fmt_name).read_text(encoding="utf-8").replace("{starter_code}", starter_code)
-    main = files.joinpath("eval_lcb.txt").read_text(encoding="utf-8")
-    return main.replace("{format}", fmt).replace("{question}", question).rstrip("\n") + "\n"
+    # The two template files are put together first (both are ours), then the problem's text goes in, in one pass
+    # of the template engine, so neither value is scanned for placeholders after it is inserted. Unlike
+    # `render`, nothing is stripped: the prompt is LiveCodeBench's, byte for byte.
+    text = fill(files.joinpath("eval_lcb.txt").read_text(encoding="utf-8"),
+                {"format": files.joinpath(fmt_name).read_text(encoding="utf-8")})
+    return fill(text, {"question": question, "starter_code": starter_code}).rstrip("\n") + "\n"
 
 
 class LiveCodeBench(RecordTestsBenchmark):

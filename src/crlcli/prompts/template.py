@@ -20,7 +20,6 @@ from typing import Any
 
 from ..errors import CrlError
 
-_PLACEHOLDER = re.compile(r"\{(question|starter_code|fn_name|class_name|id|solution)\}")
 _DIRECTIVE = re.compile(r"^\[\[(if|elif|else|end)(?:\s+(\w+))?\]\]\s*$")
 CONDITIONS = ("starter_code", "fn_name", "class_name", "stdio", "call", "assert")
 
@@ -130,4 +129,13 @@ def render(text: str, record: dict[str, Any], solution: str | None = None) -> st
         "id": str(record.get("id") or ""),
         "solution": (solution or "").strip("\n"),
     }
-    return _PLACEHOLDER.sub(lambda m: values[m.group(1)], _select(text, record)).strip() + "\n"
+    return fill(_select(text, record), values).strip() + "\n"
+
+
+def fill(text: str, values: dict[str, str]) -> str:
+    """Each `{name}` of `values` replaced by its value in one pass: an inserted value is never re-scanned, so a
+    question or starter code that contains `{question}` literally stays as written. Other braces are left alone."""
+    if not values:
+        return text
+    pattern = re.compile(r"\{(" + "|".join(map(re.escape, values)) + r")\}")
+    return pattern.sub(lambda m: values[m.group(1)], text)

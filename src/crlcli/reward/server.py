@@ -431,9 +431,3 @@ def serve(
 
 def _display(host: str) -> str:
     return f"[{host}]" if ":" in host else host
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]

@@ -309,11 +309,6 @@ class CgroupSet:
     def oom_killed(self) -> bool:
         return self.oom_kills() > 0
 
-    def set_memory_mb(self, memory_mb: int) -> None:
-        """Change the memory limit of a live group (a worker reused for a candidate with other limits)."""
-        if "memory" in self.dirs:
-            _limit(self.dirs["memory"], "memory", memory_mb)
-
     def kill_all(self) -> None:
         """SIGKILL every process in the groups until none is left (a fork bomb is stopped by pids.max=0)."""
         if "pids" in self.dirs:

@@ -120,20 +120,6 @@ def memory_cgroup_base() -> Path | None:
     return host.cgroup_base("memory")
 
 
-def make_cgroup(base: Path, name: str, max_pids: int) -> Path:
-    """A pids cgroup (kept for pool.py until it uses host.WorkerCgroups)."""
-    group = host.CgroupSet(name, max_pids=max_pids, bases={"pids": base}, strict=True)
-    return group.dirs["pids"]
-
-
-def make_cpu_cgroup(base: Path, name: str) -> Path:
-    group = host.CgroupSet(name, one_core=True, bases={"cpu": base}, strict=True)
-    return group.dirs["cpu"]
-
-
-remove_cgroup = host.remove_cgroup
-
-
 # ---------------------------------------------------------------------------------------------- detection
 
 _cache: dict[tuple[str, str], IsolationInfo] = {}

@@ -97,8 +97,3 @@ WRAPPER_FLAGS: dict[str, str] = {"rollout.top_k": "--rollout.top_k"}
 
 # Flags whose argparse definition is store_true (rendered bare), for the argv builder and the tests.
 BOOL_PHASE_FLAGS = frozenset({"--ckpt.load_enable"})
-
-
-def all_flags() -> set[str]:
-    """Every flag name `crl train` may emit (the flag-set test checks each against the wheel)."""
-    return {flag for flag, _ in CONFIG_FLAGS.values()} | set(PHASE_FLAGS.values())

@@ -472,10 +472,6 @@ def _compare(state: dict, reply, start: dict | None = None) -> dict:
     return out
 
 
-def _vllm_name(name: str) -> str:
-    return name
-
-
 def patch_weight_sync_receiver(module) -> None:
     """`WorkerWrap.update_weight_cuda_ipc` (inside vLLM's worker) rebuilds a CUDA tensor from an IPC handle and
     calls `model.load_weights` for it. With crl's blob it loads every weight at once with the worker's

@@ -139,23 +139,3 @@ def marker_rows(out: Path | None, n: int, seed: int = 0, prefix: str = "marker")
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     return rows
-
-
-def verdict_probabilities(model_dir: Path | str, rows: list[dict]) -> list[tuple[float, float]]:
-    """(P(T), P(F)) for each row, read with transformers from an HF checkpoint: the probabilities of the two
-    tokens where `\\conclusion{T}` and `\\conclusion{F}` part, after the chat prompt and their common start. They
-    need not sum to 1: training can leave some mass on the rest of the vocabulary, which sampling with top-k cuts."""
-    torch = require_module("torch", "hf", "reading verdict probabilities")
-    transformers = require_module("transformers", "hf", "reading verdict probabilities")
-    tok = transformers.AutoTokenizer.from_pretrained(str(model_dir))
-    model = transformers.AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch.float32).eval()
-    t_ids, f_ids = (tok.encode(v, add_special_tokens=False) for v in VERDICTS)
-    k = next(i for i, (a, b) in enumerate(zip(t_ids, f_ids)) if a != b)
-    out = []
-    with torch.no_grad():
-        for row in rows:
-            text = tok.apply_chat_template(row["prompt"], add_generation_prompt=True, tokenize=False)
-            ids = tok.encode(text, add_special_tokens=False) + t_ids[:k]
-            probs = torch.softmax(model(torch.tensor([ids])).logits[0, -1].float(), dim=-1)
-            out.append((probs[t_ids[k]].item(), probs[f_ids[k]].item()))
-    return out

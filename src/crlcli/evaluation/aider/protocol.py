@@ -81,7 +81,7 @@ def _match_name(line: str, ex: Exercise) -> str | None:
     return hits[0] if len(hits) == 1 else None
 
 
-def trim_output(text: str, staged_name: str = "") -> str:
+def trim_output(text: str) -> str:
     text = re.sub(r"^Ran \d+ tests? in \d+\.\d+s$", "", text, flags=re.MULTILINE)
     text = re.sub(r"^====*$", "====", text, flags=re.MULTILINE)
     text = re.sub(r"^----*$", "----", text, flags=re.MULTILINE)

@@ -270,7 +270,7 @@ def _exp_go(root: Path, test_files: list[str]) -> list[str]:
     out = []
     for rel in files:
         if rel.endswith("_test.go") and (root / rel).is_file():
-            text = _strip_c_comments((root / rel).read_text(encoding="utf-8"), keep_strings=True)
+            text = _strip_c_comments((root / rel).read_text(encoding="utf-8"))
             out += _GO_TEST.findall(text)
             raw = (root / rel).read_text(encoding="utf-8")
             out += [m.group(1) for m in _GO_EXAMPLE.finditer(text) if _go_example_runs(raw, m.group(1))]
@@ -368,7 +368,7 @@ def _exp_java(root: Path, test_files: list[str]) -> list[str]:
     for rel in files:
         if not rel.endswith(".java") or not (root / rel).is_file():
             continue
-        text = _strip_c_comments((root / rel).read_text(encoding="utf-8"), keep_strings=True)
+        text = _strip_c_comments((root / rel).read_text(encoding="utf-8"))
         cls = _JAVA_CLASS.search(text)
         out += [f"{cls.group(1) if cls else Path(rel).stem}.{m.group(1)}" for m in _JAVA_TEST.finditer(text)]
     return out
@@ -378,7 +378,7 @@ _EXPECTED = {"python": _exp_python, "javascript": _exp_javascript, "cpp": _exp_c
              "rust": _exp_rust, "java": _exp_java}
 
 
-def _strip_c_comments(text: str, keep_strings: bool = True) -> str:
+def _strip_c_comments(text: str) -> str:
     """Drop // and /* */ comments (string and char literals kept intact)."""
     out, i, n = [], 0, len(text)
     while i < n:
