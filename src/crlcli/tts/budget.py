@@ -322,7 +322,7 @@ def summarise(results: list[dict[str, Any]], rounds: int) -> dict[str, Any]:
     for r in range(rounds + 1):
         rows = [x for x in results if x["round"] == r]
         n = len(rows)
-        mean = (lambda key: sum(x[key] for x in rows) / n if n else None)
+        mean = (lambda key: sum(x[key] for x in rows) / n if n else None)  # noqa: B023 (used in this iteration only)
         forced = [x["forced_tokens"] for x in rows]
         per_round.append({
             "round": r,
