@@ -65,7 +65,7 @@ class Digest:
         text = encode_value(other)
         return len(text) == self.size and Digest.of(text, None).sha256 == self.sha256
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__ = None  # type: ignore[assignment]  # __eq__ compares by value: unhashable, as typeshed cannot express
 
     def __repr__(self) -> str:
         return f"<value of {self.size} characters, sha256 {self.sha256[:12]}>"
@@ -77,7 +77,7 @@ def numpy_module() -> Any:
         try:
             import numpy
         except ImportError:
-            numpy = None
+            numpy = None  # type: ignore[assignment]  # numpy is optional: None stands for its absence
         _NUMPY.append(numpy)
     return _NUMPY[0]
 

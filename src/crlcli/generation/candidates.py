@@ -57,7 +57,8 @@ def _batches(records: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict
 
 def _next_ids(existing: list[dict[str, Any]], count: int) -> list[str]:
     taken = {str(c.get("id")) for c in existing if isinstance(c, dict)}
-    ids, k = [], len(existing)
+    ids: list[str] = []
+    k = len(existing)
     while len(ids) < count:
         if f"c{k}" not in taken:
             ids.append(f"c{k}")
