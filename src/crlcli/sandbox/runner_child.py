@@ -19,14 +19,17 @@ def fresh_stdio():
     """New text streams on fds 0-2 (made by the per-candidate runner, which never uses them: every child starts
     with an unused copy, whatever fds 0-2 are in it)."""
     import io
-    # the __std*__ names are Final in typeshed; replaced on purpose, so that no copy of the old streams is left
-    sys.stdin = sys.__stdin__ = io.TextIOWrapper(io.BufferedReader(io.FileIO(0, "r", closefd=False)),  # type: ignore[misc]
-                                                 encoding="utf-8", errors="surrogateescape")
-    sys.stdout = sys.__stdout__ = io.TextIOWrapper(io.BufferedWriter(io.FileIO(1, "w", closefd=False)),  # type: ignore[misc]
-                                                   encoding="utf-8", errors="surrogateescape")
-    sys.stderr = sys.__stderr__ = io.TextIOWrapper(io.BufferedWriter(io.FileIO(2, "w", closefd=False)),  # type: ignore[misc]
-                                                   encoding="utf-8", errors="backslashreplace",
-                                                   line_buffering=True)
+
+    # (the __std*__ names are Final in typeshed: replaced on purpose, so that no copy of the old streams is left)
+    stdin = io.TextIOWrapper(io.BufferedReader(io.FileIO(0, "r", closefd=False)),
+                             encoding="utf-8", errors="surrogateescape")
+    sys.stdin = sys.__stdin__ = stdin  # type: ignore[misc]
+    stdout = io.TextIOWrapper(io.BufferedWriter(io.FileIO(1, "w", closefd=False)),
+                              encoding="utf-8", errors="surrogateescape")
+    sys.stdout = sys.__stdout__ = stdout  # type: ignore[misc]
+    stderr = io.TextIOWrapper(io.BufferedWriter(io.FileIO(2, "w", closefd=False)),
+                              encoding="utf-8", errors="backslashreplace", line_buffering=True)
+    sys.stderr = sys.__stderr__ = stderr  # type: ignore[misc]
 
 
 def _namespace(name):
