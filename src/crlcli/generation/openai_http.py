@@ -204,7 +204,7 @@ class OpenAIBackend:
                         reqs[j] = (req, comps, missing - 1)
                         if missing == 1:
                             del reqs[j]
-                            yield req, comps  # type: ignore[misc]
+                            yield req, comps  # type: ignore[misc]  # complete: no None slot is left
             finally:
                 for fut in futures:
                     fut.cancel()

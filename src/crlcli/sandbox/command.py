@@ -296,7 +296,7 @@ def _execute(full: list[str], *, cwd, env, limits: CommandLimits, isolation: str
     if stdin:
         try:
             proc.stdin.write(stdin)  # type: ignore[union-attr]  # stdin=PIPE when there is input: never None
-            proc.stdin.close()  # type: ignore[union-attr]
+            proc.stdin.close()  # type: ignore[union-attr]  # (as above)
         except OSError:
             pass
     timed_out = False

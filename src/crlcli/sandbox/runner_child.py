@@ -23,13 +23,13 @@ def fresh_stdio():
     # (the __std*__ names are Final in typeshed: replaced on purpose, so that no copy of the old streams is left)
     stdin = io.TextIOWrapper(io.BufferedReader(io.FileIO(0, "r", closefd=False)),
                              encoding="utf-8", errors="surrogateescape")
-    sys.stdin = sys.__stdin__ = stdin  # type: ignore[misc]
+    sys.stdin = sys.__stdin__ = stdin  # type: ignore[misc]  # Final in typeshed
     stdout = io.TextIOWrapper(io.BufferedWriter(io.FileIO(1, "w", closefd=False)),
                               encoding="utf-8", errors="surrogateescape")
-    sys.stdout = sys.__stdout__ = stdout  # type: ignore[misc]
+    sys.stdout = sys.__stdout__ = stdout  # type: ignore[misc]  # Final in typeshed
     stderr = io.TextIOWrapper(io.BufferedWriter(io.FileIO(2, "w", closefd=False)),
                               encoding="utf-8", errors="backslashreplace", line_buffering=True)
-    sys.stderr = sys.__stderr__ = stderr  # type: ignore[misc]
+    sys.stderr = sys.__stderr__ = stderr  # type: ignore[misc]  # Final in typeshed
 
 
 def _namespace(name):

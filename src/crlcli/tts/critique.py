@@ -133,7 +133,7 @@ def generate(
                     writer.write({"id": p.id, "kind": "critiques", "candidate": j, "outputs": _outputs(comps)})
                     crits.add((p.id, j))
             if ordered:
-                writer.flush()  # type: ignore[union-attr]
+                writer.flush()  # type: ignore[union-attr]  # ordered: writer is the _Held
             if progress:
                 progress(len(batch))
 
