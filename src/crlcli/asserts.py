@@ -21,7 +21,7 @@ import copy
 import math
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 TAG = "$py"
 _INT_RANGE = (-(2**63), 2**63 - 1)  # plain JSON for other readers too (orjson alone loses ints past 64 bits)
@@ -212,7 +212,7 @@ def _equal(actual: Any, expected: Any, atol: float | None, rtol: float | None) -
             return False
         try:
             if rtol is not None:
-                return math.isclose(actual, expected, rel_tol=rtol, abs_tol=atol or 0.0)
+                return math.isclose(actual, expected, rel_tol=rtol, abs_tol=atol or 0.0)  # type: ignore[arg-type]  # a complex raises TypeError: False below
             if atol is not None:
                 return abs(actual - expected) <= atol
         except (TypeError, ValueError, OverflowError):
@@ -407,7 +407,7 @@ class _Converter:
         self.n_asserts += sum(isinstance(n, ast.Assert) for n in ast.walk(tree))
         names_used = Counter(n.id for n in ast.walk(tree) if isinstance(n, ast.Name))
         checks: dict[str, ast.FunctionDef] = {}
-        runs: list[tuple[str, ast.AST]] = []  # in execution order: ("assert", node) or ("check", (def, target))
+        runs: list[tuple[str, Any]] = []  # in execution order: ("assert", ast.Assert) or ("check", ast.Call)
         for stmt in tree.body:
             if self.ignorable(stmt, names_used):
                 continue
@@ -430,10 +430,10 @@ class _Converter:
         if self.reasons:
             return
         if self.fn_name is None:  # MBPP style: the one function the module-level asserts call
-            called = {n.func.id for k, a in runs if k == "assert" for n in ast.walk(a)
-                      if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)} - _NOT_TARGETS
-            if len(called) == 1:
-                self.fn_name = called.pop()
+            targets = {n.func.id for k, a in runs if k == "assert" for n in ast.walk(a)
+                       if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)} - _NOT_TARGETS
+            if len(targets) == 1:
+                self.fn_name = targets.pop()
         for kind, node in runs:
             if kind == "assert":
                 self.statement(node, callee=None)
@@ -484,7 +484,7 @@ class _Converter:
 
     # one assert statement --------------------------------------------------------------------------------------
 
-    def is_callee(self, node: ast.AST, callee: str | None) -> bool:
+    def is_callee(self, node: ast.AST, callee: str | None) -> TypeGuard[ast.Call]:
         if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name):
             return False
         name = node.func.id
@@ -591,6 +591,7 @@ class _Converter:
         v = self.literal(other, "non-literal expected value", callee)
         tols = {"rel_tol": 1e-9, "abs_tol": 0.0}
         for k in node.keywords:
+            assert k.arg is not None  # checked above: rel_tol or abs_tol
             tols[k.arg] = self.literal(k.value, "non-literal expected value", callee)
         if not all(isinstance(x, (int, float)) and not isinstance(x, bool) and x >= 0 for x in tols.values()) \
                 or not isinstance(v, (int, float)) or isinstance(v, bool):
@@ -603,7 +604,7 @@ _NOT_TARGETS = {"abs", "isclose", "set", "frozenset", "sorted", "len", "list", "
                 "round", "isinstance", "type", "all", "any", "sum", "max", "min", "print", "dict", "bool"}
 
 
-def _is_abs(node: ast.expr) -> bool:
+def _is_abs(node: ast.expr) -> TypeGuard[ast.Call]:
     return (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "abs"
             and len(node.args) == 1 and not node.keywords)
 

@@ -16,7 +16,7 @@ import zlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import orjson
 
@@ -44,7 +44,7 @@ GZIP_ERRORS = (EOFError, zlib.error, gzip.BadGzipFile)
 
 def open_binary_read(path: Path | str | None) -> IO[bytes]:
     """stdin or a file; gzip is recognised by its magic bytes (stdin and files of any name) as well as `.gz`."""
-    if is_stdio(path):
+    if path is None or is_stdio(path):  # (is_stdio(None) is True: the None test only tells mypy)
         if sys.stdin.isatty():  # nothing piped in: say so rather than wait in silence
             from .log import logger
 
@@ -53,7 +53,7 @@ def open_binary_read(path: Path | str | None) -> IO[bytes]:
             return sys.stdin.buffer  # no gzip peek: on a terminal it would swallow the first Ctrl-D
         stdin = sys.stdin.buffer
         head = stdin.peek(2)[:2] if hasattr(stdin, "peek") else b""
-        return gzip.GzipFile(fileobj=stdin, mode="rb") if head == GZIP_MAGIC else stdin
+        return _as_io(gzip.GzipFile(fileobj=stdin, mode="rb")) if head == GZIP_MAGIC else stdin
     p = Path(path)
     if not p.exists():
         raise CrlError(f"{p}: no such file", hint="check the path given to -i/--input")
@@ -63,12 +63,18 @@ def open_binary_read(path: Path | str | None) -> IO[bytes]:
     fh = open(p, "rb")
     if fh.peek(2)[:2] == GZIP_MAGIC:
         fh.close()
-        return gzip.open(p, "rb")
+        return _as_io(gzip.open(p, "rb"))
     return fh
 
 
+def _as_io(fh: Any) -> IO[bytes]:
+    """A GzipFile, or an open() whose mode is not a literal, as the IO[bytes] it behaves as (typeshed's GzipFile is
+    a BufferedIOBase, not an IO): for mypy only."""
+    return cast(IO[bytes], fh)
+
+
 def open_binary_write(path: Path | str | None, append: bool = False) -> IO[bytes]:
-    if is_stdio(path):
+    if path is None or is_stdio(path):  # (is_stdio(None) is True: the None test only tells mypy)
         return sys.stdout.buffer
     p = Path(path)
     if p.parent and not p.parent.exists():
@@ -76,8 +82,8 @@ def open_binary_write(path: Path | str | None, append: bool = False) -> IO[bytes
     mode = "ab" if append else "wb"
     if p.suffix == ".gz":
         # gzip files may hold several members, so appending on resume stays readable by any gunzip.
-        return gzip.open(p, mode)
-    return open(p, mode)
+        return _as_io(gzip.open(p, mode))
+    return _as_io(open(p, mode))
 
 
 class SkipLog:
@@ -87,7 +93,7 @@ class SkipLog:
         from . import locks
 
         self.path = Path(path)
-        self._lock = locks.acquire(self.path)  # one writer per skip file, as for every output
+        self._lock: str | None = locks.acquire(self.path)  # one writer per skip file, as for every output
         self._fh: IO[bytes] | None = None
         self.count = 0
         self.set_aside = 0  # of count: valid records a stage left out by policy (not malformed input)
@@ -171,9 +177,10 @@ class JsonlReader:
             torn = isinstance(exc, GZIP_ERRORS)
             # the line being read when it failed: the one after the last whole line (gzip reads ahead in blocks
             # and loses the block it fails in, so count the lines of a file's whole readable part)
-            line = (_readable_lines(Path(self.path)) if torn and not is_stdio(self.path) else self.lineno) + 1
+            path = self.path  # (is_stdio(None) is True: the None test only tells mypy)
+            at = (_readable_lines(Path(path)) if torn and path is not None and not is_stdio(path) else self.lineno) + 1
             raise CrlError(
-                f"{self.name}:{line}: cannot read ({'damaged or truncated gzip: ' if torn else ''}{exc})",
+                f"{self.name}:{at}: cannot read ({'damaged or truncated gzip: ' if torn else ''}{exc})",
                 hint="the gzip stream ends early (a crash mid-write?): rerun the stage that wrote it with --resume "
                      "to keep its readable part, or regenerate it" if torn else None,
             ) from exc

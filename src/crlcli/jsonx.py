@@ -32,7 +32,7 @@ _INT64_MIN, _UINT64_MAX = -(1 << 63), (1 << 64) - 1
 
 def loads(data: bytes | bytearray | memoryview | str) -> Any:
     """Parse one JSON text; integers come back exact whatever their size. Raises JSONDecodeError."""
-    pattern = _LONG_NUMBER_STR if isinstance(data, str) else _LONG_NUMBER
+    pattern: re.Pattern[Any] = _LONG_NUMBER_STR if isinstance(data, str) else _LONG_NUMBER  # str or bytes, as data
     if isinstance(data, memoryview):
         data = bytes(data)
     if pattern.search(data) is None:

@@ -93,7 +93,7 @@ def judge_records(
         codes = checked_codes(record, limits or pool.limits, stats, reject)
         if codes is None:
             continue
-        futures = [pool.submit(code, record.get("tests"), limits) for code in codes]
+        futures = [pool.submit(code, record["tests"], limits) for code in codes]  # checked_codes saw them
         window.append((record, futures))
         in_flight += len(futures)
         yield from drain(False)

@@ -56,6 +56,7 @@ def acquire(target: str | Path, directory: bool = False) -> str:
     if not directory and target.exists() and not target.is_file():
         return key  # /dev/null, a FIFO, /dev/stdout: nothing there to keep whole (release ignores the key)
     path = lock_path_of(target, directory)
+    lock_file: Path | None = path  # None: no lock file, the file itself is locked
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = _take(path, target, directory)
@@ -68,11 +69,11 @@ def acquire(target: str | Path, directory: bool = False) -> str:
             _flock(fd, target, directory)
         except OSError as exc2:
             raise os_error(exc2, "write", str(target)) from exc2
-        path = None
+        lock_file = None
     else:
         os.ftruncate(fd, 0)
         os.write(fd, f"pid {os.getpid()} ({' '.join(['crl', *sys.argv[1:]])})\n".encode())
-    _held[key] = _Lock(key, path, fd)
+    _held[key] = _Lock(key, lock_file, fd)
     return key
 
 

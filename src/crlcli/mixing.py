@@ -16,7 +16,7 @@ import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 from collections import Counter
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence, cast
 
 from . import jsonx
 from .asserts import convert as convert_asserts
@@ -137,8 +137,8 @@ def _pick_balanced(problems: list[dict[str, Any]], rng: random.Random) -> list[d
         cands = judged_candidates(prob)
         labels = {c["judgment"]["label"] for c in cands}
         if len(labels) == 1:
-            chosen[i] = rng.choice(cands)
-            counts[chosen[i]["judgment"]["label"]] += 1
+            chosen[i] = pick = rng.choice(cands)
+            counts[pick["judgment"]["label"]] += 1
         else:
             flexible.append((i, cands))
     for i, cands in flexible:
@@ -146,7 +146,7 @@ def _pick_balanced(problems: list[dict[str, Any]], rng: random.Random) -> list[d
         pool = [c for c in cands if c["judgment"]["label"] == want]
         chosen[i] = rng.choice(pool)
         counts[want] += 1
-    return chosen  # type: ignore[return-value]
+    return cast("list[dict[str, Any]]", chosen)  # every problem has its candidate by now
 
 
 def _row(problem: dict[str, Any], kind: str, content: str, label: dict[str, Any], fmt: str, index: int):

@@ -8,7 +8,7 @@ Usage:
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .log import console
 
@@ -58,7 +58,7 @@ class Meter:
         self.enabled = enabled
         self.started = time.monotonic()
         self._progress: Progress | None = None
-        self._task = None
+        self._task: Any = None  # rich's TaskID once the bar is up (rich is imported only then)
 
     def __enter__(self) -> "Meter":
         if self.enabled:

@@ -5,6 +5,7 @@ Records stay dicts so that fields a stage does not know pass through untouched.
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 TEST_TYPES = ("stdio", "call", "assert")
@@ -102,8 +103,8 @@ def candidate_id_problem(record: dict[str, Any]) -> str | None:
     so these are worth a warning (the judge still judges them)."""
     ids = [c.get("id") if isinstance(c, dict) else None for c in candidates_of(record)]
     missing = sum(1 for i in ids if not isinstance(i, str) or not i)
-    seen: set = set()
-    dups = sorted({i for i in ids if isinstance(i, str) and i and (i in seen or seen.add(i))})
+    named = Counter(i for i in ids if isinstance(i, str) and i)
+    dups = sorted(i for i, k in named.items() if k > 1)
     parts = ([f"{missing} candidate(s) without a string id"] if missing else []) + (
         [f"duplicate candidate id(s) {', '.join(map(repr, dups[:3]))}"] if dups else [])
     return f"record {record.get('id')!r}: {'; '.join(parts)}" if parts else None

@@ -99,10 +99,10 @@ def reward_server(*args: str, env: dict | None = None, verbose: bool = False):
             proc.send_signal(signal.SIGTERM)
         try:
             proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
+        except subprocess.TimeoutExpired as exc:
             proc.kill()
             proc.wait()
-            raise AssertionError("reward server did not stop within 30 s of SIGTERM")
+            raise AssertionError("reward server did not stop within 30 s of SIGTERM") from exc
         reader.join(timeout=10)
         proc.stderr_text = b"".join(proc.lines).decode()
         proc.stderr.close()

@@ -340,13 +340,13 @@ def test_tolerance_forms_pass_as_the_assert_does(original, atol, rtol):
     for expected in (0.1, 2, -3.5, 1e308):
         value = decode_value(encode_value(original), np)
         if rtol is not None:
-            def form(a):
+            def form(a, expected=expected):
                 return math.isclose(a, expected, rel_tol=rtol, abs_tol=atol or 0.0)
         elif atol is not None:
-            def form(a):
+            def form(a, expected=expected):
                 return abs(a - expected) <= atol
         else:
-            def form(a):
+            def form(a, expected=expected):
                 return a == expected
         try:
             with np.errstate(all="ignore"):

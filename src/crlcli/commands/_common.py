@@ -144,6 +144,7 @@ def unique_ids(records: Iterable[dict[str, Any]], reader: JsonlReader | None = N
         elif rid in seen:
             reason = f"duplicate id {rid!r}: also on {'line' if reader is not None else 'record'} {seen[rid]}"
         if reason is None:
+            assert isinstance(rid, str)  # else a reason was given above
             seen[rid] = where
             yield rec
         elif reader is not None:

@@ -131,7 +131,8 @@ def register(app: typer.Typer) -> None:
                        ("--skip-invalid", skip_invalid), ("-i/--input", input))
         report_lock = locks.acquire(report) if report is not None else None  # like every other output
         stage = Stage(None if source else input, output, skip_invalid, resume)
-        screen, labels = None, ()
+        screen = None
+        labels: tuple[str, ...] = ()
         if screening:
             from .. import decontam
 

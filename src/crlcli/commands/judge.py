@@ -129,6 +129,7 @@ def register(app: typer.Typer) -> None:
         # tests are needed (and checked by the sandbox's prepare) only for records with candidates
         stage = Stage(input, output, skip_invalid, resume, problems={"question": False, "tests": False})
         # SIGTERM unwinds like Ctrl-C (crlcli.cli's boundary), so every sandbox is killed and every cgroup removed.
+        pool: Any  # a RayJudge or a SandboxPool: two shapes until they share one judge protocol
         if ray_address:
             from ..distributed.judge import RayJudge
 

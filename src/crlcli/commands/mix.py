@@ -93,6 +93,7 @@ def register(app: typer.Typer) -> None:
 
         def set_aside(i: int, reason: str) -> None:
             source, _, line = places[i].rpartition(":")
+            assert stage.reader.skip is not None  # passed on only with --skip-invalid
             stage.reader.skip.write(source, int(line), reason, jsonx.dumps(kept[i]), policy=True)
 
         st = MixStats()
@@ -115,7 +116,7 @@ def register(app: typer.Typer) -> None:
         report = st.to_dict()
         report["provenance"] = finish(prov)  # stats files say what made them
         _print_stats(report)
-        if stats is not None:
+        if stats is not None and stats_lock is not None:  # (both or neither)
             stats.parent.mkdir(parents=True, exist_ok=True)
             write_file(stats, orjson.dumps(report, option=orjson.OPT_INDENT_2) + b"\n")
             locks.release(stats_lock)

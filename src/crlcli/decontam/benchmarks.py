@@ -124,6 +124,7 @@ def files_of(spec: Spec, data: str | None) -> tuple[list[Path], Any]:
     """(the data files whose checksums key the index, what `load_docs` reads: a path, or for LiveCodeBench the
     benchmark object)."""
     if spec.family == "file":
+        assert spec.path is not None  # a "file" spec is its path
         return [Path(spec.path)], Path(spec.path)
     if spec.family in _FILES:
         p = _find(data, _FILES[spec.family])
@@ -249,7 +250,7 @@ def load_docs(spec: Spec, source: Any) -> Iterator[Doc]:
         from ..evaluation.aider.exercises import load_exercises
 
         for ex in load_exercises(source):
-            codes = [(text, ex.language == "python") for name, text in ex.reference_files().items()
+            codes: list[tuple[str, bool | None]] = [(text, ex.language == "python") for name, text in ex.reference_files().items()
                      if name != "Cargo.toml"]
             yield Doc(ex.id, [ex.instructions()], codes, family=ex.name)
     elif spec.family == "lcb":
@@ -315,7 +316,7 @@ def _day(value: Any) -> date | None:
 
 def record_dates(record: dict) -> tuple[date | None, str | None]:
     """(contest date, contest id) a training record's metadata gives, top level or under `source`."""
-    src = record.get("source") if isinstance(record.get("source"), dict) else {}
+    src = got if isinstance(got := record.get("source"), dict) else {}
     day = None
     for holder in (src, record):
         for key in ("contest_date", "date", "release_date"):

@@ -29,7 +29,7 @@ from bisect import bisect_left
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 
@@ -84,7 +84,7 @@ class Index:
             raise ValueError(f"{where}: index format {header.get('format')}, expected {FORMAT}")
         pos, arrays, view = 16 + size, [], memoryview(data)
         for i, length in enumerate(header["lengths"]):
-            fmt = "Q" if i < 2 else "I"
+            fmt: Literal["Q", "I"] = "Q" if i < 2 else "I"
             nbytes = length * (8 if i < 2 else 4)
             arrays.append(view[pos:pos + nbytes].cast(fmt))  # a view, not a copy: loading costs no time
             pos += nbytes
@@ -319,7 +319,7 @@ def open_index(specs: list[Spec], data: str | None = None, overrides: dict[str, 
     name = f"decontam-{key[:24]}.idx"
     anchor = Path(data) if data and Path(data).is_dir() else next((fs[0].parent for fs in files if fs), None)
     near = anchor / ".crl-cache" / name if anchor is not None else None
-    writable = near is not None and _writable(anchor)
+    writable = near is not None and anchor is not None and _writable(anchor)  # (both or neither are None)
     far = user_cache_dir() / name
     for path in (near, far):
         if path is not None and path.is_file():

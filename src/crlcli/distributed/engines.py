@@ -21,12 +21,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import CrlError
 from ..generation.base import Completion, SamplingParams
 from ..log import logger
 from . import ActorGroup, quiet_stdout
+
+if TYPE_CHECKING:
+    from .queue import StreamWorker
 
 START_TIMEOUT = 1800.0  # seconds for every engine to load its model (large models on cold disks are slow)
 
@@ -39,7 +42,7 @@ class EngineActor:
         from ..generation import get_backend
 
         self.backend = get_backend(backend, **options)
-        self.worker = None  # the streaming side (distributed/queue.py), started on first use
+        self.worker: StreamWorker | None = None  # the streaming side (distributed/queue.py), started on first use
 
     def _stream(self) -> Any:
         if self.worker is None:

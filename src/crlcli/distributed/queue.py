@@ -140,8 +140,9 @@ def dispatch(ray: Any, actors: list[Any], alive: list[bool], requests: Iterator[
             return retry.popleft()
         if exhausted or held:
             return None
-        item = next(requests, StopIteration)
-        if item is StopIteration:
+        try:
+            item = next(requests)
+        except StopIteration:
             exhausted = True
             return None
         if item is HOLD:

@@ -108,7 +108,7 @@ class Benchmark(ABC):
         with SandboxPool(workers=workers, limits=Limits(**self.limits())) as pool:
             yield pool
 
-    def prepare(self, tasks: list[Task]) -> None:
+    def prepare(self, tasks: list[Task]) -> None:  # noqa: B027 (an optional hook; not abstract on purpose)
         """Called with the tasks about to be scored, before any `score`: a place for batch work such as
         computing expected outputs for just these tasks. Default: nothing."""
 

@@ -179,7 +179,7 @@ class EvalPlusBenchmark(Benchmark):
         self._plans_lock = threading.Lock()
 
     def _resolve(self, data: str | Path | None) -> Path:
-        names = FILES[self.dataset]
+        names: tuple[str, ...] = FILES[self.dataset]
         if self.dataset == "humaneval" and not self.plus:
             names = names + ORIGINAL_HUMANEVAL
             if data is None:

@@ -65,7 +65,7 @@ class Digest:
         text = encode_value(other)
         return len(text) == self.size and Digest.of(text, None).sha256 == self.sha256
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__ = None  # type: ignore[assignment]  # __eq__ compares by value: unhashable, as typeshed cannot express
 
     def __repr__(self) -> str:
         return f"<value of {self.size} characters, sha256 {self.sha256[:12]}>"
@@ -77,7 +77,7 @@ def numpy_module() -> Any:
         try:
             import numpy
         except ImportError:
-            numpy = None
+            numpy = None  # type: ignore[assignment]  # numpy is optional: None stands for its absence
         _NUMPY.append(numpy)
     return _NUMPY[0]
 
@@ -256,7 +256,7 @@ def _compare(dataset: str, entry_point: str, inp: Any, out: Any, exp: Any, atol_
         elif entry_point in MBPP_NOT_NONE:
             exact = out == exp if isinstance(out, bool) else exp == (out is not None)
     if dataset == "humaneval" and entry_point == "find_zero":
-        return bool(abs(poly(*inp, out)) <= atol_before)
+        return bool(abs(poly(*inp, out)) <= atol_before)  # type: ignore[call-arg]  # inp is [xs]: a *Any, uncounted
     if not exact and atol != 0:
         if type(out) != type(exp):
             return False
@@ -372,7 +372,7 @@ class ExpectedSizes:
             if self.cache is None or self._saved or any(d is None for d in self._done):
                 return
             self._saved = True
-            data = [list(d) for d in self._done]
+            data = [list(d) for d in self._done if d is not None]  # (none is, see above)
         _write_json(self.cache, data)
 
     def get(self, i: int) -> tuple[int, float]:

@@ -39,7 +39,7 @@ class JsonlBenchmark(RecordTestsBenchmark):
             if problem is not None:
                 raise CrlError(f"{reader.where()}: {problem}")
             starter = rec.get("starter_code") or ""
-            source = rec.get("source") if isinstance(rec.get("source"), dict) else {}
+            source = got if isinstance(got := rec.get("source"), dict) else {}
             tasks.append(Task(
                 task_id=rec["id"],
                 messages=[{"role": "user", "content": lcb_prompt(rec["question"], starter,

@@ -139,7 +139,7 @@ def _unwrap_main_guard(code: str) -> str:
         body = ast.parse(code).body
         last = body[-1]
         if isinstance(last, ast.If) and ast.unparse(last.test).strip() == "__name__ == '__main__'":
-            return ast.unparse(body[:-1]) + "\n" + ast.unparse(last.body)
+            return ast.unparse(body[:-1]) + "\n" + ast.unparse(last.body)  # type: ignore[arg-type]  # lists work, as upstream
     except Exception:  # noqa: BLE001 - as upstream: any failure leaves the code as it was
         pass
     return code
@@ -152,7 +152,7 @@ def _as_function(code: str) -> str:
         rest = [st for st in body if not isinstance(st, (ast.Import, ast.ImportFrom))]
         fn = ast.FunctionDef(name="wrapped_function", args=ast.arguments(posonlyargs=[], args=[], kwonlyargs=[],
                              kw_defaults=[], defaults=[]), body=rest, decorator_list=[], lineno=-1)
-        return IMPORTS + "\n" + ast.unparse(imports) + "\n" + ast.unparse(fn)
+        return IMPORTS + "\n" + ast.unparse(imports) + "\n" + ast.unparse(fn)  # type: ignore[arg-type]  # (a list, as above)
     except Exception:  # noqa: BLE001 - as upstream: the code unchanged (it then fails to compile)
         return code
 
@@ -273,8 +273,8 @@ class LiveCodeBench(RecordTestsBenchmark):
         window = WINDOWS.get(release, (None, None))
         self.release, self.data, self.limit = release, data, limit
         self.timeout = float(timeout) if timeout else TIMEOUT_S
-        self.start = date.fromisoformat(start or window[0]) if (start or window[0]) else None
-        self.end = date.fromisoformat(end or window[1]) if (end or window[1]) else None
+        self.start = date.fromisoformat(day) if (day := start or window[0]) else None
+        self.end = date.fromisoformat(day) if (day := end or window[1]) else None
         self.name = f"lcb-{release}"
 
     def describe(self) -> dict[str, Any]:

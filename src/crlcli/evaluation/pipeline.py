@@ -188,18 +188,18 @@ def rescore(bench: Benchmark, rd: RunDir, samples: list[dict[str, Any]], run: di
     samples written back unscored (outside a --limit); `left_out`: counts of samples not scored, for the summary."""
     watch = Stopwatch()
     with watch("load"):
-        tasks = {t.task_id: t for t in (bench.tasks() if tasks is None else tasks)}
+        by_id = {t.task_id: t for t in (bench.tasks() if tasks is None else tasks)}
     seen: Counter = Counter()
     for s in samples:
         if s.get("sample") is None:
             s["sample"] = seen[s["task_id"]]
         seen[s["task_id"]] += 1
-    wanted = [s for s in samples if s["task_id"] in tasks]
+    wanted = [s for s in samples if s["task_id"] in by_id]
     if not wanted:
         raise CrlError(f"none of the {len(samples)} samples belongs to benchmark {bench.name}'s tasks",
                        hint="check --benchmark/--data, or that the samples' task_id values match")
     with bench.open_pool(workers) as pool, watch("scoring"):
-        score_many(bench, tasks, wanted, pool, max(2, (workers or 2) * 2), lambda s: progress(1) if progress else None)
+        score_many(bench, by_id, wanted, pool, max(2, (workers or 2) * 2), lambda s: progress(1) if progress else None)
     rd.path.mkdir(parents=True, exist_ok=True)
     rd.rewrite_samples(wanted + list(keep or []))
     if isinstance(run.get("provenance"), dict):
@@ -207,7 +207,7 @@ def rescore(bench: Benchmark, rd: RunDir, samples: list[dict[str, Any]], run: di
 
         run = {**run, "provenance": finish(run["provenance"])}
     summary = summarize(bench, wanted, run, dict(watch.totals))
-    summary["counts"]["benchmark_tasks"] = benchmark_tasks or len(tasks)
+    summary["counts"]["benchmark_tasks"] = benchmark_tasks or len(by_id)
     if left_out:
         summary["counts"]["left_out"] = dict(left_out)
     rd.write_summary(summary)

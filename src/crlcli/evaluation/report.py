@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -136,7 +137,7 @@ def summary_table(summary: dict[str, Any]) -> Table:
     return t
 
 
-def collect(run_dirs: list[str | Path], label: str = "model") -> tuple[list[str], list[tuple[str, dict[str, float | None]]]]:
+def collect(run_dirs: Sequence[str | Path], label: str = "model") -> tuple[list[str], list[tuple[str, dict[str, float | None]]]]:
     """(columns, rows) from the runs' summary.json files; rows keyed by model (or by run directory)."""
     rows: dict[str, dict[str, float | None]] = {}
     seen: list[str] = []
@@ -204,7 +205,7 @@ def to_csv(columns: list[str], rows: list[tuple[str, dict[str, float | None]]]) 
         if partial:
             extra.append(" ".join(f"{c}:{cov[0]}/{cov[1]}" for c in columns
                                   if (cov := getattr(row.get(c), "coverage", None))))
-        w.writerow([key, *["" if row.get(c) is None else f"{100 * row[c]:.2f}" for c in columns], *extra])
+        w.writerow([key, *["" if (v := row.get(c)) is None else f"{100 * v:.2f}" for c in columns], *extra])
     return buf.getvalue()
 
 
@@ -222,7 +223,7 @@ def plot(columns: list[str], rows: list[tuple[str, dict[str, float | None]]], pa
     fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(columns) * max(1, len(rows)) ** 0.5 + 2), 4.5))
     for i, (key, row) in enumerate(rows):
         xs = [j + (i - (len(rows) - 1) / 2) * width for j in range(len(columns))]
-        ys = [100 * row[c] if row.get(c) is not None else 0 for c in columns]
+        ys = [100 * v if (v := row.get(c)) is not None else 0 for c in columns]
         bars = ax.bar(xs, ys, width, label=key)
         ax.bar_label(bars, labels=[pct(row.get(c)) for c in columns], fontsize=7, padding=1)
     ax.set_xticks(range(len(columns)), columns, rotation=30, ha="right")
@@ -236,7 +237,7 @@ def plot(columns: list[str], rows: list[tuple[str, dict[str, float | None]]], pa
     return out
 
 
-def provenances(run_dirs: list[str | Path]) -> dict[str, dict[str, Any] | None]:
+def provenances(run_dirs: Sequence[str | Path]) -> dict[str, dict[str, Any] | None]:
     """Each run's provenance (from its summary.json, which carries run.json's), keyed by run directory."""
     out: dict[str, dict[str, Any] | None] = {}
     for d in run_dirs:

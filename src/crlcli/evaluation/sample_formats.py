@@ -187,9 +187,9 @@ class Converter:
                 raise ValueError("a bigcode-evaluation-harness item is a list of programs (strings)")
             if self.index >= len(self.task_ids):
                 raise ValueError(f"more generation lists than the benchmark's {len(self.task_ids)} tasks")
-            tid = self.task_ids[self.index]
+            task_id = self.task_ids[self.index]
             self.index += 1
-            return [self._code(tid, j, c, whole=True) for j, c in enumerate(rec)]
+            return [self._code(task_id, j, c, whole=True) for j, c in enumerate(rec)]
         if not isinstance(rec, dict):
             raise ValueError(f"expected a JSON object, got {type(rec).__name__}")
         if fmt == "lcb":
@@ -224,6 +224,7 @@ class Converter:
             # LiveCodeBench leaves a code empty when its extraction found none: the raw reply may still hold some
             return [self._code(str(tid), j, c, whole=True) if c.strip() or not outputs or j >= len(outputs)
                     else self._code(str(tid), j, outputs[j], whole=False) for j, c in enumerate(codes)]
+        assert outputs is not None  # checked above: with no codes there are outputs
         return [self._code(str(tid), j, o, whole=False) for j, o in enumerate(outputs)]
 
     def _continuation(self, tid: str, sample: Any, completion: str, rec: dict[str, Any]) -> dict[str, Any]:

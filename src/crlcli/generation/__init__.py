@@ -39,7 +39,7 @@ def get_backend(name: str, **options: Any) -> Backend:
     if address or (engines is not None and int(engines) != 1):
         from ..distributed.engines import RayEngines  # N data-parallel engines as Ray actors (docs/cluster.md)
 
-        return RayEngines(name, options, engines=int(engines or 1), address=address)  # type: ignore[return-value]
+        return RayEngines(name, options, engines=int(engines or 1), address=address)  # type: ignore[return-value]  # a Backend by shape, not by class
     module_name, cls_name, _extra = BACKENDS[name]
     cls = getattr(importlib.import_module(module_name), cls_name)
     params = inspect.signature(cls.__init__).parameters

@@ -57,7 +57,8 @@ def _batches(records: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict
 
 def _next_ids(existing: list[dict[str, Any]], count: int) -> list[str]:
     taken = {str(c.get("id")) for c in existing if isinstance(c, dict)}
-    ids, k = [], len(existing)
+    ids: list[str] = []
+    k = len(existing)
     while len(ids) < count:
         if f"c{k}" not in taken:
             ids.append(f"c{k}")
@@ -139,7 +140,7 @@ def generate_candidates(
     if getattr(backend, "model_free", False):
         # mutate: no model, no tail to wait for; it works on whole records
         for batch in _batches(records, max(1, settings.batch_size)):
-            outputs = backend.for_records(batch, settings.params)  # type: ignore[attr-defined]
+            outputs = backend.for_records(batch, settings.params)  # type: ignore[attr-defined]  # model-free ones have it
             tokens = kept = 0
             for rec, comps in zip(batch, outputs):
                 t, k = _attach(rec, comps, backend, settings, stats)

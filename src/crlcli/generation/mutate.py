@@ -71,18 +71,24 @@ class _Source:
             col = len(line.encode("utf-8")[:col].decode("utf-8", errors="ignore"))
         return self.starts[lineno - 1] + col
 
-    def span(self, node: ast.AST) -> tuple[int, int]:
+    # `node` is any positioned node of a parsed tree: ast.AST itself declares no positions, and typeshed makes the
+    # end ones optional, but ast.parse fills them in on every expr and stmt.
+    def span(self, node: Any) -> tuple[int, int]:
         return self.pos(node.lineno, node.col_offset), self.pos(node.end_lineno, node.end_col_offset)
 
-    def seg(self, node: ast.AST) -> str:
+    def seg(self, node: Any) -> str:
         a, b = self.span(node)
         return self.text[a:b]
+
+    def end(self, node: Any) -> int:
+        """The node's last line (see span)."""
+        return node.end_lineno
 
     def line_rest_blank(self, lineno: int, col_char_end: int) -> bool:
         rest = self.text[col_char_end : self.starts[lineno]]
         return rest.strip() == "" or rest.strip().startswith("#")
 
-    def starts_line(self, node: ast.AST) -> bool:
+    def starts_line(self, node: Any) -> bool:
         a, _ = self.span(node)
         return self.text[self.starts[node.lineno - 1] : a].strip() == ""
 
@@ -235,7 +241,7 @@ class _Finder:
             for new in sorted({node.value + 1, max(0, node.value - 1)} - {node.value}):
                 self.add("constant", node, f"{node.value} -> {new}", (a, b, str(new)))
 
-    def comprehension_filters(self, node: ast.AST) -> None:
+    def comprehension_filters(self, node: ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp) -> None:
         src = self.src
         for gen in node.generators:
             prev = gen.iter
@@ -285,16 +291,16 @@ class _Finder:
         if not (node.body[0].lineno > node.lineno and src.starts_line(node)):
             return
         end_b = src.span(node)[1]
-        if not src.line_rest_blank(node.end_lineno, end_b):
+        if not src.line_rest_blank(src.end(node), end_b):
             return
         if node.orelse:
             last = node.body[-1]
-            cut_from = src.starts[last.end_lineno]
-            if src.line_rest_blank(last.end_lineno, src.span(last)[1]) and cut_from < end_b:
+            cut_from = src.starts[src.end(last)]
+            if src.line_rest_blank(src.end(last), src.span(last)[1]) and cut_from < end_b:
                 self.add("drop-branch", node, "dropped the else/elif branch",
-                         (cut_from, src.starts[node.end_lineno], ""))
+                         (cut_from, src.starts[src.end(node)], ""))
         else:
-            line_a, line_b = src.starts[node.lineno - 1], src.starts[node.end_lineno]
+            line_a, line_b = src.starts[node.lineno - 1], src.starts[src.end(node)]
             self.add("drop-branch", node, "dropped an if statement",
                      (line_a, line_b, src.indent(node.lineno) + "pass\n"))
 
@@ -316,8 +322,8 @@ class _Finder:
         if isinstance(final, ast.Return) and final.value is not None and loop is not None and \
                 loop.body[0].lineno > loop.lineno and src.starts_line(loop.body[0]):
             last = loop.body[-1]
-            if src.line_rest_blank(last.end_lineno, src.span(last)[1]):
-                at = src.starts[last.end_lineno]
+            if src.line_rest_blank(src.end(last), src.span(last)[1]):
+                at = src.starts[src.end(last)]
                 self.add("early-return", loop, "returns after the first loop iteration",
                          (at, at, src.indent(loop.body[0].lineno) + src.seg(final) + "\n"))
 

@@ -145,8 +145,12 @@ class OpenAIBackend:
     def _run(self, jobs: list[tuple[str, dict, str]], params: SamplingParams) -> list[list[Completion]]:
         """jobs: (endpoint, body without sampling, seed key); returns params.n completions per job."""
         tasks = [(j, s) for j in range(len(jobs)) for s in range(params.n)]
+        def one(task: tuple[int, int]) -> Completion:
+            path, body, key = jobs[task[0]]
+            return self._one(path, body, key, params, task[1])
+
         with ThreadPoolExecutor(max_workers=min(self.concurrency, max(1, len(tasks)))) as pool:
-            done = list(pool.map(lambda t: self._one(*jobs[t[0]], params, t[1]), tasks))
+            done = list(pool.map(one, tasks))
         return [done[j * params.n : (j + 1) * params.n] for j in range(len(jobs))]
 
     def _job(self, req: Any) -> tuple[str, dict, str]:
@@ -174,15 +178,16 @@ class OpenAIBackend:
                 while True:
                     # Read requests only as far as needed to fill the free slots (memory stays bounded).
                     while not exhausted and len(samples) + len(futures) < self.concurrency:
-                        item = next(requests, StopIteration)
-                        if item is StopIteration:
+                        try:
+                            item = next(requests)
+                        except StopIteration:
                             exhausted = True
-                        elif item is HOLD:
                             break
-                        else:
-                            reqs[number] = (item, [None] * item.params.n, item.params.n)
-                            samples.extend((number, s) for s in range(item.params.n))
-                            number += 1
+                        if item is HOLD:
+                            break
+                        reqs[number] = (item, [None] * item.params.n, item.params.n)
+                        samples.extend((number, s) for s in range(item.params.n))
+                        number += 1
                     while samples and len(futures) < self.concurrency:
                         j, s = samples.pop(0)
                         req = reqs[j][0]
@@ -199,7 +204,7 @@ class OpenAIBackend:
                         reqs[j] = (req, comps, missing - 1)
                         if missing == 1:
                             del reqs[j]
-                            yield req, comps  # type: ignore[misc]
+                            yield req, comps  # type: ignore[misc]  # complete: no None slot is left
             finally:
                 for fut in futures:
                     fut.cancel()

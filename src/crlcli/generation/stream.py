@@ -24,11 +24,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Final, Generic, TypeVar
 
 from .base import Completion, SamplingParams
 
-HOLD: Any = None  # what a request iterator yields to say "nothing now" (see the module docstring)
+HOLD: Final = None  # what a request iterator yields to say "nothing now" (see the module docstring)
 
 
 @dataclass

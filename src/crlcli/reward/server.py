@@ -111,7 +111,7 @@ class _Handler(BaseHTTPRequestHandler):
     def setup(self) -> None:
         # A socket timeout on every client: a read or write that sees no progress for this long drops the client
         # (http.server closes the connection on TimeoutError while reading the request line and headers).
-        self.timeout = self.server.client_timeout
+        self.timeout = self.server.client_timeout  # type: ignore[misc]  # a class default, set per connection
         super().setup()
         self.server.track(self.connection)
 
@@ -408,7 +408,7 @@ def serve(
                 except Exception as exc:  # noqa: BLE001 - a figure for sizing, never a reason not to serve
                     logger.warning(f"capacity not measured: {exc}")
         logger.info(
-            f"reward server on http://{_display(bound_host)}:{bound_port}/get_reward "
+            f"reward server on http://{_display(str(bound_host))}:{bound_port}/get_reward "
             f"({service.workers} sandbox worker(s), CRL scale {service.crl_scale:g}, deadline {service.deadline:g} s, "
             f"comparator {getattr(service, 'compare', None) or 'tokens'} unless a label's tests name one, "
             f"{max_inflight} scoring slot(s), client timeout {client_timeout:g} s)"

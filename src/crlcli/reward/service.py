@@ -55,7 +55,7 @@ class _InProcessCounter:
             self.in_process += in_process
             now = time.monotonic()
             first = self._last is None
-            due = in_process > 0 and (first or now - self._last >= self.every)
+            due = in_process > 0 and (self._last is None or now - self._last >= self.every)  # (None: first)
             if due:
                 self._last = now
             n, total = self.in_process, self.rl

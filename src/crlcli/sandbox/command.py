@@ -34,6 +34,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -223,9 +224,9 @@ def isolation_mode(mode: str = "auto", require_isolation: bool = False) -> str:
 
 
 def run_command(argv: list[str], workdir: str | Path, *, limits: CommandLimits = CommandLimits(),
-                env: dict[str, str] | None = None, ro_paths: list[str | Path] = (), name: str | None = None,
+                env: dict[str, str] | None = None, ro_paths: Sequence[str | Path] = (), name: str | None = None,
                 mode: str = "auto", require_isolation: bool = False, stdin: bytes | None = None,
-                seed: dict[str, str | Path] | None = None) -> CommandResult:
+                seed: Mapping[str, str | Path] | None = None) -> CommandResult:
     """Run `argv` in a private writable copy of `workdir`, named `name` (default: the folder's own name, which
     build files such as Exercism's CMakeLists read), inside the sandbox. `seed` maps paths inside the copy to host
     folders copied there too (e.g. a warm build cache the command may write to without touching the original).
@@ -294,8 +295,8 @@ def _execute(full: list[str], *, cwd, env, limits: CommandLimits, isolation: str
     output = _Output(proc, cg, limits.max_output)
     if stdin:
         try:
-            proc.stdin.write(stdin)
-            proc.stdin.close()
+            proc.stdin.write(stdin)  # type: ignore[union-attr]  # stdin=PIPE when there is input: never None
+            proc.stdin.close()  # type: ignore[union-attr]  # (as above)
         except OSError:
             pass
     timed_out = False
@@ -350,6 +351,7 @@ class _Output:
 
     def _read(self) -> None:
         out = self.proc.stdout
+        assert out is not None  # started with stdout=PIPE
         while buf := (out.read1(65536) if hasattr(out, "read1") else out.read(65536)):
             room = self.cap - self.size
             if room > 0:

@@ -37,7 +37,7 @@ def _same_but_trailing_ws(a: str | bytes, b: str | bytes) -> bool:
     """One is the other plus trailing ASCII whitespace (the usual accepted output): no tokenising needed."""
     if len(a) < len(b):
         a, b = b, a
-    if not a.startswith(b):  # type: ignore[arg-type]
+    if not a.startswith(b):  # type: ignore[arg-type]  # both str or both bytes (stdio_equal sees to it)
         return False
     tail = a[len(b) :]
     return not (tail.strip(_WS) if isinstance(tail, str) else tail.strip())

@@ -13,6 +13,7 @@ import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..errors import CrlError
 from . import host
@@ -58,6 +59,7 @@ class IsolationInfo:
         # names its network: the sandbox gets a two-line one of ours instead.
         files = [(str(host.HOSTS_FILE), "/etc/hosts")]
         files += [(str(RUNNER.with_name(name)), f"/crl/{name}") for name in RUNNER_FILES]
+        assert self.bwrap is not None  # mode "bwrap" is only ever set with its binary
         args = host.base_args(self.bwrap, files=files, ro_binds=binds, tmp_mode="0755")
         if not self.root:
             args += ["--unshare-user", "--uid", "0", "--gid", "0"]
@@ -81,7 +83,7 @@ def python_prefixes(python: str) -> list[str]:
     else:
         dirs = set(_ask_prefixes(python))
     dirs.add(str(Path(os.path.realpath(python)).parent.parent))
-    keep = []
+    keep: list[str] = []
     for d in sorted(dirs, key=len):
         d = os.path.realpath(d)
         if d in ("/", "/usr") or d.startswith("/usr/") or any(d.startswith(k + "/") or d == k for k in keep):
@@ -145,7 +147,7 @@ def _detect(mode: str, python: str) -> IsolationInfo:
     cg_text = ((f"pids cgroup {cg}" if cg else "no pids cgroup") + (", a memory cgroup" if mem_cg else "")
                + (", one core per worker" if cpu_cg else ""))
     uid_text = "candidates run as an unprivileged uid" if root else "candidates keep the caller's uid"
-    groups = dict(cgroup=cg, cpu_cgroup=cpu_cg, memory_cgroup=mem_cg)
+    groups: dict[str, Any] = dict(cgroup=cg, cpu_cgroup=cpu_cg, memory_cgroup=mem_cg)
     limits = IsolationInfo("limits", "", python, root=root, **groups)
     limits_uid = uid_text
     if root and not all(_traversable(d) for d in python_prefixes(python)):

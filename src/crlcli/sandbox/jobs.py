@@ -87,7 +87,9 @@ def prepare(code: str, tests: Any, limits: Limits, check: Callable[[int, Any], b
     # One assert program had one time limit: its converted cases share it (at least 1 s each), so that a
     # candidate that hangs costs about what it did before conversion, not a full limit per assert.
     default_timeout = max(1.0, limits.timeout / len(cases)) if python_values else limits.timeout
-    inputs, expected, timeouts = [], [], []
+    inputs: list[Any] = []
+    expected: list[Any] = []  # per case: a str, None, _NO_OUTPUT or a _PythonExpected
+    timeouts: list[float] = []
     for i, case in enumerate(cases):
         where = f"tests.cases[{i}]"
         if not isinstance(case, dict):
@@ -223,7 +225,8 @@ class Verdicts:
             return False
         if s == "ok" and prep.kind != "assert":
             self.letters.append(self._compare(i, body))
-        elif s in FAILURES or (s == "A" and prep.kind == "assert"):
+        elif isinstance(s, str) and len(s) == 1 and (s in FAILURES or (s == "A" and prep.kind == "assert")):
+            # one letter: FAILURES is a string, where "" or "MO" would be found too (and None would raise)
             self.letters.append(s)
         else:
             return False
@@ -316,7 +319,7 @@ def _numpy() -> Any:
         try:
             import numpy
         except ImportError:
-            numpy = None
+            numpy = None  # type: ignore[assignment]  # numpy is optional: None stands for its absence
         _np.append(numpy)
     return _np[0]
 

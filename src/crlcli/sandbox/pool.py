@@ -23,7 +23,7 @@ import threading
 import time
 import weakref
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import Future
 from typing import Any
 
@@ -116,12 +116,12 @@ class Sandbox:
         except OSError as exc:
             self.stop()
             raise CrlError(f"cannot start the sandbox: {exc}") from exc
-        reply = self.request({"op": "ping", "nested": self.info.mode == "bwrap", "oom_fd": oom_fd}, 60)
-        if not reply or not reply.get("ok"):
+        ping = self.request({"op": "ping", "nested": self.info.mode == "bwrap", "oom_fd": oom_fd}, 60)
+        if not ping or not ping.get("ok"):
             err = self._stderr()
             self.stop()
             raise CrlError(f"the sandbox did not start: {err or 'no answer from the runner'}")
-        return reply
+        return ping
 
     def _stderr(self) -> str:
         if self.proc is None or self.proc.stderr is None:
@@ -139,7 +139,7 @@ class Sandbox:
             return header
         return None
 
-    def frames(self, msg: dict, timeout: float, max_body: int) -> Iterator[tuple[dict, bytes]]:
+    def frames(self, msg: dict, timeout: float, max_body: int) -> Generator[tuple[dict, bytes], None, None]:
         """Send one message, then yield the runner's frames (header, body) as they arrive. On timeout, death or a
         malformed frame the sandbox is killed and the iteration ends early.
 
@@ -149,8 +149,9 @@ class Sandbox:
             return
         deadline = time.monotonic() + timeout
         jid = next(_jobs)
-        data = json.dumps({**msg, "job": jid}).encode()
-        data = memoryview(struct.pack(">I", len(data)) + data)
+        payload = json.dumps({**msg, "job": jid}).encode()
+        data = memoryview(struct.pack(">I", len(payload)) + payload)
+        assert self.proc.stdin and self.proc.stdout and self.proc.stderr  # started with three PIPEs
         wfd, rfd, efd = self.proc.stdin.fileno(), self.proc.stdout.fileno(), self.proc.stderr.fileno()
         os.set_blocking(wfd, False)
         watch = [rfd, efd]
@@ -199,7 +200,7 @@ class Sandbox:
         proc, self.proc = self.proc, None
         if proc is not None and graceful:
             try:
-                proc.stdin.close()
+                proc.stdin.close()  # type: ignore[union-attr]  # started with stdin=PIPE: never None
                 proc.wait(timeout=2)
             except (OSError, subprocess.TimeoutExpired):
                 pass
@@ -210,7 +211,7 @@ class Sandbox:
                 pass
             for f in (proc.stdin, proc.stdout, proc.stderr):
                 try:
-                    f.close()
+                    f.close()  # type: ignore[union-attr]  # three PIPEs: never None
                 except OSError:
                     pass
             proc.wait()

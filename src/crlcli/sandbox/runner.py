@@ -119,7 +119,9 @@ def probe_nested():
     return os.waitpid(pid, 0)[1] == 0
 
 
-_own_ns = []  # (fd, flag) of this runner's own mount, IPC and PID namespaces, to come back to after a fork
+# (fd, flag) of this runner's own mount, IPC and PID namespaces, to come back to after a fork (the type is a comment,
+# not an annotation: this file runs on Python 3.8 too)
+_own_ns = []  # type: list[tuple[int, int]]
 
 
 def enter_candidate(body, tmpfs_mb, uid=None, report=True, jid=0):

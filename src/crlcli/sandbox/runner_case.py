@@ -342,7 +342,7 @@ class Candidate(TestDrivers):
             if left <= 0:
                 break
             events = poller.poll(max(1, int((left if pidfd is not None else min(left, 0.005)) * 1000)))
-            for fd, ev in events:
+            for fd, _ev in events:
                 if fd == pidfd:
                     status = os.waitpid(pid, 0)[1]
                 elif fd == in_fd:

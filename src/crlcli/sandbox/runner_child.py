@@ -19,13 +19,17 @@ def fresh_stdio():
     """New text streams on fds 0-2 (made by the per-candidate runner, which never uses them: every child starts
     with an unused copy, whatever fds 0-2 are in it)."""
     import io
-    sys.stdin = sys.__stdin__ = io.TextIOWrapper(io.BufferedReader(io.FileIO(0, "r", closefd=False)),
-                                                 encoding="utf-8", errors="surrogateescape")
-    sys.stdout = sys.__stdout__ = io.TextIOWrapper(io.BufferedWriter(io.FileIO(1, "w", closefd=False)),
-                                                   encoding="utf-8", errors="surrogateescape")
-    sys.stderr = sys.__stderr__ = io.TextIOWrapper(io.BufferedWriter(io.FileIO(2, "w", closefd=False)),
-                                                   encoding="utf-8", errors="backslashreplace",
-                                                   line_buffering=True)
+
+    # (the __std*__ names are Final in typeshed: replaced on purpose, so that no copy of the old streams is left)
+    stdin = io.TextIOWrapper(io.BufferedReader(io.FileIO(0, "r", closefd=False)),
+                             encoding="utf-8", errors="surrogateescape")
+    sys.stdin = sys.__stdin__ = stdin  # type: ignore[misc]  # Final in typeshed
+    stdout = io.TextIOWrapper(io.BufferedWriter(io.FileIO(1, "w", closefd=False)),
+                              encoding="utf-8", errors="surrogateescape")
+    sys.stdout = sys.__stdout__ = stdout  # type: ignore[misc]  # Final in typeshed
+    stderr = io.TextIOWrapper(io.BufferedWriter(io.FileIO(2, "w", closefd=False)),
+                              encoding="utf-8", errors="backslashreplace", line_buffering=True)
+    sys.stderr = sys.__stderr__ = stderr  # type: ignore[misc]  # Final in typeshed
 
 
 def _namespace(name):
@@ -260,7 +264,7 @@ class ValueDigest:
             return (self.sha256, self.size) == (other.sha256, other.size)
         return NotImplemented  # the expected side may know the digest of its own encoding
 
-    __hash__ = None
+    __hash__ = None  # type: ignore[assignment]  # __eq__ compares by value: unhashable, as typeshed cannot express
 
     def __repr__(self):
         return "<value of %d bytes, sha256 %s>" % (self.size, self.sha256[:12])
@@ -280,7 +284,7 @@ class NumpyValue:
             return (self.dtype, self.value, self.shape) == (other.dtype, other.value, other.shape)
         return self.shape is None and self.value == other
 
-    __hash__ = None
+    __hash__ = None  # type: ignore[assignment]  # __eq__ compares by value: unhashable, as typeshed cannot express
 
     def __repr__(self):
         return "numpy.%s(%r)" % (self.dtype, self.value)

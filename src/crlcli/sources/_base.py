@@ -5,7 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from .. import jsonx
 from ..errors import CrlError
@@ -30,7 +30,7 @@ class RowReporter:
                         _text(row))
 
 
-def _text(row: Any) -> str | None:
+def _text(row: Any) -> bytes | str | None:
     if row is None or isinstance(row, (bytes, str)):
         return row
     try:
@@ -41,7 +41,7 @@ def _text(row: Any) -> str | None:
 
 def open_text(path: Path) -> IO[bytes]:
     if path.suffix == ".gz":
-        return gzip.open(path, "rb")
+        return cast(IO[bytes], gzip.open(path, "rb"))  # a GzipFile: an IO[bytes] but for typeshed
     return open(path, "rb")
 
 

@@ -54,6 +54,7 @@ def load(path: str | None, reporter: RowReporter) -> Iterator[dict]:
     for index, row in enumerate(load_json_list(p, "CodeContests")):
         record, why = convert(row, index, NAME)
         if record is None:
+            assert why is not None  # convert gives a reason with every refusal
             reporter.bad(str(p), f"row {index}", why, row)
             continue
         yield record

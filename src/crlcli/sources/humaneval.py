@@ -60,6 +60,7 @@ def load(path: str | None, reporter: RowReporter) -> Iterator[dict]:
     for row in reader:
         record, why = convert(row)
         if record is None:
+            assert why is not None  # convert gives a reason with every refusal
             reader.reject(row, why)
             continue
         yield record

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from typing import Any
 
 from ..asserts import convert as convert_asserts
 from ..records import make_tests
@@ -75,7 +76,7 @@ def convert(row, index: int) -> tuple[dict | None, str | None]:
     t = make_tests("assert", fn_name=fn_name, class_name=class_name, program=program)
     t["prelude"] = PRELUDE
     t = convert_asserts(t)[0]
-    record = {
+    record: dict[str, Any] = {
         "id": f"{NAME}/{index}",
         "question": question,
         "starter_code": starter,
@@ -94,6 +95,7 @@ def load(path: str | None, reporter: RowReporter) -> Iterator[dict]:
     for index, row in enumerate(load_json_list(p, "LeetCode")):
         record, why = convert(row, index)
         if record is None:
+            assert why is not None  # convert gives a reason with every refusal
             reporter.bad(str(p), f"row {index}", why, row)
             continue
         yield record

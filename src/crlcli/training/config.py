@@ -15,6 +15,7 @@ import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 from ..errors import CrlError, UsageError
@@ -395,7 +396,7 @@ def _toml_key(key: str) -> str:
     return key if key.replace("_", "").replace("-", "").isalnum() else _toml_value(key)
 
 
-def dump_toml(config: TrainConfig, header: list[str] = ()) -> str:
+def dump_toml(config: TrainConfig, header: Sequence[str] = ()) -> str:
     """The resolved config as TOML (tomllib reads but does not write), with every default spelled out."""
     lines = [f"# {h}" for h in header]
     tables: dict[str, list[str]] = {}

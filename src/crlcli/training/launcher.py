@@ -35,6 +35,12 @@ TAIL_LINES = 40
 Sink = Callable[[bytes], None]
 
 
+def _to_stderr(b: bytes) -> None:
+    """The default sink: the trainer's output straight to our stderr."""
+    sys.stderr.buffer.write(b)
+    sys.stderr.buffer.flush()
+
+
 def _die_with_parent() -> None:  # runs in the child between fork and exec
     with contextlib.suppress(Exception):
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
@@ -111,6 +117,7 @@ class RewardServer:
         return self
 
     def _wait_healthy(self) -> None:
+        assert self.proc is not None  # __enter__ started it
         deadline = time.monotonic() + self.timeout
         while True:
             if self.proc.poll() is not None:
@@ -161,6 +168,7 @@ def _sigterm_as_interrupt():
 
 
 def _stream(proc: subprocess.Popen, log_path: Path, sink: Sink, tail: collections.deque) -> None:
+    assert proc.stdout is not None  # started with stdout=PIPE
     with open(log_path, "ab") as log:
         for line in iter(proc.stdout.readline, b""):
             log.write(line)
@@ -194,7 +202,7 @@ def run_trainer(cmds: Commands, sink: Sink, server: RewardServer | None, ray_add
             time.sleep(0.2)
     except KeyboardInterrupt:
         logger.warning(f"interrupted: stopping phase {phase.number}")
-        if cmds.ray_submission_id:
+        if cmds.ray_submission_id and ray_address:  # (a submission id comes only with an address)
             subprocess.run(["ray", "job", "stop", "--address", ray_address, cmds.ray_submission_id], check=False)
         stop_group(proc)
         raise
@@ -256,7 +264,7 @@ def launch(
     sink: Sink | None = None,
 ) -> Path:
     """Run every phase in turn; returns the last phase's final weights folder."""
-    sink = sink or (lambda b: (sys.stderr.buffer.write(b), sys.stderr.buffer.flush()))
+    sink = sink or _to_stderr
     _check_fresh(phases)
     if check:
         preflight(config, phases, ray_address)
@@ -300,6 +308,7 @@ def run_phase(config: TrainConfig, phase: Phase, ray_address, passthrough, sink:
         if _get(health, timeout=10) != 200:
             raise CrlError(f"reward server {url} does not answer {health}", hint="start it, or fix reward.urls")
     if cmds.reward_server:
+        assert cmds.reward_health is not None  # plan.commands sets both
         server = RewardServer(cmds.reward_server, cmds.reward_health, phase.reward_log_path,
                               config["reward.startup_timeout"])  # fmt: skip
         with server:

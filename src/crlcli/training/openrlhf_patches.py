@@ -28,6 +28,7 @@ import os
 import sys
 import time
 import types
+from typing import Any
 
 OPENRLHF_VERSION = "0.11.2"
 ENV_GROUPS = "CRL_OPENRLHF_PATCHES"
@@ -456,7 +457,7 @@ def _compare(state: dict, reply, start: dict | None = None) -> dict:
 
     # collective_rpc returns one answer per worker
     answers = reply if isinstance(reply, list) else [reply]
-    out = {}
+    out: dict[str, Any] = {}
     for answer in answers:
         if not isinstance(answer, (bytes, bytearray)):
             out["error"] = f"engine answered {type(answer).__name__}"

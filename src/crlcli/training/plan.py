@@ -89,7 +89,7 @@ def plan_phases(config: TrainConfig, which: str = "all", init: str | None = None
         raise UsageError(f"--phase must be 1, 2 or all (got {which!r})")
     out = config.output_dir
     numbers = [1, 2] if which == "all" else [int(which)]
-    phases = []
+    phases: list[Phase] = []
     for n in numbers:
         if n == numbers[0]:
             start = model_ref(init) if init else (model_ref(config["model.path"]) if n == 1 else None)

@@ -173,7 +173,7 @@ def run_forcing(
     held: dict[str, list[dict[str, Any]]] = {}
     position = {pid: i for i, pid in enumerate(ids)}
     for start in range(0, len(ids), batch_size):
-        active: dict[str, tuple[Generator, Request, int]] = {}
+        active: dict[str, tuple[Generator[Request, Any, dict], Request, int]] = {}
         for pid in ids[start : start + batch_size]:
             gen = force(prompts[pid], cfg, count)
             active[pid] = (gen, next(gen), 0)
@@ -250,7 +250,7 @@ def stream_forcing(
     from ..generation.stream import HOLD, GenRequest, Reorder, stream
 
     traces: dict[str, dict] = {}
-    ready: deque[tuple[str, Generator, Request, int]] = deque()
+    ready: deque[tuple[str, Generator[Request, Any, dict], Request, int]] = deque()
     ids = iter(prompts)
     state = {"active": 0, "in_flight": 0, "started": 0}
     order: Reorder[list[dict[str, Any]]] = Reorder(ordered, reorder_window)
@@ -263,7 +263,7 @@ def stream_forcing(
         else:
             on_generation(rec)
 
-    def step_to(pid: str, gen: Generator, req: Request, step: int, rec: dict[str, Any] | None) -> None:
+    def step_to(pid: str, gen: Generator[Request, Any, dict], req: Request, step: int, rec: dict[str, Any] | None) -> None:
         """Feed the coroutine `rec` (else the saved step), replay what is saved, queue the first new request."""
         while True:
             rec = rec if rec is not None else saved.get((pid, step))
@@ -293,13 +293,13 @@ def stream_forcing(
                                         stop=list(req.stop) if req.stop else None)
                 yield GenRequest(key=(pid, gen, req, step), params=params, prompt=req.prompt)
             elif (state["active"] < window and order.room(state["started"])
-                  and (pid := next(ids, None)) is not None):
+                  and (new := next(ids, None)) is not None):
                 # ordered: a full reorder buffer holds new problems; its oldest problem is unfinished, in flight
-                gen = force(prompts[pid], cfg, count)
-                position[pid] = state["started"]
+                gen = force(prompts[new], cfg, count)
+                position[new] = state["started"]
                 state["started"] += 1
                 state["active"] += 1
-                step_to(pid, gen, next(gen), 0, None)
+                step_to(new, gen, next(gen), 0, None)
             elif state["in_flight"]:
                 yield HOLD
             else:
@@ -322,7 +322,7 @@ def summarise(results: list[dict[str, Any]], rounds: int) -> dict[str, Any]:
     for r in range(rounds + 1):
         rows = [x for x in results if x["round"] == r]
         n = len(rows)
-        mean = (lambda key: sum(x[key] for x in rows) / n if n else None)
+        mean = (lambda key: sum(x[key] for x in rows) / n if n else None)  # noqa: B023 (used in this iteration only)
         forced = [x["forced_tokens"] for x in rows]
         per_round.append({
             "round": r,

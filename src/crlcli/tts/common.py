@@ -39,8 +39,8 @@ def chat_prompt(tokenizer: Any, messages: list[dict[str, str]], enable_thinking:
     )
 
 
-def counter(tokenizer: Any) -> Callable[[str], int | None]:
-    def count(text: str) -> int | None:
+def counter(tokenizer: Any) -> Callable[[str], int]:
+    def count(text: str) -> int:
         return len(tokenizer.encode(text, add_special_tokens=False)) if text else 0
 
     return count

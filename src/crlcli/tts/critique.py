@@ -133,7 +133,7 @@ def generate(
                     writer.write({"id": p.id, "kind": "critiques", "candidate": j, "outputs": _outputs(comps)})
                     crits.add((p.id, j))
             if ordered:
-                writer.flush()  # type: ignore[union-attr]
+                writer.flush()  # type: ignore[union-attr]  # ordered: writer is the _Held
             if progress:
                 progress(len(batch))
 
@@ -142,7 +142,8 @@ class _Held:
     """A batch's records, written at its end problem by problem: candidates, then critiques by candidate."""
 
     def __init__(self, out: Any, ids: list[str]):
-        self.out, self.rank, self.recs = out, {pid: i for i, pid in enumerate(ids)}, []
+        self.out, self.rank = out, {pid: i for i, pid in enumerate(ids)}
+        self.recs: list[dict[str, Any]] = []
 
     def write(self, rec: dict[str, Any]) -> None:
         self.recs.append(rec)

@@ -75,8 +75,8 @@ def _draw(plt: Any, summaries: dict[str, dict[str, Any]]) -> tuple[Any, Any]:
         plt.close(fig)
         return fig, None
     ax.set_ylim(-3, 103)
-    xs = [p[0] for p in points]
-    span = (max(xs) - min(xs)) or 1.0
+    all_x = [p[0] for p in points]
+    span = (max(all_x) - min(all_x)) or 1.0
     groups: list[list[tuple[float, float, int]]] = []
     for x, y, r in sorted(points, key=lambda p: (p[1], p[0])):
         for g in groups:  # near in both directions, as fractions of the axes: one label

@@ -12,13 +12,17 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any
 
 from ..errors import CrlError
 from ..evaluation.base import all_passed
 from ..extract import extract_code
 from ..io import JsonlReader
 from ..records import check_problem
+
+if TYPE_CHECKING:
+    from ..evaluation.base import Benchmark
 
 
 @dataclass
@@ -48,7 +52,7 @@ class Source:
         self.data = data
         self.limit = limit
         self.options = dict(options or {})
-        self.benchmark = None  # the Benchmark, once a benchmark source is loaded
+        self.benchmark: Benchmark | None = None  # the Benchmark, once a benchmark source is loaded
 
     @property
     def spec(self) -> dict[str, Any]:
@@ -84,12 +88,14 @@ class Source:
         from ..evaluation import get_benchmark
 
         # --limit is applied by load(), after the ids are known, the same way for both sources.
-        self.benchmark = get_benchmark(self.benchmark_name, **{**self.options, "data": self.data, "limit": self.limit})
+        assert self.benchmark_name is not None  # load() reads a benchmark only when one is named
+        bench = get_benchmark(self.benchmark_name, **{**self.options, "data": self.data, "limit": self.limit})
+        self.benchmark = bench
         out = []
-        for task in self.benchmark.tasks():
+        for task in bench.tasks():
             out.append(Problem(
                 id=str(task.task_id), messages=task.messages, question=_question(task), task=task,
-                public_tests=self.benchmark.public_tests(task),
+                public_tests=bench.public_tests(task),
                 record={"id": str(task.task_id), "messages": task.messages, "benchmark": self.benchmark_name},
             ))
         return out
@@ -121,7 +127,7 @@ class Source:
 def _question(task: Any) -> str:
     """What the critic is shown: the bare statement when the benchmark keeps it, else the whole prompt."""
     data = task.data or {}
-    rec = data.get("record") if isinstance(data.get("record"), dict) else {}
+    rec = got if isinstance(got := data.get("record"), dict) else {}
     return data.get("question") or rec.get("question_content") or rec.get("prompt") or task.messages[-1]["content"]
 
 
@@ -136,6 +142,7 @@ class Scorer:
         self.source = source
         self.workers = workers
         self.bench = source.benchmark
+        self._ctx: AbstractContextManager[Any]  # the benchmark's pool, or a SandboxPool
         if self.bench is not None:
             self._ctx = self.bench.open_pool(workers)
         else:
@@ -173,11 +180,12 @@ class Scorer:
         """Score already-extracted code (critique-select candidates) on the hidden tests."""
         if self.bench is None or not items:
             return self.code(items)
+        bench = self.bench
 
         def one(p: Problem, code: str | None) -> dict[str, Any]:
             if not code:
                 return {"correct": False, "pass_rate": 0.0, "verdicts": "", "code": False}
-            return _verdict(self.bench, self.bench.score_code(p.task, code, self.pool))
+            return _verdict(bench, bench.score_code(p.task, code, self.pool))
 
         return self._threads(one, items)
 

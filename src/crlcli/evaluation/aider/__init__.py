@@ -115,7 +115,7 @@ class AiderPolyglot(Benchmark):
 
         first_sample = first_sample or {}
         outs = backend.chat([t.messages for t in tasks], replace(params, n=n), enable_thinking=thinking)
-        recs = [{"task": t, "j": j, "turns": [c]} for t, comps in zip(tasks, outs) for j, c in enumerate(comps)]
+        recs: list[dict[str, Any]] = [{"task": t, "j": j, "turns": [c]} for t, comps in zip(tasks, outs) for j, c in enumerate(comps)]
         with ThreadPoolExecutor(max(1, threads)) as pool:
             scores1 = list(pool.map(lambda r: self.score(r["task"], r["turns"][0].text), recs))
             retry = [(r, s, self.followup(r["task"], r["turns"][0].text, s)) for r, s in zip(recs, scores1)]

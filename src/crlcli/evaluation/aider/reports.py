@@ -288,7 +288,7 @@ _RUST_TOKEN = re.compile(r"#\s*\[\s*test\s*\]|#\s*\[\s*cfg\s*\((.*)\)\s*\]|\bmod
                          r"|\b(?:use|struct|enum|impl|const|static|type|trait|mod|macro_rules!)\b|\{|\}")
 
 
-def _rust_cfg_on(cfg: str, features: set[str]) -> bool:
+def _rust_cfg_on(cfg: str, features: set[str] | frozenset[str]) -> bool:
     """A `#[cfg(...)]`: `feature = "x"` is on when x is a default feature of the trusted manifest; other
     predicates (`test`, targets) are taken as on."""
     wanted = re.findall(r'feature\s*=\s*"([^"]*)"', cfg)
@@ -296,7 +296,7 @@ def _rust_cfg_on(cfg: str, features: set[str]) -> bool:
     return not on if cfg.strip().startswith("not") else on
 
 
-def _exp_rust_target(text: str, features: set[str] = frozenset()) -> list[str]:
+def _exp_rust_target(text: str, features: set[str] | frozenset[str] = frozenset()) -> list[str]:
     """`#[test]` functions of one test target, named as libtest names them (`module::fn`), leaving out those that
     a `#[cfg(feature = ...)]` on them or on an enclosing module compiles out."""
     text = _strip_c_comments(text)

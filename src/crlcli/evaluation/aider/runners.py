@@ -31,9 +31,11 @@ import subprocess
 import sys
 import threading
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from .exercises import Exercise
 from .reports import REPORT_DIR, rust_test_files
@@ -370,15 +372,21 @@ _PLANNERS = {"python": _plan_python, "javascript": _plan_javascript, "cpp": _pla
 def toolchain_status(languages=None) -> dict[str, str | None]:
     """Language -> None when its toolchain is usable here, else the reason it is not."""
     out: dict[str, str | None] = {}
-    checks = {
+
+    def java() -> str | None:
+        _which("javac")  # (raises when missing)
+        _which("java")
+        return next((f"{JAVA_DIR / j} missing" for j in JAVA_JARS if not (JAVA_DIR / j).exists()), None)
+
+    # each gives None or the reason (`[...] and None`: the list is never empty; a missing tool raises)
+    checks: dict[str, Callable[[], Any]] = {
         "python": lambda: None if _python_has_pytest(sys.executable) else f"pytest missing for {sys.executable}",
         "javascript": lambda: (_which("node"), None)[1] if (node_modules_dir() / "jest").exists()
         else f"jest not installed in {node_modules_dir()} (make toolchains)",
         "cpp": lambda: [_which(t) for t in ("cmake", "make", "g++")] and None,
         "go": lambda: go_binary() and None,
         "rust": lambda: _rust_sysroot() and None,
-        "java": lambda: ([_which("javac"), _which("java")] and
-                         next((f"{JAVA_DIR / j} missing" for j in JAVA_JARS if not (JAVA_DIR / j).exists()), None)),
+        "java": java,
     }
     for lang in languages or checks:
         try:
