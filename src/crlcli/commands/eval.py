@@ -14,6 +14,7 @@ from rich.markup import escape
 
 from ..errors import UsageError
 from ..evaluation import benchmark_names
+from ..generation.defaults import TEMPERATURE, TOP_K, TOP_P
 from ..log import console, logger
 from ._common import (EnginesOpt, OrderedOpt, RayAddressOpt, ReorderWindowOpt, SkipInvalidOpt, backend_options,
                       check_choice, check_numbers, renamed)
@@ -133,9 +134,9 @@ def register(app: typer.Typer) -> None:
         data: DataOpt = None, release: ReleaseOpt = None, start: StartOpt = None, end: EndOpt = None,
         task_python: TaskPyOpt = None, subset_file: SubsetOpt = None, languages: LangOpt = None,
         calibrated: CalibOpt = None, task_timeout: TimeoutOpt = None,
-        temperature: Annotated[float, Opt(help="Sampling temperature.")] = 0.6,
-        top_p: Annotated[float, Opt(help="Top-p.")] = 0.95,
-        top_k: Annotated[int, Opt(help="Top-k.")] = 20,
+        temperature: Annotated[float, Opt(help="Sampling temperature.")] = TEMPERATURE,
+        top_p: Annotated[float, Opt(help="Top-p.")] = TOP_P,
+        top_k: Annotated[int, Opt(help="Top-k.")] = TOP_K,
         max_tokens: Annotated[int, Opt(help="Max new tokens per sample.")] = 32768,
         thinking: Annotated[bool, Opt("--thinking/--no-thinking", help="Qwen3 thinking mode.")] = True,
         seed: Annotated[Optional[int], Opt(help="Sampling seed.")] = None,

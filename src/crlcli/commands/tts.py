@@ -9,6 +9,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from ..errors import UsageError
+from ..generation.defaults import TEMPERATURE, TOP_K, TOP_P
 from ._common import (EnginesOpt, OrderedOpt, RayAddressOpt, ReorderWindowOpt, backend_options, check_numbers,
                       parse_key_values, renamed)
 
@@ -130,7 +131,7 @@ def register(app: typer.Typer) -> None:
         max_thinking_tokens: Annotated[int, Opt("--max-thinking-tokens", help="Cap per continuation.")] = 16384,
         answer_tokens: Annotated[int, Opt("--answer-tokens", help="Max tokens of each forced answer.")] = 4096,
         prefix_cache: Annotated[bool, Opt("--prefix-cache/--no-prefix-cache", help="vllm prefix caching.")] = True,
-        temperature: Temp = 0.6, top_p: TopP = 0.95, top_k: TopK = 20, seed: Seed = 0, batch_size: Batch = 64,
+        temperature: Temp = TEMPERATURE, top_p: TopP = TOP_P, top_k: TopK = TOP_K, seed: Seed = 0, batch_size: Batch = 64,
         workers: Workers = None, timeout: Timeout = None, old_timeout: OldTimeout = None, plot: Plot = None,
         ordered: OrderedOpt = False, reorder_window: ReorderWindowOpt = 1024,
     ) -> None:
@@ -188,7 +189,7 @@ def register(app: typer.Typer) -> None:
         critique_tokens: Annotated[int, Opt("--critique-tokens", help="Max tokens per critique.")] = 16384,
         reuse_candidates: Annotated[bool, Opt("--reuse-candidates", help="Critique the records' candidates.")] = False,
         selector: Selector = "crl-votes",
-        temperature: Temp = 0.6, top_p: TopP = 0.95, top_k: TopK = 20, seed: Seed = 0, batch_size: Batch = 16,
+        temperature: Temp = TEMPERATURE, top_p: TopP = TOP_P, top_k: TopK = TOP_K, seed: Seed = 0, batch_size: Batch = 16,
         workers: Workers = None, timeout: Timeout = None, old_timeout: OldTimeout = None,
         ordered: OrderedOpt = False, reorder_window: ReorderWindowOpt = 1024,
     ) -> None:

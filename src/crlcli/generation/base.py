@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from ..errors import CrlError
+from .defaults import TEMPERATURE, TOP_K, TOP_P
 
 
 @dataclass(frozen=True)
@@ -14,9 +15,9 @@ class SamplingParams:
     """Sampling settings; the defaults are the paper's (temperature 0.6, top-p 0.95, top-k 20)."""
 
     n: int = 1
-    temperature: float = 0.6
-    top_p: float = 0.95
-    top_k: int = 20
+    temperature: float = TEMPERATURE
+    top_p: float = TOP_P
+    top_k: int = TOP_K
     max_tokens: int = 4096
     seed: int | None = None
     stop: list[str] | None = None

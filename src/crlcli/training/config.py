@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CrlError, UsageError
+from ..generation.defaults import TEMPERATURE, TOP_P
 from .flags import ENTRY_MODULE, TRAINER_MODULE
 
 REQUIRED = object()
@@ -72,8 +73,8 @@ SCHEMA: dict[str, Field] = {
     "algo.dynamic_filtering_range": F("pair", [0.0, 1.0]),
     "rollout.batch_size": F("int", 128, positive=True),
     "rollout.n_samples_per_prompt": F("int", 8, positive=True),
-    "rollout.temperature": F("float", 0.6, positive=True),
-    "rollout.top_p": F("float", 0.95, positive=True, max=1.0),
+    "rollout.temperature": F("float", TEMPERATURE, positive=True),
+    "rollout.top_p": F("float", TOP_P, positive=True, max=1.0),
     "rollout.top_k": F("int", 0, min=0, doc="0 = off; needs trainer.module = " + ENTRY_MODULE),
     "rollout.micro_batch_size": F("int", 4, positive=True),
     "train.batch_size": F("int", 512, positive=True),

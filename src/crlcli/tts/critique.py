@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CrlError
+from ..generation.defaults import TEMPERATURE, TOP_K, TOP_P
 from ..locks import holds_run_dir
 from ..extract import extract_code, extract_conclusion, split_thinking
 from ..log import logger
@@ -41,9 +42,9 @@ class CritiqueConfig:
     m: int = 64
     candidate_tokens: int = 16384
     critique_tokens: int = 16384
-    temperature: float = 0.6
-    top_p: float = 0.95
-    top_k: int = 20
+    temperature: float = TEMPERATURE
+    top_p: float = TOP_P
+    top_k: int = TOP_K
     seed: int | None = 0
     critique_template: str = "crl_critique.txt"
     reuse_candidates: bool = False  # take the records' own `candidates` instead of generating k
