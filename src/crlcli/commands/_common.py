@@ -12,6 +12,7 @@ from .. import locks
 from ..errors import CrlError, UsageError
 from ..io import JsonlReader, JsonlWriter, SkipLog, done_ids
 from ..log import logger
+from ..options import parse_key_values
 from ..records import candidate_id_problem, check_problem, json_type
 
 InputOpt = Annotated[
@@ -76,25 +77,6 @@ def check_choice(option: str, value: Any, choices: tuple[str, ...] | list[str]) 
     """An option with a fixed set of values: anything else is a usage error (exit 2) before anything starts."""
     if value not in choices:
         raise UsageError(f"{option} must be one of {', '.join(choices)}, got {value!r}")
-
-
-def parse_key_values(pairs: Iterable[str] | None, option: str) -> dict[str, Any]:
-    """`KEY=VALUE` pairs of a repeatable option, typed: a value that reads as JSON is that value (8192, 0.85,
-    true, null, [1, 2]), anything else stays a string; keys take `_` for `-` (max-model-len -> max_model_len),
-    the spelling of the keyword arguments they become."""
-    import json
-
-    out: dict[str, Any] = {}
-    for pair in pairs or []:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise UsageError(f"{option} takes KEY=VALUE, got {pair!r}", hint=f"e.g. {option} max_model_len=8192")
-        try:
-            typed = json.loads(value)
-        except ValueError:
-            typed = value
-        out[key.strip().replace("-", "_")] = typed
-    return out
 
 
 def backend_options(backend: str, *, base_url: str | None = None, device: str | None = None,

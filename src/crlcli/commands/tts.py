@@ -10,8 +10,9 @@ import typer
 
 from ..errors import UsageError
 from ..generation.defaults import TEMPERATURE, TOP_K, TOP_P
+from ..options import parse_key_values
 from ._common import (EnginesOpt, OrderedOpt, RayAddressOpt, ReorderWindowOpt, backend_options, check_numbers,
-                      parse_key_values, renamed)
+                      renamed)
 
 Opt = typer.Option
 Bench = Annotated[Optional[str], Opt("--benchmark", help="A `crl eval` benchmark name (lcb, humaneval+, ...).")]

@@ -19,6 +19,7 @@ from typing import Any
 
 from ..errors import CrlError, UsageError
 from ..generation.defaults import TEMPERATURE, TOP_P
+from ..options import parse_value
 from .flags import ENTRY_MODULE, TRAINER_MODULE
 
 REQUIRED = object()
@@ -177,7 +178,8 @@ def _flatten(table: dict, prefix: str = "") -> dict[str, Any]:
 
 
 def parse_override(text: str) -> tuple[str, Any]:
-    """`actor.lr=2e-6` -> ("actor.lr", 2e-06). Values are TOML (numbers, booleans, [lists]); bare words are strings."""
+    """`actor.lr=2e-6` -> ("actor.lr", 2e-06). Values in the one KEY=VALUE grammar (crlcli.options: TOML, as in the
+    config file; bare words are strings)."""
     key, sep, raw = text.partition("=")
     key = key.strip()
     if not sep or not key or key.startswith("-"):
@@ -185,11 +187,7 @@ def parse_override(text: str) -> tuple[str, Any]:
             f"override {text!r} is not KEY=VALUE",
             hint="write overrides as actor.lr=2e-6 before `--`; OpenRLHF flags go after `--`",
         )
-    try:
-        value = tomllib.loads(f"v = {raw.strip()}")["v"]
-    except tomllib.TOMLDecodeError:
-        value = raw.strip()
-    return key, value
+    return key, parse_value(raw)
 
 
 def load_config(arg: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> TrainConfig:
