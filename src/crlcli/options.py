@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from .errors import UsageError
+from .errors import CrlError, UsageError
 
 
 def parse_value(raw: str) -> Any:
@@ -64,12 +64,13 @@ def env_field(default: Any = None, *, env: str, parse: Any = str, **kwargs: Any)
     return dataclasses.field(default=default, metadata={"env": env, "parse": parse}, **kwargs)
 
 
-class UnknownOption(UsageError):
-    """A key that a component's declared options do not have."""
+class UnknownOption(CrlError):
+    """A key that a component's declared options do not have: a usage error (exit 2) unless told otherwise."""
 
-    def __init__(self, what: str, wrong: list[str], known: list[str]):
+    def __init__(self, what: str, wrong: list[str], known: list[str], exit_code: int = 2):
         self.wrong, self.known = wrong, known
-        super().__init__(f"{what} has no option {', '.join(wrong)}", hint=f"it takes: {', '.join(known)}")
+        super().__init__(f"{what} has no option {', '.join(wrong)}", hint=f"it takes: {', '.join(known)}",
+                         exit_code=exit_code)
 
 
 @dataclass
@@ -84,17 +85,17 @@ class Options:
         return [f.name for f in dataclasses.fields(cls) if f.name != "extra"]
 
     @classmethod
-    def check(cls, values: Mapping[str, Any], what: str) -> None:
+    def check(cls, values: Mapping[str, Any], what: str, exit_code: int = 2) -> None:
         """Refuse keys the class does not declare (unless it is open-ended)."""
         wrong = sorted(set(values) - set(cls.names()))
         if wrong and not cls.open_ended:
-            raise UnknownOption(what, wrong, cls.names())
+            raise UnknownOption(what, wrong, cls.names(), exit_code)
 
     @classmethod
-    def from_mapping(cls, values: Mapping[str, Any], what: str) -> "Options":
-        """The options from keyword values; None means "the default"; an undeclared key is a usage error."""
+    def from_mapping(cls, values: Mapping[str, Any], what: str, exit_code: int = 2) -> Any:
+        """The options from keyword values; None means "the default"; an undeclared key is refused."""
         given = {k: v for k, v in values.items() if v is not None}
-        cls.check(given, what)
+        cls.check(given, what, exit_code)
         known = set(cls.names())
         declared = {k: v for k, v in given.items() if k in known}
         if cls.open_ended:

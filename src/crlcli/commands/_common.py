@@ -84,8 +84,10 @@ def backend_options(backend: str, *, base_url: str | None = None, device: str | 
                     timeout: float | None = None, prefix_cache: bool = False, seed: int | None = None,
                     engines: int = 1, ray_address: str | None = None,
                     extra: Iterable[str] | None = None, option: str = "--backend-option") -> dict[str, Any]:
-    """A generation backend's constructor options from the command's flags that apply to it (flags left unset
-    keep the backend's defaults), then the `KEY=VALUE` extras on top."""
+    """A generation backend's options from the command's flags that apply to it (flags left unset keep the
+    backend's defaults), then the `KEY=VALUE` extras on top, then what its declared environment variables fill in
+    where both left an option unset (the openai backend's base_url: $OPENAI_BASE_URL). `engines`/`ray_address`
+    ride along for the caller (distributed.engines.open_backend), which spreads the backend over Ray."""
     if engines < 1:  # a usage error (exit 2), before any model loads
         raise UsageError(f"--engines must be at least 1, got {engines}")
     opts: dict[str, Any] = {}
@@ -105,7 +107,9 @@ def backend_options(backend: str, *, base_url: str | None = None, device: str | 
         opts.update(seed=seed if seed is not None else 0)  # its mutants are drawn at random
     opts = {k: v for k, v in opts.items() if v is not None}
     opts.update(parse_key_values(extra, option))
-    return opts
+    from ._env import backend_env
+
+    return backend_env(backend, opts)
 
 
 def unique_ids(records: Iterable[dict[str, Any]], reader: JsonlReader | None = None) -> Iterator[dict[str, Any]]:

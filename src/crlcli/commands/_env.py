@@ -64,6 +64,33 @@ def benchmark_options(name: str, given: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def env_fallbacks(options_cls: Any, given: dict[str, Any], environ: Any = None) -> dict[str, Any]:
+    """`given` with each unset (or empty) option that a field of the declared `options_cls` ties to a variable
+    (`crlcli.options.env_field`: e.g. the openai backend's base_url <- $OPENAI_BASE_URL) filled from it."""
+    import dataclasses
+
+    from ..errors import UsageError
+
+    env = os.environ if environ is None else environ
+    out = dict(given)
+    for f in dataclasses.fields(options_cls):
+        var = f.metadata.get("env")
+        raw = env.get(var) if var else None
+        if raw and not out.get(f.name):
+            try:
+                out[f.name] = f.metadata.get("parse", str)(raw)
+            except ValueError as exc:
+                raise UsageError(f"${var}={raw!r} is not a valid value ({exc})") from exc
+    return out
+
+
+def backend_env(backend: str, options: dict[str, Any]) -> dict[str, Any]:
+    """A generation backend's options with its declared environment fallbacks filled in."""
+    from ..generation import BACKENDS, backend_class
+
+    return env_fallbacks(backend_class(backend).Options, options) if backend in BACKENDS else options
+
+
 def configure_library() -> None:
     """Hand the library what the environment says before a command runs: the benchmark data folder, read (and
     a deprecated name noted) only when a run needs it."""

@@ -166,7 +166,8 @@ def register(app: typer.Typer) -> None:
         from ..evaluation.report import summary_table
         from ..evaluation.rundir import RunDir
         from ..evaluation.pipeline import evaluate, run_info
-        from ..generation import SamplingParams, get_backend
+        from ..distributed.engines import open_backend
+        from ..generation import SamplingParams
 
         opts = _options(benchmark, dict(data=data, release=release, start=start, end=end, task_python=task_python,
                                         subset_file=subset_file, languages=languages, calibrated=calibrated,
@@ -177,8 +178,8 @@ def register(app: typer.Typer) -> None:
         runinfo["provenance"] = _provenance(bench, opts, workers, model, runinfo["sampling"])
         # Under --limit, the whole benchmark's size, so that reports show a partial run as n/N tasks.
         total = None if limit is None else len(get_benchmark(benchmark, **opts).tasks())
-        gen = get_backend(backend, model=model, **backend_options(backend, base_url=base_url, engines=engines,
-                                                                  ray_address=ray_address, extra=backend_option))
+        gen = open_backend(backend, model, backend_options(backend, base_url=base_url, engines=engines,
+                                                           ray_address=ray_address, extra=backend_option))
         with _meter(None, f"eval {bench.name}") as meter:
             summary = evaluate(bench, RunDir(output), gen, params, thinking, runinfo, workers=workers,
                                progress=meter.advance, set_total=meter.set_total, benchmark_tasks=total,

@@ -69,7 +69,8 @@ def register(app: typer.Typer) -> None:
         skip_invalid: SkipInvalidOpt = None,
         resume: ResumeOpt = False,
     ) -> None:
-        from ..generation import BACKENDS, SamplingParams, get_backend
+        from ..distributed.engines import open_backend
+        from ..generation import BACKENDS, SamplingParams
         from ..generation.candidates import GenSettings, GenStats, generate_candidates
         from ..prompts import load_template
         from ..progress import Meter
@@ -92,7 +93,7 @@ def register(app: typer.Typer) -> None:
                                   timeout=renamed("--request-timeout", request_timeout, "--timeout", old_timeout),
                                   tensor_parallel_size=tensor_parallel_size, seed=seed, engines=engines,
                                   ray_address=ray_address, extra=backend_option)
-        engine = get_backend(backend, model=model, **options)
+        engine = open_backend(backend, model, options)
         settings = GenSettings(params=params, template=template, template_name=Path(template_spec).name,
                                enable_thinking=thinking, raw_prompt=raw_prompt, keep_raw=keep_raw,
                                batch_size=batch_size, ordered=ordered, reorder_window=reorder_window)

@@ -75,6 +75,17 @@ def _source(benchmark, input, data, limit, options):
     return Source(benchmark, input, data, limit, benchmark_options(benchmark, options) if benchmark else options)
 
 
+def _critic_options(pairs: list[str], critic_backend: str | None, backend: str) -> dict[str, Any]:
+    """--critic-option's; with its backend's environment fallbacks where the critic does not simply take the
+    generator's options (those it inherits already have theirs)."""
+    from ._env import backend_env
+
+    options = parse_key_values(pairs, "--critic-option")
+    if options or (critic_backend or backend) != backend:
+        options = backend_env(critic_backend or backend, options)
+    return options
+
+
 def _test_timeout(timeout: float | None, old: float | None) -> float | None:
     return renamed("--test-timeout", timeout, "--timeout", old)
 
@@ -213,7 +224,7 @@ def register(app: typer.Typer) -> None:
         source = _source(benchmark, input, data, limit, benchmark_option)
         with Meter("critique-select", unit="prob") as meter:
             summary = run(source, output, cfg, backend, model, opts, critic_backend, critic,
-                          parse_key_values(critic_option, "--critic-option"), tokenizer, selector, batch_size, workers, timeout,
+                          _critic_options(critic_option, critic_backend, backend), tokenizer, selector, batch_size, workers, timeout,
                           progress=meter.advance, ordered=ordered, reorder_window=reorder_window)
         _emit(summary)
 
