@@ -64,6 +64,22 @@ def benchmark_options(name: str, given: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+REWARD_CLIENT_TIMEOUT_ENV = "CRL_REWARD_CLIENT_TIMEOUT"  # `crl reward serve --client-timeout` when unset
+
+
+def reward_client_timeout(flag: float | None) -> float | None:
+    """--client-timeout, else $CRL_REWARD_CLIENT_TIMEOUT (seconds), else None (the server's default)."""
+    from ..errors import CrlError
+
+    if flag is not None:
+        return flag
+    raw = os.environ.get(REWARD_CLIENT_TIMEOUT_ENV, "").strip()
+    try:
+        return float(raw) if raw else None
+    except ValueError:
+        raise CrlError(f"{REWARD_CLIENT_TIMEOUT_ENV} must be a number of seconds, got {raw!r}") from None
+
+
 def env_fallbacks(options_cls: Any, given: dict[str, Any], environ: Any = None) -> dict[str, Any]:
     """`given` with each unset (or empty) option that a field of the declared `options_cls` ties to a variable
     (`crlcli.options.env_field`: e.g. the openai backend's base_url <- $OPENAI_BASE_URL) filled from it."""
