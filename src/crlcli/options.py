@@ -59,9 +59,15 @@ def parse_key_values(pairs: Iterable[str] | None, option: str) -> dict[str, Any]
     return out
 
 
-def env_field(default: Any = None, *, env: str, parse: Any = str, **kwargs: Any) -> Any:
-    """A dataclass field whose unset value the command layer may take from variable `env` (parsed by `parse`)."""
-    return dataclasses.field(default=default, metadata={"env": env, "parse": parse}, **kwargs)
+def env_field(default: Any = None, *, env: str, parse: Any = str, when: dict[str, Any] | None = None) -> Any:
+    """A dataclass field whose unset value the command layer may take from variable `env` (parsed by `parse`);
+    `when`: only for the registry entries that fix these values (e.g. {"subset": "hard"})."""
+    return dataclasses.field(default=default, metadata={"env": env, "parse": parse, "when": when or {}})
+
+
+def env_bool(raw: str) -> bool:
+    """A yes/no variable: anything but 0, false or no is yes."""
+    return raw.strip().lower() not in ("0", "false", "no")
 
 
 class UnknownOption(CrlError):

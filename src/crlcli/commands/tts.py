@@ -69,10 +69,15 @@ def _source(benchmark, input, data, limit, options):
 
     if (benchmark is None) == (input is None):
         raise UsageError("give either --benchmark NAME or -i PROBLEMS.jsonl")
-    from ._env import benchmark_options
-
     options = parse_key_values(options, "--benchmark-option")
-    return Source(benchmark, input, data, limit, benchmark_options(benchmark, options) if benchmark else options)
+    if benchmark:  # as crl eval's flags: the variables the benchmark declares fill in, an undeclared key is refused
+        from ..evaluation import check_options
+        from ._env import benchmark_options
+
+        options = check_options(benchmark, benchmark_options(benchmark, options))
+    from ._env import data_root
+
+    return Source(benchmark, input, data, limit, options, data_root)
 
 
 def _critic_options(pairs: list[str], critic_backend: str | None, backend: str) -> dict[str, Any]:
@@ -172,7 +177,9 @@ def register(app: typer.Typer) -> None:
         from ..tts import score_budget
 
         _check_common(None, None, workers, timeout)
-        summary = score_budget(run_dir, workers, _test_timeout(timeout, old_timeout))
+        from ._env import data_root
+
+        summary = score_budget(run_dir, workers, _test_timeout(timeout, old_timeout), data_root=data_root)
         _emit(summary, plot, summary["config"].get("model") or str(run_dir))
 
     @bf.command("plot", help="Draw several scored budget-force runs on one figure (e.g. base vs CRL model).")
@@ -237,8 +244,10 @@ def register(app: typer.Typer) -> None:
 
         check_choice("--selector", selector, SELECTORS)
         _check_common(None, None, workers, timeout)
+        from ._env import data_root
+
         _emit(score_critique(run_dir, workers, _test_timeout(timeout, old_timeout), selector,
-                             tokenizer=counting_tokenizer(tokenizer) if tokenizer else None))
+                             tokenizer=counting_tokenizer(tokenizer) if tokenizer else None, data_root=data_root))
 
     tts.add_typer(bf, name="budget-force")
     tts.add_typer(cs, name="critique-select")

@@ -169,8 +169,10 @@ def score_run(
     source: Source | None = None,
     problems: list[Problem] | None = None,
     tokenizer: Any = None,
+    data_root: Any = None,
 ) -> dict[str, Any]:
-    """(Re)score a critique-select run: parse, execute, select; rewrites results.jsonl and summary.json."""
+    """(Re)score a critique-select run: parse, execute, select; rewrites results.jsonl and summary.json.
+    `data_root`: where a benchmark source looks for its data when the run named none (evaluation.base.DataRoot)."""
     from .budget_run import _tokenizer_for_counts
     from .common import counter
 
@@ -180,7 +182,7 @@ def score_run(
     conf = run.load_run()["config"]
     k, m, seed = conf["k"], conf["m"], conf.get("seed") or 0
     if source is None:
-        source, problems = Source.for_rescoring(conf["source"], run.problems_file)
+        source, problems = Source.for_rescoring(conf["source"], run.problems_file, data_root)
     tok = tokenizer or _tokenizer_for_counts({**conf, "model": conf.get("critic") or conf.get("model"),
                                               "backend": conf.get("critic_backend") or conf.get("backend")})
     if tok is None:
