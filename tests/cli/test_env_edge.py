@@ -30,3 +30,13 @@ def test_library_functions_read_no_option_variables():
         src = inspect.getsource(fn)
         assert "environ.get(\"CRL_" not in src and "environ.get(\"OPENAI_BASE_URL" not in src, fn.__qualname__
     assert "object_store_mb" in inspect.signature(openrlhf_entry.start_ray).parameters
+
+
+def test_the_critic_gets_the_variables_only_where_it_does_not_inherit(monkeypatch):
+    from crlcli.commands.tts import _critic_options
+
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://env:1/v1")
+    assert _critic_options([], None, "openai") == {}  # takes the generator's options, which have it already
+    assert _critic_options([], "openai", "vllm") == {"base_url": "http://env:1/v1"}
+    assert _critic_options(["concurrency=2"], None, "openai") == {"concurrency": 2, "base_url": "http://env:1/v1"}
+    assert _critic_options(["base-url=http://x:2/v1"], None, "openai") == {"base_url": "http://x:2/v1"}
