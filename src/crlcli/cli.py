@@ -104,11 +104,6 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-# Commands that never load a benchmark: they skip handing the library the data folder, which would import
-# crlcli.evaluation (and hashlib's OpenSSL) for nothing on every run.
-_NO_BENCHMARKS = frozenset({"judge", "mix"})
-
-
 @app.callback()
 def _root(
     ctx: typer.Context,
@@ -116,10 +111,6 @@ def _root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
 ) -> None:
     setup_logging(verbose)
-    if ctx.invoked_subcommand not in _NO_BENCHMARKS:
-        from .commands._env import configure_library
-
-        configure_library()
 
 
 class Terminated(KeyboardInterrupt):

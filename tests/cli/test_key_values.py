@@ -1,10 +1,12 @@
-"""The one KEY=VALUE parser and backend-flag mapping that gen-candidates, tts and eval share."""
+"""The one KEY=VALUE grammar (-O, -B, --critic-option, train overrides) and the backend-flag mapping."""
 
 from __future__ import annotations
 
 import pytest
 
-from crlcli.commands._common import backend_options, parse_key_values
+from crlcli.commands._common import backend_options
+from crlcli.options import parse_key_values, parse_value
+from crlcli.training.config import parse_override
 from crlcli.errors import UsageError
 
 
@@ -13,6 +15,17 @@ def test_values_are_typed_and_keys_normalised():
                             "dtype=bfloat16", "stop=[1, 2]", "url=http://h:1/v1?a=b"], "-O")
     assert got == {"max_model_len": 8192, "gpu_memory_utilization": 0.85, "enforce_eager": True,
                    "dtype": "bfloat16", "stop": [1, 2], "url": "http://h:1/v1?a=b"}
+
+
+@pytest.mark.parametrize("text, value", [
+    ("2024-10-01", "2024-10-01"),  # a TOML date stays the text typed (release windows; run.json keeps JSON)
+    ("null", None),  # JSON, accepted before the grammars were one: "the backend's default"
+    ('{"a": 1}', {"a": 1}), ("{a = 1}", {"a": 1}),  # a JSON object and a TOML inline table
+    ('"8192"', "8192"), (" v5 ", "v5"), ("1e3", 1000.0), ("[1, 2]", [1, 2]),
+])
+def test_one_grammar_toml_then_json_then_text(text, value):
+    assert parse_value(text) == value and type(parse_value(text)) is type(value)
+    assert parse_override(f"k={text}") == ("k", value)  # crl train's overrides read values the same way
 
 
 @pytest.mark.parametrize("bad", ["novalue", "=3", " =x"])

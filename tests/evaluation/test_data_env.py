@@ -25,10 +25,9 @@ def test_old_name_is_read_with_a_note(monkeypatch, tmp_path):
     monkeypatch.delenv("CRL_EVAL_DATA", raising=False)
     monkeypatch.setenv("CRL_SHARED_DATA", str(tmp_path))
     seen, handler = _warnings(monkeypatch)
-    monkeypatch.setattr(base, "_data_root", base._data_root)  # restored after the test
     try:
-        _env.configure_library()
-        assert base.find_data(None, ("test.jsonl",), "toy", None) == tmp_path / "test.jsonl"
+        # the command layer hands the library its reader of the variables: read when data is looked for
+        assert base.find_data(None, ("test.jsonl",), "toy", None, _env.data_root) == tmp_path / "test.jsonl"
     finally:
         logger.removeHandler(handler)
     assert any("CRL_SHARED_DATA is deprecated" in m and "CRL_EVAL_DATA" in m for m in seen), seen
@@ -44,8 +43,16 @@ def test_new_name_wins_even_empty(monkeypatch, tmp_path):
 
 def test_the_library_reads_no_variable(monkeypatch, tmp_path):
     """Without the command layer, a library user's benchmark data comes from its arguments only."""
+    import pytest
+
+    from crlcli.errors import CrlError
+
+    (tmp_path / "test.jsonl").write_text("{}\n")
     monkeypatch.setenv("CRL_EVAL_DATA", str(tmp_path))
-    assert base.data_root() is None
+    with pytest.raises(CrlError, match="no local toy data given"):
+        base.find_data(None, ("test.jsonl",), "toy", None)
+    assert base.find_data(None, ("test.jsonl",), "toy", None, str(tmp_path)) == tmp_path / "test.jsonl"
+    assert not hasattr(base, "set_data_root")  # the data root is an argument, not a module global
 
 
 def test_variables_fill_only_what_a_flag_left_unset(monkeypatch):

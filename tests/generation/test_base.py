@@ -72,3 +72,62 @@ def test_qwen_gets_no_bos(tiny_model):
 
     tok = AutoTokenizer.from_pretrained(str(tiny_model))
     assert encode_prompt(tok, "hello") == tok("hello", add_special_tokens=False)["input_ids"]
+
+
+def test_options_are_declared_not_probed():
+    # each backend declares one Options dataclass; an unknown key is refused naming it and the declared ones
+    from crlcli.generation import backend_class
+
+    assert backend_class("openai").Options.names()[:2] == ["base_url", "api_key_env"]
+    with pytest.raises(CrlError, match="the openai backend has no option conccurency") as err:
+        get_backend("openai", base_url="http://127.0.0.1:9/v1", conccurency=2)
+    assert "concurrency" in err.value.hint and err.value.exit_code == 1
+    # vllm's is open-ended: other keys are vLLM engine arguments, handed on for vLLM to check
+    vopts = backend_class("vllm").Options.from_mapping({"max_model_len": 4096, "enable_prefix_caching": True}, "x")
+    assert vopts.max_model_len == 4096 and vopts.extra == {"enable_prefix_caching": True}
+    assert vopts.given()["enable_prefix_caching"] is True
+
+
+def test_capabilities_are_attributes_of_the_protocol():
+    from crlcli.generation.base import Backend
+
+    mutate = get_backend("mutate", seed=3)
+    assert isinstance(mutate, Backend) and mutate.model_free and mutate.seed == 3
+    assert backend_class_flags() == {"vllm": False, "openai": False, "hf": False, "mutate": True}
+    with pytest.raises(CrlError, match="samples from prompts, not from records"):
+        Backend.for_records(type("B", (Backend,), {"name": "x"})(), [], SamplingParams())
+
+
+def backend_class_flags():
+    from crlcli.generation import backend_class
+
+    return {name: backend_class(name).model_free for name in BACKENDS}
+
+
+def test_the_edge_reads_openai_base_url_and_the_library_does_not(monkeypatch):
+    from crlcli.commands._common import backend_options
+
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://env:1/v1")
+    assert backend_options("openai")["base_url"] == "http://env:1/v1"  # the documented fallback, at the CLI edge
+    assert backend_options("openai", base_url="http://flag:1/v1")["base_url"] == "http://flag:1/v1"  # a flag wins
+    assert "base_url" not in backend_options("hf")
+    with pytest.raises(CrlError, match="server address"):
+        get_backend("openai")  # the library takes the address as an argument only
+
+
+def test_generation_does_not_import_distributed():
+    # the caller spreads a backend over Ray (distributed.engines.open_backend): no generation -> distributed arrow,
+    # not even a lazy one inside a function
+    import crlcli.generation as gen
+    from pathlib import Path
+
+    for path in Path(gen.__file__).parent.glob("*.py"):
+        text = path.read_text()
+        assert "..distributed" not in text and "crlcli.distributed" not in text, path.name
+
+
+def test_open_backend_builds_in_process_unless_engines_are_asked_for():
+    from crlcli.distributed.engines import open_backend
+
+    b = open_backend("mutate", None, {"seed": 5, "engines": 1, "ray_address": None})
+    assert b.name == "mutate" and b.seed == 5

@@ -12,6 +12,7 @@ from .. import locks
 from ..errors import CrlError, UsageError
 from ..io import JsonlReader, JsonlWriter, SkipLog, done_ids
 from ..log import logger
+from ..options import parse_key_values
 from ..records import candidate_id_problem, check_problem, json_type
 
 InputOpt = Annotated[
@@ -78,32 +79,15 @@ def check_choice(option: str, value: Any, choices: tuple[str, ...] | list[str]) 
         raise UsageError(f"{option} must be one of {', '.join(choices)}, got {value!r}")
 
 
-def parse_key_values(pairs: Iterable[str] | None, option: str) -> dict[str, Any]:
-    """`KEY=VALUE` pairs of a repeatable option, typed: a value that reads as JSON is that value (8192, 0.85,
-    true, null, [1, 2]), anything else stays a string; keys take `_` for `-` (max-model-len -> max_model_len),
-    the spelling of the keyword arguments they become."""
-    import json
-
-    out: dict[str, Any] = {}
-    for pair in pairs or []:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise UsageError(f"{option} takes KEY=VALUE, got {pair!r}", hint=f"e.g. {option} max_model_len=8192")
-        try:
-            typed = json.loads(value)
-        except ValueError:
-            typed = value
-        out[key.strip().replace("-", "_")] = typed
-    return out
-
-
 def backend_options(backend: str, *, base_url: str | None = None, device: str | None = None,
                     tensor_parallel_size: int | None = None, concurrency: int | None = None,
                     timeout: float | None = None, prefix_cache: bool = False, seed: int | None = None,
                     engines: int = 1, ray_address: str | None = None,
                     extra: Iterable[str] | None = None, option: str = "--backend-option") -> dict[str, Any]:
-    """A generation backend's constructor options from the command's flags that apply to it (flags left unset
-    keep the backend's defaults), then the `KEY=VALUE` extras on top."""
+    """A generation backend's options from the command's flags that apply to it (flags left unset keep the
+    backend's defaults), then the `KEY=VALUE` extras on top, then what its declared environment variables fill in
+    where both left an option unset (the openai backend's base_url: $OPENAI_BASE_URL). `engines`/`ray_address`
+    ride along for the caller (distributed.engines.open_backend), which spreads the backend over Ray."""
     if engines < 1:  # a usage error (exit 2), before any model loads
         raise UsageError(f"--engines must be at least 1, got {engines}")
     opts: dict[str, Any] = {}
@@ -123,7 +107,9 @@ def backend_options(backend: str, *, base_url: str | None = None, device: str | 
         opts.update(seed=seed if seed is not None else 0)  # its mutants are drawn at random
     opts = {k: v for k, v in opts.items() if v is not None}
     opts.update(parse_key_values(extra, option))
-    return opts
+    from ._env import backend_env
+
+    return backend_env(backend, opts)
 
 
 def unique_ids(records: Iterable[dict[str, Any]], reader: JsonlReader | None = None) -> Iterator[dict[str, Any]]:

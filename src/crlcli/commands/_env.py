@@ -15,24 +15,6 @@ from ..log import logger
 DATA_ENV = "CRL_EVAL_DATA"
 OLD_DATA_ENV = "CRL_SHARED_DATA"  # the README's old name: still read, with a note
 
-# benchmark option -> (variable, parse), per benchmark family (the registry name before any ":" or "-hard")
-_OPTION_ENV: dict[str, dict[str, tuple[str, Any]]] = {
-    "bigcodebench": {
-        "task_python": ("CRL_BCB_TASK_PYTHON", str),
-        "task_timeout": ("CRL_BCB_TASK_TIMEOUT", float),
-        "calibrated": ("CRL_BCB_CALIBRATED", lambda v: v.strip().lower() not in ("0", "false", "no")),
-    },
-    "bigcodebench-hard": {
-        "task_python": ("CRL_BCB_TASK_PYTHON", str),
-        "task_timeout": ("CRL_BCB_TASK_TIMEOUT", float),
-        "calibrated": ("CRL_BCB_CALIBRATED", lambda v: v.strip().lower() not in ("0", "false", "no")),
-        "subset_file": ("CRL_BCB_HARD_FILE", str),
-    },
-    "aider-polyglot": {"languages": ("CRL_AIDER_LANGUAGES", str), "data": ("CRL_AIDER_POLYGLOT", str)},
-}
-_EVALPLUS_ENV = {"min_time_limit": ("CRL_EVALPLUS_MIN_TIME_LIMIT", float),
-                 "time_limit_factor": ("CRL_EVALPLUS_TIME_LIMIT_FACTOR", float)}
-_OPTION_ENV.update({name: _EVALPLUS_ENV for name in ("humaneval", "humaneval+", "mbpp", "mbpp+", "evalplus")})
 _noted_old_env = False
 
 
@@ -50,23 +32,54 @@ def data_root() -> str | None:
 
 
 def benchmark_options(name: str, given: dict[str, Any]) -> dict[str, Any]:
-    """`given` (the flags) with the unset options a variable names filled in, for benchmark `name`."""
+    """`given` (the flags, or -B) with the unset options filled in that benchmark `name`'s declared `Options`
+    tie to a variable (e.g. task_python <- $CRL_BCB_TASK_PYTHON: crlcli.evaluation's benchmark modules)."""
+    from ..evaluation import declared_options
+
+    options, fixed = declared_options(name)
+    return env_fallbacks(options, given, fixed=fixed)
+
+
+REWARD_CLIENT_TIMEOUT_ENV = "CRL_REWARD_CLIENT_TIMEOUT"  # `crl reward serve --client-timeout` when unset
+
+
+def reward_client_timeout(flag: float | None) -> float | None:
+    """--client-timeout, else $CRL_REWARD_CLIENT_TIMEOUT (seconds), else None (the server's default)."""
+    from ..errors import CrlError
+
+    if flag is not None:
+        return flag
+    raw = os.environ.get(REWARD_CLIENT_TIMEOUT_ENV, "").strip()
+    try:
+        return float(raw) if raw else None
+    except ValueError:
+        raise CrlError(f"{REWARD_CLIENT_TIMEOUT_ENV} must be a number of seconds, got {raw!r}") from None
+
+
+def env_fallbacks(options_cls: Any, given: dict[str, Any], environ: Any = None,
+                  fixed: dict[str, Any] | None = None) -> dict[str, Any]:
+    """`given` with each unset (or empty) option that a field of the declared `options_cls` ties to a variable
+    (`crlcli.options.env_field`: e.g. the openai backend's base_url <- $OPENAI_BASE_URL) filled from it."""
+    import dataclasses
+
     from ..errors import UsageError
 
-    out = dict(given)
-    for option, (var, parse) in _OPTION_ENV.get(name, {}).items():
-        raw = os.environ.get(var)
-        if out.get(option) is None and raw:
+    env = os.environ if environ is None else environ
+    out, fixed = dict(given), fixed or {}
+    for f in dataclasses.fields(options_cls):
+        var = f.metadata.get("env")
+        raw = env.get(var) if var else None
+        when = f.metadata.get("when") or {}  # e.g. only the registry entry that fixes subset="hard"
+        if raw and out.get(f.name) in (None, "") and all(fixed.get(k) == v for k, v in when.items()):
             try:
-                out[option] = parse(raw)
+                out[f.name] = f.metadata.get("parse", str)(raw)
             except ValueError as exc:
                 raise UsageError(f"${var}={raw!r} is not a valid value ({exc})") from exc
     return out
 
 
-def configure_library() -> None:
-    """Hand the library what the environment says before a command runs: the benchmark data folder, read (and
-    a deprecated name noted) only when a run needs it."""
-    from ..evaluation.base import set_data_root
+def backend_env(backend: str, options: dict[str, Any]) -> dict[str, Any]:
+    """A generation backend's options with its declared environment fallbacks filled in."""
+    from ..generation import BACKENDS, backend_class
 
-    set_data_root(data_root)
+    return env_fallbacks(backend_class(backend).Options, options) if backend in BACKENDS else options

@@ -48,8 +48,9 @@ def register(app: typer.Typer) -> None:
         skip_invalid: SkipInvalidOpt = None,
     ) -> None:
         from .. import decontam
+        from ._env import data_root
 
-        index = decontam.prepare(benchmarks, against, data, ngram, code_run)
+        index = decontam.prepare(benchmarks, against, data, ngram, code_run, data_root)
         logger.info(index.cache_note)
         deco = decontam.Decontaminator(index)
         stage = Stage(input, output, skip_invalid, problems={})

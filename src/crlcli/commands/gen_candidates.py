@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import UsageError
+from ..generation.defaults import TEMPERATURE, TOP_K, TOP_P
 from ..log import logger
 from ._common import (EnginesOpt, InputOpt, OrderedOpt, OutputOpt, RayAddressOpt, ReorderWindowOpt, ResumeOpt,
                       SkipInvalidOpt, Stage, backend_options, renamed)
@@ -39,9 +40,9 @@ def register(app: typer.Typer) -> None:
         backend: Annotated[str, Opt("--backend", "-b", help="vllm | openai | hf | mutate.")],
         model: Annotated[Optional[str], Opt("--model", "-m", help="Model path or name (openai: served name).")] = None,
         n: Annotated[int, Opt("--n", help="Samples (mutate: mutants) per problem.")] = 1,
-        temperature: Annotated[float, Opt(help="Sampling temperature (0 = greedy).")] = 0.6,
-        top_p: Annotated[float, Opt("--top-p")] = 0.95,
-        top_k: Annotated[int, Opt("--top-k", help="0 disables top-k.")] = 20,
+        temperature: Annotated[float, Opt(help="Sampling temperature (0 = greedy).")] = TEMPERATURE,
+        top_p: Annotated[float, Opt("--top-p")] = TOP_P,
+        top_k: Annotated[int, Opt("--top-k", help="0 disables top-k.")] = TOP_K,
         max_tokens: Annotated[int, Opt("--max-tokens", help="Max new tokens per sample.")] = 4096,
         seed: Annotated[Optional[int], Opt(help="Sampling seed (reproducible runs).")] = None,
         prompt_template: Annotated[Optional[Path], Opt("--prompt-template", help="Template file.")] = None,
@@ -68,7 +69,8 @@ def register(app: typer.Typer) -> None:
         skip_invalid: SkipInvalidOpt = None,
         resume: ResumeOpt = False,
     ) -> None:
-        from ..generation import BACKENDS, SamplingParams, get_backend
+        from ..distributed.engines import open_backend
+        from ..generation import BACKENDS, SamplingParams
         from ..generation.candidates import GenSettings, GenStats, generate_candidates
         from ..prompts import load_template
         from ..progress import Meter
@@ -91,7 +93,7 @@ def register(app: typer.Typer) -> None:
                                   timeout=renamed("--request-timeout", request_timeout, "--timeout", old_timeout),
                                   tensor_parallel_size=tensor_parallel_size, seed=seed, engines=engines,
                                   ray_address=ray_address, extra=backend_option)
-        engine = get_backend(backend, model=model, **options)
+        engine = open_backend(backend, model, options)
         settings = GenSettings(params=params, template=template, template_name=Path(template_spec).name,
                                enable_thinking=thinking, raw_prompt=raw_prompt, keep_raw=keep_raw,
                                batch_size=batch_size, ordered=ordered, reorder_window=reorder_window)

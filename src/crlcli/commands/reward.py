@@ -119,6 +119,9 @@ def register(app: typer.Typer) -> None:
             raise UsageError("--max-inflight must be at least 1")
         if client_timeout is not None and client_timeout <= 0:
             raise UsageError("--client-timeout must be positive")
+        from ._env import reward_client_timeout
+
+        client_timeout = reward_client_timeout(client_timeout)
         service = RewardService(
             crl_scale=crl_scale,
             workers=workers,

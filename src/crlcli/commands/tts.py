@@ -9,8 +9,10 @@ from typing import Annotated, Any, Optional
 import typer
 
 from ..errors import UsageError
+from ..generation.defaults import TEMPERATURE, TOP_K, TOP_P
+from ..options import parse_key_values
 from ._common import (EnginesOpt, OrderedOpt, RayAddressOpt, ReorderWindowOpt, backend_options, check_numbers,
-                      parse_key_values, renamed)
+                      renamed)
 
 Opt = typer.Option
 Bench = Annotated[Optional[str], Opt("--benchmark", help="A `crl eval` benchmark name (lcb, humaneval+, ...).")]
@@ -67,10 +69,26 @@ def _source(benchmark, input, data, limit, options):
 
     if (benchmark is None) == (input is None):
         raise UsageError("give either --benchmark NAME or -i PROBLEMS.jsonl")
-    from ._env import benchmark_options
-
     options = parse_key_values(options, "--benchmark-option")
-    return Source(benchmark, input, data, limit, benchmark_options(benchmark, options) if benchmark else options)
+    if benchmark:  # as crl eval's flags: the variables the benchmark declares fill in, an undeclared key is refused
+        from ..evaluation import check_options
+        from ._env import benchmark_options
+
+        options = check_options(benchmark, benchmark_options(benchmark, options))
+    from ._env import data_root
+
+    return Source(benchmark, input, data, limit, options, data_root)
+
+
+def _critic_options(pairs: list[str], critic_backend: str | None, backend: str) -> dict[str, Any]:
+    """--critic-option's; with its backend's environment fallbacks where the critic does not simply take the
+    generator's options (those it inherits already have theirs)."""
+    from ._env import backend_env
+
+    options = parse_key_values(pairs, "--critic-option")
+    if options or (critic_backend or backend) != backend:
+        options = backend_env(critic_backend or backend, options)
+    return options
 
 
 def _test_timeout(timeout: float | None, old: float | None) -> float | None:
@@ -130,7 +148,7 @@ def register(app: typer.Typer) -> None:
         max_thinking_tokens: Annotated[int, Opt("--max-thinking-tokens", help="Cap per continuation.")] = 16384,
         answer_tokens: Annotated[int, Opt("--answer-tokens", help="Max tokens of each forced answer.")] = 4096,
         prefix_cache: Annotated[bool, Opt("--prefix-cache/--no-prefix-cache", help="vllm prefix caching.")] = True,
-        temperature: Temp = 0.6, top_p: TopP = 0.95, top_k: TopK = 20, seed: Seed = 0, batch_size: Batch = 64,
+        temperature: Temp = TEMPERATURE, top_p: TopP = TOP_P, top_k: TopK = TOP_K, seed: Seed = 0, batch_size: Batch = 64,
         workers: Workers = None, timeout: Timeout = None, old_timeout: OldTimeout = None, plot: Plot = None,
         ordered: OrderedOpt = False, reorder_window: ReorderWindowOpt = 1024,
     ) -> None:
@@ -159,7 +177,9 @@ def register(app: typer.Typer) -> None:
         from ..tts import score_budget
 
         _check_common(None, None, workers, timeout)
-        summary = score_budget(run_dir, workers, _test_timeout(timeout, old_timeout))
+        from ._env import data_root
+
+        summary = score_budget(run_dir, workers, _test_timeout(timeout, old_timeout), data_root=data_root)
         _emit(summary, plot, summary["config"].get("model") or str(run_dir))
 
     @bf.command("plot", help="Draw several scored budget-force runs on one figure (e.g. base vs CRL model).")
@@ -188,7 +208,7 @@ def register(app: typer.Typer) -> None:
         critique_tokens: Annotated[int, Opt("--critique-tokens", help="Max tokens per critique.")] = 16384,
         reuse_candidates: Annotated[bool, Opt("--reuse-candidates", help="Critique the records' candidates.")] = False,
         selector: Selector = "crl-votes",
-        temperature: Temp = 0.6, top_p: TopP = 0.95, top_k: TopK = 20, seed: Seed = 0, batch_size: Batch = 16,
+        temperature: Temp = TEMPERATURE, top_p: TopP = TOP_P, top_k: TopK = TOP_K, seed: Seed = 0, batch_size: Batch = 16,
         workers: Workers = None, timeout: Timeout = None, old_timeout: OldTimeout = None,
         ordered: OrderedOpt = False, reorder_window: ReorderWindowOpt = 1024,
     ) -> None:
@@ -211,7 +231,7 @@ def register(app: typer.Typer) -> None:
         source = _source(benchmark, input, data, limit, benchmark_option)
         with Meter("critique-select", unit="prob") as meter:
             summary = run(source, output, cfg, backend, model, opts, critic_backend, critic,
-                          parse_key_values(critic_option, "--critic-option"), tokenizer, selector, batch_size, workers, timeout,
+                          _critic_options(critic_option, critic_backend, backend), tokenizer, selector, batch_size, workers, timeout,
                           progress=meter.advance, ordered=ordered, reorder_window=reorder_window)
         _emit(summary)
 
@@ -224,8 +244,10 @@ def register(app: typer.Typer) -> None:
 
         check_choice("--selector", selector, SELECTORS)
         _check_common(None, None, workers, timeout)
+        from ._env import data_root
+
         _emit(score_critique(run_dir, workers, _test_timeout(timeout, old_timeout), selector,
-                             tokenizer=counting_tokenizer(tokenizer) if tokenizer else None))
+                             tokenizer=counting_tokenizer(tokenizer) if tokenizer else None, data_root=data_root))
 
     tts.add_typer(bf, name="budget-force")
     tts.add_typer(cs, name="critique-select")

@@ -56,8 +56,9 @@ class Screen:
 
 
 def prepare(benchmarks: str | None, against: list[Any] | None, data: list[str] | None, ngram: int | None,
-            code_run: int | None) -> Index:
-    """The index the command-line options ask for (`--data` values as given; None: the defaults)."""
+            code_run: int | None, data_root: Any = None) -> Index:
+    """The index the command-line options ask for (`--data` values as given; None: the defaults; `data_root`:
+    the folder searched without --data, evaluation.base.DataRoot)."""
     from ..errors import UsageError
 
     specs = parse_specs(benchmarks, against)
@@ -67,7 +68,7 @@ def prepare(benchmarks: str | None, against: list[Any] | None, data: list[str] |
         raise UsageError("--ngram and --code-run must be >= 1")
     shared, overrides = split_data(data)
     return open_index(specs, shared, overrides, DEFAULT_NGRAM if ngram is None else ngram,
-                      DEFAULT_CODE_RUN if code_run is None else code_run)
+                      DEFAULT_CODE_RUN if code_run is None else code_run, data_root)
 
 
 def split_data(values: list[str] | None) -> tuple[str | None, dict[str, str]]:

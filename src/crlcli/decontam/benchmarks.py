@@ -108,15 +108,17 @@ def _lcb_spec(raw: str) -> Spec:
 
 # --- where the data is ---------------------------------------------------------------------------------------
 
-def data_for(spec: Spec, data: str | None, overrides: dict[str, str]) -> str | None:
-    """The --data path for one spec: `--data NAME=PATH` for it, else the shared --data (or $CRL_EVAL_DATA)."""
+def data_for(spec: Spec, data: str | None, overrides: dict[str, str], data_root: Any = None) -> str | None:
+    """The --data path for one spec: `--data NAME=PATH` for it, else the shared --data, else `data_root` (the
+    command's: $CRL_EVAL_DATA; evaluation.base.DataRoot)."""
     for name in (spec.label, spec.family):
         if name in overrides:
             return overrides[name]
     if data is None:
-        from ..evaluation.base import data_root
+        from ..evaluation.base import resolve_root
 
-        data = data_root()
+        root = resolve_root(data_root)
+        data = None if root is None else str(root)
     return data
 
 

@@ -300,7 +300,7 @@ def cache_key(specs: list[Spec], files: list[list[Path]], n: int, code_n: int) -
 
 
 def open_index(specs: list[Spec], data: str | None = None, overrides: dict[str, str] | None = None,
-               n: int = DEFAULT_NGRAM, code_n: int = DEFAULT_CODE_RUN) -> Index:
+               n: int = DEFAULT_NGRAM, code_n: int = DEFAULT_CODE_RUN, data_root: Any = None) -> Index:
     """The index of `specs`, from the cache when its key (options and data checksums) is there, else built and
     cached."""
     if n < 1 or code_n < 1:
@@ -313,7 +313,7 @@ def open_index(specs: list[Spec], data: str | None = None, overrides: dict[str, 
     if unknown:
         raise UsageError(f"--data {', '.join(sorted(unknown))}=...: not a benchmark being screened",
                          hint=f"NAME is one of: {', '.join(s.label for s in specs if s.family != 'file')}")
-    resolved = [(spec, *files_of(spec, data_for(spec, data, overrides))) for spec in specs]
+    resolved = [(spec, *files_of(spec, data_for(spec, data, overrides, data_root))) for spec in specs]
     files = [fs for _, fs, _ in resolved]
     key = cache_key(specs, files, n, code_n)
     name = f"decontam-{key[:24]}.idx"

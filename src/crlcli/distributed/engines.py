@@ -24,7 +24,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..errors import CrlError
-from ..generation.base import Completion, SamplingParams
+from ..generation.base import Backend, Completion, SamplingParams
 from ..log import logger
 from . import ActorGroup, quiet_stdout
 
@@ -32,6 +32,21 @@ if TYPE_CHECKING:
     from .queue import StreamWorker
 
 START_TIMEOUT = 1800.0  # seconds for every engine to load its model (large models on cold disks are slow)
+
+
+def open_backend(name: str, model: str | None = None, options: dict[str, Any] | None = None) -> Backend:
+    """The one way a command (or a tts run, from its recorded options) gets its backend: `engines` N > 1 or a
+    `ray_address` among the options (--engines/--ray-address, or -O engines=N) spread it over N Ray engines
+    (docs/cluster.md); otherwise it is built here, in this process. The wrapping is the caller's: the generation
+    layer knows nothing of Ray."""
+    from ..generation import get_backend
+
+    options = {k: v for k, v in (options or {}).items() if v is not None}
+    engines, address = options.pop("engines", None), options.pop("ray_address", None)
+    if address or (engines is not None and int(engines) != 1):
+        return RayEngines(name, {"model": model, **options} if model is not None else options,
+                          engines=int(engines or 1), address=address)
+    return get_backend(name, model=model, **options)
 
 
 class EngineActor:
@@ -77,7 +92,7 @@ class EngineActor:
         return getattr(self.backend, "tokenizer", None)
 
 
-class RayEngines(ActorGroup):
+class RayEngines(ActorGroup, Backend):
     """`engines` copies of generation backend `backend` (built with `options`) on a Ray cluster."""
 
     def __init__(self, backend: str, options: dict[str, Any], engines: int = 2, address: str | None = None,

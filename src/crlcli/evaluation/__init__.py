@@ -7,13 +7,13 @@
 
 A benchmark module only loads its data, builds prompts and scores one completion; generation, resume, pass@k,
 breakdowns and reports are shared (pipeline.py, rundir.py, report.py). To add one: write a module with a
-`Benchmark` subclass and add a line to BENCHMARKS (a name ending in ":" takes a sub-name, e.g. "bbeh:zebra_puzzles").
+`Benchmark` subclass that declares its `Options` (a `BenchmarkOptions` dataclass) and add a line to BENCHMARKS (a
+name ending in ":" takes a sub-name, e.g. "bbeh:zebra_puzzles").
 """
 
 from __future__ import annotations
 
 import importlib
-import inspect
 from pathlib import PurePath
 from typing import Any
 
@@ -55,13 +55,16 @@ def _lookup(name: str) -> tuple[type, dict[str, Any], str | None]:
     return getattr(importlib.import_module(module_name), cls_name), fixed, sub
 
 
-def accepted_options(name: str) -> set[str]:
-    """The keyword options benchmark `name` really takes: its constructor's named parameters (a catch-all
-    `**kwargs` does not count), less those the registry fixes."""
+def declared_options(name: str) -> tuple[type, dict[str, Any]]:
+    """(the `Options` dataclass benchmark `name` declares, the values its registry entry fixes)."""
     cls, fixed, _ = _lookup(name)
-    params = inspect.signature(cls.__init__).parameters  # type: ignore[misc]  # the class's own, read not called
-    named = {p for p, v in params.items() if v.kind in (v.POSITIONAL_OR_KEYWORD, v.KEYWORD_ONLY) and p != "self"}
-    return named - set(fixed) - {"subtask"}
+    return cls.Options, fixed
+
+
+def accepted_options(name: str) -> set[str]:
+    """The options benchmark `name` takes: those its `Options` declares, less those the registry fixes."""
+    options, fixed = declared_options(name)
+    return set(options.names()) - set(fixed) - {"subtask"}
 
 
 class UnknownOptions(UsageError):
@@ -94,11 +97,15 @@ def merge_options(name: str, given: dict[str, Any], previous: dict[str, Any] | N
     return {**keep, **check_options(name, given)}
 
 
-def get_benchmark(name: str, **options: Any) -> Benchmark:
-    """Build benchmark `name`; options (data=..., release=..., ...) whose value is None are left to its defaults."""
+def get_benchmark(name: str, data_root: Any = None, **options: Any) -> Benchmark:
+    """Build benchmark `name`; options (data=..., release=..., ...) whose value is None are left to its defaults.
+    `data_root`: the folder searched when `data` is not given (base.DataRoot; the caller's, e.g. $CRL_EVAL_DATA
+    read by the command layer); not an option of the run, so not recorded with them."""
     cls, fixed, sub = _lookup(name)
     opts = {k: v for k, v in options.items() if v is not None}
     opts.update(fixed)
     if sub is not None:
         opts["subtask"] = sub
+    if data_root is not None:
+        opts["data_root"] = data_root
     return cls(**opts)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from ..errors import CrlError
+from ..options import Options
 
 
 @dataclass
@@ -62,10 +63,22 @@ def sandbox_trust(result: dict[str, Any]) -> str:
     return IN_PROCESS if result.get("trust") == IN_PROCESS else PARENT
 
 
+@dataclass
+class BenchmarkOptions(Options):
+    """The options every benchmark takes. A benchmark declares its own as a subclass (its `Options`): the keys
+    `crl eval`'s flags and `crl tts -B KEY=VALUE` may set, each with its type, and (`crlcli.options.env_field`)
+    the variable the command layer reads for it when unset. None leaves the value to the benchmark."""
+
+    data: str | None = None  # a data file or a folder searched for it
+    limit: int | None = None  # only the first K tasks
+
+
 class Benchmark(ABC):
     """What `crl eval` and `crl tts` call on a benchmark. Subclasses set `name`, `metrics` (primary first) and
-    `group_keys`, and implement `tasks()` and `score()`; every other method has a default that fits a benchmark
-    without that feature, so callers never probe with hasattr."""
+    `group_keys`, declare `Options`, and implement `tasks()` and `score()`; every other method has a default that
+    fits a benchmark without that feature, so callers never probe with hasattr."""
+
+    Options: type[BenchmarkOptions] = BenchmarkOptions
 
     name: str = ""
     metrics: tuple[str, ...] = ("pass",)
@@ -194,27 +207,23 @@ def read_text(path: Path) -> str:
         raise CrlError(f"{path}: cannot read ({exc})") from exc
 
 
-# The default data folder when a benchmark is given no `data`: the command layer sets it from $CRL_EVAL_DATA
-# (crlcli.commands._env); the library itself reads no environment for it. A callable, so that it is read (and any
-# deprecation noted) only by a run that needs it.
-_data_root: Callable[[], str | None] = lambda: None
+# The default data folder when a benchmark is given no `data` (`crl eval`'s: $CRL_EVAL_DATA, read by the command
+# layer) reaches a benchmark as its `data_root` argument: a path, or a callable giving one, so that it is read
+# (and a deprecated variable noted) only by a run that looks for data.
+DataRoot = str | Path | Callable[[], "str | None"] | None
 
 
-def set_data_root(provider: Callable[[], str | None]) -> None:
-    global _data_root
-    _data_root = provider
+def resolve_root(root: DataRoot) -> str | Path | None:
+    """The data root's value (a callable is called)."""
+    return root() if callable(root) else root
 
 
-def data_root() -> str | None:
-    """The default benchmark data folder (see `set_data_root`), or None."""
-    return _data_root()
-
-
-def find_data(data: str | Path | None, names: tuple[str, ...], what: str, url: str | None) -> Path:
+def find_data(data: str | Path | None, names: tuple[str, ...], what: str, url: str | None,
+              data_root: DataRoot = None) -> Path:
     """Resolve a benchmark's data file: an explicit file, a directory searched (recursively) for one of `names`
-    in order of preference, else the default data folder (`data_root()`) searched the same way, else a download from `url` into the
-    cache (the upstream release; needs network)."""
-    for root in (data, data_root()):
+    in order of preference, else the default data folder (`data_root`) searched the same way, else a download from
+    `url` into the cache (the upstream release; needs network)."""
+    for root in (data, resolve_root(data_root)):
         if not root:
             continue
         p = Path(root)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ..errors import CrlError
 from ..extract import split_thinking
-from .base import Benchmark, Score, Task, find_data, read_text
+from .base import Benchmark, DataRoot, Score, Task, find_data, read_text
 
 SUBTASKS = ("time_arithmetic", "disambiguation_qa", "zebra_puzzles", "boardgame_qa")
 _URL = "https://raw.githubusercontent.com/google-deepmind/bbeh/main/bbeh/benchmark_tasks/bbeh_{}/task.json"
@@ -92,18 +92,19 @@ class BBEH(Benchmark):
     needs_sandbox = False
 
     def __init__(self, subtask: str | None = None, data: str | Path | None = None, limit: int | None = None,
-                 **_: object):
+                 data_root: DataRoot = None, **_: object):
         if subtask is not None and subtask not in SUBTASKS:
             raise CrlError(f"unknown BBEH subtask {subtask!r}", hint=f"choose one of: {', '.join(SUBTASKS)}")
         self.subtasks = (subtask,) if subtask else SUBTASKS
         self.name = f"bbeh:{subtask}" if subtask else "bbeh"
-        self.data, self.limit = data, limit  # --limit applies per subtask
+        self.data, self.limit, self.data_root = data, limit, data_root  # --limit applies per subtask
 
     def _load(self, subtask: str) -> list[dict]:
         if self.data and Path(self.data).is_file() and len(self.subtasks) > 1:
             raise CrlError(f"{self.data}: one task.json cannot hold all BBEH subtasks",
                            hint="give --data the folder that holds bbeh_<subtask>/task.json")
-        path = find_data(self.data, (f"bbeh_{subtask}/task.json",), f"BBEH {subtask}", _URL.format(subtask))
+        path = find_data(self.data, (f"bbeh_{subtask}/task.json",), f"BBEH {subtask}", _URL.format(subtask),
+                         self.data_root)
         try:
             doc = json.loads(read_text(path))
             examples = doc["examples"]

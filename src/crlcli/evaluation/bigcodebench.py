@@ -26,6 +26,7 @@ import sys
 import threading
 import warnings
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -33,7 +34,8 @@ from typing import Any, Iterator
 
 from ..errors import CrlError
 from ..extract import extract_code
-from .base import IN_PROCESS, Benchmark, Score, Task, all_passed, find_data, limit_tasks, read_text
+from ..options import env_bool, env_field
+from .base import IN_PROCESS, Benchmark, BenchmarkOptions, Score, Task, all_passed, find_data, limit_tasks, read_text
 
 RELEASE = "https://github.com/bigcode-project/bigcodebench-annotation/releases/download/{version}/{name}.jsonl.gz"
 DEFAULT_VERSION = "v0.1.4"
@@ -214,8 +216,22 @@ def _available(python: str, names: frozenset[str]) -> frozenset[str]:
     return frozenset(json.loads(out.stdout))
 
 
+@dataclass
+class BigCodeBenchOptions(BenchmarkOptions):
+    subset_file: str | None = env_field(env="CRL_BCB_HARD_FILE", when={"subset": "hard"})  # task ids to keep
+    version: str | None = None
+    calibrated: bool | None = env_field(env="CRL_BCB_CALIBRATED", parse=env_bool)  # default True
+    task_python: str | None = env_field(env="CRL_BCB_TASK_PYTHON")  # the tasks' interpreter
+    task_timeout: float | None = env_field(env="CRL_BCB_TASK_TIMEOUT", parse=float)
+    memory_mb: int | None = None
+    workers: int | None = None
+    sandbox_mode: str | None = None
+    require_isolation: bool | None = None
+
+
 class BigCodeBench(Benchmark):
     name = "bigcodebench"
+    Options = BigCodeBenchOptions
     trust = IN_PROCESS  # every result: the task's unittest runs in the candidate's process (see HARNESS)
     metrics = ("pass",)
     group_keys = ()
@@ -225,14 +241,14 @@ class BigCodeBench(Benchmark):
                  version: str = DEFAULT_VERSION, calibrated: bool | None = None, task_python: str | None = None,
                  task_timeout: float | None = None, memory_mb: int = MEMORY_MB, limit: int | None = None,
                  workers: int | None = None, sandbox_mode: str = "auto", require_isolation: bool = False,
-                 **_ignored: Any):
+                 data_root: Any = None, **_ignored: Any):
         calibrated = True if calibrated is None else calibrated
         if subset not in ("full", "hard"):
             raise CrlError(f"unknown BigCodeBench subset {subset!r}", hint="full or hard")
         self.subset, self.subset_file, self.version = subset, subset_file, version
         if subset == "hard":
             self.name = "bigcodebench-hard"
-        self.data, self.calibrated, self.limit = data, calibrated, limit
+        self.data, self.calibrated, self.limit, self.data_root = data, calibrated, limit, data_root
         # absolute: the sandbox starts the interpreter from its own working directory
         self.python = os.path.abspath(task_python) if task_python else sys.executable
         if not Path(self.python).exists():
@@ -250,7 +266,7 @@ class BigCodeBench(Benchmark):
 
     def _load(self) -> list[dict]:
         path = find_data(self.data, ("BigCodeBench.jsonl.gz", "BigCodeBench.jsonl", "*.jsonl.gz", "*.jsonl"),
-                         "BigCodeBench", RELEASE.format(version=self.version, name="BigCodeBench"))
+                         "BigCodeBench", RELEASE.format(version=self.version, name="BigCodeBench"), self.data_root)
         self.path = path
         rows = load_tasks(path)
         if self.subset == "hard" or self.subset_file:

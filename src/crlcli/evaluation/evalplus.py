@@ -30,8 +30,9 @@ from typing import Any
 
 from ..errors import CrlError
 from ..extract import extract_code
-from .base import (Benchmark, Score, Task, all_passed, cache_dir, file_digest, find_data, limit_tasks, read_text,
-                   sandbox_trust)
+from ..options import env_field
+from .base import (Benchmark, BenchmarkOptions, Score, Task, all_passed, cache_dir, file_digest, find_data,
+                   limit_tasks, read_text, resolve_root, sandbox_trust)
 from .evalplus_check import (DIGEST_OVER, MBPP_NOT_NONE, REPLY_BUDGET, EncodedInputs, ExpectedSizes, compare,
                              effective_atols, numpy_module, same_text)
 from .evalplus_inputs import mbpp_inputs
@@ -161,13 +162,21 @@ class _Plan:
         return end
 
 
+@dataclass
+class EvalPlusOptions(BenchmarkOptions):
+    min_time_limit: float | None = env_field(env="CRL_EVALPLUS_MIN_TIME_LIMIT", parse=float)
+    time_limit_factor: float | None = env_field(env="CRL_EVALPLUS_TIME_LIMIT_FACTOR", parse=float)
+    task_timeout: float | None = None  # the whole-set cap (default 60 s)
+
+
 class EvalPlusBenchmark(Benchmark):
+    Options = EvalPlusOptions
     group_keys = ()
 
     def __init__(self, dataset: str, plus: bool, data: str | Path | None = None, limit: int | None = None,
                  min_time_limit: float | None = None, time_limit_factor: float | None = None,
-                 task_timeout: float | None = None, **_: object):
-        self.dataset, self.plus, self.limit = dataset, plus, limit
+                 task_timeout: float | None = None, data_root: Any = None, **_: object):
+        self.dataset, self.plus, self.limit, self.data_root = dataset, plus, limit, data_root
         # EvalPlus's whole-set cap (its EVALPLUS_TIMEOUT_PER_TASK), `crl eval --task-timeout`
         self.task_timeout = TASK_TIMEOUT if task_timeout is None else float(task_timeout)
         self.floor = MIN_TIME_LIMIT if min_time_limit is None else float(min_time_limit)
@@ -183,11 +192,9 @@ class EvalPlusBenchmark(Benchmark):
         if self.dataset == "humaneval" and not self.plus:
             names = names + ORIGINAL_HUMANEVAL
             if data is None:
-                from .base import data_root
-
-                if not data_root() and (orig := _original_humaneval_path()) is not None:
+                if not resolve_root(self.data_root) and (orig := _original_humaneval_path()) is not None:
                     return orig
-        return find_data(data, names, f"{self.name} ({names[0]})", URLS[self.dataset])
+        return find_data(data, names, f"{self.name} ({names[0]})", URLS[self.dataset], self.data_root)
 
     def limits(self) -> dict[str, Any]:
         return {"memory_mb": 4096}  # EvalPlus's default memory cap (4 GiB)
@@ -322,14 +329,16 @@ class EvalPlusSuite(Benchmark):
     """HumanEval+ and MBPP+ in one run; reports humaneval, humaneval+, mbpp, mbpp+ and their average."""
 
     name = "evalplus"
+    Options = EvalPlusOptions
     metrics = ("plus", "base")
     group_keys = ("dataset",)
 
     def __init__(self, data: str | Path | None = None, limit: int | None = None, min_time_limit: float | None = None,
-                 time_limit_factor: float | None = None, task_timeout: float | None = None, **_: object):
+                 time_limit_factor: float | None = None, task_timeout: float | None = None, data_root: Any = None,
+                 **_: object):
         if data is not None and Path(data).is_file():
             raise CrlError(f"{data}: evalplus needs both HumanEval+ and MBPP+", hint="give --data the folder holding both files")
-        self.parts = {d: EvalPlusBenchmark(d, True, data=data, min_time_limit=min_time_limit,
+        self.parts = {d: EvalPlusBenchmark(d, True, data=data, data_root=data_root, min_time_limit=min_time_limit,
                                            time_limit_factor=time_limit_factor, task_timeout=task_timeout)
                       for d in ("humaneval", "mbpp")}
         self.limit = limit

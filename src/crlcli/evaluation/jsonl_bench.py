@@ -6,17 +6,24 @@ test case passes in the sandbox. Breakdown by `source.dataset` when records carr
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..errors import CrlError
 from ..io import JsonlReader
 from ..records import check_problem
-from .base import RecordTestsBenchmark, Task
+from .base import BenchmarkOptions, RecordTestsBenchmark, Task
 from .lcb import lcb_prompt
 
 
+@dataclass
+class JsonlOptions(BenchmarkOptions):
+    timeout: float | None = None  # seconds per test case (default: the sandbox's)
+
+
 class JsonlBenchmark(RecordTestsBenchmark):
+    Options = JsonlOptions
     name = "jsonl"
     metrics = ("pass",)
     group_keys = ("source",)

@@ -26,6 +26,7 @@ import io
 import json
 import pickle
 import zlib
+from dataclasses import dataclass
 from datetime import date, datetime
 from importlib import resources
 from pathlib import Path
@@ -33,7 +34,7 @@ from typing import Any
 
 from ..errors import CrlError
 from ..prompts import fill
-from .base import RecordTestsBenchmark, Score, Task, all_passed, download, read_text, sandbox_trust
+from .base import BenchmarkOptions, RecordTestsBenchmark, Score, Task, all_passed, download, read_text, sandbox_trust
 
 RELEASES = {f"v{i}": [f"test{'' if j == 1 else j}.jsonl" for j in range(1, i + 1)] for i in range(1, 7)}
 WINDOWS = {"v5": ("2024-10-01", "2025-02-01")}
@@ -261,7 +262,16 @@ def lcb_prompt(question: str, starter_code: str, stdio: bool = True) -> str:
     return fill(text, {"question": question, "starter_code": starter_code}).rstrip("\n") + "\n"
 
 
+@dataclass
+class LCBOptions(BenchmarkOptions):
+    release: str | None = None  # v1 .. v6 (default v5)
+    start: str | None = None  # first contest date, YYYY-MM-DD (default: the release's window)
+    end: str | None = None  # last contest date
+    timeout: float | None = None  # seconds per test case
+
+
 class LiveCodeBench(RecordTestsBenchmark):
+    Options = LCBOptions
     name = "lcb"
     metrics = ("pass",)
     group_keys = ("difficulty", "platform")

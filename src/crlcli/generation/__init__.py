@@ -13,15 +13,15 @@ transformers or vllm.
 from __future__ import annotations
 
 import importlib
-import inspect
 from typing import Any
 
 from ..errors import CrlError
 from .base import Backend, Completion, SamplingParams
 
-__all__ = ["Backend", "Completion", "SamplingParams", "get_backend", "BACKENDS"]
+__all__ = ["Backend", "Completion", "SamplingParams", "get_backend", "backend_class", "BACKENDS"]
 
-# name -> (module, class, extra that provides its dependencies)
+# name -> (module, class, extra that provides its dependencies). Adding a backend: a module with a `Backend`
+# subclass that declares its `Options` dataclass, and a line here (docs/architecture.md).
 BACKENDS: dict[str, tuple[str, str, str | None]] = {
     "vllm": ("crlcli.generation.vllm_offline", "VLLMBackend", "vllm"),
     "openai": ("crlcli.generation.openai_http", "OpenAIBackend", None),
@@ -30,22 +30,19 @@ BACKENDS: dict[str, tuple[str, str, str | None]] = {
 }
 
 
-def get_backend(name: str, **options: Any) -> Backend:
-    """Build backend `name` with its options; options whose value is None are left to the backend's default."""
+def backend_class(name: str) -> type:
+    """The class of backend `name`, its module imported now (the heavy libraries load only when it is built)."""
     if name not in BACKENDS:
         raise CrlError(f"unknown generation backend {name!r}", hint=f"choose one of: {', '.join(BACKENDS)}")
-    options = {k: v for k, v in options.items() if v is not None}
-    engines, address = options.pop("engines", None), options.pop("ray_address", None)
-    if address or (engines is not None and int(engines) != 1):
-        from ..distributed.engines import RayEngines  # N data-parallel engines as Ray actors (docs/cluster.md)
-
-        return RayEngines(name, options, engines=int(engines or 1), address=address)  # type: ignore[return-value]  # a Backend by shape, not by class
     module_name, cls_name, _extra = BACKENDS[name]
-    cls = getattr(importlib.import_module(module_name), cls_name)
-    params = inspect.signature(cls.__init__).parameters
-    if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
-        unknown = sorted(set(options) - set(params))
-        if unknown:
-            accepted = ", ".join(k for k in params if k != "self")
-            raise CrlError(f"the {name} backend has no option {', '.join(unknown)}", hint=f"it takes: {accepted}")
-    return cls(**options)
+    return getattr(importlib.import_module(module_name), cls_name)
+
+
+def get_backend(name: str, model: str | None = None, **options: Any) -> Backend:
+    """Build backend `name` with its options, checked against its declared `Options` dataclass (a key it does not
+    declare is refused, naming the ones it does); options whose value is None keep the declared default.
+    One backend in this process: spreading it over Ray engines is the caller's (distributed.engines.open_backend)."""
+    cls = backend_class(name)
+    # exit status 1, as an unknown backend option has always had (a benchmark's is a usage error, 2)
+    opts = cls.Options.from_mapping(options, f"the {name} backend", exit_code=1)
+    return cls(model=model, options=opts)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from ..errors import CrlError
+from .defaults import TEMPERATURE, TOP_K, TOP_P
 
 
 @dataclass(frozen=True)
@@ -14,9 +15,9 @@ class SamplingParams:
     """Sampling settings; the defaults are the paper's (temperature 0.6, top-p 0.95, top-k 20)."""
 
     n: int = 1
-    temperature: float = 0.6
-    top_p: float = 0.95
-    top_k: int = 20
+    temperature: float = TEMPERATURE
+    top_p: float = TOP_P
+    top_k: int = TOP_K
     max_tokens: int = 4096
     seed: int | None = None
     stop: list[str] | None = None
@@ -48,9 +49,16 @@ class Completion:
 
 @runtime_checkable
 class Backend(Protocol):
+    """What every generation backend is. Capabilities are declared here, never probed: a backend that is not
+    model-free keeps `model_free = False` and the `for_records` below; a backend class subclasses this Protocol
+    to inherit those defaults. Its options are its `Options` dataclass (crlcli.options), built by `get_backend`."""
+
     name: str
     model: str | None
     tokenizer: Any  # the HF tokenizer (hf/vllm), None when unknown (openai, mutate)
+    # True: the backend makes candidates from the records themselves (mutate), with `for_records`; it has no
+    # model, and `chat`/`complete` refuse.
+    model_free: bool = False
 
     def chat(
         self, conversations: list[list[dict]], params: SamplingParams, enable_thinking: bool = True
@@ -61,6 +69,11 @@ class Backend(Protocol):
     def complete(self, prompts: list[str], params: SamplingParams) -> list[list[Completion]]:
         """params.n raw-text continuations of each prompt, in order."""
         ...
+
+    def for_records(self, records: list[dict[str, Any]], params: SamplingParams) -> list[list[Completion]]:
+        """Model-free backends: params.n completions made from each problem record (its `meta` carries the
+        code), in order. Model backends sample from prompts instead."""
+        raise CrlError(f"the {self.name} backend samples from prompts, not from records")
 
 
 def normalise_finish(reason: str | None) -> str:

@@ -67,7 +67,7 @@ def _next_ids(existing: list[dict[str, Any]], count: int) -> list[str]:
 
 
 def _origin(backend: Backend, settings: GenSettings, sample: int, comp: Completion) -> dict[str, Any]:
-    if getattr(backend, "model_free", False):
+    if backend.model_free:
         meta = comp.meta
         return {"backend": backend.name, "parent": meta.get("parent"), "mutation": meta.get("mutation"),
                 "detail": meta.get("detail"), "sample": sample, "seed": meta.get("seed")}
@@ -99,7 +99,7 @@ def _request(key: int, rec: dict[str, Any], settings: GenSettings) -> GenRequest
 def _attach(rec: dict[str, Any], comps: list[Completion], backend: Backend, settings: GenSettings,
             stats: GenStats) -> tuple[int, int]:
     """Append a record's new candidates (code extracted, empty ones dropped); returns (tokens, kept)."""
-    model_free = getattr(backend, "model_free", False)
+    model_free = backend.model_free
     if model_free and not comps and not references(rec):
         stats.no_reference += 1
     tokens = 0
@@ -137,10 +137,10 @@ def generate_candidates(
     """Yield each record with its new candidates appended, as soon as its samples are done (input order with
     settings.ordered); `on_batch(problems, tokens, kept)` after each record (each batch for model-free ones)."""
     stats = stats if stats is not None else GenStats()
-    if getattr(backend, "model_free", False):
+    if backend.model_free:
         # mutate: no model, no tail to wait for; it works on whole records
         for batch in _batches(records, max(1, settings.batch_size)):
-            outputs = backend.for_records(batch, settings.params)  # type: ignore[attr-defined]  # model-free ones have it
+            outputs = backend.for_records(batch, settings.params)
             tokens = kept = 0
             for rec, comps in zip(batch, outputs):
                 t, k = _attach(rec, comps, backend, settings, stats)

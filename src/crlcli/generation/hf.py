@@ -2,24 +2,32 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from ..errors import CrlError, require_module
 from ..log import logger
-from .base import Completion, SamplingParams, apply_chat_template, encode_prompt
+from ..options import Options
+from .base import Backend, Completion, SamplingParams, apply_chat_template, encode_prompt
 
 
-class HFBackend:
+@dataclass
+class HFOptions(Options):
+    """The hf backend's options (`-O KEY=VALUE`; --device sets one)."""
+
+    device: str | None = None  # default: cuda when available, else cpu
+    dtype: str | None = None  # default: bfloat16 on cuda, float32 on cpu
+    batch_size: int = 8
+    trust_remote_code: bool = False
+
+
+class HFBackend(Backend):
     name = "hf"
+    Options = HFOptions
 
-    def __init__(
-        self,
-        model: str | None = None,
-        device: str | None = None,
-        dtype: str | None = None,
-        batch_size: int = 8,
-        trust_remote_code: bool = False,
-    ):
+    def __init__(self, model: str | None = None, options: HFOptions | None = None):
+        o = options or HFOptions()
+        device, dtype, batch_size, trust_remote_code = o.device, o.dtype, o.batch_size, o.trust_remote_code
         if not model:
             raise CrlError("the hf backend needs a model", hint="pass --model PATH (a local folder or a hub name)")
         self._torch = torch = require_module("torch", "hf", "the hf backend")

@@ -21,7 +21,8 @@ from typing import Any
 
 from ..errors import CrlError
 from ..records import candidates_of
-from .base import Completion, SamplingParams
+from ..options import Options
+from .base import Backend, Completion, SamplingParams
 
 KINDS = ("compare", "arith", "boolop", "negate", "off-by-one", "constant", "drop-branch", "drop-statement",
          "swap-args", "swap-call", "early-return")
@@ -372,16 +373,24 @@ def references(record: dict[str, Any]) -> list[dict[str, Any]]:
             and isinstance(c.get("origin"), dict) and c["origin"].get("backend") == "reference"]
 
 
-class MutateBackend:
+@dataclass
+class MutateOptions(Options):
+    """The mutate backend's options (`-O KEY=VALUE`; --seed sets the one)."""
+
+    seed: int = 0  # its mutants are drawn at random; a request's own seed wins
+
+
+class MutateBackend(Backend):
     """`n` mutants per problem, spread over its reference candidates (origin backend "reference")."""
 
     name = "mutate"
     model = None
     tokenizer = None
     model_free = True
+    Options = MutateOptions
 
-    def __init__(self, seed: int = 0, model: str | None = None):
-        self.seed = int(seed)
+    def __init__(self, model: str | None = None, options: MutateOptions | None = None):
+        self.seed = int((options or MutateOptions()).seed)
 
     def chat(self, conversations, params, enable_thinking=True):
         raise CrlError("the mutate backend makes candidates from reference solutions, not from prompts")

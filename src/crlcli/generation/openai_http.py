@@ -22,11 +22,13 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
 from typing import Any
 
 from ..errors import CrlError
 from ..log import logger
-from .base import Completion, SamplingParams, normalise_finish, sample_seed
+from ..options import Options, env_field
+from .base import Backend, Completion, SamplingParams, normalise_finish, sample_seed
 
 RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
 # A refused connection means no server listens there: a few quick tries (one being started), then a clear error.
@@ -34,22 +36,30 @@ REFUSED_TRIES = 3
 REFUSED_DELAY = 0.5
 
 
-class OpenAIBackend:
+@dataclass
+class OpenAIOptions(Options):
+    """The openai backend's options (`-O KEY=VALUE`; --base-url, --concurrency, --request-timeout set three)."""
+
+    # OpenAI's clients' convention: the command layer fills an unset --base-url from $OPENAI_BASE_URL
+    base_url: str | None = env_field(None, env="OPENAI_BASE_URL")
+    api_key_env: str = "OPENAI_API_KEY"  # the variable holding the key (a secret: read here, never recorded)
+    concurrency: int = 8
+    timeout: float = 600.0
+    max_retries: int = 6
+    backoff: float = 1.0
+    send_top_k: bool | None = None  # default: sent unless the server is api.openai.com
+
+
+class OpenAIBackend(Backend):
     name = "openai"
     tokenizer = None
+    Options = OpenAIOptions
 
-    def __init__(
-        self,
-        model: str | None = None,
-        base_url: str | None = None,
-        api_key_env: str = "OPENAI_API_KEY",
-        concurrency: int = 8,
-        timeout: float = 600.0,
-        max_retries: int = 6,
-        backoff: float = 1.0,
-        send_top_k: bool | None = None,
-    ):
-        self.base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or "").rstrip("/")
+    def __init__(self, model: str | None = None, options: OpenAIOptions | None = None):
+        o = options or OpenAIOptions()
+        api_key_env, concurrency, timeout, send_top_k = o.api_key_env, o.concurrency, o.timeout, o.send_top_k
+        max_retries, backoff = o.max_retries, o.backoff
+        self.base_url = (o.base_url or "").rstrip("/")
         if not self.base_url:
             raise CrlError(
                 "the openai backend needs a server address",

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Final, Generic, TypeVar
 
-from .base import Completion, SamplingParams
+from .base import Backend, Completion, SamplingParams
 
 HOLD: Final = None  # what a request iterator yields to say "nothing now" (see the module docstring)
 
@@ -58,7 +58,7 @@ def stream(backend: Any, requests: Iterable[GenRequest | None], batch: int = 16)
     return batched(backend, iter(requests), batch)
 
 
-class BatchOnly:
+class BatchOnly(Backend):
     """A backend without its `stream`: `stream()` falls back to batches, each waiting for its slowest sample (what
     hf and mutate get, and what every backend got before streaming). For measuring the difference (bench/gen_bench.py)
     and for checking that both paths write the same records."""

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from ..errors import CrlError, require_module
+from .defaults import TEMPERATURE, TOP_K, TOP_P
 
 _TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.json", "merges.txt")
 # Qwen3's embedding size (larger than the tokenizer's ~151.7k entries, padded like the released models).
@@ -82,7 +83,7 @@ def build_tiny_model(
     model = model.to(getattr(torch, dtype))
     model.generation_config = transformers.GenerationConfig(
         bos_token_id=eot, eos_token_id=[im_end, eot], pad_token_id=eot,
-        do_sample=True, temperature=0.6, top_p=0.95, top_k=20,
+        do_sample=True, temperature=TEMPERATURE, top_p=TOP_P, top_k=TOP_K,
     )
     model.save_pretrained(str(out))
     return out

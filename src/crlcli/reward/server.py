@@ -359,16 +359,13 @@ def serve(
 ) -> None:
     """Run until SIGTERM/SIGINT; then stop accepting, let running requests finish, close the pool.
 
-    `client_timeout` defaults to CRL_REWARD_CLIENT_TIMEOUT, else CLIENT_TIMEOUT seconds. `record`: a JSONL file
-    that gets one line per scored sample (reward/record.py)."""
+    `client_timeout` defaults to CLIENT_TIMEOUT seconds (`crl reward serve` also reads $CRL_REWARD_CLIENT_TIMEOUT,
+    at the command layer: the library reads no environment). `record`: a JSONL file that gets one line per
+    scored sample (reward/record.py)."""
     from ..errors import CrlError
 
     if client_timeout is None:
-        raw = os.environ.get("CRL_REWARD_CLIENT_TIMEOUT", "").strip()
-        try:
-            client_timeout = float(raw) if raw else CLIENT_TIMEOUT
-        except ValueError:
-            raise CrlError(f"CRL_REWARD_CLIENT_TIMEOUT must be a number of seconds, got {raw!r}") from None
+        client_timeout = CLIENT_TIMEOUT
     if not client_timeout > 0:
         raise CrlError(f"the client timeout must be positive, got {client_timeout}")
     try:

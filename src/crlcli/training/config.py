@@ -19,6 +19,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..errors import CrlError, UsageError
+from ..generation.defaults import TEMPERATURE, TOP_P
+from ..options import parse_value
 from .flags import ENTRY_MODULE, TRAINER_MODULE
 
 REQUIRED = object()
@@ -73,8 +75,8 @@ SCHEMA: dict[str, Field] = {
     "algo.dynamic_filtering_range": F("pair", [0.0, 1.0]),
     "rollout.batch_size": F("int", 128, positive=True),
     "rollout.n_samples_per_prompt": F("int", 8, positive=True),
-    "rollout.temperature": F("float", 0.6, positive=True),
-    "rollout.top_p": F("float", 0.95, positive=True, max=1.0),
+    "rollout.temperature": F("float", TEMPERATURE, positive=True),
+    "rollout.top_p": F("float", TOP_P, positive=True, max=1.0),
     "rollout.top_k": F("int", 0, min=0, doc="0 = off; needs trainer.module = " + ENTRY_MODULE),
     "rollout.micro_batch_size": F("int", 4, positive=True),
     "train.batch_size": F("int", 512, positive=True),
@@ -177,7 +179,8 @@ def _flatten(table: dict, prefix: str = "") -> dict[str, Any]:
 
 
 def parse_override(text: str) -> tuple[str, Any]:
-    """`actor.lr=2e-6` -> ("actor.lr", 2e-06). Values are TOML (numbers, booleans, [lists]); bare words are strings."""
+    """`actor.lr=2e-6` -> ("actor.lr", 2e-06). Values in the one KEY=VALUE grammar (crlcli.options: TOML, as in the
+    config file; bare words are strings)."""
     key, sep, raw = text.partition("=")
     key = key.strip()
     if not sep or not key or key.startswith("-"):
@@ -185,11 +188,7 @@ def parse_override(text: str) -> tuple[str, Any]:
             f"override {text!r} is not KEY=VALUE",
             hint="write overrides as actor.lr=2e-6 before `--`; OpenRLHF flags go after `--`",
         )
-    try:
-        value = tomllib.loads(f"v = {raw.strip()}")["v"]
-    except tomllib.TOMLDecodeError:
-        value = raw.strip()
-    return key, value
+    return key, parse_value(raw)
 
 
 def load_config(arg: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> TrainConfig:

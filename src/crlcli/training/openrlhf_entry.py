@@ -9,6 +9,10 @@
   CRL_MAX_STEPS=N: stop after N steps (openrlhf_steps.py; `crl train` sets both).
 - CRL_RECORD_DIR=DIR: rewards, advantages and weight-sync checks recorded as JSON lines in DIR/<phase folder>
   (tests).
+- CRL_RAY_OBJECT_STORE_MB=N (cpu platform): the object store of the local Ray it starts (default 768 MB).
+
+These variables are this process's command line from `crl train` (and a user's shell): `main()` reads them and
+hands every value on as an argument.
 
 The patches reach every process of the run: this one directly, Ray's workers through the runtime environment's
 worker set-up hook, their subprocesses (vLLM's engine core) through the `sitecustomize` in `_boot/`, put first
@@ -84,7 +88,11 @@ def prepare_environment(top_k: int, platform: str, argv: list[str]) -> set[str]:
     return wanted
 
 
-def start_ray(argv: list[str], platform: str) -> None:
+OBJECT_STORE_ENV = "CRL_RAY_OBJECT_STORE_MB"
+OBJECT_STORE_MB = 768  # a CPU run's local Ray: enough for the weight syncs of the small models it trains
+
+
+def start_ray(argv: list[str], platform: str, object_store_mb: int = OBJECT_STORE_MB) -> None:
     import ray
 
     env = {k: os.environ.get(k, v) for k, v in OPENRLHF_RAY_ENV.items()}
@@ -98,7 +106,7 @@ def start_ray(argv: list[str], platform: str) -> None:
             num_gpus=gpus,
             num_cpus=2 * gpus + 4,  # logical too: bundles ask {"GPU": 1, "CPU": 1}, the trainer actor 1 CPU
             include_dashboard=False,
-            object_store_memory=int(os.environ.get("CRL_RAY_OBJECT_STORE_MB", "768")) * 2**20,
+            object_store_memory=int(object_store_mb) * 2**20,
             runtime_env=runtime_env,
         )
     else:
@@ -117,7 +125,9 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"crl: {exc}") from exc
     print(f"crl: OpenRLHF {platform} run, patches: {', '.join(sorted(wanted))}"
           + (f", rollout top-k {top_k}" if top_k else ""), flush=True)  # fmt: skip
-    start_ray(rest, platform)
+    # read on the cpu platform only, the one that starts its own Ray (a GPU run joins or starts Ray's default)
+    store_mb = int(os.environ.get(OBJECT_STORE_ENV, str(OBJECT_STORE_MB))) if platform == "cpu" else OBJECT_STORE_MB
+    start_ray(rest, platform, store_mb)
     sys.argv = ["openrlhf.cli.train_ppo_ray", *rest]
     runpy.run_module("openrlhf.cli.train_ppo_ray", run_name="__main__", alter_sys=True)
 

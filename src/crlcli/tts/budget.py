@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ..errors import CrlError
+from ..generation.defaults import TEMPERATURE, TOP_K, TOP_P
 
 THINK_OPEN = "<think>\n"
 THINK_CLOSE = "</think>"
@@ -43,9 +44,9 @@ class BudgetConfig:
     answer_tokens: int = 4096
     think_open: str = THINK_OPEN
     think_close: str = THINK_CLOSE
-    temperature: float = 0.6
-    top_p: float = 0.95
-    top_k: int = 20
+    temperature: float = TEMPERATURE
+    top_p: float = TOP_P
+    top_k: int = TOP_K
     seed: int | None = 0
 
     def __post_init__(self) -> None:

@@ -118,14 +118,16 @@ def score_run(
     source: Source | None = None,
     problems: list[Problem] | None = None,
     tok: Any = None,
+    data_root: Any = None,
 ) -> dict[str, Any]:
-    """(Re)score a budget-force run from its saved generations; rewrites results.jsonl and summary.json."""
+    """(Re)score a budget-force run from its saved generations; rewrites results.jsonl and summary.json.
+    `data_root`: where a benchmark source looks for its data when the run named none (evaluation.base.DataRoot)."""
     run = RunDir(run_dir, KIND, GENERATION_KEYS)
     saved_run = run.load_run()
     conf = saved_run["config"]
     cfg = BudgetConfig(**{k: conf[k] for k in BudgetConfig.__dataclass_fields__ if k in conf})
     if source is None:
-        source, problems = Source.for_rescoring(conf["source"], run.problems_file)
+        source, problems = Source.for_rescoring(conf["source"], run.problems_file, data_root)
     tok = tok if tok is not None else _tokenizer_for_counts(conf)
     traces = _traces(run, cfg, tok)
     by_id = {p.id: p for p in problems or []}

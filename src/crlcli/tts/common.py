@@ -10,12 +10,10 @@ from ..tokens import load_tokenizer
 
 
 def make_backend(name: str, model: str | None, options: dict[str, Any]):
-    from ..generation import get_backend
+    """The run's backend from its recorded options (`engines`/`ray_address` among them spread it over Ray)."""
+    from ..distributed.engines import open_backend
 
-    backend = get_backend(name, model=model, **options)
-    if not hasattr(backend, "complete"):
-        raise CrlError(f"the {name} backend cannot continue raw text", hint="use vllm, openai or hf")
-    return backend
+    return open_backend(name, model, options)
 
 
 def pick_tokenizer(backend: Any, tokenizer: str | None):

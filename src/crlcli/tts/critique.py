@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CrlError
+from ..generation.defaults import TEMPERATURE, TOP_K, TOP_P
 from ..locks import holds_run_dir
 from ..extract import extract_code, extract_conclusion, split_thinking
 from ..log import logger
@@ -41,9 +42,9 @@ class CritiqueConfig:
     m: int = 64
     candidate_tokens: int = 16384
     critique_tokens: int = 16384
-    temperature: float = 0.6
-    top_p: float = 0.95
-    top_k: int = 20
+    temperature: float = TEMPERATURE
+    top_p: float = TOP_P
+    top_k: int = TOP_K
     seed: int | None = 0
     critique_template: str = "crl_critique.txt"
     reuse_candidates: bool = False  # take the records' own `candidates` instead of generating k
@@ -169,8 +170,10 @@ def score_run(
     source: Source | None = None,
     problems: list[Problem] | None = None,
     tokenizer: Any = None,
+    data_root: Any = None,
 ) -> dict[str, Any]:
-    """(Re)score a critique-select run: parse, execute, select; rewrites results.jsonl and summary.json."""
+    """(Re)score a critique-select run: parse, execute, select; rewrites results.jsonl and summary.json.
+    `data_root`: where a benchmark source looks for its data when the run named none (evaluation.base.DataRoot)."""
     from .budget_run import _tokenizer_for_counts
     from .common import counter
 
@@ -180,7 +183,7 @@ def score_run(
     conf = run.load_run()["config"]
     k, m, seed = conf["k"], conf["m"], conf.get("seed") or 0
     if source is None:
-        source, problems = Source.for_rescoring(conf["source"], run.problems_file)
+        source, problems = Source.for_rescoring(conf["source"], run.problems_file, data_root)
     tok = tokenizer or _tokenizer_for_counts({**conf, "model": conf.get("critic") or conf.get("model"),
                                               "backend": conf.get("critic_backend") or conf.get("backend")})
     if tok is None:

@@ -44,7 +44,9 @@ class Source:
     """Problems plus the scorer that matches them. `spec` is what run.json keeps to rebuild the source."""
 
     def __init__(self, benchmark: str | None = None, input: Path | str | None = None, data: str | None = None,
-                 limit: int | None = None, options: dict[str, Any] | None = None):
+                 limit: int | None = None, options: dict[str, Any] | None = None, data_root: Any = None):
+        """`data_root`: where a benchmark looks for its data without `data` (evaluation.base.DataRoot); the
+        caller's, like $CRL_EVAL_DATA for the CLI, so not part of `spec`."""
         if (benchmark is None) == (input is None):
             raise CrlError("give either --benchmark NAME or -i PROBLEMS.jsonl", hint="crl tts budget-force --help")
         self.benchmark_name = benchmark
@@ -52,6 +54,7 @@ class Source:
         self.data = data
         self.limit = limit
         self.options = dict(options or {})
+        self.data_root = data_root
         self.benchmark: Benchmark | None = None  # the Benchmark, once a benchmark source is loaded
 
     @property
@@ -60,12 +63,13 @@ class Source:
                 "options": self.options}
 
     @classmethod
-    def for_rescoring(cls, spec: dict[str, Any], problems_file: Path) -> tuple["Source", list[Problem]]:
+    def for_rescoring(cls, spec: dict[str, Any], problems_file: Path,
+                      data_root: Any = None) -> tuple["Source", list[Problem]]:
         """The source of a saved run and all its problems: a benchmark is reloaded whole (the saved generations
         say which problems to score, whatever --limit the last run had); record problems come from the copy
         the run keeps in problems.jsonl, so the original file may be gone."""
         if spec.get("benchmark"):
-            source = cls(spec["benchmark"], None, spec.get("data"), None, spec.get("options"))
+            source = cls(spec["benchmark"], None, spec.get("data"), None, spec.get("options"), data_root)
         else:
             source = cls(None, problems_file)
         return source, source.load()
@@ -89,7 +93,8 @@ class Source:
 
         # --limit is applied by load(), after the ids are known, the same way for both sources.
         assert self.benchmark_name is not None  # load() reads a benchmark only when one is named
-        bench = get_benchmark(self.benchmark_name, **{**self.options, "data": self.data, "limit": self.limit})
+        bench = get_benchmark(self.benchmark_name, data_root=self.data_root,
+                              **{**self.options, "data": self.data, "limit": self.limit})
         self.benchmark = bench
         out = []
         for task in bench.tasks():

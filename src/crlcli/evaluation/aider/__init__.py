@@ -18,9 +18,11 @@ for the whole benchmark).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from ..base import Benchmark, Score, Task, limit_tasks
+from ...options import env_field
+from ..base import Benchmark, BenchmarkOptions, Score, Task, limit_tasks
 from ..bigcodebench import env_error
 from .exercises import LANGUAGES, Exercise, load_exercises
 from .protocol import TestRun, parse_files, run_tests
@@ -31,8 +33,22 @@ __all__ = ["AiderPolyglot", "Exercise", "LANGUAGES", "TestRun", "load_exercises"
            "toolchain_status"]
 
 
+@dataclass
+class AiderOptions(BenchmarkOptions):
+    data: str | None = env_field(env="CRL_AIDER_POLYGLOT")  # the polyglot-benchmark checkout
+    languages: str | list[str] | None = env_field(env="CRL_AIDER_LANGUAGES")  # e.g. python,cpp,javascript
+    exercises: list[str] | None = None
+    python: str | None = None
+    test_timeout: float | None = None
+    sandbox_mode: str | None = None
+    require_isolation: bool | None = None
+    task_python: str | None = None  # the Python exercises' interpreter
+    task_timeout: float | None = None  # per test run
+
+
 class AiderPolyglot(Benchmark):
     name = "aider-polyglot"
+    Options = AiderOptions
     metrics = ("try2", "try1")
     group_keys = ("language",)
     needs_sandbox = False  # tests run through crlcli.sandbox.command, not the Python SandboxPool
@@ -42,7 +58,8 @@ class AiderPolyglot(Benchmark):
     def __init__(self, data: str | None = None, languages: str | list[str] | None = None,
                  limit: int | None = None, exercises: list[str] | None = None, python: str | None = None,
                  test_timeout: float = 180.0, sandbox_mode: str = "auto", require_isolation: bool = False,
-                 task_python: str | None = None, task_timeout: float | None = None, **_ignored: Any):
+                 task_python: str | None = None, task_timeout: float | None = None, data_root: Any = None,
+                 **_ignored: Any):
         import os
 
         # --task-python/--task-timeout name the Python exercises' interpreter and the per-run test time limit, as
@@ -53,10 +70,10 @@ class AiderPolyglot(Benchmark):
             languages = [x.strip() for x in languages.split(",") if x.strip()]
         self.data, self.languages, self.limit = data, languages, limit
         self.names, self.python, self.timeout = exercises, python, test_timeout
-        self.mode, self.require_isolation = sandbox_mode, require_isolation
+        self.mode, self.require_isolation, self.data_root = sandbox_mode, require_isolation, data_root
 
     def exercises(self) -> list[Exercise]:
-        return load_exercises(self.data, self.languages, self.names)
+        return load_exercises(self.data, self.languages, self.names, self.data_root)
 
     def tasks(self) -> list[Task]:
         out = []

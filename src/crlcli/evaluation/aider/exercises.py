@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ...errors import CrlError
+from ..base import DataRoot, resolve_root
 
 LANGUAGES = ("cpp", "go", "java", "javascript", "python", "rust")
 # Folders a candidate must never see at test time: `.meta` holds the reference solution.
@@ -130,19 +131,18 @@ def _reference_target(example: str, solutions: list[str], language: str) -> str:
     raise CrlError(f"cannot place reference file {example} among solution files {solutions}")
 
 
-def default_root() -> Path | None:
-    """`aider_polyglot` under the default data folder (`--data` unset: $CRL_EVAL_DATA), when it is there."""
-    from ..base import data_root
-
-    root = data_root()
+def default_root(data_root: DataRoot = None) -> Path | None:
+    """`aider_polyglot` under the default data folder (`--data` unset: the caller's `data_root`, $CRL_EVAL_DATA
+    for the CLI), when it is there."""
+    root = resolve_root(data_root)
     cand = Path(root) / "aider_polyglot" if root else None
     return cand if cand is not None and cand.is_dir() else None
 
 
 def load_exercises(root: str | Path | None = None, languages: list[str] | None = None,
-                   names: list[str] | None = None) -> list[Exercise]:
+                   names: list[str] | None = None, data_root: DataRoot = None) -> list[Exercise]:
     """All exercises under a polyglot-benchmark checkout, sorted by language then name."""
-    root = Path(root) if root else default_root()
+    root = Path(root) if root else default_root(data_root)
     if root is None or not root.is_dir():
         raise CrlError(f"Aider-Polyglot data not found at {root}",
                        hint="pass --data PATH to a polyglot-benchmark checkout (or set CRL_AIDER_POLYGLOT, or "
