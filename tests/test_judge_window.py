@@ -9,7 +9,7 @@ from concurrent.futures import Future
 
 import pytest
 
-from crlcli.distributed.judge import RayJudge, _RayRunner
+from crlcli.distributed.judge import RayJudge
 from crlcli.errors import CrlError
 from crlcli.judging import JudgeStats, judge_window
 from crlcli.sandbox import Limits

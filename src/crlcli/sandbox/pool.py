@@ -250,7 +250,12 @@ def _detect(mode: str, python: str | None) -> tuple[IsolationInfo, Sandbox | Non
     with _detect_lock:
         key = (mode, python)
         if key not in _detected:
-            _detected[key] = detect(mode, python, lambda info: _probe(info, started))
+            try:
+                _detected[key] = detect(mode, python, lambda info: _probe(info, started))
+            except BaseException:
+                for box in started:
+                    box.stop()
+                raise
         info = _detected[key]
     spare = started[0] if started else None
     # bwrap's --die-with-parent follows the thread that started it: only the main thread lives as long as the
@@ -273,6 +278,9 @@ def _probe(info: IsolationInfo, started: list[Sandbox]) -> tuple[bool, str, dict
     except CrlError as exc:
         box.stop()
         return False, exc.message, {}
+    except BaseException:  # an interrupt while it starts: nothing may outlive us, not even its cgroup
+        box.stop()
+        raise
     started.append(box)
     return True, "", reply
 
@@ -299,6 +307,8 @@ class SandboxPool:
     def __init__(self, workers: int | None = None, limits: Limits = Limits(), mode: str = "auto",
                  require_isolation: bool = False, python: str | None = None):
         self.info, spare = _detect(mode, python)
+        if spare is not None:  # whatever happens next, a spare no worker adopted is stopped with the pool
+            weakref.finalize(self, spare.stop)
         if require_isolation and self.info.mode != "bwrap":
             if spare is not None:
                 spare.stop()
@@ -315,10 +325,8 @@ class SandboxPool:
         self.stale_frames = 0  # frames of another job than the one being read, dropped (Sandbox.frames)
         self._boxes: list[Sandbox | None] = [None] * self.workers
         # The isolation probe's sandbox, when creating this pool probed: adopted by the first worker it fits
-        # (_take_spare), stopped on close or when the pool is collected unclosed if none did.
+        # (_take_spare), else stopped on close (or by the finalizer above, for a pool never closed).
         self._spare = spare
-        if spare is not None:
-            weakref.finalize(self, spare.stop)
         self._threads = [threading.Thread(target=self._work, args=(k,), name=f"crl-judge-{k}", daemon=True)
                          for k in range(self.workers)]
         for t in self._threads:
