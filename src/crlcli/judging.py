@@ -1,7 +1,10 @@
 """Problem records x candidates -> judgments (pass rate over all tests, verdict letters, the T/F label).
 
 Records stream in and out in input order; candidates of many records are in flight at once so that every
-sandbox worker stays busy.
+sandbox worker stays busy. One ordered window (`judge_window`) does this for every judge; only what runs the
+candidates differs (a `Runner`): this machine's pool (`LocalJudge`, or `judge_records` over a pool the caller
+owns) or a pool per node of a Ray cluster (distributed/judge.py's RayJudge). `crl judge` holds either as a
+`Judge`.
 """
 
 from __future__ import annotations

@@ -240,8 +240,8 @@ def detect_isolation(mode: str = "auto", python: str | None = None) -> Isolation
 
 
 def _detect(mode: str, python: str | None) -> tuple[IsolationInfo, Sandbox | None]:
-    """detect_isolation, and the probe's running sandbox when this call probed (the first
-    for this mode and interpreter) and it can be kept: SandboxPool gives it to its first worker."""
+    """detect_isolation, and the probe's running sandbox when this call probed (the first for this mode and
+    interpreter) and it can be kept: SandboxPool gives it to its first worker."""
     if mode not in ("auto", "bwrap", "limits"):
         raise CrlError(f"unknown sandbox mode {mode!r}", hint="use auto, bwrap or limits")
     # An absolute path: the runner starts in the sandbox's /tmp, where a relative interpreter path means nothing.
@@ -268,8 +268,8 @@ def _detect(mode: str, python: str | None) -> tuple[IsolationInfo, Sandbox | Non
 
 def _probe(info: IsolationInfo, started: list[Sandbox]) -> tuple[bool, str, dict]:
     """isolation.detect's probe: start a real worker sandbox and ask its runner what it can do. The sandbox is
-    not wasted: sized like a default worker of slot 0, it goes to `started`, for the pool that asked to keep for
-    its first worker, which saves a sandbox start (bwrap + interpreter) before the first candidate runs."""
+    not wasted: sized like a default worker of slot 0, it goes to `started`, for the pool that is being created to
+    give to its first worker, which saves a sandbox start (bwrap + interpreter) before the first candidate runs."""
     lim = Limits()
     box = Sandbox(info, slot=0, max_procs=lim.max_procs,
                   memory_mb=worker_memory_mb(lim.memory_mb, lim.tmpfs_mb) if info.memory_cgroup else None)
@@ -426,16 +426,16 @@ class SandboxPool:
 
     def _take_spare(self, box: Sandbox) -> bool:
         """Give `box` the probe's sandbox when it was made for exactly this worker and still runs."""
-        with self._lock:
+        with self._lock:  # one step with close(), which stops what is left in self._spare
             spare = self._spare
             if spare is None or not box.same_shape(spare):
                 return False
             self._spare = None
-        if spare.proc is None or spare.proc.poll() is not None:
-            spare.stop()
-            return False
-        box.adopt(spare)
-        return True
+            if spare.proc is not None and spare.proc.poll() is None:
+                box.adopt(spare)
+                return True
+        spare.stop()  # it died meanwhile
+        return False
 
     def _judge(self, slot: int, box: Sandbox, msg: dict, left: float, letters: Verdicts) -> None:
         """Read one candidate's frames and fill its letters. Each case is compared as its frame arrives and its
