@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from crlcli.sandbox import SandboxPool, Limits, stdio_equal
-from crlcli.sandbox.isolation import detect_isolation
+from crlcli.sandbox.pool import detect_isolation
 from crlcli.sandbox.pool import Sandbox
 
 STDIO_CODE = "a, b = map(int, input().split())\nprint(a + b)\n"

@@ -22,6 +22,9 @@ import orjson
 
 from . import jsonx
 from .errors import CrlError, os_error
+# Resuming an output (trimming a torn tail, the ids already written) lives in crlcli.resume, with the gzip and
+# BOM constants both read; re-exported here, where every stage has always imported them from.
+from .resume import BOM, GZIP_ERRORS, GZIP_MAGIC, done_ids, trim_torn_tail  # noqa: F401
 
 STDIO = "-"
 
@@ -35,11 +38,7 @@ def _display(path: Path | str | None) -> str:
     return "<stdin>" if is_stdio(path) else str(path)
 
 
-GZIP_MAGIC = b"\x1f\x8b"
-BOM = b"\xef\xbb\xbf"  # UTF-8 byte order mark
 _SHOWN = 3  # warnings of one kind shown line by line before a count at the end
-# What a damaged or truncated gzip stream raises while being read.
-GZIP_ERRORS = (EOFError, zlib.error, gzip.BadGzipFile)
 
 
 def open_binary_read(path: Path | str | None) -> IO[bytes]:
@@ -335,8 +334,3 @@ def write_file(path: Path | str, data: bytes) -> None:
 
 def dumps(record: Any) -> str:
     return jsonx.dumps(record).decode()
-
-
-# Resuming an output (trimming a torn tail, the ids already written) lives in crlcli.resume; re-exported here,
-# where every stage has always imported it from.
-from .resume import done_ids, trim_torn_tail  # noqa: E402, F401

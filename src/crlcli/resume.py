@@ -9,10 +9,16 @@ from __future__ import annotations
 
 import gzip
 import os
+import zlib
 from pathlib import Path
 
 from . import jsonx
 from .errors import CrlError
+
+GZIP_MAGIC = b"\x1f\x8b"
+BOM = b"\xef\xbb\xbf"  # UTF-8 byte order mark
+# What a damaged or truncated gzip stream raises while being read.
+GZIP_ERRORS = (EOFError, zlib.error, gzip.BadGzipFile)
 
 
 def trim_torn_tail(p: Path) -> None:
@@ -20,7 +26,7 @@ def trim_torn_tail(p: Path) -> None:
     if p.stat().st_size == 0:
         return
     with open(p, "rb") as fh:
-        gz = fh.read(2) == _io.GZIP_MAGIC
+        gz = fh.read(2) == GZIP_MAGIC
     if p.suffix == ".gz" and not gz:
         raise CrlError(f"{p}: named .gz but not gzip (plain text?): appending gzip to it would mix the two",
                        hint="rename it (without .gz) and resume into that name, or write to a new file")
@@ -58,7 +64,7 @@ def _gzip_intact(p: Path) -> bool:
         with gzip.open(p, "rb") as fh:
             while chunk := fh.read(1 << 20):
                 last = chunk[-1:]
-    except _io.GZIP_ERRORS:
+    except GZIP_ERRORS:
         return False
     return last == b"\n"
 
@@ -79,7 +85,7 @@ def _repair_gzip(p: Path) -> None:
                         break
                     out.write(line)
                     kept += 1
-        except _io.GZIP_ERRORS:
+        except GZIP_ERRORS:
             pass
     os.replace(tmp, p)
     from .log import logger
@@ -96,7 +102,7 @@ def done_ids(path: Path | str, key: str = "id") -> set[str]:
     trim_torn_tail(p)
     ids: set[str] = set()
     with open(p, "rb") as fh:
-        opener = gzip.open if fh.read(2) == _io.GZIP_MAGIC else open
+        opener = gzip.open if fh.read(2) == GZIP_MAGIC else open
     try:
         with opener(p, "rb") as fh:
             for lineno, raw in enumerate(fh, 1):
@@ -104,7 +110,7 @@ def done_ids(path: Path | str, key: str = "id") -> set[str]:
                 if not raw:
                     continue
                 try:
-                    rec = jsonx.loads(raw[len(_io.BOM):] if lineno == 1 and raw.startswith(_io.BOM) else raw)
+                    rec = jsonx.loads(raw[len(BOM):] if lineno == 1 and raw.startswith(BOM) else raw)
                 except jsonx.JSONDecodeError as exc:
                     # appending after it would hide it in the middle of the output
                     raise CrlError(f"{p}:{lineno}: not a JSON record ({exc}); --resume would append after it",
@@ -112,10 +118,6 @@ def done_ids(path: Path | str, key: str = "id") -> set[str]:
                                         "to a new file") from None
                 if isinstance(rec, dict) and key in rec:
                     ids.add(str(rec[key]))
-    except _io.GZIP_ERRORS as exc:  # trim_torn_tail repaired it; damaged again since?
+    except GZIP_ERRORS as exc:  # trim_torn_tail repaired it; damaged again since?
         raise CrlError(f"{p}: cannot read for --resume ({exc})", hint="regenerate the output file") from exc
     return ids
-
-
-# Last: crlcli.io imports this module's functions at its own end, so either may be imported first.
-from . import io as _io  # noqa: E402 - its constants, read when the functions run

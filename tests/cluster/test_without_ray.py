@@ -16,7 +16,7 @@ pytestmark = pytest.mark.skipif(importlib.util.find_spec("ray") is not None,
 
 def test_modules_import_without_ray():
     code = ("import sys, crlcli.distributed.judge, crlcli.distributed.engines, crlcli.distributed.select, "
-            "crlcli.distributed.capacity, crlcli.commands.judge, crlcli.commands.gen_candidates; "
+            "crlcli.reward.capacity, crlcli.commands.judge, crlcli.commands.gen_candidates; "
             "print('ray' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr

@@ -9,7 +9,7 @@ import urllib.request
 
 import pytest
 
-from crlcli.distributed.capacity import ServedRate, calibrate
+from crlcli.reward.capacity import ServedRate, calibrate
 from crlcli.sandbox import SandboxPool, Limits
 
 

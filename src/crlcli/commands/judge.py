@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterable, Iterator
 from typing import Annotated, Any, Optional
@@ -95,11 +94,11 @@ def register(app: typer.Typer) -> None:
         ] = None,
     ) -> None:
         from ..errors import CrlError, UsageError
-        from ..judging import JudgeStats, judge_records
+        from ..judging import Judge, JudgeStats, LocalJudge
         from ..log import console, logger
         from ..io import count_lines
         from ..progress import Meter
-        from ..sandbox import SandboxPool, Limits
+        from ..sandbox import Limits
 
         from ..sandbox.compare import COMPARATORS
 
@@ -129,40 +128,25 @@ def register(app: typer.Typer) -> None:
         # tests are needed (and checked by the sandbox's prepare) only for records with candidates
         stage = Stage(input, output, skip_invalid, resume, problems={"question": False, "tests": False})
         # SIGTERM unwinds like Ctrl-C (crlcli.cli's boundary), so every sandbox is killed and every cgroup removed.
-        pool: Any  # a RayJudge or a SandboxPool: two shapes until they share one judge protocol
+        judge: Judge
         if ray_address:
             from ..distributed.judge import RayJudge
 
-            pool = RayJudge(ray_address, limits=limits, mode=sandbox, require_isolation=require_isolation,
-                            workers=workers)
+            judge = RayJudge(ray_address, limits=limits, mode=sandbox, require_isolation=require_isolation,
+                             workers=workers)
         else:
-            pool = SandboxPool(workers=workers or os.cpu_count(), limits=limits, mode=sandbox,
-                               require_isolation=require_isolation)
-        with pool:
-            if ray_address:
-                logger.info(f"ray: {len(pool.nodes)} sandbox pool(s), {pool.total_workers} worker(s): " + ", ".join(
-                    f"{d['host']} {d['ip']} ({d['workers']} x {d['mode']})" for d in pool.nodes))
-                for message in pool.warnings:
-                    logger.warning(message)
-                if pool.warnings:
-                    logger.warning("RUNNING UNTRUSTED CODE WITHOUT ISOLATION; --require-isolation refuses to")
-            elif pool.mode == "bwrap":
-                logger.info(f"sandbox: bwrap ({pool.info.detail})")
-            else:
-                logger.warning(f"sandbox: limits only. {pool.info.detail}")
-                logger.warning("RUNNING UNTRUSTED CODE WITHOUT ISOLATION; --require-isolation refuses to")
+            judge = LocalJudge.open(workers, limits, mode=sandbox, require_isolation=require_isolation)
+        with judge:
+            for level, message in judge.describe():
+                (logger.warning if level == "warning" else logger.info)(message)
             stats = JudgeStats()
             # A file's records are counted first (a quick line count), so the bar has a total and an ETA.
             total = count_lines(input) if console.is_terminal else None
             with Meter("judging", total=total, unit="rec", extra=("cand", "tests"),
                        enabled=console.is_terminal) as meter:
                 records = stage.records() if compare is None else with_compare(stage.records(), compare)
-                if ray_address:
-                    judged = pool.judge_records(records, threshold, reject=stage.reader.reject,
-                                                on_candidate=lambda n: meter.advance(0, cand=1, tests=n), stats=stats)
-                else:
-                    judged = judge_records(records, pool, threshold, limits, reject=stage.reader.reject,
-                                           on_candidate=lambda n: meter.advance(0, cand=1, tests=n), stats=stats)
+                judged = judge.judge_records(records, threshold, reject=stage.reader.reject,
+                                             on_candidate=lambda n: meter.advance(0, cand=1, tests=n), stats=stats)
                 stage.run(lambda _records: _counted(judged, meter))
             rate = stats.candidates / meter.elapsed if meter.elapsed > 0 else 0.0
             logger.info(f"judged {stats.candidates} candidate(s) of {stats.records - stats.no_candidates} "

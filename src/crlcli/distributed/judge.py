@@ -3,10 +3,10 @@ batches, judgments back in input order.
 
 Each pool is a Ray actor (`PoolActor`) that owns its node's cores (`num_cpus`) and wraps the local
 `crlcli.sandbox.SandboxPool`, so a candidate is judged exactly as by the local `crl judge`: same runner, same
-limits, same comparators in the actor's trusted process. The driver (this process) reads records, checks their
-tests, cuts their candidates into batches of at most `batch_size`, keeps a few batches in flight per pool (the
-least loaded pool per core gets the next one) and writes records in input order as their last candidate comes
-back. Faults are Ray's business: an actor that dies is restarted (`max_restarts`) and its calls are retried
+limits, same comparators in the actor's trusted process. The driver (this process) runs the local judge's
+ordered window (crlcli.judging.judge_window: the same checks, order and bound) with a runner of its own that
+cuts candidates into batches of at most `batch_size` and keeps a few batches in flight per pool (the least
+loaded pool per core gets the next one); a record is written, in input order, once its last candidate is back. Faults are Ray's business: an actor that dies is restarted (`max_restarts`) and its calls are retried
 (`max_task_retries`; judging a candidate twice is harmless); a pool that is gone for good has its batches
 re-queued on the others.
 
@@ -19,13 +19,12 @@ from __future__ import annotations
 
 import os
 import socket
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from concurrent.futures import Future
 from typing import Any
 
 from ..errors import CrlError
-from ..judging import JudgeStats, checked_codes
+from ..judging import NO_ISOLATION_WARNING, JudgeStats, judge_window
 from ..sandbox import Limits
 from . import ActorGroup, alive_nodes, quiet_stdout
 
@@ -56,14 +55,6 @@ class PoolActor:
 
     def ping(self) -> int:
         return os.getpid()
-
-
-@dataclass
-class _Entry:
-    record: dict[str, Any]
-    tests: Any = None
-    results: list[Any] = field(default_factory=list)
-    missing: int = 0
 
 
 class RayJudge(ActorGroup):
@@ -130,6 +121,14 @@ class RayJudge(ActorGroup):
     def total_workers(self) -> int:
         return sum(w for w, ok in zip(self.workers, self.alive) if ok)
 
+    def describe(self) -> list[tuple[str, str]]:
+        lines = [("info", f"ray: {len(self.nodes)} sandbox pool(s), {self.total_workers} worker(s): " + ", ".join(
+            f"{d['host']} {d['ip']} ({d['workers']} x {d['mode']})" for d in self.nodes))]
+        lines += [("warning", message) for message in self.warnings]
+        if self.warnings:
+            lines.append(("warning", NO_ISOLATION_WARNING))
+        return lines
+
     def judge_records(
         self,
         records: Iterable[dict[str, Any]],
@@ -138,108 +137,98 @@ class RayJudge(ActorGroup):
         on_candidate: Callable[[int], None] | None = None,
         stats: JudgeStats | None = None,
     ) -> Iterator[dict[str, Any]]:
-        """crlcli.judging.judge_records over the cluster: the same records, judgments, rejections and stats."""
-        ray = self._ray
-        stats = stats if stats is not None else JudgeStats()
-        window: deque[_Entry] = deque()
-        batch: list[tuple[_Entry, int, list[str]]] = []
-        pending: dict[Any, tuple[int, list]] = {}
-        load = [0] * len(self.actors)
-        requeue: list[list] = []
-        held = 0
-        limit = (self.depth + 1) * self.batch_size * len(self.actors) + self.batch_size
+        """crlcli.judging.judge_records over the cluster: the same window, records, judgments, rejections and
+        stats; only the runner differs."""
+        return judge_window(records, _RayRunner(self), self.limits, threshold, reject, on_candidate, stats)
 
-        def dispatch(items: list) -> None:
-            while True:
-                live = [i for i, ok in enumerate(self.alive) if ok]
-                if not live:
-                    raise CrlError("every judge pool on the cluster is gone",
-                                   hint="see the Ray logs of the pools (`ray logs`); rerun with --resume")
-                free = [i for i in live if load[i] < self.depth]
-                if free:
-                    break
-                collect()
-            i = min(free, key=lambda k: load[k] / self.workers[k])
-            ref = self.actors[i].judge.remote([(e.tests, codes) for e, _, codes in items])
-            pending[ref] = (i, items)
-            load[i] += 1
 
-        def collect() -> None:
-            ready, _ = ray.wait(list(pending), num_returns=1)
-            for ref in ready:
-                i, items = pending.pop(ref)
-                load[i] -= 1
-                try:
-                    out = ray.get(ref)
-                except ray.exceptions.ActorDiedError:
-                    self.alive[i] = False  # restarts used up, or its node is gone: the others take its work
-                    requeue.append(items)
-                    continue
-                except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError):
-                    requeue.append(items)
-                    continue
-                except ray.exceptions.RayTaskError as exc:
-                    raise CrlError(f"a judge pool failed: {exc}") from None
-                for (entry, start, codes), results in zip(items, out):
-                    entry.results[start:start + len(codes)] = results
-                    entry.missing -= len(codes)
+class _RayRunner:
+    """The pools of a RayJudge behind the ordered window (judging.judge_window), for one judge_records call.
 
-        def flush() -> None:
-            nonlocal batch
-            if batch:
-                items, batch = batch, []
-                dispatch(items)
+    Candidates are cut into batches of at most `batch_size` (across records), each batch goes to the least
+    loaded pool per core that has fewer than `depth` batches queued, and the futures of its candidates are
+    filled here, in the driver's thread, as ray.wait hands the batches back. Nothing runs in the background:
+    progress happens in submit() (a full batch with no free pool waits for one) and in wait()."""
 
-        def emit() -> Iterator[dict[str, Any]]:
-            nonlocal held
-            while requeue:
-                dispatch(requeue.pop())
-            while window and window[0].missing == 0:
-                entry = window.popleft()
-                for cand, result in zip(entry.record.get("candidates") or [], entry.results):
-                    stats.judged(cand, result, threshold)
-                    held -= 1
-                    if on_candidate is not None:
-                        on_candidate(result["total"])
-                stats.records += 1
-                yield entry.record
+    def __init__(self, judge: RayJudge):
+        self.judge, self.ray = judge, judge._ray
+        self.batch: list[tuple[Any, list[Future], list[str]]] = []  # (tests, futures, codes), not yet sent
+        self.pending: dict[Any, tuple[int, list]] = {}  # ray ref -> (pool index, its items)
+        self.load = [0] * len(judge.actors)  # batches queued per pool
+        self.requeue: list[list] = []  # batches of pools that failed, to send again
+        self.limit = (judge.depth + 1) * judge.batch_size * len(judge.actors) + judge.batch_size
 
-        try:
-            for record in records:
-                cands = record.get("candidates")
-                if not cands:
-                    stats.no_candidates += 1
-                    window.append(_Entry(record))
-                    yield from emit()
-                    continue
-                codes = checked_codes(record, self.limits, stats, reject)  # the local judge's checks
-                if codes is None:
-                    continue
-                entry = _Entry(record, record.get("tests"), [None] * len(codes), len(codes))
-                window.append(entry)
-                held += len(codes)
-                for start in range(0, len(codes), self.batch_size):
-                    chunk = codes[start:start + self.batch_size]
-                    batch.append((entry, start, chunk))
-                    if sum(len(c) for _, _, c in batch) >= self.batch_size:
-                        flush()
-                while held > limit and (batch or pending or requeue):
-                    if requeue or batch:
-                        flush() if batch else dispatch(requeue.pop())
-                    else:
-                        collect()
-                    yield from emit()
-                yield from emit()
-            flush()
-            while window:
-                if not pending and not requeue:
-                    raise CrlError("internal error: judged records are missing results")  # pragma: no cover
-                if pending:
-                    collect()
-                yield from emit()
-        finally:
-            for ref in pending:  # a stopped run (error, interrupt) leaves nothing queued on the pools
-                try:
-                    ray.cancel(ref, force=False)
-                except Exception:  # noqa: BLE001 - finished or gone already
-                    pass
+    def submit(self, tests: Any, codes: list[str]) -> list[Future]:
+        futures = [Future() for _ in codes]
+        size = self.judge.batch_size
+        for start in range(0, len(codes), size):
+            self.batch.append((tests, futures[start:start + size], codes[start:start + size]))
+            if sum(len(c) for _, _, c in self.batch) >= size:
+                self.flush()
+        self._resend()
+        return futures
+
+    def flush(self) -> None:
+        if self.batch:
+            items, self.batch = self.batch, []
+            self._dispatch(items)
+
+    def wait(self, futures: list[Future]) -> None:
+        # One step, whatever `futures` are: the head record's candidates may sit in any batch.
+        if self.batch:
+            self.flush()
+        elif self.requeue:
+            self._dispatch(self.requeue.pop())
+        elif self.pending:
+            self._collect()
+        else:
+            raise CrlError("internal error: judged records are missing results")  # pragma: no cover
+        self._resend()
+
+    def abandon(self) -> None:
+        for ref in self.pending:  # a stopped run (error, interrupt) leaves nothing queued on the pools
+            try:
+                self.ray.cancel(ref, force=False)
+            except Exception:  # noqa: BLE001 - finished or gone already
+                pass
+
+    def _resend(self) -> None:
+        while self.requeue:
+            self._dispatch(self.requeue.pop())
+
+    def _dispatch(self, items: list) -> None:
+        judge = self.judge
+        while True:
+            live = [i for i, ok in enumerate(judge.alive) if ok]
+            if not live:
+                raise CrlError("every judge pool on the cluster is gone",
+                               hint="see the Ray logs of the pools (`ray logs`); rerun with --resume")
+            free = [i for i in live if self.load[i] < judge.depth]
+            if free:
+                break
+            self._collect()
+        i = min(free, key=lambda k: self.load[k] / judge.workers[k])
+        ref = judge.actors[i].judge.remote([(tests, codes) for tests, _, codes in items])
+        self.pending[ref] = (i, items)
+        self.load[i] += 1
+
+    def _collect(self) -> None:
+        ray = self.ray
+        ready, _ = ray.wait(list(self.pending), num_returns=1)
+        for ref in ready:
+            i, items = self.pending.pop(ref)
+            self.load[i] -= 1
+            try:
+                out = ray.get(ref)
+            except ray.exceptions.ActorDiedError:
+                self.judge.alive[i] = False  # restarts used up, or its node is gone: the others take its work
+                self.requeue.append(items)
+                continue
+            except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError):
+                self.requeue.append(items)
+                continue
+            except ray.exceptions.RayTaskError as exc:
+                raise CrlError(f"a judge pool failed: {exc}") from None
+            for (_, futures, _), results in zip(items, out):
+                for fut, result in zip(futures, results):
+                    fut.set_result(result)

@@ -145,7 +145,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.untrack(self.connection)
         path = self.path.split("?")[0].rstrip("/")
         if path == "/health":
-            from ..distributed.capacity import capacity
+            from .capacity import capacity
 
             self._send(200, {"status": "ok", "workers": self.server.service.workers, "pid": self.server.pid,
                              **self.server.service.stats(),
@@ -278,7 +278,7 @@ class RewardHTTPServer(ThreadingHTTPServer):
         self._reading: set[socket.socket] = set()  # connections still sending their request
         self._lock = threading.Lock()
         self._counts = {"connections": 0, "client_timeouts": 0, "bad_requests": 0, "scoring": 0}
-        from ..distributed.capacity import ServedRate
+        from .capacity import ServedRate
 
         self.calibrated: float | None = None  # trivial stdio tests/s on all workers, measured at start-up
         self.served = ServedRate()  # tests run per second of busy time
@@ -396,7 +396,7 @@ def serve(
             except Exception as exc:  # noqa: BLE001 - CRL rewards still work; RL samples will log the reason
                 logger.warning(f"sandbox pool not started ({exc}); RL samples will get reward 0")
             else:
-                from ..distributed.capacity import calibrate
+                from .capacity import calibrate
 
                 # What /health reports as capacity, so that a set of servers can be sized (docs/cluster.md).
                 try:

@@ -8,10 +8,10 @@ See docs/judge.md for the verdict letters, the limits, the isolation modes and w
 from __future__ import annotations
 
 from .compare import json_equal, stdio_equal
-from .isolation import IsolationInfo, detect_isolation
+from .isolation import IsolationInfo
 from ..records import VERDICTS
 from .jobs import Limits
-from .pool import SandboxPool, run_tests
+from .pool import SandboxPool, detect_isolation, run_tests
 
 __all__ = ["Limits", "SandboxPool", "run_tests", "detect_isolation", "IsolationInfo", "VERDICTS",
            "stdio_equal", "json_equal"]

@@ -1,6 +1,8 @@
 """What the host can isolate with: bubblewrap + namespaces, a pids cgroup, an unprivileged uid.
 
-Detected once per (mode, python) by really starting a sandbox and asking the runner inside what it can do.
+Detected by really starting a sandbox and asking the runner inside what it can do: `detect` takes the function
+that starts it (pool.py's, where worker sandboxes live; pool.detect_isolation caches the answer per mode and
+interpreter).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -124,24 +126,14 @@ def memory_cgroup_base() -> Path | None:
 
 # ---------------------------------------------------------------------------------------------- detection
 
-_cache: dict[tuple[str, str], IsolationInfo] = {}
-_lock = threading.Lock()
+# What probes the host: starts one real worker sandbox with `info` and returns (it works, why not, the runner's
+# ping reply). pool.py supplies it (a worker sandbox is its business), so that this module needs nothing above it.
+Probe = Callable[[IsolationInfo], tuple[bool, str, dict]]
 
 
-def detect_isolation(mode: str = "auto", python: str | None = None) -> IsolationInfo:
-    """Find out once what this host supports. mode: auto | bwrap | limits."""
-    if mode not in ("auto", "bwrap", "limits"):
-        raise CrlError(f"unknown sandbox mode {mode!r}", hint="use auto, bwrap or limits")
-    # An absolute path: the runner starts in the sandbox's /tmp, where a relative interpreter path means nothing.
-    python = os.path.abspath(python) if python else sys.executable
-    with _lock:
-        key = (mode, python)
-        if key not in _cache:
-            _cache[key] = _detect(mode, python)
-        return _cache[key]
-
-
-def _detect(mode: str, python: str) -> IsolationInfo:
+def detect(mode: str, python: str, probe: Probe) -> IsolationInfo:
+    """What this host supports for `mode` and the absolute interpreter path `python` (uncached: pool.py's
+    detect_isolation caches it)."""
     root = os.geteuid() == 0
     cg, cpu_cg, mem_cg = cgroup_base(), cpu_cgroup_base(), memory_cgroup_base()
     cg_text = ((f"pids cgroup {cg}" if cg else "no pids cgroup") + (", a memory cgroup" if mem_cg else "")
@@ -161,9 +153,9 @@ def _detect(mode: str, python: str) -> IsolationInfo:
         if ok:
             info = IsolationInfo("bwrap", "", python, bwrap=bwrap, root=root, prefixes=python_prefixes(python),
                                  **groups)
-            # The real sandbox straight away (it is kept as the first worker's, see _probe); only when it fails
-            # does the bare bwrap probe say whether bubblewrap itself works here.
-            ok, why, reply = _probe(info)
+            # The real sandbox straight away (the pool that asked keeps it for its first worker); only when it
+            # fails does the bare bwrap probe say whether bubblewrap itself works here.
+            ok, why, reply = probe(info)
             if not ok:
                 base_ok, base_why = host.probe_bwrap(bwrap)
                 why = why if base_ok else base_why
@@ -180,22 +172,3 @@ def _detect(mode: str, python: str) -> IsolationInfo:
     limits.detail = (f"NO ISOLATION ({why}): candidates see the host's files and network; only rlimits, "
                      f"timeouts, {limits_uid} and {cg_text}")
     return limits
-
-
-def _probe(info: IsolationInfo) -> tuple[bool, str, dict]:
-    """Start a real worker sandbox and ask its runner what it can do. The sandbox is not wasted: sized like a
-    default worker, it is kept for the first pool worker to adopt (pool.keep_spare), which saves a sandbox start
-    (bwrap + interpreter) before the first candidate runs."""
-    from .jobs import Limits
-    from .pool import Sandbox, keep_spare
-
-    lim = Limits()
-    box = Sandbox(info, slot=0, max_procs=lim.max_procs,
-                  memory_mb=host.worker_memory_mb(lim.memory_mb, lim.tmpfs_mb) if info.memory_cgroup else None)
-    try:
-        reply = box.start()
-    except CrlError as exc:
-        box.stop()
-        return False, exc.message, {}
-    keep_spare(box, reply)
-    return True, "", reply

@@ -19,6 +19,7 @@ import shlex
 import signal
 import struct
 import subprocess
+import sys
 import threading
 import time
 import weakref
@@ -30,7 +31,7 @@ from typing import Any
 from ..errors import CrlError
 from ..log import logger
 from .host import WorkerCgroups, worker_memory_mb
-from .isolation import IsolationInfo, detect_isolation
+from .isolation import IsolationInfo, detect
 from .jobs import Limits, Prepared, Verdicts, prepare, result_dict
 
 UID_BASE = 1_500_000_000
@@ -76,18 +77,23 @@ class Sandbox:
         """Was this sandbox started with room for a candidate with these limits?"""
         return max_procs <= self.max_procs and (self.memory_mb is None or memory_mb <= self.memory_mb)
 
+    def same_shape(self, other: Sandbox) -> bool:
+        """Was `other` made for exactly this worker: same isolation, slot, uid and cgroup sizes?"""
+        return (other.info is self.info and other.slot == self.slot and other.uid == self.uid
+                and other.max_procs == self.max_procs and other.memory_mb == self.memory_mb)
+
+    def adopt(self, other: Sandbox) -> None:
+        """Take over `other`'s running sandbox (a spare of the same shape), which is left empty."""
+        self.proc, self.groups = other.proc, other.groups
+        other.proc = other.groups = None
+
     def start(self) -> dict:
-        spare = _take_spare(self)
-        if spare is not None:  # the isolation probe's sandbox, started for exactly this worker's slot and sizes
-            box, reply = spare
-            self.proc, self.groups = box.proc, box.groups
-            return reply
         argv = self.info.argv()
         if os.geteuid() == 0:
             # The runners outrank the candidates (which go back to nice 0), so that limits are enforced on
             # time even while a fork bomb keeps every core busy.
             argv = ["nice", "-n", "-5", *argv]
-        # Unique per sandbox: the isolation probe's (kept as a spare) may still run while another starts from
+        # Unique per sandbox: the isolation probe's (a pool's spare) may still run while another starts from
         # the same thread for the same slot, and removing one group must not empty the other.
         name = f"w{self.slot}-{threading.get_ident()}-{next(_serial)}"
         try:
@@ -220,47 +226,64 @@ class Sandbox:
             self.groups = None
 
 
-_spare: dict[str, Any] = {}  # {"box": Sandbox, "reply": ping reply, "pid": our pid}
-_spare_lock = threading.Lock()
+# ---------------------------------------------------------------------------------------------- detection
+
+_detected: dict[tuple[str, str], IsolationInfo] = {}
+_detect_lock = threading.Lock()
 
 
-def keep_spare(box: Sandbox, reply: dict) -> None:
-    """Keep a started sandbox (the isolation probe's) for the first worker that needs one just like it.
-
-    Only a sandbox started from the main thread is kept: bwrap's --die-with-parent follows the thread that
-    started it, and the main thread lives as long as the process. Whatever is not adopted is stopped at exit."""
-    if threading.current_thread() is not threading.main_thread():
-        box.stop()
-        return
-    with _spare_lock:
-        old = _spare.pop("box", None)
-        _spare.update(box=box, reply=reply, pid=os.getpid())
-    if old is not None:
-        old.stop()
-
-
-def _take_spare(box: Sandbox) -> tuple[Sandbox, dict] | None:
-    """The kept sandbox when it matches `box` (same isolation, slot, uid and cgroup sizes) and still runs."""
-    with _spare_lock:
-        spare = _spare.get("box")
-        if (spare is None or _spare["pid"] != os.getpid() or spare.info is not box.info or spare.slot != box.slot
-                or spare.uid != box.uid or spare.max_procs != box.max_procs or spare.memory_mb != box.memory_mb):
-            return None
-        reply = _spare["reply"]
-        _spare.clear()
-    if spare.proc is None or spare.proc.poll() is not None:
-        spare.stop()
-        return None
-    return spare, reply
-
-
-@atexit.register
-def _stop_spare() -> None:
-    with _spare_lock:
-        spare = _spare.pop("box", None) if _spare.get("pid") == os.getpid() else None
-        _spare.clear()
+def detect_isolation(mode: str = "auto", python: str | None = None) -> IsolationInfo:
+    """Find out once what this host supports. mode: auto | bwrap | limits."""
+    info, spare = _detect(mode, python)
     if spare is not None:
+        spare.stop()  # no pool here to give it to
+    return info
+
+
+def _detect(mode: str, python: str | None) -> tuple[IsolationInfo, Sandbox | None]:
+    """detect_isolation, and the probe's running sandbox when this call probed (the first for this mode and
+    interpreter) and it can be kept: SandboxPool gives it to its first worker."""
+    if mode not in ("auto", "bwrap", "limits"):
+        raise CrlError(f"unknown sandbox mode {mode!r}", hint="use auto, bwrap or limits")
+    # An absolute path: the runner starts in the sandbox's /tmp, where a relative interpreter path means nothing.
+    python = os.path.abspath(python) if python else sys.executable
+    started: list[Sandbox] = []
+    with _detect_lock:
+        key = (mode, python)
+        if key not in _detected:
+            try:
+                _detected[key] = detect(mode, python, lambda info: _probe(info, started))
+            except BaseException:
+                for box in started:
+                    box.stop()
+                raise
+        info = _detected[key]
+    spare = started[0] if started else None
+    # bwrap's --die-with-parent follows the thread that started it: only the main thread lives as long as the
+    # process (and so as long as any pool); a probe from another thread is not kept.
+    if spare is not None and threading.current_thread() is not threading.main_thread():
         spare.stop()
+        spare = None
+    return info, spare
+
+
+def _probe(info: IsolationInfo, started: list[Sandbox]) -> tuple[bool, str, dict]:
+    """isolation.detect's probe: start a real worker sandbox and ask its runner what it can do. The sandbox is
+    not wasted: sized like a default worker of slot 0, it goes to `started`, for the pool that is being created to
+    give to its first worker, which saves a sandbox start (bwrap + interpreter) before the first candidate runs."""
+    lim = Limits()
+    box = Sandbox(info, slot=0, max_procs=lim.max_procs,
+                  memory_mb=worker_memory_mb(lim.memory_mb, lim.tmpfs_mb) if info.memory_cgroup else None)
+    try:
+        reply = box.start()
+    except CrlError as exc:
+        box.stop()
+        return False, exc.message, {}
+    except BaseException:  # an interrupt while it starts: nothing may outlive us, not even its cgroup
+        box.stop()
+        raise
+    started.append(box)
+    return True, "", reply
 
 
 class _Job:
@@ -284,8 +307,12 @@ class SandboxPool:
 
     def __init__(self, workers: int | None = None, limits: Limits = Limits(), mode: str = "auto",
                  require_isolation: bool = False, python: str | None = None):
-        self.info = detect_isolation(mode, python)
+        self.info, spare = _detect(mode, python)
+        if spare is not None:  # whatever happens next, a spare no worker adopted is stopped with the pool
+            weakref.finalize(self, spare.stop)
         if require_isolation and self.info.mode != "bwrap":
+            if spare is not None:
+                spare.stop()
             raise CrlError(f"isolation required but unavailable: {self.info.detail}",
                            hint="install bubblewrap (apt-get install bubblewrap) or drop --require-isolation")
         self.limits = limits
@@ -298,6 +325,9 @@ class SandboxPool:
         self.replaced = 0  # worker sandboxes stopped because handling a job raised (never reused after that)
         self.stale_frames = 0  # frames of another job than the one being read, dropped (Sandbox.frames)
         self._boxes: list[Sandbox | None] = [None] * self.workers
+        # The isolation probe's sandbox, when creating this pool probed: adopted by the first worker it fits
+        # (_take_spare), else stopped on close (or by the finalizer above, for a pool never closed).
+        self._spare = spare
         self._threads = [threading.Thread(target=self._work, args=(k,), name=f"crl-judge-{k}", daemon=True)
                          for k in range(self.workers)]
         for t in self._threads:
@@ -383,7 +413,8 @@ class SandboxPool:
                 box = Sandbox(self.info, slot, procs, max(memory, base) if self.info.memory_cgroup else None)
                 self._boxes[slot] = box
                 try:
-                    box.start()
+                    if not self._take_spare(box):
+                        box.start()
                 except CrlError as exc:
                     if not self._killing:  # a kill (bad input, an interrupt) stops sandboxes still starting
                         logger.warning(f"sandbox start failed: {exc.message}")
@@ -393,6 +424,19 @@ class SandboxPool:
                             letters)
         job.future.set_result(result_dict(letters.text(), int((time.monotonic() - start) * 1000), prep.trust))
         return box
+
+    def _take_spare(self, box: Sandbox) -> bool:
+        """Give `box` the probe's sandbox when it was made for exactly this worker and still runs."""
+        with self._lock:  # one step with close(), which stops what is left in self._spare
+            spare = self._spare
+            if spare is None or not box.same_shape(spare):
+                return False
+            self._spare = None
+            if spare.proc is not None and spare.proc.poll() is None:
+                box.adopt(spare)
+                return True
+        spare.stop()  # it died meanwhile
+        return False
 
     def _judge(self, slot: int, box: Sandbox, msg: dict, left: float, letters: Verdicts) -> None:
         """Read one candidate's frames and fill its letters. Each case is compared as its frame arrives and its
@@ -440,6 +484,10 @@ class SandboxPool:
             for box in list(self._boxes):
                 if box is not None:
                     box.stop()  # unblocks a worker waiting on its runner
+        with self._lock:
+            spare, self._spare = self._spare, None
+        if spare is not None:
+            spare.stop()  # never adopted
         for _ in self._threads:
             self._queue.put(None)
         for t in self._threads:

@@ -29,6 +29,7 @@ from ..log import logger
 from .problems import Problem, Source
 from .runs import RunDir
 from .select import SELECTOR_FUNCS, SELECTORS, critic_stats, summarise_selection
+from .critique_prompts import _outputs, _record_candidates, critique_prompt
 from .critique_stream import stream_generate
 
 KIND = "critique-select"
@@ -58,33 +59,6 @@ class CritiqueConfig:
 
         return SamplingParams(n=n, temperature=self.temperature, top_p=self.top_p, top_k=self.top_k,
                               max_tokens=max_tokens, seed=self.seed)
-
-
-def _outputs(comps: list[Any]) -> list[dict[str, Any]]:
-    return [{"text": c.text, "tokens": c.tokens, "finish_reason": c.finish_reason} for c in comps]
-
-
-def _record_candidates(problem: Problem, k: int) -> list[dict[str, Any]]:
-    """The first k `candidates` of a problem record (e.g. from `crl gen-candidates`), as fenced completions."""
-    found = [c for c in problem.record.get("candidates") or [] if isinstance(c, dict) and c.get("code")]
-    if not found:
-        raise CrlError(f"problem {problem.id!r} has no candidates with code to reuse",
-                       hint="drop --reuse-candidates to generate them, or run crl gen-candidates first")
-    return [{"text": f"```python\n{c['code'].rstrip()}\n```\n", "tokens": 0, "finish_reason": "input",
-             "candidate_id": c.get("id")} for c in found[:k]]
-
-
-def critique_prompt(template: str, problem: Problem, code: str) -> list[dict[str, str]]:
-    from ..prompts import render
-
-    record = {"id": problem.id, "question": problem.question, **_tests_hint(problem)}
-    return [{"role": "user", "content": render(template, record, solution=code)}]
-
-
-def _tests_hint(problem: Problem) -> dict[str, Any]:
-    # render() resolves `[[if stdio]]`-style blocks from the test type; the critic is shown no tests.
-    tests = problem.tests or problem.public_tests
-    return {"tests": {"type": tests.get("type"), "fn_name": tests.get("fn_name")}} if tests else {}
 
 
 def generate(

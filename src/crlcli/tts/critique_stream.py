@@ -28,7 +28,7 @@ def stream_generate(problems: list, cfg: Any, run: Any, generator: Callable[[], 
     does nothing) when a backend cannot stream: the caller then uses the batch path."""
     from ..generation.stream import HOLD, GenRequest, Reorder, stream
     from ..prompts import load_template
-    from .critique import _outputs, _record_candidates, critique_prompt
+    from .critique_prompts import _outputs, _record_candidates, critique_prompt
 
     template = load_template(cfg.critique_template, needs=("question", "solution"))
     saved = run.load_generations()
