@@ -14,7 +14,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "crlcli"
 # Bottom to top (docs/architecture.md, "Layers"). A unit imports units of its own layer or of lower ones, never of
 # a higher one; within a layer, the no-circle rule alone applies.
 LAYERS: list[tuple[str, set[str]]] = [
-    ("core", {"crlcli", "errors", "log", "jsonx", "locks", "progress", "extract", "records", "asserts", "tokens",
+    ("core", {"crlcli", "errors", "log", "jsonx", "locks", "progress", "extract", "records", "asserts", "tokens", "options",
               "prompts"}),
     ("files", {"resume", "io", "rundir"}),
     ("sandbox", {"sandbox"}),

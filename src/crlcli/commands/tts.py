@@ -156,6 +156,7 @@ def register(app: typer.Typer) -> None:
             return
         timeout = _test_timeout(timeout, old_timeout)
         from ..progress import Meter
+        from ..distributed.engines import open_backend
         from ..tts import BudgetConfig, budget_force as run
 
         _check_common(limit, batch_size, workers, timeout, reorder_window)
@@ -168,7 +169,8 @@ def register(app: typer.Typer) -> None:
         source = _source(benchmark, input, data, limit, benchmark_option)
         with Meter("budget-force", unit="prob") as meter:
             summary = run(source, output, cfg, backend, model, opts, tokenizer, batch_size, workers, timeout,
-                          progress=meter.advance, ordered=ordered, reorder_window=reorder_window)
+                          progress=meter.advance, ordered=ordered, reorder_window=reorder_window,
+                          open_backend=open_backend)
         _emit(summary, plot, model or str(output))
 
     @bf.command("score", help="Rescore a budget-force RUN_DIR from its saved generations (no model).")
@@ -220,6 +222,7 @@ def register(app: typer.Typer) -> None:
             return
         timeout = _test_timeout(timeout, old_timeout)
         from ..progress import Meter
+        from ..distributed.engines import open_backend
         from ..tts import CritiqueConfig, critique_select as run
 
         _check_common(limit, batch_size, workers, timeout, reorder_window)
@@ -232,7 +235,8 @@ def register(app: typer.Typer) -> None:
         with Meter("critique-select", unit="prob") as meter:
             summary = run(source, output, cfg, backend, model, opts, critic_backend, critic,
                           _critic_options(critic_option, critic_backend, backend), tokenizer, selector, batch_size, workers, timeout,
-                          progress=meter.advance, ordered=ordered, reorder_window=reorder_window)
+                          progress=meter.advance, ordered=ordered, reorder_window=reorder_window,
+                          open_backend=open_backend)
         _emit(summary)
 
     @cs.command("score", help="Rescore a critique-select RUN_DIR from its saved generations (no model).")

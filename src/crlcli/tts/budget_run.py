@@ -51,6 +51,7 @@ def budget_force(
     engine: Any = None,
     ordered: bool = False,
     reorder_window: int = 1024,
+    open_backend: Any = None,
 ) -> dict[str, Any]:
     """Generate (or resume) every problem's forced rounds into RUN_DIR, then score them. Returns the summary.
 
@@ -70,7 +71,7 @@ def budget_force(
     if resumed:
         logger.info(f"resuming {run.path}: {len(saved)} saved generation(s) will be replayed")
 
-    backend = engine if engine is not None else make_backend(backend_name, model, backend_options)
+    backend = engine if engine is not None else make_backend(backend_name, model, backend_options, open_backend)
     tok = pick_tokenizer(backend, tokenizer)
     prompts = {p.id: chat_prompt(tok, p.messages, enable_thinking=True) for p in problems}
     on_done = (lambda pid, trace: progress(1)) if progress else None

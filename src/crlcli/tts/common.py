@@ -9,11 +9,19 @@ from ..errors import CrlError
 from ..tokens import load_tokenizer
 
 
-def make_backend(name: str, model: str | None, options: dict[str, Any]):
-    """The run's backend from its recorded options (`engines`/`ray_address` among them spread it over Ray)."""
-    from ..distributed.engines import open_backend
+# How a command builds a backend from a run's recorded options: crl tts passes distributed.engines.open_backend,
+# which spreads it over Ray engines when `engines`/`ray_address` are among them (tts sits below the cluster layer,
+# so it is handed the opener instead of importing it).
+Opener = Callable[[str, str | None, dict[str, Any]], Any]
 
-    return open_backend(name, model, options)
+
+def make_backend(name: str, model: str | None, options: dict[str, Any], opener: Opener | None = None):
+    """The run's backend from its recorded options: through `opener` when given, else one in this process."""
+    if opener is not None:
+        return opener(name, model, options)
+    from ..generation import get_backend
+
+    return get_backend(name, model, **options)
 
 
 def pick_tokenizer(backend: Any, tokenizer: str | None):

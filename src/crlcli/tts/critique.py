@@ -246,9 +246,10 @@ def critique_select(
     critic_engine: Any = None,
     ordered: bool = False,
     reorder_window: int = 1024,
+    open_backend: Any = None,
 ) -> dict[str, Any]:
     """Generate (or resume) candidates and critiques into RUN_DIR, then score. `engine`/`critic_engine`: already
-    built backends to use instead of building them by name. `ordered`: generations.jsonl problem by problem in
+    built backends to use instead of building them by name; `open_backend`: how to build them (tts.common). `ordered`: generations.jsonl problem by problem in
     input order (critique_stream.py), a streaming backend holding at most `reorder_window` problems' records."""
     from .common import make_backend, pick_tokenizer
 
@@ -273,13 +274,13 @@ def critique_select(
 
     def gen() -> Any:
         if "gen" not in cache:
-            cache["gen"] = make_backend(backend_name, model, backend_options)
+            cache["gen"] = make_backend(backend_name, model, backend_options, open_backend)
         return cache["gen"]
 
     def crit() -> Any:
         if "crit" not in cache:
             same = critic_backend == backend_name and critic == model and critic_options == backend_options
-            cache["crit"] = gen() if same else make_backend(critic_backend, critic, critic_options or {})
+            cache["crit"] = gen() if same else make_backend(critic_backend, critic, critic_options or {}, open_backend)
         return cache["crit"]
 
     # streaming backends: no batch waits for its slowest sample (critique_stream.py); else batches
