@@ -13,6 +13,7 @@ from ..errors import CrlError, UsageError
 from ..io import JsonlReader, JsonlWriter, SkipLog, done_ids
 from ..log import logger
 from ..records import candidate_id_problem, check_problem, json_type
+from ..sandbox.limits import SANDBOX_MODES as SANDBOX_MODES  # re-exported: the commands that check --sandbox import it from here
 
 InputOpt = Annotated[
     Optional[Path], typer.Option("--input", "-i", help="JSON Lines input (.gz allowed); default stdin.")
@@ -41,9 +42,6 @@ OrderedOpt = Annotated[bool, typer.Option("--ordered", help="Write records in in
                                                             "complete).")]
 ReorderWindowOpt = Annotated[int, typer.Option("--reorder-window", help="--ordered: problems started but not yet "
                                                                         "written, at most.")]
-
-
-SANDBOX_MODES = ("auto", "bwrap", "limits")
 
 
 def renamed(new: str, value: Any, old: str, old_value: Any, where: str = "") -> Any:

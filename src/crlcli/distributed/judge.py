@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import CrlError
-from ..judging import JudgeStats, checked_codes
+from ..judging import LABEL_THRESHOLD, JudgeStats, checked_codes
 from ..sandbox import Limits
 from . import ActorGroup, alive_nodes, quiet_stdout
 
@@ -133,7 +133,7 @@ class RayJudge(ActorGroup):
     def judge_records(
         self,
         records: Iterable[dict[str, Any]],
-        threshold: float = 0.8,
+        threshold: float = LABEL_THRESHOLD,
         reject: Callable[[dict[str, Any], str], None] | None = None,
         on_candidate: Callable[[int], None] | None = None,
         stats: JudgeStats | None = None,

@@ -22,7 +22,8 @@ if TYPE_CHECKING:
 
 _WHERE = {"Limits": "limits", "SandboxPool": "pool", "run_tests": "pool", "detect_isolation": "isolation",
           "IsolationInfo": "isolation", "VERDICTS": "testtypes", "stdio_equal": "compare", "json_equal": "compare"}
-__all__ = list(_WHERE)
+__all__ = ["Limits", "SandboxPool", "run_tests", "detect_isolation", "IsolationInfo", "VERDICTS",
+           "stdio_equal", "json_equal"]
 
 
 def __getattr__(name: str) -> Any:

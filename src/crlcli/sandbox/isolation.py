@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ..errors import CrlError
 from . import host
+from .limits import SANDBOX_MODES
 
 RUNNER = Path(__file__).with_name("runner.py")
 # stdlib-only, bound read-only into /crl
@@ -142,7 +143,7 @@ _lock = threading.Lock()
 
 def detect_isolation(mode: str = "auto", python: str | None = None) -> IsolationInfo:
     """Find out once what this host supports. mode: auto | bwrap | limits."""
-    if mode not in ("auto", "bwrap", "limits"):
+    if mode not in SANDBOX_MODES:
         raise CrlError(f"unknown sandbox mode {mode!r}", hint="use auto, bwrap or limits")
     # An absolute path: the runner starts in the sandbox's /tmp, where a relative interpreter path means nothing.
     python = os.path.abspath(python) if python else sys.executable
