@@ -22,8 +22,8 @@ from . import jsonx
 from .asserts import convert as convert_asserts
 from .errors import CrlError
 from .prompts import load_template, render
-from .records import RETURNS_ONLY, candidates_of, check_problem, returns_only_cases
-from .sandbox.testtypes import PARENT, type_trust
+from .records import candidates_of, check_problem
+from .sandbox.testtypes import PARENT, RETURNS_ONLY, returns_only_cases, type_trust
 from .tokens import load_tokenizer
 
 CRL_TEMPLATE = "crl_critique.txt"

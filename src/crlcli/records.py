@@ -7,15 +7,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from .jsonx import json_type
-# The verdict letters and the per-type shape checks live in the sandbox's test-type table; records re-exports them
-# (the one check of a record's tests).
-from .sandbox.testtypes import (FAILURES, RETURNS_ONLY, VERDICT_NAMES, VERDICTS, check_case, check_tests,
-                                returns_only_cases)
+from .jsonx import json_type as json_type  # re-exported: where the stages have always found it
 
-__all__ = ["FAILURES", "RETURNS_ONLY", "VERDICTS", "VERDICT_NAMES", "candidate_id_problem", "candidates_of",
-           "check_case", "check_problem", "check_tests", "field_problem", "json_type", "make_tests",
-           "returns_only_cases"]
+# One letter per test case in a judgment's `verdicts` (docs/formats.md). A pass is only ever decided by the trusted
+# parent; the sandbox may report the failures itself.
+VERDICTS = "AWTMORCS"
+FAILURES = VERDICTS[1:]
+VERDICT_NAMES = dict(zip(VERDICTS, ("accepted", "wrong answer", "time limit", "memory limit", "output limit",
+                                    "runtime error", "compile/syntax error", "sandbox failure")))
+
+
+def check_tests(tests: Any, outputs: bool = True) -> str | None:
+    """Why a `tests` object cannot be run, or None: the one shape check for records and the sandbox, asked of the
+    sandbox's test-type table (sandbox/testtypes.py). `outputs=False`: the caller compares call results with a
+    check of its own (benchmarks), so call cases need no `output`."""
+    # Imported here: every command reads records at start-up, and `--help` must not load the sandbox package.
+    from .sandbox.testtypes import check_tests as check
+
+    return check(tests, outputs)
 
 
 def check_problem(record: dict[str, Any], question: bool = True, tests: bool = True) -> str | None:

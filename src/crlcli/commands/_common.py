@@ -13,7 +13,6 @@ from ..errors import CrlError, UsageError
 from ..io import JsonlReader, JsonlWriter, SkipLog, done_ids
 from ..log import logger
 from ..records import candidate_id_problem, check_problem, json_type
-from ..sandbox.limits import SANDBOX_MODES as SANDBOX_MODES  # re-exported: the commands that check --sandbox import it from here
 
 InputOpt = Annotated[
     Optional[Path], typer.Option("--input", "-i", help="JSON Lines input (.gz allowed); default stdin.")

@@ -4,8 +4,9 @@
 
 See docs/judge.md for the verdict letters, the limits, the isolation modes and what is not isolated.
 
-The names below are imported when first used (PEP 562): records.py reads the test-type table
-(`crlcli.sandbox.testtypes`) and must not pull in the pool, the host layer and their logging to do so.
+The names below are imported when first used (PEP 562): the stages that only read the test-type table
+(`crlcli.sandbox.testtypes`: filter, mix, the templates) must not pull in the pool, the host layer and their
+logging to do so.
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ if TYPE_CHECKING:
     from .isolation import IsolationInfo, detect_isolation
     from .limits import Limits
     from .pool import SandboxPool, run_tests
-    from .testtypes import VERDICTS
+    from ..records import VERDICTS
 
 _WHERE = {"Limits": "limits", "SandboxPool": "pool", "run_tests": "pool", "detect_isolation": "isolation",
-          "IsolationInfo": "isolation", "VERDICTS": "testtypes", "stdio_equal": "compare", "json_equal": "compare"}
+          "IsolationInfo": "isolation", "VERDICTS": "..records", "stdio_equal": "compare", "json_equal": "compare"}
 __all__ = ["Limits", "SandboxPool", "run_tests", "detect_isolation", "IsolationInfo", "VERDICTS",
            "stdio_equal", "json_equal"]
 
@@ -29,6 +30,7 @@ __all__ = ["Limits", "SandboxPool", "run_tests", "detect_isolation", "IsolationI
 def __getattr__(name: str) -> Any:
     if name not in _WHERE:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(f".{_WHERE[name]}", __name__), name)
+    where = _WHERE[name]
+    value = getattr(import_module(where if where.startswith(".") else f".{where}", __name__), name)
     globals()[name] = value
     return value

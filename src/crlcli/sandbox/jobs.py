@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import CrlError
+from ..records import FAILURES
 from .callvalues import NO_OUTPUT, json_view
 from .compare import COMPARATORS, DEFAULT_TOL, Comparator, comparator
 from .limits import MAX_CASE_TIMEOUT, Limits
-from .testtypes import FAILURES, PARENT, RETURNS_ONLY_TRUST, TestType, check_tests, get_type
+from .testtypes import PARENT, RETURNS_ONLY_TRUST, TestType, check_tests, get_type
 
 __all__ = ["Limits", "Prepared", "Verdicts", "json_view", "prepare", "result_dict"]  # Limits, json_view: re-exported
 

@@ -33,13 +33,6 @@ from .runner_child import decode_value
 if TYPE_CHECKING:
     from .jobs import Prepared
 
-# One letter per test case in a judgment's `verdicts` (docs/formats.md). A pass is only ever decided by the trusted
-# parent; the sandbox may report the failures itself.
-VERDICTS = "AWTMORCS"
-FAILURES = VERDICTS[1:]
-VERDICT_NAMES = dict(zip(VERDICTS, ("accepted", "wrong answer", "time limit", "memory limit", "output limit",
-                                    "runtime error", "compile/syntax error", "sandbox failure")))
-
 # -- trust: who decided that a case passed
 
 PARENT = "parent"  # the trusted parent, from values it compared itself
