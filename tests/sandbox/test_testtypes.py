@@ -189,9 +189,13 @@ def test_every_type_names_a_driver_the_runner_has():
         assert drivers[ttype.driver]["programs"] == (ttype.trust == IN_PROCESS), ttype.name
 
 
-def test_records_reads_the_table_without_starting_the_sandbox_package():
-    code = ("import sys, crlcli.records, crlcli.sandbox as s\n"
+def test_reading_the_table_does_not_start_the_pool_or_the_host_layer():
+    code = ("import sys, crlcli.records\n"
+            "assert 'crlcli.sandbox' not in sys.modules\n"  # records alone (every command's start-up): no sandbox
+            "assert crlcli.records.check_tests({'type': 'nope'}).startswith('tests.type must be one of')\n"
+            "assert 'crlcli.sandbox.testtypes' in sys.modules\n"
             "assert 'crlcli.sandbox.pool' not in sys.modules and 'crlcli.sandbox.host' not in sys.modules\n"
+            "import crlcli.sandbox as s\n"
             "assert all(getattr(s, n) is not None for n in s.__all__) and set(s.__all__) == set(s._WHERE)\n"
             "assert 'crlcli.sandbox.pool' in sys.modules\n")
     subprocess.run([sys.executable, "-c", code], check=True)
