@@ -52,7 +52,7 @@ def prepare(code: str, tests: Any, limits: Limits, check: Callable[[int, Any], b
     Assert tests that convert exactly (crlcli.asserts) run as parent-compared call cases, whoever made them."""
     if not isinstance(code, str):
         raise CrlError(f"candidate code must be a string, got {type(code).__name__}")
-    why = check_tests(tests, outputs=check is None)  # records.py: the one check of a record's tests
+    why = check_tests(tests, outputs=check is None)  # the table: the one check of a record's tests
     if why:
         raise CrlError(why, hint="see docs/formats.md")
     ttype = get_type(tests["type"])
