@@ -145,6 +145,8 @@ CASES = [
     ({}, {"type": "call"}, PARENT),
     ({}, {"type": "assert"}, IN_PROCESS),
     ({}, {"type": "no-such-type"}, IN_PROCESS),  # an unknown type
+    ({}, {"type": ["stdio"]}, IN_PROCESS),  # not even a name
+    ({"trust": ["parent"]}, {"type": "stdio"}, IN_PROCESS),  # not even a level
     ({}, {}, IN_PROCESS),  # no type
     ({}, None, IN_PROCESS),  # no tests at all
 ]

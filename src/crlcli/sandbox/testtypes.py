@@ -58,9 +58,10 @@ def trust_of(result: dict[str, Any], tests: Any = None) -> str:
 
 
 def type_trust(tests: Any) -> str:
-    """The trust of a `tests` object's type (as written, before any conversion); IN_PROCESS when missing or
-    unknown."""
-    ttype = TYPES.get(tests.get("type")) if isinstance(tests, dict) else None
+    """The trust of a `tests` object's type, as given (the caller decides whether before or after an assert
+    program's conversion); IN_PROCESS when missing or unknown, whatever the value (total: it reads records)."""
+    kind = tests.get("type") if isinstance(tests, dict) else None
+    ttype = TYPES.get(kind) if isinstance(kind, str) else None
     return ttype.trust if ttype is not None else IN_PROCESS
 
 
