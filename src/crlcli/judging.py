@@ -37,7 +37,7 @@ class JudgeStats:
     rejected: int = 0
     labels_t: int = 0
     in_process: int = 0  # candidates whose tests ran in their own process (trust "in-process")
-    returns_only: int = 0  # candidates with call cases that check only that the call returns (records.RETURNS_ONLY)
+    returns_only: int = 0  # candidates with call cases that check only that the call returns (testtypes.RETURNS_ONLY)
 
     def judged(self, cand: dict[str, Any], result: dict[str, Any], threshold: float) -> None:
         """Give `cand` the judgment of its sandbox result, and count it."""
