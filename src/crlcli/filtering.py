@@ -1,10 +1,10 @@
 """Test-case filtering (paper, Section 2.2 and Table 2), streaming over problem records.
 
-Per problem: drop stdio/call cases whose input has more than `max_case_tokens` tokens, then keep at most
+Per problem: drop cases whose input has more than `max_case_tokens` tokens, then keep at most
 `max_cases` cases chosen at random (seeded by `seed` and the problem id, so the choice does not depend on the
 order or the company of other problems), in their original order; drop problems left with fewer than
-`min_cases`. `assert` tests have no separate input: their programs are never token-filtered, and a problem with
-only a `program` counts as one case.
+`min_cases`. Which tests have inputs is the test-type table's word (`has_inputs`, sandbox/testtypes.py): `assert`
+tests have none, their programs are never token-filtered, and a problem with only a `program` counts as one case.
 
 Statistics are kept in constant memory except one small integer per problem for the medians.
 """
@@ -18,11 +18,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import jsonx
-
+from .sandbox.testtypes import get_type
 from .tokens import DEFAULT_NAME, CaseTokenLimit
-
-INPUT_KINDS = ("stdio", "call")
 
 
 @dataclass
@@ -105,15 +102,9 @@ class FilterStats:
 
 
 def case_input_text(case: Any, kind: str) -> str | None:
-    """The text a case's input is measured by: stdin as is, call arguments as JSON; None when malformed."""
-    if not isinstance(case, dict):
-        return None
-    value = case.get("input")
-    if kind == "stdio":
-        return value if isinstance(value, str) else None
-    if isinstance(value, list) or (isinstance(value, dict) and value and set(value) <= {"args", "kwargs"}):
-        return jsonx.dumps(value).decode()
-    return None
+    """The text a case's input is measured by (the type's own word: stdin as is, call arguments as JSON); None
+    when malformed."""
+    return get_type(kind).input_text(case)
 
 
 def sample_indices(n: int, k: int, seed: int, problem_id: str) -> list[int]:
@@ -139,14 +130,15 @@ def filter_records(
     for record in records:
         tests = record["tests"]
         kind = tests["type"]
+        ttype = get_type(kind)
         cases = tests.get("cases")
         cases = cases if isinstance(cases, list) else []
-        if kind in INPUT_KINDS:
+        if ttype.has_inputs:
             kept: list = []
             chars_before = chars_after = 0
             bad = None
             for i, case in enumerate(cases):
-                text = case_input_text(case, kind)
+                text = ttype.input_text(case)
                 if text is None:
                     bad = f"record {record.get('id')!r}: tests.cases[{i}] has no valid input for {kind} tests"
                     break
@@ -168,7 +160,7 @@ def filter_records(
             chars_after = sum(n for _, n in kept_cases)
             new_cases = [c for c, _ in kept_cases]
             inputs_after = n_after
-        else:  # assert: programs are not inputs; a lone program is one case
+        else:  # e.g. assert: programs are not inputs; a lone program is one case
             n_before = len(cases) if cases else (1 if tests.get("program") else 0)
             stats.before.add(n_before, 0, 0)
             new_cases = [c for c, _ in _sample([(c, 0) for c in cases], options, record)]
@@ -185,7 +177,7 @@ def filter_records(
             stats.problems_dropped += 1
             continue
         stats.after.add(n_after, inputs_after, chars_after)
-        if new_cases is not cases and (kind in INPUT_KINDS or cases):
+        if new_cases is not cases and (ttype.has_inputs or cases):
             record = {**record, "tests": {**tests, "cases": new_cases}}
         yield record
     stats.tokenizer_loaded = stats.tokenizer_loaded or limit.loaded

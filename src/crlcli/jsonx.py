@@ -164,3 +164,11 @@ def duplicate_key(raw: bytes, value: Any) -> str | None:
     except (ValueError, RecursionError):
         return None
     return found[0] if found else None
+
+
+def json_type(v: Any) -> str:
+    """How JSON calls a value's type, for messages."""
+    if v is None:
+        return "null"
+    return {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "a list",
+            dict: "an object"}.get(type(v), type(v).__name__)

@@ -21,9 +21,13 @@ from .errors import CrlError
 from .records import json_type
 from .sandbox import Limits, SandboxPool
 from .sandbox.jobs import prepare
+from .sandbox.testtypes import trust_of
 
 
-def label_for(pass_rate: float, threshold: float = 0.8) -> str:
+LABEL_THRESHOLD = 0.8  # the paper's: a candidate is labelled T when its pass rate is strictly above this
+
+
+def label_for(pass_rate: float, threshold: float = LABEL_THRESHOLD) -> str:
     """The CRL ground truth: "T" iff the pass rate is strictly above the threshold (paper: 0.8)."""
     return "T" if pass_rate > threshold else "F"
 
@@ -38,7 +42,7 @@ class JudgeStats:
     rejected: int = 0
     labels_t: int = 0
     in_process: int = 0  # candidates whose tests ran in their own process (trust "in-process")
-    returns_only: int = 0  # candidates with call cases that check only that the call returns (records.RETURNS_ONLY)
+    returns_only: int = 0  # candidates with call cases that check only that the call returns (testtypes.RETURNS_ONLY)
 
     def judged(self, cand: dict[str, Any], result: dict[str, Any], threshold: float) -> None:
         """Give `cand` the judgment of its sandbox result, and count it."""
@@ -54,7 +58,7 @@ class JudgeStats:
 def judgment(result: dict[str, Any], threshold: float) -> dict[str, Any]:
     return {"pass_rate": result["pass_rate"], "passed": result["passed"], "total": result["total"],
             "label": label_for(result["pass_rate"], threshold), "verdicts": result["verdicts"],
-            "time_ms": result["time_ms"], "trust": result.get("trust", "parent")}
+            "time_ms": result["time_ms"], "trust": trust_of(result)}  # without a level: in-process (the safe side)
 
 
 class Judge(Protocol):
@@ -213,7 +217,7 @@ class LocalJudge:
 def judge_records(
     records: Iterable[dict[str, Any]],
     pool: SandboxPool,
-    threshold: float = 0.8,
+    threshold: float = LABEL_THRESHOLD,
     limits: Limits | None = None,
     reject: Callable[[dict[str, Any], str], None] | None = None,
     on_candidate: Callable[[int], None] | None = None,

@@ -22,7 +22,8 @@ from . import jsonx
 from .asserts import convert as convert_asserts
 from .errors import CrlError
 from .prompts import load_template, render
-from .records import RETURNS_ONLY, candidates_of, check_problem, returns_only_cases
+from .records import candidates_of, check_problem
+from .sandbox.testtypes import PARENT, RETURNS_ONLY, returns_only_cases, type_trust
 from .tokens import load_tokenizer
 
 CRL_TEMPLATE = "crl_critique.txt"
@@ -274,7 +275,7 @@ def _check_in_process(items: list[dict[str, Any]], labels: dict[int, dict[str, A
         tests = label["tests"]
         if tests.get("converted_from") == "assert":
             st.rl_converted += 1
-        if tests.get("type") == "assert":
+        if type_trust(tests) != PARENT:  # the table's trust of the tests as they will run (after conversion)
             st.in_process_reasons.update(convert_asserts(items[i]["tests"])[1].reasons)
             in_process.append(i)
         elif returns_only_cases(tests):
@@ -294,7 +295,8 @@ def _check_in_process(items: list[dict[str, Any]], labels: dict[int, dict[str, A
             return (f"record {items[i]['id']!r}: {n} of its call cases are marked {RETURNS_ONLY} (they pass "
                     "whatever the call returns), so an RL reward from them says nothing about correctness")
         reasons = ", ".join(sorted(convert_asserts(items[i]["tests"])[1].reasons)) or "not convertible"
-        return (f"record {items[i]['id']!r}: its assert tests would run in the candidate's process ({reasons}), "
+        kind = items[i]["tests"].get("type")
+        return (f"record {items[i]['id']!r}: its {kind} tests would run in the candidate's process ({reasons}), "
                 "so an RL reward from them can be fooled")
 
     if set_aside is None:

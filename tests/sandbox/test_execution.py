@@ -84,7 +84,7 @@ def test_call_return_values_are_json(sb):
 
 
 def test_call_without_expected_output_checks_it_returns(sb):
-    # only when the case says so (records.RETURNS_ONLY); without the flag such a case is refused (issue 24)
+    # only when the case says so (testtypes.RETURNS_ONLY); without the flag such a case is refused (issue 24)
     tests = {"type": "call", "fn_name": "f", "cases": [{"input": [1], "returns_only": True},
                                                        {"input": [0], "returns_only": True}]}
     result = sb.run("def f(x):\n    return 1 / x\n", tests)

@@ -44,9 +44,6 @@ ReorderWindowOpt = Annotated[int, typer.Option("--reorder-window", help="--order
                                                                         "written, at most.")]
 
 
-SANDBOX_MODES = ("auto", "bwrap", "limits")
-
-
 def renamed(new: str, value: Any, old: str, old_value: Any, where: str = "") -> Any:
     """The value of an option spelled `new`, or given by its old spelling `old`, kept hidden for one release: the
     old one still works, with a note on stderr; both with different values is a usage error, never a silent

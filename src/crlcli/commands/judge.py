@@ -8,6 +8,8 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from ..judging import LABEL_THRESHOLD
+from ..sandbox.limits import MEMORY_MB, SANDBOX_MODES, TIMEOUT_S
 from ._common import InputOpt, OutputOpt, ResumeOpt, SkipInvalidOpt, Stage, check_numbers, renamed
 
 HELP = """Run candidates on their tests in the sandbox; add a judgment to each.
@@ -67,10 +69,10 @@ def register(app: typer.Typer) -> None:
         resume: ResumeOpt = False,
         workers: Annotated[int, typer.Option("--workers", help="Parallel sandboxes (0 = all cores).")] = 0,
         test_timeout: Annotated[Optional[float], typer.Option(
-            "--test-timeout", help="Seconds per test case (CPU and wall). [default: 6]", show_default=False)] = None,
+            "--test-timeout", help=f"Seconds per test case (CPU and wall). [default: {TIMEOUT_S:g}]", show_default=False)] = None,
         old_timeout: Annotated[Optional[float], typer.Option("--timeout", hidden=True)] = None,
         memory_mb: Annotated[Optional[int], typer.Option(
-            "--memory-mb", help="Memory limit per process, MB. [default: 1024]", show_default=False)] = None,
+            "--memory-mb", help=f"Memory limit per process, MB. [default: {MEMORY_MB}]", show_default=False)] = None,
         old_memory: Annotated[Optional[int], typer.Option("--memory", hidden=True)] = None,
         max_output: Annotated[
             str, typer.Option("--max-output", help="Output cap per test case (bytes, or 16M, 1G...).")
@@ -80,7 +82,7 @@ def register(app: typer.Typer) -> None:
         require_isolation: Annotated[
             bool, typer.Option("--require-isolation", help="Refuse to run without the bwrap sandbox.")
         ] = False,
-        threshold: Annotated[float, typer.Option("--threshold", help="Label T when pass_rate > this.")] = 0.8,
+        threshold: Annotated[float, typer.Option("--threshold", help="Label T when pass_rate > this.")] = LABEL_THRESHOLD,
         compare: Annotated[
             Optional[str],
             typer.Option("--compare", help="Output comparator for every record: tokens | lcb (LiveCodeBench's "
@@ -103,12 +105,12 @@ def register(app: typer.Typer) -> None:
         from ..sandbox.compare import COMPARATORS
 
         timeout = renamed("--test-timeout", test_timeout, "--timeout", old_timeout)
-        timeout = 6.0 if timeout is None else timeout
+        timeout = TIMEOUT_S if timeout is None else timeout
         memory = renamed("--memory-mb", memory_mb, "--memory", old_memory)
-        memory = 1024 if memory is None else memory
+        memory = MEMORY_MB if memory is None else memory
         if compare is not None and compare not in COMPARATORS:
             raise UsageError(f"--compare must be one of {', '.join(COMPARATORS)}, got {compare!r}")
-        if sandbox not in ("auto", "bwrap", "limits"):
+        if sandbox not in SANDBOX_MODES:
             raise UsageError(f"--sandbox must be auto, bwrap or limits, got {sandbox!r}")
         check_numbers(("--workers", workers, 0, False), ("--max-tests", max_tests, 0, False),
                       ("--test-timeout", timeout, 0, True), ("--memory-mb", memory, 32, False),

@@ -103,7 +103,8 @@ def register(app: typer.Typer) -> None:
         from ..reward.service import RewardService
 
         from ..sandbox.compare import COMPARATORS
-        from ._common import SANDBOX_MODES, check_choice, renamed
+        from ..sandbox.limits import SANDBOX_MODES
+        from ._common import check_choice, renamed
 
         mode = renamed("--sandbox", sandbox, "--isolation", old_isolation) or "auto"
         check_choice("--sandbox", mode, SANDBOX_MODES)  # a typo would start a server that zeroes RL rewards

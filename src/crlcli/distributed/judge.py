@@ -24,7 +24,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from ..errors import CrlError
-from ..judging import NO_ISOLATION_WARNING, JudgeStats, judge_window
+from ..judging import LABEL_THRESHOLD, NO_ISOLATION_WARNING, JudgeStats, judge_window
 from ..sandbox import Limits
 from . import ActorGroup, alive_nodes, quiet_stdout
 
@@ -132,7 +132,7 @@ class RayJudge(ActorGroup):
     def judge_records(
         self,
         records: Iterable[dict[str, Any]],
-        threshold: float = 0.8,
+        threshold: float = LABEL_THRESHOLD,
         reject: Callable[[dict[str, Any], str], None] | None = None,
         on_candidate: Callable[[int], None] | None = None,
         stats: JudgeStats | None = None,

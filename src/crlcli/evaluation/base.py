@@ -19,6 +19,7 @@ from typing import Any, Callable, Iterator
 
 from ..errors import CrlError
 from ..options import Options
+from ..sandbox.testtypes import IN_PROCESS, PARENT, trust_of
 
 
 @dataclass
@@ -33,9 +34,7 @@ class Task:
 # compared itself (or no candidate code decided anything: answer matching). "in-process": a test harness ran in the
 # candidate's own process and its outcome was believed (BigCodeBench's unittest, unconverted `check(candidate)`
 # asserts, Aider's Python tests): hardened, but candidate code shares that process and can in principle fool it.
-PARENT = "parent"
-IN_PROCESS = "in-process"
-TRUST_LEVELS = (PARENT, IN_PROCESS)
+TRUST_LEVELS = (PARENT, IN_PROCESS)  # a score's two levels (the sandbox's returns-only counts as in-process)
 
 
 @dataclass
@@ -57,10 +56,11 @@ def weakest_trust(*levels: str | None) -> str:
     return IN_PROCESS if IN_PROCESS in levels else PARENT
 
 
-def sandbox_trust(result: dict[str, Any]) -> str:
-    """The trust of a SandboxPool result: what the sandbox says (`"trust"`: in-process for assert tests that ran
-    in-process), parent when it says nothing."""
-    return IN_PROCESS if result.get("trust") == IN_PROCESS else PARENT
+def sandbox_trust(result: dict[str, Any], tests: Any = None) -> str:
+    """The trust of a SandboxPool result in a score's two levels, by the one trust rule (sandbox/testtypes.py:
+    `trust_of`): parent only when the parent decided every pass; a result that says nothing is judged by its
+    `tests`' type, and without them, like an unknown level or type, counts as in-process."""
+    return PARENT if trust_of(result, tests) == PARENT else IN_PROCESS
 
 
 @dataclass
@@ -169,9 +169,10 @@ class RecordTestsBenchmark(Benchmark):
         return self.score_code(task, code, pool, extracted=code)
 
     def score_code(self, task: Task, code: str, pool: Any, extracted: str | None = None) -> Score:
-        res = pool.submit(code, self.tests_of(task)).result()
+        tests = self.tests_of(task)
+        res = pool.submit(code, tests).result()
         return Score(metrics={"pass": all_passed(res)}, extracted=extracted or code, verdicts={"pass": res["verdicts"]},
-                     trust=sandbox_trust(res))
+                     trust=sandbox_trust(res, tests))
 
 
 def limit_tasks(tasks: list[Task], limit: int | None) -> list[Task]:

@@ -34,12 +34,13 @@ from typing import Any
 
 from ..errors import CrlError
 from ..prompts import fill
+from ..sandbox.limits import TIMEOUT_S as DEFAULT_TIMEOUT_S
 from .base import BenchmarkOptions, RecordTestsBenchmark, Score, Task, all_passed, download, read_text, sandbox_trust
 
 RELEASES = {f"v{i}": [f"test{'' if j == 1 else j}.jsonl" for j in range(1, i + 1)] for i in range(1, 7)}
 WINDOWS = {"v5": ("2024-10-01", "2025-02-01")}
 _HUB = "https://huggingface.co/datasets/livecodebench/code_generation_lite/resolve/main/{}"
-TIMEOUT_S = 6.0
+TIMEOUT_S = DEFAULT_TIMEOUT_S  # LiveCodeBench's grader gives a test 6 s, as the sandbox does by default
 # LiveCodeBench's grader runs every solution after the same imports (testing_util.import_string: a star import of
 # each module, then a plain import of all but builtins and typing, and a 50,000 recursion limit), and its
 # evaluation process raises the int-to-text digit limit to 50,000. Candidates rely on these names (List,

@@ -6,7 +6,7 @@ Placeholders, filled from the problem record: {question}, {starter_code}, {fn_na
 so an inserted question is never re-scanned (a problem statement cannot inject placeholders), and every other
 brace (code in the template, `\\conclusion{T}`) is left alone.
 
-Conditions: stdio / call / assert (the tests' type), fn_name and class_name (non-empty), and starter_code: the
+Conditions: the tests' type (each type of the sandbox's test-type table is one: stdio, call, assert), fn_name and class_name (non-empty), and starter_code: the
 record has starter code *and* the question does not already contain it. HumanEval-style questions are the starter
 code (signature and docstring), and printing it a second time under "start from this code" only repeats it.
 """
@@ -19,9 +19,19 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CrlError
+from ..sandbox.testtypes import TYPES
 
 _DIRECTIVE = re.compile(r"^\[\[(if|elif|else|end)(?:\s+(\w+))?\]\]\s*$")
-CONDITIONS = ("starter_code", "fn_name", "class_name", "stdio", "call", "assert")
+_FIELD_CONDITIONS = ("starter_code", "fn_name", "class_name")
+
+
+def conditions() -> tuple[str, ...]:
+    """The conditions a template may test: the record's fields above, and every test type in the table (read at
+    call time, so a type registered after import is one too)."""
+    return _FIELD_CONDITIONS + tuple(TYPES)
+
+
+CONDITIONS = conditions()  # the built-in ones, for callers that list them
 
 
 def load_template(spec: str | Path, needs: tuple[str, ...] = ("question",)) -> str:
@@ -53,8 +63,8 @@ def check(text: str, name: str, needs: tuple[str, ...] = ("question",)) -> None:
                 raise CrlError(f"{name}:{lineno}: unknown template directive {line.strip()!r}")
             continue
         kind, cond = m.groups()
-        if kind in ("if", "elif") and cond not in CONDITIONS:
-            raise CrlError(f"{name}:{lineno}: unknown condition {cond!r}", hint=f"use one of {', '.join(CONDITIONS)}")
+        if kind in ("if", "elif") and cond not in conditions():
+            raise CrlError(f"{name}:{lineno}: unknown condition {cond!r}", hint=f"use one of {', '.join(conditions())}")
         if kind == "if":
             depth += 1
         elif depth == 0:
@@ -81,7 +91,7 @@ def _starter(record: dict[str, Any]) -> str:
 
 
 def _truth(record: dict[str, Any], cond: str) -> bool:
-    if cond in ("stdio", "call", "assert"):
+    if cond in TYPES:
         return _tests(record).get("type") == cond
     if cond in ("fn_name", "class_name"):
         return bool(_tests(record).get(cond))

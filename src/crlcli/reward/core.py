@@ -19,6 +19,7 @@ from typing import Any
 from .. import jsonx
 
 from ..extract import extract_code, extract_conclusion
+from ..sandbox.testtypes import IN_PROCESS, PARENT, trust_of
 
 # Numeric per-sample values handed to OpenRLHF as `extra_logs`. The key set must be the same for every sample of
 # a batch: OpenRLHF merges the per-sample dicts key by key and fails when a key is missing from some samples.
@@ -184,14 +185,11 @@ def finish(job: RlJob, result: Any = None, error: str | None = None) -> Reward:
 
 
 def result_trust(result: dict[str, Any], tests: Any) -> str:
-    """How a sandbox result was obtained: "parent" (the trusted parent compared every value) or "in-process" (the
-    test harness ran inside the candidate's process, as `assert` tests do: a hostile candidate can fake a pass).
-    Results from before the sandbox said so are judged by their test type; an unknown value counts as in-process."""
-    trust = result.get("trust")
-    if trust is None:
-        kind = tests.get("type") if isinstance(tests, dict) else None
-        return "in-process" if kind == "assert" else "parent"
-    return "parent" if trust == "parent" else "in-process"
+    """How a sandbox result was obtained, in the reward's two levels: "parent" (the trusted parent compared every
+    value) or "in-process" (anything less: a harness in the candidate's process, as for `assert` tests, or call
+    cases that only check that the call returns). The one trust rule (sandbox/testtypes.py: `trust_of`) decides:
+    a result without a level is judged by its tests' type; an unknown level or test type counts as in-process."""
+    return PARENT if trust_of(result, tests) == PARENT else IN_PROCESS
 
 
 def default_runner(limits: Any = None, mode: str = "auto") -> Callable[[str, dict], dict]:

@@ -23,6 +23,7 @@ import os
 import threading
 from typing import Any
 
+from ..sandbox.limits import SANDBOX_MODES
 from .service import DEFAULT_DEADLINE, RewardService, to_openrlhf, zeros
 
 _service: RewardService | None = None
@@ -53,7 +54,7 @@ def check_env() -> None:
     """Refuse, when the reward file is loaded (before any rollout), settings that would silently zero rewards:
     a misspelt sandbox mode would score every RL sample 0."""
     mode = os.environ.get("CRL_REWARD_ISOLATION", "auto").strip() or "auto"
-    if mode not in ("auto", "bwrap", "limits"):
+    if mode not in SANDBOX_MODES:
         raise ValueError(f"CRL_REWARD_ISOLATION={mode!r}: use auto, bwrap or limits")
     from ..sandbox.compare import COMPARATORS
 

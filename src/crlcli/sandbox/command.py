@@ -41,6 +41,7 @@ from pathlib import Path
 from ..errors import CrlError
 from ..log import logger
 from . import host, runner_seccomp
+from .limits import SANDBOX_MODES
 
 SANDBOX_ROOT = "/sandbox"
 # /etc entries toolchains need (alternatives: java/javac symlinks; ld.so.*: the dynamic loader); passwd, group and
@@ -206,7 +207,7 @@ _BWRAP_OK: bool | None = None
 def isolation_mode(mode: str = "auto", require_isolation: bool = False) -> str:
     """'bwrap' or 'limits'. Probed once per process; limits-only is announced loudly, or refused on request."""
     global _BWRAP_OK
-    if mode not in ("auto", "bwrap", "limits"):
+    if mode not in SANDBOX_MODES:
         raise CrlError(f"unknown sandbox mode {mode!r}", hint="use auto, bwrap or limits")
     if mode == "limits":
         if require_isolation:

@@ -32,6 +32,7 @@ from ..errors import CrlError
 from ..log import logger
 from .host import WorkerCgroups, worker_memory_mb
 from .isolation import IsolationInfo, detect
+from .limits import SANDBOX_MODES
 from .jobs import Limits, Prepared, Verdicts, prepare, result_dict
 
 UID_BASE = 1_500_000_000
@@ -243,7 +244,7 @@ def detect_isolation(mode: str = "auto", python: str | None = None) -> Isolation
 def _detect(mode: str, python: str | None) -> tuple[IsolationInfo, Sandbox | None]:
     """detect_isolation, and the probe's running sandbox when this call probed (the first for this mode and
     interpreter) and it can be kept: SandboxPool gives it to its first worker."""
-    if mode not in ("auto", "bwrap", "limits"):
+    if mode not in SANDBOX_MODES:
         raise CrlError(f"unknown sandbox mode {mode!r}", hint="use auto, bwrap or limits")
     # An absolute path: the runner starts in the sandbox's /tmp, where a relative interpreter path means nothing.
     python = os.path.abspath(python) if python else sys.executable

@@ -12,7 +12,7 @@ import time
 import resource as _resource
 
 from runner_child import write_all
-from runner_drivers import TestDrivers
+from runner_drivers import DRIVERS, TestDrivers
 from runner_seccomp import filter_program
 
 # Installed in every candidate child (keyring, nested namespaces, mount, ptrace, bpf... denied): built once here,
@@ -145,14 +145,15 @@ class Candidate(TestDrivers):
         self.sent, self.pending = 0, bytearray()
         # A call test runs its cases in one child, which compiles the code itself (one fork less per candidate);
         # so does the only child of a one-case candidate (a Codeforces-style test: its compile error is a "C").
-        if job["type"] == "call" or n == 1:
-            code = [job["code"]] + ([job["cases"][0]] if job["type"] == "assert" else [])
+        driver = DRIVERS[job["type"]]
+        if driver["sequence"] or n == 1:
+            code = [job["code"]] + ([job["cases"][0]] if driver["programs"] else [])
         else:
             code = self.compile()
         if isinstance(code, str):  # a verdict letter for every case
             for i in range(n):
                 self.emit(i, code, 0)
-        elif job["type"] == "call":
+        elif driver["sequence"]:
             self.run_call(code, n)
         else:
             for i in range(n):

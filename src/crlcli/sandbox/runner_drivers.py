@@ -10,6 +10,16 @@ import time
 
 from runner_child import FRAME, assert_child, call_child, stdio_child, write_all
 
+# The drivers, by the message's "type": the parent's test-type table (testtypes.py; this runner imports nothing
+# from the package) names the driver of each test type. programs: the cases are test programs, compiled with the solution and run after it in
+# the candidate's process; stdin: a case is the child's stdin and its stdout goes back raw; sequence: the cases run
+# one after another in one child that frames each return value. A new driver is new code in the trusted runner.
+DRIVERS = {
+    "stdio": {"programs": False, "stdin": True, "sequence": False},
+    "call": {"programs": False, "stdin": False, "sequence": True},
+    "assert": {"programs": True, "stdin": False, "sequence": False},
+}
+
 # Call cases: how long the runner waits after reading frames before reading again (see Candidate.watch). A case's
 # clock starts when its predecessor's frame is read, so this gives a case at most this much more time, never less.
 CALL_NAP = 0.0005
@@ -21,7 +31,7 @@ class TestDrivers:
     def compile(self):
         job = self.job
         r, w = os.pipe()
-        sources = [job["code"]] + ([c for c in job["cases"]] if job["type"] == "assert" else [])
+        sources = [job["code"]] + ([c for c in job["cases"]] if DRIVERS[job["type"]]["programs"] else [])
 
         def body():
             out = []
@@ -55,7 +65,7 @@ class TestDrivers:
         job = self.job
         case, timeout = job["cases"][i], job["timeouts"][i]
         cap = job["max_output"]
-        is_stdio = job["type"] == "stdio"
+        is_stdio = DRIVERS[job["type"]]["stdin"]
         in_r, in_w = os.pipe()
         data = case.encode("utf-8", "surrogateescape") if is_stdio else b""
         if data:
