@@ -54,10 +54,14 @@ def main() -> None:
         tot_run, tot_pass = tot_run + len(ran), tot_pass + len(ok)
         rate = f"{100 * len(ok) / len(ran):.1f}%" if ran else "-"
         mean = sum(s for _, _, s in ran) / len(ran) if ran else 0
-        print(f"{lang:<11} {len(ran):>4} {len(ok):>5} {len(ran) - len(ok):>5} {len(rs) - len(ran):>4} {rate:>8} "
-              f"{mean:>7.1f}  {status[lang] or 'ok'}")
-    print(f"total: {tot_pass}/{tot_run} = {100 * tot_pass / max(1, tot_run):.1f}% (target 100%); "
-          f"wall {wall:.0f} s with {args.workers} workers")
+        print(
+            f"{lang:<11} {len(ran):>4} {len(ok):>5} {len(ran) - len(ok):>5} {len(rs) - len(ran):>4} {rate:>8} "
+            f"{mean:>7.1f}  {status[lang] or 'ok'}"
+        )
+    print(
+        f"total: {tot_pass}/{tot_run} = {100 * tot_pass / max(1, tot_run):.1f}% (target 100%); "
+        f"wall {wall:.0f} s with {args.workers} workers"
+    )
     for ex, r, s in results:
         if r.status == "env_error":
             print(f"  env error  {ex.id}: {r.reason}")

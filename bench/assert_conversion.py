@@ -36,17 +36,22 @@ def main(data: Path) -> dict:
         "humaneval": [r["tests"] for r in load("humaneval", str(data / "humaneval" / "HumanEval.jsonl.gz"))],
         "mbppplus (assertion)": [
             {"type": "assert", "fn_name": r["entry_point"], "class_name": None, "cases": [], "program": r["assertion"]}
-            for r in (json.loads(x) for x in gzip.open(data / "mbppplus" / "MbppPlus.jsonl.gz"))],
+            for r in (json.loads(x) for x in gzip.open(data / "mbppplus" / "MbppPlus.jsonl.gz"))
+        ],
         "leetcode sample": [r["tests"] for r in load("leetcode", str(data / "cp_samples" / "leetcode.json"))],
     }
     out = {}
-    print(f"{'set':22} {'records':>8} {'converted':>10} {'in-process':>11} {'cases':>7} {'asserts in-proc':>16}  reasons")
+    print(
+        f"{'set':22} {'records':>8} {'converted':>10} {'in-process':>11} {'cases':>7} {'asserts in-proc':>16}  reasons"
+    )
     for name, tests_list in sets.items():
         st = _stats(tests_list)
         out[name] = st.to_dict()
         reasons = ", ".join(f"{k} {v}" for k, v in st.reasons.most_common()) or "-"
-        print(f"{name:22} {st.records:>8} {st.records_converted:>10} {st.records_in_process:>11} "
-              f"{st.cases_converted:>7} {st.asserts_in_process:>16}  {reasons}")
+        print(
+            f"{name:22} {st.records:>8} {st.records_converted:>10} {st.records_in_process:>11} "
+            f"{st.cases_converted:>7} {st.asserts_in_process:>16}  {reasons}"
+        )
     return out
 
 

@@ -88,8 +88,12 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "bbeh")
     args = ap.parse_args()
     off = load_official(args.bbeh_src)
-    rev = subprocess.run(["git", "-C", str(args.bbeh_src), "rev-parse", "--short", "HEAD"], capture_output=True,
-                         text=True).stdout.strip() or "unknown revision"
+    rev = (
+        subprocess.run(
+            ["git", "-C", str(args.bbeh_src), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+        ).stdout.strip()
+        or "unknown revision"
+    )
     print(f"BBEH evaluate.py: {args.bbeh_src} ({rev})")
 
     from crlcli.evaluation import get_benchmark
@@ -108,7 +112,7 @@ def main() -> None:
         n = agree = ours_ok = off_ok = 0
         for i, t in enumerate(ts):
             target = t.data["target"]
-            other = next((u.data["target"] for u in ts[i + 1:] + ts[:i] if u.data["target"] != target), "none")
+            other = next((u.data["target"] for u in ts[i + 1 :] + ts[:i] if u.data["target"] != target), "none")
             for name, make in VARIANTS.items():
                 resp = make(target, other)
                 a = bench.score(t, resp).metrics["pass"]
@@ -134,17 +138,23 @@ def main() -> None:
         kinds[d[1]].append(d)
     for name, ds in kinds.items():
         tid, _, target, resp, a, b = ds[0]
-        print(f"  DISAGREE {name} ({len(ds)} samples, e.g. {tid} target {target!r}): ours={a} official={b}; "
-              f"response {resp[:90]!r}")
+        print(
+            f"  DISAGREE {name} ({len(ds)} samples, e.g. {tid} target {target!r}): ours={a} official={b}; "
+            f"response {resp[:90]!r}"
+        )
     kinds = defaultdict(list)
     for d in whole_text:
         kinds[d[1]].append(d)
-    print(f"\nthinking-model output where evaluate.py on the WHOLE text (thinking included) decides otherwise: "
-          f"{len(whole_text)} sample(s)")
+    print(
+        f"\nthinking-model output where evaluate.py on the WHOLE text (thinking included) decides otherwise: "
+        f"{len(whole_text)} sample(s)"
+    )
     for name, ds in kinds.items():
         tid, _, target, resp, a, b = ds[0]
-        print(f"  {name} ({len(ds)} samples, e.g. {tid}): crl={a}, evaluate.py on the whole text={b}; "
-              f"response {resp[:80]!r}")
+        print(
+            f"  {name} ({len(ds)} samples, e.g. {tid}): crl={a}, evaluate.py on the whole text={b}; "
+            f"response {resp[:80]!r}"
+        )
 
 
 if __name__ == "__main__":

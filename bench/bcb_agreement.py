@@ -72,12 +72,17 @@ def main() -> None:
     for p in (args.task_python, args.official_python):
         if not Path(p).exists():
             sys.exit(f"no interpreter at {p}: run `make bcb-env bcb-official-env` (see this script's docstring)")
-    version = subprocess.run([args.official_python, "-c", "import bigcodebench; print(bigcodebench.__version__)"],
-                             capture_output=True, text=True).stdout.strip()
+    version = subprocess.run(
+        [args.official_python, "-c", "import bigcodebench; print(bigcodebench.__version__)"],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     bench = BigCodeBench(data=args.data, task_python=args.task_python, workers=args.workers, calibrated=True)
     rows = bench.rows[: args.limit] if args.limit else bench.rows
-    print(f"BigCodeBench {bench.path.name}: {len(rows)} tasks; official harness bigcodebench {version}; "
-          f"calibrated; {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}")
+    print(
+        f"BigCodeBench {bench.path.name}: {len(rows)} tasks; official harness bigcodebench {version}; "
+        f"calibrated; {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}"
+    )
     muts = mutants(rows, args.mutants, args.seed)
     samples = []
     for r in rows:
@@ -92,18 +97,35 @@ def main() -> None:
     env = {s["row"]["task_id"]: sc.verdicts.get("env_error") for s, sc in zip(samples, a) if is_env_error(sc)}
     keep = [i for i, s in enumerate(samples) if s["row"]["task_id"] not in env]
     with tempfile.TemporaryDirectory() as tmp:
-        job = {"workers": args.workers, "samples": [
-            {"solution": bench.solution(samples[i]["row"], samples[i]["solution"]), "test": samples[i]["row"]["test"],
-             "entry_point": samples[i]["row"]["entry_point"]} for i in keep]}
+        job = {
+            "workers": args.workers,
+            "samples": [
+                {
+                    "solution": bench.solution(samples[i]["row"], samples[i]["solution"]),
+                    "test": samples[i]["row"]["test"],
+                    "entry_point": samples[i]["row"]["entry_point"],
+                }
+                for i in keep
+            ],
+        }
         (Path(tmp) / "job.json").write_text(json.dumps(job))
         (Path(tmp) / "official.py").write_text(_OFFICIAL)
         # Output to a file, not a pipe, and the harness in a session of its own that is killed afterwards: a task
         # can leave processes behind in it (BigCodeBench/205's pool workers outlive the harness, whose
         # reliability_guard disabled os.kill), and they would hold a pipe open for ever.
         with open(Path(tmp) / "log.txt", "w") as log:
-            proc = subprocess.Popen([args.official_python, str(Path(tmp) / "official.py"), str(Path(tmp) / "job.json"),
-                                     str(Path(tmp) / "out.json")], stdout=log, stderr=log, cwd=tmp,
-                                    start_new_session=True)
+            proc = subprocess.Popen(
+                [
+                    args.official_python,
+                    str(Path(tmp) / "official.py"),
+                    str(Path(tmp) / "job.json"),
+                    str(Path(tmp) / "out.json"),
+                ],
+                stdout=log,
+                stderr=log,
+                cwd=tmp,
+                start_new_session=True,
+            )
             rc = proc.wait()
             try:
                 os.killpg(proc.pid, 9)
@@ -121,15 +143,19 @@ def main() -> None:
         if not idx:
             continue
         agree = sum(a[i].metrics["pass"] == (b[i][0] == "pass") for i in idx)
-        print(f"| {kind} | {len({samples[i]['row']['task_id'] for i in idx})} | {agree}/{len(idx)} = "
-              f"{100 * agree / len(idx):.2f}% | {sum(a[i].metrics['pass'] for i in idx)} / "
-              f"{sum(b[i][0] == 'pass' for i in idx)} |")
+        print(
+            f"| {kind} | {len({samples[i]['row']['task_id'] for i in idx})} | {agree}/{len(idx)} = "
+            f"{100 * agree / len(idx):.2f}% | {sum(a[i].metrics['pass'] for i in idx)} / "
+            f"{sum(b[i][0] == 'pass' for i in idx)} |"
+        )
     diffs = [i for i in keep if a[i].metrics["pass"] != (b[i][0] == "pass")]
     print(f"\n{len(diffs)} disagreement(s)")
     for i in diffs:
         s = samples[i]
-        print(f"  DISAGREE {s['row']['task_id']} ({s['kind']}): ours pass={a[i].metrics['pass']} "
-              f"[{a[i].verdicts.get('pass')} {a[i].detail or ''}] | official {b[i][0]} [{b[i][1][:200]}]")
+        print(
+            f"  DISAGREE {s['row']['task_id']} ({s['kind']}): ours pass={a[i].metrics['pass']} "
+            f"[{a[i].verdicts.get('pass')} {a[i].detail or ''}] | official {b[i][0]} [{b[i][1][:200]}]"
+        )
     if env:
         print("\nleft out (environment errors on our side): " + "; ".join(f"{t}: {w}" for t, w in env.items()))
 

@@ -28,15 +28,24 @@ def main() -> None:
     ap.add_argument("--subset-file", default=None, help="only these task ids (e.g. the hard subset)")
     ap.add_argument("--limit", type=int, default=60, help="first N tasks (0 = all)")
     bcb_env = Path(__file__).resolve().parents[1] / ".venv-bcb" / "bin" / "python"
-    ap.add_argument("--task-python", default=str(bcb_env) if bcb_env.exists() else None,
-                    help="interpreter of the task environment (default: .venv-bcb from `make bcb-env` when built, "
-                         "else this one, whose current library releases fail some old-API tasks)")
+    ap.add_argument(
+        "--task-python",
+        default=str(bcb_env) if bcb_env.exists() else None,
+        help="interpreter of the task environment (default: .venv-bcb from `make bcb-env` when built, "
+        "else this one, whose current library releases fail some old-API tasks)",
+    )
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--timeout", type=float, default=None, help="per-task limit (default: the official 240 s)")
     args = ap.parse_args()
 
-    bench = BigCodeBench(data=args.data, subset_file=args.subset_file, task_python=args.task_python,
-                         task_timeout=args.timeout, workers=args.workers, calibrated=False)
+    bench = BigCodeBench(
+        data=args.data,
+        subset_file=args.subset_file,
+        task_python=args.task_python,
+        task_timeout=args.timeout,
+        workers=args.workers,
+        calibrated=False,
+    )
     rows = bench.rows[: args.limit] if args.limit else bench.rows
     start = time.monotonic()
     runnable, env = [], {}
@@ -68,9 +77,11 @@ def main() -> None:
     print(f"tasks: {len(rows)}; runnable (libraries installed): {len(runnable)}; environment errors: {len(env)}")
     rate = 100 * len(passed) / len(runnable) if runnable else float("nan")
     print(f"pass rate over runnable tasks: {len(passed)}/{len(runnable)} = {rate:.2f}% (target >= 98%)")
-    print(f"wall time: {wall:.1f} s with {args.workers} workers; mean per task "
-          f"{sum(r[2] for r in results) / max(1, len(results)):.2f} s; slowest: "
-          + ", ".join(f"{t} {s:.1f}s" for t, _, s in sorted(results, key=lambda r: -r[2])[:5]))
+    print(
+        f"wall time: {wall:.1f} s with {args.workers} workers; mean per task "
+        f"{sum(r[2] for r in results) / max(1, len(results)):.2f} s; slowest: "
+        + ", ".join(f"{t} {s:.1f}s" for t, _, s in sorted(results, key=lambda r: -r[2])[:5])
+    )
     if failed:
         print("failing canonical solutions:")
         for task_id, score, secs in sorted(failed, key=lambda r: int(r[0].split("/")[-1])):

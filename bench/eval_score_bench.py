@@ -30,8 +30,10 @@ def main() -> None:
     tasks = {t.task_id: t for t in bench.tasks()}
     bench.prepare(list(tasks.values()))
     t1 = time.monotonic()
-    samples = [{"task_id": tid, "solution": t.data["record"]["prompt"] + t.data["record"]["canonical_solution"]}
-               for tid, t in tasks.items()]
+    samples = [
+        {"task_id": tid, "solution": t.data["record"]["prompt"] + t.data["record"]["canonical_solution"]}
+        for tid, t in tasks.items()
+    ]
     inputs = sum(len(t.data["inputs"]["base"]) + len(t.data["inputs"]["plus"]) for t in tasks.values())
     workers = args.workers or os.cpu_count() or 1
     with bench.open_pool(workers) as pool:
@@ -42,8 +44,10 @@ def main() -> None:
     print(f"machine: {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f} (shared with other work: figures are noisy)")
     print(f"HumanEval+ canonical: {len(samples)} samples, {inputs} test inputs, {passed}/{len(samples)} pass plus")
     print(f"load + ground truth: {t1 - t0:.1f}s")
-    print(f"scoring: {t3 - t2:.1f}s  ->  {len(samples) / (t3 - t2):.2f} samples/s, {inputs / (t3 - t2):,.0f} inputs/s "
-          f"({workers} workers)")
+    print(
+        f"scoring: {t3 - t2:.1f}s  ->  {len(samples) / (t3 - t2):.2f} samples/s, {inputs / (t3 - t2):,.0f} inputs/s "
+        f"({workers} workers)"
+    )
 
 
 if __name__ == "__main__":

@@ -38,9 +38,11 @@ from pathlib import Path
 import orjson
 
 DIGITS = bytes(range(256)).translate(bytes((48 + b % 10) if b % 6 else 32 for b in range(256)))
-WORDS = ("the of and to in is that for it as was with be by on not he this are or his from at which but have "
-         "an they you were her she there been one all we their has would when if so no will can more out up "
-         "into do any your what has man could other than then its only time").split()
+WORDS = (
+    "the of and to in is that for it as was with be by on not he this are or his from at which but have "
+    "an they you were her she there been one all we their has would when if so no will can more out up "
+    "into do any your what has man could other than then its only time"
+).split()
 
 
 def numeric_block(rng: random.Random, size: int) -> str:
@@ -60,7 +62,7 @@ class Corpus:
 
     def slice(self, n: int) -> str:
         start = self.rng.randrange(0, len(self.pool) - n) if n < len(self.pool) else 0
-        s = self.pool[start:start + n] if n <= len(self.pool) else (self.pool * (n // len(self.pool) + 1))[:n]
+        s = self.pool[start : start + n] if n <= len(self.pool) else (self.pool * (n // len(self.pool) + 1))[:n]
         return s
 
     def case_input(self) -> str:
@@ -84,14 +86,31 @@ class Corpus:
         outputs = [str(self.rng.randint(0, 10**9)) + "\n" for _ in range(n)]
         question = f"Problem {i}. " + text_input(self.rng, 120)
         if fmt == "rstar":
-            row = {"question_id": str(i), "question": question, "starter_code": "",
-                   "inputs": orjson.dumps(inputs).decode(), "outputs": orjson.dumps(outputs).decode(),
-                   "is_synthesized": False, "test_case_type": "standard", "func_name": None, "class_name": None}
+            row = {
+                "question_id": str(i),
+                "question": question,
+                "starter_code": "",
+                "inputs": orjson.dumps(inputs).decode(),
+                "outputs": orjson.dumps(outputs).decode(),
+                "is_synthesized": False,
+                "test_case_type": "standard",
+                "func_name": None,
+                "class_name": None,
+            }
             return orjson.dumps(row) + b"\n"
-        rec = {"id": f"bench/{i}", "question": question, "starter_code": "",
-               "tests": {"type": "stdio", "fn_name": None, "class_name": None, "program": None,
-                         "cases": [{"input": a, "output": b} for a, b in zip(inputs, outputs)]},
-               "source": {"dataset": "synthetic"}}
+        rec = {
+            "id": f"bench/{i}",
+            "question": question,
+            "starter_code": "",
+            "tests": {
+                "type": "stdio",
+                "fn_name": None,
+                "class_name": None,
+                "program": None,
+                "cases": [{"input": a, "output": b} for a, b in zip(inputs, outputs)],
+            },
+            "source": {"dataset": "synthetic"},
+        }
         return orjson.dumps(rec) + b"\n"
 
 
@@ -132,8 +151,12 @@ def run_filter(args: list[str], cpu: int | None) -> tuple[float, float, subproce
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--size-mb", type=float, default=200, help="corpus size in MB (default 200)")
-    ap.add_argument("--format", choices=["records", "rstar"], default="records",
-                    help="problem records through stdin-style -i, or rStar rows through --source rstar-seed")
+    ap.add_argument(
+        "--format",
+        choices=["records", "rstar"],
+        default="records",
+        help="problem records through stdin-style -i, or rStar rows through --source rstar-seed",
+    )
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--workdir", type=Path, default=None, help="keep the corpus and output here")
     ap.add_argument("--cpu", type=int, default=None, help="core to pin the child to (default: the first allowed)")
@@ -158,15 +181,19 @@ def main() -> int:
 
     # Start-up (imports, tokenizer load) measured apart on a tiny input that needs the tokenizer.
     tiny = work / "tiny.jsonl"
-    tiny.write_bytes(orjson.dumps({"id": "t", "question": "q", "tests": {"type": "stdio", "cases": [
-        {"input": "word " * 100, "output": ""}]}}) + b"\n")
+    tiny.write_bytes(
+        orjson.dumps(
+            {"id": "t", "question": "q", "tests": {"type": "stdio", "cases": [{"input": "word " * 100, "output": ""}]}}
+        )
+        + b"\n"
+    )
     startup_s, startup_cpu, res = run_filter(["-i", str(tiny), "-o", str(work / "tiny.out.jsonl")], cpu)
     if res.returncode != 0:
         print(res.stderr.decode(), file=sys.stderr)
         return 1
 
     out, stats = work / "out.jsonl", work / "stats.json"
-    args = (["--source", "rstar-seed", str(corpus)] if a.format == "rstar" else ["-i", str(corpus)])
+    args = ["--source", "rstar-seed", str(corpus)] if a.format == "rstar" else ["-i", str(corpus)]
     wall, cpu_s, res = run_filter([*args, "-o", str(out), "--stats", str(stats)], cpu)
     if res.returncode != 0:
         print(res.stderr.decode(), file=sys.stderr)
@@ -174,16 +201,22 @@ def main() -> int:
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # KiB on Linux -> MiB
     st = orjson.loads(stats.read_bytes())
     mb = nbytes / 1e6
-    print(f"crl filter: {wall:.2f} s wall, {cpu_s:.2f} s CPU, pinned to core {cpu}; start-up (imports, tokenizer "
-          f"load) {startup_s:.2f} s wall / {startup_cpu:.2f} s CPU")
-    print(f"throughput: {mb / wall:,.1f} MB/s wall overall; {mb / max(cpu_s - startup_cpu, 1e-9):,.1f} MB per "
-          f"CPU-second after start-up (the figure that holds on a busy machine)")
+    print(
+        f"crl filter: {wall:.2f} s wall, {cpu_s:.2f} s CPU, pinned to core {cpu}; start-up (imports, tokenizer "
+        f"load) {startup_s:.2f} s wall / {startup_cpu:.2f} s CPU"
+    )
+    print(
+        f"throughput: {mb / wall:,.1f} MB/s wall overall; {mb / max(cpu_s - startup_cpu, 1e-9):,.1f} MB per "
+        f"CPU-second after start-up (the figure that holds on a busy machine)"
+    )
     print(f"problems/s: {nproblems / wall:,.0f}")
     print(f"peak RSS (child): {peak_mb:,.0f} MB")
     b, f = st["before"], st["after"]
-    print(f"questions {b['questions']:,} -> {f['questions']:,}; avg cases {b['avg_test_cases']} -> "
-          f"{f['avg_test_cases']}; avg input chars/question {b['avg_test_input_chars_per_question']:,.0f} -> "
-          f"{f['avg_test_input_chars_per_question']:,.0f}; output {out.stat().st_size / 1e6:,.1f} MB")
+    print(
+        f"questions {b['questions']:,} -> {f['questions']:,}; avg cases {b['avg_test_cases']} -> "
+        f"{f['avg_test_cases']}; avg input chars/question {b['avg_test_input_chars_per_question']:,.0f} -> "
+        f"{f['avg_test_input_chars_per_question']:,.0f}; output {out.stat().st_size / 1e6:,.1f} MB"
+    )
     ok = mb / max(cpu_s - startup_cpu, 1e-9) >= 50 and peak_mb < 500
     print(f"targets (>= 50 MB of input per CPU-second on one core, peak RSS < 500 MB): {'met' if ok else 'NOT met'}")
     rc = 0
@@ -194,8 +227,9 @@ def main() -> int:
     return rc
 
 
-def decontamination(a, corpus_args: list[str], work: Path, mb: float, plain: tuple[float, float, float],
-                    cpu: int | None) -> int:
+def decontamination(
+    a, corpus_args: list[str], work: Path, mb: float, plain: tuple[float, float, float], cpu: int | None
+) -> int:
     """The same runs with --decontaminate: the synthetic corpus, then the shipped samples; ratios to plain."""
     deco = ["--decontaminate", a.decontaminate] + (["--data", a.data] if a.data else [])
     report = work / "hits.jsonl"
@@ -203,24 +237,29 @@ def decontamination(a, corpus_args: list[str], work: Path, mb: float, plain: tup
     if res.returncode != 0:
         print(res.stderr.decode(), file=sys.stderr)
         return 1
-    print(f"\n--decontaminate {a.decontaminate}: first run (index built or loaded) {warm_s:.2f} s; "
-          f"{' '.join(res.stderr.decode().split())[:300]}")
+    print(
+        f"\n--decontaminate {a.decontaminate}: first run (index built or loaded) {warm_s:.2f} s; "
+        f"{' '.join(res.stderr.decode().split())[:300]}"
+    )
     _, start_cpu, res = run_filter(["-i", str(work / "tiny.jsonl"), "-o", str(work / "tiny.out.jsonl"), *deco], cpu)
     if res.returncode != 0:
         print(res.stderr.decode(), file=sys.stderr)
         return 1
-    wall, cpu_s, res = run_filter([*corpus_args, "-o", str(work / "out.deco.jsonl"), *deco,
-                                   "--contamination-report", str(report)], cpu)
+    wall, cpu_s, res = run_filter(
+        [*corpus_args, "-o", str(work / "out.deco.jsonl"), *deco, "--contamination-report", str(report)], cpu
+    )
     if res.returncode != 0:
         print(res.stderr.decode(), file=sys.stderr)
         return 1
     # CPU seconds, as for the shipped corpora: a busy machine swings wall time by more than the target
     ratios = [cpu_s / plain[1]]
     after = (cpu_s - start_cpu) / max(plain[1] - plain[2], 1e-9)
-    print(f"synthetic corpus: {plain[0]:.2f} s wall / {plain[1]:.2f} s CPU without, {wall:.2f} s / {cpu_s:.2f} s "
-          f"with ({mb / wall:,.1f} MB/s): x{wall / plain[0]:.2f} wall, x{cpu_s / plain[1]:.2f} CPU whole run, "
-          f"x{after:.2f} CPU after start-up ({plain[2]:.3f} s without, {start_cpu:.3f} s with); "
-          f"{sum(1 for _ in open(report))} hits")
+    print(
+        f"synthetic corpus: {plain[0]:.2f} s wall / {plain[1]:.2f} s CPU without, {wall:.2f} s / {cpu_s:.2f} s "
+        f"with ({mb / wall:,.1f} MB/s): x{wall / plain[0]:.2f} wall, x{cpu_s / plain[1]:.2f} CPU whole run, "
+        f"x{after:.2f} CPU after start-up ({plain[2]:.3f} s without, {start_cpu:.3f} s with); "
+        f"{sum(1 for _ in open(report))} hits"
+    )
     if a.shipped is not None:
         empty = work / "empty.json"  # a source file of no problems: the start-up of each mode
         empty.write_text("[]\n")
@@ -230,8 +269,7 @@ def decontamination(a, corpus_args: list[str], work: Path, mb: float, plain: tup
             for _ in range(a.repeat):  # interleaved, so that a busy moment hits both modes alike
                 for mode, extra in (("without", []), ("with", [*deco, "--contamination-report", str(report)])):
                     for what, src in (("run", path), ("start", empty)):
-                        _, c, res = run_filter(["--source", source, str(src), "-o", str(work / "s.jsonl"), *extra],
-                                               cpu)
+                        _, c, res = run_filter(["--source", source, str(src), "-o", str(work / "s.jsonl"), *extra], cpu)
                         if res.returncode != 0:
                             print(res.stderr.decode(), file=sys.stderr)
                             return 1
@@ -240,10 +278,12 @@ def decontamination(a, corpus_args: list[str], work: Path, mb: float, plain: tup
             ratios.append(med["with", "run"] / med["without", "run"])
             work_with = med["with", "run"] - med["with", "start"]
             work_without = med["without", "run"] - med["without", "start"]
-            print(f"{source} ({path.stat().st_size / 1e6:.1f} MB; CPU seconds, median of {a.repeat}): without "
-                  f"{med['without', 'run']:.3f} (start-up {med['without', 'start']:.3f}), with "
-                  f"{med['with', 'run']:.3f} (start-up {med['with', 'start']:.3f}): x{ratios[-1]:.2f} whole run, "
-                  f"x{work_with / max(work_without, 1e-9):.2f} after start-up; {sum(1 for _ in open(report))} hits")
+            print(
+                f"{source} ({path.stat().st_size / 1e6:.1f} MB; CPU seconds, median of {a.repeat}): without "
+                f"{med['without', 'run']:.3f} (start-up {med['without', 'start']:.3f}), with "
+                f"{med['with', 'run']:.3f} (start-up {med['with', 'start']:.3f}): x{ratios[-1]:.2f} whole run, "
+                f"x{work_with / max(work_without, 1e-9):.2f} after start-up; {sum(1 for _ in open(report))} hits"
+            )
     ok = max(ratios) <= 1.5
     print(f"target (decontamination within 1.5x of filtering without it): {'met' if ok else 'NOT met'}")
     return 0

@@ -63,12 +63,19 @@ def problems(count: int) -> list[dict]:
 
 
 def run_raw(backend, records, settings) -> tuple[int, float]:
-    from crlcli.generation.stream import GenRequest, prompts_of
     from crlcli.generation.base import encode_prompt
+    from crlcli.generation.stream import GenRequest, prompts_of
     from crlcli.prompts import render
 
-    reqs = [GenRequest(key=i, params=settings.params, messages=[{"role": "user", "content": render(settings.template,
-                       r)}], enable_thinking=settings.enable_thinking) for i, r in enumerate(records)]
+    reqs = [
+        GenRequest(
+            key=i,
+            params=settings.params,
+            messages=[{"role": "user", "content": render(settings.template, r)}],
+            enable_thinking=settings.enable_thinking,
+        )
+        for i, r in enumerate(records)
+    ]
     texts = prompts_of(backend, reqs)
     ids = [{"prompt_token_ids": encode_prompt(backend.tokenizer, t)} for t in texts]
     sps = [backend._sampling(settings.params, t) for t in texts]  # the same per-prompt seeds as crl's
@@ -87,10 +94,11 @@ def run_crl(backend, records, settings) -> tuple[int, float, list[int]]:
     return stats.tokens, time.perf_counter() - t0, order
 
 
-
 def line(label: str, tokens: int, wall: float, occ: tuple[float, float, int]) -> str:
-    return (f"{label:<24} {tokens:>8} tokens {wall:>7.1f} s {tokens / wall:>8.1f} tokens/s   mean running "
-            f"{occ[0]:>6.1f}/step {occ[1]:>6.1f} time-weighted over {occ[2]} steps")
+    return (
+        f"{label:<24} {tokens:>8} tokens {wall:>7.1f} s {tokens / wall:>8.1f} tokens/s   mean running "
+        f"{occ[0]:>6.1f}/step {occ[1]:>6.1f} time-weighted over {occ[2]} steps"
+    )
 
 
 def cli_startup(model: Path, engine: dict, tmp: Path) -> str:
@@ -99,8 +107,21 @@ def cli_startup(model: Path, engine: dict, tmp: Path) -> str:
     t0 = time.perf_counter()
     subprocess.run(crl + ["--help"], check=True, capture_output=True)
     help_s = time.perf_counter() - t0
-    args = crl + ["gen-candidates", "-b", "vllm", "-m", str(model), "--n", "1", "--max-tokens", "8",
-                  "-i", str(tmp / "one.jsonl"), "-o", str(tmp / "one.out.jsonl")]
+    args = crl + [
+        "gen-candidates",
+        "-b",
+        "vllm",
+        "-m",
+        str(model),
+        "--n",
+        "1",
+        "--max-tokens",
+        "8",
+        "-i",
+        str(tmp / "one.jsonl"),
+        "-o",
+        str(tmp / "one.out.jsonl"),
+    ]
     for k, v in engine.items():
         args += ["-O", f"{k}={v}"]
     (tmp / "one.jsonl").write_text('{"id": "p0", "question": "Print 42."}\n')
@@ -122,9 +143,11 @@ def cli_startup(model: Path, engine: dict, tmp: Path) -> str:
     proc.wait()
     wall = time.perf_counter() - t0
     first, up, done = (marks.get(k, float("nan")) for k in ("first vLLM log", "engine up", "summary"))
-    return (f"crl --help {help_s:.2f} s; crl gen-candidates on one problem {wall:.1f} s wall: start and imports "
-            f"(Python, crl, vllm) {first:.1f} s, vLLM engine start {up - first:.1f} s, generation and writing "
-            f"{done - up:.1f} s, exit (vLLM engine shutdown) {wall - done:.1f} s")
+    return (
+        f"crl --help {help_s:.2f} s; crl gen-candidates on one problem {wall:.1f} s wall: start and imports "
+        f"(Python, crl, vllm) {first:.1f} s, vLLM engine start {up - first:.1f} s, generation and writing "
+        f"{done - up:.1f} s, exit (vLLM engine shutdown) {wall - done:.1f} s"
+    )
 
 
 def main() -> None:
@@ -146,30 +169,39 @@ def main() -> None:
 
     t0 = time.perf_counter()
     import crlcli.generation.candidates  # noqa: F401 - crl's own import, timed apart from vLLM's
+
     crl_import = time.perf_counter() - t0
     t0 = time.perf_counter()
     try:
         import vllm
     except ImportError:  # `make bench` runs every bench in the default venv
-        print("gen_bench: skipped, vLLM is not installed here (make .venv-vllm/.installed; then "
-              ".venv-vllm/bin/python bench/gen_bench.py)", file=sys.stderr)
+        print(
+            "gen_bench: skipped, vLLM is not installed here (make .venv-vllm/.installed; then "
+            ".venv-vllm/bin/python bench/gen_bench.py)",
+            file=sys.stderr,
+        )
         return
     vllm_import = time.perf_counter() - t0
 
     from crlcli.generation import SamplingParams, get_backend
     from crlcli.generation.candidates import GenSettings
-    from crlcli.generation.tiny import build_tiny_model
     from crlcli.generation.stream import BatchOnly
+    from crlcli.generation.tiny import build_tiny_model
     from crlcli.prompts import load_template
 
     modes = [tuple(float(x) for x in m.split(":")) for m in args.modes.split(",")]
     tmp = Path(tempfile.mkdtemp(prefix="gen-bench-"))
     model = build_tiny_model(tmp / "model", modes=modes)
-    engine = {"max_model_len": args.max_tokens + 256, "enforce_eager": True, "enable_prefix_caching": False,
-              "disable_log_stats": False}
+    engine = {
+        "max_model_len": args.max_tokens + 256,
+        "enforce_eager": True,
+        "enable_prefix_caching": False,
+        "disable_log_stats": False,
+    }
     params = SamplingParams(n=args.n, temperature=1.0, top_p=1.0, top_k=0, max_tokens=args.max_tokens, seed=args.seed)
-    settings = GenSettings(params=params, template=load_template("solve.txt"), enable_thinking=False,
-                           batch_size=args.batch_size)
+    settings = GenSettings(
+        params=params, template=load_template("solve.txt"), enable_thinking=False, batch_size=args.batch_size
+    )
     records = problems(args.problems)
     if args.cli_only:
         print("start-up: " + cli_startup(model, {k: v for k, v in engine.items() if k != "disable_log_stats"}, tmp))
@@ -191,8 +223,11 @@ def main() -> None:
     total = time.perf_counter() - t0
     vllm.LLM.__init__ = real_init
     samples = hook_stats(backend._llm)
-    print(f"workload: {args.problems} problems x n={args.n}, max {args.max_tokens} tokens, modes {modes}; "
-          f"engine max_num_seqs {backend.max_num_seqs}, crl window {backend.window} sequences", flush=True)
+    print(
+        f"workload: {args.problems} problems x n={args.n}, max {args.max_tokens} tokens, modes {modes}; "
+        f"engine max_num_seqs {backend.max_num_seqs}, crl window {backend.window} sequences",
+        flush=True,
+    )
     raw_runs, crl_runs = [], []
     for _ in range(args.repeats):  # alternated, so the machine's drift hits both sides alike
         samples.clear()
@@ -211,13 +246,17 @@ def main() -> None:
     moved = sum(1 for i, k in enumerate(order) if i != k)
     mean = statistics.mean
     spread = [r for r, _ in raw_runs]
-    print(f"ratios crl/raw (means of {args.repeats} run(s) each): tokens/s {mean(r for r, _ in crl_runs) / mean(spread):.2f}"
-          f" (raw runs {min(spread):.0f}-{max(spread):.0f} tokens/s), mean running "
-          f"{mean(o[0] for _, o in crl_runs) / max(mean(o[0] for _, o in raw_runs), 1e-9):.2f} per step, "
-          f"{mean(o[1] for _, o in crl_runs) / max(mean(o[1] for _, o in raw_runs), 1e-9):.2f} time-weighted; "
-          f"{moved} of {len(order)} records written out of input order")
-    print(f"start-up: import crl {crl_import:.2f} s, import vllm {vllm_import:.1f} s, vllm.LLM() {llm_s[0]:.1f} s, "
-          f"crl's vllm backend in all {total:.1f} s (crl's own part {total - llm_s[0]:.2f} s)")
+    print(
+        f"ratios crl/raw (means of {args.repeats} run(s) each): tokens/s {mean(r for r, _ in crl_runs) / mean(spread):.2f}"
+        f" (raw runs {min(spread):.0f}-{max(spread):.0f} tokens/s), mean running "
+        f"{mean(o[0] for _, o in crl_runs) / max(mean(o[0] for _, o in raw_runs), 1e-9):.2f} per step, "
+        f"{mean(o[1] for _, o in crl_runs) / max(mean(o[1] for _, o in raw_runs), 1e-9):.2f} time-weighted; "
+        f"{moved} of {len(order)} records written out of input order"
+    )
+    print(
+        f"start-up: import crl {crl_import:.2f} s, import vllm {vllm_import:.1f} s, vllm.LLM() {llm_s[0]:.1f} s, "
+        f"crl's vllm backend in all {total:.1f} s (crl's own part {total - llm_s[0]:.2f} s)"
+    )
     if args.engines:
         backend._llm.llm_engine.engine_core.shutdown()  # its cores go to the engine actors
         run_engines(args, model, engine, records, settings)
@@ -234,9 +273,11 @@ def run_engines(args, model: Path, engine: dict, records: list[dict], settings) 
         st = engines.stream_stats
     busy = [e["busy_s"] for e in st["engines"]]
     ideal = sum(busy) / len(busy)
-    print(f"{args.engines} engines, shared queue: {tokens} tokens in {wall:.1f} s; per engine "
-          + ", ".join(f"{e['requests']} requests {e['tokens']} tokens busy {e['busy_s']:.1f} s" for e in st["engines"])
-          + f"; makespan {st['wall_s']:.1f} s = {st['wall_s'] / ideal:.2f}x the ideal split ({ideal:.1f} s)")
+    print(
+        f"{args.engines} engines, shared queue: {tokens} tokens in {wall:.1f} s; per engine "
+        + ", ".join(f"{e['requests']} requests {e['tokens']} tokens busy {e['busy_s']:.1f} s" for e in st["engines"])
+        + f"; makespan {st['wall_s']:.1f} s = {st['wall_s'] / ideal:.2f}x the ideal split ({ideal:.1f} s)"
+    )
 
 
 if __name__ == "__main__":

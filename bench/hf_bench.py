@@ -39,15 +39,19 @@ def main() -> None:
             loaded = time.perf_counter() - t0
             prompts = [f"def function_{i}(x):\n    " for i in range(args.prompts)]
             backend.complete(prompts[:1], SamplingParams(max_tokens=4, seed=0))  # warm-up
-            for mode, params in (("sampled", SamplingParams(max_tokens=args.max_tokens, seed=0)),
-                                 ("greedy", SamplingParams(max_tokens=args.max_tokens, temperature=0))):
+            for mode, params in (
+                ("sampled", SamplingParams(max_tokens=args.max_tokens, seed=0)),
+                ("greedy", SamplingParams(max_tokens=args.max_tokens, temperature=0)),
+            ):
                 t0 = time.perf_counter()
                 out = backend.complete(prompts, params)
                 elapsed = time.perf_counter() - t0
                 tokens = sum(c.tokens for o in out for c in o)
-                print(f"hf cpu  batch {bs:>2} {mode:<7}: {tokens} tokens in {elapsed:.2f}s = "
-                      f"{tokens / elapsed:,.1f} tokens/s ({args.prompts} prompts x {args.max_tokens} max tokens; "
-                      f"model built in {built:.1f}s, loaded in {loaded:.1f}s; torch threads {torch.get_num_threads()})")
+                print(
+                    f"hf cpu  batch {bs:>2} {mode:<7}: {tokens} tokens in {elapsed:.2f}s = "
+                    f"{tokens / elapsed:,.1f} tokens/s ({args.prompts} prompts x {args.max_tokens} max tokens; "
+                    f"model built in {built:.1f}s, loaded in {loaded:.1f}s; torch threads {torch.get_num_threads()})"
+                )
 
 
 if __name__ == "__main__":

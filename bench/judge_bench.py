@@ -21,9 +21,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from crlcli.sandbox import SandboxPool, Limits, stdio_equal
-from crlcli.sandbox.pool import detect_isolation
-from crlcli.sandbox.pool import Sandbox
+from crlcli.sandbox import Limits, SandboxPool, stdio_equal
+from crlcli.sandbox.pool import Sandbox, detect_isolation
 
 STDIO_CODE = "a, b = map(int, input().split())\nprint(a + b)\n"
 CALL_CODE = "def add(a, b):\n    return a + b\n"
@@ -84,8 +83,9 @@ def naive(cpu: CpuMeter, workers: int, tests: dict, n_tests: int) -> dict:
 
     def one(k: int) -> bool:
         case = cases[k % len(cases)]
-        r = subprocess.run([sys.executable, "-c", STDIO_CODE], input=case["input"].encode(), capture_output=True,
-                           timeout=30)
+        r = subprocess.run(
+            [sys.executable, "-c", STDIO_CODE], input=case["input"].encode(), capture_output=True, timeout=30
+        )
         return stdio_equal(r.stdout.decode(), case["output"])
 
     c0, t0 = cpu.seconds(), time.perf_counter()
@@ -175,11 +175,15 @@ def main() -> None:
     cpu = CpuMeter()
     load = os.getloadavg()[0]
     print(f"sandbox mode: {info.mode} ({info.detail})")
-    print(f"cores: {cores}; load average at start: {load:.1f} (a shared machine makes wall-clock figures noisy; "
-          f"the per-CPU-second column counts only our own CPU time)")
+    print(
+        f"cores: {cores}; load average at start: {load:.1f} (a shared machine makes wall-clock figures noisy; "
+        f"the per-CPU-second column counts only our own CPU time)"
+    )
     start_ms, cand_ms, cand_cpu = setup_ms(cpu, args.mode, max(10, args.cands // 2))
-    print(f"worker start-up (bwrap + runner): {start_ms:.0f} ms once per worker; per-candidate set-up + one call "
-          f"test: {cand_ms:.1f} ms wall" + (f", {cand_cpu:.1f} ms CPU" if cand_cpu is not None else ""))
+    print(
+        f"worker start-up (bwrap + runner): {start_ms:.0f} ms once per worker; per-candidate set-up + one call "
+        f"test: {cand_ms:.1f} ms wall" + (f", {cand_cpu:.1f} ms CPU" if cand_cpu is not None else "")
+    )
     st, ct = stdio_tests(args.tests), call_tests(args.tests)
     print(f"\n{'':34s}{'tests/s':>9s}{'cand/s':>9s}{'tests/CPU-s':>13s}")
     bare = bare_fork_loop(300)
@@ -189,8 +193,10 @@ def main() -> None:
         for name, code, tests in (("stdio", STDIO_CODE, st), ("call", CALL_CODE, ct)):
             r = measure(cpu, workers, code, tests, args.cands * workers, args.mode)
             rows[(name, workers)] = r
-            print(f"sandbox {name:5s} {workers:2d} worker(s)            {fmt(r['tests_s'])} {r['cand_s']:8.1f}"
-                  f" {fmt(r['cpu_tests_s'])}")
+            print(
+                f"sandbox {name:5s} {workers:2d} worker(s)            {fmt(r['tests_s'])} {r['cand_s']:8.1f}"
+                f" {fmt(r['cpu_tests_s'])}"
+            )
         nv = naive(cpu, workers, st, args.naive_tests * workers)
         rows[("naive", workers)] = nv
         print(f"naive python3/test {workers:2d} worker(s)       {fmt(nv['tests_s'])}          {fmt(nv['cpu_tests_s'])}")
@@ -199,22 +205,30 @@ def main() -> None:
         s, nv = rows[("stdio", workers)], rows[("naive", workers)]
         ratio = s["tests_s"] / nv["tests_s"]
         cpu_ratio = (s["cpu_tests_s"] / nv["cpu_tests_s"]) if s["cpu_tests_s"] and nv["cpu_tests_s"] else None
-        print(f"stdio vs naive, {workers} worker(s): {ratio:.1f}x wall" +
-              (f", {cpu_ratio:.1f}x per CPU-second" if cpu_ratio else ""))
+        print(
+            f"stdio vs naive, {workers} worker(s): {ratio:.1f}x wall"
+            + (f", {cpu_ratio:.1f}x per CPU-second" if cpu_ratio else "")
+        )
     if cores > 1:
         for name in ("stdio", "call"):
-            print(f"scaling {name} 1 -> {cores} workers: "
-                  f"{rows[(name, cores)]['tests_s'] / rows[(name, 1)]['tests_s']:.2f}x")
-        print(f"per core (all cores busy): stdio {rows[('stdio', cores)]['tests_s'] / cores:,.0f} tests/s, "
-              f"call {rows[('call', cores)]['tests_s'] / cores:,.0f} tests/s")
+            print(
+                f"scaling {name} 1 -> {cores} workers: "
+                f"{rows[(name, cores)]['tests_s'] / rows[(name, 1)]['tests_s']:.2f}x"
+            )
+        print(
+            f"per core (all cores busy): stdio {rows[('stdio', cores)]['tests_s'] / cores:,.0f} tests/s, "
+            f"call {rows[('call', cores)]['tests_s'] / cores:,.0f} tests/s"
+        )
     if args.grpo:
         with SandboxPool(workers=cores, mode=args.mode) as pool:
             t = time.perf_counter()
             res = list(pool.map([(STDIO_CODE, st)] * args.grpo))
             wall = time.perf_counter() - t
         assert all(r["pass_rate"] == 1.0 for r in res)
-        print(f"\nGRPO step: {args.grpo} candidates x {args.tests} stdio tests on {cores} workers: {wall:.1f} s wall "
-              f"(incl. worker start-up), {args.grpo * args.tests / wall:,.0f} tests/s")
+        print(
+            f"\nGRPO step: {args.grpo} candidates x {args.tests} stdio tests on {cores} workers: {wall:.1f} s wall "
+            f"(incl. worker start-up), {args.grpo * args.tests / wall:,.0f} tests/s"
+        )
     print(f"load average at end: {os.getloadavg()[0]:.1f}")
     cpu.close()
 

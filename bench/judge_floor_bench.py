@@ -32,7 +32,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from judge_bench import CALL_CODE, STDIO_CODE, CpuMeter, call_tests, floor_ms, stdio_tests  # noqa: E402
 
-from crlcli.sandbox import SandboxPool, Limits  # noqa: E402
+from crlcli.sandbox import Limits, SandboxPool  # noqa: E402
 
 
 def run_batch(pool: SandboxPool, cpu: CpuMeter, code: str, tests: dict, n: int) -> tuple[float, float]:
@@ -70,8 +70,11 @@ def _judge_file(cpu: CpuMeter, path: Path, out: Path) -> tuple[float, float, lis
     c0, t0 = cpu.seconds(), time.perf_counter()
     subprocess.run([str(crl), "judge", "-i", str(path), "-o", str(out)], check=True, stderr=subprocess.DEVNULL)
     wall, c1 = time.perf_counter() - t0, cpu.seconds()
-    verdicts = [(r["id"], c["id"], c["judgment"]["verdicts"], c["judgment"]["label"])
-                for r in map(json.loads, out.open()) for c in r.get("candidates", [])]
+    verdicts = [
+        (r["id"], c["id"], c["judgment"]["verdicts"], c["judgment"]["label"])
+        for r in map(json.loads, out.open())
+        for c in r.get("candidates", [])
+    ]
     return wall, c1 - c0, verdicts
 
 
@@ -83,17 +86,21 @@ def demo(cpu: CpuMeter, path: Path) -> None:
         n = len(verdicts)
         digest = hashlib.sha256(json.dumps(verdicts).encode()).hexdigest()[:16]
         hangs = {(v[0], v[1]) for v in verdicts if "T" in v[2]}
-        print(f"demo judge: {n} candidates in {wall:.1f} s wall, {used:.1f} CPU-s: {n / wall:,.0f} cand/s "
-              f"({sum(v[3] == 'T' for v in verdicts)} labelled T; verdicts digest {digest}); "
-              f"{len(hangs)} candidates have {sum(v[2].count('T') for v in verdicts)} timed-out cases")
+        print(
+            f"demo judge: {n} candidates in {wall:.1f} s wall, {used:.1f} CPU-s: {n / wall:,.0f} cand/s "
+            f"({sum(v[3] == 'T' for v in verdicts)} labelled T; verdicts digest {digest}); "
+            f"{len(hangs)} candidates have {sum(v[2].count('T') for v in verdicts)} timed-out cases"
+        )
         rest = Path(tmp) / "no-hangs.jsonl"
         with rest.open("w") as fh:
             for rec in map(json.loads, path.open()):
                 rec["candidates"] = [c for c in rec.get("candidates", []) if (rec["id"], c["id"]) not in hangs]
                 fh.write(json.dumps(rec) + "\n")
         wall, used, verdicts = _judge_file(cpu, rest, Path(tmp) / "judged2.jsonl")
-        print(f"demo judge without them: {len(verdicts)} candidates in {wall:.1f} s wall, {used:.1f} CPU-s: "
-              f"{len(verdicts) / wall:,.0f} cand/s")
+        print(
+            f"demo judge without them: {len(verdicts)} candidates in {wall:.1f} s wall, {used:.1f} CPU-s: "
+            f"{len(verdicts) / wall:,.0f} cand/s"
+        )
 
 
 def main() -> None:
@@ -116,12 +123,16 @@ def main() -> None:
         rows = []
         with SandboxPool(workers=w, limits=Limits(timeout=6.0)) as pool:
             list(pool.map([(STDIO_CODE, st)] * (2 * w)))
-            print("ms of CPU per stdio test (floor: the bare loop in a fresh `python3 -I`; the same loop in a big"
-                  " process costs several times more,\nfork cost follows the forking process's size); cf: CPU per"
-                  " 1-test candidate; call: tests/s per core by wall clock (load-sensitive)\nand tests per"
-                  " CPU-second (= tests/s of one fully used core)")
-            print(f"{'round':>5} {'floor':>7} {'stdio':>7} {'ratio':>6} {'cf ms':>7} {'call/s/core':>12}"
-                  f" {'call/CPU-s':>11}")
+            print(
+                "ms of CPU per stdio test (floor: the bare loop in a fresh `python3 -I`; the same loop in a big"
+                " process costs several times more,\nfork cost follows the forking process's size); cf: CPU per"
+                " 1-test candidate; call: tests/s per core by wall clock (load-sensitive)\nand tests per"
+                " CPU-second (= tests/s of one fully used core)"
+            )
+            print(
+                f"{'round':>5} {'floor':>7} {'stdio':>7} {'ratio':>6} {'cf ms':>7} {'call/s/core':>12}"
+                f" {'call/CPU-s':>11}"
+            )
             for k in range(args.rounds):
                 fl = floor_ms(args.floor_tests)
                 c, _ = run_batch(pool, cpu, STDIO_CODE, st, n)
@@ -131,19 +142,25 @@ def main() -> None:
                 c, wall = run_batch(pool, cpu, CALL_CODE, ct, n)
                 call_core, call_cpu = 30 * n / wall / w, 30 * n / c
                 rows.append((fl, stdio, stdio / fl, cf, call_core, call_cpu))
-                print(f"{k + 1:5d} {fl:7.2f} {stdio:7.2f} {stdio / fl:6.2f} {cf:7.2f} {call_core:12,.0f}"
-                      f" {call_cpu:11,.0f}")
+                print(
+                    f"{k + 1:5d} {fl:7.2f} {stdio:7.2f} {stdio / fl:6.2f} {cf:7.2f} {call_core:12,.0f}"
+                    f" {call_cpu:11,.0f}"
+                )
         med = [statistics.median(col) for col in zip(*rows)]
         print(f"{'med':>5} {med[0]:7.2f} {med[1]:7.2f} {med[2]:6.2f} {med[3]:7.2f} {med[4]:12,.0f} {med[5]:11,.0f}")
-        print(f"goals: stdio <= 1.5x floor: {'met' if med[2] <= 1.5 else 'NOT met'} ({med[2]:.2f}x); "
-              f"codeforces <= 4 ms CPU/candidate: {'met' if med[3] <= 4 else 'NOT met'} ({med[3]:.2f}); "
-              f"call >= 2,000 tests/s per core: {'met' if med[5] >= 2000 else 'NOT met'} "
-              f"({med[5]:,.0f} per CPU-second, {med[4]:,.0f} by wall clock)")
+        print(
+            f"goals: stdio <= 1.5x floor: {'met' if med[2] <= 1.5 else 'NOT met'} ({med[2]:.2f}x); "
+            f"codeforces <= 4 ms CPU/candidate: {'met' if med[3] <= 4 else 'NOT met'} ({med[3]:.2f}); "
+            f"call >= 2,000 tests/s per core: {'met' if med[5] >= 2000 else 'NOT met'} "
+            f"({med[5]:,.0f} per CPU-second, {med[4]:,.0f} by wall clock)"
+        )
     if "startup" not in skip:
         whole, one = startup(5)
-        print(f"crl judge, one 1-test candidate, whole run: {whole:.3f} s wall; one candidate on a warm pool "
-              f"{1000 * one:.0f} ms; start-up before the first candidate ~{whole - one:.3f} s "
-              f"(goal <= 0.3: {'met' if whole - one <= 0.3 else 'NOT met'})")
+        print(
+            f"crl judge, one 1-test candidate, whole run: {whole:.3f} s wall; one candidate on a warm pool "
+            f"{1000 * one:.0f} ms; start-up before the first candidate ~{whole - one:.3f} s "
+            f"(goal <= 0.3: {'met' if whole - one <= 0.3 else 'NOT met'})"
+        )
     if args.demo:
         demo(cpu, args.demo)
     print(f"load {os.getloadavg()[0]:.1f} at end")

@@ -51,10 +51,19 @@ def _private(tests: list[dict]) -> str:
 
 
 def _record(qid: str, platform: str, tests: list[dict], starter: str = "", fn: str | None = None) -> dict:
-    return {"question_title": qid, "question_content": f"problem {qid}", "platform": platform, "question_id": qid,
-            "contest_id": "bench", "contest_date": "2024-11-01T00:00:00", "starter_code": starter,
-            "difficulty": "medium", "public_test_cases": json.dumps(tests[:1]),
-            "private_test_cases": _private(tests[1:]), "metadata": json.dumps({"func_name": fn} if fn else {})}
+    return {
+        "question_title": qid,
+        "question_content": f"problem {qid}",
+        "platform": platform,
+        "question_id": qid,
+        "contest_id": "bench",
+        "contest_date": "2024-11-01T00:00:00",
+        "starter_code": starter,
+        "difficulty": "medium",
+        "public_test_cases": json.dumps(tests[:1]),
+        "private_test_cases": _private(tests[1:]),
+        "metadata": json.dumps({"func_name": fn} if fn else {}),
+    }
 
 
 def _params(starter: str, fn: str) -> list[str] | None:
@@ -83,9 +92,14 @@ def leetcode_records(path: Path, limit: int | None) -> tuple[list[dict], dict[st
         for c in t["cases"]:
             args, kwargs = asserts.decode_input(c["input"])
             try:
-                values = list(args) + [kwargs[p] for p in params[len(args):]]
-                cases.append({"input": "\n".join(json.dumps(v) for v in values),
-                              "output": json.dumps(asserts.expected_value(c)), "testtype": "functional"})
+                values = list(args) + [kwargs[p] for p in params[len(args) :]]
+                cases.append(
+                    {
+                        "input": "\n".join(json.dumps(v) for v in values),
+                        "output": json.dumps(asserts.expected_value(c)),
+                        "testtype": "functional",
+                    }
+                )
             except (KeyError, TypeError, ValueError):
                 cases = []
                 break
@@ -104,8 +118,9 @@ def stdin_records(path: Path, limit: int | None, max_bytes: int, max_cases: int)
 
     recs = []
     for r in load("code-contests", str(path)):
-        cases = [{"input": c["input"], "output": c["output"], "testtype": "stdin"}
-                 for c in r["tests"]["cases"][:max_cases]]
+        cases = [
+            {"input": c["input"], "output": c["output"], "testtype": "stdin"} for c in r["tests"]["cases"][:max_cases]
+        ]
         # The table programs carry every case: keep problems whose tests are small, and distinct inputs only.
         if not cases or sum(len(c["input"]) + len(c["output"]) for c in cases) > max_bytes:
             continue
@@ -143,12 +158,14 @@ EDGES_STDIN = {
     "title": lambda e: e.title(),
     "int_as_float": lambda e: _INT.sub(lambda m: m.group() + ".0", e),
     "int_as_exponent": lambda e: _INT.sub(lambda m: m.group() + "e0", e),
-    "int_scientific": lambda e: _INT.sub(lambda m: f"{int(m.group()):.3e}" if abs(int(m.group())) >= 100
-                                         else m.group(), e),
+    "int_scientific": lambda e: _INT.sub(
+        lambda m: f"{int(m.group()):.3e}" if abs(int(m.group())) >= 100 else m.group(), e
+    ),
     "plus_sign": lambda e: _INT.sub(lambda m: m.group() if m.group().startswith("-") else "+" + m.group(), e),
     "decimal_more_digits": lambda e: _DEC.sub(lambda m: m.group() + "00", e),
-    "decimal_one_digit_less": lambda e: _DEC.sub(lambda m: m.group()[:-1] if len(m.group().split(".")[1]) > 1
-                                                 else m.group(), e),
+    "decimal_one_digit_less": lambda e: _DEC.sub(
+        lambda m: m.group()[:-1] if len(m.group().split(".")[1]) > 1 else m.group(), e
+    ),
     "decimal_rounded_1e-7": lambda e: _DEC.sub(lambda m: repr(float(m.group()) + 1e-7), e),
     "trailing_output": lambda e: e + "0\n",
     "trailing_token": lambda e: e.rstrip("\n") + " 0\n",
@@ -162,7 +179,7 @@ EDGES_CALL = {
     "tuple": "lambda v: tuple(v) if isinstance(v, list) else v",
     "nested_tuples": "(lambda f: f(f))(lambda f: lambda v: tuple(f(f)(x) for x in v) if isinstance(v, list) else v)",
     "ints_as_floats": "(lambda f: f(f))(lambda f: lambda v: v if isinstance(v, bool) else float(v) "
-                      "if isinstance(v, int) else [f(f)(x) for x in v] if isinstance(v, list) else v)",
+    "if isinstance(v, int) else [f(f)(x) for x in v] if isinstance(v, list) else v)",
     "as_text": "lambda v: json.dumps(v)",
     "bool_as_int": "lambda v: int(v) if isinstance(v, bool) else v",
     "int_as_bool": "lambda v: bool(v) if type(v) is int and v in (0, 1) else v",
@@ -184,15 +201,15 @@ EXEC_STDIN = {
     "print_then_exit_1": "sys.stdout.write(T[sys.stdin.read()])\nsys.exit(1)\n",
     "print_then_exit_0": "sys.stdout.write(T[sys.stdin.read()])\nsys.exit(0)\n",
     "stdin_buffer_readlines": "data = b''\nwhile True:\n    line = sys.stdin.buffer.readline()\n"
-                              "    if not line:\n        break\n    data += line\n"
-                              "sys.stdout.write(T[data.decode()])\n",
+    "    if not line:\n        break\n    data += line\n"
+    "sys.stdout.write(T[data.decode()])\n",
     "open_fd_0": "sys.stdout.write(T[open(0).read()])\n",
     "for_line_in_stdin": "sys.stdout.write(T[''.join(line for line in sys.stdin)])\n",
     "input_until_eof": "lines = []\nwhile True:\n    try:\n        lines.append(input())\n"
-                       "    except EOFError:\n        break\nsys.stdout.write(T['\\n'.join(lines) + '\\n'])\n",
+    "    except EOFError:\n        break\nsys.stdout.write(T['\\n'.join(lines) + '\\n'])\n",
     "global_in_helper": "def answer():\n    global T\n    return T[sys.stdin.read()]\nsys.stdout.write(answer())\n",
     "thread_main": "import threading, time\ndef main():\n    data = sys.stdin.read()\n    time.sleep(0.2)\n"
-                   "    sys.stdout.write(T[data])\nthreading.Thread(target=main).start()\n",
+    "    sys.stdout.write(T[data])\nthreading.Thread(target=main).start()\n",
     "main_guard": "def main():\n    sys.stdout.write(T[sys.stdin.read()])\n\nif __name__ == '__main__':\n    main()\n",
 }
 
@@ -201,8 +218,10 @@ def call_returner(rec: dict, tests: list[dict], edge: str) -> str:
     """A Solution whose method returns, for each case's arguments, EDGE(expected value)."""
     fn = json.loads(rec["metadata"])["func_name"]
     table = {json.dumps([json.loads(x) for x in t["input"].split("\n")]): json.loads(t["output"]) for t in tests}
-    return (f"import json\nT = json.loads({json.dumps(table)!r})\nEDGE = {edge}\n"
-            f"class Solution:\n    def {fn}(self, *args):\n        return EDGE(T[json.dumps(list(args))])\n")
+    return (
+        f"import json\nT = json.loads({json.dumps(table)!r})\nEDGE = {edge}\n"
+        f"class Solution:\n    def {fn}(self, *args):\n        return EDGE(T[json.dumps(list(args))])\n"
+    )
 
 
 def call_stateful(rec: dict, tests: list[dict], init_raises: bool = False) -> str:
@@ -211,14 +230,19 @@ def call_stateful(rec: dict, tests: list[dict], init_raises: bool = False) -> st
     fn = json.loads(rec["metadata"])["func_name"]
     table = {json.dumps([json.loads(x) for x in t["input"].split("\n")]): json.loads(t["output"]) for t in tests}
     init = "        raise ValueError\n" if init_raises else "        self.calls = 0\n"
-    return (f"import json\nT = json.loads({json.dumps(table)!r})\nclass Solution:\n    def __init__(self):\n{init}"
-            f"    def {fn}(self, *args):\n        self.calls += 1\n"
-            f"        return T[json.dumps(list(args))] if self.calls == 1 else None\n")
+    return (
+        f"import json\nT = json.loads({json.dumps(table)!r})\nclass Solution:\n    def __init__(self):\n{init}"
+        f"    def {fn}(self, *args):\n        self.calls += 1\n"
+        f"        return T[json.dumps(list(args))] if self.calls == 1 else None\n"
+    )
 
 
 def mutants(recs: list[dict], refs: dict[str, str], n: int, seed: int) -> dict[str, list[str]]:
-    return mutate_references({r["question_id"]: (r["question_content"], refs[r["question_id"]])
-                              for r in recs if r["question_id"] in refs}, n, seed)
+    return mutate_references(
+        {r["question_id"]: (r["question_content"], refs[r["question_id"]]) for r in recs if r["question_id"] in refs},
+        n,
+        seed,
+    )
 
 
 # --- the two graders ------------------------------------------------------------------------------------------
@@ -226,7 +250,7 @@ def ours(data_file: Path, samples: list[dict], workers: int, timeout: float) -> 
     from concurrent.futures import ThreadPoolExecutor
 
     from crlcli.evaluation import get_benchmark
-    from crlcli.sandbox import SandboxPool, Limits
+    from crlcli.sandbox import Limits, SandboxPool
 
     bench = get_benchmark("lcb", data=data_file, release="v5", timeout=timeout)
     tasks = {t.task_id: t for t in bench.tasks()}
@@ -250,18 +274,31 @@ json.dump(out, open(sys.argv[3], "w"))
 """
 
 
-def official(lcb_src: Path, recs: dict[str, dict], samples: list[dict], workers: int, timeout: int,
-             work: Path) -> list[tuple[bool, str]]:
+def official(
+    lcb_src: Path, recs: dict[str, dict], samples: list[dict], workers: int, timeout: int, work: Path
+) -> list[tuple[bool, str]]:
     job = {"workers": workers, "timeout": timeout, "codes": [s["code"] for s in samples], "samples": []}
     for s in samples:
         rec = recs[s["task_id"]]
         tests = all_tests(rec)
-        job["samples"].append({"input_output": json.dumps({
-            "inputs": [t["input"] for t in tests], "outputs": [t["output"] for t in tests],
-            "fn_name": json.loads(rec["metadata"]).get("func_name")})})
+        job["samples"].append(
+            {
+                "input_output": json.dumps(
+                    {
+                        "inputs": [t["input"] for t in tests],
+                        "outputs": [t["output"] for t in tests],
+                        "fn_name": json.loads(rec["metadata"]).get("func_name"),
+                    }
+                )
+            }
+        )
     (work / "job.json").write_text(json.dumps(job))
-    proc = subprocess.run([sys.executable, "-c", _OFFICIAL, str(lcb_src), str(work / "job.json"),
-                           str(work / "out.json")], capture_output=True, text=True, cwd=work)
+    proc = subprocess.run(
+        [sys.executable, "-c", _OFFICIAL, str(lcb_src), str(work / "job.json"), str(work / "out.json")],
+        capture_output=True,
+        text=True,
+        cwd=work,
+    )
     if proc.returncode != 0:
         sys.exit(f"LiveCodeBench's grader failed:\n{proc.stderr[-3000:]}")
     return [(ok, f"{msg or 'all tests pass'} {res}") for ok, msg, res in json.loads((work / "out.json").read_text())]
@@ -283,8 +320,12 @@ def main() -> None:
     args = ap.parse_args()
     if not (args.lcb_src / "lcb_runner" / "evaluation" / "testing_util.py").exists():
         sys.exit(f"{args.lcb_src}: no lcb_runner/evaluation/testing_util.py (see this script's docstring)")
-    rev = subprocess.run(["git", "-C", str(args.lcb_src), "rev-parse", "--short", "HEAD"], capture_output=True,
-                         text=True).stdout.strip() or "unknown revision"
+    rev = (
+        subprocess.run(
+            ["git", "-C", str(args.lcb_src), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+        ).stdout.strip()
+        or "unknown revision"
+    )
     print(f"LiveCodeBench grader: {args.lcb_src} ({rev}); timeout {args.timeout} s per test on both sides")
     print(f"machine: {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}")
     cp = args.data / "cp_samples"
@@ -295,8 +336,9 @@ def main() -> None:
     samples: list[dict] = []
 
     def add(qid, kind, edge, code):
-        samples.append({"task_id": qid, "kind": kind, "edge": edge, "code": code,
-                        "type": "functional" if qid in refs else "stdin"})
+        samples.append(
+            {"task_id": qid, "kind": kind, "edge": edge, "code": code, "type": "functional" if qid in refs else "stdin"}
+        )
 
     for r in fun:
         qid, tests = r["question_id"], all_tests(r)
@@ -346,8 +388,10 @@ def main() -> None:
     for (typ, kind), idx in sorted(groups.items()):
         agree = sum(a[i][0] == b[i][0] for i in idx)
         total, agree_all = total + len(idx), agree_all + agree
-        print(f"| {typ} {kind} | {len(idx)} | {agree}/{len(idx)} = {100 * agree / len(idx):.2f}% | "
-              f"{sum(a[i][0] for i in idx)} / {sum(b[i][0] for i in idx)} |")
+        print(
+            f"| {typ} {kind} | {len(idx)} | {agree}/{len(idx)} = {100 * agree / len(idx):.2f}% | "
+            f"{sum(a[i][0] for i in idx)} / {sum(b[i][0] for i in idx)} |"
+        )
     print(f"| all | {total} | {agree_all}/{total} = {100 * agree_all / total:.2f}% | |")
     tasks_all = defaultdict(lambda: True)
     for i, s in enumerate(samples):
@@ -360,18 +404,26 @@ def main() -> None:
             edge_passes[(s["type"], s["edge"], "lcb")] += b[i][0]
             edge_passes[(s["type"], s["edge"], "n")] += 1
     print("\nedge outputs accepted (ours / LCB of n):")
-    for typ, edges in (("stdin", EDGES_STDIN), ("stdin", EXEC_STDIN), ("functional", EDGES_CALL),
-                       ("functional", {"state_on_self": 0, "init_raises": 0})):
+    for typ, edges in (
+        ("stdin", EDGES_STDIN),
+        ("stdin", EXEC_STDIN),
+        ("functional", EDGES_CALL),
+        ("functional", {"state_on_self": 0, "init_raises": 0}),
+    ):
         for e in edges:
             if edge_passes[(typ, e, "n")]:
-                print(f"  {typ:10s} {e:24s} {edge_passes[(typ, e, 'ours')]:4d} / {edge_passes[(typ, e, 'lcb')]:4d}"
-                      f" of {edge_passes[(typ, e, 'n')]}")
+                print(
+                    f"  {typ:10s} {e:24s} {edge_passes[(typ, e, 'ours')]:4d} / {edge_passes[(typ, e, 'lcb')]:4d}"
+                    f" of {edge_passes[(typ, e, 'n')]}"
+                )
     diffs = [i for i in range(len(samples)) if a[i][0] != b[i][0]]
     print(f"\n{len(diffs)} disagreement(s)")
     for i in diffs:
         s = samples[i]
-        print(f"  DISAGREE {s['task_id']} {s['type']} {s['kind']}/{s['edge']}: ours pass={a[i][0]} [{a[i][1]}] | "
-              f"LCB pass={b[i][0]} [{b[i][1]}]")
+        print(
+            f"  DISAGREE {s['task_id']} {s['type']} {s['kind']}/{s['edge']}: ours pass={a[i][0]} [{a[i][1]}] | "
+            f"LCB pass={b[i][0]} [{b[i][1]}]"
+        )
 
 
 if __name__ == "__main__":

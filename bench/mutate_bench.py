@@ -20,8 +20,11 @@ from crlcli.generation.candidates import GenSettings, GenStats, generate_candida
 from crlcli.generation.mutate import MutateBackend
 from crlcli.sources import load
 
-DATA = Path(os.environ.get("CRL_EVAL_DATA") or os.environ.get("CRL_SHARED_DATA")
-            or Path(__file__).resolve().parents[2] / "shared" / "data")
+DATA = Path(
+    os.environ.get("CRL_EVAL_DATA")
+    or os.environ.get("CRL_SHARED_DATA")
+    or Path(__file__).resolve().parents[2] / "shared" / "data"
+)
 SOURCES = {"humaneval": None, "leetcode": str(DATA / "cp_samples" / "leetcode.json")}
 
 
@@ -34,7 +37,7 @@ def main() -> None:
     args = ap.parse_args()
     try:
         from crlcli.judging import label_for
-        from crlcli.sandbox import SandboxPool, Limits
+        from crlcli.sandbox import Limits, SandboxPool
     except ImportError as exc:
         SandboxPool = None
         print(f"judge not available ({exc}): printing mutant statistics only")
@@ -56,8 +59,10 @@ def main() -> None:
         t_mut = time.perf_counter() - t0
         mutants = [(r, c) for r in out for c in r["candidates"] if c["origin"]["backend"] == "mutate"]
         short = sum(1 for r in out if sum(c["origin"]["backend"] == "mutate" for c in r["candidates"]) < args.n)
-        print(f"== {name}: {len(out)} problems, {len(mutants)} mutants ({stats.kept / max(t_mut, 1e-9):,.0f} "
-              f"mutants/s), {short} problem(s) got fewer than {args.n}")
+        print(
+            f"== {name}: {len(out)} problems, {len(mutants)} mutants ({stats.kept / max(t_mut, 1e-9):,.0f} "
+            f"mutants/s), {short} problem(s) got fewer than {args.n}"
+        )
         if SandboxPool is None:
             print("   kinds:", dict(Counter(c["origin"]["mutation"] for _, c in mutants).most_common()))
             continue
@@ -68,8 +73,10 @@ def main() -> None:
         t_judge = time.perf_counter() - t0
         n_ref = sum(len(refs[r["id"]]) for r in out)
         ref_pass = sum(res["pass_rate"] == 1.0 for res in results[:n_ref])
-        print(f"   references passing all tests: {ref_pass}/{n_ref}   (judge: {len(jobs) / t_judge:.1f} cand/s, "
-              f"{args.workers} workers)")
+        print(
+            f"   references passing all tests: {ref_pass}/{n_ref}   (judge: {len(jobs) / t_judge:.1f} cand/s, "
+            f"{args.workers} workers)"
+        )
         per_kind: dict[str, Counter] = {}
         for (_r, c), res in zip(jobs[n_ref:], results[n_ref:]):
             per_kind.setdefault(c["origin"]["mutation"], Counter())[label_for(res["pass_rate"])] += 1

@@ -31,8 +31,13 @@ PROMPT = (
     "Conclude with \\conclusion{T} for correct, \\conclusion{F} for wrong.<|im_end|>\n<|im_start|>assistant\n"
 )
 N_TESTS = 30
-TESTS = {"type": "stdio", "fn_name": None, "class_name": None, "program": None,
-         "cases": [{"input": f"{i}\n", "output": f"{i * 3}\n"} for i in range(N_TESTS)]}
+TESTS = {
+    "type": "stdio",
+    "fn_name": None,
+    "class_name": None,
+    "program": None,
+    "cases": [{"input": f"{i}\n", "output": f"{i * 3}\n"} for i in range(N_TESTS)],
+}
 RL_LABEL = json.dumps({"kind": "rl", "tests": TESTS})
 # A critique of realistic length: ~6 KB of thinking, a short answer.
 THINKING = "Let me trace the code on the examples. " * 160
@@ -59,8 +64,10 @@ def bench_crl(n: int) -> None:
         q, p, lab, want = samples[i % len(samples)]
         assert score(q, p, lab).reward == want
     dt = time.perf_counter() - t
-    print(f"CRL rewards (score(), one thread, {len(samples[0][0])} chars/query): {n / dt:,.0f} rewards/s "
-          f"(target >= 5,000/s)")
+    print(
+        f"CRL rewards (score(), one thread, {len(samples[0][0])} chars/query): {n / dt:,.0f} rewards/s "
+        f"(target >= 5,000/s)"
+    )
 
 
 def bench_rl(n: int, workers: int) -> None:
@@ -76,8 +83,10 @@ def bench_rl(n: int, workers: int) -> None:
     finally:
         svc.close()
     bad = sum(abs(r.reward - s[3]) > 1e-9 for r, s in zip(out, samples))
-    print(f"RL rewards ({N_TESTS} trivial tests each, {workers} sandbox workers): {n / dt:,.2f} rewards/s = "
-          f"{n * N_TESTS / dt:,.0f} tests/s ({bad} wrong)")
+    print(
+        f"RL rewards ({N_TESTS} trivial tests each, {workers} sandbox workers): {n / dt:,.2f} rewards/s = "
+        f"{n * N_TESTS / dt:,.0f} tests/s ({bad} wrong)"
+    )
 
 
 def free_port() -> int:
@@ -89,8 +98,11 @@ def free_port() -> int:
 def start_server(workers: int) -> tuple[subprocess.Popen, str]:
     port = free_port()
     crl = str(Path(sys.executable).with_name("crl"))
-    proc = subprocess.Popen([crl, "reward", "serve", "--port", str(port), "--workers", str(workers)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [crl, "reward", "serve", "--port", str(port), "--workers", str(workers)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     base = f"http://127.0.0.1:{port}"
     for _ in range(600):
         try:
@@ -133,10 +145,12 @@ def through_server(samples, workers: int, clients: int, title: str) -> None:
     zeroed = sum(r[2] == 200 and r[3] > 0 for r in results)  # deadline or sandbox failure: reward forced to 0
     wrong = sum(abs(r[1] - s[3]) > 1e-9 for r, s in zip(results, samples) if r[2] == 200 and not r[3])
     p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))]
-    print(f"{title}: {len(samples)} samples in {wall:.1f} s ({len(samples) / wall:,.1f} samples/s); request latency "
-          f"p50 {statistics.median(lat):.2f} s, p99 {p99:.2f} s; requests failed {failed}, rewards zeroed by the "
-          f"deadline/sandbox {zeroed}, wrong {wrong}; "
-          f"server exit code {proc.returncode}")
+    print(
+        f"{title}: {len(samples)} samples in {wall:.1f} s ({len(samples) / wall:,.1f} samples/s); request latency "
+        f"p50 {statistics.median(lat):.2f} s, p99 {p99:.2f} s; requests failed {failed}, rewards zeroed by the "
+        f"deadline/sandbox {zeroed}, wrong {wrong}; "
+        f"server exit code {proc.returncode}"
+    )
 
 
 def main() -> None:
@@ -164,7 +178,9 @@ def main() -> None:
         rng = random.Random(3)
         load = [rl_sample(rng) for _ in range(args.load_rl)] + [crl_sample(rng) for _ in range(args.load_rl // 2)]
         rng.shuffle(load)
-        through_server(load, args.workers, clients=64, title=f"load test {args.load_rl} RL + {args.load_rl // 2} CRL, 64 clients")
+        through_server(
+            load, args.workers, clients=64, title=f"load test {args.load_rl} RL + {args.load_rl // 2} CRL, 64 clients"
+        )
 
 
 if __name__ == "__main__":

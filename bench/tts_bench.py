@@ -25,11 +25,22 @@ WRONG = "def add_one(x):\n    return x - 1\n"
 
 
 def problems(n: int) -> list[dict]:
-    return [{"id": f"p{i}", "question": f"Write add_one(x) returning x + 1. (variant {i})", "starter_code": "",
-             "tests": {"type": "call", "fn_name": "add_one", "class_name": None, "program": None,
-                       "cases": [{"input": [j], "output": j + 1} for j in range(5)]},
-             "candidates": [{"id": f"c{j}", "code": RIGHT if j % 2 else WRONG} for j in range(16)]}
-            for i in range(n)]
+    return [
+        {
+            "id": f"p{i}",
+            "question": f"Write add_one(x) returning x + 1. (variant {i})",
+            "starter_code": "",
+            "tests": {
+                "type": "call",
+                "fn_name": "add_one",
+                "class_name": None,
+                "program": None,
+                "cases": [{"input": [j], "output": j + 1} for j in range(5)],
+            },
+            "candidates": [{"id": f"c{j}", "code": RIGHT if j % 2 else WRONG} for j in range(16)],
+        }
+        for i in range(n)
+    ]
 
 
 def tokens_in(run: Path) -> int:
@@ -53,8 +64,15 @@ def main() -> None:
 
     from crlcli.generation import get_backend
     from crlcli.generation.tiny import build_tiny_model
-    from crlcli.tts import BudgetConfig, CritiqueConfig, Source, budget_force, critique_select
-    from crlcli.tts import score_budget, score_critique
+    from crlcli.tts import (
+        BudgetConfig,
+        CritiqueConfig,
+        Source,
+        budget_force,
+        critique_select,
+        score_budget,
+        score_critique,
+    )
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -74,9 +92,11 @@ def main() -> None:
         t_bf = time.monotonic() - t
         n_tok = tokens_in(root / "bf")
         calls = (args.rounds + 1) * 2
-        print(f"budget-force: {args.problems} problems x {args.rounds + 1} rounds ({calls} batched calls), "
-              f"{n_tok} tokens generated in {t_bf:.1f} s = {n_tok / t_bf:.0f} tok/s incl. scoring; "
-              f"mean thinking tokens per round {[r['mean_thinking_tokens'] for r in summary['rounds']]}")
+        print(
+            f"budget-force: {args.problems} problems x {args.rounds + 1} rounds ({calls} batched calls), "
+            f"{n_tok} tokens generated in {t_bf:.1f} s = {n_tok / t_bf:.0f} tok/s incl. scoring; "
+            f"mean thinking tokens per round {[r['mean_thinking_tokens'] for r in summary['rounds']]}"
+        )
         t = time.monotonic()
         score_budget(root / "bf")
         print(f"budget-force score (rescore, no model): {time.monotonic() - t:.2f} s")
@@ -86,10 +106,12 @@ def main() -> None:
         cs = critique_select(Source(input=src), root / "cs", ccfg, "hf", str(model), {}, engine=engine)
         t_cs = time.monotonic() - t
         n_tok = tokens_in(root / "cs")
-        print(f"critique-select: {args.problems} problems x k={args.k} x m={args.m} = "
-              f"{args.problems * args.k * args.m} critiques, {n_tok} tokens in {t_cs:.1f} s = "
-              f"{n_tok / t_cs:.0f} tok/s incl. scoring; mean pass@1 {cs['mean_pass@1']:.2f}, "
-              f"oracle {cs['oracle_pass@k']:.2f}")
+        print(
+            f"critique-select: {args.problems} problems x k={args.k} x m={args.m} = "
+            f"{args.problems * args.k * args.m} critiques, {n_tok} tokens in {t_cs:.1f} s = "
+            f"{n_tok / t_cs:.0f} tok/s incl. scoring; mean pass@1 {cs['mean_pass@1']:.2f}, "
+            f"oracle {cs['oracle_pass@k']:.2f}"
+        )
         t = time.monotonic()
         score_critique(root / "cs")
         print(f"critique-select score (rescore, no model): {time.monotonic() - t:.2f} s")

@@ -23,13 +23,21 @@ except ImportError:
     settings = None
 if settings is not None:
     _slow = [HealthCheck.too_slow, HealthCheck.data_too_large]
-    settings.register_profile("ci", derandomize=True, max_examples=150, deadline=None, database=None,
-                              print_blob=True, suppress_health_check=_slow)
+    settings.register_profile(
+        "ci",
+        derandomize=True,
+        max_examples=150,
+        deadline=None,
+        database=None,
+        print_blob=True,
+        suppress_health_check=_slow,
+    )
     settings.register_profile("fuzz", max_examples=20_000, deadline=None, print_blob=True, suppress_health_check=_slow)
     settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 # $CRL_EVAL_DATA (the CLI's default --data), else the deprecated $CRL_SHARED_DATA, else ../shared/data.
-SHARED_DATA = Path(os.environ.get("CRL_EVAL_DATA") or os.environ.get("CRL_SHARED_DATA")
-                   or REPO.parent / "shared" / "data")
+SHARED_DATA = Path(
+    os.environ.get("CRL_EVAL_DATA") or os.environ.get("CRL_SHARED_DATA") or REPO.parent / "shared" / "data"
+)
 
 
 @pytest.fixture(scope="session")
@@ -62,9 +70,7 @@ def run_crl(*args: str, input: bytes | None = None, env: dict | None = None, cwd
     full_env.pop("CRL_DEBUG", None)
     if env:
         full_env.update(env)
-    return subprocess.run(
-        [crl_exe(), *args], input=input, capture_output=True, env=full_env, cwd=cwd, timeout=timeout
-    )
+    return subprocess.run([crl_exe(), *args], input=input, capture_output=True, env=full_env, cwd=cwd, timeout=timeout)
 
 
 @pytest.fixture

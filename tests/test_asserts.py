@@ -10,8 +10,7 @@ import sys
 import orjson
 import pytest
 
-from crlcli.asserts import (ConvertStats, convert, decode_input, decode_value, encode_value, expected_value,
-                            python_equal)
+from crlcli.asserts import ConvertStats, convert, decode_input, decode_value, encode_value, expected_value, python_equal
 
 HE = '''
 
@@ -53,8 +52,15 @@ def test_humaneval_check_function_converts():
         {"input": [-1], "output": {"$py": "(1, 2)"}, "compare": "python"},
         {"input": [2.0 / 3.0, [0, 0, 0]], "output": 5, "compare": "python"},
     ]
-    assert st.to_dict() == {"records": 1, "records_converted": 1, "records_in_process": 0, "cases_converted": 5,
-                            "asserts_in_process": 0, "reasons": {}, "blocking": {}}
+    assert st.to_dict() == {
+        "records": 1,
+        "records_converted": 1,
+        "records_in_process": 0,
+        "cases_converted": 5,
+        "asserts_in_process": 0,
+        "reasons": {},
+        "blocking": {},
+    }
     assert tests["type"] == "assert" and tests["program"] == HE  # the input is not changed
 
 
@@ -63,7 +69,11 @@ def test_mbpp_asserts_find_the_function_and_tag_tuples():
     new, _ = convert(asserts(prog))
     assert new["fn_name"] == "similar_elements"
     assert new["cases"] == [
-        {"input": [{"$py": "(3, 4, 5, 6)"}, {"$py": "(5, 7, 4, 10)"}], "output": {"$py": "(4, 5)"}, "compare": "python"},
+        {
+            "input": [{"$py": "(3, 4, 5, 6)"}, {"$py": "(5, 7, 4, 10)"}],
+            "output": {"$py": "(4, 5)"},
+            "compare": "python",
+        },
         {"input": [{"$py": "(1,)"}, {"$py": "()"}], "output": {"$py": "{1}"}, "compare": "python"},
     ]
     args, kwargs = decode_input(new["cases"][0]["input"])
@@ -75,21 +85,25 @@ def test_leetcode_method_with_keywords():
     prog = "def check(candidate):\n    assert candidate(nums = [3,1,5], k = 2) == 4\n\n\ncheck(Solution().minOps)"
     new, _ = convert(asserts(prog))
     assert (new["fn_name"], new["class_name"]) == ("minOps", "Solution")
-    assert new["cases"] == [{"input": {"args": [], "kwargs": {"nums": [3, 1, 5], "k": 2}}, "output": 4,
-                             "compare": "python"}]
+    assert new["cases"] == [
+        {"input": {"args": [], "kwargs": {"nums": [3, 1, 5], "k": 2}}, "output": 4, "compare": "python"}
+    ]
     # a stated function that the program does not test: not this record's test
     assert convert(asserts(prog, "other", "Solution"))[0]["type"] == "assert"
 
 
-@pytest.mark.parametrize("line, extra", [
-    ("assert abs(f(1) - 0.5) <= 1e-3", {"atol": 1e-3}),
-    ("assert abs(0.5 - f(1)) < 1e-3", {"atol": math.nextafter(1e-3, 0)}),
-    ("assert 1e-3 > abs(f(1) - 0.5)", {"atol": math.nextafter(1e-3, 0)}),
-    ("assert abs(f(1) - 0.5) < 10**-3", {"atol": math.nextafter(1e-3, 0)}),
-    ("assert math.isclose(f(1), 0.5)", {"rtol": 1e-9, "atol": 0.0}),
-    ("assert math.isclose(0.5, f(1), rel_tol=0.001)", {"rtol": 0.001, "atol": 0.0}),
-    ("assert math.isclose(f(1), 0.5, abs_tol=1e-4, rel_tol=0)", {"rtol": 0.0, "atol": 1e-4}),
-])
+@pytest.mark.parametrize(
+    "line, extra",
+    [
+        ("assert abs(f(1) - 0.5) <= 1e-3", {"atol": 1e-3}),
+        ("assert abs(0.5 - f(1)) < 1e-3", {"atol": math.nextafter(1e-3, 0)}),
+        ("assert 1e-3 > abs(f(1) - 0.5)", {"atol": math.nextafter(1e-3, 0)}),
+        ("assert abs(f(1) - 0.5) < 10**-3", {"atol": math.nextafter(1e-3, 0)}),
+        ("assert math.isclose(f(1), 0.5)", {"rtol": 1e-9, "atol": 0.0}),
+        ("assert math.isclose(0.5, f(1), rel_tol=0.001)", {"rtol": 0.001, "atol": 0.0}),
+        ("assert math.isclose(f(1), 0.5, abs_tol=1e-4, rel_tol=0)", {"rtol": 0.0, "atol": 1e-4}),
+    ],
+)
 def test_tolerance_forms(line, extra):
     new, _ = convert(asserts("import math\n" + line + "\n", "f"))
     assert new["cases"] == [{"input": [1], "output": 0.5, "compare": "python", **extra}]
@@ -105,52 +119,59 @@ def test_strict_tolerance_is_the_same_test_as_the_assert():
 
 def test_identity_with_singletons_uses_the_exact_default_comparator():
     new, _ = convert(asserts("assert f(1) is True\nassert f(2) is None\nassert f(3) == None\n", "f"))
-    assert new["cases"] == [{"input": [1], "output": True}, {"input": [2], "output": None},
-                            {"input": [3], "output": None, "compare": "python"}]
+    assert new["cases"] == [
+        {"input": [1], "output": True},
+        {"input": [2], "output": None},
+        {"input": [3], "output": None, "compare": "python"},
+    ]
     assert convert(asserts("assert f(1) is 5\n", "f"))[0]["type"] == "assert"
 
 
 def test_cases_form_keeps_timeouts_and_the_original_cases():
-    cases = [{"program": "assert f(1) == 1\nassert f(2) == 4", "timeout": 2},
-             {"program": "assert f(3) == 9"}]
+    cases = [{"program": "assert f(1) == 1\nassert f(2) == 4", "timeout": 2}, {"program": "assert f(3) == 9"}]
     new, st = convert({"type": "assert", "fn_name": None, "class_name": None, "cases": cases, "program": None})
-    assert new["cases"] == [{"input": [1], "output": 1, "compare": "python", "timeout": 2},
-                            {"input": [2], "output": 4, "compare": "python", "timeout": 2},
-                            {"input": [3], "output": 9, "compare": "python"}]
+    assert new["cases"] == [
+        {"input": [1], "output": 1, "compare": "python", "timeout": 2},
+        {"input": [2], "output": 4, "compare": "python", "timeout": 2},
+        {"input": [3], "output": 9, "compare": "python"},
+    ]
     assert new["assert_cases"] == cases and st.cases_converted == 3
     bad = cases + [{"program": "assert g(3) == 9"}]  # another function in one of the programs
     assert convert({"type": "assert", "cases": bad})[0]["type"] == "assert"
 
 
-@pytest.mark.parametrize("program, reason", [
-    ("def check(c):\n    for i in range(3):\n        assert c(i) == i\ncheck(f)", "loop"),
-    ("def helper(a, b):\n    return a\nassert f(1) == 1", "helper function"),
-    ("x = 3\nassert f(x) == 3", "variable"),
-    ("assert f(y) == 3", "non-literal argument"),
-    ("def check(c):\n    x = [1]\n    assert c(x) == 1\ncheck(f)", "variable"),
-    ("assert f(1)", "truthiness"),
-    ("assert not f(1)", "truthiness"),
-    ("assert f(1) != 2", "not =="),
-    ("assert f(1) < 2", "not =="),
-    ("assert 1 == f(1) == 1", "not =="),
-    ("assert sorted(f(1)) == [1]", "result transformed"),
-    ("assert set(f(1)) == set([1])", "result transformed"),
-    ("assert isinstance(f(1), int)", "result transformed"),
-    ("assert f(1)[0] == 1", "result transformed"),
-    ("assert f(1) == f(2)", "result transformed"),
-    ("assert f(1) == sys.maxsize", "non-literal expected value"),
-    ("assert f(len('ab')) == 2", "non-literal argument"),
-    ("assert f(*[1]) == 1", "starred argument"),
-    ("assert f(1) == 1/0", "non-literal expected value"),
-    ("assert f('a' * 10**9) == 1", "non-literal argument"),
-    ("print('hi')\nassert f(1) == 1", "other statement"),
-    ("assert False", "other statement"),
-    ("def check(c):\n    assert c(1) == 1\n", "no check call"),
-    ("def check(c):\n    assert c(1) == 1\ncheck(f)\ncheck(f)", "other statement"),
-    ("assert g(1) == 1", "other function"),
-    ("assert f(1) == 1 +", "syntax error"),
-    ("import math\n", "no assert"),
-])
+@pytest.mark.parametrize(
+    "program, reason",
+    [
+        ("def check(c):\n    for i in range(3):\n        assert c(i) == i\ncheck(f)", "loop"),
+        ("def helper(a, b):\n    return a\nassert f(1) == 1", "helper function"),
+        ("x = 3\nassert f(x) == 3", "variable"),
+        ("assert f(y) == 3", "non-literal argument"),
+        ("def check(c):\n    x = [1]\n    assert c(x) == 1\ncheck(f)", "variable"),
+        ("assert f(1)", "truthiness"),
+        ("assert not f(1)", "truthiness"),
+        ("assert f(1) != 2", "not =="),
+        ("assert f(1) < 2", "not =="),
+        ("assert 1 == f(1) == 1", "not =="),
+        ("assert sorted(f(1)) == [1]", "result transformed"),
+        ("assert set(f(1)) == set([1])", "result transformed"),
+        ("assert isinstance(f(1), int)", "result transformed"),
+        ("assert f(1)[0] == 1", "result transformed"),
+        ("assert f(1) == f(2)", "result transformed"),
+        ("assert f(1) == sys.maxsize", "non-literal expected value"),
+        ("assert f(len('ab')) == 2", "non-literal argument"),
+        ("assert f(*[1]) == 1", "starred argument"),
+        ("assert f(1) == 1/0", "non-literal expected value"),
+        ("assert f('a' * 10**9) == 1", "non-literal argument"),
+        ("print('hi')\nassert f(1) == 1", "other statement"),
+        ("assert False", "other statement"),
+        ("def check(c):\n    assert c(1) == 1\n", "no check call"),
+        ("def check(c):\n    assert c(1) == 1\ncheck(f)\ncheck(f)", "other statement"),
+        ("assert g(1) == 1", "other function"),
+        ("assert f(1) == 1 +", "syntax error"),
+        ("import math\n", "no assert"),
+    ],
+)
 def test_not_exact_stays_in_process(program, reason):
     tests = asserts(program, "f")
     new, st = convert(tests)
@@ -185,10 +206,27 @@ def test_python_equal_follows_python():
     assert python_equal(float("inf"), float("inf")) and not python_equal(float("inf"), float("inf"), atol=1.0)
 
 
-@pytest.mark.parametrize("value", [
-    (1, 2), {1, 2}, frozenset({3}), 1 + 2j, complex(float("nan"), 1), b"\x00a", float("nan"), float("inf"),
-    -float("inf"), {1: "a", (2, 3): None}, 2**70, -(2**64), [1, (2,)], {"$py": "x"}, set(), (),
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        (1, 2),
+        {1, 2},
+        frozenset({3}),
+        1 + 2j,
+        complex(float("nan"), 1),
+        b"\x00a",
+        float("nan"),
+        float("inf"),
+        -float("inf"),
+        {1: "a", (2, 3): None},
+        2**70,
+        -(2**64),
+        [1, (2,)],
+        {"$py": "x"},
+        set(),
+        (),
+    ],
+)
 def test_tagged_values_round_trip(value):
     enc = encode_value(value)
     assert set(enc) == {"$py"}
@@ -210,7 +248,7 @@ def test_json_values_stay_plain_and_decode_to_copies():
 
 # ------------------------------------------------------------------------------ the real benchmark files
 
-CHECK = r'''
+CHECK = r"""
 import gzip, io, json, sys, contextlib
 from crlcli.asserts import convert, decode_input, expected_value, python_equal
 from crlcli.sources.leetcode import PRELUDE
@@ -248,7 +286,7 @@ for name, rows in sets.items():
                 bad += run(code, t)
     out[name] = [conv, bad]
 print(json.dumps(out))
-'''
+"""
 
 
 def test_real_files_convert_and_reference_solutions_pass(shared_data):

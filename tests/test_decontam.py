@@ -16,8 +16,20 @@ import pytest
 from crlcli.decontam import Decontaminator, open_index, parse_specs
 from crlcli.decontam.benchmarks import files_of, load_docs
 from crlcli.decontam.index import FORMAT, _prose_grams, build, probe_len
-from crlcli.decontam.normalize import (_C_TOKENS, _PY_TOKENS, KEEP, TUPLE_HASH, _normal, code_tokens, gram_hashes,
-                                       is_python, longest_run, probe_keys, token_hashes, words)
+from crlcli.decontam.normalize import (
+    _C_TOKENS,
+    _PY_TOKENS,
+    KEEP,
+    TUPLE_HASH,
+    _normal,
+    code_tokens,
+    gram_hashes,
+    is_python,
+    longest_run,
+    probe_keys,
+    token_hashes,
+    words,
+)
 from crlcli.errors import CrlError, UsageError
 
 SHIPPED = "humaneval+,mbpp+,bigcodebench,aider-polyglot"
@@ -47,9 +59,20 @@ def shipped(shared_data, cache_dir):
 
 # --- normalisation -------------------------------------------------------------------------------------------
 
+
 def test_words_fold_case_punctuation_and_whitespace_and_keep_numbers():
-    assert words("Return  the SUM,\tmodulo 10^9+7 (of a_b).\n") == ["return", "the", "sum", "modulo", "10", "9", "7",
-                                                                   "of", "a", "b"]
+    assert words("Return  the SUM,\tmodulo 10^9+7 (of a_b).\n") == [
+        "return",
+        "the",
+        "sum",
+        "modulo",
+        "10",
+        "9",
+        "7",
+        "of",
+        "a",
+        "b",
+    ]
     assert words("ﬁnd Straße") == ["find", "strasse"]  # NFKC, then case folding
 
 
@@ -66,12 +89,17 @@ def test_code_tokens_rename_variables_and_drop_strings_comments_layout():
 
 def test_gram_hashes_roll_like_direct_hashes_and_are_stable_across_processes():
     toks = words("a b c d e f g a b c d e f g h")
-    direct = [gram_hashes(toks[i:i + 5], 5)[0] for i in range(len(toks) - 4)]
+    direct = [gram_hashes(toks[i : i + 5], 5)[0] for i in range(len(toks) - 4)]
     assert gram_hashes(toks, 5) == direct
     assert direct[0] == direct[7] and len(set(direct)) == 8
     code = "from crlcli.decontam.normalize import gram_hashes, words; print(gram_hashes(words('one two three'), 2))"
-    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                           env={**os.environ, "PYTHONHASHSEED": "123"}).stdout
+    other = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONHASHSEED": "123"},
+    ).stdout
     assert other.strip() == str(gram_hashes(words("one two three"), 2))  # the on-disk cache relies on it
 
 
@@ -88,8 +116,9 @@ def test_fast_tokenizers_agree_with_the_regex_scan():
     chars = list("abcXZ_09 \t\n\"'`#/*\\.=<>!-+:;,()[]{}rbf") + ["é", "\u00a0", "\x1c", "ﬁ", "Σ", "\u2028", "≤", "—"]
     pieces = ['"""', "'''", "//", "/*", "*/", "# c\n", 'r"', "b'", 'f"x"', "def f(x):\n", "\\\n", "1.5e3", "x.y"]
     for _ in range(20000):
-        text = "".join(rng.choice(chars) if rng.random() < 0.7 else rng.choice(pieces)
-                       for _ in range(rng.randint(0, 40)))
+        text = "".join(
+            rng.choice(chars) if rng.random() < 0.7 else rng.choice(pieces) for _ in range(rng.randint(0, 40))
+        )
         for py in (True, False):
             assert code_tokens(text, py) == scan_tokens(text, py), (text, py)
         folded = text.lower() if text.isascii() else unicodedata.normalize("NFKC", text).casefold()
@@ -98,12 +127,22 @@ def test_fast_tokenizers_agree_with_the_regex_scan():
 
 def test_probe_keys_are_tuple_hashes_of_the_sampled_kgrams_and_stable_across_processes():
     wh = token_hashes(words("a b c d e f g h i j k"))
-    assert probe_keys(wh, 3, 4) == [hash(tuple(wh[p:p + 3])) & (2**64 - 1) for p in (0, 4, 8)]
-    assert probe_keys(wh, 3) == [probe_keys(wh[p:p + 3], 3)[0] for p in range(9)]
-    code = ("from crlcli.decontam.normalize import probe_keys, token_hashes, words; "
-            "print(probe_keys(token_hashes(words('one two three four')), 2))")
-    runs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                           env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2")}
+    assert probe_keys(wh, 3, 4) == [hash(tuple(wh[p : p + 3])) & (2**64 - 1) for p in (0, 4, 8)]
+    assert probe_keys(wh, 3) == [probe_keys(wh[p : p + 3], 3)[0] for p in range(9)]
+    code = (
+        "from crlcli.decontam.normalize import probe_keys, token_hashes, words; "
+        "print(probe_keys(token_hashes(words('one two three four')), 2))"
+    )
+    runs = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        ).stdout
+        for seed in ("1", "2")
+    }
     assert runs == {str(probe_keys(token_hashes(words("one two three four")), 2)) + "\n"}
 
 
@@ -122,10 +161,12 @@ def test_longest_run():
 
 # --- planted positives -------------------------------------------------------------------------------------------
 
+
 def reword(text: str) -> str:
     """The first sentence said another way."""
-    return re.sub(r"^(.*?[a-z][.:!?])(\s)", r"Your job in this exercise, stated differently:\2", text, count=1,
-                  flags=re.S)
+    return re.sub(
+        r"^(.*?[a-z][.:!?])(\s)", r"Your job in this exercise, stated differently:\2", text, count=1, flags=re.S
+    )
 
 
 def respace(text: str, rng: random.Random) -> str:
@@ -141,17 +182,23 @@ def new_examples(text: str) -> str:
 def rename(code: str) -> str:
     """Every identifier that is not a keyword or builtin renamed (attributes and string prefixes left alone)."""
     names: dict[str, str] = {}
-    return re.sub(r"(?<![.\w])[A-Za-z_]\w*(?![\"'\w])",
-                  lambda m: m.group() if m.group() in KEEP else names.setdefault(m.group(), f"renamed_{len(names)}"),
-                  code)
+    return re.sub(
+        r"(?<![.\w])[A-Za-z_]\w*(?![\"'\w])",
+        lambda m: m.group() if m.group() in KEEP else names.setdefault(m.group(), f"renamed_{len(names)}"),
+        code,
+    )
 
 
 def caught(deco: Decontaminator, record: dict, task_id: str, kind: str) -> bool:
     return any(h["task_id"] == task_id and h["kind"] == kind for h in deco.screen(record))
 
 
-EDITS = {"reword": lambda t, rng: reword(t), "respace": respace, "examples": lambda t, rng: new_examples(t),
-         "all": lambda t, rng: new_examples(respace(reword(t), rng))}
+EDITS = {
+    "reword": lambda t, rng: reword(t),
+    "respace": respace,
+    "examples": lambda t, rng: new_examples(t),
+    "all": lambda t, rng: new_examples(respace(reword(t), rng)),
+}
 # Share of a benchmark's statements still caught after each edit (a seeded sample of 30; the full-set counts are
 # in docs/filter.md). MBPP's statement is one short sentence and its asserts: reworded, little prose is left.
 EXPECTED = {
@@ -168,8 +215,9 @@ def test_planted_statement_copies_with_light_edits_are_caught(shipped, bench):
     rng = random.Random(0)
     sample = rng.sample(docs[bench], 30)
     for edit, want in EXPECTED[bench].items():
-        hits = sum(caught(deco, {"id": "t", "question": EDITS[edit](d.texts[0], rng)}, d.task_id, "statement")
-                   for d in sample)
+        hits = sum(
+            caught(deco, {"id": "t", "question": EDITS[edit](d.texts[0], rng)}, d.task_id, "statement") for d in sample
+        )
         assert hits >= want * len(sample), (bench, edit, hits)
 
 
@@ -181,9 +229,14 @@ def test_planted_solutions_with_renamed_variables_are_caught(shipped, bench):
     for d in sample:
         code, py = d.codes[0]
         edited = rename(code) if py else code.replace("    ", "\t")
-        record = {"id": "t", "question": "unrelated", "candidates": [
-            {"id": "ref0", "code": edited, "origin": {"backend": "reference"}},
-            {"id": "c1", "code": code, "origin": {"backend": "vllm"}}]}  # model candidates are not references
+        record = {
+            "id": "t",
+            "question": "unrelated",
+            "candidates": [
+                {"id": "ref0", "code": edited, "origin": {"backend": "reference"}},
+                {"id": "c1", "code": code, "origin": {"backend": "vllm"}},
+            ],
+        }  # model candidates are not references
         assert caught(deco, record, d.task_id, "solution"), d.task_id
         record["candidates"] = record["candidates"][1:]
         assert not caught(deco, record, d.task_id, "solution")
@@ -197,13 +250,16 @@ def test_an_ngram_just_below_the_threshold_is_not_caught(shipped):
     deco, docs = shipped
     doc = next(d for d in docs["bigcodebench"] if d.task_id == "BigCodeBench/13")
     text = words(doc.texts[0])
-    start = next(i for i in range(len(text)) if not any(t.isdigit() for t in text[i:i + 13]))
+    start = next(i for i in range(len(text)) if not any(t.isdigit() for t in text[i : i + 13]))
     for size, want in ((12, False), (13, True)):
-        question = " ".join(filler(20) + text[start:start + size] + filler(20))
+        question = " ".join(filler(20) + text[start : start + size] + filler(20))
         assert caught(deco, {"id": "t", "question": question}, doc.task_id, "statement") is want, size
-    hit = next(h for h in deco.screen({"id": "t", "question": " ".join(text[start:start + 15])})
-               if h["task_id"] == doc.task_id)
-    assert hit["size"] == 15 and hit["ngrams"] == 3 and hit["match"] == " ".join(text[start:start + 15])
+    hit = next(
+        h
+        for h in deco.screen({"id": "t", "question": " ".join(text[start : start + 15])})
+        if h["task_id"] == doc.task_id
+    )
+    assert hit["size"] == 15 and hit["ngrams"] == 3 and hit["match"] == " ".join(text[start : start + 15])
 
 
 def test_a_copy_is_caught_at_every_offset_with_every_ngram_counted(shipped):
@@ -212,11 +268,11 @@ def test_a_copy_is_caught_at_every_offset_with_every_ngram_counted(shipped):
     deco, docs = shipped
     doc = next(d for d in docs["bigcodebench"] if d.task_id == "BigCodeBench/13")
     text = words(doc.texts[0])
-    start = next(i for i in range(len(text)) if not any(t.isdigit() for t in text[i:i + 16]))
+    start = next(i for i in range(len(text)) if not any(t.isdigit() for t in text[i : i + 16]))
     step = 13 - probe_len(13) + 1
     for offset in range(2 * step + 1):
         for size in (13, 16):
-            question = " ".join(filler(offset) + text[start:start + size] + filler(5))
+            question = " ".join(filler(offset) + text[start : start + size] + filler(5))
             hit = next(h for h in deco.screen({"id": "t", "question": question}) if h["task_id"] == doc.task_id)
             assert (hit["size"], hit["ngrams"]) == (size, size - 12), (offset, size)
 
@@ -227,14 +283,18 @@ def test_a_code_run_just_below_the_threshold_is_not_caught(shipped):
     toks = code_tokens(*doc.codes[0])
     for size, want in ((49, False), (50, True)):
         # the run written back as code (a string literal for S), between lines whose tokens cannot extend it
-        run = " ".join('"s"' if t == "S" else t for t in toks[100:100 + size])
+        run = " ".join('"s"' if t == "S" else t for t in toks[100 : 100 + size])
         code = f"def zz():\n    return 987654321\n{run}\n987654321\n"
-        record = {"id": "t", "question": "q", "candidates": [{"id": "r", "code": code,
-                                                              "origin": {"backend": "reference"}}]}
+        record = {
+            "id": "t",
+            "question": "q",
+            "candidates": [{"id": "r", "code": code, "origin": {"backend": "reference"}}],
+        }
         assert caught(deco, record, doc.task_id, "solution") is want, size
 
 
 # --- planted negatives: the shipped training samples -------------------------------------------------------------
+
 
 def test_shipped_training_samples_have_no_hit_against_the_shipped_benchmarks(shipped, shared_data):
     """docs/filter.md reports these counts and judges the hits near the thresholds."""
@@ -250,13 +310,16 @@ def test_shipped_training_samples_have_no_hit_against_the_shipped_benchmarks(shi
 
 # --- the index and its cache ---------------------------------------------------------------------------------------
 
+
 def problems_file(path: Path, rows: list[tuple[str, str]]) -> Path:
     path.write_bytes(b"".join(orjson.dumps({"id": i, "question": q}) + b"\n" for i, q in rows))
     return path
 
 
-STATEMENT = ("Given a list of stones arranged in a circle, a frog jumps over every second stone until one remains; "
-             "print the index of the last stone standing after all the jumps are done.")
+STATEMENT = (
+    "Given a list of stones arranged in a circle, a frog jumps over every second stone until one remains; "
+    "print the index of the last stone standing after all the jumps are done."
+)
 
 
 def test_index_is_cached_beside_writable_data_and_rebuilt_when_the_data_changes(tmp_path, cache_dir):
@@ -285,8 +348,10 @@ def test_an_index_of_another_format_or_tuple_hash_is_rebuilt_not_misread(tmp_pat
     path = open_index(specs).cache_path
     good = path.read_bytes()
     other_hash = ("1" if TUPLE_HASH[0] != "1" else "2") + TUPLE_HASH[1:]  # as a Python hashing tuples otherwise
-    for old, new in ((f'"format":{FORMAT}'.encode(), f'"format":{FORMAT - 1}'.encode()),
-                     (f'"{TUPLE_HASH}"'.encode(), f'"{other_hash}"'.encode())):
+    for old, new in (
+        (f'"format":{FORMAT}'.encode(), f'"format":{FORMAT - 1}'.encode()),
+        (f'"{TUPLE_HASH}"'.encode(), f'"{other_hash}"'.encode()),
+    ):
         assert old in good
         path.write_bytes(good.replace(old, new, 1))
         again = open_index(specs)
@@ -328,18 +393,31 @@ def test_specs_and_their_errors(tmp_path):
 
 # --- LiveCodeBench: statements, date window, contest ids -----------------------------------------------------------
 
+
 def lcb_row(qid: str, day: str, contest: str, text: str) -> dict:
     tests = orjson.dumps([{"input": "1\n", "output": "1\n", "testtype": "stdin"}]).decode()
-    return {"question_title": qid, "question_content": text, "platform": "atcoder", "question_id": qid,
-            "contest_id": contest, "contest_date": f"{day}T00:00:00", "starter_code": "", "difficulty": "easy",
-            "public_test_cases": tests, "private_test_cases": tests, "metadata": "{}"}
+    return {
+        "question_title": qid,
+        "question_content": text,
+        "platform": "atcoder",
+        "question_id": qid,
+        "contest_id": contest,
+        "contest_date": f"{day}T00:00:00",
+        "starter_code": "",
+        "difficulty": "easy",
+        "public_test_cases": tests,
+        "private_test_cases": tests,
+        "metadata": "{}",
+    }
 
 
 def test_lcb_statements_and_window_warnings(tmp_path, cache_dir):
     folder = tmp_path / "lcb"
     folder.mkdir()
-    rows = [lcb_row("abc380_a", "2024-11-16", "abc380", STATEMENT),
-            lcb_row("abc300_a", "2023-04-29", "abc300", "An old problem about " + "counting sheep " * 10)]
+    rows = [
+        lcb_row("abc380_a", "2024-11-16", "abc380", STATEMENT),
+        lcb_row("abc300_a", "2023-04-29", "abc300", "An old problem about " + "counting sheep " * 10),
+    ]
     (folder / "test.jsonl").write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
     deco = Decontaminator(open_index(parse_specs("lcb"), overrides={"lcb": str(folder)}))
     assert [h["task_id"] for h in deco.screen({"id": "t", "question": STATEMENT})] == ["abc380_a"]
@@ -352,7 +430,9 @@ def test_lcb_statements_and_window_warnings(tmp_path, cache_dir):
 
 
 def test_filter_without_decontaminate_does_not_import_it():
-    code = ("import sys; from crlcli.cli import main\ntry: main(['filter', '--max-case-tokens', '0'])\n"
-            "except SystemExit: pass\nprint('crlcli.decontam' in sys.modules)")
+    code = (
+        "import sys; from crlcli.cli import main\ntry: main(['filter', '--max-case-tokens', '0'])\n"
+        "except SystemExit: pass\nprint('crlcli.decontam' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], input="", capture_output=True, text=True, check=True).stdout
     assert out.strip().endswith("False")

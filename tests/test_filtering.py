@@ -56,8 +56,7 @@ def test_min_cases_and_disabling_options():
 
 def test_assert_tests_are_not_token_filtered_and_count_as_one_case():
     rec = {"id": "h", "question": "q", "tests": make_tests("assert", program="assert 1 == 1\n" * 500)}
-    multi = {"id": "m", "question": "q",
-             "tests": make_tests("assert", [{"program": f"assert {i}"} for i in range(40)])}
+    multi = {"id": "m", "question": "q", "tests": make_tests("assert", [{"program": f"assert {i}"} for i in range(40)])}
     out, stats = run([rec, multi], max_cases=30)
     assert out[0] == rec
     assert len(out[1]["tests"]["cases"]) == 30
@@ -67,8 +66,11 @@ def test_assert_tests_are_not_token_filtered_and_count_as_one_case():
 def test_call_inputs_measured_as_json():
     case = {"input": [[1, 2, 3], "ab"], "output": 6}
     assert case_input_text(case, "call") == '[[1,2,3],"ab"]'
-    rec = {"id": "c", "question": "q",
-           "tests": make_tests("call", [case, {"input": [list(range(300))], "output": 0}], fn_name="f")}
+    rec = {
+        "id": "c",
+        "question": "q",
+        "tests": make_tests("call", [case, {"input": [list(range(300))], "output": 0}], fn_name="f"),
+    }
     (out,), stats = run([rec])
     assert out["tests"]["cases"] == [case]
     assert stats.before.input_chars == len('[[1,2,3],"ab"]') + len("[" + str(list(range(300))).replace(" ", "") + "]")
@@ -102,8 +104,10 @@ def test_random_corpus_never_keeps_over_limit_cases():
     qwen = load_counter()
     problems = []
     for i in range(30):
-        inputs = [" ".join(str(rng.randint(0, 10**rng.randint(1, 6))) for _ in range(rng.choice([3, 40, 90])))
-                  for _ in range(rng.randint(1, 12))]
+        inputs = [
+            " ".join(str(rng.randint(0, 10 ** rng.randint(1, 6))) for _ in range(rng.choice([3, 40, 90])))
+            for _ in range(rng.randint(1, 12))
+        ]
         problems.append(stdio(f"r{i}", inputs))
     out, _ = run(problems, max_cases=0, min_cases=0)
     assert len(out) == len(problems)

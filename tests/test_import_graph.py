@@ -14,8 +14,23 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "crlcli"
 # Bottom to top (docs/architecture.md, "Layers"). A unit imports units of its own layer or of lower ones, never of
 # a higher one; within a layer, the no-circle rule alone applies.
 LAYERS: list[tuple[str, set[str]]] = [
-    ("core", {"crlcli", "errors", "log", "jsonx", "locks", "progress", "extract", "records", "asserts", "tokens", "options",
-              "prompts"}),
+    (
+        "core",
+        {
+            "crlcli",
+            "errors",
+            "log",
+            "jsonx",
+            "locks",
+            "progress",
+            "extract",
+            "records",
+            "asserts",
+            "tokens",
+            "options",
+            "prompts",
+        },
+    ),
     ("files", {"resume", "io", "rundir"}),
     ("sandbox", {"sandbox"}),
     ("stages", {"sources", "filtering", "judging", "mixing", "generation", "reward", "provenance"}),
@@ -49,7 +64,7 @@ def imports(mods: dict[str, tuple[Path, bool]]) -> dict[str, dict[str, int]]:
             elif isinstance(node, ast.ImportFrom):
                 if node.level:
                     base = name.split(".") if is_pkg else name.split(".")[:-1]
-                    base = base[:len(base) - (node.level - 1)]
+                    base = base[: len(base) - (node.level - 1)]
                     origin = ".".join(base + ([node.module] if node.module else []))
                 else:
                     origin = node.module or ""
@@ -119,8 +134,13 @@ def test_no_circles_between_modules():
     graph = imports(mods)
     found = circles({a: set(bs) for a, bs in graph.items()})
     assert found == [], "\n".join(
-        " <-> ".join(c) + ":" + "".join(f"\n    {shown(mods, a, line)} imports {b}" for a in c
-                                        for b, line in sorted(graph[a].items()) if b in c) for c in found)
+        " <-> ".join(c)
+        + ":"
+        + "".join(
+            f"\n    {shown(mods, a, line)} imports {b}" for a in c for b, line in sorted(graph[a].items()) if b in c
+        )
+        for c in found
+    )
 
 
 def test_no_circles_between_units():
@@ -131,18 +151,27 @@ def test_no_circles_between_units():
         units[unit(a)] |= {unit(b) for b in bs if unit(b) != unit(a)}
     found = circles(units)
     assert found == [], "\n".join(
-        " <-> ".join(c) + ":" + "".join(f"\n    {shown(mods, a, line)} imports {b}" for a, bs in sorted(graph.items())
-                                        for b, line in sorted(bs.items())
-                                        if unit(a) in c and unit(b) in c and unit(a) != unit(b)) for c in found)
+        " <-> ".join(c)
+        + ":"
+        + "".join(
+            f"\n    {shown(mods, a, line)} imports {b}"
+            for a, bs in sorted(graph.items())
+            for b, line in sorted(bs.items())
+            if unit(a) in c and unit(b) in c and unit(a) != unit(b)
+        )
+        for c in found
+    )
 
 
 def test_imports_only_go_down_the_layers():
     mods = modules()
     graph = imports(mods)
-    upward = [f"{shown(mods, a, line)}: {unit(a)} ({LAYERS[LAYER[unit(a)]][0]}) imports "
-              f"{b} ({LAYERS[LAYER[unit(b)]][0]})"
-              for a, bs in sorted(graph.items()) for b, line in sorted(bs.items())
-              if unit(a) in LAYER and unit(b) in LAYER and LAYER[unit(b)] > LAYER[unit(a)]]
+    upward = [
+        f"{shown(mods, a, line)}: {unit(a)} ({LAYERS[LAYER[unit(a)]][0]}) imports {b} ({LAYERS[LAYER[unit(b)]][0]})"
+        for a, bs in sorted(graph.items())
+        for b, line in sorted(bs.items())
+        if unit(a) in LAYER and unit(b) in LAYER and LAYER[unit(b)] > LAYER[unit(a)]
+    ]
     assert upward == [], "\n".join(upward)
 
 

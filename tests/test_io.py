@@ -21,7 +21,7 @@ def test_reader_reports_file_and_line(tmp_path):
 
 def test_reader_rejects_non_objects(tmp_path):
     p = tmp_path / "in.jsonl"
-    p.write_text('[1, 2]\n')
+    p.write_text("[1, 2]\n")
     with pytest.raises(CrlError, match=r"in.jsonl:1: expected a JSON object, got list"):
         list(JsonlReader(p))
 
@@ -60,10 +60,9 @@ def test_done_ids_trims_torn_tail(tmp_path):
 
 def test_stdout_to_stderr_keeps_stdout_for_records(capfd):
     import os
+    import subprocess
 
     from crlcli.io import stdout_to_stderr
-
-    import subprocess
 
     with stdout_to_stderr():
         os.write(1, b"engine noise\n")  # what C++ code in this process would print

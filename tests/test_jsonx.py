@@ -14,10 +14,22 @@ BIG = 18446744073709551617  # 2**64 + 1: orjson reads it as 1.8446744073709552e+
 HUGE = int("9" * 400)  # orjson: "number is infinity when parsed as double"
 
 
-@pytest.mark.parametrize("value", [
-    BIG, -BIG, 2**64, -(2**63) - 1, 2**63 - 1, 2**64 - 1, -(2**63), HUGE, -HUGE,
-    [1, BIG, {"k": [HUGE, "x"]}], {"output": BIG, "s": "12345678901234567890123"},
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        BIG,
+        -BIG,
+        2**64,
+        -(2**63) - 1,
+        2**63 - 1,
+        2**64 - 1,
+        -(2**63),
+        HUGE,
+        -HUGE,
+        [1, BIG, {"k": [HUGE, "x"]}],
+        {"output": BIG, "s": "12345678901234567890123"},
+    ],
+)
 def test_round_trip_exact(value):
     text = jsonx.dumps(value)
     assert text == json.dumps(value, separators=(",", ":")).encode()
@@ -43,8 +55,14 @@ def test_common_path_and_rejections():
     assert jsonx.loads(b'{"a": [1, 2.5, "x", null, true]}') == {"a": [1, 2.5, "x", None, True]}
     assert jsonx.loads('"1234567890123456789012"') == "1234567890123456789012"  # digits in a string: still a str
     assert jsonx.loads(b"[12345678901234567890.5]") == [12345678901234567890.5]
-    for bad in (b"1e400", b"[1e999, 12345678901234567890123]", b"[NaN, 12345678901234567890123]",
-                b"[Infinity]", b"[1,", b'{"a" 1}'):
+    for bad in (
+        b"1e400",
+        b"[1e999, 12345678901234567890123]",
+        b"[NaN, 12345678901234567890123]",
+        b"[Infinity]",
+        b"[1,",
+        b'{"a" 1}',
+    ):
         with pytest.raises(jsonx.JSONDecodeError):
             jsonx.loads(bad)
     assert jsonx.dumps({"n": 2**70, "b": True}, option=orjson.OPT_SORT_KEYS) == b'{"b":true,"n":1180591620717411303424}'

@@ -20,8 +20,13 @@ TESTS = {"type": "stdio", "cases": [{"input": "1\n", "output": "1\n"}, {"input":
 def result(code: str) -> dict:
     """What a pool would say: code "ok" passes both cases, anything else passes one."""
     passed = 2 if code == "ok" else 1
-    return {"pass_rate": passed / 2, "passed": passed, "total": 2, "verdicts": "AA" if passed == 2 else "AW",
-            "time_ms": 1}
+    return {
+        "pass_rate": passed / 2,
+        "passed": passed,
+        "total": 2,
+        "verdicts": "AA" if passed == 2 else "AW",
+        "time_ms": 1,
+    }
 
 
 def records(n: int, per: int = 3) -> list[dict]:
@@ -30,8 +35,13 @@ def records(n: int, per: int = 3) -> list[dict]:
         if k % 5 == 3:
             out.append({"id": f"r{k}"})  # no candidates: passes through, in its place
             continue
-        out.append({"id": f"r{k}", "tests": TESTS,
-                    "candidates": [{"id": f"c{j}", "code": "ok" if (k + j) % 2 else "bad"} for j in range(per)]})
+        out.append(
+            {
+                "id": f"r{k}",
+                "tests": TESTS,
+                "candidates": [{"id": f"c{j}", "code": "ok" if (k + j) % 2 else "bad"} for j in range(per)],
+            }
+        )
     return out
 
 
@@ -181,8 +191,11 @@ def test_ray_runner_requeues_the_batches_of_a_lost_or_restarting_pool():
     # every candidate once, and the two failed batches once more (the very same items, sent again)
     assert sum(size(items) for _, items in fake.sent) == 40 + size(fake.sent[0][1]) + size(fake.sent[3][1])
     for k in (0, 3):
-        again = [i for i, (_, items) in enumerate(fake.sent)
-                 if [id(c) for _, c in items] == [id(c) for _, c in fake.sent[k][1]]]
+        again = [
+            i
+            for i, (_, items) in enumerate(fake.sent)
+            if [id(c) for _, c in items] == [id(c) for _, c in fake.sent[k][1]]
+        ]
         assert len(again) == 2 and fake.sent[again[1]][0] != lost, k
 
 
@@ -206,4 +219,5 @@ def test_ray_judge_describes_its_pools_like_crl_judge_did():
     assert rj.describe() == [
         ("info", "ray: 1 sandbox pool(s), 2 worker(s): h 1.2.3.4 (2 x limits)"),
         ("warning", "node h judges with limits only, no isolation: x"),
-        ("warning", "RUNNING UNTRUSTED CODE WITHOUT ISOLATION; --require-isolation refuses to")]
+        ("warning", "RUNNING UNTRUSTED CODE WITHOUT ISOLATION; --require-isolation refuses to"),
+    ]

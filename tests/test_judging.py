@@ -6,10 +6,12 @@ import pytest
 
 from crlcli.errors import CrlError
 from crlcli.judging import JudgeStats, judge_records
-from crlcli.sandbox import SandboxPool, Limits
+from crlcli.sandbox import Limits, SandboxPool
 
-ADD = {"type": "stdio", "cases": [{"input": f"{a} {b}\n", "output": f"{a + b}\n"} for a, b in
-                                  [(1, 2), (3, 4), (10, 20), (5, 5), (0, 0)]]}
+ADD = {
+    "type": "stdio",
+    "cases": [{"input": f"{a} {b}\n", "output": f"{a + b}\n"} for a, b in [(1, 2), (3, 4), (10, 20), (5, 5), (0, 0)]],
+}
 GOOD = "a, b = map(int, input().split())\nprint(a + b)\n"
 FOUR_OF_FIVE = "a, b = map(int, input().split())\nprint(a + b if a else 1)\n"
 
@@ -22,8 +24,11 @@ def pool():
 
 def test_judgments_labels_and_order(pool):
     records = [
-        {"id": "p0", "tests": ADD, "candidates": [{"id": "c0", "code": GOOD}, {"id": "c1", "code": FOUR_OF_FIVE},
-                                                  {"id": "c2", "code": ""}]},
+        {
+            "id": "p0",
+            "tests": ADD,
+            "candidates": [{"id": "c0", "code": GOOD}, {"id": "c1", "code": FOUR_OF_FIVE}, {"id": "c2", "code": ""}],
+        },
         {"id": "p1", "question": "no candidates yet"},
         {"id": "p2", "tests": ADD, "candidates": [{"id": "c0", "code": "import time\ntime.sleep(0.3)\n" + GOOD}]},
         {"id": "p3", "tests": ADD, "candidates": []},
@@ -59,9 +64,14 @@ def test_bad_tests_are_rejected_with_the_record_id(pool):
 
 
 def test_many_records_keep_their_order(pool):
-    recs = [{"id": f"p{k}", "tests": {"type": "stdio", "cases": [{"input": "", "output": str(k)}]},
-             "candidates": [{"code": f"import time\ntime.sleep({0.05 * (k % 4)})\nprint({k})\n"}]}
-            for k in range(40)]
+    recs = [
+        {
+            "id": f"p{k}",
+            "tests": {"type": "stdio", "cases": [{"input": "", "output": str(k)}]},
+            "candidates": [{"code": f"import time\ntime.sleep({0.05 * (k % 4)})\nprint({k})\n"}],
+        }
+        for k in range(40)
+    ]
     out = list(judge_records(recs, pool))
     assert [r["id"] for r in out] == [f"p{k}" for k in range(40)]
     assert all(r["candidates"][0]["judgment"]["verdicts"] == "A" for r in out)
@@ -73,11 +83,19 @@ def test_humaneval_canonical_solutions_pass_and_broken_ones_fail(pool):
     recs = []
     for p in problems:
         tests = {"type": "assert", "program": p["test"] + f"\ncheck({p['entry_point']})\n"}
-        recs.append({"id": p["task_id"], "tests": tests, "candidates": [
-            {"id": "canonical", "code": p["prompt"] + p["canonical_solution"]},
-            {"id": "none", "code": p["prompt"] + "    return None\n"},
-            {"id": "exit", "code": p["prompt"] + p["canonical_solution"] + "\nimport sys\nsys.exit(0)\n"},
-        ] if len(recs) < 12 else [{"id": "canonical", "code": p["prompt"] + p["canonical_solution"]}]})
+        recs.append(
+            {
+                "id": p["task_id"],
+                "tests": tests,
+                "candidates": [
+                    {"id": "canonical", "code": p["prompt"] + p["canonical_solution"]},
+                    {"id": "none", "code": p["prompt"] + "    return None\n"},
+                    {"id": "exit", "code": p["prompt"] + p["canonical_solution"] + "\nimport sys\nsys.exit(0)\n"},
+                ]
+                if len(recs) < 12
+                else [{"id": "canonical", "code": p["prompt"] + p["canonical_solution"]}],
+            }
+        )
     trust = []
     for rec in judge_records(recs, pool):
         judged = {c["id"]: c["judgment"] for c in rec["candidates"]}

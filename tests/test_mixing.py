@@ -14,10 +14,21 @@ def problem(i: int, labels: str = "TF", kind: str = "stdio", starter: str = "") 
         {"id": f"c{j}", "code": f"print({j})\n", "judgment": {"pass_rate": 1.0 if lab == "T" else 0.0, "label": lab}}
         for j, lab in enumerate(labels)
     ]
-    tests = {"type": kind, "fn_name": "f" if kind == "call" else None, "class_name": None,
-             "cases": [{"input": f"{k}\n", "output": f"{k}\n"} for k in range(3)], "program": None}
-    return {"id": f"p{i}", "question": f"Question {i}?", "starter_code": starter, "tests": tests,
-            "candidates": cands, "extra": {"keep": i}}
+    tests = {
+        "type": kind,
+        "fn_name": "f" if kind == "call" else None,
+        "class_name": None,
+        "cases": [{"input": f"{k}\n", "output": f"{k}\n"} for k in range(3)],
+        "program": None,
+    }
+    return {
+        "id": f"p{i}",
+        "question": f"Question {i}?",
+        "starter_code": starter,
+        "tests": tests,
+        "candidates": cands,
+        "extra": {"keep": i},
+    }
 
 
 def test_ratio_and_disjoint_assignment():
@@ -148,7 +159,7 @@ def test_token_counts_with_real_qwen3_tokenizer():
 
 
 def test_starter_code_already_in_question_is_not_repeated():
-    p = problem(0, kind="assert", starter="def f(x):\n    \"\"\"Return x.\"\"\"\n")
+    p = problem(0, kind="assert", starter='def f(x):\n    """Return x."""\n')
     p["question"] = p["starter_code"]
     text = render(load_template("rl_solve.txt"), p)
     assert text.count("def f(x)") == 1 and "names and signatures" in text
@@ -156,8 +167,14 @@ def test_starter_code_already_in_question_is_not_repeated():
 
 def assert_problem(i: int, program: str, labels: str = "") -> dict:
     p = problem(i, labels=labels)
-    p["tests"] = {"type": "assert", "fn_name": "f", "class_name": None, "cases": [], "program": program,
-                  "prelude": "from typing import *\n"}
+    p["tests"] = {
+        "type": "assert",
+        "fn_name": "f",
+        "class_name": None,
+        "cases": [],
+        "program": program,
+        "prelude": "from typing import *\n",
+    }
     return p
 
 
@@ -178,8 +195,11 @@ def test_rl_rows_carry_converted_assert_tests():
 
 def test_in_process_rl_rows_are_refused_with_where_and_hint():
     probs = [problem(0), assert_problem(1, LOOP), assert_problem(2, LOOP)]
-    with pytest.raises(CrlError, match=r"in\.jsonl:7: record 'p1': its assert tests would run in the "
-                                       r"candidate's process \(loop\).*1 more") as exc:
+    with pytest.raises(
+        CrlError,
+        match=r"in\.jsonl:7: record 'p1': its assert tests would run in the "
+        r"candidate's process \(loop\).*1 more",
+    ) as exc:
         mix(probs, crl_ratio=0.0, places=["in.jsonl:3", "in.jsonl:7", "in.jsonl:9"])
     assert "--allow-in-process-tests" in exc.value.hint
 

@@ -7,15 +7,18 @@ import pytest
 from crlcli.records import FAILURES, VERDICT_NAMES, VERDICTS, check_problem, check_tests
 
 
-@pytest.mark.parametrize("tests,why", [
-    (None, "field 'tests' must be an object, got null"),
-    ({"type": "io", "cases": []}, "tests.type must be one of stdio, call, assert, got 'io'"),
-    ({"type": "stdio", "cases": "x"}, "tests.cases must be a list"),
-    ({"type": "call", "cases": []}, "call tests need tests.fn_name"),
-    ({"type": "assert"}, "assert tests need 'program' (a string) or 'cases'"),
-    ({"type": "assert", "program": "assert True"}, None),
-    ({"type": "call", "fn_name": "f", "cases": []}, None),
-])
+@pytest.mark.parametrize(
+    "tests,why",
+    [
+        (None, "field 'tests' must be an object, got null"),
+        ({"type": "io", "cases": []}, "tests.type must be one of stdio, call, assert, got 'io'"),
+        ({"type": "stdio", "cases": "x"}, "tests.cases must be a list"),
+        ({"type": "call", "cases": []}, "call tests need tests.fn_name"),
+        ({"type": "assert"}, "assert tests need 'program' (a string) or 'cases'"),
+        ({"type": "assert", "program": "assert True"}, None),
+        ({"type": "call", "fn_name": "f", "cases": []}, None),
+    ],
+)
 def test_check_tests(tests, why):
     assert check_tests(tests) == why
 

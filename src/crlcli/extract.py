@@ -56,9 +56,9 @@ def code_blocks(text: str) -> list[tuple[str, str]]:
         lang = (m.group(2) if m.group(1) else m.group(4)).lower()
         body_start = m.end()
         f = re.escape(fence)
-        close = re.compile(
-            r"^[ \t]*" + f + fence[0] + r"*[ \t]*$|(?<=[^`~\s])" + f + r"[ \t]*$", re.MULTILINE
-        ).search(text, body_start)
+        close = re.compile(r"^[ \t]*" + f + fence[0] + r"*[ \t]*$|(?<=[^`~\s])" + f + r"[ \t]*$", re.MULTILINE).search(
+            text, body_start
+        )
         if close is None:
             blocks.append((lang, text[body_start:]))
             break

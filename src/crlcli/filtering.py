@@ -82,13 +82,21 @@ class FilterStats:
     def to_dict(self) -> dict[str, Any]:
         o = self.options
         out = {
-            "options": {"max_case_tokens": o.max_case_tokens, "max_cases": o.max_cases, "min_cases": o.min_cases,
-                        "seed": o.seed, "tokenizer": o.tokenizer or DEFAULT_NAME,
-                        "tokenizer_loaded": self.tokenizer_loaded},
+            "options": {
+                "max_case_tokens": o.max_case_tokens,
+                "max_cases": o.max_cases,
+                "min_cases": o.min_cases,
+                "seed": o.seed,
+                "tokenizer": o.tokenizer or DEFAULT_NAME,
+                "tokenizer_loaded": self.tokenizer_loaded,
+            },
             "before": self.before.summary(),
             "after": self.after.summary(),
-            "dropped": {"long_cases": self.long_cases_dropped, "sampled_out_cases": self.sampled_out,
-                        "questions": self.problems_dropped},
+            "dropped": {
+                "long_cases": self.long_cases_dropped,
+                "sampled_out_cases": self.sampled_out,
+                "questions": self.problems_dropped,
+            },
         }
         if o.decontaminate:  # only then, so that the statistics of a plain run keep their shape
             out["options"]["decontaminate"] = list(o.decontaminate)

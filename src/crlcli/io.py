@@ -22,6 +22,7 @@ import orjson
 
 from . import jsonx
 from .errors import CrlError, os_error
+
 # Resuming an output (trimming a torn tail, the ids already written) lives in crlcli.resume, with the gzip and
 # BOM constants both read; re-exported here, where every stage has always imported them from.
 from .resume import BOM, GZIP_ERRORS, GZIP_MAGIC, done_ids, trim_torn_tail  # noqa: F401
@@ -47,8 +48,9 @@ def open_binary_read(path: Path | str | None) -> IO[bytes]:
         if sys.stdin.isatty():  # nothing piped in: say so rather than wait in silence
             from .log import logger
 
-            logger.warning("reading JSON Lines from the terminal (stdin): pipe a file in or give -i FILE; "
-                           "Ctrl-D ends the input")
+            logger.warning(
+                "reading JSON Lines from the terminal (stdin): pipe a file in or give -i FILE; Ctrl-D ends the input"
+            )
             return sys.stdin.buffer  # no gzip peek: on a terminal it would swallow the first Ctrl-D
         stdin = sys.stdin.buffer
         head = stdin.peek(2)[:2] if hasattr(stdin, "peek") else b""
@@ -97,8 +99,9 @@ class SkipLog:
         self.count = 0
         self.set_aside = 0  # of count: valid records a stage left out by policy (not malformed input)
 
-    def write(self, source: str, lineno: int | None, reason: str, text: bytes | str | None,
-              policy: bool = False) -> None:
+    def write(
+        self, source: str, lineno: int | None, reason: str, text: bytes | str | None, policy: bool = False
+    ) -> None:
         """One line set aside; `policy`: a valid record the stage refuses to use (e.g. `crl mix` and tests that
         run in the candidate's process), said apart from malformed lines in the summary."""
         if self._fh is None:
@@ -108,8 +111,13 @@ class SkipLog:
                 raise os_error(exc, "write", str(self.path)) from exc
         if isinstance(text, bytes):
             text = text.decode("utf-8", errors="replace")
-        entry = {"file": source, "line": lineno, "error": reason, "text": text,
-                 "kind": "set aside by policy" if policy else "invalid"}
+        entry = {
+            "file": source,
+            "line": lineno,
+            "error": reason,
+            "text": text,
+            "kind": "set aside by policy" if policy else "invalid",
+        }
         try:
             self._fh.write(jsonx.dumps(entry) + b"\n")
             self._fh.flush()
@@ -152,7 +160,7 @@ class JsonlReader:
                 self.lineno += 1
                 line = raw.strip()
                 if self.lineno == 1 and line.startswith(BOM):  # editors on Windows start files with one
-                    line = line[len(BOM):].strip()
+                    line = line[len(BOM) :].strip()
                 if not line:
                     continue
                 try:
@@ -181,7 +189,9 @@ class JsonlReader:
             raise CrlError(
                 f"{self.name}:{at}: cannot read ({'damaged or truncated gzip: ' if torn else ''}{exc})",
                 hint="the gzip stream ends early (a crash mid-write?): rerun the stage that wrote it with --resume "
-                     "to keep its readable part, or regenerate it" if torn else None,
+                "to keep its readable part, or regenerate it"
+                if torn
+                else None,
             ) from exc
         finally:
             if fh is not sys.stdin.buffer:
@@ -207,7 +217,8 @@ class JsonlReader:
             raise CrlError(
                 f"{self.where()}: {reason}",
                 hint="fix the line, or pass --skip-invalid FILE to set bad lines aside and go on"
-                if self.skip_option else "fix the line",
+                if self.skip_option
+                else "fix the line",
             )
         self.skip.write(self.name, self.lineno, reason, raw)
 
@@ -287,7 +298,7 @@ class JsonlWriter:
         except OSError as exc:
             raise os_error(exc, "write", self.name) from exc
 
-    def __enter__(self) -> "JsonlWriter":
+    def __enter__(self) -> JsonlWriter:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -159,8 +159,9 @@ def duplicate_key(raw: bytes, value: Any) -> str | None:
         return dict(items)
 
     try:
-        json.loads(raw, object_pairs_hook=pairs, parse_int=exact_int, parse_float=_parse_float,
-                   parse_constant=_no_constant)
+        json.loads(
+            raw, object_pairs_hook=pairs, parse_int=exact_int, parse_float=_parse_float, parse_constant=_no_constant
+        )
     except (ValueError, RecursionError):
         return None
     return found[0] if found else None
@@ -170,5 +171,11 @@ def json_type(v: Any) -> str:
     """How JSON calls a value's type, for messages."""
     if v is None:
         return "null"
-    return {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "a list",
-            dict: "an object"}.get(type(v), type(v).__name__)
+    return {
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        str: "a string",
+        list: "a list",
+        dict: "an object",
+    }.get(type(v), type(v).__name__)

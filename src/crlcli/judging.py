@@ -23,7 +23,6 @@ from .sandbox import Limits, SandboxPool
 from .sandbox.jobs import prepare
 from .sandbox.testtypes import trust_of
 
-
 LABEL_THRESHOLD = 0.8  # the paper's: a candidate is labelled T when its pass rate is strictly above this
 
 
@@ -56,9 +55,15 @@ class JudgeStats:
 
 
 def judgment(result: dict[str, Any], threshold: float) -> dict[str, Any]:
-    return {"pass_rate": result["pass_rate"], "passed": result["passed"], "total": result["total"],
-            "label": label_for(result["pass_rate"], threshold), "verdicts": result["verdicts"],
-            "time_ms": result["time_ms"], "trust": trust_of(result)}  # without a level: in-process (the safe side)
+    return {
+        "pass_rate": result["pass_rate"],
+        "passed": result["passed"],
+        "total": result["total"],
+        "label": label_for(result["pass_rate"], threshold),
+        "verdicts": result["verdicts"],
+        "time_ms": result["time_ms"],
+        "trust": trust_of(result),
+    }  # without a level: in-process (the safe side)
 
 
 class Judge(Protocol):
@@ -70,10 +75,14 @@ class Judge(Protocol):
         """("info" | "warning", message) lines saying where candidates will run and how isolated they are."""
         ...
 
-    def judge_records(self, records: Iterable[dict[str, Any]], threshold: float = 0.8,
-                      reject: Callable[[dict[str, Any], str], None] | None = None,
-                      on_candidate: Callable[[int], None] | None = None,
-                      stats: JudgeStats | None = None) -> Iterator[dict[str, Any]]:
+    def judge_records(
+        self,
+        records: Iterable[dict[str, Any]],
+        threshold: float = LABEL_THRESHOLD,
+        reject: Callable[[dict[str, Any], str], None] | None = None,
+        on_candidate: Callable[[int], None] | None = None,
+        stats: JudgeStats | None = None,
+    ) -> Iterator[dict[str, Any]]:
         """Add `judgment` to every candidate of every record, in input order (see the module function)."""
         ...
 
@@ -107,10 +116,15 @@ class Runner(Protocol):
 NO_ISOLATION_WARNING = "RUNNING UNTRUSTED CODE WITHOUT ISOLATION; --require-isolation refuses to"
 
 
-def judge_window(records: Iterable[dict[str, Any]], runner: Runner, limits: Limits, threshold: float = 0.8,
-                 reject: Callable[[dict[str, Any], str], None] | None = None,
-                 on_candidate: Callable[[int], None] | None = None,
-                 stats: JudgeStats | None = None) -> Iterator[dict[str, Any]]:
+def judge_window(
+    records: Iterable[dict[str, Any]],
+    runner: Runner,
+    limits: Limits,
+    threshold: float = LABEL_THRESHOLD,
+    reject: Callable[[dict[str, Any], str], None] | None = None,
+    on_candidate: Callable[[int], None] | None = None,
+    stats: JudgeStats | None = None,
+) -> Iterator[dict[str, Any]]:
     """The ordered window every judge shares: records are checked (`limits`: what the sandbox will refuse),
     their candidates handed to `runner`, and each record is yielded, judged, once its last candidate is back and
     every record before it was yielded. At most `runner.limit` candidates wait in the window; past that the
@@ -188,10 +202,12 @@ class LocalJudge:
         self.pool, self.limits, self._owns = pool, limits, owns_pool
 
     @classmethod
-    def open(cls, workers: int = 0, limits: Limits = Limits(), mode: str = "auto",
-             require_isolation: bool = False) -> LocalJudge:
-        pool = SandboxPool(workers=workers or os.cpu_count(), limits=limits, mode=mode,
-                           require_isolation=require_isolation)
+    def open(
+        cls, workers: int = 0, limits: Limits = Limits(), mode: str = "auto", require_isolation: bool = False
+    ) -> LocalJudge:
+        pool = SandboxPool(
+            workers=workers or os.cpu_count(), limits=limits, mode=mode, require_isolation=require_isolation
+        )
         return cls(pool, limits, owns_pool=True)
 
     def describe(self) -> list[tuple[str, str]]:
@@ -199,12 +215,23 @@ class LocalJudge:
             return [("info", f"sandbox: bwrap ({self.pool.info.detail})")]
         return [("warning", f"sandbox: limits only. {self.pool.info.detail}"), ("warning", NO_ISOLATION_WARNING)]
 
-    def judge_records(self, records: Iterable[dict[str, Any]], threshold: float = 0.8,
-                      reject: Callable[[dict[str, Any], str], None] | None = None,
-                      on_candidate: Callable[[int], None] | None = None,
-                      stats: JudgeStats | None = None) -> Iterator[dict[str, Any]]:
-        return judge_window(records, _PoolRunner(self.pool, self.limits), self.limits or self.pool.limits,
-                            threshold, reject, on_candidate, stats)
+    def judge_records(
+        self,
+        records: Iterable[dict[str, Any]],
+        threshold: float = LABEL_THRESHOLD,
+        reject: Callable[[dict[str, Any], str], None] | None = None,
+        on_candidate: Callable[[int], None] | None = None,
+        stats: JudgeStats | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        return judge_window(
+            records,
+            _PoolRunner(self.pool, self.limits),
+            self.limits or self.pool.limits,
+            threshold,
+            reject,
+            on_candidate,
+            stats,
+        )
 
     def __enter__(self) -> LocalJudge:
         return self
@@ -231,8 +258,9 @@ def judge_records(
     return LocalJudge(pool, limits).judge_records(records, threshold, reject, on_candidate, stats)
 
 
-def checked_codes(record: dict[str, Any], limits: Limits, stats: JudgeStats,
-                  reject: Callable[[dict[str, Any], str], None] | None) -> list[str] | None:
+def checked_codes(
+    record: dict[str, Any], limits: Limits, stats: JudgeStats, reject: Callable[[dict[str, Any], str], None] | None
+) -> list[str] | None:
     """The code of each candidate of a record that has some, or None when the record is rejected (counted, and
     `reject` told why): candidates that are not objects with string code, or tests the sandbox would refuse."""
     cands = record["candidates"]

@@ -18,14 +18,14 @@ import atexit
 import fcntl
 import os
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from .errors import CrlError, os_error
 
 LOCK_NAME = ".crl.lock"  # inside a run directory
-_held: dict[str, "_Lock"] = {}
+_held: dict[str, _Lock] = {}
 
 
 class _Lock:
@@ -84,9 +84,11 @@ def _flock(fd: int, target: Path, directory: bool) -> None:
         holder = _holder(fd)
         os.close(fd)
         what = "run directory" if directory else "file"
-        raise CrlError(f"{target}: this {what} is being written by {holder}",
-                       hint="two writers would mix or corrupt it: wait for that one to finish (or stop it), "
-                            "or write somewhere else") from None
+        raise CrlError(
+            f"{target}: this {what} is being written by {holder}",
+            hint="two writers would mix or corrupt it: wait for that one to finish (or stop it), "
+            "or write somewhere else",
+        ) from None
 
 
 def _take(path: Path, target: Path, directory: bool) -> int:

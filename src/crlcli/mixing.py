@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import random
 import statistics
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections import Counter
-from typing import Any, Callable, Iterable, Sequence, cast
+from typing import Any, cast
 
 from . import jsonx
 from .asserts import convert as convert_asserts
@@ -44,10 +45,14 @@ def judged_candidates(problem: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-IN_PROCESS_HINT = ("pass --skip-invalid FILE to set those problems aside (listed in FILE), or "
-                   "--allow-in-process-tests to train on them anyway (a policy can learn to fool them)")
-RETURNS_ONLY_HINT = ("pass --skip-invalid FILE to set those problems aside (listed in FILE), give those cases an "
-                     "'output', or pass --allow-returns-only-tests to train on them anyway")
+IN_PROCESS_HINT = (
+    "pass --skip-invalid FILE to set those problems aside (listed in FILE), or "
+    "--allow-in-process-tests to train on them anyway (a policy can learn to fool them)"
+)
+RETURNS_ONLY_HINT = (
+    "pass --skip-invalid FILE to set those problems aside (listed in FILE), give those cases an "
+    "'output', or pass --allow-returns-only-tests to train on them anyway"
+)
 
 
 def rl_label(problem: dict[str, Any]) -> dict[str, Any]:
@@ -118,9 +123,9 @@ class MixStats:
             "rl_rows_set_aside": self.rl_set_aside,
             "rl_rows_returns_only": self.rl_returns_only,
             "in_process_reasons": dict(self.in_process_reasons.most_common()),
-            "prompt_tokens": {k: summary(v) for k, v in self.prompt_tokens.items()} if any(
-                self.prompt_tokens.values()
-            ) else None,
+            "prompt_tokens": {k: summary(v) for k, v in self.prompt_tokens.items()}
+            if any(self.prompt_tokens.values())
+            else None,
             "seed": self.seed,
             "crl_pick": self.pick,
         }
@@ -232,8 +237,9 @@ def _check_options(crl_ratio: float, pick: str, fmt: str) -> None:
         raise CrlError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
 
 
-def _assign(items: list[dict[str, Any]], crl_ratio: float, rng: random.Random,
-            st: MixStats) -> tuple[list[int], set[int]]:
+def _assign(
+    items: list[dict[str, Any]], crl_ratio: float, rng: random.Random, st: MixStats
+) -> tuple[list[int], set[int]]:
     """The shuffled order of the problems, and which of them become CRL rows: the first eligible ones (with a
     judged candidate) in that order, up to the ratio of all problems."""
     order = list(range(len(items)))
@@ -245,8 +251,9 @@ def _assign(items: list[dict[str, Any]], crl_ratio: float, rng: random.Random,
     return order, set(eligible[: st.crl_requested])
 
 
-def _pick_candidates(items: list[dict[str, Any]], crl_ids: list[int], pick: str,
-                     rng: random.Random) -> dict[int, dict[str, Any]]:
+def _pick_candidates(
+    items: list[dict[str, Any]], crl_ids: list[int], pick: str, rng: random.Random
+) -> dict[int, dict[str, Any]]:
     if pick == "balanced":
         return dict(zip(crl_ids, _pick_balanced([items[i] for i in crl_ids], rng)))
     return {i: rng.choice(judged_candidates(items[i])) for i in crl_ids}
@@ -264,9 +271,15 @@ def _case_count(tests: dict[str, Any]) -> int:
     return len(cases) if isinstance(cases, list) and cases else (1 if tests.get("program") else 0)
 
 
-def _check_in_process(items: list[dict[str, Any]], labels: dict[int, dict[str, Any]], st: MixStats,
-                      allow: bool, places: Sequence[str] | None,
-                      set_aside: Callable[[int, str], None] | None, allow_returns_only: bool = False) -> set[int]:
+def _check_in_process(
+    items: list[dict[str, Any]],
+    labels: dict[int, dict[str, Any]],
+    st: MixStats,
+    allow: bool,
+    places: Sequence[str] | None,
+    set_aside: Callable[[int, str], None] | None,
+    allow_returns_only: bool = False,
+) -> set[int]:
     """Count RL rows by how their tests are compared; refuse in-process ones (and ones with returns_only call
     cases, which pass whatever the call returns) unless allowed, or hand them to `set_aside`; returns the
     problems left out."""
@@ -292,12 +305,16 @@ def _check_in_process(items: list[dict[str, Any]], labels: dict[int, dict[str, A
     def why(i: int) -> str:
         if i in refused_ro:
             n = returns_only_cases(items[i]["tests"])
-            return (f"record {items[i]['id']!r}: {n} of its call cases are marked {RETURNS_ONLY} (they pass "
-                    "whatever the call returns), so an RL reward from them says nothing about correctness")
+            return (
+                f"record {items[i]['id']!r}: {n} of its call cases are marked {RETURNS_ONLY} (they pass "
+                "whatever the call returns), so an RL reward from them says nothing about correctness"
+            )
         reasons = ", ".join(sorted(convert_asserts(items[i]["tests"])[1].reasons)) or "not convertible"
         kind = items[i]["tests"].get("type")
-        return (f"record {items[i]['id']!r}: its {kind} tests would run in the candidate's process ({reasons}), "
-                "so an RL reward from them can be fooled")
+        return (
+            f"record {items[i]['id']!r}: its {kind} tests would run in the candidate's process ({reasons}), "
+            "so an RL reward from them can be fooled"
+        )
 
     if set_aside is None:
         i = bad[0]

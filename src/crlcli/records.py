@@ -14,8 +14,21 @@ from .jsonx import json_type as json_type  # re-exported: where the stages have 
 # parent; the sandbox may report the failures itself.
 VERDICTS = "AWTMORCS"
 FAILURES = VERDICTS[1:]
-VERDICT_NAMES = dict(zip(VERDICTS, ("accepted", "wrong answer", "time limit", "memory limit", "output limit",
-                                    "runtime error", "compile/syntax error", "sandbox failure")))
+VERDICT_NAMES = dict(
+    zip(
+        VERDICTS,
+        (
+            "accepted",
+            "wrong answer",
+            "time limit",
+            "memory limit",
+            "output limit",
+            "runtime error",
+            "compile/syntax error",
+            "sandbox failure",
+        ),
+    )
+)
 
 
 def check_tests(tests: Any, outputs: bool = True) -> str | None:
@@ -52,7 +65,8 @@ def candidate_id_problem(record: dict[str, Any]) -> str | None:
     named = Counter(i for i in ids if isinstance(i, str) and i)
     dups = sorted(i for i, k in named.items() if k > 1)
     parts = ([f"{missing} candidate(s) without a string id"] if missing else []) + (
-        [f"duplicate candidate id(s) {', '.join(map(repr, dups[:3]))}"] if dups else [])
+        [f"duplicate candidate id(s) {', '.join(map(repr, dups[:3]))}"] if dups else []
+    )
     return f"record {record.get('id')!r}: {'; '.join(parts)}" if parts else None
 
 

@@ -28,8 +28,10 @@ def trim_torn_tail(p: Path) -> None:
     with open(p, "rb") as fh:
         gz = fh.read(2) == GZIP_MAGIC
     if p.suffix == ".gz" and not gz:
-        raise CrlError(f"{p}: named .gz but not gzip (plain text?): appending gzip to it would mix the two",
-                       hint="rename it (without .gz) and resume into that name, or write to a new file")
+        raise CrlError(
+            f"{p}: named .gz but not gzip (plain text?): appending gzip to it would mix the two",
+            hint="rename it (without .gz) and resume into that name, or write to a new file",
+        )
     if gz:
         _repair_gzip(p)
         return
@@ -53,8 +55,11 @@ def trim_torn_tail(p: Path) -> None:
         fh.truncate(keep)
     from .log import logger
 
-    logger.warning("%s: its last line had no newline (a crash mid-write): dropped its %d byte(s) and resume after "
-                   "the whole lines", p, size - keep)
+    logger.warning(
+        "%s: its last line had no newline (a crash mid-write): dropped its %d byte(s) and resume after the whole lines",
+        p,
+        size - keep,
+    )
 
 
 def _gzip_intact(p: Path) -> bool:
@@ -90,8 +95,9 @@ def _repair_gzip(p: Path) -> None:
     os.replace(tmp, p)
     from .log import logger
 
-    logger.warning("%s: the gzip stream was cut off (a crash mid-write); kept its %d whole line(s) and resume "
-                   "after them", p, kept)
+    logger.warning(
+        "%s: the gzip stream was cut off (a crash mid-write); kept its %d whole line(s) and resume after them", p, kept
+    )
 
 
 def done_ids(path: Path | str, key: str = "id") -> set[str]:
@@ -110,12 +116,13 @@ def done_ids(path: Path | str, key: str = "id") -> set[str]:
                 if not raw:
                     continue
                 try:
-                    rec = jsonx.loads(raw[len(BOM):] if lineno == 1 and raw.startswith(BOM) else raw)
+                    rec = jsonx.loads(raw[len(BOM) :] if lineno == 1 and raw.startswith(BOM) else raw)
                 except jsonx.JSONDecodeError as exc:
                     # appending after it would hide it in the middle of the output
-                    raise CrlError(f"{p}:{lineno}: not a JSON record ({exc}); --resume would append after it",
-                                   hint="is this the output of the same stage? fix or remove that line, or write "
-                                        "to a new file") from None
+                    raise CrlError(
+                        f"{p}:{lineno}: not a JSON record ({exc}); --resume would append after it",
+                        hint="is this the output of the same stage? fix or remove that line, or write to a new file",
+                    ) from None
                 if isinstance(rec, dict) and key in rec:
                     ids.add(str(rec[key]))
     except GZIP_ERRORS as exc:  # trim_torn_tail repaired it; damaged again since?

@@ -9,8 +9,9 @@ tts/runs.py).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from . import jsonx
 from .errors import CrlError
@@ -23,8 +24,10 @@ def read_json(path: Path) -> Any:
     try:
         return jsonx.loads(path.read_bytes())
     except jsonx.JSONDecodeError as exc:
-        raise CrlError(f"{path}: not valid JSON ({exc})",
-                       hint="the run directory is damaged; fix or delete that file and run again") from exc
+        raise CrlError(
+            f"{path}: not valid JSON ({exc})",
+            hint="the run directory is damaged; fix or delete that file and run again",
+        ) from exc
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -41,8 +44,10 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
             try:
                 out.append(jsonx.loads(raw))
             except jsonx.JSONDecodeError as exc:
-                raise CrlError(f"{path}:{lineno}: malformed JSON ({exc})",
-                               hint="the run directory is damaged; fix or delete that line and run again") from exc
+                raise CrlError(
+                    f"{path}:{lineno}: malformed JSON ({exc})",
+                    hint="the run directory is damaged; fix or delete that line and run again",
+                ) from exc
     return out
 
 

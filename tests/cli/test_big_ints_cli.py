@@ -13,16 +13,24 @@ HUGE = 10**399 + 7  # 400 digits
 
 
 def problem(expected: int, *codes: str) -> bytes:
-    rec = {"id": "big/1", "question": "Return the number.", "starter_code": "def f(x):\n",
-           "tests": {"type": "call", "fn_name": "f", "cases": [{"input": [1], "output": expected}]},
-           "candidates": [{"id": f"c{i}", "code": c} for i, c in enumerate(codes)]}
+    rec = {
+        "id": "big/1",
+        "question": "Return the number.",
+        "starter_code": "def f(x):\n",
+        "tests": {"type": "call", "fn_name": "f", "cases": [{"input": [1], "output": expected}]},
+        "candidates": [{"id": f"c{i}", "code": c} for i, c in enumerate(codes)],
+    }
     return json.dumps(rec).encode() + b"\n"
 
 
-@pytest.mark.parametrize("expected, wrong, right", [
-    (BIG, "def f(x):\n    return 2**64\n", "def f(x):\n    return 2**64 + x\n"),
-    (HUGE, "def f(x):\n    return 10**399 + 6\n", "def f(x):\n    return 10**399 + 6 + x\n"),
-], ids=["2**64+1", "400 digits"])
+@pytest.mark.parametrize(
+    "expected, wrong, right",
+    [
+        (BIG, "def f(x):\n    return 2**64\n", "def f(x):\n    return 2**64 + x\n"),
+        (HUGE, "def f(x):\n    return 10**399 + 6\n", "def f(x):\n    return 10**399 + 6 + x\n"),
+    ],
+    ids=["2**64+1", "400 digits"],
+)
 def test_judge_filter_mix_keep_big_ints_exact(crl, expected, wrong, right):
     data = problem(expected, wrong, right)
     judged = crl("judge", input=data)

@@ -7,17 +7,21 @@ from __future__ import annotations
 import pytest
 
 
-@pytest.mark.parametrize("args", [
-    ("reward", "serve", "--sandbox", "bwarp", "--port", "0"),
-    ("reward", "serve", "--isolation", "bwarp", "--port", "0"),  # the old spelling, still checked
-    ("reward", "serve", "--compare", "lcbb", "--port", "0"),
-    ("reward", "serve", "--port", "70000"),
-    ("judge", "--sandbox", "bwarp"),
-    ("mix", "--format", "nope"),
-    ("mix", "--crl-pick", "nope"),
-    ("gen-candidates", "--backend", "nope", "-m", "x"),
-    ("tts", "critique-select", "--selector", "nope", "-o", "run", "-i", "x.jsonl"),
-], ids=lambda a: " ".join(a[:3]))
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("reward", "serve", "--sandbox", "bwarp", "--port", "0"),
+        ("reward", "serve", "--isolation", "bwarp", "--port", "0"),  # the old spelling, still checked
+        ("reward", "serve", "--compare", "lcbb", "--port", "0"),
+        ("reward", "serve", "--port", "70000"),
+        ("judge", "--sandbox", "bwarp"),
+        ("mix", "--format", "nope"),
+        ("mix", "--crl-pick", "nope"),
+        ("gen-candidates", "--backend", "nope", "-m", "x"),
+        ("tts", "critique-select", "--selector", "nope", "-o", "run", "-i", "x.jsonl"),
+    ],
+    ids=lambda a: " ".join(a[:3]),
+)
 def test_invalid_choice_is_a_usage_error(crl, tmp_path, args):
     res = crl(*args, input=b"", cwd=tmp_path, timeout=30)
     err = res.stderr.decode()

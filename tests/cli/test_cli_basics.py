@@ -1,4 +1,3 @@
-
 SUBCOMMANDS = ["filter", "decontaminate", "gen-candidates", "judge", "mix", "train", "eval", "tts", "reward"]
 
 

@@ -28,7 +28,7 @@ def test_library_functions_read_no_option_variables():
 
     for fn in (server.serve, openai_http.OpenAIBackend.__init__, openrlhf_entry.start_ray):
         src = inspect.getsource(fn)
-        assert "environ.get(\"CRL_" not in src and "environ.get(\"OPENAI_BASE_URL" not in src, fn.__qualname__
+        assert 'environ.get("CRL_' not in src and 'environ.get("OPENAI_BASE_URL' not in src, fn.__qualname__
     assert "object_store_mb" in inspect.signature(openrlhf_entry.start_ray).parameters
 
 

@@ -18,8 +18,15 @@ def env(tmp_path):
 @pytest.fixture
 def problems(tmp_path):
     p = tmp_path / "problems.jsonl"
-    recs = [{"id": f"p{i}", "question": "Print the sum of two integers on one line.", "starter_code": "",
-             "tests": {"type": "stdio", "cases": [{"input": "1 2\n", "output": "3\n"}]}} for i in range(3)]
+    recs = [
+        {
+            "id": f"p{i}",
+            "question": "Print the sum of two integers on one line.",
+            "starter_code": "",
+            "tests": {"type": "stdio", "cases": [{"input": "1 2\n", "output": "3\n"}]},
+        }
+        for i in range(3)
+    ]
     p.write_text("".join(json.dumps(r) + "\n" for r in recs))
     return p
 
@@ -52,8 +59,9 @@ def test_rescore_a_run_made_from_solutions(crl, tmp_path, env, problems):
 
 
 def test_unknown_task_ids_are_counted_and_refused(crl, tmp_path, env, problems):
-    samples = write(tmp_path / "s.jsonl", [{"task_id": "p0", "solution": STDIN_OK},
-                                           {"task_id": "nope", "solution": STDIN_OK}])
+    samples = write(
+        tmp_path / "s.jsonl", [{"task_id": "p0", "solution": STDIN_OK}, {"task_id": "nope", "solution": STDIN_OK}]
+    )
     run = tmp_path / "run"
     base = ("--samples", str(samples), "--benchmark", "jsonl", "--data", str(problems))
     r = score(crl, env, run, *base)
@@ -69,13 +77,16 @@ def test_unknown_task_ids_are_counted_and_refused(crl, tmp_path, env, problems):
     assert summary["counts"]["left_out"]["unknown_task"] == 1 and summary["counts"]["samples"] == 1
 
 
-@pytest.mark.parametrize("row, message", [
-    ({"task_id": "p0", "solution": 5}, "field 'solution' must be a string, got a number"),
-    ({"task_id": "p0", "completion": ["x"]}, "field 'completion' must be a string, got a list"),
-    ({"completion": "x"}, "a sample needs a 'task_id'"),
-    ({"task_id": 7, "completion": "x"}, "field 'task_id' must be a non-empty string, got a number"),
-    ({"task_id": "p0"}, "a sample needs 'completion'"),
-])
+@pytest.mark.parametrize(
+    "row, message",
+    [
+        ({"task_id": "p0", "solution": 5}, "field 'solution' must be a string, got a number"),
+        ({"task_id": "p0", "completion": ["x"]}, "field 'completion' must be a string, got a list"),
+        ({"completion": "x"}, "a sample needs a 'task_id'"),
+        ({"task_id": 7, "completion": "x"}, "field 'task_id' must be a non-empty string, got a number"),
+        ({"task_id": "p0"}, "a sample needs 'completion'"),
+    ],
+)
 def test_bad_samples_are_bad_input_with_the_line(crl, tmp_path, env, problems, row, message):
     samples = write(tmp_path / "s.jsonl", [{"task_id": "p1", "solution": STDIN_OK}, row])
     r = score(crl, env, tmp_path / "run", "--samples", str(samples), "--benchmark", "jsonl", "--data", str(problems))

@@ -13,8 +13,11 @@ import orjson
 
 
 def problem(pid: str, inputs: list[str]) -> bytes:
-    rec = {"id": pid, "question": "q",
-           "tests": {"type": "stdio", "cases": [{"input": s, "output": "o"} for s in inputs]}}
+    rec = {
+        "id": pid,
+        "question": "q",
+        "tests": {"type": "stdio", "cases": [{"input": s, "output": "o"} for s in inputs]},
+    }
     return orjson.dumps(rec) + b"\n"
 
 
@@ -81,10 +84,19 @@ def _exe() -> str:
 def test_pipe_source_into_filter_through_two_processes(shared_data, tmp_path):
     path = shared_data / "cp_samples" / "code_contests.json"
     env = {k: v for k, v in os.environ.items() if k != "CRL_DEBUG"}
-    first = subprocess.Popen([_exe(), "filter", "--source", "code-contests", str(path)], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, env=env)
-    second = subprocess.Popen([_exe(), "filter", "--max-cases", "5"], stdin=first.stdout, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, env=env)
+    first = subprocess.Popen(
+        [_exe(), "filter", "--source", "code-contests", str(path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    second = subprocess.Popen(
+        [_exe(), "filter", "--max-cases", "5"],
+        stdin=first.stdout,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
     first.stdout.close()  # the second process owns the read end now
     out, err2 = second.communicate(timeout=180)
     err1 = first.stderr.read()

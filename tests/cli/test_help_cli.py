@@ -64,10 +64,17 @@ def test_root_help_table_matches_the_commands(crl):
 
 def test_a_command_imports_only_its_own_module():
     """Start-up: `crl mix` imports neither the other commands nor the benchmarks (nor, on --help, the sandbox)."""
-    code = ("import sys; from crlcli.cli import main\ntry: main(['mix', '--help'])\nexcept SystemExit: pass\n"
-            "print(sorted(m for m in sys.modules if m.startswith('crlcli.')))")
+    code = (
+        "import sys; from crlcli.cli import main\ntry: main(['mix', '--help'])\nexcept SystemExit: pass\n"
+        "print(sorted(m for m in sys.modules if m.startswith('crlcli.')))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "crlcli.commands.mix" in out
-    for other in ("crlcli.commands.eval", "crlcli.commands.filter", "crlcli.commands.judge", "crlcli.evaluation",
-                  "crlcli.sandbox"):
+    for other in (
+        "crlcli.commands.eval",
+        "crlcli.commands.filter",
+        "crlcli.commands.judge",
+        "crlcli.evaluation",
+        "crlcli.sandbox",
+    ):
         assert f"'{other}'" not in out, other

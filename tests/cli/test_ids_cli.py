@@ -11,9 +11,15 @@ TESTS = {"type": "call", "fn_name": "add", "cases": [{"input": [1, 2], "output":
 
 
 def rec(rid, **extra) -> dict:
-    r = {"question": "Write add(a, b).", "starter_code": "", "tests": TESTS,
-         "candidates": [{"id": "c0", "code": "def add(a, b):\n    return a + b\n",
-                         "judgment": {"pass_rate": 1.0, "label": "T"}}], **extra}
+    r = {
+        "question": "Write add(a, b).",
+        "starter_code": "",
+        "tests": TESTS,
+        "candidates": [
+            {"id": "c0", "code": "def add(a, b):\n    return a + b\n", "judgment": {"pass_rate": 1.0, "label": "T"}}
+        ],
+        **extra,
+    }
     if rid is not None:
         r["id"] = rid
     return r
@@ -23,8 +29,9 @@ def jsonl(*records) -> bytes:
     return b"".join(json.dumps(r).encode() + b"\n" for r in records)
 
 
-@pytest.mark.parametrize("stage", [("filter",), ("judge",), ("mix", "--crl-ratio", "0"),
-                                   ("gen-candidates", "--backend", "mutate")])
+@pytest.mark.parametrize(
+    "stage", [("filter",), ("judge",), ("mix", "--crl-ratio", "0"), ("gen-candidates", "--backend", "mutate")]
+)
 def test_duplicate_ids_are_an_error_naming_both_lines(crl, stage):
     res = crl(*stage, input=jsonl(rec("p1"), rec("p2"), rec("p1")))
     err = res.stderr.decode()
@@ -51,7 +58,10 @@ def test_resume_does_not_append_again(crl, tmp_path):
     out = tmp_path / "out.jsonl"
     data = jsonl(rec("p1"), rec("p2"))
     for _ in range(3):
-        res = crl("filter", "-o", str(out), input=data) if not out.exists() else crl(
-            "judge", "-o", str(out), "--resume", input=data)
+        res = (
+            crl("filter", "-o", str(out), input=data)
+            if not out.exists()
+            else crl("judge", "-o", str(out), "--resume", input=data)
+        )
         assert res.returncode == 0, res.stderr.decode()
     assert [json.loads(x)["id"] for x in out.read_bytes().splitlines()] == ["p1", "p2"]

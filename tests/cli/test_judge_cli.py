@@ -60,8 +60,18 @@ def test_resume_needs_output(crl):
 
 def test_options_reach_the_sandbox(crl, tmp_path):
     big = rec(0, "print('x' * 5000)\n", {"type": "stdio", "cases": [{"input": "", "output": "x"}] * 3})
-    res = crl("judge", "--max-output", "1k", "--max-tests", "2", "--threshold", "0.0", "--memory-mb", "256",
-              input=jsonl(big, rec(1, "x = bytearray(400 * 1024 * 1024)\n" + GOOD)))
+    res = crl(
+        "judge",
+        "--max-output",
+        "1k",
+        "--max-tests",
+        "2",
+        "--threshold",
+        "0.0",
+        "--memory-mb",
+        "256",
+        input=jsonl(big, rec(1, "x = bytearray(400 * 1024 * 1024)\n" + GOOD)),
+    )
     assert res.returncode == 0, res.stderr.decode()
     out = lines(res.stdout)
     assert out[0]["candidates"][0]["judgment"]["verdicts"] == "OO"
@@ -103,8 +113,7 @@ def _leftovers(pid: int) -> list[str]:
                 continue
             if lo <= uid < hi or (b"/crl/runner.py" in cmd and f"{pid}-w".encode() in cmd):
                 found.append(d.name)
-    groups = [str(g) for base in (Path("/sys/fs/cgroup/pids/crl"),) if base.exists()
-              for g in base.glob(f"{pid}-w*")]
+    groups = [str(g) for base in (Path("/sys/fs/cgroup/pids/crl"),) if base.exists() for g in base.glob(f"{pid}-w*")]
     return found + groups
 
 
@@ -113,8 +122,12 @@ def test_interrupt_leaves_no_sandbox(tmp_path, sig):
     crl_exe = str(Path(sys.executable).with_name("crl"))
     src = tmp_path / "slow.jsonl"
     src.write_bytes(jsonl(*[rec(i, "import time\nwhile True:\n    time.sleep(0.01)\n") for i in range(8)]))
-    proc = subprocess.Popen([crl_exe, "judge", "-i", str(src), "--workers", "2", "--test-timeout", "30"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=sigint_default)
+    proc = subprocess.Popen(
+        [crl_exe, "judge", "-i", str(src), "--workers", "2", "--test-timeout", "30"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        preexec_fn=sigint_default,
+    )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and not _leftovers(proc.pid):
         time.sleep(0.1)
@@ -138,8 +151,11 @@ def test_pipeline_verifies_reference_solutions(crl, shared_data):
     problems = crl("filter", "--source", "leetcode", str(src))
     assert problems.returncode == 0, problems.stderr.decode()
     # Solutions that need packages outside the standard library (sortedcontainers) are left out.
-    recs = [r for r in lines(problems.stdout)
-            if r.get("candidates") and "\nfrom sortedcontainers" not in r["candidates"][0]["code"]][:25]
+    recs = [
+        r
+        for r in lines(problems.stdout)
+        if r.get("candidates") and "\nfrom sortedcontainers" not in r["candidates"][0]["code"]
+    ][:25]
     res = crl("judge", input=jsonl(*recs))
     assert res.returncode == 0, res.stderr.decode()
     out = lines(res.stdout)

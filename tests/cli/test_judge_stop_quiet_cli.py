@@ -8,8 +8,12 @@ import json
 
 
 def test_judge_stopping_on_bad_input_says_only_the_error(crl, tmp_path):
-    good = {"id": "a", "question": "q", "tests": {"type": "stdio", "cases": [{"input": "1\n", "output": "1\n"}]},
-            "candidates": [{"code": "print(input())"}] * 16}
+    good = {
+        "id": "a",
+        "question": "q",
+        "tests": {"type": "stdio", "cases": [{"input": "1\n", "output": "1\n"}]},
+        "candidates": [{"code": "print(input())"}] * 16,
+    }
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps(good) + "\n{bad\n")
     for _ in range(4):  # the race hit about one run in five before

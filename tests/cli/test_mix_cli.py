@@ -11,15 +11,36 @@ import pytest
 def judged(n: int = 30, unjudged_every: int = 0) -> bytes:
     lines = []
     for i in range(n):
-        cands = [] if unjudged_every and i % unjudged_every == 0 else [
-            {"id": "c0", "code": "def add(a, b):\n    return a + b\n", "judgment": {"pass_rate": 1.0, "label": "T"}},
-            {"id": "c1", "code": "def add(a, b):\n    return a - b\n", "judgment": {"pass_rate": 0.0, "label": "F"}},
-            {"id": "c2", "code": "def add(a, b):\n    return b\n", "judgment": {"pass_rate": 0.2, "label": "F"}},
-        ]
-        rec = {"id": f"demo/{i}", "question": f"Write add(a, b) #{i}.", "starter_code": "def add(a, b):\n",
-               "tests": {"type": "call", "fn_name": "add", "class_name": None,
-                         "cases": [{"input": [1, 2], "output": 3}, {"input": [0, 0], "output": 0}], "program": None},
-               "candidates": cands}
+        cands = (
+            []
+            if unjudged_every and i % unjudged_every == 0
+            else [
+                {
+                    "id": "c0",
+                    "code": "def add(a, b):\n    return a + b\n",
+                    "judgment": {"pass_rate": 1.0, "label": "T"},
+                },
+                {
+                    "id": "c1",
+                    "code": "def add(a, b):\n    return a - b\n",
+                    "judgment": {"pass_rate": 0.0, "label": "F"},
+                },
+                {"id": "c2", "code": "def add(a, b):\n    return b\n", "judgment": {"pass_rate": 0.2, "label": "F"}},
+            ]
+        )
+        rec = {
+            "id": f"demo/{i}",
+            "question": f"Write add(a, b) #{i}.",
+            "starter_code": "def add(a, b):\n",
+            "tests": {
+                "type": "call",
+                "fn_name": "add",
+                "class_name": None,
+                "cases": [{"input": [1, 2], "output": 3}, {"input": [0, 0], "output": 0}],
+                "program": None,
+            },
+            "candidates": cands,
+        }
         lines.append(json.dumps(rec))
     return ("\n".join(lines) + "\n").encode()
 
@@ -101,9 +122,14 @@ def test_mix_bad_options(crl):
 def _assert_rows() -> bytes:
     exact = "def check(candidate):\n    assert candidate(1, 2) == 3\n\ncheck(add)\n"
     loop = "def check(candidate):\n    for i in range(3):\n        assert candidate(i, 0) == i\n\ncheck(add)\n"
-    recs = [{"id": f"a/{i}", "question": "Write add(a, b).",
-             "tests": {"type": "assert", "fn_name": "add", "class_name": None, "cases": [], "program": prog}}
-            for i, prog in enumerate([exact, loop])]
+    recs = [
+        {
+            "id": f"a/{i}",
+            "question": "Write add(a, b).",
+            "tests": {"type": "assert", "fn_name": "add", "class_name": None, "cases": [], "program": prog},
+        }
+        for i, prog in enumerate([exact, loop])
+    ]
     return ("\n".join(json.dumps(r) for r in recs) + "\n").encode()
 
 
@@ -121,8 +147,9 @@ def test_mix_allow_in_process_tests_counts_and_warns(crl, tmp_path):
     stats = tmp_path / "s.json"
     res = crl("mix", "--crl-ratio", "0", "--allow-in-process-tests", "--stats", str(stats), input=_assert_rows())
     rows = {r["id"]: json.loads(r["label"])["tests"] for r in rows_of(res)}
-    assert rows["a/0"]["type"] == "call" and rows["a/0"]["cases"] == [{"input": [1, 2], "output": 3,
-                                                                         "compare": "python"}]
+    assert rows["a/0"]["type"] == "call" and rows["a/0"]["cases"] == [
+        {"input": [1, 2], "output": 3, "compare": "python"}
+    ]
     assert rows["a/1"]["type"] == "assert"
     report = json.loads(stats.read_text())
     assert report["rl_rows_in_process"] == 1 and report["rl_rows_converted_from_assert"] == 1

@@ -66,6 +66,7 @@ def test_help_shows_only_the_new_spellings(crl):
 def test_judge_and_reward_use_the_common_spellings(crl, tmp_path):
     """judge: --test-timeout/--memory-mb (was --timeout/--memory); reward serve: --sandbox (was --isolation). The old
     spellings still work with a note, and disagreeing with the new one is a usage error."""
+
     def shown(*cmd):
         return crl(*cmd, "--help", env={"COLUMNS": "200"}).stdout.decode()
 
@@ -73,8 +74,10 @@ def test_judge_and_reward_use_the_common_spellings(crl, tmp_path):
     assert "--test-timeout" in out and "--memory-mb" in out and "--timeout" not in out and "--memory " not in out
     out = shown("reward", "serve")
     assert "--sandbox" in out and "--isolation" not in out
-    rec = b'{"id": "p", "question": "q", "tests": {"type": "stdio", "cases": [{"input": "", "output": "1"}]}, ' \
-          b'"candidates": [{"id": "c", "code": "print(1)"}]}\n'
+    rec = (
+        b'{"id": "p", "question": "q", "tests": {"type": "stdio", "cases": [{"input": "", "output": "1"}]}, '
+        b'"candidates": [{"id": "c", "code": "print(1)"}]}\n'
+    )
     r = crl("judge", "--timeout", "2", "--memory", "256", input=rec, cwd=tmp_path, timeout=120)
     err = r.stderr.decode()
     assert r.returncode == 0 and "--timeout is deprecated" in err and "--memory is deprecated" in err, err

@@ -15,16 +15,19 @@ import pytest
 
 from tests.conftest import crl_exe
 
-PROBLEM = {"id": "p0", "question": "add", "tests": {"type": "call", "fn_name": "add",
-                                                  "cases": [{"input": [1, 2], "output": 3}]},
-           "candidates": [{"id": "c0", "code": "def add(a, b):\n    return a + b\n"}]}
+PROBLEM = {
+    "id": "p0",
+    "question": "add",
+    "tests": {"type": "call", "fn_name": "add", "cases": [{"input": [1, 2], "output": 3}]},
+    "candidates": [{"id": "c0", "code": "def add(a, b):\n    return a + b\n"}],
+}
 STDIN_OK = "a, b = map(int, input().split())\nprint(a + b)\n"
-
 
 
 @pytest.fixture(autouse=True)
 def wide_log(monkeypatch):
     monkeypatch.setenv("COLUMNS", "500")  # Rich wraps log lines at the terminal width, paths included
+
 
 def flat(res) -> str:
     return " ".join(res.stderr.decode().split())  # Rich wraps long lines
@@ -34,8 +37,13 @@ class Holder:
     """A real `crl` process that has taken its locks and now waits for its input (a pipe or FIFO we keep open)."""
 
     def __init__(self, args: list[str], lock_file, env=None, stdin=subprocess.PIPE):
-        self.proc = subprocess.Popen([crl_exe(), *args], stdin=stdin, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, env={**os.environ, **(env or {})})
+        self.proc = subprocess.Popen(
+            [crl_exe(), *args],
+            stdin=stdin,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env={**os.environ, **(env or {})},
+        )
         deadline = time.monotonic() + 60
         while not (lock_file.exists() and lock_file.read_text()):
             assert self.proc.poll() is None, self.proc.stderr.read().decode()
@@ -72,9 +80,20 @@ def test_second_writer_of_an_output_fails_at_once_naming_the_first(crl, tmp_path
 
 def _problems(tmp_path):
     p = tmp_path / "problems.jsonl"
-    p.write_text("".join(json.dumps({"id": f"p{i}", "question": "Print the sum.", "starter_code": "",
-                                     "tests": {"type": "stdio", "cases": [{"input": "1 2\n", "output": "3\n"}]}})
-                         + "\n" for i in range(2)))
+    p.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "id": f"p{i}",
+                    "question": "Print the sum.",
+                    "starter_code": "",
+                    "tests": {"type": "stdio", "cases": [{"input": "1 2\n", "output": "3\n"}]},
+                }
+            )
+            + "\n"
+            for i in range(2)
+        )
+    )
     return p
 
 
@@ -83,18 +102,36 @@ def test_second_run_into_a_run_directory_fails_at_once(crl, tmp_path):
     problems, run = _problems(tmp_path), tmp_path / "runs" / "race"
     fifo = tmp_path / "samples.fifo"
     os.mkfifo(fifo)  # `crl eval score` takes the run's lock, then blocks opening its --samples FIFO
-    first = Holder(["eval", "score", str(run), "--samples", str(fifo), "--benchmark", "jsonl", "--data",
-                    str(problems)], run / ".crl.lock", env=env)
+    first = Holder(
+        ["eval", "score", str(run), "--samples", str(fifo), "--benchmark", "jsonl", "--data", str(problems)],
+        run / ".crl.lock",
+        env=env,
+    )
     try:
-        gen = crl("eval", "--benchmark", "jsonl", "--data", str(problems), "--backend", "openai", "-m", "x",
-                  "-O", "base_url=http://127.0.0.1:9/v1", "-o", str(run), env=env)
+        gen = crl(
+            "eval",
+            "--benchmark",
+            "jsonl",
+            "--data",
+            str(problems),
+            "--backend",
+            "openai",
+            "-m",
+            "x",
+            "-O",
+            "base_url=http://127.0.0.1:9/v1",
+            "-o",
+            str(run),
+            env=env,
+        )
         assert gen.returncode == 1 and f"this run directory is being written by pid {first.proc.pid}" in flat(gen)
         rescore = crl("eval", "score", str(run), env=env)
         assert rescore.returncode == 1 and "being written by pid" in flat(rescore)
     finally:
         with open(fifo, "w") as fh:
-            fh.write("".join(json.dumps({"task_id": f"p{i}", "sample": 0, "solution": STDIN_OK}) + "\n"
-                             for i in range(2)))
+            fh.write(
+                "".join(json.dumps({"task_id": f"p{i}", "sample": 0, "solution": STDIN_OK}) + "\n" for i in range(2))
+            )
         done = first.finish()
     assert done.returncode == 0, done.stderr.decode()
     assert len((run / "samples.jsonl").read_text().splitlines()) == 2
@@ -106,12 +143,14 @@ def test_score_and_report_refuse_duplicate_task_sample_pairs(crl, tmp_path):
     samples = tmp_path / "s.jsonl"
     rows = [{"task_id": "p0", "sample": 0, "solution": STDIN_OK}, {"task_id": "p1", "sample": 0, "solution": STDIN_OK}]
     samples.write_text("".join(json.dumps(r) + "\n" for r in rows + rows[:1]))
-    r = crl("eval", "score", str(run), "--samples", str(samples), "--benchmark", "jsonl", "--data", str(problems),
-            env=env)
+    r = crl(
+        "eval", "score", str(run), "--samples", str(samples), "--benchmark", "jsonl", "--data", str(problems), env=env
+    )
     assert r.returncode == 1 and f"{samples}:3: task 'p0' sample 0 again (first on line 1)" in flat(r)
     samples.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    r = crl("eval", "score", str(run), "--samples", str(samples), "--benchmark", "jsonl", "--data", str(problems),
-            env=env)
+    r = crl(
+        "eval", "score", str(run), "--samples", str(samples), "--benchmark", "jsonl", "--data", str(problems), env=env
+    )
     assert r.returncode == 0, r.stderr.decode()
     with open(run / "samples.jsonl", "a") as fh:  # what two unlocked writers left behind
         fh.write((run / "samples.jsonl").read_text().splitlines()[0] + "\n")

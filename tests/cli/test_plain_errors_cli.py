@@ -33,14 +33,19 @@ def plain_error(res, text: str) -> None:
 
 
 def test_full_disk_and_directories(crl, tmp_path):
-    plain_error(crl("mix", "--crl-ratio", "0", "-o", "/dev/full", input=LINE),
-                "cannot write /dev/full: no space left on device")
-    plain_error(crl("mix", "--crl-ratio", "0", "-o", str(tmp_path), input=LINE),
-                f"cannot write {tmp_path}: is a directory")
-    plain_error(crl("mix", "--crl-ratio", "0", "--stats", str(tmp_path), input=LINE),
-                f"cannot write {tmp_path}: is a directory")
-    plain_error(crl("judge", "--workers", "1", "--skip-invalid", "/dev/full", input=b"not json\n"),
-                "cannot write /dev/full: no space left on device")
+    plain_error(
+        crl("mix", "--crl-ratio", "0", "-o", "/dev/full", input=LINE), "cannot write /dev/full: no space left on device"
+    )
+    plain_error(
+        crl("mix", "--crl-ratio", "0", "-o", str(tmp_path), input=LINE), f"cannot write {tmp_path}: is a directory"
+    )
+    plain_error(
+        crl("mix", "--crl-ratio", "0", "--stats", str(tmp_path), input=LINE), f"cannot write {tmp_path}: is a directory"
+    )
+    plain_error(
+        crl("judge", "--workers", "1", "--skip-invalid", "/dev/full", input=b"not json\n"),
+        "cannot write /dev/full: no space left on device",
+    )
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders; run as a user to test this")
@@ -49,30 +54,50 @@ def test_read_only_folders(crl, tmp_path):
     ro.mkdir()
     ro.chmod(0o555)
     try:
-        plain_error(crl("mix", "--crl-ratio", "0", "-o", str(ro / "rows.jsonl"), input=LINE),
-                    f"cannot write {ro / 'rows.jsonl'}: permission denied")
-        plain_error(crl("mix", "--crl-ratio", "0", "--stats", str(ro / "s.json"), input=LINE),
-                    f"cannot write {ro / 's.json'}: permission denied")
+        plain_error(
+            crl("mix", "--crl-ratio", "0", "-o", str(ro / "rows.jsonl"), input=LINE),
+            f"cannot write {ro / 'rows.jsonl'}: permission denied",
+        )
+        plain_error(
+            crl("mix", "--crl-ratio", "0", "--stats", str(ro / "s.json"), input=LINE),
+            f"cannot write {ro / 's.json'}: permission denied",
+        )
         problems = tmp_path / "p.jsonl"
         problems.write_bytes(LINE)
         samples = tmp_path / "s.jsonl"
         samples.write_text(json.dumps({"task_id": "a", "solution": "print('x')"}) + "\n")
-        plain_error(crl("eval", "score", str(ro / "run"), "--samples", str(samples), "--benchmark", "jsonl",
-                        "--data", str(problems), env={"CRL_EVAL_DATA": ""}), "cannot write")
+        plain_error(
+            crl(
+                "eval",
+                "score",
+                str(ro / "run"),
+                "--samples",
+                str(samples),
+                "--benchmark",
+                "jsonl",
+                "--data",
+                str(problems),
+                env={"CRL_EVAL_DATA": ""},
+            ),
+            "cannot write",
+        )
     finally:
         ro.chmod(0o755)
 
 
-@pytest.mark.parametrize("args,flag", [
-    (("tts", "budget-force", "-i", "-", "-b", "hf", "-m", "x", "--rounds", "-1", "-o", "{tmp}/bf"), "--rounds"),
-    (("tts", "critique-select", "-i", "-", "-b", "hf", "-m", "x", "--k", "0", "-o", "{tmp}/cs"), "--k"),
-    (("tts", "budget-force", "-i", "-", "-b", "hf", "-m", "x", "--workers", "-1", "-o", "{tmp}/bf"), "--workers"),
-    (("judge", "--require-isolation", "--sandbox", "limits"), "--require-isolation"),
-    (("judge", "--workers", "-1"), "--workers must be at least 0, got -1"),
-    (("judge", "--test-timeout", "0"), "--test-timeout must be greater than 0"),
-    (("eval", "--benchmark", "jsonl", "--backend", "openai", "--workers", "-1", "-o", "{tmp}/e"), "--workers"),
-    (("eval", "score", "{tmp}/e", "--benchmark", "jsonl", "--limit", "0"), "--limit must be at least 1"),
-])
+@pytest.mark.parametrize(
+    "args,flag",
+    [
+        (("tts", "budget-force", "-i", "-", "-b", "hf", "-m", "x", "--rounds", "-1", "-o", "{tmp}/bf"), "--rounds"),
+        (("tts", "critique-select", "-i", "-", "-b", "hf", "-m", "x", "--k", "0", "-o", "{tmp}/cs"), "--k"),
+        (("tts", "budget-force", "-i", "-", "-b", "hf", "-m", "x", "--workers", "-1", "-o", "{tmp}/bf"), "--workers"),
+        (("judge", "--require-isolation", "--sandbox", "limits"), "--require-isolation"),
+        (("judge", "--workers", "-1"), "--workers must be at least 0, got -1"),
+        (("judge", "--test-timeout", "0"), "--test-timeout must be greater than 0"),
+        (("eval", "--benchmark", "jsonl", "--backend", "openai", "--workers", "-1", "-o", "{tmp}/e"), "--workers"),
+        (("eval", "score", "{tmp}/e", "--benchmark", "jsonl", "--limit", "0"), "--limit must be at least 1"),
+    ],
+)
 def test_usage_errors_exit_2_naming_the_flag(crl, tmp_path, args, flag):
     res = crl(*[a.format(tmp=tmp_path) for a in args], input=LINE)
     err = flat(res)
@@ -132,9 +157,11 @@ def test_a_venv_with_the_tok_extra_alone_renders_a_chat_template(tmp_path):
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     py = str(venv / "bin" / "python")
     subprocess.run([py, "-m", "pip", "install", "-q", f"{repo}[tok]"], check=True, timeout=900)
-    code = ("from crlcli.tokens import load_tokenizer\n"
-            "t = load_tokenizer('qwen3')\n"
-            "print(len(t.apply_chat_template([{'role': 'user', 'content': 'hi'}], tokenize=True)))\n")
+    code = (
+        "from crlcli.tokens import load_tokenizer\n"
+        "t = load_tokenizer('qwen3')\n"
+        "print(len(t.apply_chat_template([{'role': 'user', 'content': 'hi'}], tokenize=True)))\n"
+    )
     res = subprocess.run([py, "-c", code], capture_output=True, timeout=300)
     assert res.returncode == 0, res.stderr.decode()
     assert int(res.stdout) > 0

@@ -25,14 +25,37 @@ def flat(res) -> str:
 
 def scored_run(crl, tmp_path, name: str, question: str = "Print the sum.") -> tuple:
     problems = tmp_path / f"{name}-problems.jsonl"
-    problems.write_text("".join(json.dumps({"id": f"p{i}", "question": question, "starter_code": "",
-                                            "tests": {"type": "stdio", "cases": [{"input": "1 2\n", "output": "3\n"}]}})
-                                + "\n" for i in range(2)))
+    problems.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "id": f"p{i}",
+                    "question": question,
+                    "starter_code": "",
+                    "tests": {"type": "stdio", "cases": [{"input": "1 2\n", "output": "3\n"}]},
+                }
+            )
+            + "\n"
+            for i in range(2)
+        )
+    )
     samples = tmp_path / f"{name}-samples.jsonl"
     samples.write_text("".join(json.dumps({"task_id": f"p{i}", "solution": STDIN_OK}) + "\n" for i in range(2)))
     run = tmp_path / name
-    res = crl("eval", "score", str(run), "--samples", str(samples), "--benchmark", "jsonl", "--data", str(problems),
-              "--workers", "1", env={"CRL_CACHE_DIR": str(tmp_path / "cache"), "CRL_EVAL_DATA": ""})
+    res = crl(
+        "eval",
+        "score",
+        str(run),
+        "--samples",
+        str(samples),
+        "--benchmark",
+        "jsonl",
+        "--data",
+        str(problems),
+        "--workers",
+        "1",
+        env={"CRL_CACHE_DIR": str(tmp_path / "cache"), "CRL_EVAL_DATA": ""},
+    )
     assert res.returncode == 0, res.stderr.decode()
     return run, problems, samples
 
@@ -80,8 +103,18 @@ def test_same_data_file_changed_between_runs_is_flagged(crl, tmp_path):
     a, problems, samples = scored_run(crl, tmp_path, "a")
     problems.write_text(problems.read_text().replace("Print the sum.", "Print the sum!"))
     b = tmp_path / "b"
-    res = crl("eval", "score", str(b), "--samples", str(samples), "--benchmark", "jsonl", "--data", str(problems),
-              env={"CRL_CACHE_DIR": str(tmp_path / "cache"), "CRL_EVAL_DATA": ""})
+    res = crl(
+        "eval",
+        "score",
+        str(b),
+        "--samples",
+        str(samples),
+        "--benchmark",
+        "jsonl",
+        "--data",
+        str(problems),
+        env={"CRL_CACHE_DIR": str(tmp_path / "cache"), "CRL_EVAL_DATA": ""},
+    )
     assert res.returncode == 0, res.stderr.decode()
     res = crl("eval", "report", str(a), str(b), "--label", "run")
     assert f"data {problems.name} sha256 differs" in flat(res)
@@ -89,8 +122,10 @@ def test_same_data_file_changed_between_runs_is_flagged(crl, tmp_path):
 
 def test_mix_stats_carry_provenance(crl, tmp_path):
     src = tmp_path / "judged.jsonl"
-    src.write_text(json.dumps({"id": "p", "question": "q", "tests": {"type": "stdio", "cases": [
-        {"input": "", "output": "1\n"}]}}) + "\n")
+    src.write_text(
+        json.dumps({"id": "p", "question": "q", "tests": {"type": "stdio", "cases": [{"input": "", "output": "1\n"}]}})
+        + "\n"
+    )
     stats = tmp_path / "stats.json"
     res = crl("mix", "-i", str(src), "--crl-ratio", "0", "--stats", str(stats))
     assert res.returncode == 0, res.stderr.decode()
@@ -108,8 +143,16 @@ def test_tts_and_train_run_json_carry_provenance(tmp_path):
     problems = tmp_path / "p.jsonl"
     problems.write_text('{"id": "p"}\n')
     run = RunDir(tmp_path / "bf", "budget-force", ("model",))
-    run.open({"model": "m", "temperature": 0.6, "top_p": 0.95, "top_k": 20, "seed": 0,
-              "source": {"input": str(problems), "data": None}})
+    run.open(
+        {
+            "model": "m",
+            "temperature": 0.6,
+            "top_p": 0.95,
+            "top_k": 20,
+            "seed": 0,
+            "source": {"input": str(problems), "data": None},
+        }
+    )
     prov = json.loads((tmp_path / "bf" / "run.json").read_text())["provenance"]
     assert prov["data"][str(problems)]["sha256"] == hashlib.sha256(problems.read_bytes()).hexdigest()
     assert prov["sampling"] == {"temperature": 0.6, "top_p": 0.95, "top_k": 20, "seed": 0} and not prov["finished"]
@@ -124,8 +167,16 @@ def test_tts_and_train_run_json_carry_provenance(tmp_path):
     model = tmp_path / "model"
     model.mkdir()
     (model / "config.json").write_text("{}")
-    done = train_provenance({"data.train": str(rows), "model.path": str(model), "rollout.temperature": 0.6,
-                             "rollout.top_p": 0.95, "rollout.top_k": 20}, tmp_path)
+    done = train_provenance(
+        {
+            "data.train": str(rows),
+            "model.path": str(model),
+            "rollout.temperature": 0.6,
+            "rollout.top_p": 0.95,
+            "rollout.top_k": 20,
+        },
+        tmp_path,
+    )
     prov = json.loads((tmp_path / "run.json").read_text())["provenance"]
     assert prov["model"]["path"] == str(model) and prov["model"]["config_sha256"] == hashlib.sha256(b"{}").hexdigest()
     assert prov["data"][str(rows)]["bytes"] == rows.stat().st_size and prov["finished"] is None
@@ -135,8 +186,10 @@ def test_tts_and_train_run_json_carry_provenance(tmp_path):
 
 def test_filter_stats_carry_provenance(crl, tmp_path):
     src = tmp_path / "problems.jsonl"
-    src.write_text(json.dumps({"id": "p", "question": "q", "tests": {"type": "stdio", "cases": [
-        {"input": "", "output": "1\n"}]}}) + "\n")
+    src.write_text(
+        json.dumps({"id": "p", "question": "q", "tests": {"type": "stdio", "cases": [{"input": "", "output": "1\n"}]}})
+        + "\n"
+    )
     stats = tmp_path / "filter-stats.json"
     res = crl("filter", "-i", str(src), "--stats", str(stats))
     assert res.returncode == 0, res.stderr.decode()

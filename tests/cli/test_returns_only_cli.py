@@ -12,15 +12,18 @@ WRONG = "def add(a, b):\n    return 999\n"
 RIGHT = "def add(a, b):\n    return a + b\n"
 
 
-
 @pytest.fixture(autouse=True)
 def wide_log(monkeypatch):
     monkeypatch.setenv("COLUMNS", "500")  # Rich wraps log lines at the terminal width, paths included
 
+
 def record(cases, rid="p0", cands=(WRONG,)) -> dict:
-    return {"id": rid, "question": "Write add(a, b).",
-            "tests": {"type": "call", "fn_name": "add", "class_name": None, "cases": cases, "program": None},
-            "candidates": [{"id": f"c{i}", "code": c} for i, c in enumerate(cands)]}
+    return {
+        "id": rid,
+        "question": "Write add(a, b).",
+        "tests": {"type": "call", "fn_name": "add", "class_name": None, "cases": cases, "program": None},
+        "candidates": [{"id": f"c{i}", "code": c} for i, c in enumerate(cands)],
+    }
 
 
 def lines(*recs) -> bytes:

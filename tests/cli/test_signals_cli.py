@@ -16,9 +16,13 @@ from tests.conftest import crl_exe, sigint_default
 @pytest.mark.parametrize("cmd", [("judge", "--sandbox", "limits"), ("mix",)], ids=lambda c: c[0])
 def test_signal_exit_codes(tmp_path, cmd, sig, code, word):
     # stdin stays open and empty: the command waits for records until the signal comes
-    proc = subprocess.Popen([crl_exe(), *cmd, "-o", str(tmp_path / "out.jsonl")], stdin=subprocess.PIPE,
-                            preexec_fn=sigint_default,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [crl_exe(), *cmd, "-o", str(tmp_path / "out.jsonl")],
+        stdin=subprocess.PIPE,
+        preexec_fn=sigint_default,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         time.sleep(4)
         proc.send_signal(sig)

@@ -14,11 +14,14 @@ def rec(cand: dict, tests=TESTS) -> bytes:
     return json.dumps({"id": "p1", "question": "q", "tests": tests, "candidates": [cand]}).encode() + b"\n"
 
 
-@pytest.mark.parametrize("cand, said", [
-    ({"id": "c0", "code": None}, "field 'code' must be a string, got null"),
-    ({"id": "c0"}, "missing string field 'code'"),
-    ({"id": "c0", "code": 5}, "got a number"),
-])
+@pytest.mark.parametrize(
+    "cand, said",
+    [
+        ({"id": "c0", "code": None}, "field 'code' must be a string, got null"),
+        ({"id": "c0"}, "missing string field 'code'"),
+        ({"id": "c0", "code": 5}, "got a number"),
+    ],
+)
 def test_bad_candidate_code_is_reported(crl, cand, said):
     res = crl("judge", input=rec(cand))
     err = res.stderr.decode()

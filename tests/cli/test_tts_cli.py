@@ -11,9 +11,18 @@ from ..tts.helpers import assert_valid_png
 
 
 def _problem(pid: str, candidates: list[str] | None = None) -> dict:
-    rec = {"id": pid, "question": "Write add_one(x) returning x + 1.", "starter_code": "",
-           "tests": {"type": "call", "fn_name": "add_one", "class_name": None,
-                     "cases": [{"input": [1], "output": 2}, {"input": [5], "output": 6}], "program": None}}
+    rec = {
+        "id": pid,
+        "question": "Write add_one(x) returning x + 1.",
+        "starter_code": "",
+        "tests": {
+            "type": "call",
+            "fn_name": "add_one",
+            "class_name": None,
+            "cases": [{"input": [1], "output": 2}, {"input": [5], "output": 6}],
+            "program": None,
+        },
+    }
     if candidates is not None:
         rec["candidates"] = [{"id": f"c{i}", "code": c} for i, c in enumerate(candidates)]
     return rec
@@ -37,9 +46,27 @@ def test_budget_force_cli_rounds_tokens_plot_and_rescore(crl, tiny_model, tmp_pa
     pytest.importorskip("matplotlib", reason="--plot needs the plot extra (matplotlib)")
     problems = _jsonl(tmp_path / "p.jsonl", [_problem("a"), _problem("b")])
     run, png = tmp_path / "run", tmp_path / "bf.png"
-    proc = crl("tts", "budget-force", "-i", str(problems), "-b", "hf", "-m", str(tiny_model), "--rounds", "1",
-               "--max-thinking-tokens", "3", "--answer-tokens", "2", "-o", str(run), "--plot", str(png),
-               timeout=600)
+    proc = crl(
+        "tts",
+        "budget-force",
+        "-i",
+        str(problems),
+        "-b",
+        "hf",
+        "-m",
+        str(tiny_model),
+        "--rounds",
+        "1",
+        "--max-thinking-tokens",
+        "3",
+        "--answer-tokens",
+        "2",
+        "-o",
+        str(run),
+        "--plot",
+        str(png),
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr.decode()
     lines = proc.stdout.splitlines()
     assert len(lines) == 1  # stdout: the summary record only; tables and progress go to stderr
@@ -65,8 +92,26 @@ def test_budget_force_cli_rounds_tokens_plot_and_rescore(crl, tiny_model, tmp_pa
 def test_critique_select_cli_on_record_candidates(crl, tiny_model, tmp_path):
     problems = _jsonl(tmp_path / "p.jsonl", [_problem("a", [WRONG, RIGHT]), _problem("b", [RIGHT, WRONG])])
     run = tmp_path / "run"
-    proc = crl("tts", "critique-select", "-i", str(problems), "-b", "hf", "-m", str(tiny_model),
-               "--reuse-candidates", "--k", "2", "--m", "2", "--critique-tokens", "4", "-o", str(run), timeout=600)
+    proc = crl(
+        "tts",
+        "critique-select",
+        "-i",
+        str(problems),
+        "-b",
+        "hf",
+        "-m",
+        str(tiny_model),
+        "--reuse-candidates",
+        "--k",
+        "2",
+        "--m",
+        "2",
+        "--critique-tokens",
+        "4",
+        "-o",
+        str(run),
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr.decode()
     summary = orjson.loads(proc.stdout)
     gens = _read(run / "generations.jsonl")
@@ -118,9 +163,26 @@ def test_budget_force_over_openai_completions(crl, tmp_path):
         port = int(proc.stdout.readline())
         problems = _jsonl(tmp_path / "p.jsonl", [_problem("a")])
         run = tmp_path / "run"
-        out = crl("tts", "budget-force", "-i", str(problems), "-b", "openai", "--base-url",
-                  f"http://127.0.0.1:{port}/v1", "--tokenizer", str(qwen3_tokenizer_dir()), "--rounds", "2",
-                  "--max-thinking-tokens", "8", "--answer-tokens", "8", "-o", str(run))
+        out = crl(
+            "tts",
+            "budget-force",
+            "-i",
+            str(problems),
+            "-b",
+            "openai",
+            "--base-url",
+            f"http://127.0.0.1:{port}/v1",
+            "--tokenizer",
+            str(qwen3_tokenizer_dir()),
+            "--rounds",
+            "2",
+            "--max-thinking-tokens",
+            "8",
+            "--answer-tokens",
+            "8",
+            "-o",
+            str(run),
+        )
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -133,7 +195,8 @@ def test_budget_force_over_openai_completions(crl, tmp_path):
     answers = [b for b in bodies if not b.get("stop")]
     assert len(thinks) == 3 and len(answers) == 3
     assert thinks[0]["prompt"].startswith("<|im_start|>user\n") and thinks[0]["prompt"].endswith(
-        "<|im_start|>assistant\n<think>\n")
+        "<|im_start|>assistant\n<think>\n"
+    )
     assert thinks[1]["prompt"] == thinks[0]["prompt"] + "\n    return 42\nWait"
     assert all(a["prompt"].endswith("\n</think>\n\n") for a in answers)
     assert answers[2]["prompt"] == thinks[2]["prompt"] + "\n    return 42\n</think>\n\n"

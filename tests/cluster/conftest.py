@@ -20,11 +20,11 @@ from tests.conftest import SHARED_DATA
 
 # Candidates for the code-contests problems (which come without any): deterministic verdicts, no timeouts.
 CC_CODES = [
-    "print(input())\n",                                   # echo the first line: right for a few problems
+    "print(input())\n",  # echo the first line: right for a few problems
     "import sys\nprint(len(sys.stdin.read().split()))\n",  # wrong answers mostly
     "print(0)\n",
-    "x = \n",                                             # C
-    "raise SystemExit(3)\n",                              # R
+    "x = \n",  # C
+    "raise SystemExit(3)\n",  # R
 ]
 
 
@@ -42,8 +42,7 @@ def ray_cluster():
     # Ray writes the address of the newest cluster to /tmp/ray whatever temp_dir says, and fails where no Ray
     # run made that folder before (`make test-dist` on its own on a fresh machine).
     os.makedirs("/tmp/ray", exist_ok=True)
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False,
-                                                            "temp_dir": tmp})
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False, "temp_dir": tmp})
     cluster.add_node(num_cpus=1)
     cluster.wait_for_nodes()
     ray.init(address=cluster.address, configure_logging=False)
@@ -65,8 +64,13 @@ def judge_problems():
     data = SHARED_DATA / "cp_samples"
     if not (data / "leetcode.json").exists() or not (data / "code_contests.json").exists():
         pytest.skip(f"the code-contests and LeetCode samples are not in {data} (set CRL_EVAL_DATA)")
-    lc = list(generate_candidates(load("leetcode", str(data / "leetcode.json")), get_backend("mutate", seed=0),
-                                  GenSettings(params=SamplingParams(n=2))))
+    lc = list(
+        generate_candidates(
+            load("leetcode", str(data / "leetcode.json")),
+            get_backend("mutate", seed=0),
+            GenSettings(params=SamplingParams(n=2)),
+        )
+    )
     cc = list(load("code-contests", str(data / "code_contests.json")))
     for rec in cc:
         rec["candidates"] = [{"id": f"c{i}", "code": code} for i, code in enumerate(CC_CODES)]
@@ -77,12 +81,14 @@ def judge_problems():
 def local_verdicts(judge_problems):
     """The local judge's verdicts (2 workers), the reference the cluster's must equal."""
     from crlcli.judging import judge_records
-    from crlcli.sandbox import SandboxPool, Limits
+    from crlcli.sandbox import Limits, SandboxPool
 
     with SandboxPool(workers=2, limits=Limits()) as pool:
         return verdicts(judge_records(copy.deepcopy(judge_problems), pool, 0.8, Limits()))
 
 
 def verdicts(records) -> list[tuple[str, list[tuple[str, str, str]]]]:
-    return [(r["id"], [(c["id"], c["judgment"]["verdicts"], c["judgment"]["label"])
-                       for c in r.get("candidates") or []]) for r in records]
+    return [
+        (r["id"], [(c["id"], c["judgment"]["verdicts"], c["judgment"]["label"]) for c in r.get("candidates") or []])
+        for r in records
+    ]

@@ -48,8 +48,9 @@ def test_judge_ray_cli_killed_and_resumed(ray_cluster, judge_problems, local_ver
     src.write_bytes(_jsonl(problems))
     out = tmp_path / "judged.jsonl"
     args = ["judge", "--ray-address", ray_cluster, "-i", str(src), "-o", str(out), "--resume"]
-    proc = subprocess.Popen([crl_exe(), *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        [crl_exe(), *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+    )
     _kill_when(proc, out, 20, timeout=600)
     first = _read(out)
     assert 20 <= len(first) < len(problems)
@@ -65,10 +66,21 @@ def test_judge_ray_cli_killed_and_resumed(ray_cluster, judge_problems, local_ver
 def test_judge_ray_cli_limits_mode_warns_per_node(ray_cluster, tmp_path):
     """--sandbox limits with --require-isolation contradict each other: a usage error before any node is asked
     (the nodes' own refusal, naming them, is tested on RayJudge in test_judge_ray.py)."""
-    rec = {"id": "x", "tests": {"type": "stdio", "cases": [{"input": "", "output": "1\n"}]},
-           "candidates": [{"id": "c0", "code": "print(1)\n"}]}
-    r = run_crl("judge", "--ray-address", ray_cluster, "--sandbox", "limits", "--require-isolation",
-                input=_jsonl([rec]), timeout=600)
+    rec = {
+        "id": "x",
+        "tests": {"type": "stdio", "cases": [{"input": "", "output": "1\n"}]},
+        "candidates": [{"id": "c0", "code": "print(1)\n"}],
+    }
+    r = run_crl(
+        "judge",
+        "--ray-address",
+        ray_cluster,
+        "--sandbox",
+        "limits",
+        "--require-isolation",
+        input=_jsonl([rec]),
+        timeout=600,
+    )
     assert r.returncode == 2 and b"contradict each other" in r.stderr
     assert r.stdout == b""
     r = run_crl("judge", "--ray-address", ray_cluster, "--sandbox", "limits", input=_jsonl([rec]), timeout=600)
@@ -86,11 +98,39 @@ def test_gen_candidates_engines_cli_killed_and_resumed(ray_cluster, tmp_path):
     src = tmp_path / "problems.jsonl"
     src.write_bytes(_jsonl(problems))
     out = tmp_path / "cands.jsonl"
-    args = ["gen-candidates", "-b", "vllm", "-m", str(parrot), "--engines", "2", "--ray-address", ray_cluster,
-            "--n", "2", "--no-thinking", "--max-tokens", "32", "--seed", "1", "--ordered", "--reorder-window", "6",
-            "-O", "max_model_len=512", "-O", "enforce_eager=true", "-i", str(src), "-o", str(out), "--resume"]
-    proc = subprocess.Popen([crl_exe(), *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            start_new_session=True)
+    args = [
+        "gen-candidates",
+        "-b",
+        "vllm",
+        "-m",
+        str(parrot),
+        "--engines",
+        "2",
+        "--ray-address",
+        ray_cluster,
+        "--n",
+        "2",
+        "--no-thinking",
+        "--max-tokens",
+        "32",
+        "--seed",
+        "1",
+        "--ordered",
+        "--reorder-window",
+        "6",
+        "-O",
+        "max_model_len=512",
+        "-O",
+        "enforce_eager=true",
+        "-i",
+        str(src),
+        "-o",
+        str(out),
+        "--resume",
+    ]
+    proc = subprocess.Popen(
+        [crl_exe(), *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+    )
     _kill_when(proc, out, 8, timeout=900)
     assert 8 <= len(_read(out)) < len(problems)
     r = run_crl(*args, timeout=900)
@@ -103,13 +143,39 @@ def test_gen_candidates_engines_cli_killed_and_resumed(ray_cluster, tmp_path):
 def test_eval_and_tts_on_two_engines(ray_cluster, tiny_model, tmp_path):
     """`-O engines=2 -O ray_address=...` gives `crl eval` and `crl tts` (any backend, here hf) the same engine set."""
     problems = tmp_path / "problems.jsonl"
-    problems.write_bytes(_jsonl([{"id": f"p{i}", "question": "Print the sum of two integers on one line.",
-                                  "starter_code": "", "tests": {"type": "stdio", "cases": [{"input": "1 2\n",
-                                                                                            "output": "3\n"}]}}
-                                 for i in range(4)]))
+    problems.write_bytes(
+        _jsonl(
+            [
+                {
+                    "id": f"p{i}",
+                    "question": "Print the sum of two integers on one line.",
+                    "starter_code": "",
+                    "tests": {"type": "stdio", "cases": [{"input": "1 2\n", "output": "3\n"}]},
+                }
+                for i in range(4)
+            ]
+        )
+    )
     env = {"CRL_CACHE_DIR": str(tmp_path / "cache"), "CRL_EVAL_DATA": ""}
-    base = ["eval", "--benchmark", "jsonl", "--model", str(tiny_model), "--backend", "hf", "--limit", "4",
-            "--max-tokens", "8", "--data", str(problems), "--seed", "1", "--n", "2"]
+    base = [
+        "eval",
+        "--benchmark",
+        "jsonl",
+        "--model",
+        str(tiny_model),
+        "--backend",
+        "hf",
+        "--limit",
+        "4",
+        "--max-tokens",
+        "8",
+        "--data",
+        str(problems),
+        "--seed",
+        "1",
+        "--n",
+        "2",
+    ]
     engines = ["-O", "engines=2", "-O", f"ray_address={ray_cluster}"]
     one = run_crl(*base, "-o", str(tmp_path / "one"), env=env, timeout=900)
     assert one.returncode == 0, one.stderr.decode()[-3000:]
@@ -122,9 +188,26 @@ def test_eval_and_tts_on_two_engines(ray_cluster, tiny_model, tmp_path):
     assert sorted((s["task_id"], s.get("sample")) for s in s2) == key and len(key) == 8
     assert json.loads((tmp_path / "two" / "summary.json").read_text())["counts"]["tasks"] == 4
     # tts renders prompts with the backend's tokenizer: the engine set hands it over from an engine
-    tts = run_crl("tts", "budget-force", "-i", str(problems), "-b", "hf", "-m", str(tiny_model), "--rounds", "1",
-                  "--max-thinking-tokens", "3", "--answer-tokens", "2", "-o", str(tmp_path / "tts"), *engines,
-                  timeout=900)
+    tts = run_crl(
+        "tts",
+        "budget-force",
+        "-i",
+        str(problems),
+        "-b",
+        "hf",
+        "-m",
+        str(tiny_model),
+        "--rounds",
+        "1",
+        "--max-thinking-tokens",
+        "3",
+        "--answer-tokens",
+        "2",
+        "-o",
+        str(tmp_path / "tts"),
+        *engines,
+        timeout=900,
+    )
     assert tts.returncode == 0, tts.stderr.decode()[-3000:]
     assert "ray: 2 hf engine(s)" in tts.stderr.decode()
     summary = json.loads(tts.stdout.splitlines()[0])

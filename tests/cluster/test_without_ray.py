@@ -10,22 +10,28 @@ import sys
 
 import pytest
 
-pytestmark = pytest.mark.skipif(importlib.util.find_spec("ray") is not None,
-                                reason="ray is installed here: the missing-ray path cannot be seen")
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("ray") is not None, reason="ray is installed here: the missing-ray path cannot be seen"
+)
 
 
 def test_modules_import_without_ray():
-    code = ("import sys, crlcli.distributed.judge, crlcli.distributed.engines, crlcli.distributed.select, "
-            "crlcli.reward.capacity, crlcli.commands.judge, crlcli.commands.gen_candidates; "
-            "print('ray' in sys.modules)")
+    code = (
+        "import sys, crlcli.distributed.judge, crlcli.distributed.engines, crlcli.distributed.select, "
+        "crlcli.reward.capacity, crlcli.commands.judge, crlcli.commands.gen_candidates; "
+        "print('ray' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
 
 
 def test_cluster_options_say_what_to_install(crl):
-    rec = {"id": "x", "tests": {"type": "stdio", "cases": [{"input": "", "output": "1\n"}]},
-           "candidates": [{"id": "c0", "code": "print(1)\n"}]}
+    rec = {
+        "id": "x",
+        "tests": {"type": "stdio", "cases": [{"input": "", "output": "1\n"}]},
+        "candidates": [{"id": "c0", "code": "print(1)\n"}],
+    }
     r = crl("judge", "--ray-address", "auto", input=json.dumps(rec).encode() + b"\n")
     assert r.returncode == 1 and r.stdout == b""
     assert b"needs the Python package 'ray'" in r.stderr and b"pip install 'ray[default]==2.55.0'" in r.stderr
@@ -38,12 +44,25 @@ def test_eval_and_tts_take_the_cluster_flags(crl, tmp_path):
     say what to install; a model-free backend or fewer than one engine is a usage error."""
     from tests.conftest import SHARED_DATA
 
-    r = crl("eval", "--benchmark", "humaneval", "-m", "x", "--backend", "hf", "--engines", "2",
-            "-o", str(tmp_path / "e"), env={"CRL_EVAL_DATA": str(SHARED_DATA)})
+    r = crl(
+        "eval",
+        "--benchmark",
+        "humaneval",
+        "-m",
+        "x",
+        "--backend",
+        "hf",
+        "--engines",
+        "2",
+        "-o",
+        str(tmp_path / "e"),
+        env={"CRL_EVAL_DATA": str(SHARED_DATA)},
+    )
     assert r.returncode == 1 and b"needs the Python package 'ray'" in r.stderr, r.stderr
     for cmd in (("tts", "budget-force"), ("tts", "critique-select")):
-        r = crl(*cmd, "-b", "hf", "-m", "x", "--engines", "0", "-i", str(tmp_path / "p.jsonl"),
-                "-o", str(tmp_path / "r"))
+        r = crl(
+            *cmd, "-b", "hf", "-m", "x", "--engines", "0", "-i", str(tmp_path / "p.jsonl"), "-o", str(tmp_path / "r")
+        )
         assert r.returncode == 2 and b"--engines must be at least 1" in r.stderr, (cmd, r.stderr)
     r = crl("gen-candidates", "-b", "mutate", "--engines", "2", input=b"")
     assert r.returncode == 2 and b"need a model backend" in r.stderr

@@ -29,5 +29,5 @@ def reference(root, lang, name):
     """An exercise whose toolchain is here, and its single reference file: (exercise, file name, code)."""
     need_toolchain(lang)
     ex = exercise(root, lang, name)
-    (file, code), = ex.reference_files().items()
+    ((file, code),) = ex.reference_files().items()
     return ex, file, code

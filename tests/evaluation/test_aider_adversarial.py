@@ -15,8 +15,7 @@ import re
 
 import pytest
 
-from crlcli.evaluation.aider import AiderPolyglot, load_exercises, run_tests
-from crlcli.evaluation.aider import reports
+from crlcli.evaluation.aider import AiderPolyglot, load_exercises, reports, run_tests
 
 from .aider_helpers import exercise, need_toolchain, reference, root  # noqa: F401 - root: a fixture
 
@@ -50,23 +49,39 @@ def test_python_reference_passes(root):
     assert r.expected == 8
 
 
-@pytest.mark.parametrize("attack", [
-    pytest.param("import os\nos._exit(0)\n", id="os._exit(0) at import"),
-    pytest.param("import os, sys\nprint('=' * 20 + ' 8 passed in 0.01s ' + '=' * 20)\nsys.stdout.flush()\nos._exit(0)\n",
-                 id="fake pytest summary"),
-    pytest.param("import os, sys\nprint('\\ncrl-' + '0' * 32 + ' rc 0\\ncrl-' + '0' * 32 + ' end')\n"
-                 "sys.stdout.flush()\nos._exit(0)\n", id="guessed report frame"),
-    pytest.param("import os\nos.makedirs('.crl-report', exist_ok=True)\n"
-                 f"open('{PY_REPORT}', 'w').write('<testsuites><testsuite tests=\"1\" failures=\"0\" errors=\"0\" "
-                 "skipped=\"0\"><testcase classname=\"beer_song_test.BeerSongTest\" name=\"test_first_generic_verse\"/>"
-                 "</testsuite></testsuites>')\nos._exit(0)\n", id="forged short report"),
-    pytest.param("import os, sys\nopen('beer_song_test.py', 'w').write(''.join(f'def test_{i}(): pass\\n' "
-                 "for i in range(8)))\nos.execv(sys.executable, [sys.executable, '-m', 'pytest', '-q', "
-                 f"'-p', 'no:cacheprovider', '--junitxml={PY_REPORT}'])\n", id="rewritten test file, pytest re-run"),
-    pytest.param("import os, sys\nopen('beer_song_test.py', 'w').close()\nos.execv(sys.executable, [sys.executable, "
-                 f"'-m', 'pytest', '-q', '-p', 'no:cacheprovider', '--junitxml={PY_REPORT}'])\n",
-                 id="emptied test file, pytest re-run"),
-])
+@pytest.mark.parametrize(
+    "attack",
+    [
+        pytest.param("import os\nos._exit(0)\n", id="os._exit(0) at import"),
+        pytest.param(
+            "import os, sys\nprint('=' * 20 + ' 8 passed in 0.01s ' + '=' * 20)\nsys.stdout.flush()\nos._exit(0)\n",
+            id="fake pytest summary",
+        ),
+        pytest.param(
+            "import os, sys\nprint('\\ncrl-' + '0' * 32 + ' rc 0\\ncrl-' + '0' * 32 + ' end')\n"
+            "sys.stdout.flush()\nos._exit(0)\n",
+            id="guessed report frame",
+        ),
+        pytest.param(
+            "import os\nos.makedirs('.crl-report', exist_ok=True)\n"
+            f'open(\'{PY_REPORT}\', \'w\').write(\'<testsuites><testsuite tests="1" failures="0" errors="0" '
+            'skipped="0"><testcase classname="beer_song_test.BeerSongTest" name="test_first_generic_verse"/>'
+            "</testsuite></testsuites>')\nos._exit(0)\n",
+            id="forged short report",
+        ),
+        pytest.param(
+            "import os, sys\nopen('beer_song_test.py', 'w').write(''.join(f'def test_{i}(): pass\\n' "
+            "for i in range(8)))\nos.execv(sys.executable, [sys.executable, '-m', 'pytest', '-q', "
+            f"'-p', 'no:cacheprovider', '--junitxml={PY_REPORT}'])\n",
+            id="rewritten test file, pytest re-run",
+        ),
+        pytest.param(
+            "import os, sys\nopen('beer_song_test.py', 'w').close()\nos.execv(sys.executable, [sys.executable, "
+            f"'-m', 'pytest', '-q', '-p', 'no:cacheprovider', '--junitxml={PY_REPORT}'])\n",
+            id="emptied test file, pytest re-run",
+        ),
+    ],
+)
 def test_python_attacks_fail(root, attack):
     ex, name, ref = py(root)
     r = assert_fails(ex, {name: attack + ref}, attack)
@@ -84,7 +99,7 @@ def test_score_carries_trust_in_process(root):
     bench = AiderPolyglot(data=str(root), languages="python", exercises=["beer-song"])
     (task,) = bench.tasks()
     ex = task.data["exercise"]
-    (name, ref), = ex.reference_files().items()
+    ((name, ref),) = ex.reference_files().items()
     good = bench.score(task, f"{name}\n```python\n{ref}```\n")
     bad = bench.score(task, f"{name}\n```python\nimport os\nos._exit(0)\n{ref}```\n")
     assert good.metrics == {"try1": True, "try2": True} and good.verdicts["trust"] == "in-process"
@@ -95,6 +110,7 @@ def test_score_carries_trust_in_process(root):
 
 
 # ------------------------------------------------------------------ javascript
+
 
 def js(root):
     return reference(root, "javascript", "beer-song")
@@ -114,20 +130,28 @@ def test_javascript_trusted_skip_is_not_a_failure(root):
     assert r.expected == 11
 
 
-NESTED_JEST = ("const cp = require('child_process');\n"
-               "cp.spawnSync(process.execPath, [require.resolve('jest/bin/jest.js'), '--ci', '--watchman=false', "
-               "'--rootDir=.', '--json', '--outputFile=.crl-report/jest.json'], {stdio: 'inherit'});\n"
-               "process.exit(0);\n")
+NESTED_JEST = (
+    "const cp = require('child_process');\n"
+    "cp.spawnSync(process.execPath, [require.resolve('jest/bin/jest.js'), '--ci', '--watchman=false', "
+    "'--rootDir=.', '--json', '--outputFile=.crl-report/jest.json'], {stdio: 'inherit'});\n"
+    "process.exit(0);\n"
+)
 
 
-@pytest.mark.parametrize("attack", [
-    pytest.param("process.exit(0);\n", id="process.exit(0) at import"),
-    pytest.param("console.log('Tests:       8 passed, 8 total');\nprocess.exit(0);\n", id="fake jest summary"),
-    pytest.param("require('fs').writeFileSync('beer-song.spec.js', \"test('x', () => {});\\n\".repeat(8));\n"
-                 + NESTED_JEST, id="rewritten spec, jest re-run"),
-    pytest.param("require('fs').writeFileSync('beer-song.spec.js', '');\n" + NESTED_JEST,
-                 id="emptied spec, jest re-run"),
-])
+@pytest.mark.parametrize(
+    "attack",
+    [
+        pytest.param("process.exit(0);\n", id="process.exit(0) at import"),
+        pytest.param("console.log('Tests:       8 passed, 8 total');\nprocess.exit(0);\n", id="fake jest summary"),
+        pytest.param(
+            "require('fs').writeFileSync('beer-song.spec.js', \"test('x', () => {});\\n\".repeat(8));\n" + NESTED_JEST,
+            id="rewritten spec, jest re-run",
+        ),
+        pytest.param(
+            "require('fs').writeFileSync('beer-song.spec.js', '');\n" + NESTED_JEST, id="emptied spec, jest re-run"
+        ),
+    ],
+)
 def test_javascript_attacks_fail(root, attack):
     ex, name, ref = js(root)
     # the attack runs when the solution module is loaded (ES module imports are hoisted, so it goes first)
@@ -181,8 +205,13 @@ def test_cpp_reference_passes(root):
     assert_passes(ex, ref)
 
 
-@pytest.mark.parametrize("attack", [pytest.param(CPP_EXIT, id="exit(0) in a static initializer + fake summary"),
-                                    pytest.param(CPP_FORGE, id="forged short Catch report")])
+@pytest.mark.parametrize(
+    "attack",
+    [
+        pytest.param(CPP_EXIT, id="exit(0) in a static initializer + fake summary"),
+        pytest.param(CPP_FORGE, id="forged short Catch report"),
+    ],
+)
 def test_cpp_attacks_fail(root, attack):
     ex, ref = cpp(root)
     files = dict(ref)
@@ -250,14 +279,17 @@ def test_rust_environment_error_comes_from_trusted_manifest_only(root):
 
 # ------------------------------------------------------------------ go and java (when their toolchains exist)
 
+
 def test_go_exit_in_init_fails(root):
     need_toolchain("go")
     ex = exercise(root, "go", "beer-song")
     ref = ex.reference_files()
-    (name, text), = ((n, t) for n, t in ref.items() if n.endswith(".go"))
+    ((name, text),) = ((n, t) for n, t in ref.items() if n.endswith(".go"))
     pkg = re.search(r"^package\s+(\w+)", text, re.MULTILINE).group(1)
-    attack = (f'package {pkg}\n\nimport (\n\t"fmt"\n\t"os"\n)\n\nfunc init() {{\n'
-              f'\tfmt.Println("ok  \\t{pkg}\\t0.01s")\n\tos.Exit(0)\n}}\n')
+    attack = (
+        f'package {pkg}\n\nimport (\n\t"fmt"\n\t"os"\n)\n\nfunc init() {{\n'
+        f'\tfmt.Println("ok  \\t{pkg}\\t0.01s")\n\tos.Exit(0)\n}}\n'
+    )
     assert_passes(ex, ref)
     assert_fails(ex, {**ref, "crl_attack.go": attack})
 
@@ -268,13 +300,19 @@ def test_java_exit_in_static_initializer_fails(root):
     ref = ex.reference_files()
     assert_passes(ex, ref)
     name = next(n for n in ref if n.endswith("BaseConverter.java"))
-    attacked = re.sub(r"(class\s+BaseConverter[^{]*\{)", r"\1\n    static { System.out.println(\"Test run finished\"); "
-                      r"System.exit(0); }\n", ref[name], count=1)
+    attacked = re.sub(
+        r"(class\s+BaseConverter[^{]*\{)",
+        r"\1\n    static { System.out.println(\"Test run finished\"); "
+        r"System.exit(0); }\n",
+        ref[name],
+        count=1,
+    )
     assert attacked != ref[name]
     assert_fails(ex, {**ref, name: attacked})
 
 
 # ------------------------------------------------------------------ item 4: no environment error from output
+
 
 def test_output_that_looks_like_an_environment_problem_is_a_failure(root, monkeypatch):
     """The Java AssertJ-gap environment error used to be read from the run's output, which the candidate
@@ -283,15 +321,19 @@ def test_output_that_looks_like_an_environment_problem_is_a_failure(root, monkey
     from crlcli.evaluation.aider import runners
 
     ex = exercise(root, "java", "all-your-base")
-    gap = ("src/test/java/BaseConverterTest.java:12: error: cannot find symbol\n    x\n    symbol: method "
-           "hasDimensions\n  location: class AbstractAssert\n")
-    monkeypatch.setattr(runners, "plan", lambda ex, staged, python=None: runners.Plan(
-        ["/bin/sh", "-c", f"printf '%s' '{gap}'; exit 1"]))
+    gap = (
+        "src/test/java/BaseConverterTest.java:12: error: cannot find symbol\n    x\n    symbol: method "
+        "hasDimensions\n  location: class AbstractAssert\n"
+    )
+    monkeypatch.setattr(
+        runners, "plan", lambda ex, staged, python=None: runners.Plan(["/bin/sh", "-c", f"printf '%s' '{gap}'; exit 1"])
+    )
     r = run_tests(ex, {})
     assert r.status == "fail" and "AssertJ" not in r.reason
 
 
 # ------------------------------------------------------------------ the parent's parsers, no toolchain needed
+
 
 def frame(nonce, rc, files, before=""):
     lines = [before, f"{nonce} rc {rc}"]
@@ -319,17 +361,26 @@ def go_events(*events):
 
 def test_go_report_check():
     exp = ["TestA", "TestB"]
-    ok = go_events({"Action": "run", "Test": "TestA"}, {"Action": "pass", "Test": "TestA"},
-                   {"Action": "pass", "Test": "TestA/sub"}, {"Action": "pass", "Test": "TestB"},
-                   {"Action": "pass", "Package": "p"})
+    ok = go_events(
+        {"Action": "run", "Test": "TestA"},
+        {"Action": "pass", "Test": "TestA"},
+        {"Action": "pass", "Test": "TestA/sub"},
+        {"Action": "pass", "Test": "TestB"},
+        {"Action": "pass", "Package": "p"},
+    )
     assert reports.check("go", {"go.json": ok}, exp).passed
     missing = go_events({"Action": "pass", "Test": "TestA"}, {"Action": "pass", "Package": "p"})
     assert not reports.check("go", {"go.json": missing}, exp).passed
-    sub_fail = go_events({"Action": "pass", "Test": "TestA"}, {"Action": "fail", "Test": "TestA/x"},
-                         {"Action": "pass", "Test": "TestB"}, {"Action": "pass", "Package": "p"})
+    sub_fail = go_events(
+        {"Action": "pass", "Test": "TestA"},
+        {"Action": "fail", "Test": "TestA/x"},
+        {"Action": "pass", "Test": "TestB"},
+        {"Action": "pass", "Package": "p"},
+    )
     assert not reports.check("go", {"go.json": sub_fail}, exp).passed
-    skipped = go_events({"Action": "pass", "Test": "TestA"}, {"Action": "skip", "Test": "TestB"},
-                        {"Action": "pass", "Package": "p"})
+    skipped = go_events(
+        {"Action": "pass", "Test": "TestA"}, {"Action": "skip", "Test": "TestB"}, {"Action": "pass", "Package": "p"}
+    )
     assert not reports.check("go", {"go.json": skipped}, exp).passed
     no_pkg = go_events({"Action": "pass", "Test": "TestA"}, {"Action": "pass", "Test": "TestB"})
     assert not reports.check("go", {"go.json": no_pkg}, exp).passed
@@ -370,13 +421,24 @@ def test_rust_log_check():
 
 def test_expected_tests_found_for_every_exercise(root):
     """Every exercise's trusted test files define tests the parser finds, and as many as their markers say."""
-    marker = {"python": r"^\s*def test", "javascript": r"\b(?:x|f)?(?:test|it)(?:\.skip)?\s*\(",
-              "cpp": r"^\s*TEST_CASE\s*\(", "go": r"^func Test\w*\(", "rust": r"#\[test\]", "java": r"@Test\b"}
+    marker = {
+        "python": r"^\s*def test",
+        "javascript": r"\b(?:x|f)?(?:test|it)(?:\.skip)?\s*\(",
+        "cpp": r"^\s*TEST_CASE\s*\(",
+        "go": r"^func Test\w*\(",
+        "rust": r"#\[test\]",
+        "java": r"@Test\b",
+    }
     for ex in load_exercises(root):
         names = reports.expected_tests(ex.language, ex.path, ex.test_files)
         assert names or ex.id == "go/counter", ex.id  # go/counter's test file has no tests (deprecated upstream)
-        files = ex.test_files if ex.language not in ("go", "java") else \
-            [str(p.relative_to(ex.path)) for p in ex.path.rglob("*_test.go" if ex.language == "go" else "*Test.java")]
+        files = (
+            ex.test_files
+            if ex.language not in ("go", "java")
+            else [
+                str(p.relative_to(ex.path)) for p in ex.path.rglob("*_test.go" if ex.language == "go" else "*Test.java")
+            ]
+        )
         if ex.language == "rust":
             files = reports.rust_test_files(ex.path, ex.test_files)
         texts = [(ex.path / f).read_text() for f in files if (ex.path / f).is_file() and "catch" not in f]
@@ -392,8 +454,11 @@ def test_rust_feature_gated_and_extra_targets(root):
     """xorcism's `io` tests and wordy's `exponentials` are compiled out (no default features), doubly-linked-list's
     leak tests are test targets of their own that config.json does not list: the reference passes with exactly
     the tests that run."""
-    counts = {"xorcism": {"xorcism": 77}, "wordy": {"wordy": 23},
-              "doubly-linked-list": {"doubly-linked-list": 17, "step_4_leak_test_1": 1, "step_4_leak_test_2": 1}}
+    counts = {
+        "xorcism": {"xorcism": 77},
+        "wordy": {"wordy": 23},
+        "doubly-linked-list": {"doubly-linked-list": 17, "step_4_leak_test_1": 1, "step_4_leak_test_2": 1},
+    }
     for name, want in counts.items():
         ex = exercise(root, "rust", name)
         assert {k: len(v) for k, v in reports.expected_rust(ex.path, ex.test_files).items()} == want

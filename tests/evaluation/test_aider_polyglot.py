@@ -62,14 +62,17 @@ def test_prompt_has_instructions_stubs_and_aider_addendum(root):
 
 def test_parse_files_whole_format(root):
     ex = exercise(root, "cpp", "bank-account")
-    answer = ("<think>bank_account.h\n```\nwrong\n```</think>Here you go.\n\n**bank_account.h**\n```cpp\n#pragma once\n```\n"
-              "bank_account.cpp:\n```cpp\n#include \"bank_account.h\"\n```\n"
-              "bank_account_test.cpp\n```cpp\nhacked tests\n```\n")
+    answer = (
+        "<think>bank_account.h\n```\nwrong\n```</think>Here you go.\n\n**bank_account.h**\n```cpp\n#pragma once\n```\n"
+        'bank_account.cpp:\n```cpp\n#include "bank_account.h"\n```\n'
+        "bank_account_test.cpp\n```cpp\nhacked tests\n```\n"
+    )
     files = parse_files(answer, ex)
     assert files == {"bank_account.h": "#pragma once\n", "bank_account.cpp": '#include "bank_account.h"\n'}
     single = exercise(root, "python", "beer-song")
     assert parse_files("Sure:\n```python\ndef recite(start, take=1):\n    return []\n```", single) == {
-        "beer_song.py": "def recite(start, take=1):\n    return []\n"}
+        "beer_song.py": "def recite(start, take=1):\n    return []\n"
+    }
     assert parse_files("no code at all", single) == {}
 
 
@@ -140,8 +143,9 @@ class ScriptedModel:
         from crlcli.generation.base import Completion
 
         self.calls.append(conversations)
-        return [[Completion(self.answers[(len(c) + 1) // 2 - 1], 7, "stop") for _ in range(params.n)]
-                for c in conversations]
+        return [
+            [Completion(self.answers[(len(c) + 1) // 2 - 1], 7, "stop") for _ in range(params.n)] for c in conversations
+        ]
 
 
 def test_run_samples_does_both_tries(root):
@@ -169,15 +173,32 @@ def test_crl_eval_score_end_to_end(crl, root, tmp_path):
     import json
 
     ex = load_exercises(root, ["python"])[0]  # what `--limit 1` keeps
-    (name, text), = ex.reference_files().items()
+    ((name, text),) = ex.reference_files().items()
     good = f"{name}\n```python\n{text}```\n"
 
     samples = tmp_path / "samples.jsonl"
-    samples.write_text(json.dumps({"task_id": ex.id, "completion": good}) + "\n"
-                       + json.dumps({"task_id": ex.id, "completion": "nothing"}) + "\n")
+    samples.write_text(
+        json.dumps({"task_id": ex.id, "completion": good})
+        + "\n"
+        + json.dumps({"task_id": ex.id, "completion": "nothing"})
+        + "\n"
+    )
     run = tmp_path / "run"
-    proc = crl("eval", "score", str(run), "--samples", str(samples), "--benchmark", "aider-polyglot",
-               "--data", str(root), "--limit", "1", env={"CRL_AIDER_LANGUAGES": "python"}, timeout=600)
+    proc = crl(
+        "eval",
+        "score",
+        str(run),
+        "--samples",
+        str(samples),
+        "--benchmark",
+        "aider-polyglot",
+        "--data",
+        str(root),
+        "--limit",
+        "1",
+        env={"CRL_AIDER_LANGUAGES": "python"},
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr.decode()[-2000:]
     summary = json.loads((run / "summary.json").read_text())
     assert summary["benchmark"] == "aider-polyglot" and summary["pass@1"] == 0.5

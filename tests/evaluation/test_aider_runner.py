@@ -8,8 +8,8 @@ import json
 import pytest
 
 from crlcli.evaluation.aider import AiderPolyglot, toolchain_status
-from crlcli.evaluation.rundir import RunDir
 from crlcli.evaluation.pipeline import evaluate, run_info
+from crlcli.evaluation.rundir import RunDir
 
 
 class TurnScript:
@@ -37,8 +37,9 @@ def test_evaluate_runs_two_tries_per_language(shared_data, tmp_path, monkeypatch
 
     # JavaScript cannot find jest: both its exercises are environment errors, whatever the answer
     monkeypatch.setenv("CRL_AIDER_NODE_MODULES", str(tmp_path / "no-node-modules"))
-    bench = AiderPolyglot(data=str(shared_data / "aider_polyglot"), languages="python,javascript",
-                          exercises=["beer-song", "proverb"])
+    bench = AiderPolyglot(
+        data=str(shared_data / "aider_polyglot"), languages="python,javascript", exercises=["beer-song", "proverb"]
+    )
     refs = {t.task_id: t.data["exercise"].reference_files() for t in bench.tasks()}
     assert sorted(refs) == ["javascript/beer-song", "python/beer-song", "python/proverb"]  # no JS proverb
 
@@ -46,13 +47,19 @@ def test_evaluate_runs_two_tries_per_language(shared_data, tmp_path, monkeypatch
         return "".join(f"{name}\n```\n{text}```\n" for name, text in refs[task_id].items())
 
     wrong = "proverb.py\n```python\ndef proverb(*items, qualifier=None):\n    return ['wrong']\n```\n"
-    model = TurnScript({("beer_song.py", 1): whole("python/beer-song"),      # right at once
-                        ("proverb.py", 1): wrong, ("proverb.py", 2): whole("python/proverb"),  # right on try 2
-                        ("beer-song.js", 1): whole("javascript/beer-song")})
+    model = TurnScript(
+        {
+            ("beer_song.py", 1): whole("python/beer-song"),  # right at once
+            ("proverb.py", 1): wrong,
+            ("proverb.py", 2): whole("python/proverb"),  # right on try 2
+            ("beer-song.js", 1): whole("javascript/beer-song"),
+        }
+    )
     params = SamplingParams(n=2, temperature=0.0)
     rd = RunDir(tmp_path / "run")
-    summary = evaluate(bench, rd, model, params, False, run_info("aider-polyglot", bench, "script", "scripted",
-                                                                  params, False, {}))
+    summary = evaluate(
+        bench, rd, model, params, False, run_info("aider-polyglot", bench, "script", "scripted", params, False, {})
+    )
     # one call for try 1 (all tasks, n=2), one for the retries: only python/proverb's 2 samples
     assert len(model.calls) == 2 and len(model.calls[1]) == 2
     assert all("proverb.py" in c[0]["content"] for c in model.calls[1])

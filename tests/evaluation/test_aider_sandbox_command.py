@@ -19,7 +19,7 @@ def workdir(tmp_path):
 
 
 def test_runs_on_a_writable_copy_named_like_the_folder(workdir):
-    r = run_command(["sh", "-c", "cat input.txt; echo built > out.txt; cat out.txt; basename \"$PWD\""], workdir)
+    r = run_command(["sh", "-c", 'cat input.txt; echo built > out.txt; cat out.txt; basename "$PWD"'], workdir)
     assert r.status == "ok" and r.returncode == 0
     assert r.output.split() == ["hello", "built", "my-exercise"]
     assert not (workdir / "out.txt").exists()  # the caller's folder is untouched
@@ -33,8 +33,11 @@ def test_failure_exit_code_and_merged_stderr(workdir):
 def test_timeout_kills_the_whole_group(workdir, tmp_path):
     marker = f"crl-sleeper-{os.getpid()}"
     t0 = time.monotonic()
-    r = run_command(["bash", "-c", f"(exec -a {marker} sleep 60) & (exec -a {marker} sleep 60) & wait"], workdir,
-                    limits=CommandLimits(timeout=1.0))
+    r = run_command(
+        ["bash", "-c", f"(exec -a {marker} sleep 60) & (exec -a {marker} sleep 60) & wait"],
+        workdir,
+        limits=CommandLimits(timeout=1.0),
+    )
     assert r.status == "timeout" and time.monotonic() - t0 < 15
     time.sleep(0.3)
     leftovers = [p for p in os.listdir("/proc") if p.isdigit() and _cmdline(p).startswith(marker)]
@@ -63,11 +66,13 @@ def test_memory_cap(workdir):
 def test_no_network_and_no_host_home_under_bwrap(workdir):
     if isolation_mode() != "bwrap":
         pytest.skip("bubblewrap isolation not available on this host")
-    code = ("import socket, os\n"
-            "s = socket.socket(); s.settimeout(2)\n"
-            "try:\n    s.connect(('1.1.1.1', 80)); print('connected')\nexcept OSError as e:\n    print('blocked', e)\n"
-            "print('home-visible' if os.path.exists(os.path.expanduser('~root/.bashrc')) else 'home-hidden')\n"
-            "print('input-visible' if os.path.exists('" + str(workdir) + "') else 'input-hidden')\n")
+    code = (
+        "import socket, os\n"
+        "s = socket.socket(); s.settimeout(2)\n"
+        "try:\n    s.connect(('1.1.1.1', 80)); print('connected')\nexcept OSError as e:\n    print('blocked', e)\n"
+        "print('home-visible' if os.path.exists(os.path.expanduser('~root/.bashrc')) else 'home-hidden')\n"
+        "print('input-visible' if os.path.exists('" + str(workdir) + "') else 'input-hidden')\n"
+    )
     r = run_command(["python3", "-c", code], workdir, limits=CommandLimits(timeout=30))
     assert "blocked" in r.output and "connected" not in r.output
     assert "home-hidden" in r.output and "input-hidden" in r.output

@@ -63,7 +63,7 @@ def test_loads_the_real_subtasks_and_scores_only_the_answer(shared_data):
         counts[t.group["subtask"]] = counts.get(t.group["subtask"], 0) + 1
     assert counts == {"time_arithmetic": 200, "disambiguation_qa": 120, "zebra_puzzles": 200, "boardgame_qa": 200}
     t = tasks[0]
-    assert 'The answer is:' in t.messages[0]["content"]
+    assert "The answer is:" in t.messages[0]["content"]
     target = t.data["target"]
     assert bench.score(t, f"<think>The answer is: wrong</think>The answer is: {target}").metrics["pass"]
     # An answer only inside the thinking does not count.
@@ -74,8 +74,14 @@ def test_loads_the_real_subtasks_and_scores_only_the_answer(shared_data):
 
 def test_headline_is_the_plain_average_of_subtasks():
     bench = get_benchmark("bbeh")
-    groups = {"subtask": {"time_arithmetic": {"pass": 0.5}, "disambiguation_qa": {"pass": 0.25},
-                          "zebra_puzzles": {"pass": 0.0}, "boardgame_qa": {"pass": 1.0}}}
+    groups = {
+        "subtask": {
+            "time_arithmetic": {"pass": 0.5},
+            "disambiguation_qa": {"pass": 0.25},
+            "zebra_puzzles": {"pass": 0.0},
+            "boardgame_qa": {"pass": 1.0},
+        }
+    }
     head = bench.headline({"pass": 0.4}, groups)
     assert head["bbeh"] == pytest.approx(0.4375) and head["bbeh:boardgame_qa"] == 1.0
 

@@ -10,8 +10,10 @@ import json
 from crlcli.evaluation import bcb_harness
 from crlcli.evaluation.bigcodebench import DONE, HARNESS, NAMESPACE, PRELUDE, PROTECT, BigCodeBench, plan_tests
 
-TEST_MODULE = ("import unittest\n\n\nclass TestCases(unittest.TestCase):\n"
-               "    def test_one(self):\n        self.assertEqual(task_func(), 1)\n")
+TEST_MODULE = (
+    "import unittest\n\n\nclass TestCases(unittest.TestCase):\n"
+    "    def test_one(self):\n        self.assertEqual(task_func(), 1)\n"
+)
 
 
 def test_shipped_text_compiles_to_the_harness_function_alone():
@@ -26,20 +28,35 @@ def test_text_is_the_module_from_its_def_line():
     source = open(bcb_harness.__file__, encoding="utf-8").read()
     assert HARNESS.startswith("\ndef _crl_harness(_source, _test, _names, _test_names, _protect, _g):\n")
     assert source.endswith(HARNESS[1:])
-    assert bcb_harness._crl_harness.__code__.co_varnames[:6] == ("_source", "_test", "_names", "_test_names",
-                                                                 "_protect", "_g")
+    assert bcb_harness._crl_harness.__code__.co_varnames[:6] == (
+        "_source",
+        "_test",
+        "_names",
+        "_test_names",
+        "_protect",
+        "_g",
+    )
 
 
 def test_program_for_sends_the_harness_text(tmp_path):
-    row = {"task_id": "BigCodeBench/x", "instruct_prompt": "Return 1.", "code_prompt": "def task_func():\n",
-           "canonical_solution": "    return 1\n", "test": TEST_MODULE, "libs": "[]"}
+    row = {
+        "task_id": "BigCodeBench/x",
+        "instruct_prompt": "Return 1.",
+        "code_prompt": "def task_func():\n",
+        "canonical_solution": "    return 1\n",
+        "test": TEST_MODULE,
+        "libs": "[]",
+    }
     path = tmp_path / "BigCodeBench.jsonl"
     path.write_text(json.dumps(row) + "\n")
     bench = BigCodeBench(data=str(path), calibrated=False)
     code = "def task_func():\n    return 1\n"
     program = bench.program_for(bench.rows[0], code)
     names, bound = plan_tests(TEST_MODULE)
-    assert program == (PRELUDE + NAMESPACE + HARNESS + "\n_crl_harness(%r, %r, %r, %r, %r, globals())\n"
-                       % (code, TEST_MODULE, list(names), list(bound), PROTECT))
+    assert program == (
+        PRELUDE
+        + NAMESPACE
+        + HARNESS
+        + "\n_crl_harness(%r, %r, %r, %r, %r, globals())\n" % (code, TEST_MODULE, list(names), list(bound), PROTECT)
+    )
     assert bench.tests_for(bench.rows[0])["program"] == DONE
-

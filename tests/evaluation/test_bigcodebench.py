@@ -14,8 +14,14 @@ from crlcli.evaluation.bigcodebench import INSTRUCTION_PREFIX, BigCodeBench, is_
 
 # stdlib, numpy, pandas, matplotlib; 363 pickles a solution function for multiprocessing and 612 patches
 # `__name__ + ".choice"`: both need the shared namespace importable as a module, as upstream runs it
-SAMPLE = ["BigCodeBench/4", "BigCodeBench/3", "BigCodeBench/55", "BigCodeBench/61", "BigCodeBench/363",
-          "BigCodeBench/612"]
+SAMPLE = [
+    "BigCodeBench/4",
+    "BigCodeBench/3",
+    "BigCodeBench/55",
+    "BigCodeBench/61",
+    "BigCodeBench/363",
+    "BigCodeBench/612",
+]
 
 
 @pytest.fixture(scope="module")
@@ -167,11 +173,25 @@ def test_crl_eval_score_end_to_end(crl, data, tmp_path):
     rows = [json.loads(line) for line in gzip.open(data, "rt")][1:3]  # quick stdlib tasks
     samples = tmp_path / "samples.jsonl"
     lines = [{"task_id": r["task_id"], "completion": "```python\n" + canonical(r) + "\n```"} for r in rows]
-    lines.append({"task_id": rows[0]["task_id"], "completion": "```python\ndef task_func(numbers=None):\n    return 'x'\n```"})
+    lines.append(
+        {"task_id": rows[0]["task_id"], "completion": "```python\ndef task_func(numbers=None):\n    return 'x'\n```"}
+    )
     samples.write_text("".join(json.dumps(x) + "\n" for x in lines))
     run = tmp_path / "run"
-    proc = crl("eval", "score", str(run), "--samples", str(samples), "--benchmark", "bigcodebench",
-               "--data", str(data), "--limit", "3", timeout=600)
+    proc = crl(
+        "eval",
+        "score",
+        str(run),
+        "--samples",
+        str(samples),
+        "--benchmark",
+        "bigcodebench",
+        "--data",
+        str(data),
+        "--limit",
+        "3",
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr.decode()[-2000:]
     summary = json.loads((run / "summary.json").read_text())
     assert summary["benchmark"] == "bigcodebench" and summary["counts"]["passed"] == {"pass": 2}

@@ -25,33 +25,38 @@ AT_IMPORT = {
         "    result.addSuccess(self)\n"
         "    result.stopTest(self)\n"
         "    return result\n"
-        "unittest.TestCase.run = _run\n"),
+        "unittest.TestCase.run = _run\n"
+    ),
     "TestCase.__call__ does nothing": "import unittest\nunittest.TestCase.__call__ = lambda self, *a, **k: None\n",
     "TestResult reports success": (
         "import unittest\n"
         "unittest.TestResult.wasSuccessful = lambda self: True\n"
         "unittest.TestResult.addFailure = lambda self, *a: None\n"
         "unittest.TestResult.addError = lambda self, *a: None\n"
-        "unittest.result.TestResult.addSubTest = lambda self, *a: None\n"),
+        "unittest.result.TestResult.addSubTest = lambda self, *a: None\n"
+    ),
     "loader returns passing stand-ins": (
         "import unittest\n"
         "class _Ok(unittest.TestCase):\n"
         "    def test_ok(self): pass\n"
-        "unittest.TestLoader.loadTestsFromTestCase = lambda self, c: unittest.TestSuite([_Ok('test_ok')] * 5)\n"),
+        "unittest.TestLoader.loadTestsFromTestCase = lambda self, c: unittest.TestSuite([_Ok('test_ok')] * 5)\n"
+    ),
     "loader returns an empty suite": (
         "import unittest\n"
         "unittest.TestLoader.loadTestsFromTestCase = lambda self, c: unittest.TestSuite()\n"
         "unittest.TestLoader.getTestCaseNames = lambda self, c: []\n"
-        "unittest.defaultTestLoader.loadTestsFromTestCase = lambda c: unittest.TestSuite()\n"),
+        "unittest.defaultTestLoader.loadTestsFromTestCase = lambda c: unittest.TestSuite()\n"
+    ),
     "sys.exit(0) at import": "import sys\nsys.exit(0)\n",
     "os._exit(0) at import": "import os\nos._exit(0)\n",
     "assertions are no-ops": (
         "import unittest\n"
         "for _n in dir(unittest.TestCase):\n"
         "    if _n.startswith('assert'):\n"
-        "        setattr(unittest.TestCase, _n, lambda self, *a, **k: None)\n"),
+        "        setattr(unittest.TestCase, _n, lambda self, *a, **k: None)\n"
+    ),
     "patched builtins": "import builtins\nbuiltins.isinstance = lambda *a: True\nbuiltins.all = lambda *a: True\n"
-                         "builtins.len = lambda x: 26\n",
+    "builtins.len = lambda x: 26\n",
     "class statement replaced": (
         "import builtins, unittest\n"
         "_real = builtins.__build_class__\n"
@@ -59,14 +64,16 @@ AT_IMPORT = {
         "    if name == 'TestCases':\n"
         "        return _real(lambda: None, name, unittest.TestCase)\n"
         "    return _real(func, name, *bases, **kw)\n"
-        "builtins.__build_class__ = _fake\n"),
+        "builtins.__build_class__ = _fake\n"
+    ),
     "subclass hook strips the tests": (
         "import unittest\n"
         "@classmethod\n"
         "def _strip(cls, **kw):\n"
         "    for n in [k for k in vars(cls) if k.startswith('test')]:\n"
         "        delattr(cls, n)\n"
-        "unittest.TestCase.__init_subclass__ = _strip\n"),
+        "unittest.TestCase.__init_subclass__ = _strip\n"
+    ),
     "fake unittest module": (
         "import sys, types\n"
         "_fake = types.ModuleType('unittest')\n"
@@ -74,7 +81,8 @@ AT_IMPORT = {
         "    def __init__(self, *a): pass\n"
         "    def run(self, result=None): return result\n"
         "_fake.TestCase = _TC\n"
-        "sys.modules['unittest'] = _fake\n"),
+        "sys.modules['unittest'] = _fake\n"
+    ),
     "shadowing names in unittest.case": "import unittest.case\nunittest.case.getattr = lambda *a: (lambda: None)\n",
 }
 # Inside task_func: `self` of the running test is found by walking the stack.
@@ -83,7 +91,8 @@ FIND_TEST = (
     "    f = sys._getframe(1)\n"
     "    while f is not None and not isinstance(f.f_locals.get('self'), unittest.TestCase):\n"
     "        f = f.f_back\n"
-    "    test = f.f_locals['self']\n")
+    "    test = f.f_locals['self']\n"
+)
 AT_RUN = {
     "SkipTest everywhere": "    import unittest\n    raise unittest.SkipTest('no')\n",
     "_ShouldStop swallowed": "    import unittest.case\n    raise unittest.case._ShouldStop()\n",
@@ -91,27 +100,35 @@ AT_RUN = {
         "    T = globals()['TestCases']\n"
         "    for n in [k for k in vars(T) if k.startswith('test')]:\n"
         "        setattr(T, n, lambda self: None)\n"
-        "    return {k: -1.0 for k in LETTERS}\n"),
+        "    return {k: -1.0 for k in LETTERS}\n"
+    ),
     "test code replaced": (
         "    T = globals()['TestCases']\n"
         "    for n in [k for k in vars(T) if k.startswith('test')]:\n"
         "        getattr(T, n).__code__ = (lambda self: None).__code__\n"
-        "    return {k: -1.0 for k in LETTERS}\n"),
-    "expecting failure": FIND_TEST + (
+        "    return {k: -1.0 for k in LETTERS}\n"
+    ),
+    "expecting failure": FIND_TEST
+    + (
         "    test._outcome.expecting_failure = True\n"
         "    test.__unittest_expecting_failure__ = True\n"
-        "    return {k: -1.0 for k in LETTERS}\n"),
-    "outcome result swapped": FIND_TEST + (
+        "    return {k: -1.0 for k in LETTERS}\n"
+    ),
+    "outcome result swapped": FIND_TEST
+    + (
         "    class Quiet:\n"
         "        def __getattr__(self, name): return lambda *a, **k: None\n"
         "    test._outcome.result = Quiet()\n"
-        "    return {k: -1.0 for k in LETTERS}\n"),
-    "result methods patched while running": FIND_TEST + (
+        "    return {k: -1.0 for k in LETTERS}\n"
+    ),
+    "result methods patched while running": FIND_TEST
+    + (
         "    r = test._outcome.result\n"
         "    type(r).addFailure = lambda self, *a: None\n"
         "    type(r).addError = lambda self, *a: None\n"
         "    r.addFailure = r.addError = lambda *a: None\n"
-        "    return {k: -1.0 for k in LETTERS}\n"),
+        "    return {k: -1.0 for k in LETTERS}\n"
+    ),
     "sys.exit(0) in a test": "    import sys\n    sys.exit(0)\n",
     "os._exit(0) in a test": "    import os\n    os._exit(0)\n",
 }
@@ -121,8 +138,12 @@ AT_RUN = {
 def bench(shared_data, tmp_path_factory):
     ids = tmp_path_factory.mktemp("bcb-adv") / "ids.txt"
     ids.write_text("\n".join(IDS) + "\n")
-    b = BigCodeBench(data=str(shared_data / "bigcodebench" / "BigCodeBench.jsonl.gz"), subset_file=str(ids),
-                     task_timeout=60, workers=2)
+    b = BigCodeBench(
+        data=str(shared_data / "bigcodebench" / "BigCodeBench.jsonl.gz"),
+        subset_file=str(ids),
+        task_timeout=60,
+        workers=2,
+    )
     yield b
     b.close()
 
@@ -162,8 +183,10 @@ def test_an_attack_on_a_right_solution_is_harmless_or_fails(bench, row):
     (the harness sees the change), which is the point: only an unmodified run counts."""
     score = bench.check(row, AT_IMPORT["TestResult reports success"] + canonical(row))
     assert score.metrics == {"pass": True}  # restored before the tests: the patch made no difference
-    sneaky = canonical(row).replace("    return mean_dict", "    import unittest\n"
-                                    "    unittest.TestCase.assertTrue = lambda *a, **k: None\n    return mean_dict")
+    sneaky = canonical(row).replace(
+        "    return mean_dict",
+        "    import unittest\n    unittest.TestCase.assertTrue = lambda *a, **k: None\n    return mean_dict",
+    )
     assert bench.check(row, sneaky).metrics == {"pass": False}  # changed while the tests ran
 
 
@@ -182,6 +205,7 @@ def test_candidate_imports_never_make_an_environment_error(bench, row):
     pytest.importorskip("numpy")
     try:
         import tensorflow  # noqa: F401
+
         pytest.skip("tensorflow is installed here")
     except ImportError:
         pass
@@ -200,6 +224,7 @@ def test_environment_errors_come_from_the_task(bench, row):
     tf_task = dict(row, task_id="needs-tf", libs="['tensorflow', 'numpy']")
     try:
         import tensorflow  # noqa: F401
+
         pytest.skip("tensorflow is installed here")
     except ImportError:
         pass

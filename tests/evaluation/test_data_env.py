@@ -60,7 +60,9 @@ def test_variables_fill_only_what_a_flag_left_unset(monkeypatch):
     monkeypatch.setenv("CRL_BCB_CALIBRATED", "0")
     monkeypatch.setenv("CRL_AIDER_LANGUAGES", "go")
     assert _env.benchmark_options("bigcodebench", {"task_timeout": 5.0, "calibrated": None}) == {
-        "task_timeout": 5.0, "calibrated": False}
+        "task_timeout": 5.0,
+        "calibrated": False,
+    }
     assert _env.benchmark_options("aider-polyglot", {"languages": None})["languages"] == "go"
     assert _env.benchmark_options("lcb", {"release": None}) == {"release": None}
 

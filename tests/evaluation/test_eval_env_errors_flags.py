@@ -52,16 +52,34 @@ def test_missing_library_is_env_error_not_a_wrong_answer(crl, data, rows, bare_p
         {"task_id": stdlib["task_id"], "completion": fenced(stdlib["code_prompt"] + stdlib["canonical_solution"])},
         {"task_id": stdlib["task_id"], "completion": fenced("def task_func(*a, **k):\n    return None\n")},
         # a right answer that cannot run for want of numpy: an environment error, never a failure
-        {"task_id": numpy_task["task_id"],
-         "completion": fenced(numpy_task["code_prompt"] + numpy_task["canonical_solution"])},
+        {
+            "task_id": numpy_task["task_id"],
+            "completion": fenced(numpy_task["code_prompt"] + numpy_task["canonical_solution"]),
+        },
     ]
     samples.write_text("".join(json.dumps(x) + "\n" for x in lines))
     run = tmp_path / "run"
     # the flag wins over the environment variable (which names an interpreter that has numpy)
-    proc = crl("eval", "score", str(run), "--samples", str(samples), "--benchmark", "bigcodebench",
-               "--data", str(data), "--subset-file", str(ids), "--task-python", bare_python,
-               "--uncalibrated", "--task-timeout", "60", env={"CRL_BCB_TASK_PYTHON": sys.executable,
-                                                               "CRL_BCB_CALIBRATED": "1"}, timeout=600)
+    proc = crl(
+        "eval",
+        "score",
+        str(run),
+        "--samples",
+        str(samples),
+        "--benchmark",
+        "bigcodebench",
+        "--data",
+        str(data),
+        "--subset-file",
+        str(ids),
+        "--task-python",
+        bare_python,
+        "--uncalibrated",
+        "--task-timeout",
+        "60",
+        env={"CRL_BCB_TASK_PYTHON": sys.executable, "CRL_BCB_CALIBRATED": "1"},
+        timeout=600,
+    )
     err = proc.stderr.decode()
     assert proc.returncode == 0, err[-2000:]
     summary = json.loads((run / "summary.json").read_text())
@@ -103,10 +121,16 @@ def test_env_var_workaround_still_works(data, tmp_path, bare_python, monkeypatch
     monkeypatch.setenv("CRL_BCB_TASK_TIMEOUT", "30")
     b = get_benchmark("bigcodebench-hard", **benchmark_options("bigcodebench-hard", {"data": str(data)}))
     assert (b.python, b.calibrated, b.timeout, [r["task_id"] for r in b.rows]) == (bare_python, False, 31.0, IDS[:1])
-    b = get_benchmark("bigcodebench-hard", **benchmark_options("bigcodebench-hard", dict(
-        data=str(data), calibrated=True, task_timeout=10, subset_file=str(ids))))
+    b = get_benchmark(
+        "bigcodebench-hard",
+        **benchmark_options(
+            "bigcodebench-hard", dict(data=str(data), calibrated=True, task_timeout=10, subset_file=str(ids))
+        ),
+    )
     assert b.calibrated is True and b.timeout == 11.0  # a given option wins over the variable
-    assert get_benchmark("bigcodebench-hard", data=str(data), subset_file=str(ids)).calibrated is True  # no variable read
+    assert (
+        get_benchmark("bigcodebench-hard", data=str(data), subset_file=str(ids)).calibrated is True
+    )  # no variable read
 
 
 def test_options_a_benchmark_does_not_take_are_errors():
@@ -123,13 +147,34 @@ def test_options_a_benchmark_does_not_take_are_errors():
 
 
 def test_cli_refuses_unknown_flag_for_benchmark(crl, tmp_path):
-    proc = crl("eval", "--benchmark", "humaneval", "--model", "m", "--backend", "hf", "--languages", "python",
-               "-o", str(tmp_path / "r"))
+    proc = crl(
+        "eval",
+        "--benchmark",
+        "humaneval",
+        "--model",
+        "m",
+        "--backend",
+        "hf",
+        "--languages",
+        "python",
+        "-o",
+        str(tmp_path / "r"),
+    )
     assert proc.returncode == 2  # a usage error
     assert "does not take --languages" in proc.stderr.decode()
     assert not (tmp_path / "r").exists()
-    proc = crl("eval", "score", str(tmp_path / "r2"), "--benchmark", "lcb", "--samples", str(tmp_path / "none"),
-               "--subset-file", str(tmp_path / "ids"), "--uncalibrated")
+    proc = crl(
+        "eval",
+        "score",
+        str(tmp_path / "r2"),
+        "--benchmark",
+        "lcb",
+        "--samples",
+        str(tmp_path / "none"),
+        "--subset-file",
+        str(tmp_path / "ids"),
+        "--uncalibrated",
+    )
     assert proc.returncode != 0
     assert "lcb does not take --calibrated/--uncalibrated, --subset-file" in " ".join(proc.stderr.decode().split())
 
@@ -141,13 +186,29 @@ def test_languages_flag_wins_over_env_var(crl, shared_data, tmp_path):
         pytest.skip(f"python toolchain for Aider not ready here: {toolchain_status(['python'])['python']}")
     root = shared_data / "aider_polyglot"
     ex = load_exercises(root, ["python"])[0]
-    (name, text), = ex.reference_files().items()
+    ((name, text),) = ex.reference_files().items()
     samples = tmp_path / "samples.jsonl"
     samples.write_text(json.dumps({"task_id": ex.id, "completion": f"{name}\n```python\n{text}```\n"}) + "\n")
     run = tmp_path / "run"
-    proc = crl("eval", "score", str(run), "--samples", str(samples), "--benchmark", "aider-polyglot", "--data",
-               str(root), "--languages", "python", "--limit", "1", "--task-timeout", "120",
-               env={"CRL_AIDER_LANGUAGES": "javascript"}, timeout=600)
+    proc = crl(
+        "eval",
+        "score",
+        str(run),
+        "--samples",
+        str(samples),
+        "--benchmark",
+        "aider-polyglot",
+        "--data",
+        str(root),
+        "--languages",
+        "python",
+        "--limit",
+        "1",
+        "--task-timeout",
+        "120",
+        env={"CRL_AIDER_LANGUAGES": "javascript"},
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr.decode()[-2000:]
     summary = json.loads((run / "summary.json").read_text())
     assert summary["benchmark_info"]["languages"] == ["python"] and summary["benchmark_info"]["test_timeout_s"] == 120

@@ -8,8 +8,8 @@ import json
 from rich.console import Console
 
 from crlcli.evaluation import get_benchmark
-from crlcli.evaluation.rundir import RunDir
 from crlcli.evaluation.pipeline import evaluate, run_info
+from crlcli.evaluation.rundir import RunDir
 from crlcli.generation.base import Completion, SamplingParams
 from crlcli.progress import Meter
 
@@ -34,12 +34,31 @@ class Echo:
 
 def test_eval_total_is_the_limited_work(tmp_path):
     data = tmp_path / "p.jsonl"
-    data.write_text("".join(json.dumps({"id": f"p{i}", "question": "sum", "tests": {"type": "stdio", "cases": [
-        {"input": "1 2\n", "output": "3\n"}]}}) + "\n" for i in range(5)))
+    data.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "id": f"p{i}",
+                    "question": "sum",
+                    "tests": {"type": "stdio", "cases": [{"input": "1 2\n", "output": "3\n"}]},
+                }
+            )
+            + "\n"
+            for i in range(5)
+        )
+    )
     bench = get_benchmark("jsonl", data=data, limit=2)
     params = SamplingParams(n=2, max_tokens=8)
     totals, done = [], []
-    summary = evaluate(bench, RunDir(tmp_path / "run"), Echo(), params, False,
-                       run_info("jsonl", bench, "echo", "fake", params, False, {}), workers=1,
-                       progress=done.append, set_total=totals.append)
+    summary = evaluate(
+        bench,
+        RunDir(tmp_path / "run"),
+        Echo(),
+        params,
+        False,
+        run_info("jsonl", bench, "echo", "fake", params, False, {}),
+        workers=1,
+        progress=done.append,
+        set_total=totals.append,
+    )
     assert totals == [4] and sum(done) == 4 and summary["counts"]["tasks"] == 2

@@ -42,7 +42,7 @@ def data(shared_data, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def pool():
-    from crlcli.sandbox import SandboxPool, Limits
+    from crlcli.sandbox import Limits, SandboxPool
 
     with SandboxPool(workers=2, limits=Limits(memory_mb=4096)) as p:
         yield p
@@ -94,7 +94,9 @@ def test_find_zero_accepts_any_root(data, pool):
     bench, tasks = tasks_of("humaneval+", data["humaneval"])
     t = tasks["HumanEval/32"]
     # Not the canonical value, but still a root: EvalPlus checks |poly(x)| <= atol, not equality.
-    other = canonical(t).replace("def find_zero(", "def _orig(") + "\n\ndef find_zero(xs):\n    return _orig(xs) + 1e-12\n"
+    other = (
+        canonical(t).replace("def find_zero(", "def _orig(") + "\n\ndef find_zero(xs):\n    return _orig(xs) + 1e-12\n"
+    )
     # (base inputs only: some plus polynomials are so steep that 1e-12 moves |poly| past the tolerance)
     assert bench.score_code(t, other, pool).metrics["base"]
     wrong = canonical(t) + "\n\ndef find_zero(xs):\n    return 0.5\n"
@@ -120,7 +122,9 @@ def test_mbpp_special_oracles(data, pool):
     """)
     assert bench.score_code(tasks["Mbpp/558"], padded, pool).metrics["plus"]
     # complex inputs (Mbpp/124, Mbpp/252) reach the function as complex numbers
-    assert bench.score_code(tasks["Mbpp/252"], "import cmath\ndef convert(z):\n    return cmath.polar(complex(z))\n", pool).metrics["plus"]
+    assert bench.score_code(
+        tasks["Mbpp/252"], "import cmath\ndef convert(z):\n    return cmath.polar(complex(z))\n", pool
+    ).metrics["plus"]
 
 
 def test_time_limit_is_scaled_from_the_canonical_runtime(data, pool):

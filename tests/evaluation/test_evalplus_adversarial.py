@@ -13,8 +13,15 @@ import pytest
 
 from crlcli.evaluation import get_benchmark
 from crlcli.evaluation.evalplus import FIRST_CHUNK
-from crlcli.evaluation.evalplus_check import (_close, allclose, compare, effective_atols, is_floats,
-                                              numpy_module, same_text)
+from crlcli.evaluation.evalplus_check import (
+    _close,
+    allclose,
+    compare,
+    effective_atols,
+    is_floats,
+    numpy_module,
+    same_text,
+)
 from crlcli.evaluation.evalplus_truth import TruthValues
 from crlcli.sandbox.runner_child import NumpyValue, Unserialisable, decode_value, encode_value
 
@@ -38,9 +45,12 @@ def _subset(src, ids, dst):
 @pytest.fixture(scope="module")
 def data(shared_data, tmp_path_factory):
     root = tmp_path_factory.mktemp("evalplus-adv")
-    return {"humaneval": _subset(shared_data / "humanevalplus" / "HumanEvalPlus.jsonl.gz", HE_IDS,
-                                 root / "HumanEvalPlus.jsonl.gz"),
-            "mbpp": _subset(shared_data / "mbppplus" / "MbppPlus.jsonl.gz", MBPP_IDS, root / "MbppPlus.jsonl.gz")}
+    return {
+        "humaneval": _subset(
+            shared_data / "humanevalplus" / "HumanEvalPlus.jsonl.gz", HE_IDS, root / "HumanEvalPlus.jsonl.gz"
+        ),
+        "mbpp": _subset(shared_data / "mbppplus" / "MbppPlus.jsonl.gz", MBPP_IDS, root / "MbppPlus.jsonl.gz"),
+    }
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -53,7 +63,7 @@ def cache(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def pool():
-    from crlcli.sandbox import SandboxPool, Limits
+    from crlcli.sandbox import Limits, SandboxPool
 
     with SandboxPool(workers=2, limits=Limits(memory_mb=4096)) as p:
         yield p
@@ -85,6 +95,7 @@ def failed(score):
 
 
 # ------------------------------------------------------------------------------- hostile candidates
+
 
 def test_canonical_solutions_pass(he, mbpp, pool):
     for bench, tasks in (he, mbpp):
@@ -122,8 +133,9 @@ EQ_STR_SUBCLASS = textwrap.dedent("""
 """)
 
 
-@pytest.mark.parametrize("task_id,code", [("HumanEval/53", EQ_ALWAYS), ("HumanEval/53", EQ_INT_SUBCLASS),
-                                          ("HumanEval/27", EQ_STR_SUBCLASS)])
+@pytest.mark.parametrize(
+    "task_id,code", [("HumanEval/53", EQ_ALWAYS), ("HumanEval/53", EQ_INT_SUBCLASS), ("HumanEval/27", EQ_STR_SUBCLASS)]
+)
 def test_permissive_eq_fails(he, pool, task_id, code):
     bench, tasks = he
     score = bench.score_code(tasks[task_id], code, pool)
@@ -219,8 +231,7 @@ def test_no_expected_value_in_the_candidates_process(he, pool):
         got[i] = value
         return False
 
-    tests = {"type": "call", "fn_name": "flip_case", "class_name": None, "tagged_args": True,
-             "cases": plan.cases(0, n)}
+    tests = {"type": "call", "fn_name": "flip_case", "class_name": None, "tagged_args": True, "cases": plan.cases(0, n)}
     res = pool.submit(SPY, tests, limits=None, check=capture).result()
     assert sorted(got) == list(range(n)), res
     for i, strings in got.items():
@@ -304,8 +315,9 @@ def test_inputs_encoded_lazily_and_kept(data, pool):
     before = [plan.encoded._text[i] for i in range(4)]
     bench.score_code(task, canonical(task), pool)
     assert plan.encoded.encoded_count() == len(plan.args)
-    assert [plan.encoded._text[i] for i in range(4)] == before and all(t is plan.encoded._text[i] for i, t in
-                                                                        enumerate(before))
+    assert [plan.encoded._text[i] for i in range(4)] == before and all(
+        t is plan.encoded._text[i] for i, t in enumerate(before)
+    )
     assert bench._plan(task) is plan  # one plan per task, shared by its samples
     # every input was reached: a later run reads them from the cache instead of encoding them again
     again = get_benchmark("humaneval+", data=data["humaneval"], min_time_limit=SPY_TIME)
@@ -371,7 +383,7 @@ def test_nan_inf_complex(np):
 
 
 def test_decoded_values_round_trip_into_the_comparison():
-    for v in [(1, [2, {3}]), {(1, 2): frozenset({4})}, float("inf"), 1 + 2j, 10 ** 40, b"x\x00"]:
+    for v in [(1, [2, {3}]), {(1, 2): frozenset({4})}, float("inf"), 1 + 2j, 10**40, b"x\x00"]:
         assert compare("mbpp", "f", [], decode_value(encode_value(v)), v, 0, 0)
     nan = decode_value(encode_value(float("nan")))
     assert math.isnan(nan) and not compare("mbpp", "f", [], nan, float("nan"), 0, 1e-6)
@@ -424,7 +436,7 @@ def test_text_shortcut_only_where_it_proves_a_pass():
     # A return value whose tagged text is the canonical one passes without being decoded -- only where equal
     # texts prove compare() would pass.
     np = numpy_module()
-    values = [3, "x", [1, 2], (1, 2), {"a": [1.5]}, {1, 2}, 2.5, True, None, 10 ** 30, b"ab", 1 + 2j]
+    values = [3, "x", [1, 2], (1, 2), {"a": [1.5]}, {1, 2}, 2.5, True, None, 10**30, b"ab", 1 + 2j]
     for v in values:
         text = encode_value(v)
         assert same_text("humaneval", "f", text.encode(), text), v
@@ -478,11 +490,27 @@ def test_numpy_values_without_numpy():
 
 @pytest.mark.skipif(NP is None, reason="numpy not installed")
 def test_plain_allclose_agrees_with_numpy():
-    cases = [(1.0, 1.0), (1.0, 1.0 + 1e-7), (1.0, 1.001), ([1.0, 2.0], [1.0, 2.0000001]), ([1.0], [1.0, 1.0]),
-             ([[1.0, 2.0], [3.0, 4.0]], [[1.0, 2.0], [3.0, 4.1]]), (float("inf"), float("inf")),
-             (float("-inf"), float("inf")), (float("nan"), float("nan")), (1e300, float("inf")),
-             (1 + 1j, 1 + 1.0000001j), (True, 1.0), (0, 1e-7), ([1, 2, 3], 1), (2, [2, 2.0000001]),
-             ([1.0, 2.0], [1.0, 2.0, 3.0]), ("a", "a"), ([1.0, "a"], [1.0, 2.0]), ((1.0, 2.0), [1.0, 2.0])]
+    cases = [
+        (1.0, 1.0),
+        (1.0, 1.0 + 1e-7),
+        (1.0, 1.001),
+        ([1.0, 2.0], [1.0, 2.0000001]),
+        ([1.0], [1.0, 1.0]),
+        ([[1.0, 2.0], [3.0, 4.0]], [[1.0, 2.0], [3.0, 4.1]]),
+        (float("inf"), float("inf")),
+        (float("-inf"), float("inf")),
+        (float("nan"), float("nan")),
+        (1e300, float("inf")),
+        (1 + 1j, 1 + 1.0000001j),
+        (True, 1.0),
+        (0, 1e-7),
+        ([1, 2, 3], 1),
+        (2, [2, 2.0000001]),
+        ([1.0, 2.0], [1.0, 2.0, 3.0]),
+        ("a", "a"),
+        ([1.0, "a"], [1.0, 2.0]),
+        ((1.0, 2.0), [1.0, 2.0]),
+    ]
     for atol in (0, 1e-6, 1e-3):
         for out, exp in cases:
             try:

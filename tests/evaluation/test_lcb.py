@@ -23,27 +23,50 @@ def encode_private(tests: list[dict]) -> str:
 def stdin_record(qid="abc100_a", date="2024-11-02T00:00:00", difficulty="easy"):
     public = [{"input": "1 2\n", "output": "3\n", "testtype": "stdin"}]
     private = [{"input": f"{a} {b}\n", "output": f"{a + b}\n", "testtype": "stdin"} for a, b in [(5, 7), (100, -1)]]
-    return {"question_title": "Sum", "question_content": "Read A and B, print A+B.", "platform": "atcoder",
-            "question_id": qid, "contest_id": "abc100", "contest_date": date, "starter_code": "",
-            "difficulty": difficulty, "public_test_cases": json.dumps(public),
-            "private_test_cases": encode_private(private), "metadata": "{}"}
+    return {
+        "question_title": "Sum",
+        "question_content": "Read A and B, print A+B.",
+        "platform": "atcoder",
+        "question_id": qid,
+        "contest_id": "abc100",
+        "contest_date": date,
+        "starter_code": "",
+        "difficulty": difficulty,
+        "public_test_cases": json.dumps(public),
+        "private_test_cases": encode_private(private),
+        "metadata": "{}",
+    }
 
 
 def functional_record(qid="3300", date="2025-01-15T00:00:00"):
     public = [{"input": "[1, 2, 3]\n2", "output": "[2, 4, 6]", "testtype": "functional"}]
-    private = [{"input": "[]\n5", "output": "[]", "testtype": "functional"},
-               {"input": "[-1]\n-3", "output": "[3]", "testtype": "functional"}]
-    return {"question_title": "Scale", "question_content": "Multiply every element by k.", "platform": "leetcode",
-            "question_id": qid, "contest_id": "weekly-contest-400", "contest_date": date,
-            "starter_code": "class Solution:\n    def scale(self, nums: List[int], k: int) -> List[int]:\n        ",
-            "difficulty": "medium", "public_test_cases": json.dumps(public),
-            "private_test_cases": encode_private(private), "metadata": json.dumps({"func_name": "scale"})}
+    private = [
+        {"input": "[]\n5", "output": "[]", "testtype": "functional"},
+        {"input": "[-1]\n-3", "output": "[3]", "testtype": "functional"},
+    ]
+    return {
+        "question_title": "Scale",
+        "question_content": "Multiply every element by k.",
+        "platform": "leetcode",
+        "question_id": qid,
+        "contest_id": "weekly-contest-400",
+        "contest_date": date,
+        "starter_code": "class Solution:\n    def scale(self, nums: List[int], k: int) -> List[int]:\n        ",
+        "difficulty": "medium",
+        "public_test_cases": json.dumps(public),
+        "private_test_cases": encode_private(private),
+        "metadata": json.dumps({"func_name": "scale"}),
+    }
 
 
 @pytest.fixture
 def lcb_file(tmp_path):
-    recs = [stdin_record(), functional_record(), stdin_record("old_1", "2024-05-01T00:00:00"),
-            stdin_record("late_1", "2025-03-01T00:00:00")]
+    recs = [
+        stdin_record(),
+        functional_record(),
+        stdin_record("old_1", "2024-05-01T00:00:00"),
+        stdin_record("late_1", "2025-03-01T00:00:00"),
+    ]
     p = tmp_path / "test.jsonl"
     p.write_text("".join(json.dumps(r) + "\n" for r in recs))
     return p
@@ -98,13 +121,15 @@ FUNCTIONAL = {
 
 @pytest.mark.parametrize("kind,solutions", [("stdin", STDIN), ("functional", FUNCTIONAL)])
 def test_correct_wrong_and_too_slow(lcb_file, kind, solutions):
-    from crlcli.sandbox import SandboxPool, Limits
+    from crlcli.sandbox import Limits, SandboxPool
 
     bench = get_benchmark("lcb", data=lcb_file, timeout=1.0)
     task = bench.tasks()[0 if kind == "stdin" else 1]
     with SandboxPool(workers=2, limits=Limits(**bench.limits())) as pool:
-        got = {name: bench.score(task, f"<think>hmm</think>\n```python\n{code}```\n", pool)
-               for name, code in solutions.items()}
+        got = {
+            name: bench.score(task, f"<think>hmm</think>\n```python\n{code}```\n", pool)
+            for name, code in solutions.items()
+        }
     assert got["correct"].metrics == {"pass": True} and got["correct"].verdicts["pass"] == "AAA"
     assert got["wrong"].metrics == {"pass": False} and "W" in got["wrong"].verdicts["pass"]
     assert got["slow"].metrics == {"pass": False} and set(got["slow"].verdicts["pass"]) == {"T"}
@@ -145,32 +170,40 @@ def test_lcb_stdio_rule(printed, expected, verdict):
 
 def test_issue_edges_differ_from_the_token_comparator():
     """The five outputs the issue lists: the token comparator (judge default) decided each the other way."""
-    edges = [("1 2\n", "1\n2\n"), ("0.3333333\n", "0.333333333\n"), ("a  b\n", "a b\n"), ("2.0\n", "2\n"),
-             ("1e2\n", "100\n")]
+    edges = [
+        ("1 2\n", "1\n2\n"),
+        ("0.3333333\n", "0.333333333\n"),
+        ("a  b\n", "a b\n"),
+        ("2.0\n", "2\n"),
+        ("1e2\n", "100\n"),
+    ]
     assert [lcb_stdio_equal(p, e) for p, e in edges] == [False, False, False, True, True]
     assert [stdio_equal(p, e) for p, e in edges] == [True, True, True, False, False]
 
 
-@pytest.mark.parametrize("value,expected,verdict", [
-    ((1, 2), "[1, 2]", True),  # a returned tuple counts as a list ...
-    ([(1, 2)], "[[1, 2]]", False),  # ... only at the top
-    (True, "1", True),  # Python ==: True == 1
-    (1.0, "1", True),
-    (0.1 + 0.2, "0.3", False),  # floats exact
-    ({1: 2}, '{"1": 2}', False),  # JSON keys are strings
-    ({"a": [1]}, '{"a": [1]}', True),
-    ({1, 2}, "[1, 2]", False),
-    ("abc", '"abc"', True),
-    (None, "null", True),
-    (10 ** 400 + 1, "1" + "0" * 399 + "1", True),  # big ints exact
-    (10 ** 400, "1" + "0" * 399 + "1", False),
-])
+@pytest.mark.parametrize(
+    "value,expected,verdict",
+    [
+        ((1, 2), "[1, 2]", True),  # a returned tuple counts as a list ...
+        ([(1, 2)], "[[1, 2]]", False),  # ... only at the top
+        (True, "1", True),  # Python ==: True == 1
+        (1.0, "1", True),
+        (0.1 + 0.2, "0.3", False),  # floats exact
+        ({1: 2}, '{"1": 2}', False),  # JSON keys are strings
+        ({"a": [1]}, '{"a": [1]}', True),
+        ({1, 2}, "[1, 2]", False),
+        ("abc", '"abc"', True),
+        (None, "null", True),
+        (10**400 + 1, "1" + "0" * 399 + "1", True),  # big ints exact
+        (10**400, "1" + "0" * 399 + "1", False),
+    ],
+)
 def test_lcb_call_rule(value, expected, verdict):
     assert lcb_call_equal(value, expected) is verdict
 
 
 def _score_all(lcb_file, kind, codes):
-    from crlcli.sandbox import SandboxPool, Limits
+    from crlcli.sandbox import Limits, SandboxPool
 
     bench = get_benchmark("lcb", data=lcb_file, timeout=2.0)
     task = bench.tasks()[0 if kind == "stdin" else 1]
@@ -198,7 +231,7 @@ def test_lcb_functional_rule_and_prelude(lcb_file):
     codes = {
         # List and the missing imports come from LiveCodeBench's prelude
         "prelude": "class Solution:\n    def scale(self, nums: List[int], k: int) -> List[int]:\n"
-                   "        return list(accumulate([0])) and [x * k for x in nums]\n",
+        "        return list(accumulate([0])) and [x * k for x in nums]\n",
         "tuple": "class Solution:\n    def scale(self, nums, k):\n        return tuple(x * k for x in nums)\n",
         "floats": "class Solution:\n    def scale(self, nums, k):\n        return [x * k + 0.0 for x in nums]\n",
         "near": "class Solution:\n    def scale(self, nums, k):\n        return [x * k + 1e-9 for x in nums]\n",
@@ -207,8 +240,14 @@ def test_lcb_functional_rule_and_prelude(lcb_file):
     }
     got = _score_all(lcb_file, "functional", codes)
     verdicts = {name: s.verdicts["pass"] for name, s in got.items()}
-    assert verdicts == {"prelude": "AAA", "tuple": "AAA", "floats": "AAA", "near": "WAW", "top_level": "AAA",
-                        "nested_tuples": "WAW"}
+    assert verdicts == {
+        "prelude": "AAA",
+        "tuple": "AAA",
+        "floats": "AAA",
+        "near": "WAW",
+        "top_level": "AAA",
+        "nested_tuples": "WAW",
+    }
 
 
 def test_stdin_solutions_run_as_livecodebench_runs_them(lcb_file):
@@ -218,7 +257,9 @@ def test_stdin_solutions_run_as_livecodebench_runs_them(lcb_file):
 
     read = "a, b = map(int, input().split())\n"
     codes = {
-        "main_guard": "def main():\n    " + read.strip() + "\n    print(a + b)\n\nif __name__ == '__main__':\n    main()\n",
+        "main_guard": "def main():\n    "
+        + read.strip()
+        + "\n    print(a + b)\n\nif __name__ == '__main__':\n    main()\n",
         "exit_1_after_output": read + "print(a + b)\nexit(1)\n",
         "prelude_names": "print(sum(map(int, input().split())) if gcd(4, 6) == 2 else 0)\n",  # gcd: the imports
         "for_line_in_stdin": "import sys\nfor line in sys.stdin:\n    print(sum(map(int, line.split())))\n",
@@ -240,10 +281,10 @@ def test_functional_solution_is_one_instance_for_all_tests(lcb_file):
     """Upstream builds Solution() once and calls every test on it: state on self carries over."""
     codes = {
         "counts_calls": "class Solution:\n    def __init__(self):\n        self.calls = 0\n"
-                        "    def scale(self, nums, k):\n        self.calls += 1\n"
-                        "        return [x * k for x in nums] if self.calls == 1 else [0]\n",
+        "    def scale(self, nums, k):\n        self.calls += 1\n"
+        "        return [x * k for x in nums] if self.calls == 1 else [0]\n",
         "init_raises": "class Solution:\n    def __init__(self):\n        raise ValueError\n"
-                       "    def scale(self, nums, k):\n        return [x * k for x in nums]\n",
+        "    def scale(self, nums, k):\n        return [x * k for x in nums]\n",
         "helper_instance": "class Solution:\n    def scale(self, nums, k):\n        return [x * k for x in nums]\n",
     }
     got = _score_all(lcb_file, "functional", codes)

@@ -38,16 +38,32 @@ def test_stdin_prompt_with_placeholders_in_the_question():
 # records without starter code, one with braces of its own) and the sha256 of the prompt the chained-replace code
 # produced for each, recorded before the change.
 RECORDS = [
-    ("Read A and B, print A+B.\n\nConstraints\n- 1 \\le A, B \\le 100\n\nSample Input 1\n\n1 2\n\nSample Output 1"
-     "\n\n3\n", "", True, "c1b52c25aca7abb5e7c3a9dc9d89b1bf30ff602a837105b7002fcb4555726fb6"),
-    ("You are given an integer array nums and an integer k. Return {x * k for x in nums} as a list.\n\nExample 1:"
-     "\n\nInput: nums = [1,2,3], k = 2\nOutput: [2,4,6]\n",
-     "class Solution:\n    def scale(self, nums: List[int], k: int) -> List[int]:\n        ", True,
-     "ea47323f99bb24e42807f8d855a0eb2b1599937ab11c51d19b45312141d5bb98"),
-    ("  Implement f(n) returning n squared; see {id}-like braces and \\conclusion{T}.  \n", "", False,
-     "b61002a8a3ba08eabf07c769d174c86d6c2a51b240cea054bda558afe4e2bfa2"),
-    ("Given a dict like {\"a\": 1}, count keys.", "class Solution:\n    def count(self, d: dict) -> int:\n        \n",
-     True, "6fd44b9d8228bc59f36c2279644a3d2a6a279027a221634f3896efc0c0b0a9d1"),
+    (
+        "Read A and B, print A+B.\n\nConstraints\n- 1 \\le A, B \\le 100\n\nSample Input 1\n\n1 2\n\nSample Output 1"
+        "\n\n3\n",
+        "",
+        True,
+        "c1b52c25aca7abb5e7c3a9dc9d89b1bf30ff602a837105b7002fcb4555726fb6",
+    ),
+    (
+        "You are given an integer array nums and an integer k. Return {x * k for x in nums} as a list.\n\nExample 1:"
+        "\n\nInput: nums = [1,2,3], k = 2\nOutput: [2,4,6]\n",
+        "class Solution:\n    def scale(self, nums: List[int], k: int) -> List[int]:\n        ",
+        True,
+        "ea47323f99bb24e42807f8d855a0eb2b1599937ab11c51d19b45312141d5bb98",
+    ),
+    (
+        "  Implement f(n) returning n squared; see {id}-like braces and \\conclusion{T}.  \n",
+        "",
+        False,
+        "b61002a8a3ba08eabf07c769d174c86d6c2a51b240cea054bda558afe4e2bfa2",
+    ),
+    (
+        'Given a dict like {"a": 1}, count keys.',
+        "class Solution:\n    def count(self, d: dict) -> int:\n        \n",
+        True,
+        "6fd44b9d8228bc59f36c2279644a3d2a6a279027a221634f3896efc0c0b0a9d1",
+    ),
 ]
 
 

@@ -15,8 +15,10 @@ def brute(n: int, c: int, k: int) -> float:
     return sum(any(outcomes[i] for i in s) for s in subsets) / len(subsets)
 
 
-@pytest.mark.parametrize("n,c,k", [(1, 0, 1), (1, 1, 1), (5, 2, 1), (5, 2, 2), (5, 2, 4), (6, 0, 3), (6, 6, 2),
-                                   (8, 3, 5), (10, 1, 10), (7, 4, 3)])
+@pytest.mark.parametrize(
+    "n,c,k",
+    [(1, 0, 1), (1, 1, 1), (5, 2, 1), (5, 2, 2), (5, 2, 4), (6, 0, 3), (6, 6, 2), (8, 3, 5), (10, 1, 10), (7, 4, 3)],
+)
 def test_matches_enumeration(n, c, k):
     assert pass_at_k(n, c, k) == pytest.approx(brute(n, c, k), abs=1e-12)
 

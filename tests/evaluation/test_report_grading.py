@@ -39,8 +39,9 @@ def test_old_lcb_run_is_marked_new_one_is_not(tmp_path):
 
 
 def test_a_benchmark_can_declare_its_grading_unofficial(tmp_path):
-    d = run(tmp_path, "x", "jsonl", 0.5, {"grading": {"rule": "tokens", "official": False,
-                                                      "note": "x: our own records"}})
+    d = run(
+        tmp_path, "x", "jsonl", 0.5, {"grading": {"rule": "tokens", "official": False, "note": "x: our own records"}}
+    )
     cols, rows = collect([d], label="model")
     assert markdown(cols, rows).splitlines()[-1].endswith("x: our own records")
 

@@ -28,8 +28,10 @@ def answer_chat(body: dict) -> str:
     if "NOCODE" in prompt:
         return "<think>\nhmm\n</think>\nI cannot write this one."
     h = hashlib.sha1(prompt.encode()).hexdigest()[:8]
-    thinking = "" if (body.get("chat_template_kwargs") or {}).get("enable_thinking") is False else (
-        "<think>\nLet me draft.\n```python\ndraft = True\n```\n</think>\n\n"
+    thinking = (
+        ""
+        if (body.get("chat_template_kwargs") or {}).get("enable_thinking") is False
+        else ("<think>\nLet me draft.\n```python\ndraft = True\n```\n</think>\n\n")
     )
     return f"{thinking}Here is the solution:\n```python\ndef solve():\n    return '{h}-{body.get('seed')}'\n```\n"
 
@@ -78,8 +80,13 @@ class Handler(BaseHTTPRequestHandler):
         try:
             if ARGS.log:
                 with LOCK, open(ARGS.log, "a") as fh:
-                    entry = {"n": number, "path": self.path, "in_flight": in_flight,
-                             "auth": self.headers.get("Authorization"), "body": body}
+                    entry = {
+                        "n": number,
+                        "path": self.path,
+                        "in_flight": in_flight,
+                        "auth": self.headers.get("Authorization"),
+                        "body": body,
+                    }
                     fh.write(json.dumps(entry) + "\n")
             if number <= ARGS.slow_first or (ARGS.slow_word and ARGS.slow_word in json.dumps(body)):
                 time.sleep(ARGS.delay)
@@ -103,9 +110,16 @@ class Handler(BaseHTTPRequestHandler):
                 self._send(404, {"error": {"message": "not found"}})
                 return
             tokens = len(text.split())
-            self._send(200, {"id": f"x{number}", "object": "chat.completion", "model": ARGS.model,
-                             "choices": [choice], "usage": {"prompt_tokens": 1, "completion_tokens": tokens,
-                                                            "total_tokens": tokens + 1}})
+            self._send(
+                200,
+                {
+                    "id": f"x{number}",
+                    "object": "chat.completion",
+                    "model": ARGS.model,
+                    "choices": [choice],
+                    "usage": {"prompt_tokens": 1, "completion_tokens": tokens, "total_tokens": tokens + 1},
+                },
+            )
         finally:
             self._release()
 

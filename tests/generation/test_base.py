@@ -22,10 +22,12 @@ def test_registry_names_and_unknown_backend():
 
 
 def test_light_backends_do_not_import_torch():
-    code = ("import sys; from crlcli.generation import get_backend; get_backend('mutate'); "
-            "from crlcli.generation import openai_http; "
-            "bad = [m for m in ('torch', 'transformers', 'vllm') if m in sys.modules]; "
-            "print(bad); sys.exit(1 if bad else 0)")
+    code = (
+        "import sys; from crlcli.generation import get_backend; get_backend('mutate'); "
+        "from crlcli.generation import openai_http; "
+        "bad = [m for m in ('torch', 'transformers', 'vllm') if m in sys.modules]; "
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stdout + r.stderr
 
@@ -47,8 +49,13 @@ def test_sample_seed_is_stable_and_distinct():
 
 
 def test_finish_reasons():
-    assert [normalise_finish(x) for x in ("stop", "length", "max_tokens", "abort", None)] == \
-        ["stop", "length", "length", "stop", "stop"]
+    assert [normalise_finish(x) for x in ("stop", "length", "max_tokens", "abort", None)] == [
+        "stop",
+        "length",
+        "length",
+        "stop",
+        "stop",
+    ]
 
 
 class _BosTokenizer:
@@ -118,8 +125,9 @@ def test_the_edge_reads_openai_base_url_and_the_library_does_not(monkeypatch):
 def test_generation_does_not_import_distributed():
     # the caller spreads a backend over Ray (distributed.engines.open_backend): no generation -> distributed arrow,
     # not even a lazy one inside a function
-    import crlcli.generation as gen
     from pathlib import Path
+
+    import crlcli.generation as gen
 
     for path in Path(gen.__file__).parent.glob("*.py"):
         text = path.read_text()

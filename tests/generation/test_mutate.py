@@ -34,8 +34,12 @@ def count_pairs(nums, k):
 
 
 def _record(rid="p/1", code=REF, ref_id="ref0"):
-    return {"id": rid, "question": "q", "tests": {"type": "assert", "program": "pass"},
-            "candidates": [{"id": ref_id, "code": code, "origin": {"backend": "reference"}}]}
+    return {
+        "id": rid,
+        "question": "q",
+        "tests": {"type": "assert", "program": "pass"},
+        "candidates": [{"id": ref_id, "code": code, "origin": {"backend": "reference"}}],
+    }
 
 
 def test_every_kind_is_found_and_every_site_compiles():
@@ -71,8 +75,10 @@ def test_expected_edits_are_present():
     assert REF.replace("max(total,", "min(total,") in codes
     assert REF.replace(" if x % 2 == 0]", "]") in codes
     assert REF.replace("not nums[i] == 0", "nums[i] == 0") in codes
-    assert REF.replace("        elif nums[i] == 0:\n            print(\"zero\", i)\n        else:\n            pass\n",
-                       "") in codes
+    assert (
+        REF.replace('        elif nums[i] == 0:\n            print("zero", i)\n        else:\n            pass\n', "")
+        in codes
+    )
 
 
 def test_distinct_reproducible_and_seed_dependent():
@@ -92,8 +98,9 @@ def test_unparseable_reference_gives_nothing():
 
 def test_backend_round_robin_over_references_and_seed():
     rec = _record()
-    rec["candidates"].append({"id": "ref1", "code": "def g(a, b):\n    return a - b if a < b else b\n",
-                              "origin": {"backend": "reference"}})
+    rec["candidates"].append(
+        {"id": "ref1", "code": "def g(a, b):\n    return a - b if a < b else b\n", "origin": {"backend": "reference"}}
+    )
     rec["candidates"].append({"id": "c9", "code": "x = 1\n", "origin": {"backend": "hf"}})  # not a reference
     backend = get_backend("mutate", seed=1)
     out = backend.for_records([rec], SamplingParams(n=6))[0]

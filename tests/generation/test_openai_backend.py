@@ -146,8 +146,19 @@ def test_refused_connection_warns_and_gives_up_quickly(crl):
         sock.bind(("127.0.0.1", 0))
         url = f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
         start = time.monotonic()
-        r = crl("gen-candidates", "-b", "openai", "--base-url", url, "-m", "tiny", "--n", "1",
-                input=b'{"id": "a", "question": "q"}\n', timeout=60)
+        r = crl(
+            "gen-candidates",
+            "-b",
+            "openai",
+            "--base-url",
+            url,
+            "-m",
+            "tiny",
+            "--n",
+            "1",
+            input=b'{"id": "a", "question": "q"}\n',
+            timeout=60,
+        )
         took = time.monotonic() - start
     err = r.stderr.decode()
     assert r.returncode == 1 and "connection refused" in err and "no server listens" in err, err

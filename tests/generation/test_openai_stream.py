@@ -24,8 +24,9 @@ def test_stream_keeps_the_in_flight_bound_and_returns_as_done(server):  # noqa: 
             pulled[0] += 1
             ahead[0] = max(ahead[0], pulled[0] - returned[0])
             text = "SLOW problem" if i == 0 else f"problem {i}"
-            yield GenRequest(key=i, params=SamplingParams(n=2, max_tokens=64, seed=3),
-                             messages=[{"role": "user", "content": text}])
+            yield GenRequest(
+                key=i, params=SamplingParams(n=2, max_tokens=64, seed=3), messages=[{"role": "user", "content": text}]
+            )
 
     order = []
     for req, comps in stream(backend, requests()):
@@ -51,8 +52,19 @@ def test_eval_streams_writes_each_sample_once_and_resumes(server, tmp_path):  # 
 
     s = server("--work", "0.02")
     data = tmp_path / "p.jsonl"
-    data.write_text("".join(json.dumps({"id": f"p{i}", "question": "Print the sum.", "tests": {
-        "type": "stdio", "cases": [{"input": "1 2\n", "output": "3\n"}]}}) + "\n" for i in range(6)))
+    data.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "id": f"p{i}",
+                    "question": "Print the sum.",
+                    "tests": {"type": "stdio", "cases": [{"input": "1 2\n", "output": "3\n"}]},
+                }
+            )
+            + "\n"
+            for i in range(6)
+        )
+    )
     bench = get_benchmark("jsonl", data=data)
     backend = get_backend("openai", base_url=s.url, concurrency=4)
     params = SamplingParams(n=3, max_tokens=64, seed=1)
@@ -69,7 +81,6 @@ def test_eval_streams_writes_each_sample_once_and_resumes(server, tmp_path):  # 
     assert len((tmp_path / "run" / "samples.jsonl").read_text().splitlines()) == 18
 
 
-
 def test_batch_fallback_groups_mixed_settings_and_stops_at_a_hold(server):  # noqa: F811
     s = server("--work", "0.01")
     backend = BatchOnly(get_backend("openai", base_url=s.url, concurrency=2))
@@ -78,8 +89,9 @@ def test_batch_fallback_groups_mixed_settings_and_stops_at_a_hold(server):  # no
     def requests():
         # stop lists (tts's end-of-thinking marker) and two budgets in one call; a hold ends a call early
         for i in range(5):
-            yield GenRequest(key=i, params=SamplingParams(max_tokens=8 + i % 2, stop=["</think>"], seed=1),
-                             prompt=f"def f{i}():")
+            yield GenRequest(
+                key=i, params=SamplingParams(max_tokens=8 + i % 2, stop=["</think>"], seed=1), prompt=f"def f{i}():"
+            )
         yield HOLD
         yield GenRequest(key=5, params=SamplingParams(max_tokens=8, seed=1), prompt="def f5():")
 
@@ -95,16 +107,47 @@ def test_eval_ordered_writes_task_order_and_resumes(server, tmp_path, crl):  # n
     # complete last and the completion order differs from the task order
     s = server("--work", "0.02", "--slow-word", "slowpoke", "--delay", "0.5")
     data = tmp_path / "p.jsonl"
-    data.write_text("".join(json.dumps({"id": f"p{i}", "question": "Print the sum." + (" slowpoke" if i == 0 else ""),
-                                        "tests": {"type": "stdio", "cases": [{"input": "1 2\n", "output": "3\n"}]}})
-                            + "\n" for i in range(5)))
+    data.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "id": f"p{i}",
+                    "question": "Print the sum." + (" slowpoke" if i == 0 else ""),
+                    "tests": {"type": "stdio", "cases": [{"input": "1 2\n", "output": "3\n"}]},
+                }
+            )
+            + "\n"
+            for i in range(5)
+        )
+    )
     in_order = [(f"p{i}", j) for i in range(5) for j in range(2)]
     env = {"CRL_CACHE_DIR": str(tmp_path / "cache"), "CRL_EVAL_DATA": ""}
 
     def run(name: str, *extra: str) -> list[tuple[str, int]]:
-        r = crl("eval", "--benchmark", "jsonl", "--data", str(data), "--backend", "openai", "--base-url", s.url,
-                "--n", "2", "--max-tokens", "64", "--no-thinking", "--seed", "1", "--workers", "1",
-                "-o", str(tmp_path / name), *extra, env=env)
+        r = crl(
+            "eval",
+            "--benchmark",
+            "jsonl",
+            "--data",
+            str(data),
+            "--backend",
+            "openai",
+            "--base-url",
+            s.url,
+            "--n",
+            "2",
+            "--max-tokens",
+            "64",
+            "--no-thinking",
+            "--seed",
+            "1",
+            "--workers",
+            "1",
+            "-o",
+            str(tmp_path / name),
+            *extra,
+            env=env,
+        )
         assert r.returncode == 0, r.stderr.decode()[-2000:]
         lines = (tmp_path / name / "samples.jsonl").read_text().splitlines()
         return [(x["task_id"], x["sample"]) for x in map(json.loads, lines)]

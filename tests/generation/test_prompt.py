@@ -9,8 +9,12 @@ from crlcli.prompts import load_template, render
 
 
 def rec(kind="stdio", starter="", fn=None, question="Sum {a} and {b}."):
-    return {"id": "p", "question": question, "starter_code": starter,
-            "tests": {"type": kind, "fn_name": fn, "class_name": None, "cases": []}}
+    return {
+        "id": "p",
+        "question": question,
+        "starter_code": starter,
+        "tests": {"type": kind, "fn_name": fn, "class_name": None, "cases": []},
+    }
 
 
 def test_default_template_branches():
@@ -31,8 +35,10 @@ def test_question_text_is_not_rescanned():
 
 
 def test_nested_and_elif(tmp_path):
-    t = ("{question}\n[[if call]]\nA\n[[if starter_code]]\nA1\n[[else]]\nA2\n[[end]]\n"
-         "[[elif stdio]]\nB\n[[else]]\nC\n[[end]]\n")
+    t = (
+        "{question}\n[[if call]]\nA\n[[if starter_code]]\nA1\n[[else]]\nA2\n[[end]]\n"
+        "[[elif stdio]]\nB\n[[else]]\nC\n[[end]]\n"
+    )
     assert render(t, rec("call")) == "Sum {a} and {b}.\nA\nA2\n"
     assert render(t, rec("call", starter="s")) == "Sum {a} and {b}.\nA\nA1\n"
     assert render(t, rec("stdio", starter="s")) == "Sum {a} and {b}.\nB\n"
@@ -64,7 +70,7 @@ def test_missing_template_file(tmp_path):
 def test_one_rule_for_starter_code_id_and_solution():
     t = "{id}: {question}\n[[if starter_code]]\nStart: {starter_code}\n[[end]]\n{solution}\n"
     # a HumanEval-style question already is the starter code: the block is not printed a second time
-    humaneval = rec("assert", starter="def f(x):\n", question="def f(x):\n    \"\"\"Return x.\"\"\"\n")
+    humaneval = rec("assert", starter="def f(x):\n", question='def f(x):\n    """Return x."""\n')
     assert render(t, humaneval) == 'p: def f(x):\n    """Return x."""\n'
     assert render(t, rec(starter="x = 1"), solution="print(1)\n") == "p: Sum {a} and {b}.\nStart: x = 1\nprint(1)\n"
 

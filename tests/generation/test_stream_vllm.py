@@ -43,8 +43,7 @@ def engine(long_tail):
 def _params(**kw):
     from crlcli.generation import SamplingParams
 
-    return SamplingParams(**{"n": 2, "max_tokens": 120, "seed": 5, "temperature": 1.0, "top_p": 1.0, "top_k": 0,
-                             **kw})
+    return SamplingParams(**{"n": 2, "max_tokens": 120, "seed": 5, "temperature": 1.0, "top_p": 1.0, "top_k": 0, **kw})
 
 
 def test_stream_fills_a_bounded_window_and_returns_as_done(engine):
@@ -90,8 +89,14 @@ def test_generate_candidates_ordered_within_its_reorder_window(engine):
                 pulled[0] += 1
                 yield {"id": f"p{i}", "question": f"Problem {i}", "extra": i}
 
-        settings = GenSettings(params=_params(), template=load_template("solve.txt"), enable_thinking=False,
-                               keep_raw=True, ordered=ordered, reorder_window=4)
+        settings = GenSettings(
+            params=_params(),
+            template=load_template("solve.txt"),
+            enable_thinking=False,
+            keep_raw=True,
+            ordered=ordered,
+            reorder_window=4,
+        )
         stats = GenStats()
         for rec in generate_candidates(records(), engine, settings, stats):
             most = max(most, pulled[0] - len(emitted))
@@ -116,9 +121,32 @@ def test_resume_after_sigkill_mid_stream(long_tail, tmp_path):
     problems = tmp_path / "p.jsonl"
     problems.write_text("".join(json.dumps({"id": f"p{i}", "question": f"Problem {i}"}) + "\n" for i in range(40)))
     out = tmp_path / "out.jsonl"
-    args = [crl_exe(), "gen-candidates", "-b", "vllm", "-m", str(long_tail), "--n", "2", "--max-tokens", "400",
-            "--temperature", "1", "--top-p", "1", "--top-k", "0", "--seed", "1", "--no-thinking", "--keep-raw",
-            "-i", str(problems), "-o", str(out)]
+    args = [
+        crl_exe(),
+        "gen-candidates",
+        "-b",
+        "vllm",
+        "-m",
+        str(long_tail),
+        "--n",
+        "2",
+        "--max-tokens",
+        "400",
+        "--temperature",
+        "1",
+        "--top-p",
+        "1",
+        "--top-k",
+        "0",
+        "--seed",
+        "1",
+        "--no-thinking",
+        "--keep-raw",
+        "-i",
+        str(problems),
+        "-o",
+        str(out),
+    ]
     for k, v in ENGINE.items():
         args += ["-O", f"{k}={v}"]
     log = open(tmp_path / "first.log", "wb")

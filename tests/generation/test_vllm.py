@@ -49,8 +49,10 @@ def test_vllm_backend_chat_and_complete(parrot):
     raw = backend.complete(["hello"] * 8, SamplingParams(n=2, max_tokens=64, seed=0))
     raw_s = time.monotonic() - t0
     assert all(c.finish_reason == "length" and c.tokens == 64 for o in raw for c in o)
-    print(f"\nvllm-cpu: engine start {started:.1f}s; chat 12 samples {chat_s:.2f}s; "
-          f"raw 16x64 tokens {raw_s:.2f}s = {16 * 64 / raw_s:.0f} tokens/s")
+    print(
+        f"\nvllm-cpu: engine start {started:.1f}s; chat 12 samples {chat_s:.2f}s; "
+        f"raw 16x64 tokens {raw_s:.2f}s = {16 * 64 / raw_s:.0f} tokens/s"
+    )
 
 
 def test_gen_candidates_vllm_cli(parrot, crl):
@@ -75,9 +77,25 @@ def test_openai_backend_against_vllm_serve(parrot, crl, tmp_path):
     port = _free_port()
     log = open(tmp_path / "serve.log", "wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(parrot), "--host", "127.0.0.1",
-         "--port", str(port), "--max-model-len", "512", "--enforce-eager", "--served-model-name", "parrot"],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "vllm.entrypoints.openai.api_server",
+            "--model",
+            str(parrot),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--max-model-len",
+            "512",
+            "--enforce-eager",
+            "--served-model-name",
+            "parrot",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     try:
         deadline = time.monotonic() + 600
@@ -92,8 +110,22 @@ def test_openai_backend_against_vllm_serve(parrot, crl, tmp_path):
             assert time.monotonic() < deadline, "vllm serve did not become healthy in 600 s"
             time.sleep(2)
         problems = b"".join(json.dumps({"id": f"p{i}", "question": "Print 42."}).encode() + b"\n" for i in range(2))
-        r = crl("gen-candidates", "-b", "openai", "--base-url", f"http://127.0.0.1:{port}/v1", "--n", "2",
-                "--no-thinking", "--max-tokens", "32", "--seed", "1", input=problems, timeout=300)
+        r = crl(
+            "gen-candidates",
+            "-b",
+            "openai",
+            "--base-url",
+            f"http://127.0.0.1:{port}/v1",
+            "--n",
+            "2",
+            "--no-thinking",
+            "--max-tokens",
+            "32",
+            "--seed",
+            "1",
+            input=problems,
+            timeout=300,
+        )
         assert r.returncode == 0, r.stderr.decode()[-3000:]
         recs = [json.loads(x) for x in r.stdout.decode().splitlines()]
         # The parrot only speaks after a thinking-off prompt: this also proves chat_template_kwargs got through.

@@ -71,7 +71,9 @@ def reward_server(*args: str, env: dict | None = None, verbose: bool = False):
     full_env.setdefault("COLUMNS", "200")  # keep Rich from wrapping log lines the tests look for
     proc = subprocess.Popen(
         [crl, *(["-v"] if verbose else []), "reward", "serve", "--host", "127.0.0.1", "--port", str(port), *args],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=full_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=full_env,
     )
     proc.lines = []
     reader = threading.Thread(target=lambda: proc.lines.extend(iter(proc.stderr.readline, b"")), daemon=True)

@@ -10,7 +10,7 @@ import urllib.request
 import pytest
 
 from crlcli.reward.capacity import ServedRate, calibrate
-from crlcli.sandbox import SandboxPool, Limits
+from crlcli.sandbox import Limits, SandboxPool
 
 
 def test_calibration_measures_the_pool():

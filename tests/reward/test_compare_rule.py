@@ -14,8 +14,13 @@ from crlcli.reward.service import RewardService
 
 PROMPT = "<|im_start|>user\nSolve it.<|im_end|>\n<|im_start|>assistant\n"
 # Expected "1\n2\n" for every case; the program prints both numbers on one line.
-STDIO = {"type": "stdio", "fn_name": None, "class_name": None, "program": None,
-         "cases": [{"input": f"{i}\n", "output": f"{i}\n{i + 1}\n"} for i in range(3)]}
+STDIO = {
+    "type": "stdio",
+    "fn_name": None,
+    "class_name": None,
+    "program": None,
+    "cases": [{"input": f"{i}\n", "output": f"{i}\n{i + 1}\n"} for i in range(3)],
+}
 ONE_LINE = "n = int(input())\nprint(n, n + 1)"
 DECIMAL = "n = int(input())\nprint(f'{n}.0')\nprint(f'{n + 1}e0')"
 
@@ -42,8 +47,9 @@ def test_service_default_and_label_override(monkeypatch):
         RewardService(compare="lbc", workers=1)
     svc = RewardService(compare="lcb", workers=1)
     try:
-        r = svc.score_batch([answer(ONE_LINE), answer(ONE_LINE)], [PROMPT, PROMPT],
-                            [rl(STDIO), rl({**STDIO, "compare": "tokens"})])
+        r = svc.score_batch(
+            [answer(ONE_LINE), answer(ONE_LINE)], [PROMPT, PROMPT], [rl(STDIO), rl({**STDIO, "compare": "tokens"})]
+        )
         assert [x.reward for x in r] == [0.0, 1.0]  # the service's lcb default; the label's own rule wins
     finally:
         svc.close()

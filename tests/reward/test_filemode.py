@@ -12,8 +12,13 @@ import crlcli.reward.filemode as filemode
 from crlcli.reward import EXTRA_LOG_KEYS, reward_file
 
 PROMPT = "<|im_start|>user\nQ<|im_end|>\n<|im_start|>assistant\n"
-TESTS = {"type": "stdio", "fn_name": None, "class_name": None, "program": None,
-         "cases": [{"input": f"{i}\n", "output": f"{i + 1}\n"} for i in range(5)]}
+TESTS = {
+    "type": "stdio",
+    "fn_name": None,
+    "class_name": None,
+    "program": None,
+    "cases": [{"input": f"{i}\n", "output": f"{i + 1}\n"} for i in range(5)],
+}
 
 
 @pytest.fixture
@@ -75,11 +80,18 @@ def test_many_threads_share_one_bounded_pool(monkeypatch, fresh_service):
     jobs = []
     for i in range(48):
         if i % 3 == 0:
-            jobs.append((f"<think>x</think>\\conclusion{{{'T' if i % 2 else 'F'}}}", {"kind": "crl", "label": "T"},
-                         1.0 if i % 2 else 0.0))
+            jobs.append(
+                (
+                    f"<think>x</think>\\conclusion{{{'T' if i % 2 else 'F'}}}",
+                    {"kind": "crl", "label": "T"},
+                    1.0 if i % 2 else 0.0,
+                )
+            )
         else:
-            jobs.append((f"<think>x</think>{good if i % 2 else half}", {"kind": "rl", "tests": TESTS},
-                         1.0 if i % 2 else 0.4))
+            jobs.append(
+                (f"<think>x</think>{good if i % 2 else half}", {"kind": "rl", "tests": TESTS}, 1.0 if i % 2 else 0.4)
+            )
+
     def one(job):
         resp, label, _ = job
         return func([PROMPT + resp + "<|im_end|>"], [PROMPT], [json.dumps(label)])
@@ -110,10 +122,12 @@ def test_a_misspelt_sandbox_mode_stops_the_reward_file_from_loading():
     import sys
 
     env = dict(os.environ, CRL_REWARD_ISOLATION="bwarp")
-    proc = subprocess.run([sys.executable, "-c", "import crlcli.reward.filemode"], env=env, capture_output=True,
-                          text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-c", "import crlcli.reward.filemode"], env=env, capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode != 0 and "CRL_REWARD_ISOLATION='bwarp'" in proc.stderr
     env["CRL_REWARD_ISOLATION"] = "limits"
-    ok = subprocess.run([sys.executable, "-c", "import crlcli.reward.filemode"], env=env, capture_output=True,
-                        timeout=60)
+    ok = subprocess.run(
+        [sys.executable, "-c", "import crlcli.reward.filemode"], env=env, capture_output=True, timeout=60
+    )
     assert ok.returncode == 0, ok.stderr

@@ -19,32 +19,38 @@ def headers(*lines: bytes):
     return parse_headers(io.BytesIO(b"".join(line + b"\r\n" for line in lines) + b"\r\n"))
 
 
-@pytest.mark.parametrize("raw,n", [
-    (b"Content-Length: 3", 3),
-    (b"Content-Length: 0", 0),
-    (b"Content-Length:   17  ", 17),  # optional whitespace around a field value is HTTP
-    (b"Content-Length:\t5", 5),
-    (b"Content-Length: 0000042", 42),
-    (b"content-length: 9", 9),
-])
+@pytest.mark.parametrize(
+    "raw,n",
+    [
+        (b"Content-Length: 3", 3),
+        (b"Content-Length: 0", 0),
+        (b"Content-Length:   17  ", 17),  # optional whitespace around a field value is HTTP
+        (b"Content-Length:\t5", 5),
+        (b"Content-Length: 0000042", 42),
+        (b"content-length: 9", 9),
+    ],
+)
 def test_good_lengths(raw, n):
     assert content_length(headers(raw)) == n
 
 
-@pytest.mark.parametrize("raw", [
-    "Content-Length: \u0663".encode(),  # Arabic-Indic three (UTF-8 on the wire)
-    b"Content-Length: \xb2",  # latin-1 superscript two: str.isdigit() says yes, int() says no (the old 500)
-    b"Content-Length: \xd9\xa3",
-    b"Content-Length: +3",
-    b"Content-Length: -3",
-    b"Content-Length: 3_0",
-    b"Content-Length: 3.0",
-    b"Content-Length: 0x3",
-    b"Content-Length: 3 4",
-    b"Content-Length: \xa03",  # a no-break space is not optional whitespace
-    b"Content-Length: 3\x0b",
-    b"Content-Length: ",
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "Content-Length: \u0663".encode(),  # Arabic-Indic three (UTF-8 on the wire)
+        b"Content-Length: \xb2",  # latin-1 superscript two: str.isdigit() says yes, int() says no (the old 500)
+        b"Content-Length: \xd9\xa3",
+        b"Content-Length: +3",
+        b"Content-Length: -3",
+        b"Content-Length: 3_0",
+        b"Content-Length: 3.0",
+        b"Content-Length: 0x3",
+        b"Content-Length: 3 4",
+        b"Content-Length: \xa03",  # a no-break space is not optional whitespace
+        b"Content-Length: 3\x0b",
+        b"Content-Length: ",
+    ],
+)
 def test_malformed_lengths_are_400(raw):
     with pytest.raises(HTTPError) as exc:
         content_length(headers(raw))
@@ -102,8 +108,10 @@ def test_trust_of_a_result():
 def test_service_counts_in_process_rewards_and_warns_once(caplog, monkeypatch):
     import crlcli.reward.service as service_mod
 
-    results = {"assert": {"pass_rate": 1.0, "passed": 1, "total": 1, "verdicts": "A", "time_ms": 1},
-               "call": {"pass_rate": 0.5, "passed": 1, "total": 2, "verdicts": "AW", "time_ms": 1, "trust": "parent"}}
+    results = {
+        "assert": {"pass_rate": 1.0, "passed": 1, "total": 1, "verdicts": "A", "time_ms": 1},
+        "call": {"pass_rate": 0.5, "passed": 1, "total": 2, "verdicts": "AW", "time_ms": 1, "trust": "parent"},
+    }
 
     class FakePool:  # stands in for the SandboxPool only; the counting under test is the service's own
         def submit(self, code, tests, deadline=None):

@@ -13,11 +13,15 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-
 PROMPT = "<|im_start|>user\nSolve or judge.<|im_end|>\n<|im_start|>assistant\n"
 N_TESTS = 30
-TESTS = {"type": "stdio", "fn_name": None, "class_name": None, "program": None,
-         "cases": [{"input": f"{i}\n", "output": f"{i * 3}\n"} for i in range(N_TESTS)]}
+TESTS = {
+    "type": "stdio",
+    "fn_name": None,
+    "class_name": None,
+    "program": None,
+    "cases": [{"input": f"{i}\n", "output": f"{i * 3}\n"} for i in range(N_TESTS)],
+}
 RL_LABEL = json.dumps({"kind": "rl", "tests": TESTS})
 
 
@@ -30,8 +34,14 @@ def samples(n_rl: int, n_crl: int, seed: int = 0) -> list[tuple[str, str, str, f
         out.append((PROMPT + f"<think>t</think>\n```python\n{code}```<|im_end|>", PROMPT, RL_LABEL, k / N_TESTS))
     for _ in range(n_crl):
         truth, said = rng.choice("TF"), rng.choice("TF")
-        out.append((PROMPT + f"<think>t</think>\\conclusion{{{said}}}<|im_end|>", PROMPT,
-                    json.dumps({"kind": "crl", "label": truth}), 1.0 if truth == said else 0.0))
+        out.append(
+            (
+                PROMPT + f"<think>t</think>\\conclusion{{{said}}}<|im_end|>",
+                PROMPT,
+                json.dumps({"kind": "crl", "label": truth}),
+                1.0 if truth == said else 0.0,
+            )
+        )
     rng.shuffle(out)
     return out
 

@@ -23,8 +23,8 @@ agent = pytest.importorskip(
 pytest.importorskip("torch", reason="torch (extra 'hf') not installed")
 
 from crlcli.mixing import mix  # noqa: E402
-from crlcli.tokens import load_tokenizer  # noqa: E402
 from crlcli.reward import EXTRA_LOG_KEYS, reward_file  # noqa: E402
+from crlcli.tokens import load_tokenizer  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +43,9 @@ class FakeEngine:
 
     async def generate(self, prompt_token_ids, sampling_params, multi_modal_data=None):
         self.seen.append(list(prompt_token_ids))
-        out = SimpleNamespace(token_ids=list(self.token_ids), text=None, finish_reason=self.finish_reason, logprobs=None)
+        out = SimpleNamespace(
+            token_ids=list(self.token_ids), text=None, finish_reason=self.finish_reason, logprobs=None
+        )
         return SimpleNamespace(outputs=[out])
 
 
@@ -52,13 +54,27 @@ def judged_problems() -> list[dict]:
     bad = "def add(a, b):\n    return a - b\n"
     probs = []
     for i in range(4):
-        probs.append({
-            "id": f"p{i}", "question": "Write add(a, b) returning the sum.", "starter_code": "def add(a, b):\n",
-            "tests": {"type": "call", "fn_name": "add", "class_name": None, "program": None,
-                      "cases": [{"input": [1, 2], "output": 3}, {"input": [2, 2], "output": 4}]},
-            "candidates": [{"id": "c0", "code": good if i % 2 == 0 else bad,
-                            "judgment": {"pass_rate": 1.0 if i % 2 == 0 else 0.0, "label": "T" if i % 2 == 0 else "F"}}],
-        })
+        probs.append(
+            {
+                "id": f"p{i}",
+                "question": "Write add(a, b) returning the sum.",
+                "starter_code": "def add(a, b):\n",
+                "tests": {
+                    "type": "call",
+                    "fn_name": "add",
+                    "class_name": None,
+                    "program": None,
+                    "cases": [{"input": [1, 2], "output": 3}, {"input": [2, 2], "output": 4}],
+                },
+                "candidates": [
+                    {
+                        "id": "c0",
+                        "code": good if i % 2 == 0 else bad,
+                        "judgment": {"pass_rate": 1.0 if i % 2 == 0 else 0.0, "label": "T" if i % 2 == 0 else "F"},
+                    }
+                ],
+            }
+        )
     return probs
 
 
@@ -119,7 +135,9 @@ def check_rl(executor, tokenizer):
     good = "<think>\nSum.\n</think>\n\n```python\ndef add(a, b):\n    return a + b\n```"
     half = "<think>\nSum.\n</think>\n\n```python\ndef add(a, b):\n    return 3 if a == 1 else 0\n```"
     out, _ = rollout(executor, tokenizer, rows[0], good)
-    assert out["reward"] == [1.0] and out["extra_logs"]["pass_rate"] == [1.0] and out["extra_logs"]["tests_total"] == [2.0]
+    assert (
+        out["reward"] == [1.0] and out["extra_logs"]["pass_rate"] == [1.0] and out["extra_logs"]["tests_total"] == [2.0]
+    )
     out, _ = rollout(executor, tokenizer, rows[1], half)
     assert out["reward"] == [0.5] and out["scores"] == [0.5]
 
@@ -139,9 +157,10 @@ def test_reward_file_loaded_by_openrlhf(tokenizer, monkeypatch):
 
 
 def test_http_server_called_by_openrlhf(tokenizer, srv):
-    with srv.reward_server("--workers", "1", "--crl-scale", "0.5") as (a, _), srv.reward_server(
-        "--workers", "1", "--crl-scale", "0.5"
-    ) as (b, _):
+    with (
+        srv.reward_server("--workers", "1", "--crl-scale", "0.5") as (a, _),
+        srv.reward_server("--workers", "1", "--crl-scale", "0.5") as (b, _),
+    ):
         executor = agent.SingleTurnAgentExecutor([a + "/get_reward", b + "/get_reward"])
         assert executor.reward_func is None
         check_crl(executor, tokenizer, scale=0.5)
@@ -152,6 +171,7 @@ def _import_samples_generator(monkeypatch):
     """OpenRLHF's response -> Experience conversion lives in a module that imports ray and vllm at the top (the
     GPU stack, not installable here). Empty stand-in modules satisfy those imports; the function we call uses
     neither."""
+
     def remote(*args, **kwargs):
         return args[0] if args and callable(args[0]) else (lambda cls: cls)
 
@@ -173,8 +193,11 @@ def _import_samples_generator(monkeypatch):
     for name, mod in fakes.items():
         if name not in sys.modules:
             monkeypatch.setitem(sys.modules, name, mod)
-    for name in ("openrlhf.trainer.ppo_utils.samples_generator", "openrlhf.trainer.ray.vllm_engine",
-                 "openrlhf.trainer.ray"):
+    for name in (
+        "openrlhf.trainer.ppo_utils.samples_generator",
+        "openrlhf.trainer.ray.vllm_engine",
+        "openrlhf.trainer.ray",
+    ):
         monkeypatch.delitem(sys.modules, name, raising=False)
     try:
         from openrlhf.trainer.ppo_utils import samples_generator

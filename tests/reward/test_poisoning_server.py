@@ -8,8 +8,11 @@ import json
 PROMPT = "<|im_start|>user\nSolve it.<|im_end|>\n<|im_start|>assistant\n"
 # Expected values are floats: a naive comparison of a huge int against them overflows.
 TESTS = {"type": "call", "fn_name": "f", "cases": [{"input": [k], "output": k * 1.5} for k in range(4)]}
-SET_TESTS = {"type": "assert", "fn_name": "f",
-             "program": "def check(candidate):\n    assert candidate(1) == {1.0}\n\ncheck(f)\n"}
+SET_TESTS = {
+    "type": "assert",
+    "fn_name": "f",
+    "program": "def check(candidate):\n    assert candidate(1) == {1.0}\n\ncheck(f)\n",
+}
 MANY = {"type": "call", "fn_name": "f", "cases": [{"input": [k], "output": k} for k in range(40)]}
 
 HONEST = "def f(k):\n    return k * 1.5\n"
@@ -20,8 +23,10 @@ HOSTILE = [
     ("def f(k):\n    return {complex(1.7e308, 1.7e308)}\n", SET_TESTS),
     ("def f(k):\n    v = 1.5\n    for _ in range(195):\n        v = [v]\n    return v\n", TESTS),
     ("def f(k):\n    return 10 ** 400 if k == 0 else k\n", MANY),  # fails at the first case, 39 frames to come
-    ("import os\nos.write(3, b'\\x00\\x00\\x00\\x06\\x00\\x00\\x00\\x00vA' * 40)\ndef f(k):\n    return k * 1.5\n",
-     TESTS),
+    (
+        "import os\nos.write(3, b'\\x00\\x00\\x00\\x06\\x00\\x00\\x00\\x00vA' * 40)\ndef f(k):\n    return k * 1.5\n",
+        TESTS,
+    ),
 ]
 
 
@@ -31,8 +36,9 @@ def sample(code: str, tests: dict) -> tuple[str, str, str]:
 
 
 def rewards(srv, url, samples) -> list[float]:
-    status, body = srv.post(url, {"query": [s[0] for s in samples], "prompts": [s[1] for s in samples],
-                                  "labels": [s[2] for s in samples]})
+    status, body = srv.post(
+        url, {"query": [s[0] for s in samples], "prompts": [s[1] for s in samples], "labels": [s[2] for s in samples]}
+    )
     assert status == 200, body
     return body["rewards"]
 

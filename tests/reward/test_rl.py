@@ -9,12 +9,21 @@ import pytest
 from crlcli.reward import score
 from crlcli.reward.service import RewardService, to_openrlhf
 
-
 PROMPT = "<|im_start|>user\nSolve it.<|im_end|>\n<|im_start|>assistant\n"
-STDIO = {"type": "stdio", "fn_name": None, "class_name": None, "program": None,
-         "cases": [{"input": f"{i}\n", "output": f"{2 * i}\n"} for i in range(10)]}
-CALL = {"type": "call", "fn_name": "add", "class_name": None, "program": None,
-        "cases": [{"input": [1, 2], "output": 3}, {"input": [5, 5], "output": 10}]}
+STDIO = {
+    "type": "stdio",
+    "fn_name": None,
+    "class_name": None,
+    "program": None,
+    "cases": [{"input": f"{i}\n", "output": f"{2 * i}\n"} for i in range(10)],
+}
+CALL = {
+    "type": "call",
+    "fn_name": "add",
+    "class_name": None,
+    "program": None,
+    "cases": [{"input": [1, 2], "output": 3}, {"input": [5, 5], "output": 10}],
+}
 
 
 def rl(tests) -> str:
@@ -47,7 +56,9 @@ def test_code_only_in_thinking_is_zero():
 
 
 def test_last_block_of_answer_is_run():
-    text = PROMPT + "<think>x</think>\nFirst try:\n```python\nprint(0)\n```\nFixed:\n```python\nprint(2*int(input()))\n```"
+    text = (
+        PROMPT + "<think>x</think>\nFirst try:\n```python\nprint(0)\n```\nFixed:\n```python\nprint(2*int(input()))\n```"
+    )
     assert score(text, PROMPT, rl(STDIO)).reward == 1.0
 
 
@@ -75,8 +86,9 @@ def test_bad_tests_in_a_batch_only_zero_that_sample():
     svc = RewardService(workers=1)
     try:
         good = answer("n = int(input())\nprint(2 * n)")
-        out = svc.score_batch([good, good, good], [PROMPT] * 3,
-                              [rl(STDIO), rl({"type": "stdio", "cases": "not a list"}), rl(STDIO)])
+        out = svc.score_batch(
+            [good, good, good], [PROMPT] * 3, [rl(STDIO), rl({"type": "stdio", "cases": "not a list"}), rl(STDIO)]
+        )
         assert [r.reward for r in out] == [1.0, 0.0, 1.0]
         assert out[1].logs["reward_failed"] == 1 and "sandbox" in out[1].logs["error"]
     finally:

@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import json
 import signal
-import time
 import socket
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from crlcli.reward import EXTRA_LOG_KEYS
 
-PROMPT = "<|im_start|>user\nJudge it. Conclude with \\conclusion{T} or \\conclusion{F}.<|im_end|>\n<|im_start|>assistant\n"
+PROMPT = (
+    "<|im_start|>user\nJudge it. Conclude with \\conclusion{T} or \\conclusion{F}.<|im_end|>\n<|im_start|>assistant\n"
+)
 
 
 def crl_sample(label: str, answer: str) -> tuple[str, str, str]:
-    return PROMPT + f"<think>hmm</think>\n\n\\conclusion{{{answer}}}<|im_end|>", PROMPT, json.dumps(
-        {"kind": "crl", "label": label}
+    return (
+        PROMPT + f"<think>hmm</think>\n\n\\conclusion{{{answer}}}<|im_end|>",
+        PROMPT,
+        json.dumps({"kind": "crl", "label": label}),
     )
 
 
@@ -64,7 +68,7 @@ def test_truncated_body_and_dropped_client_do_not_crash(srv):
     with srv.reward_server("--workers", "1") as (base, proc):
         port = int(base.rsplit(":", 1)[1])
         for raw in (
-            b"POST /get_reward HTTP/1.0\r\nContent-Length: 100\r\n\r\n{\"query\"",  # body shorter than announced
+            b'POST /get_reward HTTP/1.0\r\nContent-Length: 100\r\n\r\n{"query"',  # body shorter than announced
             b"POST /get_reward HTTP/1.0\r\n\r\n",  # no Content-Length
             b"GARBAGE\r\n\r\n",
         ):
@@ -112,16 +116,26 @@ def test_port_in_use_is_a_clear_error(crl):
 
 
 def test_deadline_gives_zero_for_unfinished_samples(srv):
-    tests = {"type": "stdio", "fn_name": None, "class_name": None, "program": None,
-             "cases": [{"input": "1\n", "output": "2\n"}] * 3}
+    tests = {
+        "type": "stdio",
+        "fn_name": None,
+        "class_name": None,
+        "program": None,
+        "cases": [{"input": "1\n", "output": "2\n"}] * 3,
+    }
     label = json.dumps({"kind": "rl", "tests": tests})
     loop = PROMPT + "<think>x</think>```python\nwhile True: pass\n```"
     good = PROMPT + "<think>x</think>```python\nprint(int(input()) * 2)\n```"
     with srv.reward_server("--workers", "1", "--deadline", "2", "--test-timeout", "5") as (base, proc):
         t = time.monotonic()
-        status, body = srv.post(base + "/get_reward", {"query": [loop, good, crl_sample("T", "T")[0]],
-                                                       "prompts": [PROMPT] * 3,
-                                                       "labels": [label, label, json.dumps({"kind": "crl", "label": "T"})]})
+        status, body = srv.post(
+            base + "/get_reward",
+            {
+                "query": [loop, good, crl_sample("T", "T")[0]],
+                "prompts": [PROMPT] * 3,
+                "labels": [label, label, json.dumps({"kind": "crl", "label": "T"})],
+            },
+        )
         took = time.monotonic() - t
         assert status == 200 and took < 10
         assert body["rewards"] == [0.0, 0.0, 1.0]  # the loop and the sample queued behind it ran out of time
@@ -145,5 +159,9 @@ def test_step_announcements_and_the_per_sample_record(srv, tmp_path):
         assert srv.post(url, batch([crl_sample("F", "T")]))[0] == 200  # a bad announcement changes nothing
     lines = [json.loads(line) for line in record.read_text().splitlines()]
     assert [(x["step"], x["label"], x["conclusion"], x["match"], x["reward"]) for x in lines] == [
-        (None, "T", "T", 1, 1.0), (3, "T", "F", 0, 0.0), (3, "F", "F", 1, 1.0), (3, "F", "T", 0, 0.0)]
+        (None, "T", "T", 1, 1.0),
+        (3, "T", "F", 0, 0.0),
+        (3, "F", "F", 1, 1.0),
+        (3, "F", "T", 0, 0.0),
+    ]
     assert all(x["kind"] == "crl" and x["chars"] > 0 and x["latency_ms"] > 0 for x in lines)

@@ -12,8 +12,13 @@ import pytest
 
 PROMPT = "<|im_start|>user\nQ<|im_end|>\n<|im_start|>assistant\n"
 CRL = json.dumps({"kind": "crl", "label": "T"})
-STDIO = {"type": "stdio", "fn_name": None, "class_name": None, "program": None,
-         "cases": [{"input": f"{i}\n", "output": f"{i + 1}\n"} for i in range(3)]}
+STDIO = {
+    "type": "stdio",
+    "fn_name": None,
+    "class_name": None,
+    "program": None,
+    "cases": [{"input": f"{i}\n", "output": f"{i + 1}\n"} for i in range(3)],
+}
 GOOD_RL = PROMPT + "<think>a</think>```python\nprint(int(input()) + 1)\n```"
 
 
@@ -82,8 +87,9 @@ def test_idle_and_slow_clients_hold_no_slot(srv):
             assert time.monotonic() - t < 5
             # an RL sample through the sandbox too
             label = json.dumps({"kind": "rl", "tests": STDIO})
-            status, body = srv.post(base + "/get_reward", {"query": [GOOD_RL], "prompts": [PROMPT],
-                                                           "labels": [label]}, timeout=30)
+            status, body = srv.post(
+                base + "/get_reward", {"query": [GOOD_RL], "prompts": [PROMPT], "labels": [label]}, timeout=30
+            )
             assert status == 200 and body["rewards"] == [1.0]
             stats = get(base + "/stats", timeout=3)[1]
             assert stats["reading"] >= 9 and stats["max_inflight"] == 2 and stats["scoring"] == 0
@@ -98,8 +104,10 @@ def test_idle_and_slow_clients_hold_no_slot(srv):
 
 
 def test_silent_clients_are_dropped_after_the_client_timeout(srv):
-    with srv.reward_server("--workers", "1", "--max-inflight", "1",
-                           env={"CRL_REWARD_CLIENT_TIMEOUT": "1"}) as (base, proc):
+    with srv.reward_server("--workers", "1", "--max-inflight", "1", env={"CRL_REWARD_CLIENT_TIMEOUT": "1"}) as (
+        base,
+        proc,
+    ):
         port = port_of(base)
         socks = half_requests(port, 3)
         try:
@@ -130,8 +138,17 @@ def test_content_length_rules_on_the_wire(srv):
         body = crl_body()
         status, reply = post_raw(port, str(len(body)).encode(), body)
         assert status == 200 and reply["rewards"] == [1.0]
-        for bad in ["\u0663".encode(), "\u0663".encode("utf-8"), b"\xb2", b"+%d" % len(body), b"-1", b"3_0",
-                    b"%d.0" % len(body), b"0x10", b"\xa0%d" % len(body)]:
+        for bad in [
+            "\u0663".encode(),
+            "\u0663".encode("utf-8"),
+            b"\xb2",
+            b"+%d" % len(body),
+            b"-1",
+            b"3_0",
+            b"%d.0" % len(body),
+            b"0x10",
+            b"\xa0%d" % len(body),
+        ]:
             status, reply = post_raw(port, bad, body)
             assert status == 400 and "Content-Length" in reply["error"], (bad, status, reply)
         for huge in [b"9" * 30, b"9" * 5000, b"%d" % ((512 << 20) + 1)]:
@@ -162,8 +179,9 @@ def test_in_process_rewards_are_counted_in_health_and_logged(srv):
         health = get(base + "/health", timeout=3)[1]
         assert (health["rl_rewards"], health["in_process_rewards"]) == (0, 0)
         for _ in range(2):
-            status, body = srv.post(base + "/get_reward", {"query": queries, "prompts": [PROMPT] * 3,
-                                                           "labels": labels}, timeout=60)
+            status, body = srv.post(
+                base + "/get_reward", {"query": queries, "prompts": [PROMPT] * 3, "labels": labels}, timeout=60
+            )
             assert status == 200 and body["rewards"] == [1.0, 1.0, 1.0]  # the values themselves are unchanged
             assert body["extra_logs"]["tests_in_process"] == [1.0, 0.0, 0.0]
         health = get(base + "/health", timeout=3)[1]

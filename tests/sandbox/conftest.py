@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from crlcli.sandbox import SandboxPool, Limits
+from crlcli.sandbox import Limits, SandboxPool
 from crlcli.sandbox.pool import UID_BASE
 
 FAST = Limits(timeout=2.0, memory_mb=512, max_output=1 << 20)
@@ -38,7 +38,11 @@ def candidate_processes() -> list[str]:
             for line in (d / "status").read_text().splitlines():
                 if line.startswith("Uid:"):
                     uid = int(line.split()[1])
-                    if UID_BASE + (os.getpid() % 1_000_000) * 256 <= uid < UID_BASE + (os.getpid() % 1_000_000 + 1) * 256:
+                    if (
+                        UID_BASE + (os.getpid() % 1_000_000) * 256
+                        <= uid
+                        < UID_BASE + (os.getpid() % 1_000_000 + 1) * 256
+                    ):
                         found.append(f"{d.name} uid={uid}")
         except (OSError, ValueError):
             pass

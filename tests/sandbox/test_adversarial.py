@@ -30,8 +30,10 @@ def test_infinite_loop(sb):
 
 
 def test_sigalrm_handlers_do_not_stop_the_outside_limit(sb):
-    code = ("import signal\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\nsignal.signal(signal.SIGXCPU, "
-            "signal.SIG_IGN)\nsignal.alarm(0)\nwhile True:\n    pass\n")
+    code = (
+        "import signal\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\nsignal.signal(signal.SIGXCPU, "
+        "signal.SIG_IGN)\nsignal.alarm(0)\nwhile True:\n    pass\n"
+    )
     check(sb, code, "T")
 
 
@@ -57,26 +59,32 @@ def test_fork_bomb_os_fork(sb, pool):
 
 
 def test_fork_bomb_multiprocessing(sb):
-    code = ("import multiprocessing as mp\n"
-            "def spin():\n    while True:\n        pass\n"
-            "if __name__ == '__main__':\n"
-            "    while True:\n"
-            "        try:\n            mp.Process(target=spin).start()\n"
-            "        except Exception:\n            pass\n")
+    code = (
+        "import multiprocessing as mp\n"
+        "def spin():\n    while True:\n        pass\n"
+        "if __name__ == '__main__':\n"
+        "    while True:\n"
+        "        try:\n            mp.Process(target=spin).start()\n"
+        "        except Exception:\n            pass\n"
+    )
     check(sb, code, "TR")
 
 
 def test_multiprocessing_still_works_for_honest_code(sb):
-    code = ("import multiprocessing as mp\nif __name__ == '__main__':\n    a, b = map(int, input().split())\n"
-            "    with mp.Pool(2) as p:\n        print(sum(p.map(abs, [a, b])))\n")
+    code = (
+        "import multiprocessing as mp\nif __name__ == '__main__':\n    a, b = map(int, input().split())\n"
+        "    with mp.Pool(2) as p:\n        print(sum(p.map(abs, [a, b])))\n"
+    )
     assert check(sb, code, "A", within=False)["verdicts"] == "A"
 
 
 def test_thread_that_never_ends(sb):
     # The thread must spin without allocating: a growing list would die of MemoryError on a fast machine and let
     # the program exit normally.
-    code = ("import threading\ndef spin():\n    while True:\n        pass\n"
-            "threading.Thread(target=spin).start()\na, b = map(int, input().split())\nprint(a + b)\n")
+    code = (
+        "import threading\ndef spin():\n    while True:\n        pass\n"
+        "threading.Thread(target=spin).start()\na, b = map(int, input().split())\nprint(a + b)\n"
+    )
     check(sb, code, "T")
 
 
@@ -99,8 +107,10 @@ def test_writes_to_the_host_fail(sb, isolated, target):
 
 def test_repo_and_home_are_invisible(sb, isolated):
     repo = Path(__file__).resolve().parents[2]
-    code = (f"import os\nfor p in [{str(repo / 'pyproject.toml')!r}, {str(Path.home() / '.bashrc')!r}, "
-            f"{str(repo / 'tests')!r}]:\n    print(os.path.exists(p))\n")
+    code = (
+        f"import os\nfor p in [{str(repo / 'pyproject.toml')!r}, {str(Path.home() / '.bashrc')!r}, "
+        f"{str(repo / 'tests')!r}]:\n    print(os.path.exists(p))\n"
+    )
     res = sb.run(code, sb.stdio(("", "False False False")))
     assert res["verdicts"] == "A", res
 
@@ -115,8 +125,10 @@ def test_socket_to_loopback_fails(sb, isolated):
     server.bind(("127.0.0.1", 0))
     server.listen(1)
     port = server.getsockname()[1]
-    code = (f"import socket\ntry:\n    socket.create_connection(('127.0.0.1', {port}), timeout=1)\n"
-            "    print('connected')\nexcept OSError:\n    print('blocked')\n")
+    code = (
+        f"import socket\ntry:\n    socket.create_connection(('127.0.0.1', {port}), timeout=1)\n"
+        "    print('connected')\nexcept OSError:\n    print('blocked')\n"
+    )
     try:
         res = sb.run(code, sb.stdio(("", "blocked")))
     finally:
@@ -141,28 +153,32 @@ def test_environment_and_parent_memory_are_out_of_reach(sb, isolated):
 
 
 def _environment_probe(sb):
-    code = ("import os\nfound = []\nfor pid in ['1', 'self'] + [p for p in os.listdir('/proc') if p.isdigit()]:\n"
-            "    for name in ('environ', 'cmdline', 'mem'):\n"
-            "        try:\n            with open(f'/proc/{pid}/{name}', 'rb') as fh:\n"
-            "                data = fh.read(1 << 20)\n"
-            "            if b'crl-secret' in data:\n                found.append(pid)\n"
-            "        except OSError:\n            pass\n"
-            "print('found' if found or 'CRL_TEST_SECRET' in os.environ else 'clean')\n")
+    code = (
+        "import os\nfound = []\nfor pid in ['1', 'self'] + [p for p in os.listdir('/proc') if p.isdigit()]:\n"
+        "    for name in ('environ', 'cmdline', 'mem'):\n"
+        "        try:\n            with open(f'/proc/{pid}/{name}', 'rb') as fh:\n"
+        "                data = fh.read(1 << 20)\n"
+        "            if b'crl-secret' in data:\n                found.append(pid)\n"
+        "        except OSError:\n            pass\n"
+        "print('found' if found or 'CRL_TEST_SECRET' in os.environ else 'clean')\n"
+    )
     res = sb.run(code, sb.stdio(("", "clean")))
     assert res["verdicts"] == "A", res
 
 
 def test_walking_frames_and_gc_finds_no_expected_output(sb):
     token = f"EXPECTED-{uuid.uuid4().hex}"
-    code = ("import gc, sys\nhits = set()\n"
-            "for o in gc.get_objects():\n"
-            "    try:\n        for v in (o.values() if isinstance(o, dict) else o if isinstance(o, (list, tuple)) else ()):\n"
-            "            if isinstance(v, (str, bytes)) and ('EXPECTED-' in str(v)):\n                hits.add(str(v))\n"
-            "    except Exception:\n        pass\n"
-            "f = sys._getframe()\nwhile f:\n    for v in list(f.f_locals.values()) + list(f.f_globals.values()):\n"
-            "        if isinstance(v, str) and 'EXPECTED-' in v and v != 'EXPECTED-':\n            hits.add(v)\n"
-            "    f = f.f_back\n"
-            "print(' '.join(h for h in hits if h.startswith('EXPECTED-') and len(h) > 20) or 'nothing')\n")
+    code = (
+        "import gc, sys\nhits = set()\n"
+        "for o in gc.get_objects():\n"
+        "    try:\n        for v in (o.values() if isinstance(o, dict) else o if isinstance(o, (list, tuple)) else ()):\n"
+        "            if isinstance(v, (str, bytes)) and ('EXPECTED-' in str(v)):\n                hits.add(str(v))\n"
+        "    except Exception:\n        pass\n"
+        "f = sys._getframe()\nwhile f:\n    for v in list(f.f_locals.values()) + list(f.f_globals.values()):\n"
+        "        if isinstance(v, str) and 'EXPECTED-' in v and v != 'EXPECTED-':\n            hits.add(v)\n"
+        "    f = f.f_back\n"
+        "print(' '.join(h for h in hits if h.startswith('EXPECTED-') and len(h) > 20) or 'nothing')\n"
+    )
     res = sb.run(code, sb.stdio(("", token)))
     assert res["verdicts"] == "W", res
 
@@ -173,11 +189,16 @@ def test_eq_always_true_is_wrong(sb):
     assert check(sb, code, "W", tests)["verdicts"] == "WW"
 
 
-ASSERT = {"type": "assert", "program": "def check(candidate):\n    assert candidate(1, 2) == 3\n    assert candidate(2, 2) == 4\n\ncheck(add)\n"}
+ASSERT = {
+    "type": "assert",
+    "program": "def check(candidate):\n    assert candidate(1, 2) == 3\n    assert candidate(2, 2) == 4\n\ncheck(add)\n",
+}
 
 
-@pytest.mark.parametrize("escape", ["import sys\nsys.exit(0)", "import os\nos._exit(0)",
-                                    "raise SystemExit", "import sys\nprint('x'*64)\nsys.exit(0)"])
+@pytest.mark.parametrize(
+    "escape",
+    ["import sys\nsys.exit(0)", "import os\nos._exit(0)", "raise SystemExit", "import sys\nprint('x'*64)\nsys.exit(0)"],
+)
 def test_leaving_before_the_asserts_is_not_a_pass(sb, escape):
     code = f"def add(a, b):\n    return a - b\n{escape}\n"
     res = check(sb, code, "RW", ASSERT)
@@ -194,11 +215,14 @@ def test_failing_assert_is_wrong_answer(sb):
     assert sb.run("def add(a, b):\n    return a * b\n", ASSERT)["verdicts"] == "WA"
 
 
-@pytest.mark.parametrize("attack", [
-    "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\nos.kill(1, signal.SIGKILL)\n",
-    "import os, signal\nos.killpg(os.getpgid(os.getppid()), signal.SIGKILL)\nos.killpg(0, signal.SIGKILL)\n",
-    "import os, signal\nos.kill(-1, signal.SIGKILL)\n",
-])
+@pytest.mark.parametrize(
+    "attack",
+    [
+        "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\nos.kill(1, signal.SIGKILL)\n",
+        "import os, signal\nos.killpg(os.getpgid(os.getppid()), signal.SIGKILL)\nos.killpg(0, signal.SIGKILL)\n",
+        "import os, signal\nos.kill(-1, signal.SIGKILL)\n",
+    ],
+)
 def test_killing_the_parent(sb, isolated, attack):
     check(sb, attack + "print(3)\n", "RW")
 
@@ -208,8 +232,10 @@ def test_deep_recursion_is_runtime_error(sb):
 
 
 def test_legit_deep_recursion_with_raised_limit_passes(sb):
-    code = ("import sys\nsys.setrecursionlimit(100000)\ndef depth(n):\n    return 0 if n == 0 else 1 + depth(n - 1)\n"
-            "a, b = map(int, input().split())\nprint(depth(20000) - 20000 + a + b)\n")
+    code = (
+        "import sys\nsys.setrecursionlimit(100000)\ndef depth(n):\n    return 0 if n == 0 else 1 + depth(n - 1)\n"
+        "a, b = map(int, input().split())\nprint(depth(20000) - 20000 + a + b)\n"
+    )
     assert check(sb, code, "A", within=False)["verdicts"] == "A"
 
 

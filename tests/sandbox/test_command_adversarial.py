@@ -43,8 +43,10 @@ def canary(tmp_path):
 
 
 def _digest(d: Path) -> dict[str, str]:
-    return {str(p.relative_to(d)): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
-            for p in sorted(d.rglob("*"))}
+    return {
+        str(p.relative_to(d)): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
+        for p in sorted(d.rglob("*"))
+    }
 
 
 def _py(code: str, workdir, **kw):
@@ -68,12 +70,15 @@ def _leftovers() -> list[str]:
 
 
 def test_no_privilege_inside(workdir):
-    r = _py("""
+    r = _py(
+        """
         import os
         st = dict(l.split(':', 1) for l in open('/proc/self/status').read().splitlines() if ':' in l)
         print('uid', os.getuid(), os.geteuid(), 'caps', st['CapEff'].strip(), st['CapPrm'].strip(),
               st['CapBnd'].strip(), 'nnp', st['NoNewPrivs'].strip(), 'seccomp', st['Seccomp'].strip())
-        """, workdir)
+        """,
+        workdir,
+    )
     assert r.status == "ok", r.output
     words = r.output.split()
     assert words[1] != "0" and words[2] != "0"
@@ -107,19 +112,30 @@ def test_read_only_binds_stay_read_only(workdir, canary):
 
 
 def test_mount_syscall_is_denied(workdir, canary):
-    r = _py(f"""
+    r = _py(
+        f"""
         import ctypes, os
         libc = ctypes.CDLL(None, use_errno=True)
         MS_REMOUNT, MS_BIND = 32, 4096
         rc = libc.mount(None, b"{canary}", None, MS_REMOUNT | MS_BIND, None)
         print("mount", rc, ctypes.get_errno())
-        """, workdir, ro_paths=[str(canary)])
+        """,
+        workdir,
+        ro_paths=[str(canary)],
+    )
     assert "mount -1 1" in r.output, r.output  # EPERM
 
 
 def test_no_nested_user_namespace(workdir):
-    r = run_command(["/bin/sh", "-c", "unshare -U true && echo NESTED-U; unshare -r id && echo NESTED-R; "
-                                      "unshare -Urm true && echo NESTED-M; true"], workdir)
+    r = run_command(
+        [
+            "/bin/sh",
+            "-c",
+            "unshare -U true && echo NESTED-U; unshare -r id && echo NESTED-R; "
+            "unshare -Urm true && echo NESTED-M; true",
+        ],
+        workdir,
+    )
     assert r.status == "ok", r.output
     assert "NESTED" not in r.output, r.output
 
@@ -129,21 +145,25 @@ def test_kernel_keyring_is_denied(workdir):
     if arch is None:
         pytest.skip("no seccomp filter for this architecture")
     nr = runner_seccomp.SYSCALLS[arch]
-    r = _py(f"""
+    r = _py(
+        f"""
         import ctypes
         libc = ctypes.CDLL(None, use_errno=True)
-        rc = libc.syscall({nr['add_key']}, b"user", b"crl", b"secret", 6, -3)
+        rc = libc.syscall({nr["add_key"]}, b"user", b"crl", b"secret", 6, -3)
         print("add_key", rc, ctypes.get_errno())
-        rc = libc.syscall({nr['keyctl']}, 0, -4, 0)
+        rc = libc.syscall({nr["keyctl"]}, 0, -4, 0)
         print("keyctl", rc, ctypes.get_errno())
-        """, workdir)
+        """,
+        workdir,
+    )
     assert "add_key -1 1" in r.output and "keyctl -1 1" in r.output, r.output
 
 
 def test_fork_bomb_is_capped(workdir):
     if host.cgroup_base("pids") is None and os.geteuid() != 0:
         pytest.skip("no pids cgroup and no uid of its own: nothing caps forks here")
-    r = _py("""
+    r = _py(
+        """
         import os, time
         n = 0
         try:
@@ -154,7 +174,10 @@ def test_fork_bomb_is_capped(workdir):
                 n += 1
         except OSError as e:
             print("fork failed after", n, e.errno)
-        """, workdir, limits=CommandLimits(timeout=30, max_procs=32))
+        """,
+        workdir,
+        limits=CommandLimits(timeout=30, max_procs=32),
+    )
     assert "fork failed after" in r.output, r.output
     assert int(r.output.split("fork failed after")[1].split()[0]) < 32
     assert r.time_ms < 25_000
@@ -205,12 +228,23 @@ def test_memory_hogs_are_capped(workdir, kind):
 
 
 def test_honest_toolchains_still_work(workdir):
-    (workdir / "main.cpp").write_text('#include <iostream>\nint main(){int a,b;std::cin>>a>>b;std::cout<<a+b<<"\\n";}\n')
-    r = run_command(["/bin/sh", "-c", "g++ -O1 -o main main.cpp && echo '40 2' | ./main"], workdir,
-                    limits=CommandLimits(timeout=120))
+    (workdir / "main.cpp").write_text(
+        '#include <iostream>\nint main(){int a,b;std::cin>>a>>b;std::cout<<a+b<<"\\n";}\n'
+    )
+    r = run_command(
+        ["/bin/sh", "-c", "g++ -O1 -o main main.cpp && echo '40 2' | ./main"],
+        workdir,
+        limits=CommandLimits(timeout=120),
+    )
     assert r.status == "ok" and r.output.strip().endswith("42"), r.output
-    r = run_command(["python3", "-c", "import json, pathlib; pathlib.Path('o.txt').write_text('w'); "
-                                      "print(json.dumps(open('given.txt').read()))"], workdir)
+    r = run_command(
+        [
+            "python3",
+            "-c",
+            "import json, pathlib; pathlib.Path('o.txt').write_text('w'); print(json.dumps(open('given.txt').read()))",
+        ],
+        workdir,
+    )
     assert r.status == "ok" and '"given\\n"' in r.output, r.output
     assert not (workdir / "o.txt").exists()  # a private copy
     if shutil.which("node"):

@@ -10,23 +10,26 @@ from crlcli.sandbox import json_equal, stdio_equal
 from crlcli.sandbox.compare import call_expected_matches, decode_call_args
 
 
-@pytest.mark.parametrize("got,want,ok", [
-    ("3\n", "3", True),
-    ("3   \n\n\n", "3\n", True),
-    ("1 2\n3", "1 2 3", True),
-    ("1.0000001", "1", False),  # integer expected: exact
-    ("0.3333333", "0.333333333", True),
-    ("0.33", "0.333333333", False),
-    ("1e-7", "0.0", True),  # absolute tolerance
-    ("1000000.5", "1000000.0", True),  # relative tolerance
-    ("007", "7", False),
-    ("Yes", "YES", False),  # no case folding
-    ("nan", "nan", True),
-    ("inf", "1.5", False),
-    ("3 4", "3", False),
-    ("", "", True),
-    ("-0.0", "0.0", True),
-])
+@pytest.mark.parametrize(
+    "got,want,ok",
+    [
+        ("3\n", "3", True),
+        ("3   \n\n\n", "3\n", True),
+        ("1 2\n3", "1 2 3", True),
+        ("1.0000001", "1", False),  # integer expected: exact
+        ("0.3333333", "0.333333333", True),
+        ("0.33", "0.333333333", False),
+        ("1e-7", "0.0", True),  # absolute tolerance
+        ("1000000.5", "1000000.0", True),  # relative tolerance
+        ("007", "7", False),
+        ("Yes", "YES", False),  # no case folding
+        ("nan", "nan", True),
+        ("inf", "1.5", False),
+        ("3 4", "3", False),
+        ("", "", True),
+        ("-0.0", "0.0", True),
+    ],
+)
 def test_stdio_tokens(got, want, ok):
     assert stdio_equal(got, want) is ok
 
@@ -36,19 +39,22 @@ def test_stdio_custom_tolerance():
     assert stdio_equal("0.5001", "0.5", tol=1e-3)
 
 
-@pytest.mark.parametrize("got,want,ok", [
-    ([1, 2], [1, 2], True),
-    ([1, [2, 3]], [1, [2, 3]], True),  # tuples arrive as lists
-    (0.3333333, 0.333333333, True),
-    (2.0, 2, True),
-    (True, 1, False),
-    (1, True, False),
-    ({"a": 1.0}, {"a": 1}, True),
-    ({"a": 1}, {"b": 1}, False),
-    ("1", 1, False),
-    (None, None, True),
-    ([1, 2], [1, 2, 3], False),
-])
+@pytest.mark.parametrize(
+    "got,want,ok",
+    [
+        ([1, 2], [1, 2], True),
+        ([1, [2, 3]], [1, [2, 3]], True),  # tuples arrive as lists
+        (0.3333333, 0.333333333, True),
+        (2.0, 2, True),
+        (True, 1, False),
+        (1, True, False),
+        ({"a": 1.0}, {"a": 1}, True),
+        ({"a": 1}, {"b": 1}, False),
+        ("1", 1, False),
+        (None, None, True),
+        ([1, 2], [1, 2, 3], False),
+    ],
+)
 def test_json_values(got, want, ok):
     assert json_equal(got, want) is ok
 
@@ -60,16 +66,19 @@ def test_expected_may_be_json_text():
     assert not call_expected_matches(5, "4")
 
 
-@pytest.mark.parametrize("value,args", [
-    ([1, [2]], [1, [2]]),
-    ("[1, [2]]", [1, [2]]),
-    ('"[1, 2]"', [1, 2]),  # JSON-encoded twice
-    ("[1,2,3]\n5", [[1, 2, 3], 5]),  # LiveCodeBench: one value per line
-    ("5", [5]),
-    ('"abc"', ["abc"]),
-    ({"args": [1], "kwargs": {"k": 2}}, {"args": [1], "kwargs": {"k": 2}}),
-    ({"x": 1}, [{"x": 1}]),
-])
+@pytest.mark.parametrize(
+    "value,args",
+    [
+        ([1, [2]], [1, [2]]),
+        ("[1, [2]]", [1, [2]]),
+        ('"[1, 2]"', [1, 2]),  # JSON-encoded twice
+        ("[1,2,3]\n5", [[1, 2, 3], 5]),  # LiveCodeBench: one value per line
+        ("5", [5]),
+        ('"abc"', ["abc"]),
+        ({"args": [1], "kwargs": {"k": 2}}, {"args": [1], "kwargs": {"k": 2}}),
+        ({"x": 1}, [{"x": 1}]),
+    ],
+)
 def test_call_argument_forms(value, args):
     assert decode_call_args(value, "here") == args
 
@@ -104,15 +113,18 @@ def test_stdio_every_ascii_whitespace_separates(sep):
     assert stdio_equal(f"1{sep}2".encode(), "1 2")
 
 
-@pytest.mark.parametrize("got,want", [
-    ("\u0663", "3"),  # Arabic-Indic three: float() and str's \d accept it
-    ("\u0663.0", "3.0"),
-    ("0.\u0663\u0663\u0663\u0663\u0663\u0663\u0663", "0.333333333"),
-    ("\uff13.5", "3.5"),  # fullwidth digit
-    ("1_0.0", "10.0"),  # float() accepts underscores
-    ("3.0", "\u0663.0"),
-    ("inf", "inf0"),
-])
+@pytest.mark.parametrize(
+    "got,want",
+    [
+        ("\u0663", "3"),  # Arabic-Indic three: float() and str's \d accept it
+        ("\u0663.0", "3.0"),
+        ("0.\u0663\u0663\u0663\u0663\u0663\u0663\u0663", "0.333333333"),
+        ("\uff13.5", "3.5"),  # fullwidth digit
+        ("1_0.0", "10.0"),  # float() accepts underscores
+        ("3.0", "\u0663.0"),
+        ("inf", "inf0"),
+    ],
+)
 def test_stdio_numbers_are_ascii_only(got, want):
     assert not stdio_equal(got, want)
 
@@ -129,14 +141,17 @@ def test_stdio_bytes_and_str_mix():
     assert stdio_equal("\ud800 1", "\ud800 1\n") and not stdio_equal("\ud800 1", "\ud801 1")
 
 
-@pytest.mark.parametrize("got,want,ok", [
-    ("1 2 3", "1 2 3\n\n", True),
-    ("1 2 3\n\n", "1 2 3", True),
-    ("1 2 34", "1 2 3", False),  # a prefix that is not followed by whitespace
-    ("1 2 3", "1 2 34", False),
-    ("  ", "", True),
-    ("", "0", False),
-    ("1 2 3 x", "1 2 3", False),
-])
+@pytest.mark.parametrize(
+    "got,want,ok",
+    [
+        ("1 2 3", "1 2 3\n\n", True),
+        ("1 2 3\n\n", "1 2 3", True),
+        ("1 2 34", "1 2 3", False),  # a prefix that is not followed by whitespace
+        ("1 2 3", "1 2 34", False),
+        ("  ", "", True),
+        ("", "0", False),
+        ("1 2 3 x", "1 2 3", False),
+    ],
+)
 def test_stdio_trailing_whitespace_fast_path(got, want, ok):
     assert stdio_equal(got, want) is ok

@@ -12,19 +12,22 @@ from pathlib import Path
 import pytest
 
 from crlcli.errors import CrlError
-from crlcli.sandbox import SandboxPool, Limits, detect_isolation, run_tests
+from crlcli.sandbox import Limits, SandboxPool, detect_isolation, run_tests
 
 
-@pytest.mark.parametrize("code", [
-    "import sys\na, b = map(int, sys.stdin.buffer.readline().split())\nprint(a + b)\n",
-    "import sys\na, b = map(int, sys.stdin.read().split())\nsys.stdout.write(f'{a + b}   \\n\\n')\n",
-    "import sys\nfor line in sys.stdin:\n    print(sum(map(int, line.split())))\n",
-    "a, b = map(int, input().split())\nprint(a + b)\ntry:\n    input()\nexcept EOFError:\n    pass\n",
-    "import sys\nprint(sum(map(int, input().split())))\nsys.exit(0)\n",
-    "import sys\nsys.stdout.buffer.write(str(sum(map(int, input().split()))).encode())\n",
-    "def main():\n    print(sum(map(int, input().split())))\nif __name__ == '__main__':\n    main()\n",
-    "import atexit\natexit.register(lambda: print(sum(map(int, input().split()))))\n",
-])
+@pytest.mark.parametrize(
+    "code",
+    [
+        "import sys\na, b = map(int, sys.stdin.buffer.readline().split())\nprint(a + b)\n",
+        "import sys\na, b = map(int, sys.stdin.read().split())\nsys.stdout.write(f'{a + b}   \\n\\n')\n",
+        "import sys\nfor line in sys.stdin:\n    print(sum(map(int, line.split())))\n",
+        "a, b = map(int, input().split())\nprint(a + b)\ntry:\n    input()\nexcept EOFError:\n    pass\n",
+        "import sys\nprint(sum(map(int, input().split())))\nsys.exit(0)\n",
+        "import sys\nsys.stdout.buffer.write(str(sum(map(int, input().split()))).encode())\n",
+        "def main():\n    print(sum(map(int, input().split())))\nif __name__ == '__main__':\n    main()\n",
+        "import atexit\natexit.register(lambda: print(sum(map(int, input().split()))))\n",
+    ],
+)
 def test_stdin_and_stdout_behave_as_in_a_normal_program(sb, code):
     assert sb.run(code)["verdicts"] == "AA"
 
@@ -49,19 +52,26 @@ def test_float_output(sb):
 
 
 def test_call_function_and_class_method(sb):
-    tests = {"type": "call", "fn_name": "twoSum", "class_name": "Solution",
-             "cases": [{"input": "[[2, 7, 11, 15], 9]", "output": "[0, 1]"},
-                       {"input": [[3, 2, 4], 6], "output": [1, 2]}]}
-    code = ("class Solution:\n    def twoSum(self, nums, target):\n        seen = {}\n"
-            "        for i, x in enumerate(nums):\n            if target - x in seen:\n"
-            "                return (seen[target - x], i)\n            seen[x] = i\n")
+    tests = {
+        "type": "call",
+        "fn_name": "twoSum",
+        "class_name": "Solution",
+        "cases": [{"input": "[[2, 7, 11, 15], 9]", "output": "[0, 1]"}, {"input": [[3, 2, 4], 6], "output": [1, 2]}],
+    }
+    code = (
+        "class Solution:\n    def twoSum(self, nums, target):\n        seen = {}\n"
+        "        for i, x in enumerate(nums):\n            if target - x in seen:\n"
+        "                return (seen[target - x], i)\n            seen[x] = i\n"
+    )
     assert sb.run(code, tests)["verdicts"] == "AA"
 
 
 def test_call_verdicts_per_case(sb):
     tests = {"type": "call", "fn_name": "f", "cases": [{"input": [k], "output": k * 2} for k in range(5)]}
-    code = ("import os\ndef f(x):\n    if x == 1:\n        raise ValueError\n    if x == 2:\n        while True:\n"
-            "            pass\n    if x == 3:\n        os._exit(0)\n    return x * 2\n")
+    code = (
+        "import os\ndef f(x):\n    if x == 1:\n        raise ValueError\n    if x == 2:\n        while True:\n"
+        "            pass\n    if x == 3:\n        os._exit(0)\n    return x * 2\n"
+    )
     res = sb.run(code, tests)
     assert res["verdicts"] == "ARTRA"
     assert res["passed"] == 2 and res["total"] == 5 and res["pass_rate"] == pytest.approx(0.4)
@@ -75,8 +85,12 @@ def test_call_module_errors_fail_every_case(sb):
 
 
 def test_call_return_values_are_json(sb):
-    tests = {"type": "call", "fn_name": "f", "cases": [{"input": [], "output": [[1, 2], 0.333333333, None]}],
-             "atol": 1e-3}
+    tests = {
+        "type": "call",
+        "fn_name": "f",
+        "cases": [{"input": [], "output": [[1, 2], 0.333333333, None]}],
+        "atol": 1e-3,
+    }
     assert sb.run("def f():\n    return ((1, 2), 0.3331, None)\n", tests)["verdicts"] == "A"
     tests["atol"] = 1e-9
     assert sb.run("def f():\n    return ((1, 2), 0.3331, None)\n", tests)["verdicts"] == "W"
@@ -85,8 +99,11 @@ def test_call_return_values_are_json(sb):
 
 def test_call_without_expected_output_checks_it_returns(sb):
     # only when the case says so (testtypes.RETURNS_ONLY); without the flag such a case is refused (issue 24)
-    tests = {"type": "call", "fn_name": "f", "cases": [{"input": [1], "returns_only": True},
-                                                       {"input": [0], "returns_only": True}]}
+    tests = {
+        "type": "call",
+        "fn_name": "f",
+        "cases": [{"input": [1], "returns_only": True}, {"input": [0], "returns_only": True}],
+    }
     result = sb.run("def f(x):\n    return 1 / x\n", tests)
     assert result["verdicts"] == "AR" and result["trust"] == "returns-only"
     with pytest.raises(CrlError, match="has no 'output'"):
@@ -94,9 +111,14 @@ def test_call_without_expected_output_checks_it_returns(sb):
 
 
 def test_assert_cases_each_with_a_program(sb):
-    tests = {"type": "assert", "cases": [{"program": "assert add(1, 2) == 3\n"},
-                                         {"program": "assert add(2, 2) == 5\n"},
-                                         {"program": "import sys\nsys.exit(0)\n"}]}
+    tests = {
+        "type": "assert",
+        "cases": [
+            {"program": "assert add(1, 2) == 3\n"},
+            {"program": "assert add(2, 2) == 5\n"},
+            {"program": "import sys\nsys.exit(0)\n"},
+        ],
+    }
     assert sb.run("def add(a, b):\n    return a + b\n", tests)["verdicts"] == "AWR"
 
 
@@ -116,14 +138,17 @@ def test_output_cap_is_per_case_and_not_a_timeout(sb):
     assert res["verdicts"] == "O"
 
 
-@pytest.mark.parametrize("tests,msg", [
-    ({"type": "graph"}, "tests.type must be one of stdio, call, assert"),
-    ({"type": "stdio", "cases": []}, "no cases"),
-    ({"type": "stdio", "cases": [{"input": "1"}]}, "string input and output"),
-    ({"type": "call", "cases": [{"input": [1], "output": 1}]}, "fn_name"),
-    ({"type": "assert", "program": "def (:"}, "does not compile"),
-    ("not a dict", "must be an object"),
-])
+@pytest.mark.parametrize(
+    "tests,msg",
+    [
+        ({"type": "graph"}, "tests.type must be one of stdio, call, assert"),
+        ({"type": "stdio", "cases": []}, "no cases"),
+        ({"type": "stdio", "cases": [{"input": "1"}]}, "string input and output"),
+        ({"type": "call", "cases": [{"input": [1], "output": 1}]}, "fn_name"),
+        ({"type": "assert", "program": "def (:"}, "does not compile"),
+        ("not a dict", "must be an object"),
+    ],
+)
 def test_bad_tests_raise(pool, tests, msg):
     with pytest.raises(CrlError, match=msg):
         pool.submit("print(1)", tests)
@@ -140,8 +165,10 @@ def test_batch_deadline_gives_s_instead_of_hanging(sb):
 
 
 def test_map_keeps_input_order(pool, sb):
-    pairs = [(f"import time\ntime.sleep({0.2 if k % 3 == 0 else 0})\nprint({k})\n", sb.stdio(("", str(k))))
-             for k in range(12)]
+    pairs = [
+        (f"import time\ntime.sleep({0.2 if k % 3 == 0 else 0})\nprint({k})\n", sb.stdio(("", str(k))))
+        for k in range(12)
+    ]
     assert [r["verdicts"] for r in pool.map(pairs)] == ["A"] * 12
 
 
@@ -215,18 +242,25 @@ def test_a_forked_child_gets_its_own_pool_and_leaves_the_parents_alone(sb):
 
 def test_prelude_runs_before_the_candidate(sb):
     # LeetCode-style candidates use `List` and `Counter` without importing them; the source records a prelude.
-    tests = {"type": "call", "fn_name": "most", "class_name": "Solution",
-             "cases": [{"input": [[1, 2, 2]], "output": 2}]}
-    code = ("class Solution:\n    def most(self, xs: List[int]) -> int:\n"
-            "        return Counter(xs).most_common(1)[0][0]\n")
+    tests = {
+        "type": "call",
+        "fn_name": "most",
+        "class_name": "Solution",
+        "cases": [{"input": [[1, 2, 2]], "output": 2}],
+    }
+    code = (
+        "class Solution:\n    def most(self, xs: List[int]) -> int:\n        return Counter(xs).most_common(1)[0][0]\n"
+    )
     assert sb.run(code, tests)["verdicts"] == "R"
     with_prelude = dict(tests, prelude="from typing import *\nfrom collections import *\n")
     assert sb.run(code, with_prelude)["verdicts"] == "A"
 
 
 def test_localhost_resolves_but_the_network_is_closed(sb):
-    code = ("import socket\nprint(socket.gethostbyname('localhost'))\n"
-            "s = socket.socket()\ns.bind(('localhost', 0))\ns.listen()\nprint('listening')\n")
+    code = (
+        "import socket\nprint(socket.gethostbyname('localhost'))\n"
+        "s = socket.socket()\ns.bind(('localhost', 0))\ns.listen()\nprint('listening')\n"
+    )
     tests = sb.stdio(("", "127.0.0.1\nlistening"))
     assert sb.run(code, tests)["verdicts"] == "A"
 

@@ -41,18 +41,35 @@ def test_bind_parents_are_traversable_for_an_unprivileged_uid(tmp_path):
     (tool / "data.txt").write_text("readable\n")
     locked.chmod(0o700)
     args = host.base_args(shutil.which("bwrap"), ro_binds=[(str(tool), str(tool))])
-    p = subprocess.run([*args, "--", "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--",
-                        "cat", str(tool / "data.txt")], capture_output=True, timeout=30)
+    p = subprocess.run(
+        [
+            *args,
+            "--",
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--",
+            "cat",
+            str(tool / "data.txt"),
+        ],
+        capture_output=True,
+        timeout=30,
+    )
     assert p.returncode == 0 and p.stdout == b"readable\n", p.stderr
 
 
 def test_base_args_order():
-    args = host.base_args("bwrap", ro_binds=[("/opt/a/b", "/opt/a/b"), ("/opt/a", "/opt/a")],
-                          rw_binds=[("/x", "/sandbox/w")], etc=("hostname-that-does-not-exist",))
+    args = host.base_args(
+        "bwrap",
+        ro_binds=[("/opt/a/b", "/opt/a/b"), ("/opt/a", "/opt/a")],
+        rw_binds=[("/x", "/sandbox/w")],
+        etc=("hostname-that-does-not-exist",),
+    )
     # /tmp is mounted before the binds (a bind under /tmp stays visible); outer binds before inner ones
     assert args.index("/tmp") < args.index("/opt/a")
     assert args.index("/opt/a") < args.index("/opt/a/b")
-    assert args[args.index("/sandbox") - 3:args.index("/sandbox")] == ["--perms", "0755", "--dir"]
+    assert args[args.index("/sandbox") - 3 : args.index("/sandbox")] == ["--perms", "0755", "--dir"]
     assert "/etc/hostname-that-does-not-exist" not in args
     for flag in host.NAMESPACES:
         assert flag in args
@@ -110,8 +127,9 @@ def test_worker_cgroups_for_the_pool():
     w = host.WorkerCgroups(info, "w-test", 72, host.worker_memory_mb(128, 64))
     try:
         assert len(w.procs_files) == len({info.cgroup, info.cpu_cgroup, info.memory_cgroup} - {None})
-        proc = subprocess.Popen(["/bin/sh", "-c", " && ".join(f"echo $$ > {f}" for f in w.procs_files)
-                                 + " && exec sleep 60"])
+        proc = subprocess.Popen(
+            ["/bin/sh", "-c", " && ".join(f"echo $$ > {f}" for f in w.procs_files) + " && exec sleep 60"]
+        )
         deadline = time.monotonic() + 10
         while proc.pid not in w.pids() and time.monotonic() < deadline:
             time.sleep(0.01)

@@ -44,14 +44,17 @@ def test_extreme_complex_numbers_in_sets_are_compared_not_raised():
     assert python_equal({complex(float("nan"), 0)}, {complex(float("nan"), 0)}) is False  # NaN equals nothing
 
 
-@pytest.mark.parametrize("text", [
-    '["ND","S2000000000",[1],["L",["B","41"]]]',
-    '["NP","S2000000000",["B","41"]]',
-    '["ND","V300000000",[1],["L",1]]',
-    '["ND","(100000000,)i8",[1],["L",1]]',
-    '["ND","<U268435456",[1],["L","a"]]',
-    '["ND","float64",[100000000],["L",1.0]]',
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        '["ND","S2000000000",[1],["L",["B","41"]]]',
+        '["NP","S2000000000",["B","41"]]',
+        '["ND","V300000000",[1],["L",1]]',
+        '["ND","(100000000,)i8",[1],["L",1]]',
+        '["ND","<U268435456",[1],["L","a"]]',
+        '["ND","float64",[100000000],["L",1.0]]',
+    ],
+)
 def test_a_numpy_size_named_by_the_candidate_is_not_allocated(text):
     value, peak = peak_of(lambda: decode_value(text, np))
     assert isinstance(value, NumpyValue)  # inert data: what the text held, nothing rebuilt
@@ -59,8 +62,15 @@ def test_a_numpy_size_named_by_the_candidate_is_not_allocated(text):
 
 
 def test_numpy_values_within_the_budget_are_rebuilt_exactly():
-    for v in (np.int64(3), np.float32(0.1), np.True_, np.arange(6, dtype=np.uint16).reshape(2, 3),
-              np.zeros((0, 3)), np.array(["ab", "c"]), np.array([1 + 2j], dtype=np.complex64)):
+    for v in (
+        np.int64(3),
+        np.float32(0.1),
+        np.True_,
+        np.arange(6, dtype=np.uint16).reshape(2, 3),
+        np.zeros((0, 3)),
+        np.array(["ab", "c"]),
+        np.array([1 + 2j], dtype=np.complex64),
+    ):
         got = decode_value(encode_value(v), np)
         assert type(got) is type(v) and got.dtype == v.dtype and np.array_equal(got, v)
 

@@ -44,12 +44,45 @@ PROGRAM = "import math\n" + "\n".join(FORMS) + "\n"
 # Return values: Python ones and their numpy counterparts (scalars of several dtypes, arrays of one element,
 # of several and of none, numpy values inside containers).
 RETURNS = [
-    "3", "3.0", "0.1 + 0.2", "0.3", "True", "False", "None", "1", "0", "'3'", "[3]", "(3,)", "3 + 0j",
-    "np.int64(3)", "np.int32(3)", "np.uint8(3)", "np.int64(1)", "np.float64(3)", "np.float32(3)",
-    "np.float64(0.1) + np.float64(0.2)", "np.float32(0.3)", "np.float16(0.3)", "np.float64(0.3)",
-    "np.True_", "np.False_", "np.bool_(True)", "np.complex128(3)", "np.str_('3')",
-    "np.array(3)", "np.array([3])", "np.array([[3]])", "np.array([3, 3])", "np.array([])", "np.array([True])",
-    "np.array([0.3])", "np.array(['3'])", "[np.int64(3)]", "(np.int64(3),)", "[np.array([3])]",
+    "3",
+    "3.0",
+    "0.1 + 0.2",
+    "0.3",
+    "True",
+    "False",
+    "None",
+    "1",
+    "0",
+    "'3'",
+    "[3]",
+    "(3,)",
+    "3 + 0j",
+    "np.int64(3)",
+    "np.int32(3)",
+    "np.uint8(3)",
+    "np.int64(1)",
+    "np.float64(3)",
+    "np.float32(3)",
+    "np.float64(0.1) + np.float64(0.2)",
+    "np.float32(0.3)",
+    "np.float16(0.3)",
+    "np.float64(0.3)",
+    "np.True_",
+    "np.False_",
+    "np.bool_(True)",
+    "np.complex128(3)",
+    "np.str_('3')",
+    "np.array(3)",
+    "np.array([3])",
+    "np.array([[3]])",
+    "np.array([3, 3])",
+    "np.array([])",
+    "np.array([True])",
+    "np.array([0.3])",
+    "np.array(['3'])",
+    "[np.int64(3)]",
+    "(np.int64(3),)",
+    "[np.array([3])]",
     "np.int64(2**62) * np.int64(4)",
 ]
 
@@ -79,8 +112,14 @@ def python_verdicts() -> dict[str, list[bool]]:
             out[ret] = row
         print(json.dumps(out))
     """)
-    done = subprocess.run([sys.executable, "-c", script], input=json.dumps([FORMS, RETURNS]), text=True,
-                          capture_output=True, timeout=120, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        input=json.dumps([FORMS, RETURNS]),
+        text=True,
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
     return json.loads(done.stdout)
 
 
@@ -127,9 +166,23 @@ def test_converted_asserts_judge_as_python_runs_them(sb, oracle):
 # Without numpy in the parent (or for a dtype it does not rebuild) values are NumpyValue stand-ins: the same
 # verdicts for these dtypes, where numpy's promotion rules agree with Python's (float32 or float16 against a
 # Python float compare in float32 under NEP 50, which a stand-in holding a Python float cannot reproduce).
-STAND_IN_RETURNS = ["np.int64(3)", "np.int64(1)", "np.float64(3)", "np.float64(0.3)", "np.True_", "np.False_",
-                    "np.complex128(3)", "np.array([3])", "np.array([[3]])", "np.array([3, 3])", "np.array([])",
-                    "np.array([True])", "np.array([0.3])", "[np.int64(3)]", "(np.int64(3),)"]
+STAND_IN_RETURNS = [
+    "np.int64(3)",
+    "np.int64(1)",
+    "np.float64(3)",
+    "np.float64(0.3)",
+    "np.True_",
+    "np.False_",
+    "np.complex128(3)",
+    "np.array([3])",
+    "np.array([[3]])",
+    "np.array([3, 3])",
+    "np.array([])",
+    "np.array([True])",
+    "np.array([0.3])",
+    "[np.int64(3)]",
+    "(np.int64(3),)",
+]
 
 
 @pytest.mark.parametrize("ret", STAND_IN_RETURNS)

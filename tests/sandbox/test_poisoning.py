@@ -37,8 +37,12 @@ HONEST_IO = "k = int(input())\nprint(k * k)\n"
 WRONG_IO = "k = int(input())\nprint(k * k + (k > 1))\n"
 
 # A converted assert (parent-compared with Python's ==) and a set of extreme complex numbers against it.
-SET_TESTS = {"type": "assert", "fn_name": "f", "program": "def check(candidate):\n"
-             "    assert candidate(1) == {1.0}\n    assert candidate(2) == {2.0}\n\ncheck(f)\n"}
+SET_TESTS = {
+    "type": "assert",
+    "fn_name": "f",
+    "program": "def check(candidate):\n"
+    "    assert candidate(1) == {1.0}\n    assert candidate(2) == {2.0}\n\ncheck(f)\n",
+}
 # Many cases, so that a job that fails at its first leaves a pipe full of frames behind.
 MANY = {"type": "call", "fn_name": "f", "cases": [{"input": [k], "output": k} for k in range(40)]}
 
@@ -46,11 +50,15 @@ HOSTILE = {
     # float() of this int overflows in a naive comparison
     "huge int for a float": ("def f(k):\n    return 10 ** 400\n", HALF, None),
     "huge negative int": ("def f(k):\n    return -(10 ** 400) - k\n", HALF, None),
-    "extreme complex in a set": ("def f(k):\n    return {complex(1.7e308, 1.7e308), complex(-1.7e308, 1e308)}\n",
-                                 SET_TESTS, None),
+    "extreme complex in a set": (
+        "def f(k):\n    return {complex(1.7e308, 1.7e308), complex(-1.7e308, 1e308)}\n",
+        SET_TESTS,
+        None,
+    ),
     "deep nesting": ("def f(k):\n    v = 1.5\n    for _ in range(190):\n        v = [v]\n    return v\n", HALF, None),
     # a value dressed as numpy, naming a huge fixed-width dtype: the parent rebuilds numpy values for a `check`
-    "fake numpy dtype": (textwrap.dedent("""
+    "fake numpy dtype": (
+        textwrap.dedent("""
         class A:
             __module__ = "numpy"
             dtype = "S400000000"
@@ -60,15 +68,25 @@ HOSTILE = {
                 return [b"x"]
         def f(k):
             return A()
-        """), HALF, lambda i, v: v == i * 1.5),
+        """),
+        HALF,
+        lambda i, v: v == i * 1.5,
+    ),
     "nan and inf": ("def f(k):\n    return [float('nan'), float('inf')][k % 2]\n", HALF, None),
     "parent failure after many frames": ("def f(k):\n    return k\n", MANY, _raise_bug),
     "output flood": ("import sys\nsys.stdout.write('9' * (900 << 10))\n", STDIO, None),
-    "status fd forgery": ("import os\nos.write(3, b'\\x00\\x00\\x00\\x06\\x00\\x00\\x00\\x00vA' * 50)\n"
-                          "def f(k):\n    return k * 1.5\n", HALF, None),
+    "status fd forgery": (
+        "import os\nos.write(3, b'\\x00\\x00\\x00\\x06\\x00\\x00\\x00\\x00vA' * 50)\ndef f(k):\n    return k * 1.5\n",
+        HALF,
+        None,
+    ),
 }
-HONEST_SET = [("honest call", HONEST, HALF), ("wrong call", WRONG, HALF),
-              ("honest stdio", HONEST_IO, STDIO), ("wrong stdio", WRONG_IO, STDIO)]
+HONEST_SET = [
+    ("honest call", HONEST, HALF),
+    ("wrong call", WRONG, HALF),
+    ("honest stdio", HONEST_IO, STDIO),
+    ("wrong stdio", WRONG_IO, STDIO),
+]
 
 
 @pytest.fixture(scope="module")
@@ -157,9 +175,11 @@ def _cgroup_dirs(pool: SandboxPool) -> set[Path]:
 def test_a_thousand_desync_attempts_keep_the_pool_stable():
     """1,000 hostile candidates (values the parent must contain, status-fd forgeries, and every 50th a failure in
     the parent that replaces the worker): the count of processes, cgroups, threads and fds stays put."""
-    attacks = [("def f(k):\n    return 10 ** 400\n", HALF, None),
-               ("def f(k):\n    return {complex(1.7e308, 1.7e308)}\n", SET_TESTS, None),
-               (HOSTILE["status fd forgery"][0], HALF, None)]
+    attacks = [
+        ("def f(k):\n    return 10 ** 400\n", HALF, None),
+        ("def f(k):\n    return {complex(1.7e308, 1.7e308)}\n", SET_TESTS, None),
+        (HOSTILE["status fd forgery"][0], HALF, None),
+    ]
     with SandboxPool(workers=2, limits=Limits(timeout=2.0, memory_mb=256, max_output=1 << 16)) as pool:
         for code, tests, _ in attacks:  # warm: both workers started
             pool.submit(code, tests).result(timeout=120)
@@ -168,8 +188,9 @@ def test_a_thousand_desync_attempts_keep_the_pool_stable():
         groups0 = len(_cgroup_dirs(pool))
         futures = []
         for k in range(1000):
-            code, tests, check = (HOSTILE["parent failure after many frames"] if k % 50 == 49
-                                  else attacks[k % len(attacks)])
+            code, tests, check = (
+                HOSTILE["parent failure after many frames"] if k % 50 == 49 else attacks[k % len(attacks)]
+            )
             futures.append(pool.submit(code, tests, check=check))
         results = [f.result(timeout=600) for f in futures]
         assert all(r["passed"] < r["total"] for r in results)

@@ -99,8 +99,7 @@ def test_denied_syscalls_fail_and_ordinary_ones_work(tmp_path):
 
     res = _in_filtered_child(probe)
     eperm = -errno.EPERM
-    for key in ("add_key", "keyctl", "request_key", "unshare_user", "unshare_ns", "clone_newuser", "mount",
-                "ptrace"):
+    for key in ("add_key", "keyctl", "request_key", "unshare_user", "unshare_ns", "clone_newuser", "mount", "ptrace"):
         assert res[key] == eperm, (key, res)
     assert res["clone3"] == -errno.ENOSYS
     assert res["unshare_plain"] == 0

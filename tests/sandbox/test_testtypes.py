@@ -67,10 +67,12 @@ def program():
 
 
 def lines_record(output=("AB",)):
-    return {"id": "p0", "question": "Upper-case the input.",
-            "tests": {"type": "lines", "cases": [{"input": "ab\n", "output": list(output)}]},
-            "candidates": [{"id": "c0", "code": "print(input().upper())\n",
-                            "judgment": {"pass_rate": 1.0, "label": "T"}}]}
+    return {
+        "id": "p0",
+        "question": "Upper-case the input.",
+        "tests": {"type": "lines", "cases": [{"input": "ab\n", "output": list(output)}]},
+        "candidates": [{"id": "c0", "code": "print(input().upper())\n", "judgment": {"pass_rate": 1.0, "label": "T"}}],
+    }
 
 
 def test_a_type_registered_only_in_the_table_reaches_validation_template_filter_and_trust(lines):
@@ -116,9 +118,12 @@ def test_a_type_registered_only_in_the_table_runs_in_the_sandbox(lines):
 
 def test_an_in_process_type_in_the_table_is_in_process_everywhere(program):
     tests = {"type": "program", "program": "assert f() == 1\n", "fn_name": "f"}
-    rec = {"id": "p0", "question": "q", "tests": tests,
-           "candidates": [{"id": "c0", "code": "def f():\n    return 1\n",
-                           "judgment": {"pass_rate": 1.0, "label": "T"}}]}
+    rec = {
+        "id": "p0",
+        "question": "q",
+        "tests": tests,
+        "candidates": [{"id": "c0", "code": "def f():\n    return 1\n", "judgment": {"pass_rate": 1.0, "label": "T"}}],
+    }
     assert check_problem(rec) is None
     prep = prepare("def f():\n    return 1\n", tests, Limits())
     assert (prep.kind, prep.message["type"], prep.trust) == ("program", "assert", IN_PROCESS)
@@ -173,7 +178,8 @@ def test_an_unknown_type_is_a_clear_error():
     with pytest.raises(ValueError, match="tests.type must be one of stdio, call, assert, got 'nope'"):
         get_type("nope")
     assert check_problem({"id": "p", "question": "q", "tests": {"type": "nope", "cases": []}}) == (
-        "record 'p': tests.type must be one of stdio, call, assert, got 'nope'")
+        "record 'p': tests.type must be one of stdio, call, assert, got 'nope'"
+    )
     with pytest.raises(CrlError, match="tests.type must be one of"):
         prepare("", {"type": "nope", "cases": []}, Limits())
 
@@ -182,8 +188,11 @@ def test_every_type_names_a_driver_the_runner_has():
     # read from the source: the runner is loaded by plain module names inside the sandbox, not as crlcli.sandbox.*
     src = (Path(testtypes.__file__).parent / "runner_drivers.py").read_text()
     tree = ast.parse(src)
-    drivers = next(ast.literal_eval(n.value) for n in tree.body if isinstance(n, ast.Assign)
-                   and any(isinstance(t, ast.Name) and t.id == "DRIVERS" for t in n.targets))
+    drivers = next(
+        ast.literal_eval(n.value)
+        for n in tree.body
+        if isinstance(n, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "DRIVERS" for t in n.targets)
+    )
     assert set(drivers) == {"stdio", "call", "assert"}
     for ttype in TYPES.values():
         assert ttype.driver in drivers, ttype.name
@@ -192,12 +201,14 @@ def test_every_type_names_a_driver_the_runner_has():
 
 
 def test_reading_the_table_does_not_start_the_pool_or_the_host_layer():
-    code = ("import sys, crlcli.records\n"
-            "assert 'crlcli.sandbox' not in sys.modules\n"  # records alone (every command's start-up): no sandbox
-            "assert crlcli.records.check_tests({'type': 'nope'}).startswith('tests.type must be one of')\n"
-            "assert 'crlcli.sandbox.testtypes' in sys.modules\n"
-            "assert 'crlcli.sandbox.pool' not in sys.modules and 'crlcli.sandbox.host' not in sys.modules\n"
-            "import crlcli.sandbox as s\n"
-            "assert all(getattr(s, n) is not None for n in s.__all__) and set(s.__all__) == set(s._WHERE)\n"
-            "assert 'crlcli.sandbox.pool' in sys.modules\n")
+    code = (
+        "import sys, crlcli.records\n"
+        "assert 'crlcli.sandbox' not in sys.modules\n"  # records alone (every command's start-up): no sandbox
+        "assert crlcli.records.check_tests({'type': 'nope'}).startswith('tests.type must be one of')\n"
+        "assert 'crlcli.sandbox.testtypes' in sys.modules\n"
+        "assert 'crlcli.sandbox.pool' not in sys.modules and 'crlcli.sandbox.host' not in sys.modules\n"
+        "import crlcli.sandbox as s\n"
+        "assert all(getattr(s, n) is not None for n in s.__all__) and set(s.__all__) == set(s._WHERE)\n"
+        "assert 'crlcli.sandbox.pool' in sys.modules\n"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -17,11 +17,19 @@ import pytest
 from crlcli.sandbox.jobs import json_view
 from crlcli.sandbox.runner_child import Unserialisable, decode_value, encode_value
 
-ADD_CALL = {"type": "call", "fn_name": "add", "cases": [{"input": [1, 2], "output": 3}, {"input": [40, 2], "output": 42},
-                                                         {"input": [0, 0], "output": 0}]}
+ADD_CALL = {
+    "type": "call",
+    "fn_name": "add",
+    "cases": [{"input": [1, 2], "output": 3}, {"input": [40, 2], "output": 42}, {"input": [0, 0], "output": 0}],
+}
 # A loop keeps these in the candidate's process (exact `assert f(x) == y` lines become parent-compared call cases).
-ADD_ASSERT = {"type": "assert", "cases": [{"program": "for a in [1]:\n    assert add(a, 2) == 3"},
-                                          {"program": "for a in [40]:\n    assert add(a, 2) == 42"}]}
+ADD_ASSERT = {
+    "type": "assert",
+    "cases": [
+        {"program": "for a in [1]:\n    assert add(a, 2) == 3"},
+        {"program": "for a in [40]:\n    assert add(a, 2) == 42"},
+    ],
+}
 HONEST_ADD = "def add(a, b):\n    return a + b\n"
 
 
@@ -33,15 +41,19 @@ CALL_ATTACKS = {
     # the issue's example: the old protocol's fatal-letter line
     "old X A line": "import os\nos.write(3, b'X A\\n')\nos._exit(0)\n",
     "old per-case ok lines": "import os\nfor i in range(3):\n    os.write(3, b'%d A\\n' % i)\nos._exit(0)\n",
-    "frames with a success kind": "import os, struct\nfor i in range(3):\n    os.write(3, " + frame(0, b"A") + ")\nos._exit(0)\n",
+    "frames with a success kind": "import os, struct\nfor i in range(3):\n    os.write(3, "
+    + frame(0, b"A")
+    + ")\nos._exit(0)\n",
     "fatal frame saying A": "import os, struct\nos.write(3, " + frame(0, b"F", b"A") + ")\nos._exit(0)\n",
     "frames out of order": "import os, struct\nos.write(3, " + frame(2, b"v", b"7") + ")\nos._exit(0)\n",
     "huge frame length": "import os, struct\nos.write(3, struct.pack('>IIc', 1 << 31, 0, b'v'))\nos._exit(0)\n",
     "garbage on fd 3": "import os\nos.write(3, os.urandom(4096))\nos._exit(0)\n",
     "exit 0 at import": "import os\nos._exit(0)\n",
     "eq always true": "class Yes:\n    def __eq__(self, o):\n        return True\ndef add(a, b):\n    return Yes()\n",
-    "int subclass lying about equality": ("class Liar(int):\n    def __eq__(self, o):\n        return True\n"
-                                          "    __hash__ = int.__hash__\ndef add(a, b):\n    return Liar(-1)\n"),
+    "int subclass lying about equality": (
+        "class Liar(int):\n    def __eq__(self, o):\n        return True\n"
+        "    __hash__ = int.__hash__\ndef add(a, b):\n    return Liar(-1)\n"
+    ),
     "str return of the right digits": "def add(a, b):\n    return str(a + b)\n",
     "close every fd and exit": "import os\nos.closerange(0, 1000)\nos._exit(0)\n",
 }
@@ -81,19 +93,26 @@ def test_stdio_attacks_never_pass(sb, name):
 
 ASSERT_ATTACKS = {
     "read the marker fd, report it": "import os\nos.write(3, b'A' + os.read(4, 64))\nos._exit(0)\n",
-    "non-blocking marker read": ("import os\nos.set_blocking(4, False)\ntry:\n    m = os.read(4, 64)\nexcept OSError:\n"
-                                 "    m = b''\nos.write(3, b'DA' + m)\nos._exit(0)\n"),
+    "non-blocking marker read": (
+        "import os\nos.set_blocking(4, False)\ntry:\n    m = os.read(4, 64)\nexcept OSError:\n"
+        "    m = b''\nos.write(3, b'DA' + m)\nos._exit(0)\n"
+    ),
     "patch builtins.exec": "import builtins\nbuiltins.exec = lambda *a, **k: None\ndef add(a, b):\n    return 0\n",
-    "patch os.write and os.read": ("import os\nos.write = lambda fd, b: len(b)\nos.read = lambda fd, n: b''\n"
-                                   "def add(a, b):\n    return 0\n"),
-    "thread racing the harness": ("import os, threading, time\n"
-                                  "def spy():\n    m = os.read(4, 64)\n    os.write(3, b'A' + m)\n"
-                                  "threading.Thread(target=spy, daemon=True).start()\n"
-                                  "def add(a, b):\n    return 0 if a else 0\n"),
-    "timer handler racing the harness": ("import os, signal\n"
-                                         "signal.signal(signal.SIGALRM, lambda *a: os.write(3, b'A' + os.read(4, 64)))\n"
-                                         "signal.setitimer(signal.ITIMER_REAL, 0.001, 0.001)\n"
-                                         "def add(a, b):\n    return -1\n"),
+    "patch os.write and os.read": (
+        "import os\nos.write = lambda fd, b: len(b)\nos.read = lambda fd, n: b''\ndef add(a, b):\n    return 0\n"
+    ),
+    "thread racing the harness": (
+        "import os, threading, time\n"
+        "def spy():\n    m = os.read(4, 64)\n    os.write(3, b'A' + m)\n"
+        "threading.Thread(target=spy, daemon=True).start()\n"
+        "def add(a, b):\n    return 0 if a else 0\n"
+    ),
+    "timer handler racing the harness": (
+        "import os, signal\n"
+        "signal.signal(signal.SIGALRM, lambda *a: os.write(3, b'A' + os.read(4, 64)))\n"
+        "signal.setitimer(signal.ITIMER_REAL, 0.001, 0.001)\n"
+        "def add(a, b):\n    return -1\n"
+    ),
     "atexit report": "import atexit, os\natexit.register(lambda: os.write(3, b'A'))\ndef add(a, b):\n    return -1\n",
     "sys.exit(0) before the asserts": "import sys\nsys.exit(0)\n",
 }
@@ -111,12 +130,16 @@ def test_assert_harness_attacks(sb, name):
 EQ_ALWAYS_TRUE = "class Yes:\n    def __eq__(self, o):\n        return True\ndef add(a, b):\n    return Yes()\n"
 
 
-@pytest.mark.parametrize("code", [EQ_ALWAYS_TRUE, ASSERT_ATTACKS["patch builtins.exec"],
-                                  ASSERT_ATTACKS["read the marker fd, report it"]])
+@pytest.mark.parametrize(
+    "code", [EQ_ALWAYS_TRUE, ASSERT_ATTACKS["patch builtins.exec"], ASSERT_ATTACKS["read the marker fd, report it"]]
+)
 def test_exact_asserts_are_compared_in_the_parent(sb, code):
     """`assert f(x) == y` lines become call cases: the candidate's `__eq__` never decides, nor its harness."""
-    tests = {"type": "assert", "program": "def check(candidate):\n    assert candidate(1, 2) == 3\n"
-                                          "    assert candidate(40, 2) == 42\n\ncheck(add)\n"}
+    tests = {
+        "type": "assert",
+        "program": "def check(candidate):\n    assert candidate(1, 2) == 3\n"
+        "    assert candidate(40, 2) == 42\n\ncheck(add)\n",
+    }
     res = sb.run(code, tests)
     assert res["trust"] == "parent" and "A" not in res["verdicts"], res
     honest = sb.run(HONEST_ADD, tests)
@@ -172,8 +195,26 @@ def test_a_candidate_holds_no_descriptor_of_the_runner(sb, isolated):
 
 
 def test_tagged_values_round_trip_exactly():
-    values = [None, True, 0, -5, 2**64 + 1, -(2**200), 1.5, float("inf"), float("-inf"), "x\udc80y", [1, (2, 3)],
-              (), {1: "a", (1, 2): {3}}, frozenset({1, 2}), 3 + 4j, b"\x00\xff", bytearray(b"ab"), [[[]]]]
+    values = [
+        None,
+        True,
+        0,
+        -5,
+        2**64 + 1,
+        -(2**200),
+        1.5,
+        float("inf"),
+        float("-inf"),
+        "x\udc80y",
+        [1, (2, 3)],
+        (),
+        {1: "a", (1, 2): {3}},
+        frozenset({1, 2}),
+        3 + 4j,
+        b"\x00\xff",
+        bytearray(b"ab"),
+        [[[]]],
+    ]
     for v in values:
         assert decode_value(encode_value(v)) == v and type(decode_value(encode_value(v))) is type(v), v
     nan = decode_value(encode_value(float("nan")))
@@ -182,9 +223,23 @@ def test_tagged_values_round_trip_exactly():
     assert decode_value(encode_value(object())) != decode_value(encode_value(object()))
 
 
-@pytest.mark.parametrize("text", ['["S", ["L", 1]]', '["D", [["L"], 1]]', '["Z"]', '["I", "zz"]', "NaN",
-                                  '["C", "a", 1]', '["F", "1"]', '["D", [1]]', "[" * 5000 + "]" * 5000, "{",
-                                  '["NP"]', '["ND", "int64", [1e9], 1]'])
+@pytest.mark.parametrize(
+    "text",
+    [
+        '["S", ["L", 1]]',
+        '["D", [["L"], 1]]',
+        '["Z"]',
+        '["I", "zz"]',
+        "NaN",
+        '["C", "a", 1]',
+        '["F", "1"]',
+        '["D", [1]]',
+        "[" * 5000 + "]" * 5000,
+        "{",
+        '["NP"]',
+        '["ND", "int64", [1e9], 1]',
+    ],
+)
 def test_malformed_values_raise_value_error_only(text):
     with pytest.raises(ValueError):
         decode_value(text)
@@ -317,9 +372,11 @@ def test_values_over_digest_over_come_back_as_their_digest(sb):
 
 # An assert program that does not convert (a loop) stays in the candidate's process; this candidate is written
 # against that harness (docs/judge.md, "The in-process harness"): it is never a silent pass.
-LOOP_TESTS = {"type": "assert", "fn_name": "f",
-              "program": "def check(candidate):\n    for k in range(3):\n        assert candidate(k) == k + 1\n"
-                         "\ncheck(f)\n"}
+LOOP_TESTS = {
+    "type": "assert",
+    "fn_name": "f",
+    "program": "def check(candidate):\n    for k in range(3):\n        assert candidate(k) == k + 1\n\ncheck(f)\n",
+}
 FORGER = "import os\nos.write(3, b'D'); os.write(3, b'A' + os.read(4, 64)); os._exit(0)\ndef f(k):\n    return 0\n"
 
 

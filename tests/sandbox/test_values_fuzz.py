@@ -23,38 +23,94 @@ from typing import Any
 
 import hypothesis.extra.numpy as hnp
 import numpy as np
-from hypothesis import assume, example, given, note, strategies as st
+from hypothesis import assume, example, given, note
+from hypothesis import strategies as st
 
 from crlcli.asserts import python_equal
 from crlcli.evaluation.evalplus_check import compare as evalplus_compare
-from crlcli.sandbox.compare import (call_expected_matches, json_equal, lcb_call_equal, lcb_stdio_equal,
-                                    stdio_equal)
+from crlcli.sandbox.compare import call_expected_matches, json_equal, lcb_call_equal, lcb_stdio_equal, stdio_equal
 from crlcli.sandbox.jobs import Limits, Verdicts, json_view, prepare
 from crlcli.sandbox.pool import _header
-from crlcli.sandbox.runner_child import (_NP_BUDGET, _NP_PER_CHAR, NumpyValue, ValueDigest, decode_value,
-                                         encode_value)
+from crlcli.sandbox.runner_child import _NP_BUDGET, _NP_PER_CHAR, NumpyValue, ValueDigest, decode_value, encode_value
 
 # ------------------------------------------------------------------------------------------------ strategies
 
-HUGE_INTS = st.one_of(st.integers(), st.integers(min_value=2**63, max_value=10**400).map(lambda n: n * (-1) ** n),
-                      st.sampled_from([2**63, -(2**63) - 1, 10**308, 10**309, 10**400, 2**1024]))
-FLOATS = st.one_of(st.floats(),
-                   st.sampled_from([math.nan, math.inf, -math.inf, -0.0, 0.0, 5e-324, 1.7976931348623157e308]))
-COMPLEX = st.one_of(st.complex_numbers(allow_nan=True, allow_infinity=True),
-                    st.sampled_from([complex(1.7e308, 1.7e308), complex(math.nan, 0), complex(0, math.inf)]))
+HUGE_INTS = st.one_of(
+    st.integers(),
+    st.integers(min_value=2**63, max_value=10**400).map(lambda n: n * (-1) ** n),
+    st.sampled_from([2**63, -(2**63) - 1, 10**308, 10**309, 10**400, 2**1024]),
+)
+FLOATS = st.one_of(
+    st.floats(), st.sampled_from([math.nan, math.inf, -math.inf, -0.0, 0.0, 5e-324, 1.7976931348623157e308])
+)
+COMPLEX = st.one_of(
+    st.complex_numbers(allow_nan=True, allow_infinity=True),
+    st.sampled_from([complex(1.7e308, 1.7e308), complex(math.nan, 0), complex(0, math.inf)]),
+)
 TAG_NAMES = ["L", "T", "S", "FS", "D", "I", "F", "C", "B", "BA", "NP", "ND", "#", "?", "", "X"]
 
-ALLOWED_DTYPES = ["bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float16",
-                  "float32", "float64", "complex64", "complex128", "<U3", "|S2", ">i8", "<f4", "=u2", ">c16"]
+ALLOWED_DTYPES = [
+    "bool",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "uint8",
+    "uint16",
+    "uint32",
+    "uint64",
+    "float16",
+    "float32",
+    "float64",
+    "complex64",
+    "complex128",
+    "<U3",
+    "|S2",
+    ">i8",
+    "<f4",
+    "=u2",
+    ">c16",
+]
 # Dtype strings a 50-byte frame could use to make numpy allocate gigabytes, or that are no number at all.
-HOSTILE_DTYPES = ["S2000000000", "|S2000000000", "V300000000", "(100000000,)i8", "(1000,1000)f8", "<U999999999",
-                  "U2147483647", "<U268435456", "object", "O", "i8,i8", "[('a', '<i8')]", "datetime64[ns]", "M8",
-                  "m8", "float128", "longdouble", "int7", "f3", "c32", "", "|S0", "<U0", "V", "u16", "i0", "b1",
-                  "<U0999999999", "S٣", "int64 ", "a" * 300]
+HOSTILE_DTYPES = [
+    "S2000000000",
+    "|S2000000000",
+    "V300000000",
+    "(100000000,)i8",
+    "(1000,1000)f8",
+    "<U999999999",
+    "U2147483647",
+    "<U268435456",
+    "object",
+    "O",
+    "i8,i8",
+    "[('a', '<i8')]",
+    "datetime64[ns]",
+    "M8",
+    "m8",
+    "float128",
+    "longdouble",
+    "int7",
+    "f3",
+    "c32",
+    "",
+    "|S0",
+    "<U0",
+    "V",
+    "u16",
+    "i0",
+    "b1",
+    "<U0999999999",
+    "S٣",
+    "int64 ",
+    "a" * 300,
+]
 DTYPE_TEXT = st.one_of(st.sampled_from(ALLOWED_DTYPES + HOSTILE_DTYPES), st.text(max_size=12))
-SHAPES = st.one_of(st.lists(st.integers(-2, 4), max_size=4),
-                   st.lists(st.sampled_from([0, 1, 2, 10**6, 2**31, 2**62, 2**63, 10**30, -1]), max_size=40),
-                   st.sampled_from([None, "3", [1.0], [True], {"a": 1}]))
+SHAPES = st.one_of(
+    st.lists(st.integers(-2, 4), max_size=4),
+    st.lists(st.sampled_from([0, 1, 2, 10**6, 2**31, 2**62, 2**63, 10**30, -1]), max_size=40),
+    st.sampled_from([None, "3", [1.0], [True], {"a": 1}]),
+)
 
 JSON_SCALARS = st.one_of(st.none(), st.booleans(), HUGE_INTS, FLOATS, st.text(max_size=8), st.sampled_from(TAG_NAMES))
 
@@ -64,13 +120,17 @@ def _tagged(children: st.SearchStrategy) -> st.SearchStrategy:
     items = st.lists(children, max_size=5)
     return st.one_of(
         st.builds(lambda tag, xs: [tag, *xs], st.sampled_from(["L", "T", "S", "FS"]), items),
-        st.builds(lambda ps: ["D", *ps], st.lists(st.one_of(st.tuples(children, children).map(list), children),
-                                                  max_size=4)),
+        st.builds(
+            lambda ps: ["D", *ps], st.lists(st.one_of(st.tuples(children, children).map(list), children), max_size=4)
+        ),
         st.builds(lambda h: ["I", h], st.one_of(HUGE_INTS.map(hex), st.text(max_size=8), st.just("f" * 5000))),
         st.builds(lambda f: ["F", f], st.sampled_from(["nan", "inf", "-inf", "1.0", "", "NaN"])),
         st.builds(lambda r, i: ["C", r, i], st.one_of(FLOATS, HUGE_INTS, children), st.one_of(FLOATS, HUGE_INTS)),
-        st.builds(lambda t, h: [t, h], st.sampled_from(["B", "BA"]),
-                  st.one_of(st.binary(max_size=16).map(bytes.hex), st.text(max_size=6))),
+        st.builds(
+            lambda t, h: [t, h],
+            st.sampled_from(["B", "BA"]),
+            st.one_of(st.binary(max_size=16).map(bytes.hex), st.text(max_size=6)),
+        ),
         st.builds(lambda d, x: ["NP", d, x], DTYPE_TEXT, children),
         st.builds(lambda d, s, x: ["ND", d, s, x], DTYPE_TEXT, SHAPES, children),
         st.builds(lambda d, x: ["ND", d, [len(x)], ["L", *x]], DTYPE_TEXT, st.lists(JSON_SCALARS, max_size=4)),
@@ -89,9 +149,14 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, allow_nan=True)
 
 
-WIRE_TEXT = st.one_of(WIRE.map(_dumps), DEEP, st.text(max_size=60), st.binary(max_size=60),
-                      # top-level numbers and flat lists of them: what a float-expecting case meets most
-                      st.one_of(HUGE_INTS, FLOATS, st.lists(st.one_of(HUGE_INTS, FLOATS), max_size=3)).map(_dumps))
+WIRE_TEXT = st.one_of(
+    WIRE.map(_dumps),
+    DEEP,
+    st.text(max_size=60),
+    st.binary(max_size=60),
+    # top-level numbers and flat lists of them: what a float-expecting case meets most
+    st.one_of(HUGE_INTS, FLOATS, st.lists(st.one_of(HUGE_INTS, FLOATS), max_size=3)).map(_dumps),
+)
 
 # The attacks of issue 23, run on every derandomised run whatever the strategies draw.
 ATTACKS = [
@@ -117,14 +182,31 @@ ATTACKS = [
 # Trusted Python values (what the parent holds as expected outputs, and what an honest child returns).
 PLAIN = st.recursive(
     st.one_of(st.none(), st.booleans(), HUGE_INTS, FLOATS, COMPLEX, st.text(max_size=6), st.binary(max_size=6)),
-    lambda c: st.one_of(st.lists(c, max_size=4), st.lists(c, max_size=4).map(tuple),
-                        st.sets(st.one_of(st.integers(), st.text(max_size=3), FLOATS), max_size=4),
-                        st.frozensets(st.integers(-3, 3), max_size=3),
-                        st.dictionaries(st.one_of(st.integers(-3, 3), st.text(max_size=3), st.booleans()), c,
-                                        max_size=3)),
-    max_leaves=20)
-NUMPY_DTYPES = st.sampled_from(["bool", "int8", "int32", "int64", "uint8", "uint64", "float16", "float32",
-                                "float64", "complex64", "complex128", "<U3"]).map(np.dtype)
+    lambda c: st.one_of(
+        st.lists(c, max_size=4),
+        st.lists(c, max_size=4).map(tuple),
+        st.sets(st.one_of(st.integers(), st.text(max_size=3), FLOATS), max_size=4),
+        st.frozensets(st.integers(-3, 3), max_size=3),
+        st.dictionaries(st.one_of(st.integers(-3, 3), st.text(max_size=3), st.booleans()), c, max_size=3),
+    ),
+    max_leaves=20,
+)
+NUMPY_DTYPES = st.sampled_from(
+    [
+        "bool",
+        "int8",
+        "int32",
+        "int64",
+        "uint8",
+        "uint64",
+        "float16",
+        "float32",
+        "float64",
+        "complex64",
+        "complex128",
+        "<U3",
+    ]
+).map(np.dtype)
 NUMPY = st.one_of(
     NUMPY_DTYPES.flatmap(lambda d: hnp.from_dtype(d)),
     NUMPY_DTYPES.flatmap(lambda d: hnp.arrays(d, hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=3))),
@@ -176,6 +258,7 @@ def _decode_bounded(text: str | bytes, numpy: Any) -> Any:
 
 # -------------------------------------------------------------------------------------------- the decoder
 
+
 def _each_attack(test):
     for text in ATTACKS:
         test = example(text)(test)
@@ -191,8 +274,11 @@ def test_decode_value_raises_only_value_error_in_bounded_memory(text):
 
 @given(st.sampled_from(HOSTILE_DTYPES + ALLOWED_DTYPES), SHAPES, st.lists(JSON_SCALARS, max_size=3))
 def test_numpy_tags_allocate_nothing_the_text_does_not_pay_for(dtype, shape, items):
-    for text in (_dumps(["ND", dtype, shape, ["L", *items]]), _dumps(["NP", dtype, items[0] if items else 1]),
-                 _dumps(["L"] + [["ND", dtype, [1], ["L", ["B", "41"]]]] * 50)):
+    for text in (
+        _dumps(["ND", dtype, shape, ["L", *items]]),
+        _dumps(["NP", dtype, items[0] if items else 1]),
+        _dumps(["L"] + [["ND", dtype, [1], ["L", ["B", "41"]]]] * 50),
+    ):
         value = _decode_bounded(text, np)
         if isinstance(value, np.ndarray):  # rebuilt: only an allow-listed dtype, of the shape the text spelt out
             assert value.dtype.kind in "biufcUS" and value.dtype.fields is None and value.dtype.subdtype is None
@@ -201,23 +287,46 @@ def test_numpy_tags_allocate_nothing_the_text_does_not_pay_for(dtype, shape, ite
 
 # -------------------------------------------------------------------------------------------- comparators
 
-EVALPLUS = [("humaneval", "f", ()), ("humaneval", "find_zero", ([1.0, 2.0],)), ("mbpp", "sum_div", (8,)),
-            ("mbpp", "surface_Area", (3, 4)), ("mbpp", "digit_distance_nums", (123, 256)),
-            ("mbpp", "similar_elements", ((1, 2), (2, 3))), ("mbpp", "check_str", ("x",)),
-            ("mbpp", "are_equivalent", (1, 2))]
+EVALPLUS = [
+    ("humaneval", "f", ()),
+    ("humaneval", "find_zero", ([1.0, 2.0],)),
+    ("mbpp", "sum_div", (8,)),
+    ("mbpp", "surface_Area", (3, 4)),
+    ("mbpp", "digit_distance_nums", (123, 256)),
+    ("mbpp", "similar_elements", ((1, 2), (2, 3))),
+    ("mbpp", "check_str", ("x",)),
+    ("mbpp", "are_equivalent", (1, 2)),
+]
 
 
 def _verdict_sets() -> list:
     """Prepared jobs of every comparison route in Verdicts: JSON, LiveCodeBench, converted `==`, tolerance and
     `is` cases, and a custom check (EvalPlus's compare) -- built once, judged per example."""
     limits = Limits()
-    program = ("import math\nassert f(1) == 1.5\nassert f(1) is True\nassert math.isclose(f(1), 0.1)\n"
-               "assert abs(f(1) - 2) < 1e-6\nassert f(1) == {1: (2, 3.5)}\n")
+    program = (
+        "import math\nassert f(1) == 1.5\nassert f(1) is True\nassert math.isclose(f(1), 0.1)\n"
+        "assert abs(f(1) - 2) < 1e-6\nassert f(1) == {1: (2, 3.5)}\n"
+    )
     preps = [
-        prepare("", {"type": "call", "fn_name": "f", "cases": [{"input": [1], "output": 1.5},
-                                                              {"input": [1], "output": "[1, 2.5]"}]}, limits),
-        prepare("", {"type": "call", "fn_name": "f", "compare": "lcb",
-                     "cases": [{"input": "1", "output": "1.5"}, {"input": "1", "output": "[1, [2]]"}]}, limits),
+        prepare(
+            "",
+            {
+                "type": "call",
+                "fn_name": "f",
+                "cases": [{"input": [1], "output": 1.5}, {"input": [1], "output": "[1, 2.5]"}],
+            },
+            limits,
+        ),
+        prepare(
+            "",
+            {
+                "type": "call",
+                "fn_name": "f",
+                "compare": "lcb",
+                "cases": [{"input": "1", "output": "1.5"}, {"input": "1", "output": "[1, [2]]"}],
+            },
+            limits,
+        ),
         prepare("", {"type": "assert", "fn_name": "f", "program": program}, limits),
     ]
     assert preps[2].kind == "call"  # converted: the parent compares
@@ -340,14 +449,18 @@ def test_tolerance_forms_pass_as_the_assert_does(original, atol, rtol):
     for expected in (0.1, 2, -3.5, 1e308):
         value = decode_value(encode_value(original), np)
         if rtol is not None:
+
             def form(a, expected=expected):
                 return math.isclose(a, expected, rel_tol=rtol, abs_tol=atol or 0.0)
         elif atol is not None:
+
             def form(a, expected=expected):
                 return abs(a - expected) <= atol
         else:
+
             def form(a, expected=expected):
                 return a == expected
+
         try:
             with np.errstate(all="ignore"):
                 want = bool(form(_copy(original)))
@@ -358,13 +471,41 @@ def test_tolerance_forms_pass_as_the_assert_does(original, atol, rtol):
 
 # ----------------------------------------------------------------------------------------------- stdio rules
 
-TOKENS = st.one_of(st.sampled_from(["1", "-0", "+7", "1.0", "1e999999999", "-1e-999999", "nan", "inf", "0x10", "٣",
-                                    "1\xa02", "1_000", ".5", "5.", "1e", "9" * 400, "1" * 5000 + ".5", "sNaN",
-                                    "1e9999999999999999999", "\x00", "\u2003", "\r", "\v", "\x1c"]),
-                   st.text(max_size=6), st.from_regex(r"[+-]?[0-9]{1,30}(\.[0-9]{0,30})?([eE][+-]?[0-9]{1,12})?",
-                                                      fullmatch=True))
-STDOUT = st.one_of(st.lists(TOKENS, max_size=8).map(" ".join), st.lists(TOKENS, max_size=8).map("\n".join),
-                   st.text(max_size=40))
+TOKENS = st.one_of(
+    st.sampled_from(
+        [
+            "1",
+            "-0",
+            "+7",
+            "1.0",
+            "1e999999999",
+            "-1e-999999",
+            "nan",
+            "inf",
+            "0x10",
+            "٣",
+            "1\xa02",
+            "1_000",
+            ".5",
+            "5.",
+            "1e",
+            "9" * 400,
+            "1" * 5000 + ".5",
+            "sNaN",
+            "1e9999999999999999999",
+            "\x00",
+            "\u2003",
+            "\r",
+            "\v",
+            "\x1c",
+        ]
+    ),
+    st.text(max_size=6),
+    st.from_regex(r"[+-]?[0-9]{1,30}(\.[0-9]{0,30})?([eE][+-]?[0-9]{1,12})?", fullmatch=True),
+)
+STDOUT = st.one_of(
+    st.lists(TOKENS, max_size=8).map(" ".join), st.lists(TOKENS, max_size=8).map("\n".join), st.text(max_size=40)
+)
 
 
 def _restated_tokens(actual: bytes, expected: bytes, tol: float) -> bool:
@@ -419,13 +560,27 @@ def test_stdio_rules_are_total_and_pass_only_equal_outputs(actual, expected):
 
 HEADERS = st.one_of(
     st.binary(max_size=80),
-    st.builds(lambda j, c, s, ms: b'{"job":%d,"case":%d,"s":"%s","ms":%d}' % (j, c, s, ms),
-              HUGE_INTS, HUGE_INTS, st.sampled_from([b"ok", b"A", b"W", b"", b"\xff", b"okk"]), HUGE_INTS),
+    st.builds(
+        lambda j, c, s, ms: b'{"job":%d,"case":%d,"s":"%s","ms":%d}' % (j, c, s, ms),
+        HUGE_INTS,
+        HUGE_INTS,
+        st.sampled_from([b"ok", b"A", b"W", b"", b"\xff", b"okk"]),
+        HUGE_INTS,
+    ),
     WIRE.map(lambda v: _dumps(v).encode()),
     st.integers(1, 100_000).map(lambda n: b"[" * n),
     st.integers(1, 100_000).map(lambda n: b'{"a":' * n),
-    st.sampled_from([b"\xff\xfe{\x00}\x00", b"\xfe\xff", b'{"case": 1e99999}', b'{"case": ' + b"9" * 5000 + b"}",
-                     b'{"s": "\xed\xa0\x80"}', b"NaN", b"\x00"]),
+    st.sampled_from(
+        [
+            b"\xff\xfe{\x00}\x00",
+            b"\xfe\xff",
+            b'{"case": 1e99999}',
+            b'{"case": ' + b"9" * 5000 + b"}",
+            b'{"s": "\xed\xa0\x80"}',
+            b"NaN",
+            b"\x00",
+        ]
+    ),
 )
 
 

@@ -29,13 +29,17 @@ def test_code_contests_real_file(shared_data):
 
 
 def test_code_contests_built_rows_both_shapes(tmp_path):
-    rows = [{"problem": "Add.", "tests": {"inputs": ["1 2\n"], "outputs": ["3\n"]}},
-            {"problem": "Echo.", "tests": [{"input": "x\n", "output": "x\n"}]}]
+    rows = [
+        {"problem": "Add.", "tests": {"inputs": ["1 2\n"], "outputs": ["3\n"]}},
+        {"problem": "Echo.", "tests": [{"input": "x\n", "output": "x\n"}]},
+    ]
     path = tmp_path / "cc.json"
     path.write_text(json.dumps(rows))
     recs = list(load("code-contests", str(path)))
-    assert [r["tests"]["cases"] for r in recs] == [[{"input": "1 2\n", "output": "3\n"}],
-                                                   [{"input": "x\n", "output": "x\n"}]]
+    assert [r["tests"]["cases"] for r in recs] == [
+        [{"input": "1 2\n", "output": "3\n"}],
+        [{"input": "x\n", "output": "x\n"}],
+    ]
     path.write_text(json.dumps(rows + [{"problem": "Bad.", "tests": {"inputs": ["1"], "outputs": []}}]))
     with pytest.raises(CrlError, match=r"cc\.json:row 2: tests has 1 inputs but 0 outputs"):
         list(load("code-contests", str(path)))
@@ -53,8 +57,11 @@ def test_leetcode_real_file(shared_data):
     converted = first["tests"]  # parent-compared call cases, the program kept
     assert converted["type"] == "call" and converted["assert_program"] == raw[0]["tests"]["functional"]
     assert convert(converted)[0] is converted  # nothing left to convert
-    assert converted["cases"][0] == {"input": {"args": [], "kwargs": {"nums": [3, 1, 5, 4, 2], "k": 2}},
-                                     "output": 4, "compare": "python"}
+    assert converted["cases"][0] == {
+        "input": {"args": [], "kwargs": {"nums": [3, 1, 5, 4, 2], "k": 2}},
+        "output": 4,
+        "compare": "python",
+    }
     assert converted["prelude"] == PRELUDE and converted["class_name"] == "Solution"
     assert first["tests"]["class_name"] == "Solution" and first["tests"]["fn_name"] == "minOperations"
     assert first["starter_code"].startswith("class Solution:\n    def minOperations(")
@@ -81,7 +88,8 @@ def _run_references(records, tmp_path) -> dict:
         "            ok += 1\n"
         "        except BaseException as e:\n"
         "            bad.append([r['id'], type(e).__name__, str(e)[:100]])\n"
-        "print(orjson.dumps({'ok': ok, 'bad': bad}).decode())\n")
+        "print(orjson.dumps({'ok': ok, 'bad': bad}).decode())\n"
+    )
     data = tmp_path / "recs.jsonl"
     data.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in records))
     res = subprocess.run([sys.executable, str(script), str(data)], capture_output=True, timeout=240)
@@ -98,13 +106,22 @@ def test_leetcode_references_pass_their_own_tests(shared_data, tmp_path):
 
 
 def test_leetcode_built_rows(tmp_path):
-    rows = [{"problem": "Please solve the programming task below using a self-contained code snippet in a markdown "
-                        "code block.\n\nDouble it.\n\nPlease complete the following python code precisely:\n```python\n"
-                        "class Solution:\n    def double(self, x: int) -> int:\n```",
-             "solutions": ["class Solution:\n    def double(self, x: int) -> int:\n        return 2 * x\n"],
-             "tests": {"functional": "def check(candidate):\n    assert candidate(x=2) == 4\n\n\ncheck(Solution().double)"}},
-            {"problem": "No wrapper here.", "solutions": "def f():\n    return 1\n",
-             "tests": {"functional": "def check(candidate):\n    assert candidate() == 1\ncheck(f)"}}]
+    rows = [
+        {
+            "problem": "Please solve the programming task below using a self-contained code snippet in a markdown "
+            "code block.\n\nDouble it.\n\nPlease complete the following python code precisely:\n```python\n"
+            "class Solution:\n    def double(self, x: int) -> int:\n```",
+            "solutions": ["class Solution:\n    def double(self, x: int) -> int:\n        return 2 * x\n"],
+            "tests": {
+                "functional": "def check(candidate):\n    assert candidate(x=2) == 4\n\n\ncheck(Solution().double)"
+            },
+        },
+        {
+            "problem": "No wrapper here.",
+            "solutions": "def f():\n    return 1\n",
+            "tests": {"functional": "def check(candidate):\n    assert candidate() == 1\ncheck(f)"},
+        },
+    ]
     path = tmp_path / "lc.json"
     path.write_text(json.dumps(rows))
     a, b = load("leetcode", str(path))

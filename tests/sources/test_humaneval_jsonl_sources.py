@@ -37,18 +37,29 @@ def test_humaneval_shared_copy_matches_and_references_pass(shared_data, tmp_path
     assert [r["id"] for r in recs] == [r["task_id"] for r in rows]
     assert all(r["candidates"][0]["code"] == row["prompt"] + row["canonical_solution"] for r, row in zip(recs, rows))
     # Program after the candidate, in one module namespace (the CONTRACTS assert shape), in a real interpreter.
-    script = ("import sys, orjson\nbad = []\nfor line in sys.stdin.buffer:\n    r = orjson.loads(line)\n"
-              "    try:\n        exec(r['candidates'][0]['code'] + '\\n' + (r['tests'].get('assert_program') or r['tests']['program']),\n"
-              "             {'__name__': 'm'})\n"
-              "    except BaseException as e:\n        bad.append(r['id'])\nprint(len(bad))\n")
-    res = subprocess.run([sys.executable, "-c", script], input=b"".join(orjson.dumps(r) + b"\n" for r in recs),
-                         capture_output=True, timeout=120)
+    script = (
+        "import sys, orjson\nbad = []\nfor line in sys.stdin.buffer:\n    r = orjson.loads(line)\n"
+        "    try:\n        exec(r['candidates'][0]['code'] + '\\n' + (r['tests'].get('assert_program') or r['tests']['program']),\n"
+        "             {'__name__': 'm'})\n"
+        "    except BaseException as e:\n        bad.append(r['id'])\nprint(len(bad))\n"
+    )
+    res = subprocess.run(
+        [sys.executable, "-c", script],
+        input=b"".join(orjson.dumps(r) + b"\n" for r in recs),
+        capture_output=True,
+        timeout=120,
+    )
     assert res.stdout.strip() == b"0", res.stderr.decode()[-2000:]
 
 
 def test_humaneval_built_and_bad_rows(tmp_path):
-    row = {"task_id": "X/0", "prompt": "def f(x):\n", "entry_point": "f", "canonical_solution": "    return x\n",
-           "test": "def check(c):\n    assert c(1) == 1\n"}
+    row = {
+        "task_id": "X/0",
+        "prompt": "def f(x):\n",
+        "entry_point": "f",
+        "canonical_solution": "    return x\n",
+        "test": "def check(c):\n    assert c(1) == 1\n",
+    }
     rec, why = convert(row)
     assert why is None and rec["tests"]["assert_program"] == row["test"] + "\ncheck(f)\n"
     assert rec["tests"]["cases"] == [{"input": [1], "output": 1, "compare": "python"}]
@@ -62,8 +73,12 @@ def test_humaneval_built_and_bad_rows(tmp_path):
 
 
 def test_jsonl_source_passes_records_and_checks_shape(tmp_path):
-    good = {"id": "a", "question": "q", "tests": {"type": "stdio", "cases": [{"input": "1", "output": "1"}]},
-            "custom": [1, 2]}
+    good = {
+        "id": "a",
+        "question": "q",
+        "tests": {"type": "stdio", "cases": [{"input": "1", "output": "1"}]},
+        "custom": [1, 2],
+    }
     path = tmp_path / "p.jsonl"
     path.write_bytes(orjson.dumps(good) + b"\n" + b'{"id": "b", "question": "q"}\n')
     recs = load("jsonl", str(path))

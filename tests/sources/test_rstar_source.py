@@ -15,9 +15,17 @@ from crlcli.sources.rstar import RowError, convert
 
 
 def row(qid, inputs, outputs, func_name=None, class_name=None, starter="", **extra):
-    base = {"question_id": qid, "question": f"Problem {qid}", "starter_code": starter, "inputs": inputs,
-            "outputs": outputs, "is_synthesized": False, "test_case_type": "standard", "func_name": func_name,
-            "class_name": class_name}
+    base = {
+        "question_id": qid,
+        "question": f"Problem {qid}",
+        "starter_code": starter,
+        "inputs": inputs,
+        "outputs": outputs,
+        "is_synthesized": False,
+        "test_case_type": "standard",
+        "func_name": func_name,
+        "class_name": class_name,
+    }
     base.update(extra)
     return base
 
@@ -25,9 +33,14 @@ def row(qid, inputs, outputs, func_name=None, class_name=None, starter="", **ext
 STDIO_LIST = row("1", ["3\n1 2 3\n", "1\n5\n"], ["6\n", "5\n"])
 STDIO_JSON = row("2", json.dumps(["2\n1 1\n"]), json.dumps(["2\n"]))
 # Call style as upstream stores it: the list is a JSON string and each argument list is JSON-encoded again.
-CALL_DOUBLE = row("3", json.dumps([json.dumps([[2, 7, 11, 15], 9]), json.dumps([[3, 3], 6])]),
-                  json.dumps([json.dumps([0, 1]), json.dumps([0, 1])]), func_name="twoSum", class_name="Solution",
-                  starter="class Solution:\n    def twoSum(self, nums, target):\n")
+CALL_DOUBLE = row(
+    "3",
+    json.dumps([json.dumps([[2, 7, 11, 15], 9]), json.dumps([[3, 3], 6])]),
+    json.dumps([json.dumps([0, 1]), json.dumps([0, 1])]),
+    func_name="twoSum",
+    class_name="Solution",
+    starter="class Solution:\n    def twoSum(self, nums, target):\n",
+)
 CALL_LIST = row("4", [[1, 2], ["a"]], ['"3"', '"a"'], func_name="f", is_synthesized=[False, True])
 CALL_LINES = row("5", ['[1, 2]\n"x"'], ["null"], func_name="g")  # LiveCodeBench style: one value per line
 
@@ -37,8 +50,13 @@ def test_stdio_rows_in_list_and_json_string_form():
     assert a["id"] == "rstar-seed/1" and a["tests"]["type"] == "stdio"
     assert a["tests"]["cases"] == [{"input": "3\n1 2 3\n", "output": "6\n"}, {"input": "1\n5\n", "output": "5\n"}]
     assert b["tests"]["cases"] == [{"input": "2\n1 1\n", "output": "2\n"}]
-    assert a["source"] == {"dataset": "microsoft/rStar-Coder", "config": "seed_testcase", "question_id": "1",
-                           "is_synthesized": False, "test_case_type": "standard"}
+    assert a["source"] == {
+        "dataset": "microsoft/rStar-Coder",
+        "config": "seed_testcase",
+        "question_id": "1",
+        "is_synthesized": False,
+        "test_case_type": "standard",
+    }
 
 
 def test_call_rows_double_encoded_list_and_line_forms():
@@ -47,21 +65,26 @@ def test_call_rows_double_encoded_list_and_line_forms():
     assert c["tests"]["class_name"] == "Solution" and c["starter_code"].startswith("class Solution")
     assert c["tests"]["cases"][0] == {"input": [[2, 7, 11, 15], 9], "output": [0, 1]}
     d = convert(CALL_LIST)
-    assert d["tests"]["cases"] == [{"input": [1, 2], "output": "3", "synthesized": False},
-                                   {"input": ["a"], "output": "a", "synthesized": True}]
+    assert d["tests"]["cases"] == [
+        {"input": [1, 2], "output": "3", "synthesized": False},
+        {"input": ["a"], "output": "a", "synthesized": True},
+    ]
     assert "is_synthesized" not in d["source"]
     assert convert(CALL_LINES)["tests"]["cases"] == [{"input": [[1, 2], "x"], "output": None}]
 
 
-@pytest.mark.parametrize("bad, why", [
-    (row("6", ["1\n", "2\n"], ["1\n"]), "2 inputs but 1 outputs"),
-    (row("7", "not json", "[]"), "inputs is a string but not JSON"),
-    (row("8", [1, 2], ["1", "2"]), "stdin/stdout cases need string"),
-    (row("9", ["{'a': 1}"], ["1"], func_name="f"), "call arguments must be a JSON list"),
-    (row("10", ['[1]'], ["not json"], func_name="f"), r"outputs\[0\] is a string but not JSON"),
-    (row(None, ["1\n"], ["1\n"]), "missing question_id"),
-    (row("11", json.dumps({"a": 1}), "[]"), "inputs must be a list"),
-])
+@pytest.mark.parametrize(
+    "bad, why",
+    [
+        (row("6", ["1\n", "2\n"], ["1\n"]), "2 inputs but 1 outputs"),
+        (row("7", "not json", "[]"), "inputs is a string but not JSON"),
+        (row("8", [1, 2], ["1", "2"]), "stdin/stdout cases need string"),
+        (row("9", ["{'a': 1}"], ["1"], func_name="f"), "call arguments must be a JSON list"),
+        (row("10", ["[1]"], ["not json"], func_name="f"), r"outputs\[0\] is a string but not JSON"),
+        (row(None, ["1\n"], ["1\n"]), "missing question_id"),
+        (row("11", json.dumps({"a": 1}), "[]"), "inputs must be a list"),
+    ],
+)
 def test_rows_that_fit_no_form_are_reported(bad, why):
     with pytest.raises(RowError, match=why):
         convert(bad)
@@ -72,10 +95,15 @@ def _write_parquet(path, rows):
     import pyarrow.parquet as pq
 
     # Upstream stores inputs/outputs as strings; our list-form rows are serialised the same way here.
-    norm = [{**r, "inputs": r["inputs"] if isinstance(r["inputs"], str) else json.dumps(r["inputs"]),
-             "outputs": r["outputs"] if isinstance(r["outputs"], str) else json.dumps(r["outputs"]),
-             "is_synthesized": bool(r["is_synthesized"]) if not isinstance(r["is_synthesized"], list) else False}
-            for r in rows]
+    norm = [
+        {
+            **r,
+            "inputs": r["inputs"] if isinstance(r["inputs"], str) else json.dumps(r["inputs"]),
+            "outputs": r["outputs"] if isinstance(r["outputs"], str) else json.dumps(r["outputs"]),
+            "is_synthesized": bool(r["is_synthesized"]) if not isinstance(r["is_synthesized"], list) else False,
+        }
+        for r in rows
+    ]
     pq.write_table(pa.Table.from_pylist(norm), path, row_group_size=2)
 
 

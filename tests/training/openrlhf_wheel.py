@@ -95,7 +95,7 @@ class _FixedClock:
     """Stands in for `datetime` in default run names (the real strftime needs imports the sandboxed eval lacks)."""
 
     @staticmethod
-    def now() -> "_FixedClock":
+    def now() -> _FixedClock:
         return _FixedClock()
 
     def strftime(self, fmt: str) -> str:

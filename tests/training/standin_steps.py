@@ -28,7 +28,12 @@ RL_TESTS = {"type": "stdio", "cases": [{"input": "2\n", "output": "4\n"}, {"inpu
 SCRIPT = [
     [("T", ["T", "T", "F", "F"]), ("F", ["T", "F", "F", None])],
     [("T", ["T", "T", "T", "T"]), ("F", ["F", "F", "F", "T"]), ("rl", ["print(int(input())*2)", "print(1)"] * 2)],
-    [("F", ["F", "F", "F", "F"]), ("T", ["F", "F", "F", "F"]), ("T", ["T", "F", "T", "T"]), ("F", ["F", "T", "F", "F"])],
+    [
+        ("F", ["F", "F", "F", "F"]),
+        ("T", ["F", "F", "F", "F"]),
+        ("T", ["T", "F", "T", "T"]),
+        ("F", ["F", "T", "F", "F"]),
+    ],
 ]
 
 
@@ -62,8 +67,14 @@ class SamplesGenerator:
             for answer in answers:
                 prompt = RL if label == "rl" else CRL
                 lab = {"kind": "rl", "tests": RL_TESTS} if label == "rl" else {"kind": "crl", "label": label}
-                out = post(self.args.reward.remote_url[0], {"query": [prompt + response_text(label, answer)],
-                                                         "prompts": [prompt], "labels": [json.dumps(lab)]})
+                out = post(
+                    self.args.reward.remote_url[0],
+                    {
+                        "query": [prompt + response_text(label, answer)],
+                        "prompts": [prompt],
+                        "labels": [json.dumps(lab)],
+                    },
+                )
                 response = {"length": 7 + len(group), "reward": out["rewards"][0], "score": out["scores"][0]}
                 group.append(self._process_response_into_experience(response, **generate_kwargs))
             if len({e.scores for e in group}) > 1:  # OpenRLHF's filter: a group whose scores all tie is dropped
@@ -71,8 +82,12 @@ class SamplesGenerator:
         return kept, None, consumed, not self.rows
 
     def _process_response_into_experience(self, response, **generate_kwargs):
-        return types.SimpleNamespace(response_length=torch.tensor([response["length"]]), truncated=torch.tensor([False]),
-                                     rewards=response["reward"], scores=response["score"])
+        return types.SimpleNamespace(
+            response_length=torch.tensor([response["length"]]),
+            truncated=torch.tensor([False]),
+            rewards=response["reward"],
+            scores=response["score"],
+        )
 
 
 class BasePPOTrainer:
@@ -85,8 +100,13 @@ class BasePPOTrainer:
     def train_step(self, rollout_samples, global_step):
         time.sleep(0.05)
         kept = [e.rewards for e in rollout_samples]
-        status = {"timing/make_experience": 0.01, "timing/ppo_train": 0.02, "timing/broadcast": 0.25,
-                  "rollout/reward_mean": sum(kept) / len(kept), "policy_loss": -0.1}
+        status = {
+            "timing/make_experience": 0.01,
+            "timing/ppo_train": 0.02,
+            "timing/broadcast": 0.25,
+            "rollout/reward_mean": sum(kept) / len(kept),
+            "policy_loss": -0.1,
+        }
         return status, global_step + 1
 
 
@@ -95,8 +115,11 @@ def main():
     openrlhf_steps.patch_generator(module)  # crl's real patches, as they wrap OpenRLHF's classes
     openrlhf_steps.patch_trainer(module)
     ns = types.SimpleNamespace
-    args = ns(rollout=ns(n_samples_per_prompt=N, batch_size=BATCH), algo=ns(dynamic_filtering_enable=True),
-              reward=ns(remote_url=flag("--reward.remote_url").split(",")))  # OpenRLHF holds a list by then
+    args = ns(
+        rollout=ns(n_samples_per_prompt=N, batch_size=BATCH),
+        algo=ns(dynamic_filtering_enable=True),
+        reward=ns(remote_url=flag("--reward.remote_url").split(",")),
+    )  # OpenRLHF holds a list by then
     trainer = BasePPOTrainer(args)
     generator = SamplesGenerator(args, [row for step in SCRIPT for row in step])
     global_step = trainer.init_checkpoint_states()["global_step"]

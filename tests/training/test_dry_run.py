@@ -87,7 +87,10 @@ def test_ray_job_submit_uses_absolute_paths(crl, tmp_path):
     argv = block["trainer"]
     assert argv[:5] == ["ray", "job", "submit", "--address", "http://head:8265"]
     env = json.loads(argv[argv.index("--runtime-env-json") + 1])["env_vars"]
-    assert env == {"HF_HOME": "/shared/hf", "CRL_STEPS_FILE": str(tmp_path / "runs/critique-coder-4b/phase1/steps.jsonl")}
+    assert env == {
+        "HF_HOME": "/shared/hf",
+        "CRL_STEPS_FILE": str(tmp_path / "runs/critique-coder-4b/phase1/steps.jsonl"),
+    }
     assert "--working-dir" not in argv  # nothing uploaded: every path is absolute instead
     sep = argv.index("--")
     assert argv[sep + 1 : sep + 4] == ["python", "-m", "crlcli.training.openrlhf_entry"]

@@ -82,8 +82,10 @@ def test_reward_over_all_samples_climbs_from_chance(learn):
     rows = [r for r in phase_rows(learn["phase"]) if isinstance(r["step"], int)]
     print("\nlearn: step, samples, mean reward over all scored samples, groups dropped, refill rows, step s")
     for r in rows:
-        print(f"learn: {r['step']:>2} {r['samples']:>5} {r['reward']:.3f} {r['groups_dropped']} {r['refill_rows']} "
-              f"{r['step_s']:.1f}")
+        print(
+            f"learn: {r['step']:>2} {r['samples']:>5} {r['reward']:.3f} {r['groups_dropped']} {r['refill_rows']} "
+            f"{r['step_s']:.1f}"
+        )
     steps = [r["step"] for r in rows]
     assert steps == list(range(1, MAX_STEPS + 1)), steps
     assert all(r["step_s"] is not None for r in rows), "a step the reward server saw has no trainer record"
@@ -150,12 +152,16 @@ def test_checkpoint_tells_the_verdicts_apart(learn):
     t, f = mean([p for p, y in zip(verdict, is_t) if y]), mean([p for p, y in zip(verdict, is_t) if not y])
     raw_t = mean([pt for (pt, _), y in zip(probs, is_t) if y])
     raw_f = mean([pt for (pt, _), y in zip(probs, is_t) if not y])
-    print(f"\nlearn: P(T) on T-prompts {t:.3f}, on F-prompts {f:.3f}, gap {t - f:.3f}; over the whole vocabulary "
-          f"{raw_t:.3f} / {raw_f:.3f} (gap {raw_t - raw_f:.3f}), mass outside both verdicts "
-          f"{mean([1 - pt - pf for pt, pf in probs]):.3f}")
+    print(
+        f"\nlearn: P(T) on T-prompts {t:.3f}, on F-prompts {f:.3f}, gap {t - f:.3f}; over the whole vocabulary "
+        f"{raw_t:.3f} / {raw_f:.3f} (gap {raw_t - raw_f:.3f}), mass outside both verdicts "
+        f"{mean([1 - pt - pf for pt, pf in probs]):.3f}"
+    )
     assert t - f >= 0.8
     start = verdict_probabilities(learn["assets"] / "model", held_out[:4])
-    assert [pt for pt, _ in start] == pytest.approx([0.5] * 4, abs=0.01)  # the starting critic could not tell them apart
+    assert [pt for pt, _ in start] == pytest.approx(
+        [0.5] * 4, abs=0.01
+    )  # the starting critic could not tell them apart
 
 
 def test_crl_train_prints_a_line_per_step_and_report_reads_the_run(learn):
@@ -199,8 +205,10 @@ def test_train_select_eval_on_the_saved_checkpoints(learn):
     assert res.returncode == 0, res.stderr[-4000:]
     results = [json.loads(line) for line in res.stdout.splitlines()]
     names = [os.path.basename(r["checkpoint"]) for r in results]
-    print(f"\nlearn: select in {time.monotonic() - started:.0f} s: "
-          + ", ".join(f"{n} {r['pass@1']:.3f}" for n, r in zip(names, results)))
+    print(
+        f"\nlearn: select in {time.monotonic() - started:.0f} s: "
+        + ", ".join(f"{n} {r['pass@1']:.3f}" for n, r in zip(names, results))
+    )
     # every HF checkpoint the run saved (each 6 steps, then final), in training order, each scored
     assert names == ["global_step6_hf", "global_step12_hf", "final"], names
     assert all(0.0 <= r["pass@1"] <= 1.0 for r in results)
@@ -212,8 +220,10 @@ def test_train_select_eval_on_the_saved_checkpoints(learn):
                          capture_output=True, text=True, timeout=600)  # fmt: skip
     assert res.returncode == 0, res.stderr[-4000:]
     summary = json.loads((out / "summary.json").read_text())
-    print(f"learn: crl eval of {os.path.basename(best['checkpoint'])} on 16 held-out prompts: pass@1 "
-          f"{summary['pass@1']:.3f}")
+    print(
+        f"learn: crl eval of {os.path.basename(best['checkpoint'])} on 16 held-out prompts: pass@1 "
+        f"{summary['pass@1']:.3f}"
+    )
     # BBEH's prompt appends its ~90-token answer instructions, which dilute the stamp the critic attends to: the
     # score is lower than on training-style prompts, but it must be the selected checkpoint's, not the start's
     assert summary["model"] == best["checkpoint"] and summary["counts"]["samples"] == 16

@@ -57,8 +57,7 @@ def call_problem(pid: str, fn: str = "add_one", public: bool = False) -> dict:
         "tests": {"type": "call", "fn_name": fn, "class_name": None, "cases": cases, "program": None},
     }
     if public:
-        rec["public_tests"] = {"type": "call", "fn_name": fn, "class_name": None, "cases": cases[:1],
-                               "program": None}
+        rec["public_tests"] = {"type": "call", "fn_name": fn, "class_name": None, "cases": cases[:1], "program": None}
     return rec
 
 

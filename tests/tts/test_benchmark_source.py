@@ -25,8 +25,14 @@ def humaneval(shared_data):
 def _config(shared_data, **extra):
     from crlcli.generation.tiny import qwen3_tokenizer_dir
 
-    return {"backend": "hf", "model": "unused", "tokenizer": str(qwen3_tokenizer_dir()), "seed": 0,
-            "source": {"benchmark": "humaneval", "input": None, "data": str(shared_data), "limit": 2}, **extra}
+    return {
+        "backend": "hf",
+        "model": "unused",
+        "tokenizer": str(qwen3_tokenizer_dir()),
+        "seed": 0,
+        "source": {"benchmark": "humaneval", "input": None, "data": str(shared_data), "limit": 2},
+        **extra,
+    }
 
 
 def _solution(rec) -> str:
@@ -40,19 +46,41 @@ def _wrong(rec) -> str:
 def test_budget_force_rescored_on_a_benchmark(crl, shared_data, humaneval, tmp_path):
     run = tmp_path / "bf"
     run.mkdir()
-    conf = _config(shared_data, rounds=1, wait_token="Wait", min_thinking_tokens=0, max_thinking_tokens=50,
-                   answer_tokens=100)
+    conf = _config(
+        shared_data, rounds=1, wait_token="Wait", min_thinking_tokens=0, max_thinking_tokens=50, answer_tokens=100
+    )
     (run / "run.json").write_text(json.dumps({"kind": "budget-force", "config": conf}))
     gens = []
     for pid, rec in humaneval:
         gens += [
             {"id": pid, "step": 0, "round": 0, "kind": "think", "text": "easy", "tokens": 2, "finish_reason": "stop"},
-            {"id": pid, "step": 1, "round": 0, "kind": "answer", "text": _wrong(rec), "tokens": 20,
-             "finish_reason": "stop"},
-            {"id": pid, "step": 2, "round": 1, "kind": "think", "text": ", no: check edge cases", "tokens": 7,
-             "finish_reason": "stop"},
-            {"id": pid, "step": 3, "round": 1, "kind": "answer", "text": _solution(rec), "tokens": 90,
-             "finish_reason": "stop"},
+            {
+                "id": pid,
+                "step": 1,
+                "round": 0,
+                "kind": "answer",
+                "text": _wrong(rec),
+                "tokens": 20,
+                "finish_reason": "stop",
+            },
+            {
+                "id": pid,
+                "step": 2,
+                "round": 1,
+                "kind": "think",
+                "text": ", no: check edge cases",
+                "tokens": 7,
+                "finish_reason": "stop",
+            },
+            {
+                "id": pid,
+                "step": 3,
+                "round": 1,
+                "kind": "answer",
+                "text": _solution(rec),
+                "tokens": 90,
+                "finish_reason": "stop",
+            },
         ]
     write_jsonl(run / "generations.jsonl", gens)
     proc = crl("tts", "budget-force", "score", str(run))
@@ -65,12 +93,12 @@ def test_budget_force_rescored_on_a_benchmark(crl, shared_data, humaneval, tmp_p
     assert [r["mean_forced_tokens"] for r in rounds] == [5.0, 7.0]
     rows = read_jsonl(run / "results.jsonl")
     assert {(r["id"], r["round"]): r["correct"] for r in rows} == {
-        (pid, rnd): rnd == 1 for pid, _ in humaneval for rnd in (0, 1)}
+        (pid, rnd): rnd == 1 for pid, _ in humaneval for rnd in (0, 1)
+    }
     # Figure 5 style: several scored runs on one plot.
     pytest.importorskip("matplotlib", reason="plots need the plot extra (matplotlib)")
     png = tmp_path / "fig.png"
-    proc = crl("tts", "budget-force", "plot", str(run), str(run), "--label", "base", "--label", "crl",
-               "-o", str(png))
+    proc = crl("tts", "budget-force", "plot", str(run), str(run), "--label", "base", "--label", "crl", "-o", str(png))
     assert proc.returncode == 0, proc.stderr.decode()
     assert_valid_png(png)
     proc = crl("tts", "budget-force", "plot", str(run), "--label", "a", "--label", "b", "-o", str(png))
@@ -84,12 +112,20 @@ def test_critique_select_rescored_on_a_benchmark(crl, shared_data, humaneval, tm
     (run / "run.json").write_text(json.dumps({"kind": "critique-select", "config": conf}))
     gens = []
     for pid, rec in humaneval:
-        cands = [{"text": _wrong(rec), "tokens": 1, "finish_reason": "stop"},
-                 {"text": _solution(rec), "tokens": 1, "finish_reason": "stop"}]
+        cands = [
+            {"text": _wrong(rec), "tokens": 1, "finish_reason": "stop"},
+            {"text": _solution(rec), "tokens": 1, "finish_reason": "stop"},
+        ]
         gens.append({"id": pid, "kind": "candidates", "outputs": cands})
         for j, verdict in enumerate("FT"):
-            gens.append({"id": pid, "kind": "critiques", "candidate": j,
-                         "outputs": [{"text": f"\\conclusion{{{verdict}}}", "tokens": 3, "finish_reason": "stop"}]})
+            gens.append(
+                {
+                    "id": pid,
+                    "kind": "critiques",
+                    "candidate": j,
+                    "outputs": [{"text": f"\\conclusion{{{verdict}}}", "tokens": 3, "finish_reason": "stop"}],
+                }
+            )
     write_jsonl(run / "generations.jsonl", gens)
     proc = crl("tts", "critique-select", "score", str(run))
     assert proc.returncode == 0, proc.stderr.decode()
@@ -107,24 +143,51 @@ def test_public_tests_selector_on_livecodebench_records(crl, tmp_path):
     from crlcli.generation.tiny import qwen3_tokenizer_dir
 
     tests = lambda pairs: json.dumps([{"input": i, "output": o, "testtype": "stdin"} for i, o in pairs])  # noqa
-    rec = {"question_id": "abc001_a", "question_title": "plus one", "question_content": "Read n, print n + 1.",
-           "platform": "atcoder", "contest_id": "abc001", "contest_date": "2024-11-02T00:00:00",
-           "starter_code": "", "difficulty": "easy", "metadata": "{}",
-           "public_test_cases": tests([("1\n", "2\n")]), "private_test_cases": tests([("5\n", "6\n"), ("9\n", "10\n")])}
+    rec = {
+        "question_id": "abc001_a",
+        "question_title": "plus one",
+        "question_content": "Read n, print n + 1.",
+        "platform": "atcoder",
+        "contest_id": "abc001",
+        "contest_date": "2024-11-02T00:00:00",
+        "starter_code": "",
+        "difficulty": "easy",
+        "metadata": "{}",
+        "public_test_cases": tests([("1\n", "2\n")]),
+        "private_test_cases": tests([("5\n", "6\n"), ("9\n", "10\n")]),
+    }
     data = tmp_path / "lcb"
     data.mkdir()
     (data / "test.jsonl").write_text(json.dumps(rec) + "\n")
     run = tmp_path / "cs"
     run.mkdir()
-    conf = {"k": 3, "m": 1, "seed": 0, "backend": "hf", "model": "unused", "tokenizer": str(qwen3_tokenizer_dir()),
-            "source": {"benchmark": "lcb", "input": None, "data": str(data), "limit": None, "options": {}}}
+    conf = {
+        "k": 3,
+        "m": 1,
+        "seed": 0,
+        "backend": "hf",
+        "model": "unused",
+        "tokenizer": str(qwen3_tokenizer_dir()),
+        "source": {"benchmark": "lcb", "input": None, "data": str(data), "limit": None, "options": {}},
+    }
     (run / "run.json").write_text(json.dumps({"kind": "critique-select", "config": conf}))
     codes = ["print(2)", "print(int(input()) + 1)", "print(int(input()) - 1)"]  # hard-coded, right, wrong
-    gens = [{"id": "abc001_a", "kind": "candidates",
-             "outputs": [{"text": f"```python\n{c}\n```", "tokens": 5, "finish_reason": "stop"} for c in codes]}]
+    gens = [
+        {
+            "id": "abc001_a",
+            "kind": "candidates",
+            "outputs": [{"text": f"```python\n{c}\n```", "tokens": 5, "finish_reason": "stop"} for c in codes],
+        }
+    ]
     for j, verdict in enumerate("FTF"):
-        gens.append({"id": "abc001_a", "kind": "critiques", "candidate": j,
-                     "outputs": [{"text": f"\\conclusion{{{verdict}}}", "tokens": 3, "finish_reason": "stop"}]})
+        gens.append(
+            {
+                "id": "abc001_a",
+                "kind": "critiques",
+                "candidate": j,
+                "outputs": [{"text": f"\\conclusion{{{verdict}}}", "tokens": 3, "finish_reason": "stop"}],
+            }
+        )
     write_jsonl(run / "generations.jsonl", gens)
     proc = crl("tts", "critique-select", "score", str(run), "--selector", "public-tests")
     assert proc.returncode == 0, proc.stderr.decode()

@@ -25,8 +25,9 @@ CFG = BudgetConfig(rounds=1, min_thinking_tokens=8, max_thinking_tokens=6, answe
 def bf_run(closing_backend, closing_model, tmp_path_factory):
     root = tmp_path_factory.mktemp("bf")
     problems = write_jsonl(root / "p.jsonl", [call_problem(f"p{i}") for i in range(4)])
-    summary = budget_force(Source(input=problems), root / "run", CFG, "hf", str(closing_model), {},
-                           engine=closing_backend, batch_size=4)
+    summary = budget_force(
+        Source(input=problems), root / "run", CFG, "hf", str(closing_model), {}, engine=closing_backend, batch_size=4
+    )
     return root, summary
 
 
@@ -136,5 +137,6 @@ def test_other_generation_settings_are_refused(bf_run, closing_backend, closing_
     shutil.copytree(bf_run[0] / "run", run)
     other = BudgetConfig(rounds=1, wait_token="Hmm", min_thinking_tokens=8, max_thinking_tokens=6, answer_tokens=4)
     with pytest.raises(CrlError, match="wait_token"):
-        budget_force(Source(input=bf_run[0] / "p.jsonl"), run, other, "hf", str(closing_model), {},
-                     engine=closing_backend)
+        budget_force(
+            Source(input=bf_run[0] / "p.jsonl"), run, other, "hf", str(closing_model), {}, engine=closing_backend
+        )

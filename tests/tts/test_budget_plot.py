@@ -9,8 +9,10 @@ from crlcli.tts.plots import plot_budget
 
 
 def _summary(rounds):
-    return {"kind": "budget-force", "rounds": [
-        {"round": r, "problems": 5, "accuracy": acc, "mean_thinking_tokens": tok} for r, tok, acc in rounds]}
+    return {
+        "kind": "budget-force",
+        "rounds": [{"round": r, "problems": 5, "accuracy": acc, "mean_thinking_tokens": tok} for r, tok, acc in rounds],
+    }
 
 
 def test_all_zero_run_axis_and_labels(tmp_path, monkeypatch):
@@ -21,8 +23,9 @@ def test_all_zero_run_axis_and_labels(tmp_path, monkeypatch):
     saved = []
     real = Figure.savefig
     monkeypatch.setattr(Figure, "savefig", lambda self, *a, **k: (saved.append(self), real(self, *a, **k))[1])
-    out = plot_budget({"m": _summary([(0, 100.0, 0.0), (1, 101.0, 0.0), (2, 103.0, 0.0), (3, 400.0, 0.0)])},
-                      tmp_path / "p.png")
+    out = plot_budget(
+        {"m": _summary([(0, 100.0, 0.0), (1, 101.0, 0.0), (2, 103.0, 0.0), (3, 400.0, 0.0)])}, tmp_path / "p.png"
+    )
     assert out.read_bytes()[:4] == b"\x89PNG"
     ax = saved[0].axes[0]
     low, high = ax.get_ylim()

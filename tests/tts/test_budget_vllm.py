@@ -23,12 +23,20 @@ def test_budget_force_on_vllm_with_prefix_caching(closing_model, tmp_path):
     from crlcli.generation import get_backend
 
     os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
-    engine = get_backend("vllm", model=str(closing_model), max_model_len=1024, enforce_eager=True,
-                         enable_prefix_caching=True)
+    engine = get_backend(
+        "vllm", model=str(closing_model), max_model_len=1024, enforce_eager=True, enable_prefix_caching=True
+    )
     problems = write_jsonl(tmp_path / "p.jsonl", [call_problem(f"p{i}") for i in range(4)])
     cfg = BudgetConfig(rounds=2, min_thinking_tokens=8, max_thinking_tokens=6, answer_tokens=4, seed=1)
-    summary = budget_force(Source(input=problems), tmp_path / "run", cfg, "vllm", str(closing_model),
-                           {"enable_prefix_caching": True}, engine=engine)
+    summary = budget_force(
+        Source(input=problems),
+        tmp_path / "run",
+        cfg,
+        "vllm",
+        str(closing_model),
+        {"enable_prefix_caching": True},
+        engine=engine,
+    )
     tok = engine.tokenizer
     gens = read_jsonl(tmp_path / "run" / "generations.jsonl")
     closes_then_wait = 0

@@ -35,20 +35,40 @@ def cs_run(tmp_path):
 
     run = tmp_path / "cs"
     run.mkdir()
-    config = {"k": 3, "m": 3, "seed": 0, "backend": "hf", "model": "unused", "critic": "unused",
-              "critic_backend": "hf", "tokenizer": str(qwen3_tokenizer_dir()),
-              "source": {"benchmark": None, "input": "gone.jsonl", "data": None, "limit": None}}
+    config = {
+        "k": 3,
+        "m": 3,
+        "seed": 0,
+        "backend": "hf",
+        "model": "unused",
+        "critic": "unused",
+        "critic_backend": "hf",
+        "tokenizer": str(qwen3_tokenizer_dir()),
+        "source": {"benchmark": None, "input": "gone.jsonl", "data": None, "limit": None},
+    }
     (run / "run.json").write_text(json.dumps({"kind": "critique-select", "config": config}))
     write_jsonl(run / "problems.jsonl", [call_problem("p1", public=True), call_problem("p2", public=True)])
     gens = [
         {"id": "p1", "kind": "candidates", "outputs": [out(RIGHT), out(WRONG), out(RIGHT2)]},
         # p1: candidates 0 and 1 both get two T; candidate 1 (wrong!) thinks less, so crl-votes picks it.
-        {"id": "p1", "kind": "critiques", "candidate": 0, "outputs": [critique("T", 30), critique("T", 30),
-                                                                       critique("F", 30)]},
-        {"id": "p1", "kind": "critiques", "candidate": 1, "outputs": [critique("T", 5), critique("T", 5),
-                                                                       critique("F", 5)]},
-        {"id": "p1", "kind": "critiques", "candidate": 2, "outputs": [critique("T", 1), critique("F", 1),
-                                                                       critique(None, 1)]},
+        {
+            "id": "p1",
+            "kind": "critiques",
+            "candidate": 0,
+            "outputs": [critique("T", 30), critique("T", 30), critique("F", 30)],
+        },
+        {
+            "id": "p1",
+            "kind": "critiques",
+            "candidate": 1,
+            "outputs": [critique("T", 5), critique("T", 5), critique("F", 5)],
+        },
+        {
+            "id": "p1",
+            "kind": "critiques",
+            "candidate": 2,
+            "outputs": [critique("T", 1), critique("F", 1), critique(None, 1)],
+        },
         {"id": "p2", "kind": "candidates", "outputs": [out("no code here"), out(WRONG), out(RIGHT)]},
         {"id": "p2", "kind": "critiques", "candidate": 1, "outputs": [critique("F", 2)] * 3},
         {"id": "p2", "kind": "critiques", "candidate": 2, "outputs": [critique("T", 40)] * 3},
@@ -70,8 +90,12 @@ def test_rescore_selects_by_votes_then_shortest_thinking(crl, cs_run):
     assert [c["correct"] for c in p1["candidates"]] == [True, False, True]
     assert p1["candidates"][0]["thinking_tokens"] == [30, 30, 30]  # "check" x30 is 30 Qwen3 tokens
     assert p1["candidates"][1]["thinking_tokens"] == [5, 5, 5]
-    assert p1["selected_by"] == {"crl-votes": 1, "majority": 0, "random": p1["selected_by"]["random"],
-                                 "public-tests": 0}
+    assert p1["selected_by"] == {
+        "crl-votes": 1,
+        "majority": 0,
+        "random": p1["selected_by"]["random"],
+        "public-tests": 0,
+    }
     p2 = rows["p2"]
     assert p2["selected"] == 2 and p2["selected_correct"] is True
     assert p2["candidates"][0]["has_code"] is False and p2["candidates"][0]["votes_T"] == 0
@@ -110,8 +134,7 @@ def test_wrong_kind_and_bad_selector_are_clear_errors(crl, cs_run):
 def test_a_problem_without_its_critiques_is_left_out_with_a_warning(crl, cs_run):
     """An interrupted run: p2's critique of candidate 2 never arrived. Scoring names what is missing and scores
     the problems that are complete instead of failing."""
-    gens = [g for g in read_jsonl(cs_run / "generations.jsonl")
-            if not (g["id"] == "p2" and g.get("candidate") == 2)]
+    gens = [g for g in read_jsonl(cs_run / "generations.jsonl") if not (g["id"] == "p2" and g.get("candidate") == 2)]
     write_jsonl(cs_run / "generations.jsonl", gens)
     proc = crl("tts", "critique-select", "score", str(cs_run))
     assert proc.returncode == 0, proc.stderr.decode()

@@ -16,9 +16,15 @@ from crlcli.tts.select import (
 
 
 def cand(index, verdicts, thinking, correct=False, has_code=True, public=None, pass_rate=None):
-    return {"index": index, "has_code": has_code, "verdicts": list(verdicts), "thinking_tokens": list(thinking),
-            "correct": correct, "pass_rate": pass_rate if pass_rate is not None else float(correct),
-            "public_pass_rate": public}
+    return {
+        "index": index,
+        "has_code": has_code,
+        "verdicts": list(verdicts),
+        "thinking_tokens": list(thinking),
+        "correct": correct,
+        "pass_rate": pass_rate if pass_rate is not None else float(correct),
+        "public_pass_rate": public,
+    }
 
 
 def test_most_t_verdicts_wins():
@@ -80,8 +86,11 @@ def test_auc():
 def test_critic_stats_exact():
     # Problem A: correct candidate gets T,T,F; wrong one gets T,None,F.  Problem B: only wrong candidates.
     a = [cand(0, "TTF", [1] * 3, correct=True), cand(1, ["T", None, "F"], [1] * 3, correct=False)]
-    b = [cand(0, "FF", [1, 1], correct=False), cand(1, "TF", [1, 1], correct=False),
-         cand(2, "", [], correct=False, has_code=False)]
+    b = [
+        cand(0, "FF", [1, 1], correct=False),
+        cand(1, "TF", [1, 1], correct=False),
+        cand(2, "", [], correct=False, has_code=False),
+    ]
     stats = critic_stats([a, b])
     assert stats["confusion"] == {"tp": 2, "fn": 1, "fp": 2, "tn": 5}
     assert stats["critiques"] == 10
@@ -95,10 +104,14 @@ def test_critic_stats_exact():
 
 def test_summarise_selection():
     rows = [
-        {"selected": {"crl-votes": 0, "random": 1}, "candidates": [cand(0, "T", [1], correct=True),
-                                                                  cand(1, "F", [1], correct=False)]},
-        {"selected": {"crl-votes": 1, "random": 0}, "candidates": [cand(0, "T", [1], correct=False),
-                                                                  cand(1, "F", [1], correct=False)]},
+        {
+            "selected": {"crl-votes": 0, "random": 1},
+            "candidates": [cand(0, "T", [1], correct=True), cand(1, "F", [1], correct=False)],
+        },
+        {
+            "selected": {"crl-votes": 1, "random": 0},
+            "candidates": [cand(0, "T", [1], correct=False), cand(1, "F", [1], correct=False)],
+        },
     ]
     s = summarise_selection(rows, ["crl-votes", "random", "public-tests"])
     assert s["selectors"]["crl-votes"]["accuracy"] == 0.5
@@ -111,11 +124,19 @@ def test_summarise_selection():
 def test_ties_without_any_conclusion_are_counted_and_not_credited():
     """Issue 15, item 9: with --reuse-candidates and no critique reaching a conclusion, crl-votes picked index 0
     (the reference) everywhere and reported 100%."""
-    rows = [{"selected": {"crl-votes": 0, "majority": 0, "random": 0},
-             "candidates": [cand(0, [None, None], [5, 5], correct=True), cand(1, [None, None], [5, 5])]}
-            for _ in range(3)]
-    rows.append({"selected": {"crl-votes": 0, "majority": 0, "random": 0},
-                 "candidates": [cand(0, "TT", [1, 1], correct=True), cand(1, "FF", [1, 1])]})
+    rows = [
+        {
+            "selected": {"crl-votes": 0, "majority": 0, "random": 0},
+            "candidates": [cand(0, [None, None], [5, 5], correct=True), cand(1, [None, None], [5, 5])],
+        }
+        for _ in range(3)
+    ]
+    rows.append(
+        {
+            "selected": {"crl-votes": 0, "majority": 0, "random": 0},
+            "candidates": [cand(0, "TT", [1, 1], correct=True), cand(1, "FF", [1, 1])],
+        }
+    )
     s = summarise_selection(rows, ["crl-votes", "majority", "random"])
     assert s["selectors"]["crl-votes"] == {**s["selectors"]["crl-votes"], "accuracy": 0.25, "ties_without_signal": 3}
     assert s["selectors"]["majority"]["ties_without_signal"] == 3 and s["selectors"]["majority"]["accuracy"] == 0.25

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -15,14 +15,12 @@ from ..log import logger
 from ..options import parse_key_values
 from ..records import candidate_id_problem, check_problem, json_type
 
-InputOpt = Annotated[
-    Optional[Path], typer.Option("--input", "-i", help="JSON Lines input (.gz allowed); default stdin.")
-]
+InputOpt = Annotated[Path | None, typer.Option("--input", "-i", help="JSON Lines input (.gz allowed); default stdin.")]
 OutputOpt = Annotated[
-    Optional[Path], typer.Option("--output", "-o", help="JSON Lines output (.gz allowed); default stdout.")
+    Path | None, typer.Option("--output", "-o", help="JSON Lines output (.gz allowed); default stdout.")
 ]
 SkipInvalidOpt = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option(
         "--skip-invalid",
         help="Write malformed input lines (with line number and reason) to this file and go on, instead of stopping.",
@@ -34,14 +32,21 @@ ResumeOpt = Annotated[
 # Cluster mode of the model backends (docs/cluster.md): N data-parallel engines as Ray actors.
 EnginesOpt = Annotated[int, typer.Option("--engines", help="Data-parallel engines as Ray actors (docs/cluster.md).")]
 RayAddressOpt = Annotated[
-    Optional[str], typer.Option("--ray-address", help="Place the engines on this Ray cluster (auto: the one joined).")
+    str | None, typer.Option("--ray-address", help="Place the engines on this Ray cluster (auto: the one joined).")
 ]
 # streaming backends write as results complete; these restore the batch path's order (generation/stream.py Reorder)
-OrderedOpt = Annotated[bool, typer.Option("--ordered", help="Write records in input order (a bounded reorder "
-                                                            "buffer; streaming backends otherwise write as they "
-                                                            "complete).")]
-ReorderWindowOpt = Annotated[int, typer.Option("--reorder-window", help="--ordered: problems started but not yet "
-                                                                        "written, at most.")]
+OrderedOpt = Annotated[
+    bool,
+    typer.Option(
+        "--ordered",
+        help="Write records in input order (a bounded reorder "
+        "buffer; streaming backends otherwise write as they "
+        "complete).",
+    ),
+]
+ReorderWindowOpt = Annotated[
+    int, typer.Option("--reorder-window", help="--ordered: problems started but not yet written, at most.")
+]
 
 
 def renamed(new: str, value: Any, old: str, old_value: Any, where: str = "") -> Any:
@@ -51,8 +56,10 @@ def renamed(new: str, value: Any, old: str, old_value: Any, where: str = "") -> 
     if old_value is None or old_value == []:
         return value
     if value is not None and value != [] and value != old_value:
-        raise UsageError(f"{new} {value} and {old} {old_value} disagree",
-                         hint=f"{old} is a deprecated spelling of {new}{where}; give {new} only")
+        raise UsageError(
+            f"{new} {value} and {old} {old_value} disagree",
+            hint=f"{old} is a deprecated spelling of {new}{where}; give {new} only",
+        )
     from ..log import console
 
     console.print(f"note: {old} is deprecated{where}; use {new}", markup=False, highlight=False, soft_wrap=True)
@@ -76,11 +83,21 @@ def check_choice(option: str, value: Any, choices: tuple[str, ...] | list[str]) 
         raise UsageError(f"{option} must be one of {', '.join(choices)}, got {value!r}")
 
 
-def backend_options(backend: str, *, base_url: str | None = None, device: str | None = None,
-                    tensor_parallel_size: int | None = None, concurrency: int | None = None,
-                    timeout: float | None = None, prefix_cache: bool = False, seed: int | None = None,
-                    engines: int = 1, ray_address: str | None = None,
-                    extra: Iterable[str] | None = None, option: str = "--backend-option") -> dict[str, Any]:
+def backend_options(
+    backend: str,
+    *,
+    base_url: str | None = None,
+    device: str | None = None,
+    tensor_parallel_size: int | None = None,
+    concurrency: int | None = None,
+    timeout: float | None = None,
+    prefix_cache: bool = False,
+    seed: int | None = None,
+    engines: int = 1,
+    ray_address: str | None = None,
+    extra: Iterable[str] | None = None,
+    option: str = "--backend-option",
+) -> dict[str, Any]:
     """A generation backend's options from the command's flags that apply to it (flags left unset keep the
     backend's defaults), then the `KEY=VALUE` extras on top, then what its declared environment variables fill in
     where both left an option unset (the openai backend's base_url: $OPENAI_BASE_URL). `engines`/`ray_address`
@@ -121,8 +138,11 @@ def unique_ids(records: Iterable[dict[str, Any]], reader: JsonlReader | None = N
         rid = rec.get("id")
         reason = None
         if not isinstance(rid, str) or not rid:
-            what = ("record without an 'id'" if "id" not in rec
-                    else f"record 'id' must be a non-empty string, got {json_type(rid)}")
+            what = (
+                "record without an 'id'"
+                if "id" not in rec
+                else f"record 'id' must be a non-empty string, got {json_type(rid)}"
+            )
             reason = f"{what} (resume and sampling key on a unique string id)"
         elif rid in seen:
             reason = f"duplicate id {rid!r}: also on {'line' if reader is not None else 'record'} {seen[rid]}"
@@ -145,8 +165,7 @@ def check_distinct(*files: tuple[str, Path | None]) -> None:
             continue
         real = Path(path).resolve()
         if real in seen:
-            raise UsageError(f"{seen[real]} and {option} are the same file ({path})",
-                             hint="give each its own file")
+            raise UsageError(f"{seen[real]} and {option} are the same file ({path})", hint="give each its own file")
         seen[real] = option
 
 
@@ -213,8 +232,10 @@ class Stage:
             if invalid:
                 logger.warning(f"skipped {invalid} invalid line(s) (malformed input); see {self.skip.path}")
             if self.skip.set_aside:
-                logger.warning(f"set aside {self.skip.set_aside} valid record(s) by policy (not errors: the reason "
-                               f"is on each line of {self.skip.path})")
+                logger.warning(
+                    f"set aside {self.skip.set_aside} valid record(s) by policy (not errors: the reason "
+                    f"is on each line of {self.skip.path})"
+                )
         if self.candidate_warnings > 3:
             logger.warning(f"{self.candidate_warnings} record(s) in all had candidates without a unique id")
         if self.skipped_done:

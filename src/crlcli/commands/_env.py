@@ -56,8 +56,9 @@ def reward_client_timeout(flag: float | None) -> float | None:
         raise CrlError(f"{REWARD_CLIENT_TIMEOUT_ENV} must be a number of seconds, got {raw!r}") from None
 
 
-def env_fallbacks(options_cls: Any, given: dict[str, Any], environ: Any = None,
-                  fixed: dict[str, Any] | None = None) -> dict[str, Any]:
+def env_fallbacks(
+    options_cls: Any, given: dict[str, Any], environ: Any = None, fixed: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """`given` with each unset (or empty) option that a field of the declared `options_cls` ties to a variable
     (`crlcli.options.env_field`: e.g. the openai backend's base_url <- $OPENAI_BASE_URL) filled from it."""
     import dataclasses

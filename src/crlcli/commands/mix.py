@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import orjson
 import typer
@@ -39,28 +39,39 @@ def register(app: typer.Typer) -> None:
             str, typer.Option("--crl-pick", help="Which judged candidate a CRL row gets: random | balanced (even T/F).")
         ] = "random",
         crl_template: Annotated[
-            str, typer.Option("--crl-template", help="CRL prompt: a packaged name or a text file with {question}, {solution}.")
+            str,
+            typer.Option(
+                "--crl-template", help="CRL prompt: a packaged name or a text file with {question}, {solution}."
+            ),
         ] = "crl_critique.txt",
         rl_template: Annotated[
             str, typer.Option("--rl-template", help="RL solve prompt: a packaged name or a text file with {question}.")
         ] = "rl_solve.txt",
-        fmt: Annotated[str, typer.Option("--format", help="openrlhf (chat messages + label string) | verl.")] = "openrlhf",
+        fmt: Annotated[
+            str, typer.Option("--format", help="openrlhf (chat messages + label string) | verl.")
+        ] = "openrlhf",
         tokenizer: Annotated[
-            Optional[str],
-            typer.Option("--tokenizer", help="Count prompt tokens (chat template applied): a tokenizer folder, or qwen3."),
+            str | None,
+            typer.Option(
+                "--tokenizer", help="Count prompt tokens (chat template applied): a tokenizer folder, or qwen3."
+            ),
         ] = None,
-        stats: Annotated[Optional[Path], typer.Option("--stats", help="Also write the stats as JSON here.")] = None,
+        stats: Annotated[Path | None, typer.Option("--stats", help="Also write the stats as JSON here.")] = None,
         allow_in_process_tests: Annotated[
             bool,
-            typer.Option("--allow-in-process-tests",
-                         help="Keep RL rows whose assert tests run in the candidate's process (a policy can fool "
-                              "them); counted in the stats and warned about."),
+            typer.Option(
+                "--allow-in-process-tests",
+                help="Keep RL rows whose assert tests run in the candidate's process (a policy can fool "
+                "them); counted in the stats and warned about.",
+            ),
         ] = False,
         allow_returns_only_tests: Annotated[
             bool,
-            typer.Option("--allow-returns-only-tests",
-                         help="Keep RL rows with call cases marked returns_only (they pass whatever the call "
-                              "returns); counted in the stats and warned about."),
+            typer.Option(
+                "--allow-returns-only-tests",
+                help="Keep RL rows with call cases marked returns_only (they pass whatever the call "
+                "returns); counted in the stats and warned about.",
+            ),
         ] = False,
     ) -> None:
         from .. import locks
@@ -140,8 +151,10 @@ def _print_stats(report: dict) -> None:
             f"a policy can fool them; not convertible because: {reasons}"
         )
     if report["rl_rows_returns_only"]:
-        logger.warning(f"{report['rl_rows_returns_only']} RL row(s) keep call cases marked returns_only "
-                       "(--allow-returns-only-tests): those cases pass whatever the call returns")
+        logger.warning(
+            f"{report['rl_rows_returns_only']} RL row(s) keep call cases marked returns_only "
+            "(--allow-returns-only-tests): those cases pass whatever the call returns"
+        )
     if report["rl_rows_set_aside"]:
         logger.warning(
             f"{report['rl_rows_set_aside']} problem(s) left out (in --skip-invalid): their RL tests would run in "
@@ -163,8 +176,10 @@ def _print_stats(report: dict) -> None:
         table.add_row("test cases per rl row (mean / max)", f"{cases['mean']} / {cases['max']}")
         table.add_row("test cases total", str(report["test_cases_total"]))
     if report["rl_rows_converted_from_assert"] or report["rl_rows_in_process"]:
-        table.add_row("rl rows assert -> call / in-process",
-                      f"{report['rl_rows_converted_from_assert']} / {report['rl_rows_in_process']}")
+        table.add_row(
+            "rl rows assert -> call / in-process",
+            f"{report['rl_rows_converted_from_assert']} / {report['rl_rows_in_process']}",
+        )
     for kind, tok in (report["prompt_tokens"] or {}).items():
         if tok:
             table.add_row(f"prompt tokens {kind} (mean / p50 / max)", f"{tok['mean']} / {tok['p50']} / {tok['max']}")

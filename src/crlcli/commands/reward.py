@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -58,7 +58,7 @@ def register(app: typer.Typer) -> None:
         host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
         port: Annotated[int, typer.Option("--port", help="TCP port (0: pick a free one and log it).")] = 5000,
         workers: Annotated[
-            Optional[int], typer.Option("--workers", help="Sandbox processes (default: number of CPUs).")
+            int | None, typer.Option("--workers", help="Sandbox processes (default: number of CPUs).")
         ] = None,
         crl_scale: Annotated[
             float, typer.Option("--crl-scale", help="Multiplier of the CRL reward (paper phase 1: 0.5).")
@@ -68,40 +68,50 @@ def register(app: typer.Typer) -> None:
             typer.Option("--deadline", help="Seconds per request; unfinished samples get 0 (OpenRLHF waits 180 s)."),
         ] = 120.0,
         test_timeout: Annotated[
-            Optional[float], typer.Option("--test-timeout", help="Seconds per test case (sandbox default 6).")
+            float | None, typer.Option("--test-timeout", help="Seconds per test case (sandbox default 6).")
         ] = None,
         memory_mb: Annotated[
-            Optional[int], typer.Option("--memory-mb", help="Memory limit per test run (sandbox default 1024).")
+            int | None, typer.Option("--memory-mb", help="Memory limit per test run (sandbox default 1024).")
         ] = None,
         max_inflight: Annotated[
             int, typer.Option("--max-inflight", help="Requests handled at once; more wait in the listen backlog.")
         ] = 2048,
-        sandbox: Annotated[Optional[str], typer.Option(
-            "--sandbox", help="Sandbox mode: auto | bwrap | limits. [default: auto]", show_default=False)] = None,
-        old_isolation: Annotated[Optional[str], typer.Option("--isolation", hidden=True)] = None,
+        sandbox: Annotated[
+            str | None,
+            typer.Option("--sandbox", help="Sandbox mode: auto | bwrap | limits. [default: auto]", show_default=False),
+        ] = None,
+        old_isolation: Annotated[str | None, typer.Option("--isolation", hidden=True)] = None,
         require_isolation: Annotated[
             bool, typer.Option("--require-isolation", help="Refuse to run candidates without namespaces.")
         ] = False,
         client_timeout: Annotated[
-            Optional[float],
-            typer.Option("--client-timeout", help="Seconds a client may stay silent while sending a request "
-                                                  "(default 30; CRL_REWARD_CLIENT_TIMEOUT)."),
+            float | None,
+            typer.Option(
+                "--client-timeout",
+                help="Seconds a client may stay silent while sending a request "
+                "(default 30; CRL_REWARD_CLIENT_TIMEOUT).",
+            ),
         ] = None,
         compare: Annotated[
-            Optional[str],
-            typer.Option("--compare", help="Output comparator for RL labels that name none: tokens | lcb "
-                                           "(LiveCodeBench's grader). A label's own tests.compare wins."),
+            str | None,
+            typer.Option(
+                "--compare",
+                help="Output comparator for RL labels that name none: tokens | lcb "
+                "(LiveCodeBench's grader). A label's own tests.compare wins.",
+            ),
         ] = None,
         record: Annotated[
-            Optional[str],
-            typer.Option("--record", help="Append one JSON line per scored sample to this file, tagged with the "
-                                          "training step (read by `crl train report`)."),
+            str | None,
+            typer.Option(
+                "--record",
+                help="Append one JSON line per scored sample to this file, tagged with the "
+                "training step (read by `crl train report`).",
+            ),
         ] = None,
     ) -> None:
         from ..errors import UsageError
         from ..reward.server import serve
         from ..reward.service import RewardService
-
         from ..sandbox.compare import COMPARATORS
         from ..sandbox.limits import SANDBOX_MODES
         from ._common import check_choice, renamed

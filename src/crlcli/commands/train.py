@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from typer.core import TyperGroup
@@ -57,14 +57,12 @@ def _split(args: list[str]) -> tuple[list[str], list[str]]:
 )
 def run(
     config: ConfigArg,
-    args: Annotated[
-        Optional[list[str]], typer.Argument(help="KEY=VALUE overrides, then `--` and OpenRLHF flags.")
-    ] = None,
+    args: Annotated[list[str] | None, typer.Argument(help="KEY=VALUE overrides, then `--` and OpenRLHF flags.")] = None,
     phase: Annotated[
         str, typer.Option("--phase", help="1, 2 or all (phase 2 starts from phase 1's final weights).")
     ] = "all",
     init: Annotated[
-        Optional[str], typer.Option("--init", help="Start the first phase run from these weights (folder or hub id).")
+        str | None, typer.Option("--init", help="Start the first phase run from these weights (folder or hub id).")
     ] = None,
     resume: Annotated[
         bool, typer.Option("--resume", help="Continue each phase from its last checkpoint; skip finished phases.")
@@ -73,7 +71,7 @@ def run(
         bool, typer.Option("--dry-run", help="Print the exact commands of every phase on stdout; start nothing.")
     ] = False,
     ray_address: Annotated[
-        Optional[str],
+        str | None,
         typer.Option("--ray-address", help="Submit to this Ray cluster with `ray job submit` (e.g. http://head:8265)."),
     ] = None,
     no_preflight: Annotated[
@@ -81,7 +79,8 @@ def run(
     ] = False,
 ) -> None:
     from ..training.config import load_config
-    from ..training.launcher import dry_run as render, launch
+    from ..training.launcher import dry_run as render
+    from ..training.launcher import launch
     from ..training.plan import plan_phases
 
     overrides, passthrough = _split(list(args or []))
@@ -101,7 +100,7 @@ def run(
 )
 def validate(
     config: ConfigArg,
-    overrides: Annotated[Optional[list[str]], typer.Argument(help="KEY=VALUE overrides.")] = None,
+    overrides: Annotated[list[str] | None, typer.Argument(help="KEY=VALUE overrides.")] = None,
     show: Annotated[
         bool, typer.Option("--show", help="Print the resolved config (defaults filled in) on stdout.")
     ] = False,
@@ -116,8 +115,13 @@ def validate(
 
     # The data is not part of the config (it may be made later), but a missing or malformed file is said now.
     data: list[str] = []
-    check_dataset(Path(cfg["data.train"]).expanduser().absolute(), cfg["data.input_key"], cfg["data.label_key"],
-                  cfg["data.apply_chat_template"], data)
+    check_dataset(
+        Path(cfg["data.train"]).expanduser().absolute(),
+        cfg["data.input_key"],
+        cfg["data.label_key"],
+        cfg["data.apply_chat_template"],
+        data,
+    )
     for problem in data:
         logger.warning(problem)
 
@@ -130,22 +134,25 @@ def validate(
 )
 def select(
     checkpoints: Annotated[Path, typer.Option("--checkpoints", help="Run folder or checkpoint folder to search.")],
-    eval_args: Annotated[Optional[list[str]], typer.Argument(help="After `--`: more `crl eval` options.")] = None,
+    eval_args: Annotated[list[str] | None, typer.Argument(help="After `--`: more `crl eval` options.")] = None,
     benchmark: Annotated[
         str, typer.Option("--benchmark", help="Benchmark for `crl eval` (the paper: lcb-v5).")
     ] = "lcb-v5",
     backend: Annotated[str, typer.Option("--backend", help="crl eval backend: vllm, hf or openai.")] = "vllm",
     output: Annotated[
-        Optional[Path],
+        Path | None,
         typer.Option("--output", "-o", help="Where evaluations and best.json go; default CHECKPOINTS/selection."),
     ] = None,
     ray_address: Annotated[
-        Optional[str],
-        typer.Option("--ray-address", help="Run the evaluations as parallel Ray tasks, one per free GPU set "
-                                           "(auto: the cluster this machine joined). docs/cluster.md"),
+        str | None,
+        typer.Option(
+            "--ray-address",
+            help="Run the evaluations as parallel Ray tasks, one per free GPU set "
+            "(auto: the cluster this machine joined). docs/cluster.md",
+        ),
     ] = None,
     gpus_per_eval: Annotated[
-        Optional[float], typer.Option("--gpus-per-eval", help="With --ray-address: GPUs per evaluation (its --tp).")
+        float | None, typer.Option("--gpus-per-eval", help="With --ray-address: GPUs per evaluation (its --tp).")
     ] = None,
 ) -> None:
     from ..training.select import evaluate, select_best
@@ -182,8 +189,10 @@ def report(
         str, typer.Option("--format", help="table (Rich, on stderr), markdown, csv or json (one row a line, stdout).")
     ] = "table",
     plot: Annotated[
-        Optional[Path], typer.Option("--plot", help="Also draw reward by kind and CRL accuracy against step to this "
-                                                     "PNG (needs the plot extra).")
+        Path | None,
+        typer.Option(
+            "--plot", help="Also draw reward by kind and CRL accuracy against step to this PNG (needs the plot extra)."
+        ),
     ] = None,
 ) -> None:
     from ..errors import UsageError
@@ -215,13 +224,17 @@ def smoke_assets(
     out: Annotated[Path, typer.Option("--out", help="Folder for model/ and train.jsonl.")] = Path(
         "runs/cpu-smoke-assets"
     ),
-    rows: Annotated[
-        Path, typer.Option("--rows", help="Training rows from `crl mix` (default: make demo's).")
-    ] = Path("demo-out/train.jsonl"),
+    rows: Annotated[Path, typer.Option("--rows", help="Training rows from `crl mix` (default: make demo's).")] = Path(
+        "demo-out/train.jsonl"
+    ),
     n: Annotated[int, typer.Option("--n", help="CRL rows to keep (2 per rollout step in cpu-smoke).")] = 4,
     task: Annotated[
-        str, typer.Option("--task", help="demo: the shortest CRL rows of --rows; marker: N synthetic rows whose "
-                                         "verdict a stamp word gives away, so the critic can learn it (docs/train.md).")
+        str,
+        typer.Option(
+            "--task",
+            help="demo: the shortest CRL rows of --rows; marker: N synthetic rows whose "
+            "verdict a stamp word gives away, so the critic can learn it (docs/train.md).",
+        ),
     ] = "demo",
     seed: Annotated[int, typer.Option("--seed", help="Seed of the marker rows.")] = 0,
 ) -> None:

@@ -4,39 +4,38 @@ each with a `score RUN_DIR` subcommand that rescores a saved run without a model
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
 from ..errors import UsageError
 from ..generation.defaults import TEMPERATURE, TOP_K, TOP_P
 from ..options import parse_key_values
-from ._common import (EnginesOpt, OrderedOpt, RayAddressOpt, ReorderWindowOpt, backend_options, check_numbers,
-                      renamed)
+from ._common import EnginesOpt, OrderedOpt, RayAddressOpt, ReorderWindowOpt, backend_options, check_numbers, renamed
 
 Opt = typer.Option
-Bench = Annotated[Optional[str], Opt("--benchmark", help="A `crl eval` benchmark name (lcb, humaneval+, ...).")]
-Inp = Annotated[Optional[Path], Opt("--input", "-i", help="Problem records (JSON Lines) instead of --benchmark.")]
-Data = Annotated[Optional[str], Opt("--data", help="Benchmark data file or folder (offline copy).")]
-Limit = Annotated[Optional[int], Opt("--limit", help="Only the first N problems.")]
+Bench = Annotated[str | None, Opt("--benchmark", help="A `crl eval` benchmark name (lcb, humaneval+, ...).")]
+Inp = Annotated[Path | None, Opt("--input", "-i", help="Problem records (JSON Lines) instead of --benchmark.")]
+Data = Annotated[str | None, Opt("--data", help="Benchmark data file or folder (offline copy).")]
+Limit = Annotated[int | None, Opt("--limit", help="Only the first N problems.")]
 BenchOpt = Annotated[list[str], Opt("--benchmark-option", "-B", help="Benchmark setting KEY=VALUE (release=v6).")]
-RunOut = Annotated[Optional[Path], Opt("--output", "-o", help="RUN_DIR: generations, results, summary (resumable).")]
+RunOut = Annotated[Path | None, Opt("--output", "-o", help="RUN_DIR: generations, results, summary (resumable).")]
 Backend = Annotated[str, Opt("--backend", "-b", help="vllm | openai | hf.")]
-Model = Annotated[Optional[str], Opt("--model", "-m", help="Model path or name (openai: served name).")]
-BaseUrl = Annotated[Optional[str], Opt("--base-url", help="openai: server URL, e.g. http://127.0.0.1:8000/v1.")]
-Device = Annotated[Optional[str], Opt(help="hf: cpu, cuda, ...")]
-TP = Annotated[Optional[int], Opt("--tensor-parallel-size", "--tp", help="vllm: GPUs per model.")]
+Model = Annotated[str | None, Opt("--model", "-m", help="Model path or name (openai: served name).")]
+BaseUrl = Annotated[str | None, Opt("--base-url", help="openai: server URL, e.g. http://127.0.0.1:8000/v1.")]
+Device = Annotated[str | None, Opt(help="hf: cpu, cuda, ...")]
+TP = Annotated[int | None, Opt("--tensor-parallel-size", "--tp", help="vllm: GPUs per model.")]
 BOpt = Annotated[list[str], Opt("--backend-option", "-O", help="Extra backend option KEY=VALUE (repeatable).")]
-Tok = Annotated[Optional[str], Opt("--tokenizer", help="Tokenizer folder (needed with openai).")]
+Tok = Annotated[str | None, Opt("--tokenizer", help="Tokenizer folder (needed with openai).")]
 Temp = Annotated[float, Opt(help="Sampling temperature (0 = greedy).")]
 TopP = Annotated[float, Opt("--top-p")]
 TopK = Annotated[int, Opt("--top-k", help="0 disables top-k.")]
-Seed = Annotated[Optional[int], Opt(help="Sampling seed.")]
+Seed = Annotated[int | None, Opt(help="Sampling seed.")]
 Batch = Annotated[int, Opt("--batch-size", help="Problems (critique-select: conversations) per backend call.")]
-Workers = Annotated[Optional[int], Opt("--workers", help="Sandbox workers for scoring.")]
-Timeout = Annotated[Optional[float], Opt("--test-timeout", help="Seconds per test case (record problems).")]
-OldTimeout = Annotated[Optional[float], Opt("--timeout", hidden=True, help="Deprecated: use --test-timeout.")]
-Plot = Annotated[Optional[Path], Opt("--plot", help="Write accuracy vs thinking tokens as a PNG.")]
+Workers = Annotated[int | None, Opt("--workers", help="Sandbox workers for scoring.")]
+Timeout = Annotated[float | None, Opt("--test-timeout", help="Seconds per test case (record problems).")]
+OldTimeout = Annotated[float | None, Opt("--timeout", hidden=True, help="Deprecated: use --test-timeout.")]
+Plot = Annotated[Path | None, Opt("--plot", help="Write accuracy vs thinking tokens as a PNG.")]
 RunDirArg = Annotated[Path, typer.Argument(help="A RUN_DIR written by this command.", exists=True, file_okay=False)]
 Selector = Annotated[str, Opt("--selector", help="Headline selector: crl-votes | majority | random | public-tests.")]
 
@@ -95,7 +94,7 @@ def _test_timeout(timeout: float | None, old: float | None) -> float | None:
     return renamed("--test-timeout", timeout, "--timeout", old)
 
 
-def _emit(summary: dict[str, Any], plot: Optional[Path] = None, label: str = "") -> None:
+def _emit(summary: dict[str, Any], plot: Path | None = None, label: str = "") -> None:
     from ..io import dumps
     from ..tts.report import show
 
@@ -109,9 +108,13 @@ def _emit(summary: dict[str, Any], plot: Optional[Path] = None, label: str = "")
 
 
 def _check_common(limit, batch_size, workers, timeout, reorder_window=None) -> None:
-    check_numbers(("--limit", limit, 1, False), ("--batch-size", batch_size, 1, False),
-                  ("--workers", workers, 0, False), ("--test-timeout", timeout, 0, True),
-                  ("--reorder-window", reorder_window, 1, False))
+    check_numbers(
+        ("--limit", limit, 1, False),
+        ("--batch-size", batch_size, 1, False),
+        ("--workers", workers, 0, False),
+        ("--test-timeout", timeout, 0, True),
+        ("--reorder-window", reorder_window, 1, False),
+    )
 
 
 def _config(cls, **settings):
@@ -124,7 +127,7 @@ def _config(cls, **settings):
         raise UsageError(exc.message, exc.hint) from None
 
 
-def _need_output(ctx: typer.Context, output: Optional[Path], name: str) -> bool:
+def _need_output(ctx: typer.Context, output: Path | None, name: str) -> bool:
     if ctx.invoked_subcommand is not None:  # `score` / `plot`: this group callback has nothing to do
         return False
     if output is None:
@@ -138,44 +141,99 @@ def register(app: typer.Typer) -> None:
 
     @bf.callback(invoke_without_command=True)
     def budget_force(
-        ctx: typer.Context, output: RunOut = None, benchmark: Bench = None, input: Inp = None, data: Data = None,
-        limit: Limit = None, benchmark_option: BenchOpt = [], backend: Backend = "vllm", model: Model = None,
-        base_url: BaseUrl = None, device: Device = None, tensor_parallel_size: TP = None, backend_option: BOpt = [],
-        engines: EnginesOpt = 1, ray_address: RayAddressOpt = None, tokenizer: Tok = None,
+        ctx: typer.Context,
+        output: RunOut = None,
+        benchmark: Bench = None,
+        input: Inp = None,
+        data: Data = None,
+        limit: Limit = None,
+        benchmark_option: BenchOpt = [],
+        backend: Backend = "vllm",
+        model: Model = None,
+        base_url: BaseUrl = None,
+        device: Device = None,
+        tensor_parallel_size: TP = None,
+        backend_option: BOpt = [],
+        engines: EnginesOpt = 1,
+        ray_address: RayAddressOpt = None,
+        tokenizer: Tok = None,
         rounds: Annotated[int, Opt(help="Forced continuations after the first close.")] = 4,
         wait_token: Annotated[str, Opt("--wait-token", help="Appended where the end marker was.")] = "Wait",
         min_thinking_tokens: Annotated[int, Opt("--min-thinking-tokens", help="Keep forcing until this many.")] = 0,
         max_thinking_tokens: Annotated[int, Opt("--max-thinking-tokens", help="Cap per continuation.")] = 16384,
         answer_tokens: Annotated[int, Opt("--answer-tokens", help="Max tokens of each forced answer.")] = 4096,
         prefix_cache: Annotated[bool, Opt("--prefix-cache/--no-prefix-cache", help="vllm prefix caching.")] = True,
-        temperature: Temp = TEMPERATURE, top_p: TopP = TOP_P, top_k: TopK = TOP_K, seed: Seed = 0, batch_size: Batch = 64,
-        workers: Workers = None, timeout: Timeout = None, old_timeout: OldTimeout = None, plot: Plot = None,
-        ordered: OrderedOpt = False, reorder_window: ReorderWindowOpt = 1024,
+        temperature: Temp = TEMPERATURE,
+        top_p: TopP = TOP_P,
+        top_k: TopK = TOP_K,
+        seed: Seed = 0,
+        batch_size: Batch = 64,
+        workers: Workers = None,
+        timeout: Timeout = None,
+        old_timeout: OldTimeout = None,
+        plot: Plot = None,
+        ordered: OrderedOpt = False,
+        reorder_window: ReorderWindowOpt = 1024,
     ) -> None:
         if not _need_output(ctx, output, "budget-force"):
             return
         timeout = _test_timeout(timeout, old_timeout)
-        from ..progress import Meter
         from ..distributed.engines import open_backend
-        from ..tts import BudgetConfig, budget_force as run
+        from ..progress import Meter
+        from ..tts import BudgetConfig
+        from ..tts import budget_force as run
 
         _check_common(limit, batch_size, workers, timeout, reorder_window)
-        cfg = _config(BudgetConfig, rounds=rounds, wait_token=wait_token, min_thinking_tokens=min_thinking_tokens,
-                      max_thinking_tokens=max_thinking_tokens, answer_tokens=answer_tokens,
-                      temperature=temperature, top_p=top_p, top_k=top_k, seed=seed)
-        opts = backend_options(backend, base_url=base_url, device=device, tensor_parallel_size=tensor_parallel_size,
-                               prefix_cache=prefix_cache, engines=engines, ray_address=ray_address,
-                               extra=backend_option)
+        cfg = _config(
+            BudgetConfig,
+            rounds=rounds,
+            wait_token=wait_token,
+            min_thinking_tokens=min_thinking_tokens,
+            max_thinking_tokens=max_thinking_tokens,
+            answer_tokens=answer_tokens,
+            temperature=temperature,
+            top_p=top_p,
+            top_k=top_k,
+            seed=seed,
+        )
+        opts = backend_options(
+            backend,
+            base_url=base_url,
+            device=device,
+            tensor_parallel_size=tensor_parallel_size,
+            prefix_cache=prefix_cache,
+            engines=engines,
+            ray_address=ray_address,
+            extra=backend_option,
+        )
         source = _source(benchmark, input, data, limit, benchmark_option)
         with Meter("budget-force", unit="prob") as meter:
-            summary = run(source, output, cfg, backend, model, opts, tokenizer, batch_size, workers, timeout,
-                          progress=meter.advance, ordered=ordered, reorder_window=reorder_window,
-                          open_backend=open_backend)
+            summary = run(
+                source,
+                output,
+                cfg,
+                backend,
+                model,
+                opts,
+                tokenizer,
+                batch_size,
+                workers,
+                timeout,
+                progress=meter.advance,
+                ordered=ordered,
+                reorder_window=reorder_window,
+                open_backend=open_backend,
+            )
         _emit(summary, plot, model or str(output))
 
     @bf.command("score", help="Rescore a budget-force RUN_DIR from its saved generations (no model).")
-    def bf_score(run_dir: RunDirArg, workers: Workers = None, timeout: Timeout = None,
-                 old_timeout: OldTimeout = None, plot: Plot = None) -> None:
+    def bf_score(
+        run_dir: RunDirArg,
+        workers: Workers = None,
+        timeout: Timeout = None,
+        old_timeout: OldTimeout = None,
+        plot: Plot = None,
+    ) -> None:
         from ..tts import score_budget
 
         _check_common(None, None, workers, timeout)
@@ -189,7 +247,7 @@ def register(app: typer.Typer) -> None:
         run_dirs: Annotated[list[Path], typer.Argument(help="Scored RUN_DIRs.", exists=True, file_okay=False)],
         output: Annotated[Path, Opt("--output", "-o", help="PNG file to write.")],
         label: Annotated[list[str], Opt("--label", help="Legend label per RUN_DIR (default: model).")] = [],
-        title: Annotated[Optional[str], Opt(help="Figure title.")] = None,
+        title: Annotated[str | None, Opt(help="Figure title.")] = None,
     ) -> None:
         from ..tts.plots import load_summaries, plot_budget
 
@@ -197,22 +255,41 @@ def register(app: typer.Typer) -> None:
 
     @cs.callback(invoke_without_command=True)
     def critique_select(
-        ctx: typer.Context, output: RunOut = None, benchmark: Bench = None, input: Inp = None, data: Data = None,
-        limit: Limit = None, benchmark_option: BenchOpt = [], backend: Backend = "vllm", model: Model = None,
-        base_url: BaseUrl = None, device: Device = None, tensor_parallel_size: TP = None, backend_option: BOpt = [],
-        engines: EnginesOpt = 1, ray_address: RayAddressOpt = None, tokenizer: Tok = None,
+        ctx: typer.Context,
+        output: RunOut = None,
+        benchmark: Bench = None,
+        input: Inp = None,
+        data: Data = None,
+        limit: Limit = None,
+        benchmark_option: BenchOpt = [],
+        backend: Backend = "vllm",
+        model: Model = None,
+        base_url: BaseUrl = None,
+        device: Device = None,
+        tensor_parallel_size: TP = None,
+        backend_option: BOpt = [],
+        engines: EnginesOpt = 1,
+        ray_address: RayAddressOpt = None,
+        tokenizer: Tok = None,
         k: Annotated[int, Opt("--k", help="Candidates per problem.")] = 10,
         m: Annotated[int, Opt("--m", help="Critiques per candidate.")] = 64,
-        critic: Annotated[Optional[str], Opt("--critic", help="Critic model (default: --model).")] = None,
-        critic_backend: Annotated[Optional[str], Opt("--critic-backend", help="Default: --backend.")] = None,
+        critic: Annotated[str | None, Opt("--critic", help="Critic model (default: --model).")] = None,
+        critic_backend: Annotated[str | None, Opt("--critic-backend", help="Default: --backend.")] = None,
         critic_option: Annotated[list[str], Opt("--critic-option", help="Critic backend KEY=VALUE.")] = [],
         candidate_tokens: Annotated[int, Opt("--candidate-tokens", help="Max tokens per candidate.")] = 16384,
         critique_tokens: Annotated[int, Opt("--critique-tokens", help="Max tokens per critique.")] = 16384,
         reuse_candidates: Annotated[bool, Opt("--reuse-candidates", help="Critique the records' candidates.")] = False,
         selector: Selector = "crl-votes",
-        temperature: Temp = TEMPERATURE, top_p: TopP = TOP_P, top_k: TopK = TOP_K, seed: Seed = 0, batch_size: Batch = 16,
-        workers: Workers = None, timeout: Timeout = None, old_timeout: OldTimeout = None,
-        ordered: OrderedOpt = False, reorder_window: ReorderWindowOpt = 1024,
+        temperature: Temp = TEMPERATURE,
+        top_p: TopP = TOP_P,
+        top_k: TopK = TOP_K,
+        seed: Seed = 0,
+        batch_size: Batch = 16,
+        workers: Workers = None,
+        timeout: Timeout = None,
+        old_timeout: OldTimeout = None,
+        ordered: OrderedOpt = False,
+        reorder_window: ReorderWindowOpt = 1024,
     ) -> None:
         from ..tts import SELECTORS
         from ._common import check_choice
@@ -221,37 +298,84 @@ def register(app: typer.Typer) -> None:
         if not _need_output(ctx, output, "critique-select"):
             return
         timeout = _test_timeout(timeout, old_timeout)
-        from ..progress import Meter
         from ..distributed.engines import open_backend
-        from ..tts import CritiqueConfig, critique_select as run
+        from ..progress import Meter
+        from ..tts import CritiqueConfig
+        from ..tts import critique_select as run
 
         _check_common(limit, batch_size, workers, timeout, reorder_window)
-        cfg = _config(CritiqueConfig, k=k, m=m, candidate_tokens=candidate_tokens, critique_tokens=critique_tokens,
-                      reuse_candidates=reuse_candidates, temperature=temperature, top_p=top_p, top_k=top_k,
-                      seed=seed)
-        opts = backend_options(backend, base_url=base_url, device=device, tensor_parallel_size=tensor_parallel_size,
-                               engines=engines, ray_address=ray_address, extra=backend_option)
+        cfg = _config(
+            CritiqueConfig,
+            k=k,
+            m=m,
+            candidate_tokens=candidate_tokens,
+            critique_tokens=critique_tokens,
+            reuse_candidates=reuse_candidates,
+            temperature=temperature,
+            top_p=top_p,
+            top_k=top_k,
+            seed=seed,
+        )
+        opts = backend_options(
+            backend,
+            base_url=base_url,
+            device=device,
+            tensor_parallel_size=tensor_parallel_size,
+            engines=engines,
+            ray_address=ray_address,
+            extra=backend_option,
+        )
         source = _source(benchmark, input, data, limit, benchmark_option)
         with Meter("critique-select", unit="prob") as meter:
-            summary = run(source, output, cfg, backend, model, opts, critic_backend, critic,
-                          _critic_options(critic_option, critic_backend, backend), tokenizer, selector, batch_size, workers, timeout,
-                          progress=meter.advance, ordered=ordered, reorder_window=reorder_window,
-                          open_backend=open_backend)
+            summary = run(
+                source,
+                output,
+                cfg,
+                backend,
+                model,
+                opts,
+                critic_backend,
+                critic,
+                _critic_options(critic_option, critic_backend, backend),
+                tokenizer,
+                selector,
+                batch_size,
+                workers,
+                timeout,
+                progress=meter.advance,
+                ordered=ordered,
+                reorder_window=reorder_window,
+                open_backend=open_backend,
+            )
         _emit(summary)
 
     @cs.command("score", help="Rescore a critique-select RUN_DIR from its saved generations (no model).")
-    def cs_score(run_dir: RunDirArg, selector: Selector = "crl-votes", workers: Workers = None,
-                 timeout: Timeout = None, old_timeout: OldTimeout = None, tokenizer: Tok = None) -> None:
-        from ..tts import SELECTORS, score_critique
+    def cs_score(
+        run_dir: RunDirArg,
+        selector: Selector = "crl-votes",
+        workers: Workers = None,
+        timeout: Timeout = None,
+        old_timeout: OldTimeout = None,
+        tokenizer: Tok = None,
+    ) -> None:
         from ..tokens import counting_tokenizer
+        from ..tts import SELECTORS, score_critique
         from ._common import check_choice
 
         check_choice("--selector", selector, SELECTORS)
         _check_common(None, None, workers, timeout)
         from ._env import data_root
 
-        _emit(score_critique(run_dir, workers, _test_timeout(timeout, old_timeout), selector,
-                             tokenizer=counting_tokenizer(tokenizer) if tokenizer else None, data_root=data_root))
+        _emit(
+            score_critique(
+                run_dir,
+                workers,
+                _test_timeout(timeout, old_timeout),
+                selector,
+                tokenizer=counting_tokenizer(tokenizer) if tokenizer else None,
+                data_root=data_root,
+            )
+        )
 
     tts.add_typer(bf, name="budget-force")
     tts.add_typer(cs, name="critique-select")

@@ -19,8 +19,21 @@ from .benchmarks import NAMES, Spec, parse_specs
 from .index import DEFAULT_CODE_RUN, DEFAULT_NGRAM, KINDS, Index, open_index
 from .screen import Decontaminator, contaminating
 
-__all__ = ["DEFAULT_CODE_RUN", "DEFAULT_NGRAM", "Decontaminator", "Index", "NAMES", "Screen", "Spec",
-           "contaminating", "open_index", "parse_specs", "prepare", "report_state", "split_data"]
+__all__ = [
+    "DEFAULT_CODE_RUN",
+    "DEFAULT_NGRAM",
+    "Decontaminator",
+    "Index",
+    "NAMES",
+    "Screen",
+    "Spec",
+    "contaminating",
+    "open_index",
+    "parse_specs",
+    "prepare",
+    "report_state",
+    "split_data",
+]
 
 
 class Screen:
@@ -33,8 +46,7 @@ class Screen:
     are not written twice. The report is written before the record is, so no hit of a written record is lost.
     """
 
-    def __init__(self, deco: Decontaminator, report: Any = None, keep: bool = False,
-                 reported: set[str] | None = None):
+    def __init__(self, deco: Decontaminator, report: Any = None, keep: bool = False, reported: set[str] | None = None):
         self.deco, self.report, self.keep = deco, report, keep
         self.reported = reported or set()
         self.window_warnings = 0
@@ -50,13 +62,20 @@ class Screen:
             for h in hits:
                 self.report.write({**h, "action": action})
         if self.keep and labels:
-            record["contamination"] = [{k: h[k] for k in ("benchmark", "task_id", "kind", "size")}
-                                       for h in hits if h["kind"] in KINDS]
+            record["contamination"] = [
+                {k: h[k] for k in ("benchmark", "task_id", "kind", "size")} for h in hits if h["kind"] in KINDS
+            ]
         return labels
 
 
-def prepare(benchmarks: str | None, against: list[Any] | None, data: list[str] | None, ngram: int | None,
-            code_run: int | None, data_root: Any = None) -> Index:
+def prepare(
+    benchmarks: str | None,
+    against: list[Any] | None,
+    data: list[str] | None,
+    ngram: int | None,
+    code_run: int | None,
+    data_root: Any = None,
+) -> Index:
     """The index the command-line options ask for (`--data` values as given; None: the defaults; `data_root`:
     the folder searched without --data, evaluation.base.DataRoot)."""
     from ..errors import UsageError
@@ -67,8 +86,14 @@ def prepare(benchmarks: str | None, against: list[Any] | None, data: list[str] |
     if (ngram is not None and ngram < 1) or (code_run is not None and code_run < 1):
         raise UsageError("--ngram and --code-run must be >= 1")
     shared, overrides = split_data(data)
-    return open_index(specs, shared, overrides, DEFAULT_NGRAM if ngram is None else ngram,
-                      DEFAULT_CODE_RUN if code_run is None else code_run, data_root)
+    return open_index(
+        specs,
+        shared,
+        overrides,
+        DEFAULT_NGRAM if ngram is None else ngram,
+        DEFAULT_CODE_RUN if code_run is None else code_run,
+        data_root,
+    )
 
 
 def split_data(values: list[str] | None) -> tuple[str | None, dict[str, str]]:

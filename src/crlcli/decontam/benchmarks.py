@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from ..errors import CrlError, UsageError
 
@@ -28,10 +29,25 @@ _FILES = {
     "mbpp": ("MbppPlus.jsonl.gz", "MbppPlus.jsonl"),
     "bigcodebench": ("BigCodeBench.jsonl.gz", "BigCodeBench.jsonl"),
 }
-_ALIASES = {"humaneval": "humaneval", "humaneval+": "humaneval", "mbpp": "mbpp", "mbpp+": "mbpp",
-            "bigcodebench": "bigcodebench", "bigcodebench-hard": "bigcodebench", "aider-polyglot": "aider-polyglot"}
-NAMES = ("humaneval", "humaneval+", "mbpp", "mbpp+", "evalplus", "lcb[:vN[:START:END]]", "bigcodebench",
-         "aider-polyglot")
+_ALIASES = {
+    "humaneval": "humaneval",
+    "humaneval+": "humaneval",
+    "mbpp": "mbpp",
+    "mbpp+": "mbpp",
+    "bigcodebench": "bigcodebench",
+    "bigcodebench-hard": "bigcodebench",
+    "aider-polyglot": "aider-polyglot",
+}
+NAMES = (
+    "humaneval",
+    "humaneval+",
+    "mbpp",
+    "mbpp+",
+    "evalplus",
+    "lcb[:vN[:START:END]]",
+    "bigcodebench",
+    "aider-polyglot",
+)
 _LCB_DIRS = ("livecodebench", "lcb", "code_generation_lite")
 
 
@@ -74,8 +90,10 @@ def parse_specs(value: str | None, against: list[Path] | None = None) -> list[Sp
         elif name in _ALIASES:
             specs.append(Spec(_ALIASES[name], name))
         else:
-            raise UsageError(f"--decontaminate: unknown benchmark {raw.strip()!r}",
-                             hint=f"choose from {', '.join(NAMES)}; any JSONL of problems: --decontaminate-against")
+            raise UsageError(
+                f"--decontaminate: unknown benchmark {raw.strip()!r}",
+                hint=f"choose from {', '.join(NAMES)}; any JSONL of problems: --decontaminate-against",
+            )
     for p in against or []:
         if not Path(p).is_file():
             raise CrlError(f"--decontaminate-against {p}: no such file")
@@ -93,8 +111,10 @@ def _lcb_spec(raw: str) -> Spec:
     parts = raw.split(":")
     release = parts[1] if len(parts) > 1 and parts[1] else "v5"
     if len(parts) not in (1, 2, 4) or not re.fullmatch(r"v\d+", release):
-        raise UsageError(f"--decontaminate: bad LiveCodeBench spec {raw!r}",
-                         hint="lcb, lcb:v6 or lcb:v6:2024-08-01:2025-05-01 (release, then the date window)")
+        raise UsageError(
+            f"--decontaminate: bad LiveCodeBench spec {raw!r}",
+            hint="lcb, lcb:v6 or lcb:v6:2024-08-01:2025-05-01 (release, then the date window)",
+        )
     start, end = (parts[2] or None, parts[3] or None) if len(parts) == 4 else (None, None)
     for d in (start, end):
         if d is not None:
@@ -107,6 +127,7 @@ def _lcb_spec(raw: str) -> Spec:
 
 
 # --- where the data is ---------------------------------------------------------------------------------------
+
 
 def data_for(spec: Spec, data: str | None, overrides: dict[str, str], data_root: Any = None) -> str | None:
     """The --data path for one spec: `--data NAME=PATH` for it, else the shared --data, else `data_root` (the
@@ -153,8 +174,10 @@ def _find(data: str | None, names: tuple[str, ...]) -> Path | None:
         hits = sorted(p.glob(name)) or sorted(p.glob(f"*/{name}")) or sorted(p.rglob(name))
         if hits:
             return hits[0]
-    raise CrlError(f"{p}: none of {', '.join(names)} under this folder",
-                   hint="point --data at the benchmark's data (or --data NAME=PATH for one benchmark)")
+    raise CrlError(
+        f"{p}: none of {', '.join(names)} under this folder",
+        hint="point --data at the benchmark's data (or --data NAME=PATH for one benchmark)",
+    )
 
 
 def _upstream(spec: Spec) -> Path:
@@ -174,12 +197,13 @@ def _upstream(spec: Spec) -> Path:
 
 
 def _aider_root(data: str | None) -> Path:
-    for cand in ([Path(data) / "aider_polyglot", Path(data)] if data else []):
+    for cand in [Path(data) / "aider_polyglot", Path(data)] if data else []:
         if cand.is_dir() and any((cand / lang / "exercises").is_dir() for lang in ("python", "cpp", "go")):
             return cand
-    raise CrlError(f"Aider-Polyglot data not found under {data}",
-                   hint="--data FOLDER holding aider_polyglot/, or --data aider-polyglot=PATH to a "
-                        "polyglot-benchmark checkout")
+    raise CrlError(
+        f"Aider-Polyglot data not found under {data}",
+        hint="--data FOLDER holding aider_polyglot/, or --data aider-polyglot=PATH to a polyglot-benchmark checkout",
+    )
 
 
 def _aider_files(root: Path) -> list[Path]:
@@ -216,8 +240,10 @@ def _lcb_bench(spec: Spec, data: str | None):
         if found:
             data = str(found[0])
         elif not any(base.glob("*.jsonl*")):
-            raise CrlError(f"no LiveCodeBench data under {base} (test*.jsonl here or in {'/, '.join(_LCB_DIRS)}/)",
-                           hint="--data lcb=FOLDER holding the release's test*.jsonl files")
+            raise CrlError(
+                f"no LiveCodeBench data under {base} (test*.jsonl here or in {'/, '.join(_LCB_DIRS)}/)",
+                hint="--data lcb=FOLDER holding the release's test*.jsonl files",
+            )
     return LiveCodeBench(data=data, release=spec.release, start=spec.start, end=spec.end)
 
 
@@ -229,6 +255,7 @@ def _lcb_files(spec: Spec, data: str | None) -> tuple[list[Path], Any]:
 
 
 # --- reading the problems --------------------------------------------------------------------------------------
+
 
 def load_docs(spec: Spec, source: Any) -> Iterator[Doc]:
     """The problems of one spec (only when an index is built)."""
@@ -252,14 +279,20 @@ def load_docs(spec: Spec, source: Any) -> Iterator[Doc]:
         from ..evaluation.aider.exercises import load_exercises
 
         for ex in load_exercises(source):
-            codes: list[tuple[str, bool | None]] = [(text, ex.language == "python") for name, text in ex.reference_files().items()
-                     if name != "Cargo.toml"]
+            codes: list[tuple[str, bool | None]] = [
+                (text, ex.language == "python") for name, text in ex.reference_files().items() if name != "Cargo.toml"
+            ]
             yield Doc(ex.id, [ex.instructions()], codes, family=ex.name)
     elif spec.family == "lcb":
         for task in source.tasks():
             rec = task.data["record"]
-            yield Doc(task.task_id, [rec.get("question_content") or ""], [],
-                      contest_id=_norm_id(rec.get("contest_id")), day=_iso(_day(rec.get("contest_date"))))
+            yield Doc(
+                task.task_id,
+                [rec.get("question_content") or ""],
+                [],
+                contest_id=_norm_id(rec.get("contest_id")),
+                day=_iso(_day(rec.get("contest_date"))),
+            )
     else:
         yield from _file_docs(Path(source))
 
@@ -272,8 +305,10 @@ def _file_docs(path: Path) -> Iterator[Doc]:
         tid = rec.get("id", rec.get("task_id"))
         text = rec.get("question", rec.get("prompt"))
         if not isinstance(tid, (str, int)) or not isinstance(text, str):
-            raise CrlError(f"{reader.where()}: a problem needs a string 'id' (or 'task_id') and 'question' "
-                           "(or 'prompt')", hint="--decontaminate-against takes problem records (docs/formats.md)")
+            raise CrlError(
+                f"{reader.where()}: a problem needs a string 'id' (or 'task_id') and 'question' (or 'prompt')",
+                hint="--decontaminate-against takes problem records (docs/formats.md)",
+            )
         yield Doc(str(tid), [text], reference_codes(rec))
 
 
@@ -289,7 +324,7 @@ def reference_codes(record: dict) -> list[tuple[str, bool | None]]:
         if isinstance(origin, dict) and origin.get("backend") == "reference":
             code = cand["code"]
             if isinstance(prelude, str) and prelude and code.startswith(prelude):
-                code = code[len(prelude):]
+                code = code[len(prelude) :]
             out.append((code, None))
     if isinstance(record.get("canonical_solution"), str):
         out.append((record["canonical_solution"], None))

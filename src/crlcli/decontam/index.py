@@ -66,9 +66,17 @@ class Index:
     # --- on disk -------------------------------------------------------------------------------------------
     def to_bytes(self) -> bytes:
         arrays = [self.keys[k] for k in KINDS] + [self.owners[k] for k in KINDS]
-        header = {"format": FORMAT, "n": self.n, "code_n": self.code_n, "probe": _probe(self.n, self.code_n),
-                  "benchmarks": self.benchmarks, "docs": self.docs, "lcb": self.lcb, "stats": self.stats,
-                  "lengths": [len(a) for a in arrays]}
+        header = {
+            "format": FORMAT,
+            "n": self.n,
+            "code_n": self.code_n,
+            "probe": _probe(self.n, self.code_n),
+            "benchmarks": self.benchmarks,
+            "docs": self.docs,
+            "lcb": self.lcb,
+            "stats": self.stats,
+            "lengths": [len(a) for a in arrays],
+        }
         head = jsonx.dumps(header)
         head += b" " * (-len(head) % 8)
         parts = [MAGIC, len(head).to_bytes(8, "little"), head] + [bytes(a) for a in arrays] + [bytes(self.bitmap)]
@@ -79,21 +87,29 @@ class Index:
         if data[:8] != MAGIC:
             raise ValueError(f"{where}: not a crl decontamination index")
         size = int.from_bytes(data[8:16], "little")
-        header = jsonx.loads(data[16:16 + size])
+        header = jsonx.loads(data[16 : 16 + size])
         if header.get("format") != FORMAT or header.get("probe") != _probe(header["n"], header["code_n"]):
             raise ValueError(f"{where}: index format {header.get('format')}, expected {FORMAT}")
         pos, arrays, view = 16 + size, [], memoryview(data)
         for i, length in enumerate(header["lengths"]):
             fmt: Literal["Q", "I"] = "Q" if i < 2 else "I"
             nbytes = length * (8 if i < 2 else 4)
-            arrays.append(view[pos:pos + nbytes].cast(fmt))  # a view, not a copy: loading costs no time
+            arrays.append(view[pos : pos + nbytes].cast(fmt))  # a view, not a copy: loading costs no time
             pos += nbytes
-        bitmap = view[pos:pos + BITMAP_BYTES]
+        bitmap = view[pos : pos + BITMAP_BYTES]
         if len(bitmap) != BITMAP_BYTES:
             raise ValueError(f"{where}: truncated index")
-        return cls(header["n"], header["code_n"], header["benchmarks"], header["docs"],
-                   dict(zip(KINDS, arrays[:2])), dict(zip(KINDS, arrays[2:])), bitmap, header["lcb"],
-                   header["stats"])
+        return cls(
+            header["n"],
+            header["code_n"],
+            header["benchmarks"],
+            header["docs"],
+            dict(zip(KINDS, arrays[:2])),
+            dict(zip(KINDS, arrays[2:])),
+            bitmap,
+            header["lcb"],
+            header["stats"],
+        )
 
     # --- lookup --------------------------------------------------------------------------------------------
     def find(self, wh: list[int], kind: str) -> dict[int, list[int]]:
@@ -105,8 +121,11 @@ class Index:
             return {}
         bm, byte, bit = self.bitmap, 64 - PREFIX_BITS + 3, 64 - PREFIX_BITS
         # probe_keys(wh, k, step) and the table test in one comprehension: it runs for every record
-        marked = [p for p in range(0, len(wh) - k + 1, step)
-                  if bm[(h := hash(tuple(wh[p:p + k])) & MASK) >> byte] >> ((h >> bit) & 7) & 1]
+        marked = [
+            p
+            for p in range(0, len(wh) - k + 1, step)
+            if bm[(h := hash(tuple(wh[p : p + k])) & MASK) >> byte] >> ((h >> bit) & 7) & 1
+        ]
         spans: list[list[int]] = []  # [first, last] start of the n-grams that hold a marked k-gram, merged
         for p in marked:
             lo, hi = max(0, p - (n - k)), min(p, last)
@@ -118,7 +137,7 @@ class Index:
         end = len(keys)
         found: dict[int, list[int]] = {}
         for lo, hi in spans:
-            for i, h in enumerate(rolling(wh[lo:hi + n], n), lo):
+            for i, h in enumerate(rolling(wh[lo : hi + n], n), lo):
                 j = bisect_left(keys, h)
                 while j < end and keys[j] == h:
                     found.setdefault(owners[j], []).append(i)
@@ -163,9 +182,12 @@ def build(sources: list[tuple[Spec, Any]], n: int, code_n: int) -> Index:
                 for toks, g in zip(tokens[i][k], grams[i][k]):  # the k-grams of the kept n-grams
                     kh = probe_keys(token_hashes(toks), probe)
                     for lo, hi in _merged([j for j, h in g if h in hs], size - probe):
-                        probes.update(kh[lo:hi + 1])
-        stats[spec.label] = {"problems": len(problems), "template_ngrams": [len(t) for t in template],
-                             "no_statement_ngram": sum(1 for d in docs[first:] if not d[2])}
+                        probes.update(kh[lo : hi + 1])
+        stats[spec.label] = {
+            "problems": len(problems),
+            "template_ngrams": [len(t) for t in template],
+            "no_statement_ngram": sum(1 for d in docs[first:] if not d[2]),
+        }
         if spec.family == "lcb":
             lcb.append(_lcb_window(spec.label, source, problems))
     keys, owners = {}, {}
@@ -223,9 +245,13 @@ def _lcb_window(label: str, bench: Any, problems: list[Doc]) -> dict[str, Any]:
 
 # --- the cache ------------------------------------------------------------------------------------------------
 
+
 def user_cache_dir() -> Path:
-    root = os.environ.get("CRL_CACHE_DIR") or (Path(os.environ["XDG_CACHE_HOME"]) / "crl"
-                                                if os.environ.get("XDG_CACHE_HOME") else Path.home() / ".cache" / "crl")
+    root = os.environ.get("CRL_CACHE_DIR") or (
+        Path(os.environ["XDG_CACHE_HOME"]) / "crl"
+        if os.environ.get("XDG_CACHE_HOME")
+        else Path.home() / ".cache" / "crl"
+    )
     return Path(root) / "decontam"
 
 
@@ -299,20 +325,30 @@ def cache_key(specs: list[Spec], files: list[list[Path]], n: int, code_n: int) -
     return hashlib.sha256(jsonx.dumps(parts)).hexdigest()
 
 
-def open_index(specs: list[Spec], data: str | None = None, overrides: dict[str, str] | None = None,
-               n: int = DEFAULT_NGRAM, code_n: int = DEFAULT_CODE_RUN, data_root: Any = None) -> Index:
+def open_index(
+    specs: list[Spec],
+    data: str | None = None,
+    overrides: dict[str, str] | None = None,
+    n: int = DEFAULT_NGRAM,
+    code_n: int = DEFAULT_CODE_RUN,
+    data_root: Any = None,
+) -> Index:
     """The index of `specs`, from the cache when its key (options and data checksums) is there, else built and
     cached."""
     if n < 1 or code_n < 1:
         raise CrlError("the n-gram and code-run lengths must be at least 1")
     overrides = overrides or {}
     if data and Path(data).is_file() and len({s.family for s in specs if s.family != "file"}) > 1:
-        raise UsageError(f"--data {data} is one file, for several benchmarks",
-                         hint="give the folder that holds them, or --data NAME=PATH for each")
+        raise UsageError(
+            f"--data {data} is one file, for several benchmarks",
+            hint="give the folder that holds them, or --data NAME=PATH for each",
+        )
     unknown = set(overrides) - {name for s in specs for name in (s.label, s.family)}
     if unknown:
-        raise UsageError(f"--data {', '.join(sorted(unknown))}=...: not a benchmark being screened",
-                         hint=f"NAME is one of: {', '.join(s.label for s in specs if s.family != 'file')}")
+        raise UsageError(
+            f"--data {', '.join(sorted(unknown))}=...: not a benchmark being screened",
+            hint=f"NAME is one of: {', '.join(s.label for s in specs if s.family != 'file')}",
+        )
     resolved = [(spec, *files_of(spec, data_for(spec, data, overrides, data_root))) for spec in specs]
     files = [fs for _, fs, _ in resolved]
     key = cache_key(specs, files, n, code_n)

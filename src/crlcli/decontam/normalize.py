@@ -35,8 +35,10 @@ _WORD = re.compile(r"[^\W_]+")
 _ASCII_WORDS = str.maketrans({c: (chr(c).lower() if chr(c).isalnum() else " ") for c in range(128)})
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
 
-_STRING = (r'[rRbBuUfF]{0,2}(?:"""[\s\S]*?"""|\'\'\'[\s\S]*?\'\'\'|"(?:\\.|[^"\\\n])*"'
-           r"|'(?:\\.|[^'\\\n])*'|`(?:\\.|[^`\\])*`)")
+_STRING = (
+    r'[rRbBuUfF]{0,2}(?:"""[\s\S]*?"""|\'\'\'[\s\S]*?\'\'\'|"(?:\\.|[^"\\\n])*"'
+    r"|'(?:\\.|[^'\\\n])*'|`(?:\\.|[^`\\])*`)"
+)
 _NAME = r"(?>[^\W\d]\w*+)"
 _OPS = r"==|!=|<=|>=|->|=>|::|\*\*|//|<<|>>|&&|\|\||\+\+|--|:=|[-+*/%&|^]=|\S"
 # Whitespace is skipped by the pattern itself, and names and numbers, most of the tokens, are tried first; a name
@@ -58,8 +60,7 @@ import instanceof interface native package super synchronized throws transient v
 undefined null in yield async await export chan defer fallthrough func go map range select type as crate dyn
 fn impl loop match mod move mut pub ref self Self trait unsafe where std vector string
 """.split()
-KEEP = frozenset(keyword.kwlist) | frozenset(keyword.softkwlist) | frozenset(dir(builtins)) | frozenset(
-    _OTHER_KEYWORDS)
+KEEP = frozenset(keyword.kwlist) | frozenset(keyword.softkwlist) | frozenset(dir(builtins)) | frozenset(_OTHER_KEYWORDS)
 
 _memo: dict[str, int] = {}
 _MEMO_MAX = 1 << 20  # words seen in a long stream (numbers, names) must not grow memory without bound

@@ -42,10 +42,20 @@ class Decontaminator:
         for doc, positions in found.items():
             b, task, total = self.index.docs[doc][0], self.index.docs[doc][1], self.index.docs[doc][col]
             start, size = longest_run(positions, n)
-            out.append({"id": rid, "benchmark": self.labels[b], "task_id": task, "kind": kind,
-                        "match": " ".join(toks[start:start + size]), "size": size, "n": n,
-                        "ngrams": len(positions), "coverage": round(len(positions) / total, 3) if total else 0.0,
-                        "_doc": doc})
+            out.append(
+                {
+                    "id": rid,
+                    "benchmark": self.labels[b],
+                    "task_id": task,
+                    "kind": kind,
+                    "match": " ".join(toks[start : start + size]),
+                    "size": size,
+                    "n": n,
+                    "ngrams": len(positions),
+                    "coverage": round(len(positions) / total, 3) if total else 0.0,
+                    "_doc": doc,
+                }
+            )
         return out
 
     def _window(self, record: dict[str, Any]) -> list[dict[str, Any]]:
@@ -59,9 +69,20 @@ class Decontaminator:
             if task is not None or inside:
                 what = [f"contest_date {day}"] if inside else []
                 what += [f"contest_id {cid}"] if task is not None else []
-                out.append({"id": record.get("id"), "benchmark": w["benchmark"], "task_id": task,
-                            "kind": "lcb-window", "match": ", ".join(what), "size": 0, "n": 0, "ngrams": 0,
-                            "coverage": 0.0, "window": [w["start"], w["end"]]})
+                out.append(
+                    {
+                        "id": record.get("id"),
+                        "benchmark": w["benchmark"],
+                        "task_id": task,
+                        "kind": "lcb-window",
+                        "match": ", ".join(what),
+                        "size": 0,
+                        "n": 0,
+                        "ngrams": 0,
+                        "coverage": 0.0,
+                        "window": [w["start"], w["end"]],
+                    }
+                )
         return out
 
 

@@ -39,8 +39,9 @@ def quiet_stdout() -> None:
     sys.stdout = sys.stderr
 
 
-def connect(address: str | None = None, num_cpus: int | None = None, resources: dict[str, float] | None = None,
-            **init_args: Any):
+def connect(
+    address: str | None = None, num_cpus: int | None = None, resources: dict[str, float] | None = None, **init_args: Any
+):
     """Connect to the Ray cluster at `address` ("auto", "HOST:PORT", "ray://HOST:PORT"), or start a local Ray
     instance when it is None. Already connected: the existing connection is used. Returns the ray module."""
     ray = ray_module()
@@ -60,8 +61,10 @@ def connect(address: str | None = None, num_cpus: int | None = None, resources: 
             ray.init(**args)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         where = f"the Ray cluster at {address!r}" if address else "a local Ray instance"
-        raise CrlError(f"cannot connect to {where}: {exc}",
-                       hint="start one with `ray start --head` (docs/cluster.md), or pass its address") from exc
+        raise CrlError(
+            f"cannot connect to {where}: {exc}",
+            hint="start one with `ray start --head` (docs/cluster.md), or pass its address",
+        ) from exc
     return ray
 
 

@@ -44,8 +44,12 @@ def open_backend(name: str, model: str | None = None, options: dict[str, Any] | 
     options = {k: v for k, v in (options or {}).items() if v is not None}
     engines, address = options.pop("engines", None), options.pop("ray_address", None)
     if address or (engines is not None and int(engines) != 1):
-        return RayEngines(name, {"model": model, **options} if model is not None else options,
-                          engines=int(engines or 1), address=address)
+        return RayEngines(
+            name,
+            {"model": model, **options} if model is not None else options,
+            engines=int(engines or 1),
+            address=address,
+        )
     return get_backend(name, model=model, **options)
 
 
@@ -79,8 +83,13 @@ class EngineActor:
         import ray
 
         ctx = ray.get_runtime_context()
-        return {"node_id": ctx.get_node_id(), "pid": os.getpid(), "ip": ray.util.get_node_ip_address(),
-                "gpus": [str(g) for g in ray.get_gpu_ids()], "model": self.backend.model}
+        return {
+            "node_id": ctx.get_node_id(),
+            "pid": os.getpid(),
+            "ip": ray.util.get_node_ip_address(),
+            "gpus": [str(g) for g in ray.get_gpu_ids()],
+            "model": self.backend.model,
+        }
 
     def chat(self, conversations: list, params: SamplingParams, enable_thinking: bool) -> list[list[Completion]]:
         return self.backend.chat(conversations, params, enable_thinking=enable_thinking)
@@ -95,10 +104,18 @@ class EngineActor:
 class RayEngines(ActorGroup, Backend):
     """`engines` copies of generation backend `backend` (built with `options`) on a Ray cluster."""
 
-    def __init__(self, backend: str, options: dict[str, Any], engines: int = 2, address: str | None = None,
-                 num_gpus: float | None = None, num_cpus: float | None = None,
-                 resources: dict[str, float] | None = None, max_restarts: int = 1,
-                 env: dict[str, str] | None = None):
+    def __init__(
+        self,
+        backend: str,
+        options: dict[str, Any],
+        engines: int = 2,
+        address: str | None = None,
+        num_gpus: float | None = None,
+        num_cpus: float | None = None,
+        resources: dict[str, float] | None = None,
+        max_restarts: int = 1,
+        env: dict[str, str] | None = None,
+    ):
         if engines < 1:
             raise CrlError(f"--engines must be at least 1, got {engines}")
         ray = self._connect(address)
@@ -118,31 +135,44 @@ class RayEngines(ActorGroup, Backend):
         env_vars = {k: v for k, v in os.environ.items() if k.startswith(("VLLM_", "HF_", "TRANSFORMERS_"))}
         env_vars.update(env or {})
         # max_concurrency 2: a feed is not kept waiting behind a poll that waits for results
-        opts: dict[str, Any] = dict(max_restarts=max_restarts, max_task_retries=max_restarts, max_concurrency=2,
-                                    num_gpus=num_gpus or 0, num_cpus=num_cpus if num_cpus is not None else 1,
-                                    runtime_env={"env_vars": env_vars} if env_vars else None)
+        opts: dict[str, Any] = dict(
+            max_restarts=max_restarts,
+            max_task_retries=max_restarts,
+            max_concurrency=2,
+            num_gpus=num_gpus or 0,
+            num_cpus=num_cpus if num_cpus is not None else 1,
+            runtime_env={"env_vars": env_vars} if env_vars else None,
+        )
         if resources:
             opts["resources"] = dict(resources)
         remote = ray.remote(EngineActor)
-        self.actors = [remote.options(**{k: v for k, v in opts.items() if v is not None}).remote(backend, options)
-                       for _ in range(engines)]
+        self.actors = [
+            remote.options(**{k: v for k, v in opts.items() if v is not None}).remote(backend, options)
+            for _ in range(engines)
+        ]
         self.alive = [True] * engines
         try:
             self.engines = ray.get([a.describe.remote() for a in self.actors], timeout=START_TIMEOUT)
         except ray.exceptions.GetTimeoutError:
             self.close()
-            raise CrlError(f"{engines} engine(s) could not start within {START_TIMEOUT:.0f} s",
-                           hint="each engine needs its resources free on one node; see `ray status`") from None
+            raise CrlError(
+                f"{engines} engine(s) could not start within {START_TIMEOUT:.0f} s",
+                hint="each engine needs its resources free on one node; see `ray status`",
+            ) from None
         except ray.exceptions.RayError as exc:
             self.close()
             cause = getattr(exc, "cause", None) or exc
             message = getattr(cause, "message", None) or str(cause)
-            raise CrlError(f"a generation engine failed to start: {message}",
-                           hint="every node needs crl and the backend installed (the same versions) and the model "
-                                "at the same path or a hub name") from None
+            raise CrlError(
+                f"a generation engine failed to start: {message}",
+                hint="every node needs crl and the backend installed (the same versions) and the model "
+                "at the same path or a hub name",
+            ) from None
         nodes = {e["node_id"] for e in self.engines}
-        logger.info(f"ray: {engines} {backend} engine(s) on {len(nodes)} node(s)"
-                    + (f", GPUs {[e['gpus'] for e in self.engines]}" if any(e["gpus"] for e in self.engines) else ""))
+        logger.info(
+            f"ray: {engines} {backend} engine(s) on {len(nodes)} node(s)"
+            + (f", GPUs {[e['gpus'] for e in self.engines]}" if any(e["gpus"] for e in self.engines) else "")
+        )
 
     @property
     def tokenizer(self) -> Any:
@@ -150,8 +180,9 @@ class RayEngines(ActorGroup, Backend):
             self._tokenizer = self._call(lambda a: a.tokenizer.remote(), [None])[0]
         return self._tokenizer
 
-    def chat(self, conversations: list[list[dict]], params: SamplingParams,
-             enable_thinking: bool = True) -> list[list[Completion]]:
+    def chat(
+        self, conversations: list[list[dict]], params: SamplingParams, enable_thinking: bool = True
+    ) -> list[list[Completion]]:
         return self._sharded(conversations, lambda a, shard: a.chat.remote(shard, params, enable_thinking))
 
     def complete(self, prompts: list[str], params: SamplingParams) -> list[list[Completion]]:
@@ -176,14 +207,16 @@ class RayEngines(ActorGroup, Backend):
             return []
         live = [i for i, ok in enumerate(self.alive) if ok]
         size = -(-len(items) // max(1, len(live)))
-        shards = [(start, items[start:start + size]) for start in range(0, len(items), size)]
+        shards = [(start, items[start : start + size]) for start in range(0, len(items), size)]
         out: list[Any] = [None] * len(items)
         queue = list(shards)
         while queue:
             live = [i for i, ok in enumerate(self.alive) if ok]
             if not live:
-                raise CrlError("every generation engine on the cluster is gone",
-                               hint="see the engines' Ray logs (`ray logs`); rerun with -o FILE --resume")
+                raise CrlError(
+                    "every generation engine on the cluster is gone",
+                    hint="see the engines' Ray logs (`ray logs`); rerun with -o FILE --resume",
+                )
             refs = {}
             for k, (start, shard) in enumerate(queue):
                 i = live[k % len(live)]
@@ -204,7 +237,7 @@ class RayEngines(ActorGroup, Backend):
                     if isinstance(cause, CrlError):
                         raise cause from None
                     raise CrlError(f"a generation engine failed: {exc}") from None
-                out[start:start + len(shard)] = result
+                out[start : start + len(shard)] = result
         return out
 
     def _call(self, call: Callable[[Any], Any], default: list) -> list:

@@ -44,9 +44,15 @@ class PoolActor:
     def describe(self) -> dict[str, Any]:
         import ray
 
-        return {"node_id": ray.get_runtime_context().get_node_id(), "host": socket.gethostname(),
-                "ip": ray.util.get_node_ip_address(), "pid": os.getpid(), "mode": self.pool.mode,
-                "detail": self.pool.info.detail, "workers": self.pool.workers}
+        return {
+            "node_id": ray.get_runtime_context().get_node_id(),
+            "host": socket.gethostname(),
+            "ip": ray.util.get_node_ip_address(),
+            "pid": os.getpid(),
+            "mode": self.pool.mode,
+            "detail": self.pool.info.detail,
+            "workers": self.pool.workers,
+        }
 
     def judge(self, items: list[tuple[dict, list[str]]]) -> list[list[dict[str, Any]]]:
         """[(tests, [code, ...]), ...] -> the run_tests() dicts, in the same order."""
@@ -62,9 +68,19 @@ class RayJudge(ActorGroup):
     (`workers` > 0: at most that many per node); `pools=N` instead places N pools of `workers` cores each
     wherever Ray finds room (several pools on one machine simulate several nodes)."""
 
-    def __init__(self, address: str | None = None, limits: Limits = Limits(), mode: str = "auto",
-                 require_isolation: bool = False, workers: int = 0, pools: int | None = None,
-                 batch_size: int = 16, depth: int = 3, max_restarts: int = 3, python: str | None = None):
+    def __init__(
+        self,
+        address: str | None = None,
+        limits: Limits = Limits(),
+        mode: str = "auto",
+        require_isolation: bool = False,
+        workers: int = 0,
+        pools: int | None = None,
+        batch_size: int = 16,
+        depth: int = 3,
+        max_restarts: int = 3,
+        python: str | None = None,
+    ):
         if batch_size < 1 or depth < 1:
             raise CrlError("batch size and depth must be at least 1")
         ray = self._connect(address, num_cpus=os.cpu_count() if not address else None)
@@ -85,23 +101,30 @@ class RayJudge(ActorGroup):
                 strategy = NodeAffinitySchedulingStrategy(node["NodeID"], soft=True)
                 specs.append((min(workers, cpus) if workers else cpus, {"scheduling_strategy": strategy}))
         if not specs:
-            raise CrlError("the Ray cluster has no node with a CPU to judge on",
-                           hint="check `ray status`; every node needs num_cpus >= 1")
-        self.actors = [remote.options(num_cpus=w, **common, **extra).remote(w, limits, mode, python)
-                       for w, extra in specs]
+            raise CrlError(
+                "the Ray cluster has no node with a CPU to judge on",
+                hint="check `ray status`; every node needs num_cpus >= 1",
+            )
+        self.actors = [
+            remote.options(num_cpus=w, **common, **extra).remote(w, limits, mode, python) for w, extra in specs
+        ]
         self.workers = [w for w, _ in specs]
         self.alive = [True] * len(self.actors)
         try:
             self.nodes = ray.get([a.describe.remote() for a in self.actors], timeout=PLACEMENT_TIMEOUT)
         except ray.exceptions.GetTimeoutError:
             self.close()
-            raise CrlError(f"the judge pools could not be placed within {PLACEMENT_TIMEOUT:.0f} s "
-                           f"({len(specs)} pool(s) of {self.workers} CPU(s))",
-                           hint="the nodes' CPUs are taken by other Ray work; see `ray status`") from None
+            raise CrlError(
+                f"the judge pools could not be placed within {PLACEMENT_TIMEOUT:.0f} s "
+                f"({len(specs)} pool(s) of {self.workers} CPU(s))",
+                hint="the nodes' CPUs are taken by other Ray work; see `ray status`",
+            ) from None
         except ray.exceptions.RayError as exc:
             self.close()
-            raise CrlError(f"a judge pool failed to start on the cluster: {exc}",
-                           hint="every node needs crl installed (the same version) and bubblewrap") from None
+            raise CrlError(
+                f"a judge pool failed to start on the cluster: {exc}",
+                hint="every node needs crl installed (the same version) and bubblewrap",
+            ) from None
         self.warnings = self._check_isolation(require_isolation)
 
     def _check_isolation(self, require: bool) -> list[str]:
@@ -112,9 +135,10 @@ class RayJudge(ActorGroup):
         if weak and require:
             self.close()
             names = "; ".join(f"{node}: {detail}" for node, detail in weak.items())
-            raise CrlError(f"isolation required but unavailable on {len(weak)} node(s): {names}",
-                           hint="install bubblewrap on those nodes (apt-get install bubblewrap) "
-                                "or drop --require-isolation")
+            raise CrlError(
+                f"isolation required but unavailable on {len(weak)} node(s): {names}",
+                hint="install bubblewrap on those nodes (apt-get install bubblewrap) or drop --require-isolation",
+            )
         return [f"node {node} judges with limits only, no isolation: {detail}" for node, detail in weak.items()]
 
     @property
@@ -122,8 +146,13 @@ class RayJudge(ActorGroup):
         return sum(w for w, ok in zip(self.workers, self.alive) if ok)
 
     def describe(self) -> list[tuple[str, str]]:
-        lines = [("info", f"ray: {len(self.nodes)} sandbox pool(s), {self.total_workers} worker(s): " + ", ".join(
-            f"{d['host']} {d['ip']} ({d['workers']} x {d['mode']})" for d in self.nodes))]
+        lines = [
+            (
+                "info",
+                f"ray: {len(self.nodes)} sandbox pool(s), {self.total_workers} worker(s): "
+                + ", ".join(f"{d['host']} {d['ip']} ({d['workers']} x {d['mode']})" for d in self.nodes),
+            )
+        ]
         lines += [("warning", message) for message in self.warnings]
         if self.warnings:
             lines.append(("warning", NO_ISOLATION_WARNING))
@@ -159,10 +188,10 @@ class _RayRunner:
         self.limit = (judge.depth + 1) * judge.batch_size * len(judge.actors) + judge.batch_size
 
     def submit(self, tests: Any, codes: list[str]) -> list[Future]:
-        futures = [Future() for _ in codes]
+        futures: list[Future] = [Future() for _ in codes]
         size = self.judge.batch_size
         for start in range(0, len(codes), size):
-            self.batch.append((tests, futures[start:start + size], codes[start:start + size]))
+            self.batch.append((tests, futures[start : start + size], codes[start : start + size]))
             if sum(len(c) for _, _, c in self.batch) >= size:
                 self.flush()
         self._resend()
@@ -201,8 +230,10 @@ class _RayRunner:
         while True:
             live = [i for i, ok in enumerate(judge.alive) if ok]
             if not live:
-                raise CrlError("every judge pool on the cluster is gone",
-                               hint="see the Ray logs of the pools (`ray logs`); rerun with --resume")
+                raise CrlError(
+                    "every judge pool on the cluster is gone",
+                    hint="see the Ray logs of the pools (`ray logs`); rerun with --resume",
+                )
             free = [i for i in live if self.load[i] < judge.depth]
             if free:
                 break

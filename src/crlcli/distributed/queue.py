@@ -116,8 +116,13 @@ class _Engine:
         return sum(r.params.n for r in self.inflight.values())
 
 
-def dispatch(ray: Any, actors: list[Any], alive: list[bool], requests: Iterator[GenRequest | None],
-             stats: dict[str, Any] | None = None) -> Iterator[tuple[GenRequest, list[Any]]]:
+def dispatch(
+    ray: Any,
+    actors: list[Any],
+    alive: list[bool],
+    requests: Iterator[GenRequest | None],
+    stats: dict[str, Any] | None = None,
+) -> Iterator[tuple[GenRequest, list[Any]]]:
     """Keep every live engine's window full from one queue; yield (request, completions) as they finish.
     `alive` is updated in place (an engine gone for good is marked False); `stats` gets per-engine figures."""
     engines: dict[int, _Engine] = {}
@@ -185,8 +190,10 @@ def dispatch(ray: Any, actors: list[Any], alive: list[bool], requests: Iterator[
             polls = {e.poll: i for i, e in engines.items() if e.poll is not None}
             if not polls:
                 if not any(e.alive for e in engines.values()):
-                    raise CrlError("every generation engine on the cluster is gone",
-                                   hint="see the engines' Ray logs (`ray logs`); rerun with -o FILE --resume")
+                    raise CrlError(
+                        "every generation engine on the cluster is gone",
+                        hint="see the engines' Ray logs (`ray logs`); rerun with -o FILE --resume",
+                    )
                 if exhausted and not retry:
                     return
                 raise CrlError("internal: the request stream held with nothing in flight")
@@ -235,9 +242,20 @@ def dispatch(ray: Any, actors: list[Any], alive: list[bool], requests: Iterator[
             wall = time.monotonic() - t0
             for e in engines.values():
                 _idle(e)
-            stats.update(wall_s=wall, requeued=requeued, engines=[{"busy_s": e.busy_s, "requests": e.requests,
-                                                "sequences": e.sequences, "tokens": e.tokens, "alive": e.alive}
-                                               for e in engines.values()])
+            stats.update(
+                wall_s=wall,
+                requeued=requeued,
+                engines=[
+                    {
+                        "busy_s": e.busy_s,
+                        "requests": e.requests,
+                        "sequences": e.sequences,
+                        "tokens": e.tokens,
+                        "alive": e.alive,
+                    }
+                    for e in engines.values()
+                ],
+            )
 
 
 def _idle(e: _Engine) -> None:

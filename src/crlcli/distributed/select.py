@@ -22,8 +22,16 @@ def _run_eval(argv: list[str]) -> tuple[int, str]:
     return res.returncode, res.stderr[-3000:]
 
 
-def evaluate_on_ray(root: Path, benchmark: str, out: Path, eval_args: list[str], address: str | None = None,
-                    gpus: float | None = None, cpus: float = 1, max_retries: int = 2) -> Iterator[dict]:
+def evaluate_on_ray(
+    root: Path,
+    benchmark: str,
+    out: Path,
+    eval_args: list[str],
+    address: str | None = None,
+    gpus: float | None = None,
+    cpus: float = 1,
+    max_retries: int = 2,
+) -> Iterator[dict]:
     """crlcli.training.select.evaluate with the evaluations run in parallel on a Ray cluster; one record per
     checkpoint, in training order, as each becomes available in that order."""
     from ..training.plan import crl_command
@@ -31,8 +39,10 @@ def evaluate_on_ray(root: Path, benchmark: str, out: Path, eval_args: list[str],
 
     ckpts = find_checkpoints(root)
     if not ckpts:
-        raise CrlError(f"no Hugging Face checkpoints (config.json + weights) under {root}",
-                       hint="train with ckpt.save_hf = true; checkpoints land in <run>/phaseN/ckpt/global_stepK_hf")
+        raise CrlError(
+            f"no Hugging Face checkpoints (config.json + weights) under {root}",
+            hint="train with ckpt.save_hf = true; checkpoints land in <run>/phaseN/ckpt/global_stepK_hf",
+        )
     out.mkdir(parents=True, exist_ok=True)
     ray = connect(address)
     if gpus is None:
@@ -41,29 +51,47 @@ def evaluate_on_ray(root: Path, benchmark: str, out: Path, eval_args: list[str],
     jobs: dict[Path, tuple[Path, list[str], object | None]] = {}
     for ckpt in ckpts:
         run_dir = _eval_dir(out, root, ckpt)
-        argv = [*crl_command(), "eval", *benchmark_args(benchmark), "--model", str(ckpt.resolve()),
-                "-o", str(run_dir.resolve()), *eval_args]
+        argv = [
+            *crl_command(),
+            "eval",
+            *benchmark_args(benchmark),
+            "--model",
+            str(ckpt.resolve()),
+            "-o",
+            str(run_dir.resolve()),
+            *eval_args,
+        ]
         if (run_dir / "summary.json").is_file():
             logger.info(f"reusing {run_dir / 'summary.json'}")
             jobs[ckpt] = (run_dir, argv, None)
         else:
             jobs[ckpt] = (run_dir, argv, task.remote(argv))
-    logger.info(f"ray: {sum(ref is not None for *_, ref in jobs.values())} evaluation(s) submitted, "
-                f"{gpus:g} GPU(s) and {cpus:g} CPU(s) each")
+    logger.info(
+        f"ray: {sum(ref is not None for *_, ref in jobs.values())} evaluation(s) submitted, "
+        f"{gpus:g} GPU(s) and {cpus:g} CPU(s) each"
+    )
     try:
         for ckpt, (run_dir, argv, ref) in jobs.items():
             if ref is not None:
                 try:
                     code, err = ray.get(ref)
                 except ray.exceptions.RayError as exc:
-                    raise CrlError(f"the evaluation of {ckpt} failed on the cluster: {exc}",
-                                   hint="run it by hand: " + " ".join(argv)) from None
+                    raise CrlError(
+                        f"the evaluation of {ckpt} failed on the cluster: {exc}",
+                        hint="run it by hand: " + " ".join(argv),
+                    ) from None
                 if code != 0:
-                    raise CrlError(f"crl eval failed on {ckpt} (status {code}):\n{err.strip()}",
-                                   hint="run it by hand: " + " ".join(argv))
+                    raise CrlError(
+                        f"crl eval failed on {ckpt} (status {code}):\n{err.strip()}",
+                        hint="run it by hand: " + " ".join(argv),
+                    )
                 logger.info(f"evaluated {ckpt}")
-            yield {"checkpoint": str(ckpt), "benchmark": benchmark, "pass@1": read_pass1(run_dir / "summary.json"),
-                   "eval_dir": str(run_dir)}
+            yield {
+                "checkpoint": str(ckpt),
+                "benchmark": benchmark,
+                "pass@1": read_pass1(run_dir / "summary.json"),
+                "eval_dir": str(run_dir),
+            }
     finally:
         for *_, ref in jobs.values():
             if ref is not None:

@@ -18,10 +18,19 @@ from pathlib import PurePath
 from typing import Any
 
 from ..errors import UsageError
-from .base import Benchmark, Score, Task
+from .base import Benchmark, BenchmarkOptions, Score, Task
 
-__all__ = ["Benchmark", "Score", "Task", "get_benchmark", "benchmark_names", "check_options", "merge_options",
-           "UnknownOptions", "BENCHMARKS"]
+__all__ = [
+    "Benchmark",
+    "Score",
+    "Task",
+    "get_benchmark",
+    "benchmark_names",
+    "check_options",
+    "merge_options",
+    "UnknownOptions",
+    "BENCHMARKS",
+]
 
 # name -> (module, class, fixed keyword options). "name:" entries take the part after the colon as `subtask`.
 BENCHMARKS: dict[str, tuple[str, str, dict[str, Any]]] = {
@@ -45,7 +54,7 @@ def benchmark_names() -> list[str]:
     return [n + "SUB" if n.endswith(":") else n for n in BENCHMARKS]
 
 
-def _lookup(name: str) -> tuple[type, dict[str, Any], str | None]:
+def _lookup(name: str) -> tuple[type[Benchmark], dict[str, Any], str | None]:
     key, sub = name, None
     if name not in BENCHMARKS and ":" in name:
         key, sub = name.split(":", 1)[0] + ":", name.split(":", 1)[1]
@@ -55,7 +64,7 @@ def _lookup(name: str) -> tuple[type, dict[str, Any], str | None]:
     return getattr(importlib.import_module(module_name), cls_name), fixed, sub
 
 
-def declared_options(name: str) -> tuple[type, dict[str, Any]]:
+def declared_options(name: str) -> tuple[type[BenchmarkOptions], dict[str, Any]]:
     """(the `Options` dataclass benchmark `name` declares, the values its registry entry fixes)."""
     cls, fixed, _ = _lookup(name)
     return cls.Options, fixed
@@ -73,8 +82,9 @@ class UnknownOptions(UsageError):
 
     def __init__(self, name: str, wrong: list[str], accepted: set[str]):
         self.benchmark, self.wrong, self.accepted = name, wrong, accepted
-        super().__init__(f"benchmark {name} does not take {', '.join(wrong)}",
-                         hint=f"{name} takes: {', '.join(sorted(accepted))}")
+        super().__init__(
+            f"benchmark {name} does not take {', '.join(wrong)}", hint=f"{name} takes: {', '.join(sorted(accepted))}"
+        )
 
 
 def check_options(name: str, options: dict[str, Any]) -> dict[str, Any]:

@@ -12,10 +12,11 @@ import gzip
 import hashlib
 import os
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from ..errors import CrlError
 from ..options import Options
@@ -116,7 +117,7 @@ class Benchmark(ABC):
         if not self.needs_sandbox:
             yield None
             return
-        from ..sandbox import SandboxPool, Limits
+        from ..sandbox import Limits, SandboxPool
 
         with SandboxPool(workers=workers, limits=Limits(**self.limits())) as pool:
             yield pool
@@ -131,8 +132,15 @@ class Benchmark(ABC):
         value = task.data.get("public_tests")
         return value if isinstance(value, dict) and value.get("type") else None
 
-    def run_samples(self, tasks: list[Task], n: int, backend: Any, params: Any, thinking: bool = True,
-                    first_sample: dict[str, int] | None = None) -> list[dict[str, Any]]:
+    def run_samples(
+        self,
+        tasks: list[Task],
+        n: int,
+        backend: Any,
+        params: Any,
+        thinking: bool = True,
+        first_sample: dict[str, int] | None = None,
+    ) -> list[dict[str, Any]]:
         """Multi-turn benchmarks only (`multi_turn`): generate and score `n` samples per task."""
         raise NotImplementedError(f"benchmark {self.name} is not multi-turn")
 
@@ -171,8 +179,12 @@ class RecordTestsBenchmark(Benchmark):
     def score_code(self, task: Task, code: str, pool: Any, extracted: str | None = None) -> Score:
         tests = self.tests_of(task)
         res = pool.submit(code, tests).result()
-        return Score(metrics={"pass": all_passed(res)}, extracted=extracted or code, verdicts={"pass": res["verdicts"]},
-                     trust=sandbox_trust(res, tests))
+        return Score(
+            metrics={"pass": all_passed(res)},
+            extracted=extracted or code,
+            verdicts={"pass": res["verdicts"]},
+            trust=sandbox_trust(res, tests),
+        )
 
 
 def limit_tasks(tasks: list[Task], limit: int | None) -> list[Task]:
@@ -219,8 +231,9 @@ def resolve_root(root: DataRoot) -> str | Path | None:
     return root() if callable(root) else root
 
 
-def find_data(data: str | Path | None, names: tuple[str, ...], what: str, url: str | None,
-              data_root: DataRoot = None) -> Path:
+def find_data(
+    data: str | Path | None, names: tuple[str, ...], what: str, url: str | None, data_root: DataRoot = None
+) -> Path:
     """Resolve a benchmark's data file: an explicit file, a directory searched (recursively) for one of `names`
     in order of preference, else the default data folder (`data_root`) searched the same way, else a download from
     `url` into the cache (the upstream release; needs network)."""
@@ -236,13 +249,19 @@ def find_data(data: str | Path | None, names: tuple[str, ...], what: str, url: s
                 if hits:
                     return hits[0]
             if root is data:
-                raise CrlError(f"{p}: no {what} data file ({' or '.join(names)}) found under this directory",
-                               hint="point --data at the file itself")
+                raise CrlError(
+                    f"{p}: no {what} data file ({' or '.join(names)}) found under this directory",
+                    hint="point --data at the file itself",
+                )
         elif root is data:
-            raise CrlError(f"{p}: no such file or directory", hint=f"give --data the {what} file or a folder holding it")
+            raise CrlError(
+                f"{p}: no such file or directory", hint=f"give --data the {what} file or a folder holding it"
+            )
     if url is None:
-        raise CrlError(f"no local {what} data given and no upstream download is known",
-                       hint="pass --data PATH (a file or a folder holding it)")
+        raise CrlError(
+            f"no local {what} data given and no upstream download is known",
+            hint="pass --data PATH (a file or a folder holding it)",
+        )
     return download(url, what)
 
 
@@ -259,7 +278,9 @@ def download(url: str, what: str) -> Path:
                 out.write(block)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        raise CrlError(f"cannot download {what} from {url} ({exc})",
-                       hint="offline? pass --data PATH to a local copy (see docs/eval.md)") from exc
+        raise CrlError(
+            f"cannot download {what} from {url} ({exc})",
+            hint="offline? pass --data PATH to a local copy (see docs/eval.md)",
+        ) from exc
     tmp.replace(target)
     return target

@@ -29,7 +29,7 @@ SUFFIX = (
     'Think step by step, and when you provide the final answer, please use the prefix "The answer is:" '
     "without any modification, and provide the answer directly, with no formatting, no bolding, and no markup. "
     'For instance: "The answer is: 42" or "The answer is: yes". If the question is multiple choice with a single '
-    'correct answer, the final answer must only be the letter corresponding to the correct answer. '
+    "correct answer, the final answer must only be the letter corresponding to the correct answer. "
     'For example, "The answer is: (a)"'
 )
 _PREFIXES = ("The answer is:", "The final answer is ", "The final answer is: ", "The answer is ")
@@ -91,8 +91,14 @@ class BBEH(Benchmark):
     group_keys = ("subtask",)
     needs_sandbox = False
 
-    def __init__(self, subtask: str | None = None, data: str | Path | None = None, limit: int | None = None,
-                 data_root: DataRoot = None, **_: object):
+    def __init__(
+        self,
+        subtask: str | None = None,
+        data: str | Path | None = None,
+        limit: int | None = None,
+        data_root: DataRoot = None,
+        **_: object,
+    ):
         if subtask is not None and subtask not in SUBTASKS:
             raise CrlError(f"unknown BBEH subtask {subtask!r}", hint=f"choose one of: {', '.join(SUBTASKS)}")
         self.subtasks = (subtask,) if subtask else SUBTASKS
@@ -101,16 +107,21 @@ class BBEH(Benchmark):
 
     def _load(self, subtask: str) -> list[dict]:
         if self.data and Path(self.data).is_file() and len(self.subtasks) > 1:
-            raise CrlError(f"{self.data}: one task.json cannot hold all BBEH subtasks",
-                           hint="give --data the folder that holds bbeh_<subtask>/task.json")
-        path = find_data(self.data, (f"bbeh_{subtask}/task.json",), f"BBEH {subtask}", _URL.format(subtask),
-                         self.data_root)
+            raise CrlError(
+                f"{self.data}: one task.json cannot hold all BBEH subtasks",
+                hint="give --data the folder that holds bbeh_<subtask>/task.json",
+            )
+        path = find_data(
+            self.data, (f"bbeh_{subtask}/task.json",), f"BBEH {subtask}", _URL.format(subtask), self.data_root
+        )
         try:
             doc = json.loads(read_text(path))
             examples = doc["examples"]
             assert isinstance(examples, list)
         except (ValueError, KeyError, AssertionError, TypeError) as exc:
-            raise CrlError(f"{path}: not a BBEH task.json ({exc})", hint='expected {"examples": [{"input", "target"}]}') from exc
+            raise CrlError(
+                f"{path}: not a BBEH task.json ({exc})", hint='expected {"examples": [{"input", "target"}]}'
+            ) from exc
         return examples
 
     def tasks(self) -> list[Task]:
@@ -134,8 +145,11 @@ class BBEH(Benchmark):
         _, answer = split_thinking(completion)
         pred = normalize_prediction(answer) if answer else ""
         ok = bool(answer) and fuzzy_match(pred, normalize_reference(task.data["target"]))
-        return Score(metrics={"pass": ok}, extracted=pred if answer else None,
-                     detail=None if answer else "no answer after the thinking")
+        return Score(
+            metrics={"pass": ok},
+            extracted=pred if answer else None,
+            detail=None if answer else "no answer after the thinking",
+        )
 
     def headline(self, metric_scores, group_scores):
         if len(self.subtasks) == 1:

@@ -25,12 +25,13 @@ import subprocess
 import sys
 import threading
 import warnings
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from ..errors import CrlError
 from ..extract import extract_code
@@ -39,26 +40,28 @@ from .base import IN_PROCESS, Benchmark, BenchmarkOptions, Score, Task, all_pass
 
 RELEASE = "https://github.com/bigcode-project/bigcodebench-annotation/releases/download/{version}/{name}.jsonl.gz"
 DEFAULT_VERSION = "v0.1.4"
-TIMEOUT_PER_TASK = 240.0          # BIGCODEBENCH_TIMEOUT_PER_TASK default in the official harness
-MEMORY_MB = 30 * 1024             # the official --max-as-limit (MB); the host's memory is the real bound
-INSTRUCTION_PREFIX = ("Please provide a self-contained Python script that solves the following problem in a "
-                      "markdown code block:")
+TIMEOUT_PER_TASK = 240.0  # BIGCODEBENCH_TIMEOUT_PER_TASK default in the official harness
+MEMORY_MB = 30 * 1024  # the official --max-as-limit (MB); the host's memory is the real bound
+INSTRUCTION_PREFIX = (
+    "Please provide a self-contained Python script that solves the following problem in a markdown code block:"
+)
 # Run before the solution: the settings the official reliability_guard makes (UTC, one BLAS thread), a
 # non-GUI matplotlib backend, and no allocator background thread.
-PRELUDE = ("import os as _crl_os, time as _crl_time\n"
-           "_crl_os.environ['TZ'] = 'UTC'; _crl_time.tzset()\n"
-           "_crl_os.environ.setdefault('HOME', _crl_os.getcwd())\n"  # nltk and others expand '~'
-
-           "for _crl_k, _crl_v in (('MPLBACKEND', 'Agg'), ('OMP_NUM_THREADS', '1'), ('OPENBLAS_NUM_THREADS', '1'),"
-           " ('MKL_NUM_THREADS', '1'), ('TF_CPP_MIN_LOG_LEVEL', '3'),"
-           # pyarrow's jemalloc (loaded by pandas) starts a background thread; the sandbox's assert runner wants
-           # the process down to one thread before it hands out its end marker
-           " ('JE_ARROW_MALLOC_CONF', 'background_thread:false')):\n"
-           "    _crl_os.environ[_crl_k] = _crl_v\n"
-           # `python` in the tests' subprocesses is the task interpreter, as in the official environment
-           "import sys as _crl_sys\n"
-           "_crl_os.environ['PATH'] = _crl_os.path.dirname(_crl_sys.executable) + ':' + "
-           "_crl_os.environ.get('PATH', '/usr/bin:/bin')\n")
+PRELUDE = (
+    "import os as _crl_os, time as _crl_time\n"
+    "_crl_os.environ['TZ'] = 'UTC'; _crl_time.tzset()\n"
+    "_crl_os.environ.setdefault('HOME', _crl_os.getcwd())\n"  # nltk and others expand '~'
+    "for _crl_k, _crl_v in (('MPLBACKEND', 'Agg'), ('OMP_NUM_THREADS', '1'), ('OPENBLAS_NUM_THREADS', '1'),"
+    " ('MKL_NUM_THREADS', '1'), ('TF_CPP_MIN_LOG_LEVEL', '3'),"
+    # pyarrow's jemalloc (loaded by pandas) starts a background thread; the sandbox's assert runner wants
+    # the process down to one thread before it hands out its end marker
+    " ('JE_ARROW_MALLOC_CONF', 'background_thread:false')):\n"
+    "    _crl_os.environ[_crl_k] = _crl_v\n"
+    # `python` in the tests' subprocesses is the task interpreter, as in the official environment
+    "import sys as _crl_sys\n"
+    "_crl_os.environ['PATH'] = _crl_os.path.dirname(_crl_sys.executable) + ':' + "
+    "_crl_os.environ.get('PATH', '/usr/bin:/bin')\n"
+)
 # Before the solution: like the official harness (module "__test__" registered in sys.modules), make the namespace
 # the solution and tests share importable by name, so that `patch(__name__ + ".choice")` patches it and functions
 # the solution defines pickle by reference (multiprocessing).
@@ -91,14 +94,22 @@ _crl_sys.modules["__test__"] = _CrlNamespace(globals())
 # so that lint and the tests see it, sent as text. The program is its source from `def _crl_harness` on, after a
 # newline (tests/evaluation/test_bcb_harness.py: it compiles, and it is what program_for sends).
 _HARNESS_SOURCE = resources.files("crlcli.evaluation").joinpath("bcb_harness.py").read_text(encoding="utf-8")
-HARNESS = "\n" + _HARNESS_SOURCE[_HARNESS_SOURCE.index("def _crl_harness("):]
+HARNESS = "\n" + _HARNESS_SOURCE[_HARNESS_SOURCE.index("def _crl_harness(") :]
 
 # The sandbox program after the solution: the harness has already run the tests (and raised unless they passed).
 DONE = "# the BigCodeBench harness ran the tests in the solution part (crlcli.evaluation.bigcodebench)\npass\n"
 
 # The unittest modules the harness snapshots and restores (their dicts and every class they define).
-PROTECT = ("unittest", "unittest.case", "unittest.result", "unittest.suite", "unittest.loader", "unittest.util",
-           "unittest.signals", "unittest.mock")
+PROTECT = (
+    "unittest",
+    "unittest.case",
+    "unittest.result",
+    "unittest.suite",
+    "unittest.loader",
+    "unittest.util",
+    "unittest.signals",
+    "unittest.mock",
+)
 
 
 # Modules found by name that still cannot work without another one (turtle's module exists without Tk).
@@ -116,8 +127,10 @@ def load_tasks(path: Path) -> list[dict]:
             raise CrlError(f"{path}:{i}: not JSON ({exc})", hint="expected the BigCodeBench jsonl") from exc
         missing = [k for k in ("task_id", "instruct_prompt", "code_prompt", "test") if k not in row]
         if missing:
-            raise CrlError(f"{path}:{i}: missing field(s) {', '.join(missing)}",
-                           hint="expected a BigCodeBench jsonl record (any version)")
+            raise CrlError(
+                f"{path}:{i}: missing field(s) {', '.join(missing)}",
+                hint="expected a BigCodeBench jsonl record (any version)",
+            )
         rows.append(row)
     return rows
 
@@ -195,20 +208,26 @@ def plan_tests(test: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
             for t in targets:
                 bound |= {n.id for n in ast.walk(t) if isinstance(n, ast.Name)}
         if isinstance(node, ast.ClassDef) and node.name == "TestCases":
-            names = {f.name for f in node.body if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))
-                     and f.name.startswith("test")}
+            names = {
+                f.name
+                for f in node.body
+                if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef)) and f.name.startswith("test")
+            }
     return tuple(sorted(names)), tuple(sorted(bound))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _available(python: str, names: frozenset[str]) -> frozenset[str]:
     """Which top-level modules `python` can find (one subprocess per interpreter and name set)."""
-    probe = ("import importlib.util, json, sys\n"
-             "names = json.loads(sys.stdin.read())\n"
-             "print(json.dumps([n for n in names if importlib.util.find_spec(n) is not None]))\n")
+    probe = (
+        "import importlib.util, json, sys\n"
+        "names = json.loads(sys.stdin.read())\n"
+        "print(json.dumps([n for n in names if importlib.util.find_spec(n) is not None]))\n"
+    )
     try:
-        out = subprocess.run([python, "-c", probe], input=json.dumps(sorted(names)), capture_output=True,
-                             text=True, timeout=120)
+        out = subprocess.run(
+            [python, "-c", probe], input=json.dumps(sorted(names)), capture_output=True, text=True, timeout=120
+        )
     except OSError as exc:
         raise CrlError(f"cannot run the task interpreter {python} ({exc})", hint="check --task-python") from exc
     if out.returncode != 0:
@@ -237,11 +256,23 @@ class BigCodeBench(Benchmark):
     group_keys = ()
     needs_sandbox = False  # not the shared pool: open_pool gives one of its own (task interpreter, official limits)
 
-    def __init__(self, data: str | None = None, subset: str = "full", subset_file: str | None = None,
-                 version: str = DEFAULT_VERSION, calibrated: bool | None = None, task_python: str | None = None,
-                 task_timeout: float | None = None, memory_mb: int = MEMORY_MB, limit: int | None = None,
-                 workers: int | None = None, sandbox_mode: str = "auto", require_isolation: bool = False,
-                 data_root: Any = None, **_ignored: Any):
+    def __init__(
+        self,
+        data: str | None = None,
+        subset: str = "full",
+        subset_file: str | None = None,
+        version: str = DEFAULT_VERSION,
+        calibrated: bool | None = None,
+        task_python: str | None = None,
+        task_timeout: float | None = None,
+        memory_mb: int = MEMORY_MB,
+        limit: int | None = None,
+        workers: int | None = None,
+        sandbox_mode: str = "auto",
+        require_isolation: bool = False,
+        data_root: Any = None,
+        **_ignored: Any,
+    ):
         calibrated = True if calibrated is None else calibrated
         if subset not in ("full", "hard"):
             raise CrlError(f"unknown BigCodeBench subset {subset!r}", hint="full or hard")
@@ -265,27 +296,49 @@ class BigCodeBench(Benchmark):
         self.all_modules |= set(IMPLIED.values())
 
     def _load(self) -> list[dict]:
-        path = find_data(self.data, ("BigCodeBench.jsonl.gz", "BigCodeBench.jsonl", "*.jsonl.gz", "*.jsonl"),
-                         "BigCodeBench", RELEASE.format(version=self.version, name="BigCodeBench"), self.data_root)
+        path = find_data(
+            self.data,
+            ("BigCodeBench.jsonl.gz", "BigCodeBench.jsonl", "*.jsonl.gz", "*.jsonl"),
+            "BigCodeBench",
+            RELEASE.format(version=self.version, name="BigCodeBench"),
+            self.data_root,
+        )
         self.path = path
         rows = load_tasks(path)
         if self.subset == "hard" or self.subset_file:
             if self.subset_file:
                 ids = read_subset(self.subset_file)
             else:
-                ids = [r["task_id"] for r in load_tasks(find_data(
-                    None, (), "BigCodeBench-Hard", RELEASE.format(version=self.version, name="BigCodeBench-Hard")))]
+                ids = [
+                    r["task_id"]
+                    for r in load_tasks(
+                        find_data(
+                            None,
+                            (),
+                            "BigCodeBench-Hard",
+                            RELEASE.format(version=self.version, name="BigCodeBench-Hard"),
+                        )
+                    )
+                ]
             by_id = {r["task_id"]: r for r in rows}
             unknown = [i for i in ids if i not in by_id]
             if unknown:
-                raise CrlError(f"{len(unknown)} task id(s) of the subset are not in {path}: {', '.join(unknown[:5])}",
-                               hint="is the subset file for this BigCodeBench version?")
+                raise CrlError(
+                    f"{len(unknown)} task id(s) of the subset are not in {path}: {', '.join(unknown[:5])}",
+                    hint="is the subset file for this BigCodeBench version?",
+                )
             rows = [by_id[i] for i in ids]
         return rows
 
     def tasks(self) -> list[Task]:
-        out = [Task(r["task_id"], [{"role": "user", "content": INSTRUCTION_PREFIX + "\n" + r["instruct_prompt"].strip()}],
-                    data={"row": r}) for r in self.rows]
+        out = [
+            Task(
+                r["task_id"],
+                [{"role": "user", "content": INSTRUCTION_PREFIX + "\n" + r["instruct_prompt"].strip()}],
+                data={"row": r},
+            )
+            for r in self.rows
+        ]
         return limit_tasks(out, self.limit)
 
     # -- scoring ---------------------------------------------------------------------------------------------
@@ -326,32 +379,46 @@ class BigCodeBench(Benchmark):
         absent. Decided from the task alone, like `missing_libraries`."""
         if not {"nltk", "textblob"} & self.trusted_modules(row):
             return False
-        return bool(_NLTK_DATA_USE.search(canonical_source(row) + "\n" + row["test"])) and not _has_nltk_data(self.python)
+        return bool(_NLTK_DATA_USE.search(canonical_source(row) + "\n" + row["test"])) and not _has_nltk_data(
+            self.python
+        )
 
     def tests_for(self, row: dict) -> dict:
         """The sandbox test: an `assert` test whose program has nothing left to do, because the harness that
         `program_for` puts in front runs the solution and the tests itself (in-process; see HARNESS)."""
-        return {"type": "assert", "fn_name": None, "class_name": None, "program": DONE,
-                "cases": [{"program": DONE, "timeout": self.timeout}]}
+        return {
+            "type": "assert",
+            "fn_name": None,
+            "class_name": None,
+            "program": DONE,
+            "cases": [{"program": DONE, "timeout": self.timeout}],
+        }
 
     def program_for(self, row: dict, code: str) -> str:
         """What the sandbox runs as the solution: the trusted set-up, then the harness with the candidate's code
         (as data: the harness compiles and runs it after its snapshot), the trusted test module, the tests it
         defines (parsed here, in the parent) and the names it binds."""
         names, bound = plan_tests(row["test"])
-        return (PRELUDE + NAMESPACE + HARNESS + "\n_crl_harness(%r, %r, %r, %r, %r, globals())\n"
-                % (self.solution(row, code), row["test"], list(names), list(bound), PROTECT))
+        return (
+            PRELUDE
+            + NAMESPACE
+            + HARNESS
+            + "\n_crl_harness(%r, %r, %r, %r, %r, globals())\n"
+            % (self.solution(row, code), row["test"], list(names), list(bound), PROTECT)
+        )
 
     def new_pool(self, workers: int | None):
         """A SandboxPool of our own: the task interpreter, the official time limit, a generous memory cap."""
-        from ..sandbox import SandboxPool, Limits
+        from ..sandbox import Limits, SandboxPool
 
         # Tasks write data files and some start process pools: a larger scratch tmpfs and process cap than the
         # sandbox's defaults for one-function problems.
-        limits = Limits(timeout=self.timeout, memory_mb=self.memory_mb, max_output=16 << 20, tmpfs_mb=1024,
-                        max_procs=256)
-        return SandboxPool(workers=workers, limits=limits, mode=self.mode, require_isolation=self.require_isolation,
-                         python=self.python)
+        limits = Limits(
+            timeout=self.timeout, memory_mb=self.memory_mb, max_output=16 << 20, tmpfs_mb=1024, max_procs=256
+        )
+        return SandboxPool(
+            workers=workers, limits=limits, mode=self.mode, require_isolation=self.require_isolation, python=self.python
+        )
 
     @contextmanager
     def open_pool(self, workers: int | None) -> Iterator[Any]:
@@ -375,12 +442,21 @@ class BigCodeBench(Benchmark):
         if missing:
             return env_error(code, f"missing libraries in {self.python}: {', '.join(missing)}", self.metrics)
         if self.needs_nltk_data(row):
-            return env_error(code, "needs NLTK data (punkt, stopwords, ...), which is not installed for "
-                             f"{self.python} (python -m nltk.downloader -d <prefix>/nltk_data ...)", self.metrics)
+            return env_error(
+                code,
+                "needs NLTK data (punkt, stopwords, ...), which is not installed for "
+                f"{self.python} (python -m nltk.downloader -d <prefix>/nltk_data ...)",
+                self.metrics,
+            )
         result = (pool or self.pool()).submit(self.program_for(row, code), self.tests_for(row)).result()
         passed = all_passed(result)
-        return Score({"pass": passed}, extracted=code, verdicts={"pass": result["verdicts"]},
-                     detail=None if passed else _explain(result["verdicts"]), trust=IN_PROCESS)
+        return Score(
+            {"pass": passed},
+            extracted=code,
+            verdicts={"pass": result["verdicts"]},
+            detail=None if passed else _explain(result["verdicts"]),
+            trust=IN_PROCESS,
+        )
 
     def score_code(self, task: Task, code: str, pool: Any = None) -> Score:
         """Score code given as is (a samples file's `solution` field)."""
@@ -389,8 +465,13 @@ class BigCodeBench(Benchmark):
     def score(self, task: Task, completion: str, pool: Any = None) -> Score:
         code = extract_code(completion)
         if code is None:
-            return Score({"pass": False}, extracted=None, verdicts={"pass": "C"}, detail="no code block in the answer",
-                         trust=IN_PROCESS)
+            return Score(
+                {"pass": False},
+                extracted=None,
+                verdicts={"pass": "C"},
+                detail="no code block in the answer",
+                trust=IN_PROCESS,
+            )
         return self.check(task.data["row"], code, pool)
 
     def close(self) -> None:
@@ -399,22 +480,33 @@ class BigCodeBench(Benchmark):
             self._pool = None
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "metrics": list(self.metrics), "data": str(self.path), "subset": self.subset,
-                "calibrated": self.calibrated, "task_python": self.python, "time_limit_s": self.timeout,
-                "tasks_in_data": len(self.rows)}
+        return {
+            "name": self.name,
+            "metrics": list(self.metrics),
+            "data": str(self.path),
+            "subset": self.subset,
+            "calibrated": self.calibrated,
+            "task_python": self.python,
+            "time_limit_s": self.timeout,
+            "tasks_in_data": len(self.rows),
+        }
 
 
-_NLTK_DATA_USE = re.compile(r"nltk\.download|word_tokenize|sent_tokenize|stopwords|wordnet|pos_tag|ne_chunk|"
-                            r"vader|SentimentIntensityAnalyzer|TextBlob|punkt|nltk\.corpus")
+_NLTK_DATA_USE = re.compile(
+    r"nltk\.download|word_tokenize|sent_tokenize|stopwords|wordnet|pos_tag|ne_chunk|"
+    r"vader|SentimentIntensityAnalyzer|TextBlob|punkt|nltk\.corpus"
+)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _has_nltk_data(python: str) -> bool:
     """NLTK data where the sandbox can see it: under the interpreter's prefix or /usr (not the host's home)."""
-    probe = ("import os, sys\n"
-             "dirs = [os.path.join(sys.prefix, d) for d in ('nltk_data', 'share/nltk_data', 'lib/nltk_data')]\n"
-             "dirs += ['/usr/share/nltk_data', '/usr/local/share/nltk_data', '/usr/lib/nltk_data', '/usr/local/lib/nltk_data']\n"
-             "print(any(os.path.isdir(d) and os.listdir(d) for d in dirs))\n")
+    probe = (
+        "import os, sys\n"
+        "dirs = [os.path.join(sys.prefix, d) for d in ('nltk_data', 'share/nltk_data', 'lib/nltk_data')]\n"
+        "dirs += ['/usr/share/nltk_data', '/usr/local/share/nltk_data', '/usr/lib/nltk_data', '/usr/local/lib/nltk_data']\n"
+        "print(any(os.path.isdir(d) and os.listdir(d) for d in dirs))\n"
+    )
     out = subprocess.run([python, "-c", probe], capture_output=True, text=True, timeout=60)
     return out.stdout.strip() == "True"
 
@@ -423,8 +515,13 @@ def env_error(code: str | None, reason: str, metrics: tuple[str, ...] = ("pass",
     """An environment error (a library or toolchain is missing): not the model's failure. It is marked by
     `verdicts["env_error"]`, which the runner counts apart from failures and leaves out of pass@k; the metrics are
     False so that a scorer unaware of the marker still gets every metric it expects."""
-    return Score({m: False for m in metrics}, extracted=code, verdicts={"env_error": reason},
-                 detail=f"environment error: {reason}", trust=trust)
+    return Score(
+        {m: False for m in metrics},
+        extracted=code,
+        verdicts={"env_error": reason},
+        detail=f"environment error: {reason}",
+        trust=trust,
+    )
 
 
 def is_env_error(score: Score) -> bool:
@@ -432,8 +529,15 @@ def is_env_error(score: Score) -> bool:
 
 
 def _explain(verdicts: str) -> str:
-    return {"W": "a test failed or raised", "T": "time limit", "M": "memory limit", "O": "output limit",
-            "R": "runtime error", "C": "syntax error", "S": "sandbox failure"}.get(verdicts[:1], f"verdicts {verdicts}")
+    return {
+        "W": "a test failed or raised",
+        "T": "time limit",
+        "M": "memory limit",
+        "O": "output limit",
+        "R": "runtime error",
+        "C": "syntax error",
+        "S": "sandbox failure",
+    }.get(verdicts[:1], f"verdicts {verdicts}")
 
 
 def default_data() -> str | None:

@@ -31,13 +31,43 @@ from typing import Any
 from ..errors import CrlError
 from ..extract import extract_code
 from ..options import env_field
-from .base import (Benchmark, BenchmarkOptions, Score, Task, all_passed, cache_dir, file_digest, find_data,
-                   limit_tasks, read_text, resolve_root, sandbox_trust)
-from .evalplus_check import (DIGEST_OVER, MBPP_NOT_NONE, REPLY_BUDGET, EncodedInputs, ExpectedSizes, compare,
-                             effective_atols, numpy_module, same_text)
+from .base import (
+    Benchmark,
+    BenchmarkOptions,
+    Score,
+    Task,
+    all_passed,
+    cache_dir,
+    file_digest,
+    find_data,
+    limit_tasks,
+    read_text,
+    resolve_root,
+    sandbox_trust,
+)
+from .evalplus_check import (
+    DIGEST_OVER,
+    MBPP_NOT_NONE,
+    REPLY_BUDGET,
+    EncodedInputs,
+    ExpectedSizes,
+    compare,
+    effective_atols,
+    numpy_module,
+    same_text,
+)
 from .evalplus_inputs import mbpp_inputs
-from .evalplus_truth import (MIN_TIME_LIMIT, TASK_TIMEOUT, TIME_LIMIT_FACTOR, TruthValues, ground_truth,
-                             inputs_cache_file, outputs_cache_file, task_cap, time_limits)
+from .evalplus_truth import (
+    MIN_TIME_LIMIT,
+    TASK_TIMEOUT,
+    TIME_LIMIT_FACTOR,
+    TruthValues,
+    ground_truth,
+    inputs_cache_file,
+    outputs_cache_file,
+    task_cap,
+    time_limits,
+)
 
 URLS = {
     "humaneval": "https://github.com/evalplus/humanevalplus_release/releases/download/v0.1.10/HumanEvalPlus.jsonl.gz",
@@ -65,8 +95,16 @@ def sanitize(code: str) -> str:
         tree = ast.parse(code)
     except (SyntaxError, ValueError):
         return code
-    keep = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Assign,
-            ast.AnnAssign, ast.AugAssign)
+    keep = (
+        ast.Import,
+        ast.ImportFrom,
+        ast.FunctionDef,
+        ast.AsyncFunctionDef,
+        ast.ClassDef,
+        ast.Assign,
+        ast.AnnAssign,
+        ast.AugAssign,
+    )
     lines = code.splitlines(keepends=True)
     parts = []
     for node in tree.body:
@@ -173,9 +211,18 @@ class EvalPlusBenchmark(Benchmark):
     Options = EvalPlusOptions
     group_keys = ()
 
-    def __init__(self, dataset: str, plus: bool, data: str | Path | None = None, limit: int | None = None,
-                 min_time_limit: float | None = None, time_limit_factor: float | None = None,
-                 task_timeout: float | None = None, data_root: Any = None, **_: object):
+    def __init__(
+        self,
+        dataset: str,
+        plus: bool,
+        data: str | Path | None = None,
+        limit: int | None = None,
+        min_time_limit: float | None = None,
+        time_limit_factor: float | None = None,
+        task_timeout: float | None = None,
+        data_root: Any = None,
+        **_: object,
+    ):
         self.dataset, self.plus, self.limit, self.data_root = dataset, plus, limit, data_root
         # EvalPlus's whole-set cap (its EVALPLUS_TIMEOUT_PER_TASK), `crl eval --task-timeout`
         self.task_timeout = TASK_TIMEOUT if task_timeout is None else float(task_timeout)
@@ -203,8 +250,10 @@ class EvalPlusBenchmark(Benchmark):
         recs = load_records(self.path)
         if recs and "base_input" not in recs[0]:
             if self.plus or self.dataset != "humaneval":
-                raise CrlError(f"{self.path}: not an EvalPlus release file (no base_input/plus_input)",
-                               hint=f"{self.name} needs {FILES[self.dataset][0]}")
+                raise CrlError(
+                    f"{self.path}: not an EvalPlus release file (no base_input/plus_input)",
+                    hint=f"{self.name} needs {FILES[self.dataset][0]}",
+                )
         return recs
 
     def tasks(self) -> list[Task]:
@@ -217,8 +266,14 @@ class EvalPlusBenchmark(Benchmark):
         tasks = []
         for rec in recs:
             data = {"record": rec}
-            tasks.append(Task(task_id=rec["task_id"], messages=[{"role": "user", "content": instruct_prompt(rec["prompt"])}],
-                              group=dict(group or {}), data=data))
+            tasks.append(
+                Task(
+                    task_id=rec["task_id"],
+                    messages=[{"role": "user", "content": instruct_prompt(rec["prompt"])}],
+                    group=dict(group or {}),
+                    data=data,
+                )
+            )
         return tasks
 
     def prepare(self, tasks: list[Task]) -> None:
@@ -233,9 +288,16 @@ class EvalPlusBenchmark(Benchmark):
             if self.dataset == "mbpp":
                 base, plus = mbpp_inputs(rec["task_id"], base), mbpp_inputs(rec["task_id"], plus)
             t.data["inputs"] = {"base": base, "plus": plus}
-            jobs.append({"task_id": rec["task_id"], "code": rec["prompt"] + rec["canonical_solution"],
-                         "entry_point": rec["entry_point"], "base_input": base, "plus_input": plus,
-                         "not_none": self.dataset == "mbpp" and rec["entry_point"] in MBPP_NOT_NONE})
+            jobs.append(
+                {
+                    "task_id": rec["task_id"],
+                    "code": rec["prompt"] + rec["canonical_solution"],
+                    "entry_point": rec["entry_point"],
+                    "base_input": base,
+                    "plus_input": plus,
+                    "not_none": self.dataset == "mbpp" and rec["entry_point"] in MBPP_NOT_NONE,
+                }
+            )
         root = cache_dir("evalplus", file_digest(self.path)[:16])
         truth = ground_truth(jobs, root)
         for t in tasks:
@@ -260,8 +322,17 @@ class EvalPlusBenchmark(Benchmark):
                     limits += time_limits(truth["plus_time"], self.floor, self.factor)
                 expected = TruthValues(items)  # decoded when compared
                 cache = task.data.get("inputs_cache")
-                plan = _Plan(self.dataset, ep, args, expected, atols, limits, len(inputs["base"]),
-                             EncodedInputs(args, cache), ExpectedSizes(expected, outputs_cache_file(cache)))
+                plan = _Plan(
+                    self.dataset,
+                    ep,
+                    args,
+                    expected,
+                    atols,
+                    limits,
+                    len(inputs["base"]),
+                    EncodedInputs(args, cache),
+                    ExpectedSizes(expected, outputs_cache_file(cache)),
+                )
                 self._plans[task.task_id] = plan
         return plan
 
@@ -276,13 +347,22 @@ class EvalPlusBenchmark(Benchmark):
         if "base_input" in rec and "truth" not in task.data:
             self.prepare([task])
         if "truth" not in task.data:  # original HumanEval: its own check(candidate)
-            tests = {"type": "assert", "fn_name": None, "class_name": None, "cases": [],
-                     "program": rec["test"] + f"\ncheck({rec['entry_point']})\n"}
+            tests = {
+                "type": "assert",
+                "fn_name": None,
+                "class_name": None,
+                "cases": [],
+                "program": rec["test"] + f"\ncheck({rec['entry_point']})\n",
+            }
             res = pool.submit(code, tests).result()
             ok = all_passed(res)
             # An assert program: in-process unless the sandbox converted it to parent-compared cases.
-            return Score(metrics={"base": ok}, extracted=extracted or code, verdicts={"base": res["verdicts"]},
-                         trust=sandbox_trust(res))
+            return Score(
+                metrics={"base": ok},
+                extracted=extracted or code,
+                verdicts={"base": res["verdicts"]},
+                trust=sandbox_trust(res),
+            )
         plan = self._plan(task)
         n_base, n = plan.n_base, len(plan.args)
         base_v = self._run_until_failure(pool, code, plan, 0, n_base)
@@ -310,14 +390,21 @@ class EvalPlusBenchmark(Benchmark):
             if left <= 0:
                 return out[:-1] + "T" if out else "T"
             end = plan.chunk_end(start, size, hi)
-            tests = {"type": "call", "fn_name": plan.entry_point, "class_name": None, "tagged_args": True,
-                     "digest_over": DIGEST_OVER, "stop_on_failure": True, "cases": plan.cases(start, end, left)}
+            tests = {
+                "type": "call",
+                "fn_name": plan.entry_point,
+                "class_name": None,
+                "tagged_args": True,
+                "digest_over": DIGEST_OVER,
+                "stop_on_failure": True,
+                "cases": plan.cases(start, end, left),
+            }
             res = pool.submit(code, tests, check=plan.check(start), check_text=plan.check_text(start)).result()
             got = res["verdicts"]
             left -= res["time_ms"] / 1000
             bad = next((i for i, v in enumerate(got) if v != "A"), None)
             if bad is not None:
-                return out + got[:bad + 1]
+                return out + got[: bad + 1]
             out += got
             if len(got) != end - start:
                 break
@@ -333,14 +420,32 @@ class EvalPlusSuite(Benchmark):
     metrics = ("plus", "base")
     group_keys = ("dataset",)
 
-    def __init__(self, data: str | Path | None = None, limit: int | None = None, min_time_limit: float | None = None,
-                 time_limit_factor: float | None = None, task_timeout: float | None = None, data_root: Any = None,
-                 **_: object):
+    def __init__(
+        self,
+        data: str | Path | None = None,
+        limit: int | None = None,
+        min_time_limit: float | None = None,
+        time_limit_factor: float | None = None,
+        task_timeout: float | None = None,
+        data_root: Any = None,
+        **_: object,
+    ):
         if data is not None and Path(data).is_file():
-            raise CrlError(f"{data}: evalplus needs both HumanEval+ and MBPP+", hint="give --data the folder holding both files")
-        self.parts = {d: EvalPlusBenchmark(d, True, data=data, data_root=data_root, min_time_limit=min_time_limit,
-                                           time_limit_factor=time_limit_factor, task_timeout=task_timeout)
-                      for d in ("humaneval", "mbpp")}
+            raise CrlError(
+                f"{data}: evalplus needs both HumanEval+ and MBPP+", hint="give --data the folder holding both files"
+            )
+        self.parts = {
+            d: EvalPlusBenchmark(
+                d,
+                True,
+                data=data,
+                data_root=data_root,
+                min_time_limit=min_time_limit,
+                time_limit_factor=time_limit_factor,
+                task_timeout=task_timeout,
+            )
+            for d in ("humaneval", "mbpp")
+        }
         self.limit = limit
 
     def limits(self) -> dict[str, Any]:

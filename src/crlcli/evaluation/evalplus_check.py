@@ -31,13 +31,20 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..sandbox.runner_child import (NumpyValue, Unserialisable, ValueDigest, check_hashes, decode_value,
-                                    encode_value)
+from ..sandbox.runner_child import NumpyValue, Unserialisable, ValueDigest, check_hashes, decode_value, encode_value
 
 # EvalPlus's lists of MBPP tasks with special oracles (its _special_oracle.py), by entry point.
 MBPP_NOT_NONE = ("check_str", "text_match_three", "text_starta_endb")
-MBPP_SET_EQ = ("similar_elements", "find_char_long", "common_in_nested_lists", "extract_singly", "larg_nnum",
-               "intersection_array", "find_dissimilar", "Diff")
+MBPP_SET_EQ = (
+    "similar_elements",
+    "find_char_long",
+    "common_in_nested_lists",
+    "extract_singly",
+    "larg_nnum",
+    "intersection_array",
+    "find_dissimilar",
+    "Diff",
+)
 
 _NUMPY: list[Any] = []
 # Expected values whose tagged encoding is longer than this are kept as a Digest (the sandbox's default cap on a
@@ -56,7 +63,7 @@ class Digest:
         self.sha256, self.size, self.floats = sha256, size, floats
 
     @classmethod
-    def of(cls, text: str, value: Any) -> "Digest":
+    def of(cls, text: str, value: Any) -> Digest:
         return cls(hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest(), len(text), is_floats(value))
 
     def __eq__(self, other: Any) -> bool:
@@ -96,8 +103,9 @@ def is_floats(x: Any) -> bool:
     if isinstance(x, NumpyValue):
         return x.shape is None and _float_dtype(x.dtype) or x.shape is not None and _float_dtype(x.dtype)
     if isinstance(x, (list, tuple)) and x:
-        return all(isinstance(i, float) or isinstance(i, NumpyValue) and i.shape is None and _float_dtype(i.dtype)
-                   for i in x)
+        return all(
+            isinstance(i, float) or isinstance(i, NumpyValue) and i.shape is None and _float_dtype(i.dtype) for i in x
+        )
     return type(x).__name__ == "ndarray" and _float_dtype(getattr(x, "dtype", ""))
 
 
@@ -135,13 +143,14 @@ def same_text(dataset: str, entry_point: str, body: bytes, expected_text: str | 
 
 # ------------------------------------------------------------------ EvalPlus's special oracles (restated)
 
+
 def poly(xs: list, x: float) -> float:  # HumanEval/32
     return sum([coeff * math.pow(x, i) for i, coeff in enumerate(xs)])
 
 
 def surface_area(base_edge: Any, height: Any) -> Any:  # Mbpp/581
-    slant = math.sqrt((base_edge / 2) ** 2 + height ** 2)
-    return round(base_edge ** 2 + 4 * (base_edge * slant) / 2)
+    slant = math.sqrt((base_edge / 2) ** 2 + height**2)
+    return round(base_edge**2 + 4 * (base_edge * slant) / 2)
 
 
 def digit_distance(num1: Any, num2: Any) -> int:  # Mbpp/558
@@ -151,6 +160,7 @@ def digit_distance(num1: Any, num2: Any) -> int:  # Mbpp/558
 
 
 # ------------------------------------------------------------------------------------------- allclose
+
 
 def _plain(v: Any) -> Any:
     """A NumpyValue (no numpy in the parent) as the plain number or nested list it holds."""
@@ -224,8 +234,10 @@ def _equals(out: Any, exp: Any, np: Any) -> Any:
 
 # ----------------------------------------------------------------------------------------- comparison
 
-def compare(dataset: str, entry_point: str, inp: Any, out: Any, exp: Any, atol_before: float, atol: float,
-            np: Any = None) -> bool:
+
+def compare(
+    dataset: str, entry_point: str, inp: Any, out: Any, exp: Any, atol_before: float, atol: float, np: Any = None
+) -> bool:
     """EvalPlus's verdict on one input: True when the candidate's value `out` (decoded from the sandbox) passes
     against the canonical value `exp` for the (trusted) arguments `inp`. Never raises: a comparison that fails
     with an exception is a failure, as in EvalPlus."""
@@ -235,8 +247,9 @@ def compare(dataset: str, entry_point: str, inp: Any, out: Any, exp: Any, atol_b
         return False
 
 
-def _compare(dataset: str, entry_point: str, inp: Any, out: Any, exp: Any, atol_before: float, atol: float,
-             np: Any) -> bool:
+def _compare(
+    dataset: str, entry_point: str, inp: Any, out: Any, exp: Any, atol_before: float, atol: float, np: Any
+) -> bool:
     # `out` is plain data; a value the child could not send is an Unserialisable, equal to nothing (so only
     # the oracles that do not look at the value, "not None" and are_equivalent, can accept it).
     exact = _equals(out, exp, np)
@@ -268,6 +281,7 @@ def _compare(dataset: str, entry_point: str, inp: Any, out: Any, exp: Any, atol_
 
 # ------------------------------------------------------------------------------------- inputs, lazily
 
+
 class EncodedInputs:
     """A task's inputs as the sandbox takes them (`encode_value` of each argument list), encoded only when a
     sample first reaches them and then kept for every later sample of the task. With a cache file, a task whose
@@ -296,8 +310,11 @@ class EncodedInputs:
         n = len(self.inputs)
         if not (isinstance(texts, list) and len(texts) == n and all(isinstance(t, str) for t in texts)):
             return  # stale or damaged: encoded again (and rewritten) as samples reach the inputs
-        if not (isinstance(costs, list) and len(costs) == n
-                and all(c is None or isinstance(c, float) and 0 <= c < 3600 for c in costs)):
+        if not (
+            isinstance(costs, list)
+            and len(costs) == n
+            and all(c is None or isinstance(c, float) and 0 <= c < 3600 for c in costs)
+        ):
             costs = [None] * n
         self._text = texts
         # A big input's decoding time as measured when it was first encoded (timed again only when unknown).
@@ -361,9 +378,18 @@ class ExpectedSizes:
         self._saved = False
         self._lock = threading.Lock()
         got = _read_json(cache) if cache is not None else None
-        if (isinstance(got, list) and len(got) == len(self._done)
-                and all(isinstance(d, list) and len(d) == 2 and type(d[0]) is int and isinstance(d[1], float)
-                        and 0 <= d[1] < 3600 for d in got)):
+        if (
+            isinstance(got, list)
+            and len(got) == len(self._done)
+            and all(
+                isinstance(d, list)
+                and len(d) == 2
+                and type(d[0]) is int
+                and isinstance(d[1], float)
+                and 0 <= d[1] < 3600
+                for d in got
+            )
+        ):
             self._done, self._saved = [(d[0], d[1]) for d in got], True
 
     def save(self) -> None:

@@ -8,7 +8,8 @@ table below restates EvalPlus's, task number -> shape.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 Args = list[Any]
 
@@ -58,8 +59,10 @@ def _dict_of_tuples(inp: Args) -> Args:
 
 
 _RULES: list[tuple[tuple[int, ...], Callable[[Args], Any]]] = [
-    ((2, 116, 132, 143, 222, 261, 273, 394, 399, 421, 424, 429, 470, 560, 579, 596, 616, 630, 726, 740, 744, 809),
-     _each_arg_tuple),
+    (
+        (2, 116, 132, 143, 222, 261, 273, 394, 399, 421, 424, 429, 470, 560, 579, 596, 616, 630, 726, 740, 744, 809),
+        _each_arg_tuple,
+    ),
     ((63, 64, 70, 94, 120, 237, 272, 299, 400, 409, 417, 438, 473, 614, 780), _each_arg_list_of_tuples),
     ((75, 413, 444, 753), _first_list_of_tuples),
     ((106, 750), _second_tuple),

@@ -34,7 +34,9 @@ TIME_LIMIT_FACTOR = 4.0
 _CACHE_VERSION = "3"  # 1: pickle files; 3: tagged JSON, digests of huge values
 
 
-def time_limits(ref_times: list[float], floor: float = MIN_TIME_LIMIT, factor: float = TIME_LIMIT_FACTOR) -> list[float]:
+def time_limits(
+    ref_times: list[float], floor: float = MIN_TIME_LIMIT, factor: float = TIME_LIMIT_FACTOR
+) -> list[float]:
     """EvalPlus's per-input limits: `factor` times the reference solution's time, at least `floor` seconds."""
     return [max(floor, factor * t) for t in ref_times]
 
@@ -74,8 +76,13 @@ def _child() -> None:
         try:
             base = _run_one(job["code"], job["entry_point"], job["base_input"], job["not_none"])
             plus = _run_one(job["code"], job["entry_point"], job["plus_input"], job["not_none"])
-            res = {"task_id": job["task_id"], "base": [_encoded(v) for v in base[0]], "base_time": base[1],
-                   "plus": [_encoded(v) for v in plus[0]], "plus_time": plus[1]}
+            res = {
+                "task_id": job["task_id"],
+                "base": [_encoded(v) for v in base[0]],
+                "base_time": base[1],
+                "plus": [_encoded(v) for v in plus[0]],
+                "plus_time": plus[1],
+            }
         except BaseException as exc:  # noqa: BLE001 - reported to the parent, which names the task
             res = {"task_id": job["task_id"], "error": f"{type(exc).__name__}: {exc}"}
         out.write(json.dumps(res).encode("utf-8") + b"\n")
@@ -100,8 +107,12 @@ def _value(item: Any) -> Any:
 
     if isinstance(item, str):
         return decode_value(item, numpy=numpy_module() if '["N' in item else None)
-    if (isinstance(item, dict) and isinstance(item.get("sha256"), str) and type(item.get("size")) is int
-            and type(item.get("floats")) is bool):
+    if (
+        isinstance(item, dict)
+        and isinstance(item.get("sha256"), str)
+        and type(item.get("size")) is int
+        and type(item.get("floats")) is bool
+    ):
         return Digest(item["sha256"], item["size"], item["floats"])
     raise ValueError("malformed result")
 
@@ -182,8 +193,12 @@ def _decoded(res: dict[str, Any]) -> dict[str, Any]:
     for key in ("base", "plus"):
         texts = res[key]
         times = res[key + "_time"]
-        if not (isinstance(texts, list) and isinstance(times, list) and len(texts) == len(times)
-                and all(isinstance(t, (int, float)) for t in times)):
+        if not (
+            isinstance(texts, list)
+            and isinstance(times, list)
+            and len(texts) == len(times)
+            and all(isinstance(t, (int, float)) for t in times)
+        ):
             raise ValueError(f"malformed {key} results")
         out[key] = TruthValues(texts)
         out[key + "_time"] = [float(t) for t in times]
@@ -215,9 +230,15 @@ def ground_truth(jobs: list[dict[str, Any]], cache_root: Path, timeout: float = 
 
     message = encode_value(todo)
     if '["?",' in message and _unserialisable_inside(decode_value(message)):
-        raise CrlError("EvalPlus inputs hold a value that cannot be serialised", hint="is this an EvalPlus release file?")
-    proc = subprocess.run([sys.executable, "-m", "crlcli.evaluation.evalplus_truth"],
-                          input=message.encode("utf-8", "surrogatepass"), capture_output=True, timeout=timeout)
+        raise CrlError(
+            "EvalPlus inputs hold a value that cannot be serialised", hint="is this an EvalPlus release file?"
+        )
+    proc = subprocess.run(
+        [sys.executable, "-m", "crlcli.evaluation.evalplus_truth"],
+        input=message.encode("utf-8", "surrogatepass"),
+        capture_output=True,
+        timeout=timeout,
+    )
     if proc.returncode != 0:
         raise CrlError("computing EvalPlus expected outputs failed: " + proc.stderr.decode(errors="replace")[-2000:])
     wanted = {job["task_id"] for job in todo}
@@ -225,8 +246,10 @@ def ground_truth(jobs: list[dict[str, Any]], cache_root: Path, timeout: float = 
         res = json.loads(line)
         task_id = res.pop("task_id")
         if "error" in res:
-            raise CrlError(f"{task_id}: the canonical solution fails on its own inputs ({res['error']})",
-                           hint="is this an unmodified EvalPlus release file?")
+            raise CrlError(
+                f"{task_id}: the canonical solution fails on its own inputs ({res['error']})",
+                hint="is this an unmodified EvalPlus release file?",
+            )
         out[task_id] = _decoded(res)
         tmp = _cache_file(root, task_id).with_suffix(".tmp")
         tmp.write_text(json.dumps(res), encoding="utf-8")

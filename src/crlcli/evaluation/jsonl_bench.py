@@ -28,8 +28,9 @@ class JsonlBenchmark(RecordTestsBenchmark):
     metrics = ("pass",)
     group_keys = ("source",)
 
-    def __init__(self, data: str | Path | None = None, limit: int | None = None, timeout: float | None = None,
-                 **_: object):
+    def __init__(
+        self, data: str | Path | None = None, limit: int | None = None, timeout: float | None = None, **_: object
+    ):
         if data is None:
             raise CrlError("the jsonl benchmark needs --data FILE (problem records)")
         self.path, self.limit, self.timeout = Path(data), limit, timeout
@@ -47,13 +48,19 @@ class JsonlBenchmark(RecordTestsBenchmark):
                 raise CrlError(f"{reader.where()}: {problem}")
             starter = rec.get("starter_code") or ""
             source = got if isinstance(got := rec.get("source"), dict) else {}
-            tasks.append(Task(
-                task_id=rec["id"],
-                messages=[{"role": "user", "content": lcb_prompt(rec["question"], starter,
-                                                                stdio=rec["tests"]["type"] == "stdio")}],
-                group={"source": str(source.get("dataset", "unknown"))},
-                data={"tests": rec["tests"]},
-            ))
+            tasks.append(
+                Task(
+                    task_id=rec["id"],
+                    messages=[
+                        {
+                            "role": "user",
+                            "content": lcb_prompt(rec["question"], starter, stdio=rec["tests"]["type"] == "stdio"),
+                        }
+                    ],
+                    group={"source": str(source.get("dataset", "unknown"))},
+                    data={"tests": rec["tests"]},
+                )
+            )
             if self.limit is not None and len(tasks) >= self.limit:
                 break
         return tasks

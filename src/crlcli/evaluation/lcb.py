@@ -45,11 +45,31 @@ TIMEOUT_S = DEFAULT_TIMEOUT_S  # LiveCodeBench's grader gives a test 6 s, as the
 # each module, then a plain import of all but builtins and typing, and a 50,000 recursion limit), and its
 # evaluation process raises the int-to-text digit limit to 50,000. Candidates rely on these names (List,
 # defaultdict, gcd, ...) without importing them, so crl runs the same prelude in the sandbox.
-_PRELUDE_MODULES = ("string", "re", "datetime", "collections", "heapq", "bisect", "copy", "math", "random",
-                    "statistics", "itertools", "functools", "operator", "io", "sys", "json", "builtins", "typing")
-IMPORTS = ("".join(f"from {m} import *\n" for m in _PRELUDE_MODULES)
-           + "".join(f"import {m}\n" for m in _PRELUDE_MODULES if m not in ("builtins", "typing"))
-           + "sys.setrecursionlimit(50000)\n")
+_PRELUDE_MODULES = (
+    "string",
+    "re",
+    "datetime",
+    "collections",
+    "heapq",
+    "bisect",
+    "copy",
+    "math",
+    "random",
+    "statistics",
+    "itertools",
+    "functools",
+    "operator",
+    "io",
+    "sys",
+    "json",
+    "builtins",
+    "typing",
+)
+IMPORTS = (
+    "".join(f"from {m} import *\n" for m in _PRELUDE_MODULES)
+    + "".join(f"import {m}\n" for m in _PRELUDE_MODULES if m not in ("builtins", "typing"))
+    + "sys.setrecursionlimit(50000)\n"
+)
 PRELUDE = IMPORTS + "sys.set_int_max_str_digits(50000)\n"
 
 
@@ -76,8 +96,10 @@ def decode_tests(field: Any, where: str) -> list[dict[str, Any]]:
             text = _StringsOnly(io.BytesIO(raw)).load()
             tests = json.loads(text)
         except (ValueError, zlib.error, pickle.UnpicklingError, EOFError, TypeError) as exc:
-            raise CrlError(f"{where}: cannot decode test cases ({type(exc).__name__}: {exc})",
-                           hint="expected JSON, or base64(zlib(pickle(JSON string))) as on the hub") from exc
+            raise CrlError(
+                f"{where}: cannot decode test cases ({type(exc).__name__}: {exc})",
+                hint="expected JSON, or base64(zlib(pickle(JSON string))) as on the hub",
+            ) from exc
     if not isinstance(tests, list) or not all(isinstance(t, dict) and "input" in t and "output" in t for t in tests):
         raise CrlError(f"{where}: test cases must be a list of {{input, output, testtype}}")
     return tests
@@ -116,13 +138,25 @@ def to_tests(rec: dict[str, Any], where: str) -> dict[str, Any]:
             call_cases.append({"input": args, "output": c["output"]})
         # No class_name: as in LiveCodeBench, a `Solution` class is used when the solution defines one (the
         # runner falls back to it), a top-level function otherwise, whatever the starter code showed.
-        return {"type": "call", "fn_name": fn, "class_name": None, "cases": call_cases, "program": None,
-                "compare": "lcb", "prelude": PRELUDE}
+        return {
+            "type": "call",
+            "fn_name": fn,
+            "class_name": None,
+            "cases": call_cases,
+            "program": None,
+            "compare": "lcb",
+            "prelude": PRELUDE,
+        }
     if kinds != {"stdin"}:
         raise CrlError(f"{where}: unknown test type {kinds.pop()!r}")
-    return {"type": "stdio", "fn_name": None, "class_name": None,
-            "cases": [{"input": c["input"], "output": c["output"]} for c in cases], "program": None,
-            "compare": "lcb"}
+    return {
+        "type": "stdio",
+        "fn_name": None,
+        "class_name": None,
+        "cases": [{"input": c["input"], "output": c["output"]} for c in cases],
+        "program": None,
+        "compare": "lcb",
+    }
 
 
 # --- how LiveCodeBench runs a stdin solution, restated (testing_util.grade_stdio at 28fef95) -------------------
@@ -152,8 +186,13 @@ def _as_function(code: str) -> str:
         body = ast.parse(code).body
         imports = [st for st in body if isinstance(st, (ast.Import, ast.ImportFrom))]
         rest = [st for st in body if not isinstance(st, (ast.Import, ast.ImportFrom))]
-        fn = ast.FunctionDef(name="wrapped_function", args=ast.arguments(posonlyargs=[], args=[], kwonlyargs=[],
-                             kw_defaults=[], defaults=[]), body=rest, decorator_list=[], lineno=-1)
+        fn = ast.FunctionDef(
+            name="wrapped_function",
+            args=ast.arguments(posonlyargs=[], args=[], kwonlyargs=[], kw_defaults=[], defaults=[]),
+            body=rest,
+            decorator_list=[],
+            lineno=-1,
+        )
         return IMPORTS + "\n" + ast.unparse(imports) + "\n" + ast.unparse(fn)  # type: ignore[arg-type]  # (a list, as above)
     except Exception:  # noqa: BLE001 - as upstream: the code unchanged (it then fails to compile)
         return code
@@ -258,8 +297,10 @@ def lcb_prompt(question: str, starter_code: str, stdio: bool = True) -> str:
     # The two template files are put together first (both are ours), then the problem's text goes in, in one pass
     # of the template engine, so neither value is scanned for placeholders after it is inserted. Unlike
     # `render`, nothing is stripped: the prompt is LiveCodeBench's, byte for byte.
-    text = fill(files.joinpath("eval_lcb.txt").read_text(encoding="utf-8"),
-                {"format": files.joinpath(fmt_name).read_text(encoding="utf-8")})
+    text = fill(
+        files.joinpath("eval_lcb.txt").read_text(encoding="utf-8"),
+        {"format": files.joinpath(fmt_name).read_text(encoding="utf-8")},
+    )
     return fill(text, {"question": question, "starter_code": starter_code}).rstrip("\n") + "\n"
 
 
@@ -277,8 +318,16 @@ class LiveCodeBench(RecordTestsBenchmark):
     metrics = ("pass",)
     group_keys = ("difficulty", "platform")
 
-    def __init__(self, data: str | Path | None = None, release: str | None = "v5", start: str | None = None,
-                 end: str | None = None, limit: int | None = None, timeout: float | None = None, **_: object):
+    def __init__(
+        self,
+        data: str | Path | None = None,
+        release: str | None = "v5",
+        start: str | None = None,
+        end: str | None = None,
+        limit: int | None = None,
+        timeout: float | None = None,
+        **_: object,
+    ):
         if release not in RELEASES:
             raise CrlError(f"unknown LiveCodeBench release {release!r}", hint=f"choose one of: {', '.join(RELEASES)}")
         window = WINDOWS.get(release, (None, None))
@@ -290,8 +339,13 @@ class LiveCodeBench(RecordTestsBenchmark):
 
     def describe(self) -> dict[str, Any]:
         # `crl eval report` marks runs graded otherwise (earlier runs: the token comparator) as not comparable.
-        return {**super().describe(), "release": self.release, "start": str(self.start), "end": str(self.end),
-                "grading": {"rule": "lcb", "official": True}}
+        return {
+            **super().describe(),
+            "release": self.release,
+            "start": str(self.start),
+            "end": str(self.end),
+            "grading": {"rule": "lcb", "official": True},
+        }
 
     def limits(self) -> dict[str, Any]:
         return {"timeout": self.timeout}
@@ -322,24 +376,32 @@ class LiveCodeBench(RecordTestsBenchmark):
                     raise CrlError(f"{where}: malformed JSON ({exc})") from exc
                 missing = [k for k in ("question_id", "question_content", "contest_date") if k not in rec]
                 if missing:
-                    raise CrlError(f"{where}: missing field(s) {', '.join(missing)}",
-                                   hint="expected LiveCodeBench code_generation_lite records")
+                    raise CrlError(
+                        f"{where}: missing field(s) {', '.join(missing)}",
+                        hint="expected LiveCodeBench code_generation_lite records",
+                    )
                 day = _date(rec["contest_date"], where)
                 if (self.start and day < self.start) or (self.end and day > self.end):
                     continue
                 starter = rec.get("starter_code") or ""
-                tasks.append(Task(
-                    task_id=str(rec["question_id"]),
-                    messages=[{"role": "user", "content": lcb_prompt(rec["question_content"], starter)}],
-                    group={"difficulty": str(rec.get("difficulty", "unknown")),
-                           "platform": str(rec.get("platform", "unknown"))},
-                    data={"record": rec, "where": where},
-                ))
+                tasks.append(
+                    Task(
+                        task_id=str(rec["question_id"]),
+                        messages=[{"role": "user", "content": lcb_prompt(rec["question_content"], starter)}],
+                        group={
+                            "difficulty": str(rec.get("difficulty", "unknown")),
+                            "platform": str(rec.get("platform", "unknown")),
+                        },
+                        data={"record": rec, "where": where},
+                    )
+                )
                 if self.limit is not None and len(tasks) >= self.limit:
                     return tasks
         if not tasks:
-            raise CrlError(f"no LiveCodeBench problems dated {self.start}..{self.end} in the data",
-                           hint="check --release/--start/--end and --data")
+            raise CrlError(
+                f"no LiveCodeBench problems dated {self.start}..{self.end} in the data",
+                hint="check --release/--start/--end and --data",
+            )
         return tasks
 
     def score_code(self, task: Task, code: str, pool: Any, extracted: str | None = None) -> Score:
@@ -352,8 +414,12 @@ class LiveCodeBench(RecordTestsBenchmark):
             program, cls = lcb_call_program(code)
             tests = {**tests, "class_name": cls}
         res = pool.submit(program, tests).result()
-        return Score(metrics={"pass": all_passed(res)}, extracted=extracted or code, verdicts={"pass": res["verdicts"]},
-                     trust=sandbox_trust(res))
+        return Score(
+            metrics={"pass": all_passed(res)},
+            extracted=extracted or code,
+            verdicts={"pass": res["verdicts"]},
+            trust=sandbox_trust(res),
+        )
 
     def public_tests(self, task: Task) -> dict[str, Any] | None:
         """The statement's examples (public_test_cases), as tests; None when there are none or they do not

@@ -8,8 +8,9 @@ scored and appended before the next. Either way a rerun with the same settings o
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import asdict, replace
-from typing import Any, Callable
+from typing import Any
 
 from ..errors import CrlError
 from ..locks import holds_run_dir
@@ -21,8 +22,15 @@ from .streaming import stream_generate_and_score, streams
 Progress = Callable[[int], None]
 
 
-def run_info(key: str, bench: Benchmark, model: str | None, backend: str | None, params: Any, thinking: bool,
-             options: dict[str, Any]) -> dict[str, Any]:
+def run_info(
+    key: str,
+    bench: Benchmark,
+    model: str | None,
+    backend: str | None,
+    params: Any,
+    thinking: bool,
+    options: dict[str, Any],
+) -> dict[str, Any]:
     return {
         "benchmark": bench.name,
         "benchmark_key": key,
@@ -36,10 +44,21 @@ def run_info(key: str, bench: Benchmark, model: str | None, backend: str | None,
 
 
 @holds_run_dir("rd")
-def evaluate(bench: Benchmark, rd: RunDir, backend: Any, params: Any, thinking: bool, run: dict[str, Any],
-             workers: int | None = None, batch_tasks: int = 16, progress: Progress | None = None,
-             set_total: Callable[[int], None] | None = None, benchmark_tasks: int | None = None,
-             ordered: bool = False, reorder_window: int = 1024) -> dict[str, Any]:
+def evaluate(
+    bench: Benchmark,
+    rd: RunDir,
+    backend: Any,
+    params: Any,
+    thinking: bool,
+    run: dict[str, Any],
+    workers: int | None = None,
+    batch_tasks: int = 16,
+    progress: Progress | None = None,
+    set_total: Callable[[int], None] | None = None,
+    benchmark_tasks: int | None = None,
+    ordered: bool = False,
+    reorder_window: int = 1024,
+) -> dict[str, Any]:
     """Generate params.n samples per task (keeping those already in rd), score new ones, write the summary.
     benchmark_tasks: the benchmark's size without --limit (default: the tasks run), for `counts.benchmark_tasks`.
     ordered: a streaming backend appends new samples in task order, then sample index (a reorder buffer of at
@@ -60,8 +79,23 @@ def evaluate(bench: Benchmark, rd: RunDir, backend: Any, params: Any, thinking: 
     with bench.open_pool(workers) as pool, rd.writer() as out:
         threads = max(2, (workers or 2) * 2)
         if streams(backend, bench):  # no batch barrier: scoring overlaps generation (evaluation/streaming.py)
-            stream_generate_and_score(bench, by_id, todo, have, backend, params, thinking, pool, threads,
-                                      out.write, watch, batch_tasks, progress, ordered, reorder_window)
+            stream_generate_and_score(
+                bench,
+                by_id,
+                todo,
+                have,
+                backend,
+                params,
+                thinking,
+                pool,
+                threads,
+                out.write,
+                watch,
+                batch_tasks,
+                progress,
+                ordered,
+                reorder_window,
+            )
             todo = []
         for start in range(0, len(todo), batch_tasks):
             batch = todo[start : start + batch_tasks]
@@ -72,24 +106,42 @@ def evaluate(bench: Benchmark, rd: RunDir, backend: Any, params: Any, thinking: 
             for missing, group in by_missing.items():
                 if bench.multi_turn:  # multi-turn (Aider's two tries): it generates and scores
                     with watch("generation+scoring"):
-                        recs = bench.run_samples(group, missing, backend, params, thinking,
-                                                 first_sample={t.task_id: have[t.task_id] for t in group})
+                        recs = bench.run_samples(
+                            group,
+                            missing,
+                            backend,
+                            params,
+                            thinking,
+                            first_sample={t.task_id: have[t.task_id] for t in group},
+                        )
                     for rec in recs:
                         out.write(mark_trust(bench, mark_env_error(rec)))
                         if progress:
                             progress(1)
                     continue
                 with watch("generation"):
-                    outs = backend.chat([t.messages for t in group], replace(params, n=missing), enable_thinking=thinking)
+                    outs = backend.chat(
+                        [t.messages for t in group], replace(params, n=missing), enable_thinking=thinking
+                    )
                 for task, comps in zip(group, outs):
                     for j, comp in enumerate(comps):
-                        new.append({"task_id": task.task_id, "sample": have[task.task_id] + j, "prompt": task.messages,
-                                    "completion": comp.text, "tokens": comp.tokens, "finish_reason": comp.finish_reason})
+                        new.append(
+                            {
+                                "task_id": task.task_id,
+                                "sample": have[task.task_id] + j,
+                                "prompt": task.messages,
+                                "completion": comp.text,
+                                "tokens": comp.tokens,
+                                "finish_reason": comp.finish_reason,
+                            }
+                        )
             with watch("scoring"):
+
                 def done(s: dict[str, Any]) -> None:
                     out.write(s)
                     if progress:
                         progress(1)
+
                 score_many(bench, by_id, new, pool, threads, done)
         if unscored:
             with watch("scoring"):
@@ -116,10 +168,16 @@ def _dedupe(samples: list[dict[str, Any]], rescored: list[dict[str, Any]]) -> li
     return [fresh.get((s["task_id"], s.get("sample")), s) for s in samples]
 
 
-def read_samples(path: Any, bench: Benchmark, task_ids: set[str], all_ids: set[str] | None = None,
-                 skip: Any = None, fmt: str = "crl", tasks: list[Task] | None = None,
-                 imported: dict[str, Any] | None = None,
-                 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, int]]:
+def read_samples(
+    path: Any,
+    bench: Benchmark,
+    task_ids: set[str],
+    all_ids: set[str] | None = None,
+    skip: Any = None,
+    fmt: str = "crl",
+    tasks: list[Task] | None = None,
+    imported: dict[str, Any] | None = None,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, int]]:
     """Samples to rescore from a JSON Lines file (a run's samples.jsonl or `--samples FILE`): (those for
     `task_ids`, those outside a --limit, left-out counts). A record that cannot be scored, or whose task_id is not
     in the benchmark (`all_ids`, default `task_ids`), stops with file:line, or goes to the skip file.
@@ -132,8 +190,9 @@ def read_samples(path: Any, bench: Benchmark, task_ids: set[str], all_ids: set[s
     reader = ArrayReader(path, skip) if is_json_array(path) else JsonlReader(path, skip, skip_option=True)
     # BBEH answers are text and Aider's are files in several languages: only Python answers are read as code
     python = not bench.name.startswith(("bbeh", "aider"))
-    conv = None if fmt == "crl" else Converter(fmt, prompt_lookup(tasks or []), [t.task_id for t in tasks or []],
-                                               python)
+    conv = (
+        None if fmt == "crl" else Converter(fmt, prompt_lookup(tasks or []), [t.task_id for t in tasks or []], python)
+    )
     found: list[str] = []
 
     def records():
@@ -159,14 +218,18 @@ def read_samples(path: Any, bench: Benchmark, task_ids: set[str], all_ids: set[s
         if reason is not None:
             invalid += 1
         elif rec["task_id"] not in known:
-            reason = (f"task_id {rec['task_id']!r} is not in benchmark {bench.name} "
-                      "(check --benchmark/--data, or the samples' task ids)")
+            reason = (
+                f"task_id {rec['task_id']!r} is not in benchmark {bench.name} "
+                "(check --benchmark/--data, or the samples' task ids)"
+            )
             unknown += 1
         elif rec.get("sample") is not None:
             pair = (rec["task_id"], rec["sample"])
             if pair in lines:
-                reason = (f"task {pair[0]!r} sample {pair[1]} again (first on line {lines[pair]}): two runs wrote "
-                          "into one directory, or the file was concatenated twice")
+                reason = (
+                    f"task {pair[0]!r} sample {pair[1]} again (first on line {lines[pair]}): two runs wrote "
+                    "into one directory, or the file was concatenated twice"
+                )
                 invalid += 1
             else:
                 lines[pair] = reader.lineno
@@ -180,10 +243,18 @@ def read_samples(path: Any, bench: Benchmark, task_ids: set[str], all_ids: set[s
 
 
 @holds_run_dir("rd")
-def rescore(bench: Benchmark, rd: RunDir, samples: list[dict[str, Any]], run: dict[str, Any],
-            workers: int | None = None, progress: Progress | None = None, tasks: list[Task] | None = None,
-            keep: list[dict[str, Any]] | None = None, left_out: dict[str, int] | None = None,
-            benchmark_tasks: int | None = None) -> dict[str, Any]:
+def rescore(
+    bench: Benchmark,
+    rd: RunDir,
+    samples: list[dict[str, Any]],
+    run: dict[str, Any],
+    workers: int | None = None,
+    progress: Progress | None = None,
+    tasks: list[Task] | None = None,
+    keep: list[dict[str, Any]] | None = None,
+    left_out: dict[str, int] | None = None,
+    benchmark_tasks: int | None = None,
+) -> dict[str, Any]:
     """Score `samples` afresh (a scorer fix, or completions made elsewhere) and rewrite the run's files. `keep`:
     samples written back unscored (outside a --limit); `left_out`: counts of samples not scored, for the summary."""
     watch = Stopwatch()
@@ -196,8 +267,10 @@ def rescore(bench: Benchmark, rd: RunDir, samples: list[dict[str, Any]], run: di
         seen[s["task_id"]] += 1
     wanted = [s for s in samples if s["task_id"] in by_id]
     if not wanted:
-        raise CrlError(f"none of the {len(samples)} samples belongs to benchmark {bench.name}'s tasks",
-                       hint="check --benchmark/--data, or that the samples' task_id values match")
+        raise CrlError(
+            f"none of the {len(samples)} samples belongs to benchmark {bench.name}'s tasks",
+            hint="check --benchmark/--data, or that the samples' task_id values match",
+        )
     with bench.open_pool(workers) as pool, watch("scoring"):
         score_many(bench, by_id, wanted, pool, max(2, (workers or 2) * 2), lambda s: progress(1) if progress else None)
     rd.path.mkdir(parents=True, exist_ok=True)

@@ -19,19 +19,36 @@ from ..errors import CrlError
 from .rundir import RunDir
 
 # Preferred column order; columns not listed follow in first-seen order.
-ORDER = ("humaneval", "humaneval+", "mbpp", "mbpp+", "evalplus", "bigcodebench-full", "bigcodebench-hard",
-         "aider-polyglot", "lcb-v5", "bbeh:time_arithmetic", "bbeh:disambiguation_qa", "bbeh:zebra_puzzles",
-         "bbeh:boardgame_qa", "bbeh")
+ORDER = (
+    "humaneval",
+    "humaneval+",
+    "mbpp",
+    "mbpp+",
+    "evalplus",
+    "bigcodebench-full",
+    "bigcodebench-hard",
+    "aider-polyglot",
+    "lcb-v5",
+    "bbeh:time_arithmetic",
+    "bbeh:disambiguation_qa",
+    "bbeh:zebra_puzzles",
+    "bbeh:boardgame_qa",
+    "bbeh",
+)
 
 
 MARK = "†"
-FOOTNOTE = (f"{MARK} scored in-process: the tests ran inside the candidate's own process, where code written "
-            "against the harness can forge a pass (hardened, not a trust boundary; see docs/judge.md)")
+FOOTNOTE = (
+    f"{MARK} scored in-process: the tests ran inside the candidate's own process, where code written "
+    "against the harness can forge a pass (hardened, not a trust boundary; see docs/judge.md)"
+)
 
 
 GRADING_MARK = "‡"
-GRADING_NOTE = (f"{GRADING_MARK} graded differently from the benchmark's official harness, so not comparable with "
-                "published numbers: {notes}")
+GRADING_NOTE = (
+    f"{GRADING_MARK} graded differently from the benchmark's official harness, so not comparable with "
+    "published numbers: {notes}"
+)
 
 
 class Cell(float):
@@ -48,8 +65,12 @@ def pct(value: float | None) -> str:
     if value is None:
         return "-"
     cov = getattr(value, "coverage", None)
-    return (f"{100 * value:.1f}" + (MARK if getattr(value, "in_process", False) else "")
-            + (GRADING_MARK if getattr(value, "grading", None) else "") + (f" ({cov[0]}/{cov[1]})" if cov else ""))
+    return (
+        f"{100 * value:.1f}"
+        + (MARK if getattr(value, "in_process", False) else "")
+        + (GRADING_MARK if getattr(value, "grading", None) else "")
+        + (f" ({cov[0]}/{cov[1]})" if cov else "")
+    )
 
 
 def grading_differs(summary: dict[str, Any]) -> str | None:
@@ -64,8 +85,10 @@ def grading_differs(summary: dict[str, Any]) -> str | None:
     if isinstance(grading, dict):
         return None if grading.get("official", True) else str(grading.get("note") or grading.get("rule") or "")
     if str(summary.get("benchmark", "")).startswith("lcb"):
-        return (f"{summary['benchmark']} scored with the token comparator, not LiveCodeBench's rule "
-                "(rescore: crl eval score RUN_DIR)")
+        return (
+            f"{summary['benchmark']} scored with the token comparator, not LiveCodeBench's rule "
+            "(rescore: crl eval score RUN_DIR)"
+        )
     return None
 
 
@@ -123,12 +146,17 @@ def summary_table(summary: dict[str, Any]) -> Table:
     c = summary.get("counts", {})
     env = c.get("env_errors", 0)
     if env:  # not wrong answers: missing libraries/toolchains, left out of every score above
-        t.add_row("[yellow]environment errors (not scored)[/]", f"{env} samples",
-                  str(len(summary.get("env_errors", {}).get("task_ids", []))))
-    t.caption = (f"{c.get('samples', 0)} samples, {env} environment errors, "
-                 f"{c.get('no_extraction', 0)} without code/answer, "
-                 f"{c.get('truncated', 0)} truncated; time " +
-                 ", ".join(f"{k} {v:.1f}s" for k, v in summary.get("time", {}).items()))
+        t.add_row(
+            "[yellow]environment errors (not scored)[/]",
+            f"{env} samples",
+            str(len(summary.get("env_errors", {}).get("task_ids", []))),
+        )
+    t.caption = (
+        f"{c.get('samples', 0)} samples, {env} environment errors, "
+        f"{c.get('no_extraction', 0)} without code/answer, "
+        f"{c.get('truncated', 0)} truncated; time "
+        + ", ".join(f"{k} {v:.1f}s" for k, v in summary.get("time", {}).items())
+    )
     if in_process(summary):
         t.caption += "\n" + FOOTNOTE
     differs = grading_differs(summary)
@@ -137,15 +165,19 @@ def summary_table(summary: dict[str, Any]) -> Table:
     return t
 
 
-def collect(run_dirs: Sequence[str | Path], label: str = "model") -> tuple[list[str], list[tuple[str, dict[str, float | None]]]]:
+def collect(
+    run_dirs: Sequence[str | Path], label: str = "model"
+) -> tuple[list[str], list[tuple[str, dict[str, float | None]]]]:
     """(columns, rows) from the runs' summary.json files; rows keyed by model (or by run directory)."""
     rows: dict[str, dict[str, float | None]] = {}
     seen: list[str] = []
     for d in run_dirs:
         if not Path(d).exists() and any(ch in str(d) for ch in "*?["):
             # an unmatched shell pattern reaches us as is
-            raise CrlError(f"nothing matched {str(d)!r}: no run directory there",
-                           hint="check the pattern and that the runs exist (`ls` it)")
+            raise CrlError(
+                f"nothing matched {str(d)!r}: no run directory there",
+                hint="check the pattern and that the runs exist (`ls` it)",
+            )
         rd = RunDir(d)
         s = rd.read_summary()
         rd.check_samples()
@@ -172,8 +204,11 @@ def rich_table(columns: list[str], rows: list[tuple[str, dict[str, float | None]
         t.add_column(c, justify="right")
     for key, row in rows:
         t.add_row(key, *[pct(row.get(c)) for c in columns])
-    notes = (([FOOTNOTE] if _any_marked(rows) else []) + _grading_notes(rows)
-             + ([PARTIAL_NOTE] if _any_partial(rows) else []))
+    notes = (
+        ([FOOTNOTE] if _any_marked(rows) else [])
+        + _grading_notes(rows)
+        + ([PARTIAL_NOTE] if _any_partial(rows) else [])
+    )
     if notes:
         t.caption = "\n".join(notes)
     return t
@@ -183,8 +218,11 @@ def markdown(columns: list[str], rows: list[tuple[str, dict[str, float | None]]]
     lines = ["| model | " + " | ".join(columns) + " |", "|---|" + "---:|" * len(columns)]
     for key, row in rows:
         lines.append(f"| {key} | " + " | ".join(pct(row.get(c)) for c in columns) + " |")
-    notes = (([FOOTNOTE] if _any_marked(rows) else []) + _grading_notes(rows)
-             + ([PARTIAL_NOTE] if _any_partial(rows) else []))
+    notes = (
+        ([FOOTNOTE] if _any_marked(rows) else [])
+        + _grading_notes(rows)
+        + ([PARTIAL_NOTE] if _any_partial(rows) else [])
+    )
     if notes:
         lines += ["", *notes]
     return "\n".join(lines) + "\n"
@@ -196,15 +234,23 @@ def to_csv(columns: list[str], rows: list[tuple[str, dict[str, float | None]]]) 
     marked = _any_marked(rows)  # then a last column names the columns of the row that were scored in-process
     partial = _any_partial(rows)  # then one more gives `column:n/N` for columns of runs that covered part of it
     graded = bool(_grading_notes(rows))  # then one names the columns graded unlike the official harness
-    w.writerow(["model", *columns, *(["scored_in_process"] if marked else []),
-                *(["grading_differs"] if graded else []), *(["partial"] if partial else [])])
+    w.writerow(
+        [
+            "model",
+            *columns,
+            *(["scored_in_process"] if marked else []),
+            *(["grading_differs"] if graded else []),
+            *(["partial"] if partial else []),
+        ]
+    )
     for key, row in rows:
         extra = [" ".join(c for c in columns if getattr(row.get(c), "in_process", False))] if marked else []
         if graded:
             extra.append(" ".join(c for c in columns if getattr(row.get(c), "grading", None)))
         if partial:
-            extra.append(" ".join(f"{c}:{cov[0]}/{cov[1]}" for c in columns
-                                  if (cov := getattr(row.get(c), "coverage", None))))
+            extra.append(
+                " ".join(f"{c}:{cov[0]}/{cov[1]}" for c in columns if (cov := getattr(row.get(c), "coverage", None)))
+            )
         w.writerow([key, *["" if (v := row.get(c)) is None else f"{100 * v:.2f}" for c in columns], *extra])
     return buf.getvalue()
 

@@ -21,8 +21,10 @@ RUN = rundir.RUN
 IDENTITY = ("benchmark", "model", "sampling", "options")
 
 
-DUPLICATE_HINT = ("two runs wrote into this directory at once, so its scores count samples twice: run it again "
-                  "into a new directory (runs are locked now), or remove the repeated lines and `crl eval score` it")
+DUPLICATE_HINT = (
+    "two runs wrote into this directory at once, so its scores count samples twice: run it again "
+    "into a new directory (runs are locked now), or remove the repeated lines and `crl eval score` it"
+)
 
 
 class RunDir(rundir.RunDir):
@@ -101,8 +103,9 @@ class RunDir(rundir.RunDir):
     def read_summary(self) -> dict[str, Any]:
         p = self.path / SUMMARY
         if not p.exists():
-            raise CrlError(f"{self.path}: no {SUMMARY}",
-                           hint=f"run `crl eval ... -o {self.path}` or `crl eval score {self.path}`")
+            raise CrlError(
+                f"{self.path}: no {SUMMARY}", hint=f"run `crl eval ... -o {self.path}` or `crl eval score {self.path}`"
+            )
         return rundir.read_json(p)
 
 
@@ -113,8 +116,11 @@ def sample_problem(rec: dict[str, Any]) -> str | None:
 
     tid = rec.get("task_id")
     if not isinstance(tid, str) or not tid:
-        return ("a sample needs a 'task_id'" if "task_id" not in rec
-                else f"field 'task_id' must be a non-empty string, got {json_type(tid)}")
+        return (
+            "a sample needs a 'task_id'"
+            if "task_id" not in rec
+            else f"field 'task_id' must be a non-empty string, got {json_type(tid)}"
+        )
     for key in ("completion", "solution"):
         if rec.get(key) is not None and not isinstance(rec[key], str):
             return f"field {key!r} must be a string, got {json_type(rec[key])}"

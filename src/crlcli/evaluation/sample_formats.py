@@ -32,8 +32,10 @@ from ..extract import extract_code, split_thinking
 
 FORMATS = ("auto", "crl", "evalplus", "human-eval", "lcb", "bigcode")
 # A line a Python program or module can start with (a stretch of prose never does): where parsing is tried.
-_CODE_START = re.compile(r"(?:def |async def |class |import |from \S+ import |@|(?:for|while|with|try|if)\b"
-                         r"|[A-Za-z_][\w.\[\], ]*?(?:[-+*/%|&^]?=|\())")
+_CODE_START = re.compile(
+    r"(?:def |async def |class |import |from \S+ import |@|(?:for|while|with|try|if)\b"
+    r"|[A-Za-z_][\w.\[\], ]*?(?:[-+*/%|&^]?=|\())"
+)
 _MAX_LINES = 400  # a reply longer than this is searched in its first lines only (parsing is tried per start)
 
 
@@ -64,7 +66,7 @@ def _longest_parsable(text: str) -> str | None:
                 i = j - 1
                 break
         i += 1
-    return "\n".join(lines[best[0]:best[1]]).strip("\n") + "\n" if best else None
+    return "\n".join(lines[best[0] : best[1]]).strip("\n") + "\n" if best else None
 
 
 def _is_code(chunk: str) -> bool:
@@ -103,7 +105,7 @@ def _reachable(code: str, entry_point: str) -> str:
     for node in tree.body:
         if isinstance(node, (ast.Import, ast.ImportFrom)) or id(node) in keep:
             start = min([d.lineno for d in getattr(node, "decorator_list", [])] + [node.lineno]) - 1
-            parts.append("".join(lines[start:node.end_lineno]).rstrip("\n") + "\n")
+            parts.append("".join(lines[start : node.end_lineno]).rstrip("\n") + "\n")
     return "\n".join(parts)
 
 
@@ -171,8 +173,13 @@ class Converter:
     point (for prompt continuations and sanitizing), or (None, None); `task_ids`: the benchmark's tasks in order
     (bigcode's lists are by position); `python`: answers are Python code (not BBEH answers, Aider edits)."""
 
-    def __init__(self, fmt: str, prompt_of: Callable[[str], tuple[str | None, str | None]], task_ids: list[str],
-                 python: bool = True):
+    def __init__(
+        self,
+        fmt: str,
+        prompt_of: Callable[[str], tuple[str | None, str | None]],
+        task_ids: list[str],
+        python: bool = True,
+    ):
         if fmt not in FORMATS:
             raise UsageError(f"--samples-format must be one of {', '.join(FORMATS)}, got {fmt!r}")
         self.fmt, self.prompt_of, self.task_ids = fmt, prompt_of, task_ids
@@ -222,8 +229,12 @@ class Converter:
                 raise ValueError(f"'{name}' must be a list of strings")
         if codes is not None:
             # LiveCodeBench leaves a code empty when its extraction found none: the raw reply may still hold some
-            return [self._code(str(tid), j, c, whole=True) if c.strip() or not outputs or j >= len(outputs)
-                    else self._code(str(tid), j, outputs[j], whole=False) for j, c in enumerate(codes)]
+            return [
+                self._code(str(tid), j, c, whole=True)
+                if c.strip() or not outputs or j >= len(outputs)
+                else self._code(str(tid), j, outputs[j], whole=False)
+                for j, c in enumerate(codes)
+            ]
         assert outputs is not None  # checked above: with no codes there are outputs
         return [self._code(str(tid), j, o, whole=False) for j, o in enumerate(outputs)]
 
@@ -233,15 +244,19 @@ class Converter:
             return self._code(tid, sample, prompt + completion, whole=True, keep=rec, how="prompt + completion")
         return self._code(tid, sample, completion, whole=False, keep=rec)
 
-    def _code(self, tid: str, sample: Any, text: str, whole: bool, keep: dict[str, Any] | None = None,
-              how: str | None = None) -> dict[str, Any]:
+    def _code(
+        self, tid: str, sample: Any, text: str, whole: bool, keep: dict[str, Any] | None = None, how: str | None = None
+    ) -> dict[str, Any]:
         """A sample from code (`whole`: a program as given, else a reply to sanitize)."""
         self.samples += 1
         _, entry = self.prompt_of(tid)
         code = text if whole and text.strip() else sanitize_reply(text, entry)
         out = {k: v for k, v in (keep or {}).items() if k not in ("completion", "solution")}
-        out.update(task_id=tid, sample=sample, imported={"format": self.fmt, "how": how or
-                                                          ("as given" if whole else "sanitized reply")})
+        out.update(
+            task_id=tid,
+            sample=sample,
+            imported={"format": self.fmt, "how": how or ("as given" if whole else "sanitized reply")},
+        )
         if code is None:
             self.no_code += 1
             out["completion"] = text  # scored as a sample without code, and counted

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from datetime import datetime, timezone
-from typing import Any, Iterator
+from datetime import UTC, datetime
+from typing import Any
 
 from ..errors import CrlError
 from .base import IN_PROCESS, PARENT, TRUST_LEVELS, Benchmark, Task, weakest_trust
@@ -67,14 +67,22 @@ def mark_env_error(sample: dict[str, Any]) -> dict[str, Any]:
     return sample
 
 
-def score_many(bench: Benchmark, tasks: dict[str, Task], samples: Iterable[dict[str, Any]], pool: Any,
-               threads: int, on_done: Callable[[dict[str, Any]], None]) -> None:
+def score_many(
+    bench: Benchmark,
+    tasks: dict[str, Task],
+    samples: Iterable[dict[str, Any]],
+    pool: Any,
+    threads: int,
+    on_done: Callable[[dict[str, Any]], None],
+) -> None:
     """Score samples on `threads` threads (each blocks on the sandbox), calling on_done in completion order."""
     samples = list(samples)
     for s in samples:
         if s["task_id"] not in tasks:
-            raise CrlError(f"sample for unknown task {s['task_id']!r} (not in benchmark {bench.name})",
-                           hint="check --benchmark and --data, or the task ids of the samples file")
+            raise CrlError(
+                f"sample for unknown task {s['task_id']!r} (not in benchmark {bench.name})",
+                hint="check --benchmark and --data, or the task ids of the samples file",
+            )
     needed = {s["task_id"] for s in samples}
     bench.prepare([t for tid, t in tasks.items() if tid in needed])
     if threads <= 1 or len(samples) <= 1:
@@ -87,14 +95,17 @@ def score_many(bench: Benchmark, tasks: dict[str, Task], samples: Iterable[dict[
             on_done(fut.result())
 
 
-def summarize(bench: Benchmark, samples: list[dict[str, Any]], run: dict[str, Any],
-              timing: dict[str, float]) -> dict[str, Any]:
+def summarize(
+    bench: Benchmark, samples: list[dict[str, Any]], run: dict[str, Any], timing: dict[str, float]
+) -> dict[str, Any]:
     """summary.json: pass@1 averaged over each task's samples, unbiased pass@k for k <= n, breakdowns, counts."""
     per_task: dict[str, list[dict[str, Any]]] = defaultdict(list)
     env_errors: list[dict[str, Any]] = []
     for s in samples:
         if "metrics" not in s:
-            raise CrlError(f"sample {s['task_id']}#{s.get('sample')} is not scored", hint="run `crl eval score RUN_DIR`")
+            raise CrlError(
+                f"sample {s['task_id']}#{s.get('sample')} is not scored", hint="run `crl eval score RUN_DIR`"
+            )
         # An environment error says nothing about the model: it is neither a pass nor a failure, so it is left
         # out of pass@k and the breakdowns and only counted (a task whose every sample hit one drops out).
         if mark_env_error(s).get("env_error"):
@@ -146,7 +157,7 @@ def summarize(bench: Benchmark, samples: list[dict[str, Any]], run: dict[str, An
         "env_errors": _env_error_report(env_errors, per_task),
         "trust": trust_report(bench, scored),
         "time": {k: round(v, 3) for k, v in timing.items()},
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 
 
@@ -157,9 +168,12 @@ def _env_error_report(env_errors: list[dict[str, Any]], per_task: dict[str, list
     reasons: dict[str, int] = defaultdict(int)
     for s in env_errors:
         reasons[s["env_error"]] += 1
-    return {"samples": len(env_errors), "task_ids": tasks,
-            "tasks_left_out": [t for t in tasks if t not in per_task],
-            "reasons": dict(sorted(reasons.items(), key=lambda kv: -kv[1]))}
+    return {
+        "samples": len(env_errors),
+        "task_ids": tasks,
+        "tasks_left_out": [t for t in tasks if t not in per_task],
+        "reasons": dict(sorted(reasons.items(), key=lambda kv: -kv[1])),
+    }
 
 
 def trust_report(bench: Benchmark, scored: list[dict[str, Any]]) -> dict[str, Any]:

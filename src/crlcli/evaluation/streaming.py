@@ -11,9 +11,10 @@ only the (task, sample) pairs still missing.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from .base import Benchmark, Task
 from .scoring import score_many
@@ -24,11 +25,23 @@ def streams(backend: Any, bench: Benchmark) -> bool:
     return not bench.multi_turn and callable(getattr(backend, "stream", None))
 
 
-def stream_generate_and_score(bench: Benchmark, by_id: dict[str, Task], todo: list[tuple[Task, int]],
-                              have: dict[str, int], backend: Any, params: Any, thinking: bool, pool: Any,
-                              threads: int, write: Callable[[dict[str, Any]], None], watch: Any,
-                              chunk_tasks: int = 16, progress: Callable[[int], None] | None = None,
-                              ordered: bool = False, reorder_window: int = 1024) -> None:
+def stream_generate_and_score(
+    bench: Benchmark,
+    by_id: dict[str, Task],
+    todo: list[tuple[Task, int]],
+    have: dict[str, int],
+    backend: Any,
+    params: Any,
+    thinking: bool,
+    pool: Any,
+    threads: int,
+    write: Callable[[dict[str, Any]], None],
+    watch: Any,
+    chunk_tasks: int = 16,
+    progress: Callable[[int], None] | None = None,
+    ordered: bool = False,
+    reorder_window: int = 1024,
+) -> None:
     """Generate `todo` (task, samples missing) through the backend's stream, score in chunks of `chunk_tasks`
     finished tasks, `write` each scored sample. At most two chunks wait for scoring (bounded memory)."""
     from ..generation.stream import HOLD, GenRequest, Reorder, stream
@@ -39,8 +52,7 @@ def stream_generate_and_score(bench: Benchmark, by_id: dict[str, Task], todo: li
         for i, (task, missing) in enumerate(todo):
             while not order.room(i):  # ordered: the oldest unwritten task is still in flight
                 yield HOLD
-            yield GenRequest(key=i, params=replace(params, n=missing), messages=task.messages,
-                             enable_thinking=thinking)
+            yield GenRequest(key=i, params=replace(params, n=missing), messages=task.messages, enable_thinking=thinking)
 
     def done(s: dict[str, Any]) -> None:
         write(s)
@@ -51,6 +63,7 @@ def stream_generate_and_score(bench: Benchmark, by_id: dict[str, Task], todo: li
     chunk: list[dict[str, Any]] = []
     tasks_in_chunk = 0
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="crl-score") as scorer:
+
         def flush() -> None:
             nonlocal chunk, tasks_in_chunk
             if chunk:
@@ -62,9 +75,17 @@ def stream_generate_and_score(bench: Benchmark, by_id: dict[str, Task], todo: li
         with watch("generation"):
             for req, comps in stream(backend, requests()):
                 tid = todo[req.key][0].task_id
-                got = [{"task_id": tid, "sample": have[tid] + j, "prompt": by_id[tid].messages,
-                        "completion": comp.text, "tokens": comp.tokens, "finish_reason": comp.finish_reason}
-                       for j, comp in enumerate(comps)]
+                got = [
+                    {
+                        "task_id": tid,
+                        "sample": have[tid] + j,
+                        "prompt": by_id[tid].messages,
+                        "completion": comp.text,
+                        "tokens": comp.tokens,
+                        "finish_reason": comp.finish_reason,
+                    }
+                    for j, comp in enumerate(comps)
+                ]
                 # score_many writes a chunk in its own order and chunks are scored one after another, so tasks
                 # released in order here reach samples.jsonl in order
                 for samples in order.done(req.key, got):

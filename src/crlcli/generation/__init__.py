@@ -30,7 +30,7 @@ BACKENDS: dict[str, tuple[str, str, str | None]] = {
 }
 
 
-def backend_class(name: str) -> type:
+def backend_class(name: str) -> Any:  # a Backend subclass with its Options; Backend is a Protocol, hence not type[...]
     """The class of backend `name`, its module imported now (the heavy libraries load only when it is built)."""
     if name not in BACKENDS:
         raise CrlError(f"unknown generation backend {name!r}", hint=f"choose one of: {', '.join(BACKENDS)}")

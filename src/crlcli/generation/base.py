@@ -96,9 +96,7 @@ def apply_chat_template(tokenizer: Any, conversations: list[list[dict]], enable_
             hint="use raw completion (--raw-prompt), or a model folder whose tokenizer_config.json has one",
         )
     return [
-        tokenizer.apply_chat_template(
-            conv, tokenize=False, add_generation_prompt=True, enable_thinking=enable_thinking
-        )
+        tokenizer.apply_chat_template(conv, tokenize=False, add_generation_prompt=True, enable_thinking=enable_thinking)
         for conv in conversations
     ]
 

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..extract import extract_code
+from ..prompts import render
 from ..records import candidates_of
 from .base import Backend, Completion, SamplingParams
-from .stream import HOLD, GenRequest, Reorder, stream
 from .mutate import references
-from ..prompts import render
+from .stream import HOLD, GenRequest, Reorder, stream
 
 
 @dataclass
@@ -69,8 +69,14 @@ def _next_ids(existing: list[dict[str, Any]], count: int) -> list[str]:
 def _origin(backend: Backend, settings: GenSettings, sample: int, comp: Completion) -> dict[str, Any]:
     if backend.model_free:
         meta = comp.meta
-        return {"backend": backend.name, "parent": meta.get("parent"), "mutation": meta.get("mutation"),
-                "detail": meta.get("detail"), "sample": sample, "seed": meta.get("seed")}
+        return {
+            "backend": backend.name,
+            "parent": meta.get("parent"),
+            "mutation": meta.get("mutation"),
+            "detail": meta.get("detail"),
+            "sample": sample,
+            "seed": meta.get("seed"),
+        }
     p = settings.params
     return {
         "backend": backend.name,
@@ -92,12 +98,17 @@ def _request(key: int, rec: dict[str, Any], settings: GenSettings) -> GenRequest
     prompt = render(settings.template, rec)
     if settings.raw_prompt:
         return GenRequest(key=key, params=settings.params, prompt=prompt)
-    return GenRequest(key=key, params=settings.params, messages=[{"role": "user", "content": prompt}],
-                      enable_thinking=settings.enable_thinking)
+    return GenRequest(
+        key=key,
+        params=settings.params,
+        messages=[{"role": "user", "content": prompt}],
+        enable_thinking=settings.enable_thinking,
+    )
 
 
-def _attach(rec: dict[str, Any], comps: list[Completion], backend: Backend, settings: GenSettings,
-            stats: GenStats) -> tuple[int, int]:
+def _attach(
+    rec: dict[str, Any], comps: list[Completion], backend: Backend, settings: GenSettings, stats: GenStats
+) -> tuple[int, int]:
     """Append a record's new candidates (code extracted, empty ones dropped); returns (tokens, kept)."""
     model_free = backend.model_free
     if model_free and not comps and not references(rec):

@@ -20,32 +20,116 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import CrlError
-from ..records import candidates_of
 from ..options import Options
+from ..records import candidates_of
 from .base import Backend, Completion, SamplingParams
 
-KINDS = ("compare", "arith", "boolop", "negate", "off-by-one", "constant", "drop-branch", "drop-statement",
-         "swap-args", "swap-call", "early-return")
+KINDS = (
+    "compare",
+    "arith",
+    "boolop",
+    "negate",
+    "off-by-one",
+    "constant",
+    "drop-branch",
+    "drop-statement",
+    "swap-args",
+    "swap-call",
+    "early-return",
+)
 
-_CMP = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!=",
-        ast.In: "in", ast.NotIn: "not in", ast.Is: "is", ast.IsNot: "is not"}
-_CMP_SWAP = {"<": ("<=", ">"), "<=": ("<", ">="), ">": (">=", "<"), ">=": (">", "<="), "==": ("!=",),
-             "!=": ("==",), "in": ("not in",), "not in": ("in",), "is": ("is not",), "is not": ("is",)}
-_BIN = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//", ast.Mod: "%",
-        ast.Pow: "**", ast.LShift: "<<", ast.RShift: ">>", ast.BitOr: "|", ast.BitAnd: "&", ast.BitXor: "^"}
-_BIN_SWAP = {"+": ("-",), "-": ("+",), "*": ("+", "//"), "/": ("*", "//"), "//": ("/", "%"), "%": ("//",),
-             "**": ("*",), "<<": (">>",), ">>": ("<<",), "|": ("&",), "&": ("|",), "^": ("|",)}
+_CMP = {
+    ast.Lt: "<",
+    ast.LtE: "<=",
+    ast.Gt: ">",
+    ast.GtE: ">=",
+    ast.Eq: "==",
+    ast.NotEq: "!=",
+    ast.In: "in",
+    ast.NotIn: "not in",
+    ast.Is: "is",
+    ast.IsNot: "is not",
+}
+_CMP_SWAP = {
+    "<": ("<=", ">"),
+    "<=": ("<", ">="),
+    ">": (">=", "<"),
+    ">=": (">", "<="),
+    "==": ("!=",),
+    "!=": ("==",),
+    "in": ("not in",),
+    "not in": ("in",),
+    "is": ("is not",),
+    "is not": ("is",),
+}
+_BIN = {
+    ast.Add: "+",
+    ast.Sub: "-",
+    ast.Mult: "*",
+    ast.Div: "/",
+    ast.FloorDiv: "//",
+    ast.Mod: "%",
+    ast.Pow: "**",
+    ast.LShift: "<<",
+    ast.RShift: ">>",
+    ast.BitOr: "|",
+    ast.BitAnd: "&",
+    ast.BitXor: "^",
+}
+_BIN_SWAP = {
+    "+": ("-",),
+    "-": ("+",),
+    "*": ("+", "//"),
+    "/": ("*", "//"),
+    "//": ("/", "%"),
+    "%": ("//",),
+    "**": ("*",),
+    "<<": (">>",),
+    ">>": ("<<",),
+    "|": ("&",),
+    "&": ("|",),
+    "^": ("|",),
+}
 # Expressions that `x + 1` can follow without parentheses.
 _TIGHT = (ast.Name, ast.Call, ast.Attribute, ast.Subscript, ast.Constant)
 # Builtins whose swapped arguments only raise TypeError: a crash, not a plausible bug.
-_NO_SWAP = {"map", "filter", "isinstance", "issubclass", "getattr", "setattr", "hasattr", "enumerate", "round",
-            "int", "reduce", "divmod", "pow", "open", "format"}
+_NO_SWAP = {
+    "map",
+    "filter",
+    "isinstance",
+    "issubclass",
+    "getattr",
+    "setattr",
+    "hasattr",
+    "enumerate",
+    "round",
+    "int",
+    "reduce",
+    "divmod",
+    "pow",
+    "open",
+    "format",
+}
 # Functions and methods with a sibling of the same shape and the opposite meaning.
-_CALL_SWAP = {a: b for x, y in (("min", "max"), ("any", "all"), ("lower", "upper"), ("startswith", "endswith"),
-                                ("islower", "isupper"), ("find", "rfind"), ("index", "rindex"), ("lstrip", "rstrip"),
-                                ("ljust", "rjust"), ("floor", "ceil"), ("isdigit", "isalpha"),
-                                ("bisect_left", "bisect_right"), ("heappush", "heappushpop"))
-              for a, b in ((x, y), (y, x))}
+_CALL_SWAP = {
+    a: b
+    for x, y in (
+        ("min", "max"),
+        ("any", "all"),
+        ("lower", "upper"),
+        ("startswith", "endswith"),
+        ("islower", "isupper"),
+        ("find", "rfind"),
+        ("index", "rindex"),
+        ("lstrip", "rstrip"),
+        ("ljust", "rjust"),
+        ("floor", "ceil"),
+        ("isdigit", "isalpha"),
+        ("bisect_left", "bisect_right"),
+        ("heappush", "heappushpop"),
+    )
+    for a, b in ((x, y), (y, x))
+}
 _ARITH = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.Mod, ast.Pow)
 
 
@@ -112,11 +196,19 @@ def _plus_one(src: _Source, node: ast.AST, delta: int) -> str:
     text = src.seg(node)
     if isinstance(node, ast.Constant) and type(node.value) is int and text.isdigit():
         return str(max(0, node.value + delta))
-    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub)) and isinstance(
-        node.right, ast.Constant) and node.right.value == 1 and delta == (1 if isinstance(node.op, ast.Sub) else -1):
+    if (
+        isinstance(node, ast.BinOp)
+        and isinstance(node.op, (ast.Add, ast.Sub))
+        and isinstance(node.right, ast.Constant)
+        and node.right.value == 1
+        and delta == (1 if isinstance(node.op, ast.Sub) else -1)
+    ):
         return src.seg(node.left)  # `n - 1` -> `n`: the natural off-by-one
-    tight = isinstance(node, _TIGHT) or (isinstance(node, ast.BinOp) and isinstance(node.op, _ARITH)) or (
-        isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)))
+    tight = (
+        isinstance(node, _TIGHT)
+        or (isinstance(node, ast.BinOp) and isinstance(node.op, _ARITH))
+        or (isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)))
+    )
     body = text if tight else f"({text})"
     return f"{body} {'+' if delta > 0 else '-'} 1"
 
@@ -134,9 +226,14 @@ class _Finder:
         self.tree = ast.parse(source)
         self.src = _Source(source)
         self.out: list[Mutation] = []
-        self.docstrings = {id(n.body[0].value) for n in ast.walk(self.tree)
-                           if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Module))
-                           and n.body and isinstance(n.body[0], ast.Expr) and isinstance(n.body[0].value, ast.Constant)}
+        self.docstrings = {
+            id(n.body[0].value)
+            for n in ast.walk(self.tree)
+            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Module))
+            and n.body
+            and isinstance(n.body[0], ast.Expr)
+            and isinstance(n.body[0].value, ast.Constant)
+        }
         self.loop_bodies = {id(s) for n in ast.walk(self.tree) if isinstance(n, (ast.For, ast.While)) for s in n.body}
 
     def run(self) -> list[Mutation]:
@@ -189,10 +286,18 @@ class _Finder:
             self.constant(node)
         elif isinstance(node, ast.IfExp):
             a, b = self.src.span(node)
-            self.add("drop-branch", node, "conditional expression keeps only its first value",
-                     (a, b, self.src.seg(node.body)))
-            self.add("drop-branch", node, "conditional expression keeps only its else value",
-                     (a, b, self.src.seg(node.orelse)))
+            self.add(
+                "drop-branch",
+                node,
+                "conditional expression keeps only its first value",
+                (a, b, self.src.seg(node.body)),
+            )
+            self.add(
+                "drop-branch",
+                node,
+                "conditional expression keeps only its else value",
+                (a, b, self.src.seg(node.orelse)),
+            )
         elif isinstance(node, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
             self.comprehension_filters(node)
         return True
@@ -212,8 +317,11 @@ class _Finder:
         if text is None:
             return False
         operands = (node.left, node.right) if isinstance(node, ast.BinOp) else (node.value,)
-        if any(isinstance(x, (ast.JoinedStr, ast.List)) or (
-                isinstance(x, ast.Constant) and isinstance(x.value, (str, bytes))) for x in operands):
+        if any(
+            isinstance(x, (ast.JoinedStr, ast.List))
+            or (isinstance(x, ast.Constant) and isinstance(x.value, (str, bytes)))
+            for x in operands
+        ):
             return False  # `"a" + s` -> `"a" - s` is a TypeError, not a plausible bug
         left, right = (node.left, node.right) if isinstance(node, ast.BinOp) else (node.target, node.value)
         at = _gap_op(src, left, right, text + ("=" if isinstance(node, ast.AugAssign) else ""))
@@ -222,8 +330,9 @@ class _Finder:
                 self.add("arith", node, f"{text} -> {new}", (at[0], at[0] + len(text), new))
         if isinstance(node, ast.BinOp) and text in ("-", "/", "//", "%", "**") and src.seg(left) != src.seg(right):
             (la, lb), (ra, rb) = src.span(left), src.span(right)
-            self.add("swap-args", node, f"operands of {text} swapped", (la, lb, src.seg(right)),
-                     (ra, rb, src.seg(left)))
+            self.add(
+                "swap-args", node, f"operands of {text} swapped", (la, lb, src.seg(right)), (ra, rb, src.seg(left))
+            )
         return True
 
     def boolop(self, node: ast.BoolOp) -> None:
@@ -248,15 +357,22 @@ class _Finder:
             prev = gen.iter
             for cond in gen.ifs:
                 if _gap_op(src, prev, cond, "if"):
-                    self.add("drop-branch", cond, f"dropped the filter `if {src.seg(cond)}`",
-                             (src.span(prev)[1], src.span(cond)[1], ""))
+                    self.add(
+                        "drop-branch",
+                        cond,
+                        f"dropped the filter `if {src.seg(cond)}`",
+                        (src.span(prev)[1], src.span(cond)[1], ""),
+                    )
                 prev = cond
 
     # -- calls and subscripts --------------------------------------------------------------------------------
     def call(self, node: ast.Call) -> None:
         src, args = self.src, node.args
-        fname = node.func.id if isinstance(node.func, ast.Name) else (
-            node.func.attr if isinstance(node.func, ast.Attribute) else None)
+        fname = (
+            node.func.id
+            if isinstance(node.func, ast.Name)
+            else (node.func.attr if isinstance(node.func, ast.Attribute) else None)
+        )
         if fname in _CALL_SWAP:
             if isinstance(node.func, ast.Name):
                 fa, fb = src.span(node.func)
@@ -269,13 +385,21 @@ class _Finder:
             for arg in args:
                 if not isinstance(arg, ast.Starred):
                     self.off_by_one(arg, "range bound")
-        if len(args) >= 2 and not any(isinstance(x, ast.Starred) for x in args) and not (
-                isinstance(node.func, ast.Name) and node.func.id in _NO_SWAP):
+        if (
+            len(args) >= 2
+            and not any(isinstance(x, ast.Starred) for x in args)
+            and not (isinstance(node.func, ast.Name) and node.func.id in _NO_SWAP)
+        ):
             for i in range(len(args) - 1):
                 x, y = args[i], args[i + 1]
                 if src.seg(x) != src.seg(y):
-                    self.add("swap-args", node, f"arguments {i + 1} and {i + 2} swapped",
-                             (*src.span(x), src.seg(y)), (*src.span(y), src.seg(x)))
+                    self.add(
+                        "swap-args",
+                        node,
+                        f"arguments {i + 1} and {i + 2} swapped",
+                        (*src.span(x), src.seg(y)),
+                        (*src.span(y), src.seg(x)),
+                    )
 
     def subscript(self, node: ast.Subscript) -> None:
         idx = node.slice
@@ -298,35 +422,52 @@ class _Finder:
             last = node.body[-1]
             cut_from = src.starts[src.end(last)]
             if src.line_rest_blank(src.end(last), src.span(last)[1]) and cut_from < end_b:
-                self.add("drop-branch", node, "dropped the else/elif branch",
-                         (cut_from, src.starts[src.end(node)], ""))
+                self.add("drop-branch", node, "dropped the else/elif branch", (cut_from, src.starts[src.end(node)], ""))
         else:
             line_a, line_b = src.starts[node.lineno - 1], src.starts[src.end(node)]
-            self.add("drop-branch", node, "dropped an if statement",
-                     (line_a, line_b, src.indent(node.lineno) + "pass\n"))
+            self.add(
+                "drop-branch", node, "dropped an if statement", (line_a, line_b, src.indent(node.lineno) + "pass\n")
+            )
 
     def drop_statement(self, node: ast.AST) -> None:
         """A one-line augmented assignment or call statement in a loop body becomes `pass`."""
         src = self.src
-        if isinstance(node, (ast.AugAssign, ast.Expr)) and id(node) in self.loop_bodies \
-                and node.end_lineno == node.lineno and src.starts_line(node) \
-                and src.line_rest_blank(node.lineno, src.span(node)[1]) \
-                and not (isinstance(node, ast.Expr) and not isinstance(node.value, ast.Call)):
-            self.add("drop-statement", node, f"dropped `{src.seg(node)}`",
-                     (src.starts[node.lineno - 1], src.starts[node.lineno], src.indent(node.lineno) + "pass\n"))
+        if (
+            isinstance(node, (ast.AugAssign, ast.Expr))
+            and id(node) in self.loop_bodies
+            and node.end_lineno == node.lineno
+            and src.starts_line(node)
+            and src.line_rest_blank(node.lineno, src.span(node)[1])
+            and not (isinstance(node, ast.Expr) and not isinstance(node.value, ast.Call))
+        ):
+            self.add(
+                "drop-statement",
+                node,
+                f"dropped `{src.seg(node)}`",
+                (src.starts[node.lineno - 1], src.starts[node.lineno], src.indent(node.lineno) + "pass\n"),
+            )
 
     def early_return(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
         """A function that loops, then returns a value: return after the loop's first iteration instead."""
         src = self.src
         final = node.body[-1]
         loop = next((s for s in node.body if isinstance(s, (ast.For, ast.While))), None)
-        if isinstance(final, ast.Return) and final.value is not None and loop is not None and \
-                loop.body[0].lineno > loop.lineno and src.starts_line(loop.body[0]):
+        if (
+            isinstance(final, ast.Return)
+            and final.value is not None
+            and loop is not None
+            and loop.body[0].lineno > loop.lineno
+            and src.starts_line(loop.body[0])
+        ):
             last = loop.body[-1]
             if src.line_rest_blank(src.end(last), src.span(last)[1]):
                 at = src.starts[src.end(last)]
-                self.add("early-return", loop, "returns after the first loop iteration",
-                         (at, at, src.indent(loop.body[0].lineno) + src.seg(final) + "\n"))
+                self.add(
+                    "early-return",
+                    loop,
+                    "returns after the first loop iteration",
+                    (at, at, src.indent(loop.body[0].lineno) + src.seg(final) + "\n"),
+                )
 
 
 def apply(source: str, mutation: Mutation) -> str:
@@ -369,8 +510,14 @@ def mutants(source: str, n: int, rng: random.Random) -> list[tuple[str, Mutation
 
 
 def references(record: dict[str, Any]) -> list[dict[str, Any]]:
-    return [c for c in candidates_of(record) if isinstance(c, dict) and isinstance(c.get("code"), str)
-            and isinstance(c.get("origin"), dict) and c["origin"].get("backend") == "reference"]
+    return [
+        c
+        for c in candidates_of(record)
+        if isinstance(c, dict)
+        and isinstance(c.get("code"), str)
+        and isinstance(c.get("origin"), dict)
+        and c["origin"].get("backend") == "reference"
+    ]
 
 
 @dataclass
@@ -402,16 +549,20 @@ class MutateBackend(Backend):
         results = []
         for rec in records:
             refs = references(rec)
-            pools = [mutants(r["code"], params.n, random.Random(f"{seed}:{rec.get('id')}:{r.get('id')}"))
-                     for r in refs]
+            pools = [mutants(r["code"], params.n, random.Random(f"{seed}:{rec.get('id')}:{r.get('id')}")) for r in refs]
             picked: list[Completion] = []
             # Round robin over the references so each contributes; the pools are already in seeded order.
             while len(picked) < params.n and any(pools):
                 for ref, pool in zip(refs, pools):
                     if pool and len(picked) < params.n:
                         code, m = pool.pop(0)
-                        meta = {"code": code, "parent": ref.get("id"), "mutation": m.kind, "detail": m.detail,
-                                "seed": seed}
+                        meta = {
+                            "code": code,
+                            "parent": ref.get("id"),
+                            "mutation": m.kind,
+                            "detail": m.detail,
+                            "seed": seed,
+                        }
                         picked.append(Completion(text=code, tokens=0, finish_reason="stop", meta=meta))
             results.append(picked)
         return results

@@ -155,6 +155,7 @@ class OpenAIBackend(Backend):
     def _run(self, jobs: list[tuple[str, dict, str]], params: SamplingParams) -> list[list[Completion]]:
         """jobs: (endpoint, body without sampling, seed key); returns params.n completions per job."""
         tasks = [(j, s) for j in range(len(jobs)) for s in range(params.n)]
+
         def one(task: tuple[int, int]) -> Completion:
             path, body, key = jobs[task[0]]
             return self._one(path, body, key, params, task[1])

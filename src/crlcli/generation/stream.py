@@ -97,8 +97,11 @@ def call_group(backend: Any, reqs: list[GenRequest]) -> list[list[Completion]]:
 
 def _group_key(r: GenRequest) -> tuple:
     p = r.params  # its stop list makes it unhashable
-    return (r.prompt is None, r.enable_thinking if r.prompt is None else None,
-            (p.n, p.temperature, p.top_p, p.top_k, p.max_tokens, p.seed, tuple(p.stop or ())))
+    return (
+        r.prompt is None,
+        r.enable_thinking if r.prompt is None else None,
+        (p.n, p.temperature, p.top_p, p.top_k, p.max_tokens, p.seed, tuple(p.stop or ())),
+    )
 
 
 def batched(backend: Any, requests: Iterator[GenRequest | None], batch: int) -> Iterator[Result]:

@@ -33,7 +33,11 @@ def qwen3_tokenizer_dir() -> Path:
 
 
 def build_tiny_model(
-    out_dir: Path | str, seed: int = 0, dtype: str = "bfloat16", script: str | None = None, trigger: str = "\n\n",
+    out_dir: Path | str,
+    seed: int = 0,
+    dtype: str = "bfloat16",
+    script: str | None = None,
+    trigger: str = "\n\n",
     modes: list[tuple[float, float]] | None = None,
 ) -> Path:
     """Write a tiny Qwen3ForCausalLM (random weights, seeded) plus the Qwen3 tokenizer into `out_dir`.
@@ -82,8 +86,13 @@ def build_tiny_model(
         _make_long_tail(torch, model, tok, modes, im_end)
     model = model.to(getattr(torch, dtype))
     model.generation_config = transformers.GenerationConfig(
-        bos_token_id=eot, eos_token_id=[im_end, eot], pad_token_id=eot,
-        do_sample=True, temperature=TEMPERATURE, top_p=TOP_P, top_k=TOP_K,
+        bos_token_id=eot,
+        eos_token_id=[im_end, eot],
+        pad_token_id=eot,
+        do_sample=True,
+        temperature=TEMPERATURE,
+        top_p=TOP_P,
+        top_k=TOP_K,
     )
     model.save_pretrained(str(out))
     return out
@@ -93,8 +102,10 @@ def _make_parrot(torch, model, tok, trigger: str, script: str, im_end: int) -> N
     chain = tok.encode(trigger, add_special_tokens=False)[-1:] + tok.encode(script, add_special_tokens=False)
     chain.append(im_end)
     if len(set(chain)) != len(chain) or len(chain) > model.config.hidden_size:
-        raise CrlError(f"parrot script must be at most {model.config.hidden_size - 1} distinct tokens after the "
-                       f"trigger; got {len(chain)} with repeats: {chain}")
+        raise CrlError(
+            f"parrot script must be at most {model.config.hidden_size - 1} distinct tokens after the "
+            f"trigger; got {len(chain)} with repeats: {chain}"
+        )
     with torch.no_grad():
         for layer in model.model.layers:
             layer.self_attn.o_proj.weight.zero_()
@@ -116,8 +127,11 @@ _BASE_LOGIT = 30.0
 def _make_long_tail(torch, model, tok, modes: list[tuple[float, float]], im_end: int) -> None:
     import math
 
-    if len(modes) + 1 > model.config.hidden_size or any(not 0 < sh for sh, _ in modes) or \
-            any(not 0 <= st < 1 for _, st in modes):
+    if (
+        len(modes) + 1 > model.config.hidden_size
+        or any(not 0 < sh for sh, _ in modes)
+        or any(not 0 <= st < 1 for _, st in modes)
+    ):
         raise CrlError(f"modes must be (share > 0, 0 <= stop < 1) pairs, at most {model.config.hidden_size - 1}")
     total = sum(sh for sh, _ in modes)
     # One plain word per mode (distinct single tokens), so the text reads as "alpha alpha alpha ..."

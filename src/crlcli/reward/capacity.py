@@ -18,8 +18,10 @@ CALIBRATION_CODE = "a, b = map(int, input().split())\nprint(a + b)\n"
 
 def calibrate(pool: Any, seconds: float = 1.0, tests_per_candidate: int = 20) -> float:
     """Trivial stdio tests per second over all of `pool`'s workers (a SandboxPool), for about `seconds`."""
-    tests = {"type": "stdio", "cases": [{"input": f"{i} {i}\n", "output": f"{2 * i}\n"}
-                                        for i in range(tests_per_candidate)]}
+    tests = {
+        "type": "stdio",
+        "cases": [{"input": f"{i} {i}\n", "output": f"{2 * i}\n"} for i in range(tests_per_candidate)],
+    }
     # one round to start every worker's sandbox, not timed
     for fut in [pool.submit(CALIBRATION_CODE, tests) for _ in range(pool.workers)]:
         fut.result()
@@ -61,7 +63,9 @@ class ServedRate:
 
 def capacity(workers: int, calibrated: float | None, served: ServedRate | None = None) -> dict[str, Any]:
     """The /health `capacity` object."""
-    return {"workers": workers,
-            "calibrated_tests_per_s": round(calibrated, 1) if calibrated is not None else None,
-            "served_tests_per_s": round(served.rate(), 1) if served is not None else 0.0,
-            "served_tests": served.tests if served is not None else 0}
+    return {
+        "workers": workers,
+        "calibrated_tests_per_s": round(calibrated, 1) if calibrated is not None else None,
+        "served_tests_per_s": round(served.rate(), 1) if served is not None else 0.0,
+        "served_tests": served.tests if served is not None else 0,
+    }

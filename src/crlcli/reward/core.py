@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import jsonx
-
 from ..extract import extract_code, extract_conclusion
 from ..sandbox.testtypes import IN_PROCESS, PARENT, trust_of
 
@@ -110,8 +109,9 @@ def _failed(logs: dict[str, Any], reason: str, started: float) -> Reward:
     return Reward(0.0, 0.0, logs)
 
 
-def prepare(query: Any, prompt: Any, label: Any, *, crl_scale: float = 1.0,
-            compare: str | None = None) -> Reward | RlJob:
+def prepare(
+    query: Any, prompt: Any, label: Any, *, crl_scale: float = 1.0, compare: str | None = None
+) -> Reward | RlJob:
     """Everything but the sandbox run. Never raises. `compare`: the comparator for RL tests that do not name
     one in `tests.compare` (None: the sandbox's default, tokens; "lcb": LiveCodeBench's rule)."""
     started = time.perf_counter()

@@ -61,8 +61,13 @@ def check_env() -> None:
     compare = os.environ.get("CRL_REWARD_COMPARE", "").strip()
     if compare and compare not in COMPARATORS:
         raise ValueError(f"CRL_REWARD_COMPARE={compare!r}: use {' or '.join(COMPARATORS)}")
-    for name in ("CRL_REWARD_CRL_SCALE", "CRL_REWARD_TIMEOUT", "CRL_REWARD_TEST_TIMEOUT", "CRL_REWARD_WORKERS",
-                 "CRL_REWARD_MEMORY_MB"):
+    for name in (
+        "CRL_REWARD_CRL_SCALE",
+        "CRL_REWARD_TIMEOUT",
+        "CRL_REWARD_TEST_TIMEOUT",
+        "CRL_REWARD_WORKERS",
+        "CRL_REWARD_MEMORY_MB",
+    ):
         raw = os.environ.get(name, "").strip()
         try:
             if raw:

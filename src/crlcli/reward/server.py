@@ -30,8 +30,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import orjson
-from .. import jsonx
 
+from .. import jsonx
 from ..log import logger
 from .record import SampleRecorder
 from .service import RewardService, to_openrlhf, zeros
@@ -105,7 +105,7 @@ def parse_request(body: bytes) -> tuple[list[str], list[Any], list[Any]]:
 
 
 class _Handler(BaseHTTPRequestHandler):
-    server: "RewardHTTPServer"
+    server: RewardHTTPServer
     server_version = "crl-reward/1"
 
     def setup(self) -> None:
@@ -147,10 +147,16 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/health":
             from .capacity import capacity
 
-            self._send(200, {"status": "ok", "workers": self.server.service.workers, "pid": self.server.pid,
-                             **self.server.service.stats(),
-                             "capacity": capacity(self.server.service.workers, self.server.calibrated,
-                                                  self.server.served)})
+            self._send(
+                200,
+                {
+                    "status": "ok",
+                    "workers": self.server.service.workers,
+                    "pid": self.server.pid,
+                    **self.server.service.stats(),
+                    "capacity": capacity(self.server.service.workers, self.server.calibrated, self.server.served),
+                },
+            )
         elif path == "/stats":
             self._send(200, {**self.server.service.stats(), **self.server.stats()})
         else:
@@ -228,8 +234,9 @@ class _Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             logger.warning(f"client {self.address_string()} went away before its rewards were sent")
         except TimeoutError:
-            logger.warning(f"client {self.address_string()} did not take its rewards within "
-                           f"{self.server.client_timeout:g} s")
+            logger.warning(
+                f"client {self.address_string()} did not take its rewards within {self.server.client_timeout:g} s"
+            )
             self.close_connection = True
         except Exception as exc:  # noqa: BLE001 - one bad request must never take the server down
             logger.error(f"internal error on a request: {type(exc).__name__}: {exc}")
@@ -331,8 +338,13 @@ class RewardHTTPServer(ThreadingHTTPServer):
 
     def stats(self) -> dict[str, Any]:
         with self._lock:
-            return {**self._counts, "reading": len(self._reading), "max_inflight": self.max_inflight,
-                    "max_connections": self.max_connections, "client_timeout_s": self.client_timeout}
+            return {
+                **self._counts,
+                "reading": len(self._reading),
+                "max_inflight": self.max_inflight,
+                "max_connections": self.max_connections,
+                "client_timeout_s": self.client_timeout,
+            }
 
     def stop(self) -> None:
         self._stopping.set()
@@ -369,8 +381,9 @@ def serve(
     if not client_timeout > 0:
         raise CrlError(f"the client timeout must be positive, got {client_timeout}")
     try:
-        httpd = RewardHTTPServer((host, port), service, max_inflight=max_inflight, client_timeout=client_timeout,
-                                 record=record)
+        httpd = RewardHTTPServer(
+            (host, port), service, max_inflight=max_inflight, client_timeout=client_timeout, record=record
+        )
     except OSError as exc:
         raise CrlError(f"cannot listen on {host}:{port}: {exc}", hint="pick another --port") from exc
     bound_host, bound_port = httpd.server_address[:2]

@@ -75,7 +75,9 @@ class _InProcessCounter:
             n, total = self.in_process, self.rl
         if not total:
             return None
-        return f"{n} of {total} RL rewards came from in-process tests" if n else f"{total} RL rewards, all parent-compared"
+        return (
+            f"{n} of {total} RL rewards came from in-process tests" if n else f"{total} RL rewards, all parent-compared"
+        )
 
 
 class RewardService:
@@ -98,8 +100,7 @@ class RewardService:
         self.crl_scale = float(crl_scale)
         # The comparator for RL labels whose tests do not name one (None: the sandbox's default, tokens).
         if compare is not None and compare not in COMPARATORS:
-            raise CrlError(f"unknown reward comparator {compare!r}",
-                           hint=f"use one of: {', '.join(COMPARATORS)}")
+            raise CrlError(f"unknown reward comparator {compare!r}", hint=f"use one of: {', '.join(COMPARATORS)}")
         self.compare = compare
         self.workers = workers or max(1, os.cpu_count() or 1)
         self.deadline = float(deadline)
@@ -119,7 +120,7 @@ class RewardService:
         if self._pool is None:
             with self._lock:
                 if self._pool is None:
-                    from ..sandbox import SandboxPool, Limits
+                    from ..sandbox import Limits, SandboxPool
 
                     limits_kw: dict[str, Any] = {}
                     if self.test_timeout is not None:
@@ -136,7 +137,11 @@ class RewardService:
         return self._pool
 
     def score_batch(
-        self, queries: Sequence[Any], prompts: Sequence[Any] | None, labels: Sequence[Any], deadline: float | None = None
+        self,
+        queries: Sequence[Any],
+        prompts: Sequence[Any] | None,
+        labels: Sequence[Any],
+        deadline: float | None = None,
     ) -> list[Reward]:
         """One Reward per query, in order, within `deadline` seconds; never raises."""
         started = time.monotonic()
@@ -193,8 +198,11 @@ class RewardService:
 
     def stats(self) -> dict[str, int]:
         """Running counts, for /health and the logs."""
-        return {"rl_rewards": self.trust.rl, "in_process_rewards": self.trust.in_process,
-                "failed_rewards": self.failures.count}
+        return {
+            "rl_rewards": self.trust.rl,
+            "in_process_rewards": self.trust.in_process,
+            "failed_rewards": self.failures.count,
+        }
 
     def close(self, kill: bool = False) -> None:
         """Stop the sandbox pool; kill: at once, killing running sandboxes (a second signal)."""

@@ -15,16 +15,32 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ..records import VERDICTS
     from .compare import json_equal, stdio_equal
     from .isolation import IsolationInfo
     from .limits import Limits
     from .pool import SandboxPool, detect_isolation, run_tests
-    from ..records import VERDICTS
 
-_WHERE = {"Limits": "limits", "SandboxPool": "pool", "run_tests": "pool", "detect_isolation": "pool",
-          "IsolationInfo": "isolation", "VERDICTS": "..records", "stdio_equal": "compare", "json_equal": "compare"}
-__all__ = ["Limits", "SandboxPool", "run_tests", "detect_isolation", "IsolationInfo", "VERDICTS",
-           "stdio_equal", "json_equal"]
+_WHERE = {
+    "Limits": "limits",
+    "SandboxPool": "pool",
+    "run_tests": "pool",
+    "detect_isolation": "pool",
+    "IsolationInfo": "isolation",
+    "VERDICTS": "..records",
+    "stdio_equal": "compare",
+    "json_equal": "compare",
+}
+__all__ = [
+    "Limits",
+    "SandboxPool",
+    "run_tests",
+    "detect_isolation",
+    "IsolationInfo",
+    "VERDICTS",
+    "stdio_equal",
+    "json_equal",
+]
 
 
 def __getattr__(name: str) -> Any:

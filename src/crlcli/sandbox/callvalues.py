@@ -121,6 +121,6 @@ def numpy_module() -> Any:
         try:
             import numpy
         except ImportError:
-            numpy = None
+            numpy = None  # type: ignore[assignment]  # numpy is optional: None stands for its absence
         _np.append(numpy)
     return _np[0]

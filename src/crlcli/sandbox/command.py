@@ -46,26 +46,37 @@ from .limits import SANDBOX_MODES
 SANDBOX_ROOT = "/sandbox"
 # /etc entries toolchains need (alternatives: java/javac symlinks; ld.so.*: the dynamic loader); passwd, group and
 # hosts are files of ours; nothing else of the host's /etc is visible.
-_ETC = ("alternatives", "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "nsswitch.conf",
-        "localtime", "timezone", "java-17-openjdk", "java-21-openjdk", "ssl/certs", "mime.types")
+_ETC = (
+    "alternatives",
+    "ld.so.cache",
+    "ld.so.conf",
+    "ld.so.conf.d",
+    "nsswitch.conf",
+    "localtime",
+    "timezone",
+    "java-17-openjdk",
+    "java-21-openjdk",
+    "ssl/certs",
+    "mime.types",
+)
 
 
 @dataclass(frozen=True)
 class CommandLimits:
-    timeout: float = 180.0            # wall seconds for the whole command (Aider's harness: 180 s per test run)
-    memory_mb: int = 4096             # whole process tree (cgroup) or per process (RLIMIT_DATA fallback)
-    max_output: int = 1 << 20         # bytes of merged stdout+stderr kept; more -> status "output_limit"
-    max_file_mb: int = 1024           # RLIMIT_FSIZE
-    max_procs: int = 512              # pids cgroup (compilers and test runners start many processes/threads)
+    timeout: float = 180.0  # wall seconds for the whole command (Aider's harness: 180 s per test run)
+    memory_mb: int = 4096  # whole process tree (cgroup) or per process (RLIMIT_DATA fallback)
+    max_output: int = 1 << 20  # bytes of merged stdout+stderr kept; more -> status "output_limit"
+    max_file_mb: int = 1024  # RLIMIT_FSIZE
+    max_procs: int = 512  # pids cgroup (compilers and test runners start many processes/threads)
 
 
 @dataclass
 class CommandResult:
-    status: str                       # "ok" | "failed" | "timeout" | "output_limit" | "error"
+    status: str  # "ok" | "failed" | "timeout" | "output_limit" | "error"
     returncode: int | None
-    output: str                       # merged stdout+stderr (capped), paths of the temp copy shown as the dir name
+    output: str  # merged stdout+stderr (capped), paths of the temp copy shown as the dir name
     time_ms: int
-    isolation: str                    # "bwrap" | "limits"
+    isolation: str  # "bwrap" | "limits"
     detail: str = ""
     extra: dict = field(default_factory=dict)
 
@@ -76,10 +87,12 @@ class CommandResult:
 
 _UID_BASE = 1_200_000_000  # below the judge's candidate uids (pool.UID_BASE)
 _uid_counter = itertools.count()
-_SETPRIV_PY = ("import os, sys, ctypes\n"
-               "u = int(sys.argv[1]); os.setgroups([]); os.setresgid(u, u, u); os.setresuid(u, u, u)\n"
-               "if ctypes.CDLL(None).prctl(38, 1, 0, 0, 0): sys.exit('no_new_privs refused')\n"
-               "os.execvp(sys.argv[2], sys.argv[2:])\n")
+_SETPRIV_PY = (
+    "import os, sys, ctypes\n"
+    "u = int(sys.argv[1]); os.setgroups([]); os.setresgid(u, u, u); os.setresuid(u, u, u)\n"
+    "if ctypes.CDLL(None).prctl(38, 1, 0, 0, 0): sys.exit('no_new_privs refused')\n"
+    "os.execvp(sys.argv[2], sys.argv[2:])\n"
+)
 
 
 def _command_uid() -> int:
@@ -93,8 +106,16 @@ def _become(uid: int) -> list[str] | None:
     has neither setpriv nor a system Python."""
     for d in ("/usr/bin", "/usr/sbin", "/bin"):
         if os.access(f"{d}/setpriv", os.X_OK):
-            return [f"{d}/setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all",
-                    "--bounding-set=-all", "--no-new-privs", "--"]
+            return [
+                f"{d}/setpriv",
+                f"--reuid={uid}",
+                f"--regid={uid}",
+                "--clear-groups",
+                "--inh-caps=-all",
+                "--bounding-set=-all",
+                "--no-new-privs",
+                "--",
+            ]
     if os.access("/usr/bin/python3", os.X_OK):
         return ["/usr/bin/python3", "-I", "-S", "-c", _SETPRIV_PY, str(uid)]
     return None
@@ -107,14 +128,17 @@ def _seccomp_program() -> bytes | None:
     if not _SECCOMP:
         _SECCOMP.append(runner_seccomp.filter_program())
         if _SECCOMP[0] is None:
-            logger.warning(f"no seccomp filter for this architecture ({runner_seccomp.machine() or 'unknown'}): "
-                           "toolchain commands may use the kernel keyring and nested user namespaces")
+            logger.warning(
+                f"no seccomp filter for this architecture ({runner_seccomp.machine() or 'unknown'}): "
+                "toolchain commands may use the kernel keyring and nested user namespaces"
+            )
     return _SECCOMP[0]
 
 
 @dataclass
 class _Box:
     """One sandbox command line, with the fd of its seccomp filter (close it after the start)."""
+
     argv: list[str]
     fds: tuple[int, ...] = ()
 
@@ -126,8 +150,9 @@ class _Box:
                 pass
 
 
-def _sandbox(argv, copy: Path, inner_dir: str, ro_paths, env: dict[str, str], uid: int | None,
-             etc_dir: Path) -> _Box | None:
+def _sandbox(
+    argv, copy: Path, inner_dir: str, ro_paths, env: dict[str, str], uid: int | None, etc_dir: Path
+) -> _Box | None:
     """The bwrap command line: the shared base (host.base_args), the writable copy, no capability at all for
     the command, an unprivileged uid (`uid` when we are root; otherwise the caller's, in a user namespace), the
     seccomp filter (no keyring, no nested user namespace, no mount). None when bwrap is missing or no uid
@@ -137,11 +162,16 @@ def _sandbox(argv, copy: Path, inner_dir: str, ro_paths, env: dict[str, str], ui
         return None
     me = uid if uid is not None else os.getuid()
     # Tools that look up the current user (getpwuid) find it in a passwd file of ours, not the host's.
-    (etc_dir / "passwd").write_text(f"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:"
-                                    f"/usr/sbin/nologin\ncrl:x:{me}:{me}:crl:/tmp/home:/bin/sh\n")
+    (etc_dir / "passwd").write_text(
+        f"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:"
+        f"/usr/sbin/nologin\ncrl:x:{me}:{me}:crl:/tmp/home:/bin/sh\n"
+    )
     (etc_dir / "group").write_text(f"root:x:0:\nnogroup:x:65534:\ncrl:x:{me}:\n")
-    files = [(str(host.HOSTS_FILE), "/etc/hosts"), (str(etc_dir / "passwd"), "/etc/passwd"),
-             (str(etc_dir / "group"), "/etc/group")]
+    files = [
+        (str(host.HOSTS_FILE), "/etc/hosts"),
+        (str(etc_dir / "passwd"), "/etc/passwd"),
+        (str(etc_dir / "group"), "/etc/group"),
+    ]
     binds, seen = [], set()
     for p in ro_paths:
         p = os.path.realpath(p)
@@ -150,8 +180,7 @@ def _sandbox(argv, copy: Path, inner_dir: str, ro_paths, env: dict[str, str], ui
             continue
         seen.add(p)
         binds.append((p, p))
-    out = host.base_args(bwrap, etc=_ETC, files=files, ro_binds=binds, rw_binds=[(str(copy), inner_dir)],
-                         shm=True)
+    out = host.base_args(bwrap, etc=_ETC, files=files, ro_binds=binds, rw_binds=[(str(copy), inner_dir)], shm=True)
     out += ["--perms", "0777", "--dir", "/tmp/home", "--chdir", inner_dir, "--clearenv"]
     for k, v in env.items():
         out += ["--setenv", k, v]
@@ -187,8 +216,15 @@ def bwrap_available() -> bool:
         uid = _command_uid() if os.geteuid() == 0 else None
         if uid is not None:
             os.chown(copy, uid, uid)
-        box = _sandbox(["/bin/sh", "-c", "test -w . && test -w /tmp/home"], copy, f"{SANDBOX_ROOT}/w", [],
-                       {"PATH": "/usr/bin:/bin"}, uid, etc_dir)
+        box = _sandbox(
+            ["/bin/sh", "-c", "test -w . && test -w /tmp/home"],
+            copy,
+            f"{SANDBOX_ROOT}/w",
+            [],
+            {"PATH": "/usr/bin:/bin"},
+            uid,
+            etc_dir,
+        )
         if box is None:
             logger.debug("toolchain sandbox: no bwrap, or no way to switch uid (setpriv)")
             return False
@@ -216,18 +252,31 @@ def isolation_mode(mode: str = "auto", require_isolation: bool = False) -> str:
     if _BWRAP_OK is None:
         _BWRAP_OK = bwrap_available()
         if not _BWRAP_OK:
-            logger.warning("bubblewrap is unavailable: toolchain commands run with resource limits only, "
-                           "NOT isolated from the host (install the Debian package 'bubblewrap')")
+            logger.warning(
+                "bubblewrap is unavailable: toolchain commands run with resource limits only, "
+                "NOT isolated from the host (install the Debian package 'bubblewrap')"
+            )
     if not _BWRAP_OK and (mode == "bwrap" or require_isolation):
-        raise CrlError("bubblewrap isolation is required but does not work on this host",
-                       hint="apt-get install bubblewrap, or allow unprivileged user namespaces")
+        raise CrlError(
+            "bubblewrap isolation is required but does not work on this host",
+            hint="apt-get install bubblewrap, or allow unprivileged user namespaces",
+        )
     return "bwrap" if _BWRAP_OK else "limits"
 
 
-def run_command(argv: list[str], workdir: str | Path, *, limits: CommandLimits = CommandLimits(),
-                env: dict[str, str] | None = None, ro_paths: Sequence[str | Path] = (), name: str | None = None,
-                mode: str = "auto", require_isolation: bool = False, stdin: bytes | None = None,
-                seed: Mapping[str, str | Path] | None = None) -> CommandResult:
+def run_command(
+    argv: list[str],
+    workdir: str | Path,
+    *,
+    limits: CommandLimits = CommandLimits(),
+    env: dict[str, str] | None = None,
+    ro_paths: Sequence[str | Path] = (),
+    name: str | None = None,
+    mode: str = "auto",
+    require_isolation: bool = False,
+    stdin: bytes | None = None,
+    seed: Mapping[str, str | Path] | None = None,
+) -> CommandResult:
     """Run `argv` in a private writable copy of `workdir`, named `name` (default: the folder's own name, which
     build files such as Exercism's CMakeLists read), inside the sandbox. `seed` maps paths inside the copy to host
     folders copied there too (e.g. a warm build cache the command may write to without touching the original).
@@ -245,9 +294,13 @@ def run_command(argv: list[str], workdir: str | Path, *, limits: CommandLimits =
         for rel, src in (seed or {}).items():
             shutil.copytree(src, copy / rel, symlinks=True, dirs_exist_ok=True)
         inner_dir = f"{SANDBOX_ROOT}/{name}" if isolation == "bwrap" else str(copy)
-        base_env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
-                    "HOME": "/tmp/home" if isolation == "bwrap" else str(host_tmp / "home"),
-                    "TMPDIR": "/tmp" if isolation == "bwrap" else str(host_tmp)}
+        base_env = {
+            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "LANG": "C.UTF-8",
+            "LC_ALL": "C.UTF-8",
+            "HOME": "/tmp/home" if isolation == "bwrap" else str(host_tmp / "home"),
+            "TMPDIR": "/tmp" if isolation == "bwrap" else str(host_tmp),
+        }
         base_env.update(env or {})
         uid = None
         if isolation == "limits":
@@ -260,13 +313,26 @@ def run_command(argv: list[str], workdir: str | Path, *, limits: CommandLimits =
             (host_tmp / "etc").mkdir()
             box = _sandbox(argv, copy, inner_dir, ro_paths, base_env, uid, host_tmp / "etc")
             if box is None:
-                return CommandResult("error", None, "the toolchain sandbox cannot be built here", 0, isolation,
-                                     detail="no bwrap or no setpriv")
+                return CommandResult(
+                    "error",
+                    None,
+                    "the toolchain sandbox cannot be built here",
+                    0,
+                    isolation,
+                    detail="no bwrap or no setpriv",
+                )
             full = box.argv
-        return _execute(full, cwd=None if isolation == "bwrap" else copy,
-                        env={} if isolation == "bwrap" else base_env, limits=limits, isolation=isolation,
-                        stdin=stdin, shown={str(copy): name, inner_dir: name}, uid=uid,
-                        pass_fds=box.fds if box else ())
+        return _execute(
+            full,
+            cwd=None if isolation == "bwrap" else copy,
+            env={} if isolation == "bwrap" else base_env,
+            limits=limits,
+            isolation=isolation,
+            stdin=stdin,
+            shown={str(copy): name, inner_dir: name},
+            uid=uid,
+            pass_fds=box.fds if box else (),
+        )
     finally:
         if box is not None:
             box.close()
@@ -282,14 +348,32 @@ def _chown_tree(root: Path, uid: int) -> None:
             os.lchown(os.path.join(dirpath, n), uid, uid)
 
 
-def _execute(full: list[str], *, cwd, env, limits: CommandLimits, isolation: str, stdin, shown,
-             uid: int | None = None, pass_fds=()) -> CommandResult:
+def _execute(
+    full: list[str],
+    *,
+    cwd,
+    env,
+    limits: CommandLimits,
+    isolation: str,
+    stdin,
+    shown,
+    uid: int | None = None,
+    pass_fds=(),
+) -> CommandResult:
     cg = host.CgroupSet(f"cmd-{uuid.uuid4().hex[:12]}", max_pids=limits.max_procs, memory_mb=limits.memory_mb)
     start = time.monotonic()
     try:
-        proc = subprocess.Popen(full, cwd=cwd, env=env or None, stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
-                                preexec_fn=_preexec(cg, limits, uid), pass_fds=tuple(pass_fds))
+        proc = subprocess.Popen(
+            full,
+            cwd=cwd,
+            env=env or None,
+            stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_preexec(cg, limits, uid),
+            pass_fds=tuple(pass_fds),
+        )
     except (OSError, subprocess.SubprocessError) as exc:
         cg.remove()
         return CommandResult("error", None, f"cannot start {full[0]}: {exc}", 0, isolation, detail=str(exc))
@@ -370,10 +454,17 @@ class _Output:
 def _outcome(rc: int | None, timed_out: bool, overflow: bool, oom: bool, limits: CommandLimits) -> tuple[str, str, str]:
     """(status, detail, a note for the output) of a finished command."""
     if timed_out:
-        return "timeout", f"killed after {limits.timeout:g} s", f"\n[crl] command timed out after {limits.timeout:g} s\n"
+        return (
+            "timeout",
+            f"killed after {limits.timeout:g} s",
+            f"\n[crl] command timed out after {limits.timeout:g} s\n",
+        )
     if overflow:
-        return ("output_limit", f"output exceeded {limits.max_output} bytes",
-                f"\n[crl] output exceeded {limits.max_output} bytes; command killed\n")
+        return (
+            "output_limit",
+            f"output exceeded {limits.max_output} bytes",
+            f"\n[crl] output exceeded {limits.max_output} bytes; command killed\n",
+        )
     if rc == 0:
         return "ok", "", ""
     detail = f"exit code {rc}" + (f" (memory limit {limits.memory_mb} MB reached)" if oom else "")

@@ -81,11 +81,17 @@ def json_equal(actual: Any, expected: Any, tol: float = DEFAULT_TOL) -> bool:
             return math.isnan(e) and math.isnan(a)
         return a == e or math.isclose(a, e, rel_tol=tol, abs_tol=tol)
     if isinstance(expected, list):
-        return (isinstance(actual, list) and len(actual) == len(expected)
-                and all(json_equal(a, e, tol) for a, e in zip(actual, expected)))
+        return (
+            isinstance(actual, list)
+            and len(actual) == len(expected)
+            and all(json_equal(a, e, tol) for a, e in zip(actual, expected))
+        )
     if isinstance(expected, dict):
-        return (isinstance(actual, dict) and actual.keys() == expected.keys()
-                and all(json_equal(actual[k], expected[k], tol) for k in expected))
+        return (
+            isinstance(actual, dict)
+            and actual.keys() == expected.keys()
+            and all(json_equal(actual[k], expected[k], tol) for k in expected)
+        )
     return type(actual) is type(expected) and actual == expected
 
 
@@ -118,8 +124,10 @@ def decode_call_args(value: Any, where: str) -> list | dict:
             try:
                 return [_loads(ln) for ln in value.splitlines() if ln.strip()]
             except ValueError:
-                raise CrlError(f"{where}: call arguments are not JSON: {value[:80]!r}",
-                               hint="give a JSON list of arguments, or one JSON value per line") from None
+                raise CrlError(
+                    f"{where}: call arguments are not JSON: {value[:80]!r}",
+                    hint="give a JSON list of arguments, or one JSON value per line",
+                ) from None
         if isinstance(decoded, str):  # JSON-encoded twice, or a single string argument
             try:
                 again = _loads(decoded)

@@ -47,9 +47,16 @@ def usr_links() -> list[str]:
     return out
 
 
-def base_args(bwrap: str, *, etc: Iterable[str] = ETC_MIN, files: Iterable[tuple[str, str]] = (),
-              ro_binds: Iterable[tuple[str, str]] = (), rw_binds: Iterable[tuple[str, str]] = (),
-              shm: bool = False, tmp_mode: str = "1777") -> list[str]:
+def base_args(
+    bwrap: str,
+    *,
+    etc: Iterable[str] = ETC_MIN,
+    files: Iterable[tuple[str, str]] = (),
+    ro_binds: Iterable[tuple[str, str]] = (),
+    rw_binds: Iterable[tuple[str, str]] = (),
+    shm: bool = False,
+    tmp_mode: str = "1777",
+) -> list[str]:
     """bwrap's arguments up to (not including) the user, capability and command part.
 
     etc: names under /etc bound read-only when present; files: (host file, path inside) bound read-only, for
@@ -57,14 +64,34 @@ def base_args(bwrap: str, *, etc: Iterable[str] = ETC_MIN, files: Iterable[tuple
     the binds, so a bind below /tmp is seen on top of it; every parent of a bind is made 0755 (bwrap would copy
     the host's mode, and /root is 0700). shm: a world-writable /dev/shm (POSIX shared memory, semaphores);
     tmp_mode: the private /tmp's mode (the judge's runner mounts each candidate's own /tmp over a root-only one)."""
-    args = [bwrap, "--die-with-parent", "--new-session", *NAMESPACES,
-            "--ro-bind", "/usr", "/usr", *usr_links(), "--perms", "0755", "--dir", "/etc",
-            "--proc", "/proc", "--dev", "/dev", "--perms", tmp_mode, "--tmpfs", "/tmp"]
+    args = [
+        bwrap,
+        "--die-with-parent",
+        "--new-session",
+        *NAMESPACES,
+        "--ro-bind",
+        "/usr",
+        "/usr",
+        *usr_links(),
+        "--perms",
+        "0755",
+        "--dir",
+        "/etc",
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+        "--perms",
+        tmp_mode,
+        "--tmpfs",
+        "/tmp",
+    ]
     if shm:
         args += ["--perms", "1777", "--tmpfs", "/dev/shm"]
     made = set(_MADE)
-    binds = [("--ro-bind", str(Path("/etc") / e), str(Path("/etc") / e)) for e in etc
-             if os.path.lexists(Path("/etc") / e)]
+    binds = [
+        ("--ro-bind", str(Path("/etc") / e), str(Path("/etc") / e)) for e in etc if os.path.lexists(Path("/etc") / e)
+    ]
     binds += [("--ro-bind", src, dst) for src, dst in files]
     binds += [("--ro-bind", src, dst) for src, dst in ro_binds]
     binds += [("--bind", src, dst) for src, dst in rw_binds]
@@ -97,8 +124,15 @@ def bwrap_supports(bwrap: str, flag: str) -> bool:
 def probe(argv: Sequence[str], *, timeout: float = 30, pass_fds: Sequence[int] = ()) -> tuple[bool, str]:
     """Run a complete sandbox command line once: (it exited 0, why not)."""
     try:
-        res = subprocess.run(list(argv), capture_output=True, timeout=timeout, env={}, cwd="/", pass_fds=pass_fds,
-                             stdin=subprocess.DEVNULL)
+        res = subprocess.run(
+            list(argv),
+            capture_output=True,
+            timeout=timeout,
+            env={},
+            cwd="/",
+            pass_fds=pass_fds,
+            stdin=subprocess.DEVNULL,
+        )
     except (OSError, subprocess.SubprocessError) as exc:
         return False, str(exc)
     if res.returncode != 0:
@@ -239,8 +273,16 @@ class CgroupSet:
     strict: raise OSError when a wanted group cannot be made or limited; otherwise go without it (then `limited`
     says what holds)."""
 
-    def __init__(self, name: str, *, max_pids: int | None = None, memory_mb: int | None = None,
-                 one_core: bool = False, bases: dict[str, Path | None] | None = None, strict: bool = False):
+    def __init__(
+        self,
+        name: str,
+        *,
+        max_pids: int | None = None,
+        memory_mb: int | None = None,
+        one_core: bool = False,
+        bases: dict[str, Path | None] | None = None,
+        strict: bool = False,
+    ):
         wanted = {"pids": max_pids, "memory": memory_mb, "cpu": True if one_core else None}
         self.dirs: dict[str, Path] = {}
         self.limited: set[str] = set()

@@ -55,7 +55,7 @@ class IsolationInfo:
             if any(prefix == t or prefix.startswith(t + "/") for t in ("/tmp", "/dev")):
                 target = f"/crl/prefix{i}"
                 if python.startswith(prefix + "/"):
-                    python = target + python[len(prefix):]
+                    python = target + python[len(prefix) :]
             binds.append((prefix, target))
         # localhost must resolve inside (programs and tests serve on loopback), but the host's own hosts file
         # names its network: the sandbox gets a two-line one of ours instead.
@@ -99,8 +99,9 @@ def _ask_prefixes(python: str) -> list[str]:
     try:
         out = subprocess.run([python, "-I", "-c", code], capture_output=True, timeout=60, check=True, env={})
     except (OSError, subprocess.SubprocessError) as exc:
-        raise CrlError(f"cannot run the judging interpreter {python}: {exc}",
-                       hint="pass an existing Python 3 interpreter") from exc
+        raise CrlError(
+            f"cannot run the judging interpreter {python}: {exc}", hint="pass an existing Python 3 interpreter"
+        ) from exc
     return json.loads(out.stdout)
 
 
@@ -136,8 +137,11 @@ def detect(mode: str, python: str, probe: Probe) -> IsolationInfo:
     detect_isolation caches it)."""
     root = os.geteuid() == 0
     cg, cpu_cg, mem_cg = cgroup_base(), cpu_cgroup_base(), memory_cgroup_base()
-    cg_text = ((f"pids cgroup {cg}" if cg else "no pids cgroup") + (", a memory cgroup" if mem_cg else "")
-               + (", one core per worker" if cpu_cg else ""))
+    cg_text = (
+        (f"pids cgroup {cg}" if cg else "no pids cgroup")
+        + (", a memory cgroup" if mem_cg else "")
+        + (", one core per worker" if cpu_cg else "")
+    )
     uid_text = "candidates run as an unprivileged uid" if root else "candidates keep the caller's uid"
     groups: dict[str, Any] = dict(cgroup=cg, cpu_cgroup=cpu_cg, memory_cgroup=mem_cg)
     limits = IsolationInfo("limits", "", python, root=root, **groups)
@@ -151,8 +155,9 @@ def detect(mode: str, python: str, probe: Probe) -> IsolationInfo:
         bwrap = shutil.which("bwrap")
         ok, why = (True, "") if bwrap else host.probe_bwrap(bwrap)
         if ok:
-            info = IsolationInfo("bwrap", "", python, bwrap=bwrap, root=root, prefixes=python_prefixes(python),
-                                 **groups)
+            info = IsolationInfo(
+                "bwrap", "", python, bwrap=bwrap, root=root, prefixes=python_prefixes(python), **groups
+            )
             # The real sandbox straight away (the pool that asked keeps it for its first worker); only when it
             # fails does the bare bwrap probe say whether bubblewrap itself works here.
             ok, why, reply = probe(info)
@@ -161,14 +166,17 @@ def detect(mode: str, python: str, probe: Probe) -> IsolationInfo:
                 why = why if base_ok else base_why
             if ok:
                 info.nested, info.seccomp = bool(reply.get("nested")), bool(reply.get("seccomp"))
-                ns = ("own mount+PID+IPC namespace and tmpfs per candidate" if info.nested
-                      else "namespaces per worker")
+                ns = "own mount+PID+IPC namespace and tmpfs per candidate" if info.nested else "namespaces per worker"
                 sc = "a seccomp filter" if info.seccomp else "NO seccomp filter (kernel keyring, nested namespaces)"
                 info.detail = f"bubblewrap: no network, read-only interpreter, {ns}; {uid_text}, {sc}; {cg_text}"
                 return info
         if mode == "bwrap":
-            raise CrlError(f"the bwrap sandbox does not work here: {why}",
-                           hint="install bubblewrap, or run with --sandbox limits (no isolation)")
-    limits.detail = (f"NO ISOLATION ({why}): candidates see the host's files and network; only rlimits, "
-                     f"timeouts, {limits_uid} and {cg_text}")
+            raise CrlError(
+                f"the bwrap sandbox does not work here: {why}",
+                hint="install bubblewrap, or run with --sandbox limits (no isolation)",
+            )
+    limits.detail = (
+        f"NO ISOLATION ({why}): candidates see the host's files and network; only rlimits, "
+        f"timeouts, {limits_uid} and {cg_text}"
+    )
     return limits

@@ -37,7 +37,7 @@ class Prepared:
 
     @property
     def trust(self) -> str:
-        """"parent": every pass was decided here from values compared here; "in-process": a harness in the
+        """ "parent": every pass was decided here from values compared here; "in-process": a harness in the
         candidate's process reported it (forgeable by a candidate that knows the harness): the type's trust."""
         if self.ttype.trust != PARENT:
             return self.ttype.trust
@@ -45,8 +45,13 @@ class Prepared:
         return RETURNS_ONLY_TRUST if self.check is None and any(e is NO_OUTPUT for e in self.expected) else PARENT
 
 
-def prepare(code: str, tests: Any, limits: Limits, check: Callable[[int, Any], bool] | None = None,
-            check_text: Callable[[int, bytes], bool] | None = None) -> Prepared:
+def prepare(
+    code: str,
+    tests: Any,
+    limits: Limits,
+    check: Callable[[int, Any], bool] | None = None,
+    check_text: Callable[[int, bytes], bool] | None = None,
+) -> Prepared:
     """Validate `tests` (CrlError when unusable) and build the sandbox message. `check(i, value)`: for call
     tests, the parent's comparison of case i's decoded return value (instead of the cases' `output`).
     Assert tests that convert exactly (crlcli.asserts) run as parent-compared call cases, whoever made them."""
@@ -93,13 +98,22 @@ def prepare(code: str, tests: Any, limits: Limits, check: Callable[[int, Any], b
     if check_text is not None and check is None:
         raise CrlError("check_text is a shortcut of check: give both")
     # The runner knows drivers, not types (it imports nothing from this package): the message names the driver.
-    message = {"type": ttype.driver, "code": code, "cases": inputs, "timeouts": timeouts,
-               "fn_name": tests.get("fn_name"), "class_name": tests.get("class_name") or None,
-               "tagged_args": tagged, "digest_over": int(tests.get("digest_over") or 0),
-               # call: stop after the first case that timed out or crashed its process (no frame -> S)
-               "stop_on_failure": bool(tests.get("stop_on_failure")),
-               "memory_mb": limits.memory_mb, "max_output": limits.max_output, "tmpfs_mb": limits.tmpfs_mb,
-               "max_procs": limits.max_procs}
+    message = {
+        "type": ttype.driver,
+        "code": code,
+        "cases": inputs,
+        "timeouts": timeouts,
+        "fn_name": tests.get("fn_name"),
+        "class_name": tests.get("class_name") or None,
+        "tagged_args": tagged,
+        "digest_over": int(tests.get("digest_over") or 0),
+        # call: stop after the first case that timed out or crashed its process (no frame -> S)
+        "stop_on_failure": bool(tests.get("stop_on_failure")),
+        "memory_mb": limits.memory_mb,
+        "max_output": limits.max_output,
+        "tmpfs_mb": limits.tmpfs_mb,
+        "max_procs": limits.max_procs,
+    }
     budget = 15.0 + sum(timeouts) + 0.25 * len(timeouts)
     return Prepared(message, expected, ttype.name, tol, budget, check, rule, check_text)
 
@@ -121,7 +135,9 @@ class Verdicts:
         if i != len(self.letters) or i >= len(prep.expected):
             return False
         # one letter: FAILURES is a string, where "" or "MO" would be found too (and None would raise)
-        if isinstance(s, str) and len(s) == 1 and s in FAILURES:  # the sandbox may report a failure itself, never a pass
+        if (
+            isinstance(s, str) and len(s) == 1 and s in FAILURES
+        ):  # the sandbox may report a failure itself, never a pass
             self.letters.append(s)
             return True
         letter = self.ttype.passed(prep, i, s, body) if s in ("ok", "A") else None
@@ -137,5 +153,11 @@ class Verdicts:
 def result_dict(verdicts: str, time_ms: int, trust: str = "parent") -> dict[str, Any]:
     passed = verdicts.count("A")
     total = len(verdicts)
-    return {"pass_rate": passed / total if total else 0.0, "passed": passed, "total": total,
-            "verdicts": verdicts, "time_ms": time_ms, "trust": trust}
+    return {
+        "pass_rate": passed / total if total else 0.0,
+        "passed": passed,
+        "total": total,
+        "verdicts": verdicts,
+        "time_ms": time_ms,
+        "trust": trust,
+    }

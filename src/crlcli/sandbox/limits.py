@@ -26,6 +26,6 @@ class Limits:
 
     def __post_init__(self):
         if self.timeout <= 0 or self.memory_mb < 32 or self.max_output < 1 or self.max_tests < 0:
-            raise CrlError(f"bad sandbox limits {self}",
-                           hint="timeout > 0, memory >= 32 MB, max_output >= 1, max_tests >= 0")
-
+            raise CrlError(
+                f"bad sandbox limits {self}", hint="timeout > 0, memory >= 32 MB, max_output >= 1, max_tests >= 0"
+            )

@@ -32,8 +32,8 @@ from ..errors import CrlError
 from ..log import logger
 from .host import WorkerCgroups, worker_memory_mb
 from .isolation import IsolationInfo, detect
-from .limits import SANDBOX_MODES
 from .jobs import Limits, Prepared, Verdicts, prepare, result_dict
+from .limits import SANDBOX_MODES
 
 UID_BASE = 1_500_000_000
 _HEAD = struct.Struct(">II")  # runner frames: header length, body length (runner_case.send_frame)
@@ -80,8 +80,13 @@ class Sandbox:
 
     def same_shape(self, other: Sandbox) -> bool:
         """Was `other` made for exactly this worker: same isolation, slot, uid and cgroup sizes?"""
-        return (other.info is self.info and other.slot == self.slot and other.uid == self.uid
-                and other.max_procs == self.max_procs and other.memory_mb == self.memory_mb)
+        return (
+            other.info is self.info
+            and other.slot == self.slot
+            and other.uid == self.uid
+            and other.max_procs == self.max_procs
+            and other.memory_mb == self.memory_mb
+        )
 
     def adopt(self, other: Sandbox) -> None:
         """Take over `other`'s running sandbox (a spare of the same shape), which is left empty."""
@@ -117,9 +122,16 @@ class Sandbox:
         if steps:
             argv = ["/bin/sh", "-c", " && ".join(steps) + ' && exec "$@"', "sh", *argv]
         try:
-            self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                         stderr=subprocess.PIPE, env={}, cwd="/", close_fds=True,
-                                         start_new_session=True)
+            self.proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env={},
+                cwd="/",
+                close_fds=True,
+                start_new_session=True,
+            )
         except OSError as exc:
             self.stop()
             raise CrlError(f"cannot start the sandbox: {exc}") from exc
@@ -170,7 +182,7 @@ class Sandbox:
                     raise TimeoutError
                 r, w, _ = select.select(watch, [wfd] if data else [], [], left)
                 if w:
-                    data = data[os.write(wfd, data[:1 << 20]):]
+                    data = data[os.write(wfd, data[: 1 << 20]) :]
                 if efd in r and not os.read(efd, 65536):
                     watch.remove(efd)  # stderr is drained so that the runner never blocks on it
                 if rfd not in r:
@@ -187,9 +199,9 @@ class Sandbox:
                         raise ValueError(f"runner frame too large ({hlen}, {blen})")
                     if len(buf) < _HEAD.size + hlen + blen:
                         break
-                    header = _header(bytes(buf[_HEAD.size:_HEAD.size + hlen]))
-                    body = bytes(buf[_HEAD.size + hlen:_HEAD.size + hlen + blen])
-                    del buf[:_HEAD.size + hlen + blen]
+                    header = _header(bytes(buf[_HEAD.size : _HEAD.size + hlen]))
+                    body = bytes(buf[_HEAD.size + hlen : _HEAD.size + hlen + blen])
+                    del buf[: _HEAD.size + hlen + blen]
                     if not isinstance(header, dict):
                         raise ValueError("runner frame header is not an object")
                     if header.get("job") != jid:
@@ -273,8 +285,12 @@ def _probe(info: IsolationInfo, started: list[Sandbox]) -> tuple[bool, str, dict
     not wasted: sized like a default worker of slot 0, it goes to `started`, for the pool that is being created to
     give to its first worker, which saves a sandbox start (bwrap + interpreter) before the first candidate runs."""
     lim = Limits()
-    box = Sandbox(info, slot=0, max_procs=lim.max_procs,
-                  memory_mb=worker_memory_mb(lim.memory_mb, lim.tmpfs_mb) if info.memory_cgroup else None)
+    box = Sandbox(
+        info,
+        slot=0,
+        max_procs=lim.max_procs,
+        memory_mb=worker_memory_mb(lim.memory_mb, lim.tmpfs_mb) if info.memory_cgroup else None,
+    )
     try:
         reply = box.start()
     except CrlError as exc:
@@ -306,16 +322,24 @@ def _close_all() -> None:
 class SandboxPool:
     """Run candidates on tests in parallel sandboxes. Thread-safe: submit() may be called from any thread."""
 
-    def __init__(self, workers: int | None = None, limits: Limits = Limits(), mode: str = "auto",
-                 require_isolation: bool = False, python: str | None = None):
+    def __init__(
+        self,
+        workers: int | None = None,
+        limits: Limits = Limits(),
+        mode: str = "auto",
+        require_isolation: bool = False,
+        python: str | None = None,
+    ):
         self.info, spare = _detect(mode, python)
         if spare is not None:  # whatever happens next, a spare no worker adopted is stopped with the pool
             weakref.finalize(self, spare.stop)
         if require_isolation and self.info.mode != "bwrap":
             if spare is not None:
                 spare.stop()
-            raise CrlError(f"isolation required but unavailable: {self.info.detail}",
-                           hint="install bubblewrap (apt-get install bubblewrap) or drop --require-isolation")
+            raise CrlError(
+                f"isolation required but unavailable: {self.info.detail}",
+                hint="install bubblewrap (apt-get install bubblewrap) or drop --require-isolation",
+            )
         self.limits = limits
         self.workers = max(1, workers or os.cpu_count() or 1)
         self._queue: queue.Queue = queue.Queue()
@@ -329,8 +353,10 @@ class SandboxPool:
         # The isolation probe's sandbox, when creating this pool probed: adopted by the first worker it fits
         # (_take_spare), else stopped on close (or by the finalizer above, for a pool never closed).
         self._spare = spare
-        self._threads = [threading.Thread(target=self._work, args=(k,), name=f"crl-judge-{k}", daemon=True)
-                         for k in range(self.workers)]
+        self._threads = [
+            threading.Thread(target=self._work, args=(k,), name=f"crl-judge-{k}", daemon=True)
+            for k in range(self.workers)
+        ]
         for t in self._threads:
             t.start()
         _pools.add(self)
@@ -343,9 +369,15 @@ class SandboxPool:
         """The cgroups of the worker sandboxes running now (what a caller may inspect or account CPU by)."""
         return [b.groups for b in self._boxes if b is not None and b.groups is not None]
 
-    def submit(self, code: str, tests: dict, limits: Limits | None = None,
-               deadline: float | None = None, check: Callable[[int, Any], bool] | None = None,
-               check_text: Callable[[int, bytes], bool] | None = None) -> Future:
+    def submit(
+        self,
+        code: str,
+        tests: dict,
+        limits: Limits | None = None,
+        deadline: float | None = None,
+        check: Callable[[int, Any], bool] | None = None,
+        check_text: Callable[[int, bytes], bool] | None = None,
+    ) -> Future:
         """Queue one candidate; the future gives run_tests()'s dict. `deadline` is a time.monotonic() value
         after which the candidate is given S verdicts instead of being run (or finished). `check(i, value)`:
         call tests compared by the caller's own rule, here in the parent, on each decoded return value;
@@ -354,8 +386,10 @@ class SandboxPool:
         fut: Future = Future()
         with self._lock:  # never queued behind the workers' stop sentinels
             if self._closed.is_set() or self._pid != os.getpid():
-                raise CrlError("the sandbox pool is closed (or was created in another process)",
-                               hint="create the SandboxPool in the process that uses it")
+                raise CrlError(
+                    "the sandbox pool is closed (or was created in another process)",
+                    hint="create the SandboxPool in the process that uses it",
+                )
             self._queue.put(_Job(prep, fut, deadline))
         return fut
 
@@ -406,7 +440,10 @@ class SandboxPool:
         budget = prep.budget if job.deadline is None else min(prep.budget, job.deadline - start)
         if budget > 0:
             msg = prep.message
-            procs, memory = max(self.limits.max_procs, msg["max_procs"]), worker_memory_mb(msg["memory_mb"], msg["tmpfs_mb"])
+            procs, memory = (
+                max(self.limits.max_procs, msg["max_procs"]),
+                worker_memory_mb(msg["memory_mb"], msg["tmpfs_mb"]),
+            )
             if box is not None and box.proc is not None and not box.fits(procs, memory):
                 box.stop(graceful=True)  # a candidate with larger limits than this worker's cgroups allow
             if box is None or box.proc is None:
@@ -421,8 +458,9 @@ class SandboxPool:
                         logger.warning(f"sandbox start failed: {exc.message}")
                     box = None
             if box is not None and not self._killing:
-                self._judge(slot, box, dict(prep.message, uid=box.uid), max(budget - (time.monotonic() - start), 0.01),
-                            letters)
+                self._judge(
+                    slot, box, dict(prep.message, uid=box.uid), max(budget - (time.monotonic() - start), 0.01), letters
+                )
         job.future.set_result(result_dict(letters.text(), int((time.monotonic() - start) * 1000), prep.trust))
         return box
 
@@ -495,7 +533,7 @@ class SandboxPool:
             if t is not threading.current_thread():
                 t.join(timeout=10 if kill else None)
 
-    def __enter__(self) -> "SandboxPool":
+    def __enter__(self) -> SandboxPool:
         return self
 
     def __exit__(self, exc_type, *exc) -> None:
@@ -515,6 +553,7 @@ def shared_pool(mode: str = "auto", python: str | None = None) -> SandboxPool:
         return pool
 
 
-def run_tests(code: str, tests: dict, limits: Limits = Limits(), mode: str = "auto",
-              python: str | None = None) -> dict[str, Any]:
+def run_tests(
+    code: str, tests: dict, limits: Limits = Limits(), mode: str = "auto", python: str | None = None
+) -> dict[str, Any]:
     return shared_pool(mode, python).submit(code, tests, limits).result()

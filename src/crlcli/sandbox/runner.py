@@ -19,9 +19,24 @@ import struct
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from runner_case import (CLONE_NEWIPC, CLONE_NEWNS, CLONE_NEWPID, MS_BIND, MS_NODEV, MS_NOEXEC,  # noqa: E402
-                         MS_NOSUID, MS_PRIVATE, MS_REC, PR_SET_CHILD_SUBREAPER, SECCOMP, Candidate, _check,
-                         libc, seccomp_prctl, send_frame)
+from runner_case import (  # noqa: E402
+    CLONE_NEWIPC,
+    CLONE_NEWNS,
+    CLONE_NEWPID,
+    MS_BIND,
+    MS_NODEV,
+    MS_NOEXEC,
+    MS_NOSUID,
+    MS_PRIVATE,
+    MS_REC,
+    PR_SET_CHILD_SUBREAPER,
+    SECCOMP,
+    Candidate,
+    _check,
+    libc,
+    seccomp_prctl,
+    send_frame,
+)
 from runner_child import fresh_stdio  # noqa: E402
 from runner_seccomp import install  # noqa: E402
 
@@ -31,8 +46,22 @@ IN_FD, OUT_FD = 200, 201
 # Imported once in the zygote so that forked children get them for free. Kept short: a bigger process forks and
 # exits more slowly, and `random`/`threading` add at-fork hooks that every per-test child would run (`random`'s
 # reseeds from /dev/urandom: ~0.3 ms per fork, so nothing here may import it -- `tempfile` does).
-PRELOAD = ("collections", "math", "itertools", "functools", "heapq", "bisect", "re", "string", "typing", "io",
-           "copy", "operator", "array", "atexit")
+PRELOAD = (
+    "collections",
+    "math",
+    "itertools",
+    "functools",
+    "heapq",
+    "bisect",
+    "re",
+    "string",
+    "typing",
+    "io",
+    "copy",
+    "operator",
+    "array",
+    "atexit",
+)
 
 
 def read_msg(fd):
@@ -70,6 +99,7 @@ def main():
         except Exception:
             pass
     import resource  # noqa: F401 - used after fork by every candidate
+
     libc()
     # Fresh text streams on fds 0-2, made once here and never used here: every candidate's runner, and through it
     # every child, starts with an unused copy of them over its own pipes (nothing here may print).
@@ -84,8 +114,17 @@ def main():
                 nested = job.get("nested", True) and probe_nested()
                 seccomp = probe_seccomp()
                 oom_fd = job.get("oom_fd")
-            send_frame(OUT_FD, {"job": job.get("job", 0), "ok": True, "nested": nested, "root": os.geteuid() == 0,
-                                "seccomp": seccomp, "python": sys.version.split()[0]})
+            send_frame(
+                OUT_FD,
+                {
+                    "job": job.get("job", 0),
+                    "ok": True,
+                    "nested": nested,
+                    "root": os.geteuid() == 0,
+                    "seccomp": seccomp,
+                    "python": sys.version.split()[0],
+                },
+            )
             continue
         job["nested"], job["seccomp"], job["oom_fd"] = bool(nested), seccomp, oom_fd
         run_candidate(job)
@@ -132,8 +171,10 @@ def enter_candidate(body, tmpfs_mb, uid=None, report=True, jid=0):
     forking a supervisor to enter them: one fork of this process less per candidate. If it cannot return it exits,
     and the host starts a fresh sandbox. report: send PID 1's failure to the host as an error frame."""
     if not _own_ns:
-        _own_ns.extend((os.open("/proc/self/ns/" + name, os.O_RDONLY | os.O_CLOEXEC), flag)
-                       for name, flag in (("mnt", CLONE_NEWNS), ("ipc", CLONE_NEWIPC), ("pid", CLONE_NEWPID)))
+        _own_ns.extend(
+            (os.open("/proc/self/ns/" + name, os.O_RDONLY | os.O_CLOEXEC), flag)
+            for name, flag in (("mnt", CLONE_NEWNS), ("ipc", CLONE_NEWIPC), ("pid", CLONE_NEWPID))
+        )
     uid = os.getuid() if uid is None else uid
     _check(libc().unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC), "unshare")
     try:
@@ -170,8 +211,9 @@ def run_candidate(job):
     jid = job.get("job", 0)
     try:
         if job["nested"]:
-            pid = enter_candidate(lambda: Candidate(job, "/tmp", OUT_FD).run(), job["tmpfs_mb"], job.get("uid"),
-                                  jid=jid)
+            pid = enter_candidate(
+                lambda: Candidate(job, "/tmp", OUT_FD).run(), job["tmpfs_mb"], job.get("uid"), jid=jid
+            )
         else:
             pid = os.fork()
             if pid == 0:
@@ -190,6 +232,7 @@ def run_plain(job):
     """Without namespaces: a private work dir, and this process as the subreaper of everything the candidate
     starts (see Candidate.sweep)."""
     import shutil
+
     work = os.path.join(os.environ.get("TMPDIR") or "/tmp", "crl-cand-" + os.urandom(8).hex())
     os.mkdir(work, 0o700)
     try:

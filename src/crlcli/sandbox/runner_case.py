@@ -4,12 +4,11 @@ enforces time and output limits from outside; the stdio/assert/call drivers are 
 
 import json
 import os
+import resource as _resource
 import select
 import signal
 import struct
 import time
-
-import resource as _resource
 
 from runner_child import write_all
 from runner_drivers import DRIVERS, TestDrivers
@@ -26,13 +25,16 @@ def seccomp_prctl():
     global _fprog
     if _fprog is None:
         import ctypes
+
         from runner_seccomp import _SockFprog
+
         buf = ctypes.create_string_buffer(SECCOMP, len(SECCOMP))
         prog = _SockFprog(len(SECCOMP) // 8, ctypes.cast(buf, ctypes.c_void_p))
         ul = ctypes.c_ulong
         args = (ctypes.c_int(22), ul(2), ctypes.byref(prog), ul(0), ul(0))  # PR_SET_SECCOMP, SECCOMP_MODE_FILTER
         _fprog = (libc().prctl, args, buf, prog)
     return _fprog[0], _fprog[1]
+
 
 CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWIPC = 0x00020000, 0x20000000, 0x08000000
 MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND, MS_REC, MS_PRIVATE = 2, 4, 8, 4096, 16384, 1 << 18
@@ -45,6 +47,7 @@ def libc():
     global _libc
     if _libc is None:
         import ctypes
+
         _libc = ctypes.CDLL(None, use_errno=True)
     return _libc
 
@@ -52,6 +55,7 @@ def libc():
 def _check(ret, what):
     if ret != 0:
         import ctypes
+
         err = ctypes.get_errno()
         raise OSError(err, "%s: %s" % (what, os.strerror(err)))
 
@@ -128,8 +132,11 @@ class Candidate(TestDrivers):
         per-test child does only what must differ from us (uid, memory, CPU, priority, OOM score). A forked child
         touches fewer pages this way, and copy-on-write page faults are most of what a fork costs."""
         resource, lim = _resource, self.job
-        for res, val in ((resource.RLIMIT_CORE, 0), (resource.RLIMIT_FSIZE, lim["tmpfs_mb"] << 20),
-                         (resource.RLIMIT_NOFILE, 256)):  # we hold fewer fds, write no files, dump no core
+        for res, val in (
+            (resource.RLIMIT_CORE, 0),
+            (resource.RLIMIT_FSIZE, lim["tmpfs_mb"] << 20),
+            (resource.RLIMIT_NOFILE, 256),
+        ):  # we hold fewer fds, write no files, dump no core
             resource.setrlimit(res, (val, val))
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         if self.uid is not None and os.geteuid() == 0:
@@ -348,7 +355,7 @@ class Candidate(TestDrivers):
                     status = os.waitpid(pid, 0)[1]
                 elif fd == in_fd:
                     try:
-                        pending = pending[os.write(in_fd, pending[:65536]):]
+                        pending = pending[os.write(in_fd, pending[:65536]) :]
                     except BlockingIOError:
                         pass
                     except OSError:
@@ -424,6 +431,7 @@ def _count_my_processes():
 
 def drop_capabilities():
     import ctypes
+
     libc().prctl(47, 4, 0, 0, 0)  # PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL
     for cap in range(64):
         if libc().prctl(24, cap, 0, 0, 0) != 0:  # PR_CAPBSET_DROP until the kernel's last capability

@@ -21,19 +21,26 @@ def fresh_stdio():
     import io
 
     # (the __std*__ names are Final in typeshed: replaced on purpose, so that no copy of the old streams is left)
-    stdin = io.TextIOWrapper(io.BufferedReader(io.FileIO(0, "r", closefd=False)),
-                             encoding="utf-8", errors="surrogateescape")
+    stdin = io.TextIOWrapper(
+        io.BufferedReader(io.FileIO(0, "r", closefd=False)), encoding="utf-8", errors="surrogateescape"
+    )
     sys.stdin = sys.__stdin__ = stdin  # type: ignore[misc]  # Final in typeshed
-    stdout = io.TextIOWrapper(io.BufferedWriter(io.FileIO(1, "w", closefd=False)),
-                              encoding="utf-8", errors="surrogateescape")
+    stdout = io.TextIOWrapper(
+        io.BufferedWriter(io.FileIO(1, "w", closefd=False)), encoding="utf-8", errors="surrogateescape"
+    )
     sys.stdout = sys.__stdout__ = stdout  # type: ignore[misc]  # Final in typeshed
-    stderr = io.TextIOWrapper(io.BufferedWriter(io.FileIO(2, "w", closefd=False)),
-                              encoding="utf-8", errors="backslashreplace", line_buffering=True)
+    stderr = io.TextIOWrapper(
+        io.BufferedWriter(io.FileIO(2, "w", closefd=False)),
+        encoding="utf-8",
+        errors="backslashreplace",
+        line_buffering=True,
+    )
     sys.stderr = sys.__stderr__ = stderr  # type: ignore[misc]  # Final in typeshed
 
 
 def _namespace(name):
     import builtins
+
     return {"__name__": name, "__builtins__": builtins, "__file__": "solution.py"}
 
 
@@ -52,6 +59,7 @@ def _finish(code):
         if "threading" in sys.modules:
             sys.modules["threading"]._shutdown()
         import atexit
+
         atexit._run_exitfuncs()
     except SystemExit as exc:
         code = _exit_code(exc)
@@ -111,6 +119,7 @@ def assert_child(code, program):
     import gc
     import signal
     import time
+
     run, write, read, leave, listdir, pause = builtins.exec, os.write, os.read, os._exit, os.listdir, time.sleep
     settrace, setprofile, setitimer, handler = sys.settrace, sys.setprofile, signal.setitimer, signal.signal
     timers = [signal.ITIMER_REAL, signal.ITIMER_VIRTUAL, signal.ITIMER_PROF]
@@ -203,8 +212,16 @@ def _tag(v, depth):
         return ["NP", str(v.dtype), _tag(v.item(), depth)]
     # Subclasses of the builtin types (bool is final; IntEnum, OrderedDict, defaultdict, Counter, namedtuple,
     # str enums) are sent as their base value, read through the base type so that no override runs.
-    for base, conv in ((int, int.__index__), (float, float.__float__), (str, str.__str__),
-                       (tuple, tuple), (list, list), (dict, dict), (frozenset, frozenset), (set, set)):
+    for base, conv in (
+        (int, int.__index__),
+        (float, float.__float__),
+        (str, str.__str__),
+        (tuple, tuple),
+        (list, list),
+        (dict, dict),
+        (frozenset, frozenset),
+        (set, set),
+    ):
         if isinstance(v, base):
             return _tag(conv(v), depth - 1) if base in (int, float, str) else _tag(_plain(base, v), depth - 1)
     return ["?", getattr(t, "__name__", "?")[:100]]
@@ -358,8 +375,24 @@ def _untag(v, depth, np, budget=None):
 # numpy values rebuilt as numpy objects: booleans, fixed-size numbers and (byte) strings, as str(dtype) writes
 # them (native or explicit byte order). Everything else -- object, datetime, void, structured and subarray dtypes,
 # whose size or behaviour the text alone would choose -- stays a NumpyValue.
-_NP_NAMES = frozenset(["bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
-                       "float16", "float32", "float64", "complex64", "complex128"])
+_NP_NAMES = frozenset(
+    [
+        "bool",
+        "int8",
+        "int16",
+        "int32",
+        "int64",
+        "uint8",
+        "uint16",
+        "uint32",
+        "uint64",
+        "float16",
+        "float32",
+        "float64",
+        "complex64",
+        "complex128",
+    ]
+)
 _NP_BUDGET = 16 << 20  # bytes of numpy data any one value may rebuild, plus _NP_PER_CHAR per character of text
 _NP_PER_CHAR = 16  # an honest complex128 element costs 12+ characters, an int64 one 2 (["L",1,2,...]): 4 bytes/char
 _NP_MAX_DIMS = 32
@@ -383,8 +416,15 @@ def _np_itemsize(dtype):
 
 
 # Python types an honest encoder sends for one element of each dtype kind (item()/tolist() values).
-_NP_LEAF = {"b": (bool,), "i": (int,), "u": (int,), "f": (float, int), "c": (complex, float, int), "U": (str,),
-            "S": (bytes,)}
+_NP_LEAF = {
+    "b": (bool,),
+    "i": (int,),
+    "u": (int,),
+    "f": (float, int),
+    "c": (complex, float, int),
+    "U": (str,),
+    "S": (bytes,),
+}
 
 
 _NP_KIND = {"bool": "b", "int": "i", "uint": "u", "float": "f", "complex": "c"}
@@ -472,7 +512,7 @@ def _frame(i, kind, data=b""):
 def write_all(fd, data):
     view = memoryview(data)
     while view:
-        view = view[os.write(fd, view):]
+        view = view[os.write(fd, view) :]
 
 
 def call_child(source, job, first):
@@ -510,6 +550,7 @@ def call_child(source, job, first):
             data = encode_value(value).encode("utf-8", "surrogatepass")
             if digest_over and len(data) > digest_over:  # too large to send: its digest, compared as one
                 import hashlib
+
                 data = ('["#","%s",%d]' % (hashlib.sha256(data).hexdigest(), len(data))).encode()
             frame = _frame(i, b"v", data)
         except MemoryError:

@@ -73,7 +73,7 @@ class TestDrivers:
             # has less to feed while this process shares its pages with the child (each write a copy-on-write).
             os.set_blocking(in_w, False)
             try:
-                data = data[os.write(in_w, data):]
+                data = data[os.write(in_w, data) :]
             except BlockingIOError:
                 pass
         if not data:
@@ -95,7 +95,7 @@ class TestDrivers:
         def on_data(fd, b):
             if fd == st_r:
                 if len(st) < 256:
-                    st.extend(b[:256 - len(st)])
+                    st.extend(b[: 256 - len(st)])
                 if mk_w is not None and not asked[0] and st[:1] == b"D":
                     asked[0] = True
                     if self.alone(pid):
@@ -108,8 +108,9 @@ class TestDrivers:
             out.append(b)
             return True
 
-        status, timed_out, overflow = self.watch(pid, [out_r, st_r], lambda: start + timeout, on_data,
-                                                 stdin=(in_w, data) if in_w is not None else None)
+        status, timed_out, overflow = self.watch(
+            pid, [out_r, st_r], lambda: start + timeout, on_data, stdin=(in_w, data) if in_w is not None else None
+        )
         ms = int((time.monotonic() - start) * 1000)
         os.close(out_r)
         os.close(st_r)
@@ -168,8 +169,8 @@ class TestDrivers:
                         return False
                     if len(buf) < 4 + length:
                         return True
-                    data = bytes(buf[FRAME.size:4 + length])
-                    del buf[:4 + length]
+                    data = bytes(buf[FRAME.size : 4 + length])
+                    del buf[: 4 + length]
                     if kind == b"F":  # the module itself failed: the same failure for every case left
                         state["fatal"] = data.decode("ascii", "replace") if data in (b"C", b"R", b"M") else "R"
                         return False

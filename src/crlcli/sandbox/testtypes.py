@@ -135,7 +135,7 @@ class TestType:
             return "W"
 
     def compare(self, prep: Prepared, i: int, body: bytes) -> str:
-        """"A" or "W" from case i's raw output; may raise (the caller's boundary makes that a "W")."""
+        """ "A" or "W" from case i's raw output; may raise (the caller's boundary makes that a "W")."""
         raise NotImplementedError
 
 
@@ -167,8 +167,11 @@ class Stdio(TestType):
         if not isinstance(case.get("input", ""), str):
             return f".input must be a string, got {json_type(case['input'])}"
         if not isinstance(case.get("output"), str):
-            return (f".output must be a string, got {json_type(case['output'])}" if "output" in case
-                    else ": stdio cases need string input and output; 'output' is missing")
+            return (
+                f".output must be a string, got {json_type(case['output'])}"
+                if "output" in case
+                else ": stdio cases need string input and output; 'output' is missing"
+            )
         return None
 
     def input_text(self, case):
@@ -203,16 +206,17 @@ class Call(TestType):
     def check_case(self, case, outputs):
         inp = case.get("input", [])
         if not (isinstance(inp, (list, str)) or (isinstance(inp, dict) and inp and set(inp) <= {"args", "kwargs"})):
-            return (f".input must be a list of arguments, {{\"args\", \"kwargs\"}} or their JSON text, "
-                    f"got {json_type(inp)}")
+            return f'.input must be a list of arguments, {{"args", "kwargs"}} or their JSON text, got {json_type(inp)}'
         flag = case.get(RETURNS_ONLY)
         if flag not in (None, True, False):
             return f".{RETURNS_ONLY} must be true or false, got {json_type(flag)}"
         if flag is True and "output" in case:
             return f" has both 'output' and {RETURNS_ONLY}: true; give one"
         if outputs and flag is not True and "output" not in case:
-            return (f" has no 'output': it would pass any candidate whose call returns; give the expected value, or "
-                    f"\"{RETURNS_ONLY}\": true if the case only checks that the call returns (docs/formats.md)")
+            return (
+                f" has no 'output': it would pass any candidate whose call returns; give the expected value, or "
+                f'"{RETURNS_ONLY}": true if the case only checks that the call returns (docs/formats.md)'
+            )
         return None
 
     def input_text(self, case):
@@ -248,8 +252,11 @@ class Call(TestType):
         want = prep.expected[i]
         # numpy objects are rebuilt for a custom check and for Python's `==` (a numpy value compares as numpy
         # does in the candidate's process); JSON and LiveCodeBench comparisons read NumpyValue stand-ins.
-        np = (callvalues.numpy_module() if prep.check is not None or isinstance(want, PythonExpected)
-              and b'"N' in body else None)
+        np = (
+            callvalues.numpy_module()
+            if prep.check is not None or isinstance(want, PythonExpected) and b'"N' in body
+            else None
+        )
         try:
             value = decode_value(body, np)
         except ValueError:
@@ -331,7 +338,7 @@ def check_tests(tests: Any, outputs: bool = True) -> str | None:
         return why
     cases = tests.get("cases")
     for i, case in enumerate(cases if isinstance(cases, list) else ()):
-        why = check_case(kind, case, outputs)
+        why = check_case(ttype.name, case, outputs)
         if why:
             return f"tests.cases[{i}]{why}"
     return None

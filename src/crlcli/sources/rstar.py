@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from .. import jsonx
-
 from ..errors import CrlError, require_module
 from ..io import JsonlReader
 from ..records import make_tests
@@ -27,8 +26,17 @@ NAME = "rstar-seed"
 SUMMARY = "rStar-Coder seed_testcase rows (parquet or JSONL; the hub when no path is given)"
 EXAMPLE = "rStar-Coder/seed_testcase/"
 HUB_REPO = "microsoft/rStar-Coder"
-COLUMNS = ["question_id", "question", "starter_code", "inputs", "outputs", "is_synthesized", "test_case_type",
-           "func_name", "class_name"]
+COLUMNS = [
+    "question_id",
+    "question",
+    "starter_code",
+    "inputs",
+    "outputs",
+    "is_synthesized",
+    "test_case_type",
+    "func_name",
+    "class_name",
+]
 _BATCH_ROWS = 16  # rows can hold many MB of test input each
 
 
@@ -70,8 +78,9 @@ def _args(value: Any, i: int) -> list:
                 return [jsonx.loads(ln) for ln in lines]  # one JSON value per line (LiveCodeBench style)
             except jsonx.JSONDecodeError:
                 break
-    raise RowError(f"inputs[{i}]: call arguments must be a JSON list (possibly JSON-encoded), "
-                   f"got {str(original)[:80]!r}")
+    raise RowError(
+        f"inputs[{i}]: call arguments must be a JSON list (possibly JSON-encoded), got {str(original)[:80]!r}"
+    )
 
 
 def convert(row: dict) -> dict:
@@ -91,14 +100,18 @@ def convert(row: dict) -> dict:
     if func is not None and not isinstance(func, str) or cls is not None and not isinstance(cls, str):
         raise RowError("func_name and class_name must be strings")
     if func:
-        cases = [{"input": _args(a, i), "output": _decode(b, f"outputs[{i}]")}
-                 for i, (a, b) in enumerate(zip(inputs, outputs))]
+        cases = [
+            {"input": _args(a, i), "output": _decode(b, f"outputs[{i}]")}
+            for i, (a, b) in enumerate(zip(inputs, outputs))
+        ]
         tests = make_tests("call", cases, fn_name=func, class_name=cls)
     else:
         for i, (a, b) in enumerate(zip(inputs, outputs)):
             if not isinstance(a, str) or not isinstance(b, str):
-                raise RowError(f"case {i}: stdin/stdout cases need string input and output "
-                               f"(got {type(a).__name__}, {type(b).__name__}); a call-style row needs func_name")
+                raise RowError(
+                    f"case {i}: stdin/stdout cases need string input and output "
+                    f"(got {type(a).__name__}, {type(b).__name__}); a call-style row needs func_name"
+                )
         cases = [{"input": a, "output": b} for a, b in zip(inputs, outputs)]
         tests = make_tests("stdio", cases)
     source = {"dataset": HUB_REPO, "config": "seed_testcase", "question_id": qid}
@@ -138,8 +151,10 @@ def _files(path: Path) -> list[Path]:
             found = sorted(p for p in folder.iterdir() if p.is_file() and _kind(p)) if folder.is_dir() else []
             if found:
                 return found
-        raise CrlError(f"{path}: no .parquet or .jsonl files in this folder",
-                       hint="give the seed_testcase folder of microsoft/rStar-Coder, or one of its files")
+        raise CrlError(
+            f"{path}: no .parquet or .jsonl files in this folder",
+            hint="give the seed_testcase folder of microsoft/rStar-Coder, or one of its files",
+        )
     raise CrlError(f"{path}: no such file or folder", hint=f"crl filter --source {NAME} {EXAMPLE}")
 
 
@@ -157,9 +172,10 @@ def _hub_files() -> list[Path]:
     try:
         folder = hub.snapshot_download(HUB_REPO, repo_type="dataset", allow_patterns=["seed_testcase/*.parquet"])
     except Exception as exc:  # noqa: BLE001 - offline, missing auth, hub errors: all mean "give a local path"
-        raise CrlError(f"cannot download {HUB_REPO} seed_testcase from the hub ({type(exc).__name__}: {exc})",
-                       hint=f"download it where you are online and give its folder: crl filter --source {NAME} "
-                            f"{EXAMPLE}") from exc
+        raise CrlError(
+            f"cannot download {HUB_REPO} seed_testcase from the hub ({type(exc).__name__}: {exc})",
+            hint=f"download it where you are online and give its folder: crl filter --source {NAME} {EXAMPLE}",
+        ) from exc
     return _files(Path(folder))
 
 

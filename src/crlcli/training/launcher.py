@@ -19,12 +19,12 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
+from .. import locks
 from ..errors import CrlError
 from ..log import logger
-from .. import locks
 from ..provenance import train_provenance
 from .config import TrainConfig, dump_toml
 from .plan import DONE_MARKER, Commands, Phase, build_commands, describe, format_command
@@ -157,7 +157,9 @@ def _sigterm_as_interrupt():
         raise KeyboardInterrupt
 
     if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) not in (
-            signal.SIG_DFL, None):
+        signal.SIG_DFL,
+        None,
+    ):
         yield  # someone (the CLI boundary: exit 143) already turns SIGTERM into an interrupt
         return
     previous = signal.signal(signal.SIGTERM, handler)
@@ -272,7 +274,7 @@ def launch(
     out.mkdir(parents=True, exist_ok=True)
     lock = locks.acquire(out, directory=True)  # a second `crl train` into output.dir fails at once, naming us
     header = [
-        f"resolved from {config.source} on {datetime.now(timezone.utc).isoformat(timespec='seconds')}",
+        f"resolved from {config.source} on {datetime.now(UTC).isoformat(timespec='seconds')}",
         "overrides: " + (" ".join(config.overrides) or "none"),
         "phases: " + ", ".join(describe(p) for p in phases),
     ]
@@ -315,5 +317,5 @@ def run_phase(config: TrainConfig, phase: Phase, ray_address, passthrough, sink:
             run_trainer(cmds, sink, server, ray_address)
     else:
         run_trainer(cmds, sink, None, ray_address)
-    (phase.dir / DONE_MARKER).write_text(datetime.now(timezone.utc).isoformat() + "\n", encoding="utf-8")
+    (phase.dir / DONE_MARKER).write_text(datetime.now(UTC).isoformat() + "\n", encoding="utf-8")
     logger.info(f"phase {phase.number} finished; final weights: {phase.final_dir}")

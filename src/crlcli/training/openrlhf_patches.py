@@ -38,9 +38,11 @@ BLOB_KEY = "crl_safetensors"
 
 # module -> attributes every patch relies on (checked against the installed OpenRLHF before training starts)
 TARGETS = {
-    "openrlhf.trainer.ppo_utils.samples_generator": ["SamplesGenerator._dispatch_prompts_to_vllm",
-                                                     "SamplesGenerator.generate_samples",
-                                                     "SamplesGenerator._process_response_into_experience"],
+    "openrlhf.trainer.ppo_utils.samples_generator": [
+        "SamplesGenerator._dispatch_prompts_to_vllm",
+        "SamplesGenerator.generate_samples",
+        "SamplesGenerator._process_response_into_experience",
+    ],
     "openrlhf.trainer.ppo_trainer": ["BasePPOTrainer.train_step", "BasePPOTrainer.init_checkpoint_states"],
     "openrlhf.utils.deepspeed.deepspeed": ["init_device_mesh", "DeepspeedStrategy.setup_distributed"],
     "openrlhf.models.actor": ["Actor.__init__"],
@@ -306,7 +308,10 @@ def provide_flash_attn_padding() -> None:
     root = module("flash_attn")
     root.bert_padding = module(
         "flash_attn.bert_padding",
-        index_first_axis=_index_first_axis, pad_input=_pad_input, unpad_input=_unpad_input, rearrange=_rearrange,
+        index_first_axis=_index_first_axis,
+        pad_input=_pad_input,
+        unpad_input=_unpad_input,
+        rearrange=_rearrange,
     )
     root.utils = module("flash_attn.utils")
     root.utils.distributed = module("flash_attn.utils.distributed", all_gather=_all_gather)

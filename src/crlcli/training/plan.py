@@ -123,8 +123,10 @@ def reward_file_path() -> str:
 
     path = reward_file()
     if not path.is_file():
-        raise CrlError(f'reward.mode = "file" needs the reward file {path}, which is missing',
-                       hint='use the default reward.mode = "server", or reinstall crl')
+        raise CrlError(
+            f'reward.mode = "file" needs the reward file {path}, which is missing',
+            hint='use the default reward.mode = "server", or reinstall crl',
+        )
     return str(path)
 
 

@@ -143,8 +143,10 @@ def preflight(config: TrainConfig, phases: list[Phase], ray_address: str | None 
             pass  # the CPU patches stand in for CUDA; Ray gets logical GPUs
         elif count == 0:
             problems.append(f"no CUDA device visible ({how}); this config trains on {need} GPU(s) per node")
-            hints.append("run on a GPU machine, see a dry run of the commands with --dry-run, or try the whole loop "
-                         "on CPU first: `crl train cpu-smoke` (docs/train.md)")
+            hints.append(
+                "run on a GPU machine, see a dry run of the commands with --dry-run, or try the whole loop "
+                "on CPU first: `crl train cpu-smoke` (docs/train.md)"
+            )
         elif config["cluster.num_nodes"] == 1 and count < need:
             problems.append(f"{count} CUDA device(s) visible ({how}) but cluster.gpus_per_node = {need}")
             hints.append(f"override cluster.gpus_per_node={count} (and vllm.num_engines) to use what is here")

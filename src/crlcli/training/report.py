@@ -79,8 +79,10 @@ def phase_dirs(run_dir: Path | str) -> list[Path]:
     found = [p for p in root.iterdir() if p.is_dir() and re.fullmatch(r"phase\d+", p.name)
              and ((p / STEPS).is_file() or (p / REWARDS).is_file())]  # fmt: skip
     if not found:
-        raise CrlError(f"{root}: no {STEPS} or {REWARDS} in it or in its phase folders",
-                       hint="runs started by this version of `crl train` write them into each phase folder")
+        raise CrlError(
+            f"{root}: no {STEPS} or {REWARDS} in it or in its phase folders",
+            hint="runs started by this version of `crl train` write them into each phase folder",
+        )
     return sorted(found, key=lambda p: int(p.name[5:]))
 
 
@@ -124,12 +126,26 @@ def summarize(samples: list[dict], step: dict | None = None) -> dict[str, Any]:
         "response_unit": "chars",
     }
     if step:
-        for key in ("step_s", "sync_s", "generation_s", "train_s", "groups_generated", "groups_trained",
-                    "groups_dropped", "rows_consumed", "refill_rows", "openrlhf_reward_mean", "policy_loss"):
+        for key in (
+            "step_s",
+            "sync_s",
+            "generation_s",
+            "train_s",
+            "groups_generated",
+            "groups_trained",
+            "groups_dropped",
+            "rows_consumed",
+            "refill_rows",
+            "openrlhf_reward_mean",
+            "policy_loss",
+        ):
             row[key] = step.get(key)
         if step.get("response_tokens_mean") is not None:  # tokens, over every generated sample: preferred
-            row.update(response_mean=step["response_tokens_mean"], response_max=step.get("response_tokens_max"),
-                       response_unit="tokens")
+            row.update(
+                response_mean=step["response_tokens_mean"],
+                response_max=step.get("response_tokens_max"),
+                response_unit="tokens",
+            )
     return row
 
 
@@ -229,9 +245,11 @@ def step_line(row: dict) -> str:
         kinds.append(f"crl {f('reward_crl')} (acc {f('crl_accuracy')}, n={row['crl_samples']})")
     if row.get("rl_samples"):
         kinds.append(f"rl {f('reward_rl')} (pass {f('rl_pass_rate')}, n={row['rl_samples']})")
-    return (f"step {row.get('step')}: reward {f('reward')} over {row.get('samples', 0)} samples"
-            f"{': ' + ', '.join(kinds) if kinds else ''} | dropped {f('groups_dropped', 'd')} group(s), "
-            f"{f('refill_rows', 'd')} refill row(s) | {f('step_s', '.1f')} s (sync {f('sync_s', '.2f')} s)")
+    return (
+        f"step {row.get('step')}: reward {f('reward')} over {row.get('samples', 0)} samples"
+        f"{': ' + ', '.join(kinds) if kinds else ''} | dropped {f('groups_dropped', 'd')} group(s), "
+        f"{f('refill_rows', 'd')} refill row(s) | {f('step_s', '.1f')} s (sync {f('sync_s', '.2f')} s)"
+    )
 
 
 def plot(rows: list[dict], path: Path | str, title: str | None = None) -> Path:

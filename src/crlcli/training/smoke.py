@@ -92,8 +92,10 @@ def smoke_rows(source: Path, out: Path, n: int = 4, max_chars: int = 1200) -> li
                 label = json.loads(row["label"]).get("label")
                 size = sum(len(m.get("content", "")) for m in row["prompt"])
             except (ValueError, KeyError, TypeError, AttributeError) as exc:
-                raise CrlError(f"{source}:{lineno}: not a `crl mix` row ({type(exc).__name__}: {exc})",
-                               hint="--rows takes the output of `crl mix`") from None
+                raise CrlError(
+                    f"{source}:{lineno}: not a `crl mix` row ({type(exc).__name__}: {exc})",
+                    hint="--rows takes the output of `crl mix`",
+                ) from None
             if label in by_label and size <= max_chars:
                 by_label[label].append((size, row))
     for rows in by_label.values():

@@ -18,6 +18,13 @@ from .problems import Problem, Source
 from .select import SELECTORS
 
 __all__ = [
-    "BudgetConfig", "budget_force", "score_budget", "CritiqueConfig", "critique_select", "score_critique",
-    "Problem", "Source", "SELECTORS",
+    "BudgetConfig",
+    "budget_force",
+    "score_budget",
+    "CritiqueConfig",
+    "critique_select",
+    "score_critique",
+    "Problem",
+    "Source",
+    "SELECTORS",
 ]

@@ -63,8 +63,18 @@ class BudgetConfig:
 
 # What differs between two runs that would make their saved generations incompatible.
 GENERATION_KEYS = (
-    "wait_token", "min_thinking_tokens", "max_thinking_tokens", "answer_tokens", "think_open", "think_close",
-    "temperature", "top_p", "top_k", "seed", "backend", "model",
+    "wait_token",
+    "min_thinking_tokens",
+    "max_thinking_tokens",
+    "answer_tokens",
+    "think_open",
+    "think_close",
+    "temperature",
+    "top_p",
+    "top_k",
+    "seed",
+    "backend",
+    "model",
 )
 
 
@@ -123,17 +133,19 @@ def force(prompt: str, cfg: BudgetConfig, count: Callable[[str], int | None]) ->
         close = (cfg.think_close if thinking.endswith("\n") else "\n" + cfg.think_close) + "\n\n"
         answer_prompt = head + thinking + close
         a = yield Request("answer", r, answer_prompt, cfg.answer_tokens, None)
-        rounds.append({
-            "round": r,
-            "thinking_tokens": think_tokens,
-            "forced_tokens": _sum_counts(count, forced_text + [close]),
-            "answer_tokens": a.tokens,
-            "closed_by_model": closed,
-            "min_budget_extensions": extensions,
-            "answer_finish": a.finish_reason,
-            "thinking": thinking,
-            "answer": a.text,
-        })
+        rounds.append(
+            {
+                "round": r,
+                "thinking_tokens": think_tokens,
+                "forced_tokens": _sum_counts(count, forced_text + [close]),
+                "answer_tokens": a.tokens,
+                "closed_by_model": closed,
+                "min_budget_extensions": extensions,
+                "answer_finish": a.finish_reason,
+                "thinking": thinking,
+                "answer": a.text,
+            }
+        )
     return {"rounds": rounds}
 
 
@@ -184,9 +196,16 @@ def run_forcing(
             got = {}
             for (pid, req, step), c in zip(todo, fresh):
                 # prompt_tail shows what was forced (the wait token, the close marker) without storing prompts.
-                rec = {"id": pid, "step": step, "round": req.round, "kind": req.kind,
-                       "prompt_tail": req.prompt[-80:], "text": c.text, "tokens": c.tokens,
-                       "finish_reason": c.finish_reason}
+                rec = {
+                    "id": pid,
+                    "step": step,
+                    "round": req.round,
+                    "kind": req.kind,
+                    "prompt_tail": req.prompt[-80:],
+                    "text": c.text,
+                    "tokens": c.tokens,
+                    "finish_reason": c.finish_reason,
+                }
                 if ordered:
                     held.setdefault(pid, []).append(rec)
                 else:
@@ -201,8 +220,7 @@ def run_forcing(
                         f"expected a {req.kind} of round {req.round}",
                         hint="the run directory was made by other settings; use a new RUN_DIR",
                     )
-                completion = SimpleNamespace(text=rec["text"], tokens=rec["tokens"],
-                                             finish_reason=rec["finish_reason"])
+                completion = SimpleNamespace(text=rec["text"], tokens=rec["tokens"], finish_reason=rec["finish_reason"])
                 try:
                     active[pid] = (gen, gen.send(completion), step + 1)
                 except StopIteration as stop:
@@ -264,7 +282,9 @@ def stream_forcing(
         else:
             on_generation(rec)
 
-    def step_to(pid: str, gen: Generator[Request, Any, dict], req: Request, step: int, rec: dict[str, Any] | None) -> None:
+    def step_to(
+        pid: str, gen: Generator[Request, Any, dict], req: Request, step: int, rec: dict[str, Any] | None
+    ) -> None:
         """Feed the coroutine `rec` (else the saved step), replay what is saved, queue the first new request."""
         while True:
             rec = rec if rec is not None else saved.get((pid, step))
@@ -289,12 +309,17 @@ def stream_forcing(
             if ready:
                 pid, gen, req, step = ready.popleft()
                 state["in_flight"] += 1
-                params = SamplingParams(n=1, temperature=cfg.temperature, top_p=cfg.top_p, top_k=cfg.top_k,
-                                        max_tokens=req.max_tokens, seed=cfg.seed,
-                                        stop=list(req.stop) if req.stop else None)
+                params = SamplingParams(
+                    n=1,
+                    temperature=cfg.temperature,
+                    top_p=cfg.top_p,
+                    top_k=cfg.top_k,
+                    max_tokens=req.max_tokens,
+                    seed=cfg.seed,
+                    stop=list(req.stop) if req.stop else None,
+                )
                 yield GenRequest(key=(pid, gen, req, step), params=params, prompt=req.prompt)
-            elif (state["active"] < window and order.room(state["started"])
-                  and (new := next(ids, None)) is not None):
+            elif state["active"] < window and order.room(state["started"]) and (new := next(ids, None)) is not None:
                 # ordered: a full reorder buffer holds new problems; its oldest problem is unfinished, in flight
                 gen = force(prompts[new], cfg, count)
                 position[new] = state["started"]
@@ -310,8 +335,16 @@ def stream_forcing(
         state["in_flight"] -= 1
         pid, gen, req, step = greq.key
         c = comps[0]
-        rec = {"id": pid, "step": step, "round": req.round, "kind": req.kind, "prompt_tail": req.prompt[-80:],
-               "text": c.text, "tokens": c.tokens, "finish_reason": c.finish_reason}
+        rec = {
+            "id": pid,
+            "step": step,
+            "round": req.round,
+            "kind": req.kind,
+            "prompt_tail": req.prompt[-80:],
+            "text": c.text,
+            "tokens": c.tokens,
+            "finish_reason": c.finish_reason,
+        }
         emit(pid, rec)
         step_to(pid, gen, req, step, rec)
     return traces
@@ -323,16 +356,18 @@ def summarise(results: list[dict[str, Any]], rounds: int) -> dict[str, Any]:
     for r in range(rounds + 1):
         rows = [x for x in results if x["round"] == r]
         n = len(rows)
-        mean = (lambda key: sum(x[key] for x in rows) / n if n else None)  # noqa: B023 (used in this iteration only)
+        mean = lambda key: sum(x[key] for x in rows) / n if n else None  # noqa: B023 (used in this iteration only)
         forced = [x["forced_tokens"] for x in rows]
-        per_round.append({
-            "round": r,
-            "problems": n,
-            "accuracy": mean("correct"),
-            "mean_pass_rate": mean("pass_rate"),
-            "mean_thinking_tokens": mean("thinking_tokens"),
-            "mean_answer_tokens": mean("answer_tokens"),
-            "mean_forced_tokens": (sum(forced) / n) if n and None not in forced else None,
-            "closed_by_model": sum(1 for x in rows if x["closed_by_model"]),
-        })
+        per_round.append(
+            {
+                "round": r,
+                "problems": n,
+                "accuracy": mean("correct"),
+                "mean_pass_rate": mean("pass_rate"),
+                "mean_thinking_tokens": mean("thinking_tokens"),
+                "mean_answer_tokens": mean("answer_tokens"),
+                "mean_forced_tokens": (sum(forced) / n) if n and None not in forced else None,
+                "closed_by_model": sum(1 for x in rows if x["closed_by_model"]),
+            }
+        )
     return {"rounds": per_round}

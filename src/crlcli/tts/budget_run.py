@@ -26,8 +26,15 @@ def _generator(backend: Any, cfg: BudgetConfig) -> Callable[[list[Request]], lis
         for i, req in enumerate(requests):
             groups.setdefault((req.max_tokens, req.stop), []).append(i)
         for (max_tokens, stop), idx in groups.items():
-            params = SamplingParams(n=1, temperature=cfg.temperature, top_p=cfg.top_p, top_k=cfg.top_k,
-                                    max_tokens=max_tokens, seed=cfg.seed, stop=list(stop) if stop else None)
+            params = SamplingParams(
+                n=1,
+                temperature=cfg.temperature,
+                top_p=cfg.top_p,
+                top_k=cfg.top_k,
+                max_tokens=max_tokens,
+                seed=cfg.seed,
+                stop=list(stop) if stop else None,
+            )
             for i, comps in zip(idx, backend.complete([requests[i].prompt for i in idx], params)):
                 out[i] = comps[0]
         return out
@@ -63,8 +70,14 @@ def budget_force(
 
     run = RunDir(run_dir, KIND, GENERATION_KEYS)
     problems = source.load()
-    config = {**cfg.to_dict(), "backend": backend_name, "model": model, "tokenizer": tokenizer,
-              "backend_options": backend_options, "source": source.spec}
+    config = {
+        **cfg.to_dict(),
+        "backend": backend_name,
+        "model": model,
+        "tokenizer": tokenizer,
+        "backend_options": backend_options,
+        "source": source.spec,
+    }
     resumed = run.open(config)
     run.save_problems([p.record for p in problems])
     saved = {(g["id"], g["step"]): g for g in run.load_generations()}
@@ -79,11 +92,30 @@ def budget_force(
         if callable(getattr(backend, "stream", None)):  # each problem's next step as soon as its last is back
             # one request per problem at a time: as many problems under way as the engine keeps sequences
             window = max(batch_size, int(getattr(backend, "window", 0) or 0))
-            stream_forcing(prompts, cfg, backend, counter(tok), saved, writer.write, on_done, window=window,
-                           ordered=ordered, reorder_window=reorder_window)
+            stream_forcing(
+                prompts,
+                cfg,
+                backend,
+                counter(tok),
+                saved,
+                writer.write,
+                on_done,
+                window=window,
+                ordered=ordered,
+                reorder_window=reorder_window,
+            )
         else:
-            run_forcing(prompts, cfg, _generator(backend, cfg), counter(tok), saved, writer.write,
-                        on_done=on_done, batch_size=batch_size, ordered=ordered)
+            run_forcing(
+                prompts,
+                cfg,
+                _generator(backend, cfg),
+                counter(tok),
+                saved,
+                writer.write,
+                on_done=on_done,
+                batch_size=batch_size,
+                ordered=ordered,
+            )
     return score_run(run.path, workers=workers, timeout=timeout, source=source, problems=problems, tok=tok)
 
 
@@ -145,9 +177,23 @@ def score_run(
     for (pid, rnd), verdict in zip(keys, verdicts):
         row = {"id": pid, **{k: v for k, v in rnd.items() if k not in ("thinking", "answer")}, **verdict}
         results.append(row)
-    summary = {"kind": KIND, "problems": len(traces), "config": {k: conf.get(k) for k in
-               ("rounds", "wait_token", "min_thinking_tokens", "max_thinking_tokens", "answer_tokens", "model",
-                "backend")}, **summarise(results, cfg.rounds)}
+    summary = {
+        "kind": KIND,
+        "problems": len(traces),
+        "config": {
+            k: conf.get(k)
+            for k in (
+                "rounds",
+                "wait_token",
+                "min_thinking_tokens",
+                "max_thinking_tokens",
+                "answer_tokens",
+                "model",
+                "backend",
+            )
+        },
+        **summarise(results, cfg.rounds),
+    }
     run.write_results(results, summary)
     return summary
 

@@ -8,7 +8,6 @@ from typing import Any
 from ..errors import CrlError
 from ..tokens import load_tokenizer
 
-
 # How a command builds a backend from a run's recorded options: crl tts passes distributed.engines.open_backend,
 # which spreads it over Ray engines when `engines`/`ray_address` are among them (tts sits below the cluster layer,
 # so it is handed the opener instead of importing it).

@@ -22,19 +22,33 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CrlError
+from ..extract import extract_code, extract_conclusion, split_thinking
 from ..generation.defaults import TEMPERATURE, TOP_K, TOP_P
 from ..locks import holds_run_dir
-from ..extract import extract_code, extract_conclusion, split_thinking
 from ..log import logger
+from .critique_prompts import _outputs, _record_candidates, critique_prompt
+from .critique_stream import stream_generate
 from .problems import Problem, Source
 from .runs import RunDir
 from .select import SELECTOR_FUNCS, SELECTORS, critic_stats, summarise_selection
-from .critique_prompts import _outputs, _record_candidates, critique_prompt
-from .critique_stream import stream_generate
 
 KIND = "critique-select"
-GENERATION_KEYS = ("k", "m", "reuse_candidates", "temperature", "top_p", "top_k", "seed", "candidate_tokens",
-                   "critique_tokens", "backend", "model", "critic_backend", "critic", "critique_template")
+GENERATION_KEYS = (
+    "k",
+    "m",
+    "reuse_candidates",
+    "temperature",
+    "top_p",
+    "top_k",
+    "seed",
+    "candidate_tokens",
+    "critique_tokens",
+    "backend",
+    "model",
+    "critic_backend",
+    "critic",
+    "critique_template",
+)
 
 
 @dataclass(frozen=True)
@@ -57,8 +71,9 @@ class CritiqueConfig:
     def params(self, n: int, max_tokens: int):
         from ..generation import SamplingParams
 
-        return SamplingParams(n=n, temperature=self.temperature, top_p=self.top_p, top_k=self.top_k,
-                              max_tokens=max_tokens, seed=self.seed)
+        return SamplingParams(
+            n=n, temperature=self.temperature, top_p=self.top_p, top_k=self.top_k, max_tokens=max_tokens, seed=self.seed
+        )
 
 
 def generate(
@@ -158,19 +173,26 @@ def score_run(
     k, m, seed = conf["k"], conf["m"], conf.get("seed") or 0
     if source is None:
         source, problems = Source.for_rescoring(conf["source"], run.problems_file, data_root)
-    tok = tokenizer or _tokenizer_for_counts({**conf, "model": conf.get("critic") or conf.get("model"),
-                                              "backend": conf.get("critic_backend") or conf.get("backend")})
+    tok = tokenizer or _tokenizer_for_counts(
+        {
+            **conf,
+            "model": conf.get("critic") or conf.get("model"),
+            "backend": conf.get("critic_backend") or conf.get("backend"),
+        }
+    )
     if tok is None:
-        raise CrlError("cannot count critique thinking tokens without the critic's tokenizer",
-                       hint="rerun with --tokenizer PATH")
+        raise CrlError(
+            "cannot count critique thinking tokens without the critic's tokenizer", hint="rerun with --tokenizer PATH"
+        )
     count = counter(tok)
     saved = run.load_generations()
     cands = {g["id"]: g["outputs"][:k] for g in saved if g["kind"] == "candidates"}
     crits = {(g["id"], g["candidate"]): g["outputs"][:m] for g in saved if g["kind"] == "critiques"}
     by_id = {p.id: p for p in problems or []}
     cands = {pid: c for pid, c in cands.items() if pid in by_id}  # only the given problems count
-    done = [pid for pid in cands if all((pid, j) in crits or not extract_code(o["text"])
-                                        for j, o in enumerate(cands[pid]))]
+    done = [
+        pid for pid in cands if all((pid, j) in crits or not extract_code(o["text"]) for j, o in enumerate(cands[pid]))
+    ]
     if len(done) < len(cands):
         logger.warning(f"{len(cands) - len(done)} problem(s) lack critiques; resume the run to complete them")
 
@@ -189,40 +211,64 @@ def score_run(
             think = [critique_thinking_tokens(o["text"], count) for o in outs]
             t, pub = truth[it], public[it]
             it += 1
-            cand_rows.append({
-                "index": j, "has_code": t["code"], "correct": t["correct"], "pass_rate": t["pass_rate"],
-                "verdicts": [extract_conclusion(o["text"]) for o in outs], "thinking_tokens": think,
-                "critique_tokens": [o["tokens"] for o in outs], "tokens": out["tokens"],
-                "public_pass_rate": pub["pass_rate"] if pub else None,
-            })
+            cand_rows.append(
+                {
+                    "index": j,
+                    "has_code": t["code"],
+                    "correct": t["correct"],
+                    "pass_rate": t["pass_rate"],
+                    "verdicts": [extract_conclusion(o["text"]) for o in outs],
+                    "thinking_tokens": think,
+                    "critique_tokens": [o["tokens"] for o in outs],
+                    "tokens": out["tokens"],
+                    "public_pass_rate": pub["pass_rate"] if pub else None,
+                }
+            )
             tokens["candidate"] += out["tokens"]
             tokens["critique"] += sum(o["tokens"] for o in outs)
             tokens["critique_thinking"] += sum(think)
         selected = {name: SELECTOR_FUNCS[name](cand_rows, problem_id=pid, seed=seed) for name in SELECTORS}
         rows.append({"id": pid, "selected": selected, "candidates": cand_rows})
 
-    summary = {"kind": KIND, "k": k, "m": m, "headline": headline,
-               **summarise_selection(rows, list(SELECTORS)),
-               "critic": critic_stats([r["candidates"] for r in rows]),
-               "tokens": {**tokens, "per_problem": (tokens["candidate"] + tokens["critique"]) / len(rows)
-                          if rows else None}}
+    summary = {
+        "kind": KIND,
+        "k": k,
+        "m": m,
+        "headline": headline,
+        **summarise_selection(rows, list(SELECTORS)),
+        "critic": critic_stats([r["candidates"] for r in rows]),
+        "tokens": {**tokens, "per_problem": (tokens["candidate"] + tokens["critique"]) / len(rows) if rows else None},
+    }
     head = summary["selectors"].get(headline)
     summary["selected_accuracy"] = head["accuracy"] if head else None
     blind = head.get("ties_without_signal", 0) if head else 0
     if blind:
-        logger.warning(f"{blind} of {len(rows)} problem(s) had no critique with a conclusion: {headline} could only "
-                       f"break the tie; they count as wrong in the accuracy (summary: ties_without_signal)")
+        logger.warning(
+            f"{blind} of {len(rows)} problem(s) had no critique with a conclusion: {headline} could only "
+            f"break the tie; they count as wrong in the accuracy (summary: ties_without_signal)"
+        )
     run.write_results([_result_row(r, headline) for r in rows], summary)
     return summary
 
 
 def _result_row(row: dict[str, Any], headline: str) -> dict[str, Any]:
     pick = row["selected"].get(headline)
-    cands = [{**{k: v for k, v in c.items() if k not in ("verdicts",)},
-              "votes_T": sum(v == "T" for v in c["verdicts"]), "votes_F": sum(v == "F" for v in c["verdicts"]),
-              "no_conclusion": sum(v is None for v in c["verdicts"])} for c in row["candidates"]]
-    return {"id": row["id"], "selected": pick, "selected_correct": None if pick is None else
-            bool(row["candidates"][pick]["correct"]), "selected_by": row["selected"], "candidates": cands}
+    cands = [
+        {
+            **{k: v for k, v in c.items() if k not in ("verdicts",)},
+            "votes_T": sum(v == "T" for v in c["verdicts"]),
+            "votes_F": sum(v == "F" for v in c["verdicts"]),
+            "no_conclusion": sum(v is None for v in c["verdicts"]),
+        }
+        for c in row["candidates"]
+    ]
+    return {
+        "id": row["id"],
+        "selected": pick,
+        "selected_correct": None if pick is None else bool(row["candidates"][pick]["correct"]),
+        "selected_by": row["selected"],
+        "candidates": cands,
+    }
 
 
 @holds_run_dir("run_dir")
@@ -261,9 +307,17 @@ def critique_select(
         critic_options = dict(backend_options)  # same server / device unless told otherwise
     run = RunDir(run_dir, KIND, GENERATION_KEYS)
     problems = source.load()
-    config = {**asdict(cfg), "backend": backend_name, "model": model, "backend_options": backend_options,
-              "critic_backend": critic_backend, "critic": critic, "critic_options": critic_options or {},
-              "tokenizer": tokenizer, "source": source.spec}
+    config = {
+        **asdict(cfg),
+        "backend": backend_name,
+        "model": model,
+        "backend_options": backend_options,
+        "critic_backend": critic_backend,
+        "critic": critic,
+        "critic_options": critic_options or {},
+        "tokenizer": tokenizer,
+        "source": source.spec,
+    }
     run.open(config)
     run.save_problems([p.record for p in problems])
     cache: dict[str, Any] = {}
@@ -284,8 +338,17 @@ def critique_select(
         return cache["crit"]
 
     # streaming backends: no batch waits for its slowest sample (critique_stream.py); else batches
-    if not stream_generate(problems, cfg, run, gen, crit, window=batch_size, progress=progress, ordered=ordered,
-                           reorder_window=reorder_window):
+    if not stream_generate(
+        problems,
+        cfg,
+        run,
+        gen,
+        crit,
+        window=batch_size,
+        progress=progress,
+        ordered=ordered,
+        reorder_window=reorder_window,
+    ):
         generate(problems, cfg, run, gen, crit, batch_size=batch_size, progress=progress, ordered=ordered)
     tok = pick_tokenizer(cache["crit"], tokenizer) if "crit" in cache else None
     return score_run(run.path, workers, timeout, headline, source=source, problems=problems, tokenizer=tok)

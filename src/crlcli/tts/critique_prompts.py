@@ -18,10 +18,19 @@ def _record_candidates(problem: Problem, k: int) -> list[dict[str, Any]]:
     """The first k `candidates` of a problem record (e.g. from `crl gen-candidates`), as fenced completions."""
     found = [c for c in problem.record.get("candidates") or [] if isinstance(c, dict) and c.get("code")]
     if not found:
-        raise CrlError(f"problem {problem.id!r} has no candidates with code to reuse",
-                       hint="drop --reuse-candidates to generate them, or run crl gen-candidates first")
-    return [{"text": f"```python\n{c['code'].rstrip()}\n```\n", "tokens": 0, "finish_reason": "input",
-             "candidate_id": c.get("id")} for c in found[:k]]
+        raise CrlError(
+            f"problem {problem.id!r} has no candidates with code to reuse",
+            hint="drop --reuse-candidates to generate them, or run crl gen-candidates first",
+        )
+    return [
+        {
+            "text": f"```python\n{c['code'].rstrip()}\n```\n",
+            "tokens": 0,
+            "finish_reason": "input",
+            "candidate_id": c.get("id"),
+        }
+        for c in found[:k]
+    ]
 
 
 def critique_prompt(template: str, problem: Problem, code: str) -> list[dict[str, str]]:

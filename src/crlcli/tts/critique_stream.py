@@ -21,9 +21,17 @@ def can_stream(backend: Any) -> bool:
     return callable(getattr(backend, "stream", None))
 
 
-def stream_generate(problems: list, cfg: Any, run: Any, generator: Callable[[], Any], critic: Callable[[], Any],
-                    window: int = 16, progress: Callable[[int], None] | None = None, ordered: bool = False,
-                    reorder_window: int = 1024) -> bool:
+def stream_generate(
+    problems: list,
+    cfg: Any,
+    run: Any,
+    generator: Callable[[], Any],
+    critic: Callable[[], Any],
+    window: int = 16,
+    progress: Callable[[int], None] | None = None,
+    ordered: bool = False,
+    reorder_window: int = 1024,
+) -> bool:
     """Fill generations.jsonl with every missing candidate set and critique set by streaming. Returns False (and
     does nothing) when a backend cannot stream: the caller then uses the batch path."""
     from ..generation.stream import HOLD, GenRequest, Reorder, stream
@@ -36,8 +44,11 @@ def stream_generate(problems: list, cfg: Any, run: Any, generator: Callable[[], 
     crits = {(g["id"], g["candidate"]) for g in saved if g["kind"] == "critiques"}
 
     def missing_critiques(p: Any) -> list[tuple[int, str]]:
-        return [(j, code) for j, out in enumerate(cands[p.id][: cfg.k])
-                if (code := extract_code(out["text"])) and (p.id, j) not in crits]
+        return [
+            (j, code)
+            for j, out in enumerate(cands[p.id][: cfg.k])
+            if (code := extract_code(out["text"])) and (p.id, j) not in crits
+        ]
 
     need_cands = [p for p in problems if p.id not in cands]
     if not need_cands and not any(missing_critiques(p) for p in problems):
@@ -74,22 +85,35 @@ def stream_generate(problems: list, cfg: Any, run: Any, generator: Callable[[], 
             del remaining[p.id]
             finished(p)
         for j, code in todo:
-            ready.append(GenRequest(key=("crit", p, j), params=cfg.params(cfg.m, cfg.critique_tokens),
-                                    messages=critique_prompt(template, p, code), enable_thinking=True))
+            ready.append(
+                GenRequest(
+                    key=("crit", p, j),
+                    params=cfg.params(cfg.m, cfg.critique_tokens),
+                    messages=critique_prompt(template, p, code),
+                    enable_thinking=True,
+                )
+            )
         if not todo and progress:
             progress(1)
 
     def cand_request(p: Any) -> GenRequest:
-        return GenRequest(key=("cand", p, None), params=cfg.params(cfg.k, cfg.candidate_tokens),
-                          messages=p.messages, enable_thinking=True)
+        return GenRequest(
+            key=("cand", p, None),
+            params=cfg.params(cfg.k, cfg.candidate_tokens),
+            messages=p.messages,
+            enable_thinking=True,
+        )
 
     def feed(problems_left: Iterator[Any], with_candidates: bool) -> Iterator[GenRequest | None]:
         while True:
             if ready:
                 state["in_flight"] += 1
                 yield ready.popleft()
-            elif (len(remaining) < window and state["order"].room(state["started"])
-                  and (p := next(problems_left, None)) is not None):
+            elif (
+                len(remaining) < window
+                and state["order"].room(state["started"])
+                and (p := next(problems_left, None)) is not None
+            ):
                 # ordered: a full reorder buffer holds new problems; its oldest problem is unfinished, in flight
                 position[p.id] = state["started"]
                 state["started"] += 1

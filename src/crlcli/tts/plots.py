@@ -16,8 +16,9 @@ def load_summaries(run_dirs: list[Path], labels: list[str]) -> dict[str, dict[st
     import json
 
     if labels and len(labels) != len(run_dirs):
-        raise CrlError(f"{len(labels)} --label for {len(run_dirs)} run(s)",
-                       hint="give one --label per RUN_DIR, or none")
+        raise CrlError(
+            f"{len(labels)} --label for {len(run_dirs)} run(s)", hint="give one --label per RUN_DIR, or none"
+        )
     out: dict[str, dict[str, Any]] = {}
     for i, run in enumerate(run_dirs):
         path = Path(run) / "summary.json"
@@ -64,8 +65,11 @@ def _draw(plt: Any, summaries: dict[str, dict[str, Any]]) -> tuple[Any, Any]:
     fig, ax = plt.subplots(figsize=(5.5, 4), dpi=120)
     points: list[tuple[float, float, int]] = []
     for label, summary in summaries.items():
-        pts = [(r["mean_thinking_tokens"], 100 * r["accuracy"], r["round"]) for r in summary.get("rounds", [])
-               if r.get("problems") and r.get("accuracy") is not None]
+        pts = [
+            (r["mean_thinking_tokens"], 100 * r["accuracy"], r["round"])
+            for r in summary.get("rounds", [])
+            if r.get("problems") and r.get("accuracy") is not None
+        ]
         if not pts:
             continue
         xs, ys, _ = zip(*pts)
@@ -88,8 +92,14 @@ def _draw(plt: Any, summaries: dict[str, dict[str, Any]]) -> tuple[Any, Any]:
             groups.append([(x, y, r)])
     for g in groups:
         rounds = sorted({r for _, _, r in g})
-        text = f"r{rounds[0]}" if len(rounds) == 1 else (
-            f"r{rounds[0]}-r{rounds[-1]}" if rounds == list(range(rounds[0], rounds[-1] + 1))
-            else ",".join(f"r{r}" for r in rounds))
+        text = (
+            f"r{rounds[0]}"
+            if len(rounds) == 1
+            else (
+                f"r{rounds[0]}-r{rounds[-1]}"
+                if rounds == list(range(rounds[0], rounds[-1] + 1))
+                else ",".join(f"r{r}" for r in rounds)
+            )
+        )
         ax.annotate(text, g[0][:2], textcoords="offset points", xytext=(4, 4), fontsize=8)
     return fig, ax

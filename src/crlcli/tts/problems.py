@@ -10,9 +10,9 @@ Two sources, one shape (`Problem`):
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
 from ..errors import CrlError
@@ -43,8 +43,15 @@ def _tests_from(value: Any) -> dict[str, Any] | None:
 class Source:
     """Problems plus the scorer that matches them. `spec` is what run.json keeps to rebuild the source."""
 
-    def __init__(self, benchmark: str | None = None, input: Path | str | None = None, data: str | None = None,
-                 limit: int | None = None, options: dict[str, Any] | None = None, data_root: Any = None):
+    def __init__(
+        self,
+        benchmark: str | None = None,
+        input: Path | str | None = None,
+        data: str | None = None,
+        limit: int | None = None,
+        options: dict[str, Any] | None = None,
+        data_root: Any = None,
+    ):
         """`data_root`: where a benchmark looks for its data without `data` (evaluation.base.DataRoot); the
         caller's, like $CRL_EVAL_DATA for the CLI, so not part of `spec`."""
         if (benchmark is None) == (input is None):
@@ -59,12 +66,18 @@ class Source:
 
     @property
     def spec(self) -> dict[str, Any]:
-        return {"benchmark": self.benchmark_name, "input": self.input, "data": self.data, "limit": self.limit,
-                "options": self.options}
+        return {
+            "benchmark": self.benchmark_name,
+            "input": self.input,
+            "data": self.data,
+            "limit": self.limit,
+            "options": self.options,
+        }
 
     @classmethod
-    def for_rescoring(cls, spec: dict[str, Any], problems_file: Path,
-                      data_root: Any = None) -> tuple["Source", list[Problem]]:
+    def for_rescoring(
+        cls, spec: dict[str, Any], problems_file: Path, data_root: Any = None
+    ) -> tuple[Source, list[Problem]]:
         """The source of a saved run and all its problems: a benchmark is reloaded whole (the saved generations
         say which problems to score, whatever --limit the last run had); record problems come from the copy
         the run keeps in problems.jsonl, so the original file may be gone."""
@@ -93,16 +106,22 @@ class Source:
 
         # --limit is applied by load(), after the ids are known, the same way for both sources.
         assert self.benchmark_name is not None  # load() reads a benchmark only when one is named
-        bench = get_benchmark(self.benchmark_name, data_root=self.data_root,
-                              **{**self.options, "data": self.data, "limit": self.limit})
+        bench = get_benchmark(
+            self.benchmark_name, data_root=self.data_root, **{**self.options, "data": self.data, "limit": self.limit}
+        )
         self.benchmark = bench
         out = []
         for task in bench.tasks():
-            out.append(Problem(
-                id=str(task.task_id), messages=task.messages, question=_question(task), task=task,
-                public_tests=bench.public_tests(task),
-                record={"id": str(task.task_id), "messages": task.messages, "benchmark": self.benchmark_name},
-            ))
+            out.append(
+                Problem(
+                    id=str(task.task_id),
+                    messages=task.messages,
+                    question=_question(task),
+                    task=task,
+                    public_tests=bench.public_tests(task),
+                    record={"id": str(task.task_id), "messages": task.messages, "benchmark": self.benchmark_name},
+                )
+            )
         return out
 
     @staticmethod
@@ -117,15 +136,20 @@ class Source:
             why = check_problem(rec)
             if why:
                 raise CrlError(f"{reader.where()}: {why}", hint="problem records: see docs/formats.md")
-            out.append(Problem(
-                id=rec["id"], messages=[{"role": "user", "content": render(template, rec)}],
-                question=rec["question"], tests=rec["tests"],
-                public_tests=_tests_from(rec.get("public_tests")), record=rec,
-            ))
+            out.append(
+                Problem(
+                    id=rec["id"],
+                    messages=[{"role": "user", "content": render(template, rec)}],
+                    question=rec["question"],
+                    tests=rec["tests"],
+                    public_tests=_tests_from(rec.get("public_tests")),
+                    record=rec,
+                )
+            )
         return out
 
     # -- scoring -------------------------------------------------------------------------------------------
-    def scorer(self, workers: int | None = None, timeout: float | None = None) -> "Scorer":
+    def scorer(self, workers: int | None = None, timeout: float | None = None) -> Scorer:
         return Scorer(self, workers, timeout)
 
 
@@ -151,13 +175,13 @@ class Scorer:
         if self.bench is not None:
             self._ctx = self.bench.open_pool(workers)
         else:
-            from ..sandbox import SandboxPool, Limits
+            from ..sandbox import Limits, SandboxPool
 
             self._ctx = SandboxPool(workers=workers, limits=Limits(timeout=timeout) if timeout else Limits())
         self.pool = None
         self._extra_pool = None
 
-    def __enter__(self) -> "Scorer":
+    def __enter__(self) -> Scorer:
         self.pool = self._ctx.__enter__()
         return self
 
@@ -177,8 +201,7 @@ class Scorer:
         if not items:
             return []
         if self.bench is not None:
-            return self._threads(lambda p, text: _verdict(self.bench, self.bench.score(p.task, text, self.pool)),
-                                 items)
+            return self._threads(lambda p, text: _verdict(self.bench, self.bench.score(p.task, text, self.pool)), items)
         return self.code([(p, extract_code(text)) for p, text in items])
 
     def candidate_codes(self, items: list[tuple[Problem, str | None]]) -> list[dict[str, Any]]:
@@ -208,9 +231,14 @@ class Scorer:
                 out.append({"correct": False, "pass_rate": 0.0, "verdicts": "", "code": False})
                 continue
             res = fut.result()
-            out.append({"correct": all_passed(res),
-                        "pass_rate": float(res.get("pass_rate", 0.0)), "verdicts": res.get("verdicts", ""),
-                        "code": True})
+            out.append(
+                {
+                    "correct": all_passed(res),
+                    "pass_rate": float(res.get("pass_rate", 0.0)),
+                    "verdicts": res.get("verdicts", ""),
+                    "code": True,
+                }
+            )
         return out
 
     def _pool_for_tests(self):
@@ -226,5 +254,9 @@ def _verdict(bench: Any, score: Any) -> dict[str, Any]:
     primary = bench.metrics[0]
     verdicts = score.verdicts.get(primary) or next(iter(score.verdicts.values()), "")
     ok = bool(score.metrics.get(primary))
-    return {"correct": ok, "pass_rate": verdicts.count("A") / len(verdicts) if verdicts else float(ok),
-            "verdicts": verdicts, "code": score.extracted is not None}
+    return {
+        "correct": ok,
+        "pass_rate": verdicts.count("A") / len(verdicts) if verdicts else float(ok),
+        "verdicts": verdicts,
+        "code": score.extracted is not None,
+    }

@@ -23,8 +23,13 @@ def show(summary: dict[str, Any]) -> None:
         for col in ("round", "accuracy %", "mean thinking tok", "mean answer tok", "closed by model"):
             t.add_column(col, justify="right")
         for r in summary["rounds"]:
-            t.add_row(str(r["round"]), _pct(r["accuracy"]), _num(r["mean_thinking_tokens"]),
-                      _num(r["mean_answer_tokens"]), f"{r['closed_by_model']}/{r['problems']}")
+            t.add_row(
+                str(r["round"]),
+                _pct(r["accuracy"]),
+                _num(r["mean_thinking_tokens"]),
+                _num(r["mean_answer_tokens"]),
+                f"{r['closed_by_model']}/{r['problems']}",
+            )
         console.print(t)
         return
     t = Table(title=f"critique selection: {summary['problems']} problem(s), k={summary['k']}, m={summary['m']}")

@@ -116,6 +116,9 @@ class RunDir(rundir.RunDir):
 def _provenance(config: dict[str, Any]) -> dict[str, Any]:
     """crlcli.provenance's record of a tts run: the problems' file or benchmark data, the model, sampling."""
     source = got if isinstance(got := config.get("source"), dict) else {}
-    return provenance.record(data=[source.get("input"), source.get("data")], model=config.get("model"),
-                             sampling={k: config.get(k) for k in ("temperature", "top_p", "top_k", "seed")},
-                             sandbox=provenance.sandbox_info("auto"))
+    return provenance.record(
+        data=[source.get("input"), source.get("data")],
+        model=config.get("model"),
+        sampling={k: config.get(k) for k in ("temperature", "top_p", "top_k", "seed")},
+        sandbox=provenance.sandbox_info("auto"),
+    )

@@ -29,8 +29,16 @@ from .protocol import TestRun, parse_files, run_tests
 from .reports import TRUST
 from .runners import toolchain_status
 
-__all__ = ["AiderPolyglot", "Exercise", "LANGUAGES", "TestRun", "load_exercises", "parse_files", "run_tests",
-           "toolchain_status"]
+__all__ = [
+    "AiderPolyglot",
+    "Exercise",
+    "LANGUAGES",
+    "TestRun",
+    "load_exercises",
+    "parse_files",
+    "run_tests",
+    "toolchain_status",
+]
 
 
 @dataclass
@@ -55,11 +63,21 @@ class AiderPolyglot(Benchmark):
     multi_turn = True
     trust = TRUST  # "in-process": how every result of this benchmark is obtained (see reports.py)
 
-    def __init__(self, data: str | None = None, languages: str | list[str] | None = None,
-                 limit: int | None = None, exercises: list[str] | None = None, python: str | None = None,
-                 test_timeout: float = 180.0, sandbox_mode: str = "auto", require_isolation: bool = False,
-                 task_python: str | None = None, task_timeout: float | None = None, data_root: Any = None,
-                 **_ignored: Any):
+    def __init__(
+        self,
+        data: str | None = None,
+        languages: str | list[str] | None = None,
+        limit: int | None = None,
+        exercises: list[str] | None = None,
+        python: str | None = None,
+        test_timeout: float = 180.0,
+        sandbox_mode: str = "auto",
+        require_isolation: bool = False,
+        task_python: str | None = None,
+        task_timeout: float | None = None,
+        data_root: Any = None,
+        **_ignored: Any,
+    ):
         import os
 
         # --task-python/--task-timeout name the Python exercises' interpreter and the per-run test time limit, as
@@ -78,13 +96,25 @@ class AiderPolyglot(Benchmark):
     def tasks(self) -> list[Task]:
         out = []
         for ex in self.exercises():
-            out.append(Task(ex.id, [{"role": "user", "content": ex.first_prompt()}], group={"language": ex.language},
-                            data={"exercise": ex}))
+            out.append(
+                Task(
+                    ex.id,
+                    [{"role": "user", "content": ex.first_prompt()}],
+                    group={"language": ex.language},
+                    data={"exercise": ex},
+                )
+            )
         return limit_tasks(out, self.limit)
 
     def run(self, ex: Exercise, files: dict[str, str]) -> TestRun:
-        return run_tests(ex, files, python=self.python, timeout=self.timeout, mode=self.mode,
-                         require_isolation=self.require_isolation)
+        return run_tests(
+            ex,
+            files,
+            python=self.python,
+            timeout=self.timeout,
+            mode=self.mode,
+            require_isolation=self.require_isolation,
+        )
 
     def score(self, task: Task, completion: str, pool: Any = None) -> Score:
         """One try: the files parsed from `completion` (on top of the stubs) against the exercise's tests.
@@ -92,24 +122,35 @@ class AiderPolyglot(Benchmark):
         ex: Exercise = task.data["exercise"]
         files = parse_files(completion, ex)
         if not files:
-            return Score({"try1": False, "try2": False}, extracted=None, verdicts={"try": "C", "trust": TRUST},
-                         detail="no file contents found in the answer (expected a path line, then a fenced block)")
+            return Score(
+                {"try1": False, "try2": False},
+                extracted=None,
+                verdicts={"try": "C", "trust": TRUST},
+                detail="no file contents found in the answer (expected a path line, then a fenced block)",
+            )
         result = self.run(ex, files)
         if result.status == "env_error":
             score = env_error(_show(files), result.reason, self.metrics)
             score.verdicts["trust"] = TRUST
             return score
         verdict = {"pass": "A", "fail": "W", "timeout": "T"}[result.status]
-        return Score({"try1": result.passed, "try2": result.passed}, extracted=_show(files),
-                     verdicts={"try": verdict, "trust": TRUST}, detail=None if result.passed else result.output)
+        return Score(
+            {"try1": result.passed, "try2": result.passed},
+            extracted=_show(files),
+            verdicts={"try": verdict, "trust": TRUST},
+            detail=None if result.passed else result.output,
+        )
 
     def followup(self, task: Task, completion: str, score: Score) -> list[dict] | None:
         """The second try's conversation, or None (passed, or an environment error)."""
         if score.metrics.get("try1") or "env_error" in score.verdicts:
             return None
         ex: Exercise = task.data["exercise"]
-        return [*task.messages, {"role": "assistant", "content": completion},
-                {"role": "user", "content": ex.retry_prompt(score.detail or "")}]
+        return [
+            *task.messages,
+            {"role": "assistant", "content": completion},
+            {"role": "user", "content": ex.retry_prompt(score.detail or "")},
+        ]
 
     def merge(self, scores: list[Score]) -> Score:
         """try1 from the first turn, try2 = passed on either turn (a pass on try 1 ends the exercise)."""
@@ -117,14 +158,26 @@ class AiderPolyglot(Benchmark):
         if len(scores) == 1 or "env_error" in first.verdicts:
             return first
         if "env_error" in last.verdicts:  # the second try could not run: try 1's verdict stands for both
-            return Score(dict(first.metrics), first.extracted, {**first.verdicts, "env_error": last.verdicts["env_error"]},
-                         last.detail)
+            return Score(
+                dict(first.metrics),
+                first.extracted,
+                {**first.verdicts, "env_error": last.verdicts["env_error"]},
+                last.detail,
+            )
         passed2 = first.metrics["try1"] or last.metrics["try1"]
         verdicts = {"try": "".join(s.verdicts.get("try", "") for s in scores), "trust": TRUST}
         return Score({"try1": first.metrics["try1"], "try2": passed2}, last.extracted, verdicts, last.detail)
 
-    def run_samples(self, tasks: list[Task], n: int, backend: Any, params: Any, thinking: bool = True,
-                    first_sample: dict[str, int] | None = None, threads: int = 2) -> list[dict[str, Any]]:
+    def run_samples(
+        self,
+        tasks: list[Task],
+        n: int,
+        backend: Any,
+        params: Any,
+        thinking: bool = True,
+        first_sample: dict[str, int] | None = None,
+        threads: int = 2,
+    ) -> list[dict[str, Any]]:
         """Both tries for `n` samples of each task, as scored sample records (the runner's samples.jsonl shape
         plus `turns`): generate try 1 for all, run the tests, generate try 2 for the failures, run again."""
         from concurrent.futures import ThreadPoolExecutor
@@ -132,7 +185,9 @@ class AiderPolyglot(Benchmark):
 
         first_sample = first_sample or {}
         outs = backend.chat([t.messages for t in tasks], replace(params, n=n), enable_thinking=thinking)
-        recs: list[dict[str, Any]] = [{"task": t, "j": j, "turns": [c]} for t, comps in zip(tasks, outs) for j, c in enumerate(comps)]
+        recs: list[dict[str, Any]] = [
+            {"task": t, "j": j, "turns": [c]} for t, comps in zip(tasks, outs) for j, c in enumerate(comps)
+        ]
         with ThreadPoolExecutor(max(1, threads)) as pool:
             scores1 = list(pool.map(lambda r: self.score(r["task"], r["turns"][0].text), recs))
             retry = [(r, s, self.followup(r["task"], r["turns"][0].text, s)) for r, s in zip(recs, scores1)]
@@ -149,21 +204,42 @@ class AiderPolyglot(Benchmark):
         samples = []
         for r in recs:
             task, score = r["task"], self.merge(r["scores"])
-            samples.append({
-                "task_id": task.task_id, "sample": first_sample.get(task.task_id, 0) + r["j"],
-                "prompt": task.messages, "completion": r["turns"][0].text,
-                "tokens": sum(c.tokens for c in r["turns"]), "finish_reason": r["turns"][-1].finish_reason,
-                "turns": [{"completion": c.text, "tokens": c.tokens, "finish_reason": c.finish_reason,
-                           "verdict": s.verdicts.get("try", "S")} for c, s in zip(r["turns"], r["scores"])],
-                "extracted": score.extracted, "metrics": {m: bool(score.metrics[m]) for m in self.metrics},
-                "passed": bool(score.metrics[self.metrics[0]]), "verdicts": score.verdicts, "detail": score.detail,
-                "group": task.group,
-            })
+            samples.append(
+                {
+                    "task_id": task.task_id,
+                    "sample": first_sample.get(task.task_id, 0) + r["j"],
+                    "prompt": task.messages,
+                    "completion": r["turns"][0].text,
+                    "tokens": sum(c.tokens for c in r["turns"]),
+                    "finish_reason": r["turns"][-1].finish_reason,
+                    "turns": [
+                        {
+                            "completion": c.text,
+                            "tokens": c.tokens,
+                            "finish_reason": c.finish_reason,
+                            "verdict": s.verdicts.get("try", "S"),
+                        }
+                        for c, s in zip(r["turns"], r["scores"])
+                    ],
+                    "extracted": score.extracted,
+                    "metrics": {m: bool(score.metrics[m]) for m in self.metrics},
+                    "passed": bool(score.metrics[self.metrics[0]]),
+                    "verdicts": score.verdicts,
+                    "detail": score.detail,
+                    "group": task.group,
+                }
+            )
         return samples
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "metrics": list(self.metrics), "languages": self.languages or list(LANGUAGES),
-                "toolchains": toolchain_status(self.languages), "test_timeout_s": self.timeout, "trust": self.trust}
+        return {
+            "name": self.name,
+            "metrics": list(self.metrics),
+            "languages": self.languages or list(LANGUAGES),
+            "toolchains": toolchain_status(self.languages),
+            "test_timeout_s": self.timeout,
+            "trust": self.trust,
+        }
 
 
 def _show(files: dict[str, str]) -> str:

@@ -139,14 +139,20 @@ def default_root(data_root: DataRoot = None) -> Path | None:
     return cand if cand is not None and cand.is_dir() else None
 
 
-def load_exercises(root: str | Path | None = None, languages: list[str] | None = None,
-                   names: list[str] | None = None, data_root: DataRoot = None) -> list[Exercise]:
+def load_exercises(
+    root: str | Path | None = None,
+    languages: list[str] | None = None,
+    names: list[str] | None = None,
+    data_root: DataRoot = None,
+) -> list[Exercise]:
     """All exercises under a polyglot-benchmark checkout, sorted by language then name."""
     root = Path(root) if root else default_root(data_root)
     if root is None or not root.is_dir():
-        raise CrlError(f"Aider-Polyglot data not found at {root}",
-                       hint="pass --data PATH to a polyglot-benchmark checkout (or set CRL_AIDER_POLYGLOT, or "
-                       "CRL_EVAL_DATA to a folder holding aider_polyglot/)")
+        raise CrlError(
+            f"Aider-Polyglot data not found at {root}",
+            hint="pass --data PATH to a polyglot-benchmark checkout (or set CRL_AIDER_POLYGLOT, or "
+            "CRL_EVAL_DATA to a folder holding aider_polyglot/)",
+        )
     langs = languages or list(LANGUAGES)
     for lang in langs:
         if lang not in LANGUAGES:
@@ -164,6 +170,15 @@ def load_exercises(root: str | Path | None = None, languages: list[str] | None =
                 files = json.loads(cfg_path.read_text(encoding="utf-8"))["files"]
             except (ValueError, KeyError) as exc:
                 raise CrlError(f"{cfg_path}: not an Exercism config with a 'files' table ({exc})") from exc
-            out.append(Exercise(lang, d.name, d, list(files.get("solution", [])), list(files.get("test", [])),
-                                list(files.get("example", [])), extra={"root": str(root)}))
+            out.append(
+                Exercise(
+                    lang,
+                    d.name,
+                    d,
+                    list(files.get("solution", [])),
+                    list(files.get("test", [])),
+                    list(files.get("example", [])),
+                    extra={"root": str(root)},
+                )
+            )
     return out

@@ -14,21 +14,20 @@ from ...sandbox.command import CommandLimits, run_command
 from . import reports, runners
 from .exercises import Exercise
 
-
 _FENCE_LINE = re.compile(r"^[ \t]*(`{3,}|~{3,})", re.MULTILINE)
 _NAME_LINE = re.compile(r"[`*\"']|^#+\s*|^(?:file(?:name)?|path)\s*:\s*|:\s*$", re.IGNORECASE)
 
 
 @dataclass
 class TestRun:
-    status: str                  # "pass" | "fail" | "timeout" | "env_error"
-    output: str = ""             # the trimmed output the model sees on a retry
+    status: str  # "pass" | "fail" | "timeout" | "env_error"
+    output: str = ""  # the trimmed output the model sees on a retry
     time_ms: int = 0
-    reason: str = ""             # for env_error: what is missing; for a failure: why it is not a pass
+    reason: str = ""  # for env_error: what is missing; for a failure: why it is not a pass
     files: list[str] = field(default_factory=list)
-    expected: int = 0            # tests the trusted test files define
-    passed_tests: int = 0        # of those, passed according to the framework's report
-    trust: str = reports.TRUST   # the framework runs in the candidate's process: see reports.py
+    expected: int = 0  # tests the trusted test files define
+    passed_tests: int = 0  # of those, passed according to the framework's report
+    trust: str = reports.TRUST  # the framework runs in the candidate's process: see reports.py
 
     @property
     def passed(self) -> bool:
@@ -90,8 +89,16 @@ def trim_output(text: str) -> str:
     return "\n".join(text.splitlines())
 
 
-def run_tests(ex: Exercise, files: dict[str, str], *, python: str | None = None, timeout: float = runners.TEST_TIMEOUT,
-              memory_mb: int = 4096, mode: str = "auto", require_isolation: bool = False) -> TestRun:
+def run_tests(
+    ex: Exercise,
+    files: dict[str, str],
+    *,
+    python: str | None = None,
+    timeout: float = runners.TEST_TIMEOUT,
+    memory_mb: int = 4096,
+    mode: str = "auto",
+    require_isolation: bool = False,
+) -> TestRun:
     """Stage the exercise with `files` over the stubs, run its tests in the sandbox, classify the outcome.
 
     A pass is decided by the parent (reports.py): the run exited 0 *and* the test framework's report, framed by
@@ -111,30 +118,63 @@ def run_tests(ex: Exercise, files: dict[str, str], *, python: str | None = None,
             return TestRun("env_error", reason=str(exc), files=sorted(files))
         limits = CommandLimits(timeout=timeout, memory_mb=memory_mb)
         nonce = reports.new_nonce()
-        res = run_command(reports.wrap(plan.argv), staged, limits=limits, env=plan.env, ro_paths=plan.ro_paths,
-                          mode=mode, require_isolation=require_isolation, seed=plan.seed,
-                          stdin=(nonce + "\n").encode())
+        res = run_command(
+            reports.wrap(plan.argv),
+            staged,
+            limits=limits,
+            env=plan.env,
+            ro_paths=plan.ro_paths,
+            mode=mode,
+            require_isolation=require_isolation,
+            seed=plan.seed,
+            stdin=(nonce + "\n").encode(),
+        )
         if res.status == "error":  # the sandbox itself could not start: the host, not the candidate
             return TestRun("env_error", reason=res.detail, time_ms=res.time_ms, files=sorted(files))
         framed = reports.unframe(res.output, nonce)
         if res.status == "timeout":
-            return TestRun("timeout", output="Tests timed out!", time_ms=res.time_ms, reason=res.detail,
-                           files=sorted(files), expected=len(expected))
+            return TestRun(
+                "timeout",
+                output="Tests timed out!",
+                time_ms=res.time_ms,
+                reason=res.detail,
+                files=sorted(files),
+                expected=len(expected),
+            )
         verdict = reports.check(ex.language, framed.files, expected)
-        problems = [p for p in (res.detail if res.status != "ok" and not framed.complete else "",
-                                framed.problem if not framed.complete else "",
-                                f"the tests exited with code {framed.rc}" if framed.complete and framed.rc != 0 else "",
-                                verdict.problem) if p]
+        problems = [
+            p
+            for p in (
+                res.detail if res.status != "ok" and not framed.complete else "",
+                framed.problem if not framed.complete else "",
+                f"the tests exited with code {framed.rc}" if framed.complete and framed.rc != 0 else "",
+                verdict.problem,
+            )
+            if p
+        ]
         passed = res.status == "ok" and framed.complete and framed.rc == 0 and verdict.passed
         shown = framed.output if not verdict.text else framed.output.rstrip("\n") + "\n" + verdict.text
         if passed:
-            return TestRun("pass", output=trim_output(shown), time_ms=res.time_ms, files=sorted(files),
-                           expected=verdict.expected, passed_tests=verdict.passed_count)
+            return TestRun(
+                "pass",
+                output=trim_output(shown),
+                time_ms=res.time_ms,
+                files=sorted(files),
+                expected=verdict.expected,
+                passed_tests=verdict.passed_count,
+            )
         reason = "; ".join(problems) or "the tests did not pass"
         output = trim_output(shown)
         if not output.strip():
             output = f"The tests did not pass: {reason}"
-        return TestRun("fail", output=output, time_ms=res.time_ms, reason=reason, files=sorted(files),
-                       expected=verdict.expected or len(expected), passed_tests=verdict.passed_count)
+        return TestRun(
+            "fail",
+            output=output,
+            time_ms=res.time_ms,
+            reason=reason,
+            files=sorted(files),
+            expected=verdict.expected or len(expected),
+            passed_tests=verdict.passed_count,
+        )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -66,10 +66,10 @@ def wrap(argv: list[str]) -> list[str]:
 
 @dataclass
 class Framed:
-    output: str                         # what the run printed, frame lines removed (what the model may see)
-    rc: int | None = None               # the test command's exit code, as the wrapper saw it
+    output: str  # what the run printed, frame lines removed (what the model may see)
+    rc: int | None = None  # the test command's exit code, as the wrapper saw it
     files: dict[str, bytes] = field(default_factory=dict)
-    complete: bool = False              # the wrapper's end line was seen, after its rc line, exactly once
+    complete: bool = False  # the wrapper's end line was seen, after its rc line, exactly once
     problem: str = ""
 
 
@@ -84,7 +84,7 @@ def unframe(text: str, nonce: str) -> Framed:
                 out.problem = out.problem or "output after the report frame"
             visible.append(line)
             continue
-        body = line[len(nonce) + 1:]
+        body = line[len(nonce) + 1 :]
         kind, _, rest = body.partition(" ")
         if end_seen:
             out.problem = out.problem or "report frame repeated"
@@ -110,8 +110,9 @@ def unframe(text: str, nonce: str) -> Framed:
             out.problem = out.problem or f"unexpected frame line {kind!r}"
     out.output = "\n".join(visible).rstrip("\n") + "\n"
     if rc_seen != 1:
-        out.problem = out.problem or ("the test command's report frame is missing" if not rc_seen
-                                      else "report frame repeated")
+        out.problem = out.problem or (
+            "the test command's report frame is missing" if not rc_seen else "report frame repeated"
+        )
     out.complete = rc_seen == 1 and end_seen == 1 and not out.problem
     return out
 
@@ -119,10 +120,10 @@ def unframe(text: str, nonce: str) -> Framed:
 @dataclass
 class Verdict:
     passed: bool
-    problem: str = ""                   # why it is not a pass (report missing, counts do not add up ...)
+    problem: str = ""  # why it is not a pass (report missing, counts do not add up ...)
     expected: int = 0
     passed_count: int = 0
-    text: str = ""                      # a readable rendering of the report, for reports that replace console output
+    text: str = ""  # a readable rendering of the report, for reports that replace console output
 
 
 def _fail(problem: str, expected: int = 0, passed: int = 0, text: str = "") -> Verdict:
@@ -161,6 +162,7 @@ def _xml(blob: bytes) -> ElementTree.Element:
 
 # ---------------------------------------------------------------- expected tests, from the trusted test files
 
+
 def expected_tests(language: str, root: Path, test_files: list[str]) -> list[str]:
     """Test names the exercise's trusted test files define, in the form the language's report names them."""
     return _EXPECTED[language](root, test_files)
@@ -175,14 +177,19 @@ def _exp_python(root: Path, test_files: list[str]) -> list[str]:
         module = rel[:-3].replace("/", ".")
         for node in tree.body:
             if isinstance(node, ast.ClassDef):
-                out += [f"{module}.{node.name}.{f.name}" for f in node.body
-                        if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef)) and f.name.startswith("test")]
+                out += [
+                    f"{module}.{node.name}.{f.name}"
+                    for f in node.body
+                    if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef)) and f.name.startswith("test")
+                ]
             elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name.startswith("test"):
                 out.append(f"{module}.{node.name}")
     return out
 
 
-_JS_TEST = re.compile(r"""\b(?:x|f)?(?:test|it)(\.skip)?\s*\(\s*(?:'((?:\\.|[^'\\\n])*)'|"((?:\\.|[^"\\\n])*)"|`((?:\\.|[^`\\])*)`)""")
+_JS_TEST = re.compile(
+    r"""\b(?:x|f)?(?:test|it)(\.skip)?\s*\(\s*(?:'((?:\\.|[^'\\\n])*)'|"((?:\\.|[^"\\\n])*)"|`((?:\\.|[^`\\])*)`)"""
+)
 
 
 def _js_unescape(s: str) -> str:
@@ -281,11 +288,13 @@ def _go_example_runs(text: str, name: str) -> bool:
     """`go test` runs an Example only when its body ends with an `// Output:` comment."""
     start = text.find(f"func {name}(")
     end = text.find("\nfunc ", start + 1)
-    return "// Output:" in text[start:end if end > 0 else len(text)] or "// Unordered output:" in text[start:end]
+    return "// Output:" in text[start : end if end > 0 else len(text)] or "// Unordered output:" in text[start:end]
 
 
-_RUST_TOKEN = re.compile(r"#\s*\[\s*test\s*\]|#\s*\[\s*cfg\s*\((.*)\)\s*\]|\bmod\s+(\w+)\s*\{|\bfn\s+(\w+)"
-                         r"|\b(?:use|struct|enum|impl|const|static|type|trait|mod|macro_rules!)\b|\{|\}")
+_RUST_TOKEN = re.compile(
+    r"#\s*\[\s*test\s*\]|#\s*\[\s*cfg\s*\((.*)\)\s*\]|\bmod\s+(\w+)\s*\{|\bfn\s+(\w+)"
+    r"|\b(?:use|struct|enum|impl|const|static|type|trait|mod|macro_rules!)\b|\{|\}"
+)
 
 
 def _rust_cfg_on(cfg: str, features: set[str] | frozenset[str]) -> bool:
@@ -349,16 +358,20 @@ def rust_default_features(root: Path) -> set[str]:
 def expected_rust(root: Path, test_files: list[str]) -> dict[str, list[str]]:
     """Test target (file stem under tests/) -> the test names of that target, from the trusted files."""
     features = rust_default_features(root)
-    return {Path(rel).stem: _exp_rust_target((root / rel).read_text(encoding="utf-8"), features)
-            for rel in rust_test_files(root, test_files)}
+    return {
+        Path(rel).stem: _exp_rust_target((root / rel).read_text(encoding="utf-8"), features)
+        for rel in rust_test_files(root, test_files)
+    }
 
 
 def _exp_rust(root: Path, test_files: list[str]) -> list[str]:
     return [f"{t}::{n}" for t, names in expected_rust(root, test_files).items() for n in names]
 
 
-_JAVA_TEST = re.compile(r"@Test\b(?:\s*@\w+(?:\s*\((?:[^()]|\([^()]*\))*\))?)*\s*"
-                        r"(?:(?:public|protected|private|static|final)\s+)*void\s+(\w+)\s*\(")
+_JAVA_TEST = re.compile(
+    r"@Test\b(?:\s*@\w+(?:\s*\((?:[^()]|\([^()]*\))*\))?)*\s*"
+    r"(?:(?:public|protected|private|static|final)\s+)*void\s+(\w+)\s*\("
+)
 _JAVA_CLASS = re.compile(r"\bclass\s+(\w+)")
 
 
@@ -374,8 +387,14 @@ def _exp_java(root: Path, test_files: list[str]) -> list[str]:
     return out
 
 
-_EXPECTED = {"python": _exp_python, "javascript": _exp_javascript, "cpp": _exp_cpp, "go": _exp_go,
-             "rust": _exp_rust, "java": _exp_java}
+_EXPECTED = {
+    "python": _exp_python,
+    "javascript": _exp_javascript,
+    "cpp": _exp_cpp,
+    "go": _exp_go,
+    "rust": _exp_rust,
+    "java": _exp_java,
+}
 
 
 def _strip_c_comments(text: str) -> str:
@@ -391,7 +410,7 @@ def _strip_c_comments(text: str) -> str:
                 elif text[j] == "\n" and c != "`":
                     break
                 j += 1
-            out.append(text[i:j + 1])
+            out.append(text[i : j + 1])
             i = j + 1
         elif text.startswith("//", i):
             j = text.find("\n", i)
@@ -408,6 +427,7 @@ def _strip_c_comments(text: str) -> str:
 
 # ---------------------------------------------------------------- report checks, one per language
 
+
 class MissingReport(ValueError):
     pass
 
@@ -417,8 +437,15 @@ def check(language: str, files: dict[str, bytes], expected: list[str]) -> Verdic
         return _CHECKS[language](files, expected)
     except MissingReport as exc:
         return _fail(str(exc), len(expected))
-    except (ValueError, KeyError, TypeError, AttributeError, ElementTree.ParseError, UnicodeDecodeError,
-            RecursionError) as exc:
+    except (
+        ValueError,
+        KeyError,
+        TypeError,
+        AttributeError,
+        ElementTree.ParseError,
+        UnicodeDecodeError,
+        RecursionError,
+    ) as exc:
         return _fail(f"malformed {language} test report: {type(exc).__name__}: {str(exc)[:200]}", len(expected))
 
 
@@ -466,7 +493,7 @@ def _check_python(files, expected):
 def _check_javascript(files, expected):
     data = json.loads(_one(files, "jest.json", "jest --json"))
     results = [a for suite in data["testResults"] for a in suite["assertionResults"]]
-    skipped_by_file = {e[len(SKIPPED):] for e in expected if e.startswith(SKIPPED)}
+    skipped_by_file = {e[len(SKIPPED) :] for e in expected if e.startswith(SKIPPED)}
     got = []
     for a in results:
         title, status = str(a["title"]), str(a["status"])
@@ -476,15 +503,23 @@ def _check_javascript(files, expected):
             got.append((title, "passed" if status == "passed" else status))
     passed = sum(1 for a in results if a["status"] == "passed")
     pending = sum(1 for n, _ in got if n.startswith(SKIPPED))
-    counters = {k: data.get(k) for k in ("numFailedTests", "numTodoTests", "numRuntimeErrorTestSuites",
-                                         "numFailedTestSuites")}
-    if data.get("success") is not True or any(v not in (0, None) for v in counters.values()) \
-            or data.get("numPendingTests", 0) != pending \
-            or data.get("numPassedTests") != passed or data.get("numTotalTests") != len(got):
+    counters = {
+        k: data.get(k) for k in ("numFailedTests", "numTodoTests", "numRuntimeErrorTestSuites", "numFailedTestSuites")
+    }
+    if (
+        data.get("success") is not True
+        or any(v not in (0, None) for v in counters.values())
+        or data.get("numPendingTests", 0) != pending
+        or data.get("numPassedTests") != passed
+        or data.get("numTotalTests") != len(got)
+    ):
         bad = {k: v for k, v in counters.items() if v}
-        return _fail(f"jest reports success={data.get('success')!r}, passed {data.get('numPassedTests')} of "
-                     f"{data.get('numTotalTests')} ({bad or 'totals do not match the listed tests'})",
-                     len(expected), passed)
+        return _fail(
+            f"jest reports success={data.get('success')!r}, passed {data.get('numPassedTests')} of "
+            f"{data.get('numTotalTests')} ({bad or 'totals do not match the listed tests'})",
+            len(expected),
+            passed,
+        )
     v = _compare(expected, got, "jest")
     v.passed_count, v.expected = passed, len(expected) - len(skipped_by_file)
     return v
@@ -515,8 +550,10 @@ def _catch_failure_text(tc: ElementTree.Element) -> str:
         if ex.get("success") == "false":
             orig = (ex.findtext("Original") or "").strip()
             exp = (ex.findtext("Expanded") or "").strip()
-            out.append(f"  {ex.get('filename', '')}:{ex.get('line', '')}: {ex.get('type', 'CHECK')}( {orig} )"
-                       f"\n    with expansion: {exp}")
+            out.append(
+                f"  {ex.get('filename', '')}:{ex.get('line', '')}: {ex.get('type', 'CHECK')}( {orig} )"
+                f"\n    with expansion: {exp}"
+            )
     for tag in ("Exception", "FatalErrorCondition", "Failure"):
         for el in tc.iter(tag):
             out.append(f"  {tag}: {(el.text or '').strip()} ({el.get('filename', '')}:{el.get('line', '')})")
@@ -606,5 +643,11 @@ def _check_java(files, expected):
     return _compare(expected, got, "JUnit")
 
 
-_CHECKS = {"python": _check_python, "javascript": _check_javascript, "cpp": _check_cpp, "go": _check_go,
-           "rust": _check_rust, "java": _check_java}
+_CHECKS = {
+    "python": _check_python,
+    "javascript": _check_javascript,
+    "cpp": _check_cpp,
+    "go": _check_go,
+    "rust": _check_rust,
+    "java": _check_java,
+}

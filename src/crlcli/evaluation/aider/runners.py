@@ -33,7 +33,7 @@ import threading
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -44,9 +44,14 @@ TEST_TIMEOUT = 180.0
 JAVA_JARS = ("junit-platform-console-standalone.jar", "assertj-core.jar")
 # Libraries some tests import, by package (rest-api: org.json, hangman: RxJava 2). Neither is in Debian and Maven
 # Central is out of reach, so those exercises are environment errors unless the jars are put in CRL_JAVA_JARS.
-JAVA_OPTIONAL_JARS = {"org.json": ("json-java.jar", "JSON-java: not in Debian, whose android-json throws checked "
-                                                   "exceptions the tests do not catch; put the jar there"),
-                      "io.reactivex": ("rxjava.jar", "RxJava 2: not in Debian; put the jar there")}
+JAVA_OPTIONAL_JARS = {
+    "org.json": (
+        "json-java.jar",
+        "JSON-java: not in Debian, whose android-json throws checked "
+        "exceptions the tests do not catch; put the jar there",
+    ),
+    "io.reactivex": ("rxjava.jar", "RxJava 2: not in Debian; put the jar there"),
+}
 JAVA_DIR = Path(os.environ.get("CRL_JAVA_JARS", "/usr/share/java"))
 
 
@@ -78,7 +83,7 @@ def _which(tool: str) -> str:
     return found
 
 
-@lru_cache(maxsize=None)
+@cache
 def _rust_sysroot() -> str:
     rustc = _which("rustc")
     out = subprocess.run([rustc, "--print", "sysroot"], capture_output=True, text=True, timeout=60)
@@ -87,15 +92,19 @@ def _rust_sysroot() -> str:
     return out.stdout.strip()
 
 
-@lru_cache(maxsize=None)
+@cache
 def _python_has_pytest(python: str) -> bool:
     r = subprocess.run([python, "-c", "import pytest"], capture_output=True, timeout=60)
     return r.returncode == 0
 
 
 def _python_paths(python: str) -> list[str]:
-    r = subprocess.run([python, "-c", "import sys; print(sys.prefix); print(sys.base_prefix)"],
-                       capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [python, "-c", "import sys; print(sys.prefix); print(sys.base_prefix)"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     return [os.path.realpath(p) for p in r.stdout.split()] + [os.path.dirname(os.path.realpath(python))]
 
 
@@ -107,9 +116,21 @@ def plan(ex: Exercise, staged: Path, python: str | None = None) -> Plan:
 def _plan_python(ex: Exercise, staged: Path, python: str) -> Plan:
     if not _python_has_pytest(python):
         raise EnvironmentProblem(f"pytest is not installed for {python}")
-    return Plan([python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--no-header", "-rN",
-                 f"--junitxml={REPORT_DIR}/pytest.xml"],
-                env={"PYTHONDONTWRITEBYTECODE": "1"}, ro_paths=_python_paths(python))
+    return Plan(
+        [
+            python,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--no-header",
+            "-rN",
+            f"--junitxml={REPORT_DIR}/pytest.xml",
+        ],
+        env={"PYTHONDONTWRITEBYTECODE": "1"},
+        ro_paths=_python_paths(python),
+    )
 
 
 _JS_SKIP = re.compile(r"\bx(test|it|describe)\(")
@@ -125,10 +146,21 @@ def _plan_javascript(ex: Exercise, staged: Path, python: str) -> Plan:
     (staged / "node_modules").symlink_to(nm.resolve())
     # --testTimeout: jest's 5 s per test would measure this machine's load, not the answer (the 180 s run
     # limit still holds)
-    return Plan([node, str(nm.resolve() / "jest" / "bin" / "jest.js"), "--ci", "--watchman=false",
-                 "--cacheDirectory=/tmp/jest-cache", "--rootDir=.", "--testTimeout=30000",
-                 "--json", f"--outputFile={REPORT_DIR}/jest.json"],
-                env={"NODE_OPTIONS": "--max-old-space-size=2048"}, ro_paths=[str(nm.resolve())])
+    return Plan(
+        [
+            node,
+            str(nm.resolve() / "jest" / "bin" / "jest.js"),
+            "--ci",
+            "--watchman=false",
+            "--cacheDirectory=/tmp/jest-cache",
+            "--rootDir=.",
+            "--testTimeout=30000",
+            "--json",
+            f"--outputFile={REPORT_DIR}/jest.json",
+        ],
+        env={"NODE_OPTIONS": "--max-old-space-size=2048"},
+        ro_paths=[str(nm.resolve())],
+    )
 
 
 def _plan_cpp(ex: Exercise, staged: Path, python: str) -> Plan:
@@ -152,8 +184,10 @@ def _plan_cpp(ex: Exercise, staged: Path, python: str) -> Plan:
         if not Path("/usr/include/boost/date_time").is_dir():
             raise EnvironmentProblem("needs Boost.Date_Time (Debian package libboost-date-time-dev)")
         libs += " -lboost_date_time"
-    script = (f"set -e; {gxx} {CXX_FLAGS} -DEXERCISM_RUN_ALL_TESTS -I. {' '.join(sources)} {main_o} "
-              f"-o /tmp/{stem} {libs}; /tmp/{stem} --use-colour no -r xml -o {REPORT_DIR}/catch.xml")
+    script = (
+        f"set -e; {gxx} {CXX_FLAGS} -DEXERCISM_RUN_ALL_TESTS -I. {' '.join(sources)} {main_o} "
+        f"-o /tmp/{stem} {libs}; /tmp/{stem} --use-colour no -r xml -o {REPORT_DIR}/catch.xml"
+    )
     return Plan(["/bin/sh", "-c", script], ro_paths=[str(Path(main_o).parent)])
 
 
@@ -167,10 +201,12 @@ def _read(p: Path) -> str:
         return ""
 
 
-@lru_cache(maxsize=None)
+@cache
 def _has_tbb() -> bool:
-    return any(Path(d, "libtbb.so").exists() for d in ("/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu",
-                                                         "/usr/lib", "/usr/local/lib"))
+    return any(
+        Path(d, "libtbb.so").exists()
+        for d in ("/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib", "/usr/local/lib")
+    )
 
 
 def _catch_main(gxx: str, catch_hpp: Path, main_cpp: Path) -> str:
@@ -185,8 +221,12 @@ def _catch_main(gxx: str, catch_hpp: Path, main_cpp: Path) -> str:
     target = cache_dir("aider", "cpp-catch-main", key.hexdigest()[:16]) / "tests-main.o"
     if not target.exists():
         tmp = target.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp.o")  # concurrent builders
-        r = subprocess.run([gxx, *CXX_FLAGS.split(), "-I", str(catch_hpp.parent), "-c", str(main_cpp), "-o", str(tmp)],
-                           capture_output=True, text=True, timeout=600)
+        r = subprocess.run(
+            [gxx, *CXX_FLAGS.split(), "-I", str(catch_hpp.parent), "-c", str(main_cpp), "-o", str(tmp)],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         if r.returncode != 0:
             raise EnvironmentProblem(f"cannot compile Catch's main: {r.stderr[-500:]}")
         tmp.replace(target)
@@ -203,21 +243,32 @@ def go_binary() -> str:
     return str(bundled) if bundled.exists() else _which("go")
 
 
-GO_ENV = {"GOPROXY": "off", "GOFLAGS": "-mod=mod", "GOPATH": "/tmp/gopath", "CGO_ENABLED": "0",
-          "GOTOOLCHAIN": "local", "GOTELEMETRY": "off"}
+GO_ENV = {
+    "GOPROXY": "off",
+    "GOFLAGS": "-mod=mod",
+    "GOPATH": "/tmp/gopath",
+    "CGO_ENABLED": "0",
+    "GOTOOLCHAIN": "local",
+    "GOTELEMETRY": "off",
+}
 # Standard packages the exercises and their tests import; Go >= 1.20 ships no compiled standard library, so each
 # run would compile these (~60 s). They are compiled once per machine and the cache is copied into every run.
-GO_WARM = ("bufio bytes container/heap container/list crypto/rand encoding/json errors fmt io log maps math "
-           "math/rand os reflect regexp runtime slices sort strconv strings sync testing testing/internal/testdeps "
-           "text/template time unicode unicode/utf8")
+GO_WARM = (
+    "bufio bytes container/heap container/list crypto/rand encoding/json errors fmt io log maps math "
+    "math/rand os reflect regexp runtime slices sort strconv strings sync testing testing/internal/testdeps "
+    "text/template time unicode unicode/utf8"
+)
 
 
 def _plan_go(ex: Exercise, staged: Path, python: str) -> Plan:
     go = os.path.realpath(go_binary())
     seed = {".gocache": _go_cache(go)}  # `./...` skips dot folders, so the cache is not a package
-    return Plan(["/bin/sh", "-c", f'GOCACHE="$PWD/.gocache" exec "{go}" test -json ./... > {REPORT_DIR}/go.json'],
-                env=dict(GO_ENV),
-                ro_paths=[str(Path(go).parents[1])], seed=seed)
+    return Plan(
+        ["/bin/sh", "-c", f'GOCACHE="$PWD/.gocache" exec "{go}" test -json ./... > {REPORT_DIR}/go.json'],
+        env=dict(GO_ENV),
+        ro_paths=[str(Path(go).parents[1])],
+        seed=seed,
+    )
 
 
 def _go_cache(go: str) -> str:
@@ -285,13 +336,21 @@ def _plan_rust(ex: Exercise, staged: Path, python: str) -> Plan:
         return Plan(["/bin/sh", "-c", 'printf "%s\\n" "$0" >&2; exit 101', fail])
     shutil.copy(ex.path / "Cargo.toml", staged / "Cargo.toml")
     cargo = f"{sysroot}/bin/cargo"
-    steps = [f'"{cargo}" test --offline --test "{t}" -- --include-ignored --logfile "{REPORT_DIR}/{t}.log"'
-             for t in rust_test_targets(ex)]
+    steps = [
+        f'"{cargo}" test --offline --test "{t}" -- --include-ignored --logfile "{REPORT_DIR}/{t}.log"'
+        for t in rust_test_targets(ex)
+    ]
     steps += [f'"{cargo}" test --offline --lib -- --include-ignored', f'"{cargo}" test --offline --doc']
-    return Plan(["/bin/sh", "-c", " && ".join(steps)],
-                env={"CARGO_HOME": "/tmp/cargo-home", "PATH": f"{sysroot}/bin:/usr/bin:/bin",
-                     "CARGO_TARGET_DIR": "/tmp/target", "CARGO_TERM_COLOR": "never"},
-                ro_paths=[sysroot])
+    return Plan(
+        ["/bin/sh", "-c", " && ".join(steps)],
+        env={
+            "CARGO_HOME": "/tmp/cargo-home",
+            "PATH": f"{sysroot}/bin:/usr/bin:/bin",
+            "CARGO_TARGET_DIR": "/tmp/target",
+            "CARGO_TERM_COLOR": "never",
+        },
+        ro_paths=[sysroot],
+    )
 
 
 def rust_test_targets(ex: Exercise) -> list[str]:
@@ -323,23 +382,28 @@ def _plan_java(ex: Exercise, staged: Path, python: str) -> Plan:
     gap = _java_assertj_gap(ex, javac, cp)
     if gap:
         raise EnvironmentProblem(gap)
-    script = (f'set -e; mkdir -p /tmp/classes; find src -name "*.java" > /tmp/sources; '
-              f'"{javac}" -J-XX:TieredStopAtLevel=1 -encoding UTF-8 -nowarn -d /tmp/classes -cp "{cp}" @/tmp/sources; '
-              f'"{java}" -XX:+UseSerialGC -Xmx1g -jar "{jars[0]}" --disable-banner '
-              f'--disable-ansi-colors --details=summary --reports-dir {REPORT_DIR} -cp "/tmp/classes:{cp}" '
-              f'--scan-classpath /tmp/classes')
+    script = (
+        f'set -e; mkdir -p /tmp/classes; find src -name "*.java" > /tmp/sources; '
+        f'"{javac}" -J-XX:TieredStopAtLevel=1 -encoding UTF-8 -nowarn -d /tmp/classes -cp "{cp}" @/tmp/sources; '
+        f'"{java}" -XX:+UseSerialGC -Xmx1g -jar "{jars[0]}" --disable-banner '
+        f'--disable-ansi-colors --details=summary --reports-dir {REPORT_DIR} -cp "/tmp/classes:{cp}" '
+        f"--scan-classpath /tmp/classes"
+    )
     jdk = str(Path(os.path.realpath(javac)).parents[1])
     return Plan(["/bin/sh", "-c", script], ro_paths=[jdk, str(JAVA_DIR)])
 
 
 # javac: a test file calling an AssertJ method this AssertJ version does not have (e.g. hasDimensions, 3.20+)
-_ASSERTJ_GAP = re.compile(r"Test\.java:\d+: error: cannot find symbol\n(?:.*\n){1,4}?\s*location: (?:class|interface) "
-                          r"\w*Assert\b")
+_ASSERTJ_GAP = re.compile(
+    r"Test\.java:\d+: error: cannot find symbol\n(?:.*\n){1,4}?\s*location: (?:class|interface) "
+    r"\w*Assert\b"
+)
 
 
-@lru_cache(maxsize=None)
-def _java_assertj_gap_cached(exercise_dir: str, javac: str, cp: str, example_files: tuple, solution_files: tuple,
-                             language: str) -> str:
+@cache
+def _java_assertj_gap_cached(
+    exercise_dir: str, javac: str, cp: str, example_files: tuple, solution_files: tuple, language: str
+) -> str:
     """Compile the trusted test files with the trusted reference solution (javac runs no exercise code; done here,
     outside the sandbox, once per exercise): a test calling an AssertJ API the installed AssertJ lacks is an
     environment error for every candidate. Decided from trusted files only, never from a candidate's output."""
@@ -351,22 +415,44 @@ def _java_assertj_gap_cached(exercise_dir: str, javac: str, cp: str, example_fil
         for t in staged.rglob("*.java"):
             t.write_text(_DISABLED.sub("", t.read_text(encoding="utf-8")), encoding="utf-8")
         sources = [str(p) for p in staged.rglob("*.java")]
-        r = subprocess.run([javac, "-J-XX:TieredStopAtLevel=1", "-encoding", "UTF-8", "-nowarn", "-d",
-                            str(Path(tmp) / "classes"), "-cp", cp, *sources],
-                           capture_output=True, text=True, timeout=600)
+        r = subprocess.run(
+            [
+                javac,
+                "-J-XX:TieredStopAtLevel=1",
+                "-encoding",
+                "UTF-8",
+                "-nowarn",
+                "-d",
+                str(Path(tmp) / "classes"),
+                "-cp",
+                cp,
+                *sources,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
     if r.returncode != 0 and _ASSERTJ_GAP.search(r.stdout + r.stderr):
-        return ("the tests use an AssertJ API that the installed AssertJ lacks (Debian ships 3.14; build.gradle "
-                "asks 3.25)")
+        return (
+            "the tests use an AssertJ API that the installed AssertJ lacks (Debian ships 3.14; build.gradle asks 3.25)"
+        )
     return ""
 
 
 def _java_assertj_gap(ex: Exercise, javac: str, cp: str) -> str:
-    return _java_assertj_gap_cached(str(ex.path), javac, cp, tuple(ex.example_files), tuple(ex.solution_files),
-                                    ex.language)
+    return _java_assertj_gap_cached(
+        str(ex.path), javac, cp, tuple(ex.example_files), tuple(ex.solution_files), ex.language
+    )
 
 
-_PLANNERS = {"python": _plan_python, "javascript": _plan_javascript, "cpp": _plan_cpp, "go": _plan_go,
-             "rust": _plan_rust, "java": _plan_java}
+_PLANNERS = {
+    "python": _plan_python,
+    "javascript": _plan_javascript,
+    "cpp": _plan_cpp,
+    "go": _plan_go,
+    "rust": _plan_rust,
+    "java": _plan_java,
+}
 
 
 def toolchain_status(languages=None) -> dict[str, str | None]:
@@ -381,8 +467,11 @@ def toolchain_status(languages=None) -> dict[str, str | None]:
     # each gives None or the reason (`[...] and None`: the list is never empty; a missing tool raises)
     checks: dict[str, Callable[[], Any]] = {
         "python": lambda: None if _python_has_pytest(sys.executable) else f"pytest missing for {sys.executable}",
-        "javascript": lambda: (_which("node"), None)[1] if (node_modules_dir() / "jest").exists()
-        else f"jest not installed in {node_modules_dir()} (make toolchains)",
+        "javascript": lambda: (
+            (_which("node"), None)[1]
+            if (node_modules_dir() / "jest").exists()
+            else f"jest not installed in {node_modules_dir()} (make toolchains)"
+        ),
         "cpp": lambda: [_which(t) for t in ("cmake", "make", "g++")] and None,
         "go": lambda: go_binary() and None,
         "rust": lambda: _rust_sysroot() and None,
