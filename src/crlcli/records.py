@@ -9,26 +9,9 @@ from collections import Counter
 from typing import Any
 
 from .jsonx import json_type as json_type  # re-exported: where the stages have always found it
-
-# One letter per test case in a judgment's `verdicts` (docs/formats.md). A pass is only ever decided by the trusted
-# parent; the sandbox may report the failures itself.
-VERDICTS = "AWTMORCS"
-FAILURES = VERDICTS[1:]
-VERDICT_NAMES = dict(
-    zip(
-        VERDICTS,
-        (
-            "accepted",
-            "wrong answer",
-            "time limit",
-            "memory limit",
-            "output limit",
-            "runtime error",
-            "compile/syntax error",
-            "sandbox failure",
-        ),
-    )
-)
+from .verdicts import FAILURES as FAILURES  # re-exported
+from .verdicts import VERDICT_NAMES as VERDICT_NAMES
+from .verdicts import VERDICTS as VERDICTS
 
 
 def check_tests(tests: Any, outputs: bool = True) -> str | None:

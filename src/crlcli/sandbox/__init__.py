@@ -15,7 +15,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ..records import VERDICTS
+    from ..verdicts import VERDICTS
     from .compare import json_equal, stdio_equal
     from .isolation import IsolationInfo
     from .limits import Limits
@@ -27,7 +27,7 @@ _WHERE = {
     "run_tests": "pool",
     "detect_isolation": "pool",
     "IsolationInfo": "isolation",
-    "VERDICTS": "..records",
+    "VERDICTS": "..verdicts",
     "stdio_equal": "compare",
     "json_equal": "compare",
 }

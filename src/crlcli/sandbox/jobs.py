@@ -4,45 +4,16 @@ per-case frames, the verdicts (compared here, in the trusted parent)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from ..errors import CrlError
-from ..records import FAILURES
-from .callvalues import NO_OUTPUT, json_view
-from .compare import COMPARATORS, DEFAULT_TOL, Comparator, comparator
+from ..verdicts import FAILURES
+from .callvalues import json_view
+from .compare import DEFAULT_TOL, comparator
 from .limits import MAX_CASE_TIMEOUT, Limits
-from .testtypes import PARENT, RETURNS_ONLY_TRUST, TestType, check_tests, get_type
+from .testtypes import Prepared, check_tests, get_type
 
 __all__ = ["Limits", "Prepared", "Verdicts", "json_view", "prepare", "result_dict"]  # Limits, json_view: re-exported
-
-
-@dataclass
-class Prepared:
-    message: dict[str, Any]
-    expected: list[Any]
-    kind: str
-    tol: float
-    budget: float  # seconds the whole candidate may take before the parent gives up on the sandbox
-    check: Callable[[int, Any], bool] | None = None  # call tests: the parent's own comparison of decoded values
-    rule: Comparator = COMPARATORS["tokens"]  # tests.compare: the rule the parent compares outputs with
-    # call tests with `check`: a shortcut on the raw tagged text of a return value; True passes the case without
-    # decoding it, False leaves the decision to `check`
-    check_text: Callable[[int, bytes], bool] | None = None
-
-    @property
-    def ttype(self) -> TestType:
-        """The table's entry for the tests as they run (after an assert program converted to call cases)."""
-        return get_type(self.kind)
-
-    @property
-    def trust(self) -> str:
-        """ "parent": every pass was decided here from values compared here; "in-process": a harness in the
-        candidate's process reported it (forgeable by a candidate that knows the harness): the type's trust."""
-        if self.ttype.trust != PARENT:
-            return self.ttype.trust
-        # returns_only cases pass whatever the call returns: not a test of correctness, kept out of RL rewards
-        return RETURNS_ONLY_TRUST if self.check is None and any(e is NO_OUTPUT for e in self.expected) else PARENT
 
 
 def prepare(

@@ -21,17 +21,16 @@ Adding a type: a subclass registered with `@register`, and its test (docs/archit
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from ..errors import CrlError
 from ..jsonx import dumps, json_type
 from . import callvalues
 from .callvalues import NO_OUTPUT, PythonExpected
-from .compare import call_expected_matches
+from .compare import COMPARATORS, Comparator, call_expected_matches
 from .runner_child import decode_value
-
-if TYPE_CHECKING:
-    from .jobs import Prepared
 
 # -- trust: who decided that a case passed
 
@@ -66,6 +65,37 @@ def type_trust(tests: Any) -> str:
 
 
 # -- the table
+
+
+# -- a candidate's job as the parent keeps it: built by jobs.prepare, read by every type's comparison
+
+
+@dataclass
+class Prepared:
+    message: dict[str, Any]
+    expected: list[Any]
+    kind: str
+    tol: float
+    budget: float  # seconds the whole candidate may take before the parent gives up on the sandbox
+    check: Callable[[int, Any], bool] | None = None  # call tests: the parent's own comparison of decoded values
+    rule: Comparator = COMPARATORS["tokens"]  # tests.compare: the rule the parent compares outputs with
+    # call tests with `check`: a shortcut on the raw tagged text of a return value; True passes the case without
+    # decoding it, False leaves the decision to `check`
+    check_text: Callable[[int, bytes], bool] | None = None
+
+    @property
+    def ttype(self) -> TestType:
+        """The table's entry for the tests as they run (after an assert program converted to call cases)."""
+        return get_type(self.kind)
+
+    @property
+    def trust(self) -> str:
+        """ "parent": every pass was decided here from values compared here; "in-process": a harness in the
+        candidate's process reported it (forgeable by a candidate that knows the harness): the type's trust."""
+        if self.ttype.trust != PARENT:
+            return self.ttype.trust
+        # returns_only cases pass whatever the call returns: not a test of correctness, kept out of RL rewards
+        return RETURNS_ONLY_TRUST if self.check is None and any(e is NO_OUTPUT for e in self.expected) else PARENT
 
 
 class TestType:
