@@ -68,7 +68,9 @@ def sandbox_trust(result: dict[str, Any], tests: Any = None) -> str:
 class BenchmarkOptions(Options):
     """The options every benchmark takes. A benchmark declares its own as a subclass (its `Options`): the keys
     `crl eval`'s flags and `crl tts -B KEY=VALUE` may set, each with its type, and (`crlcli.options.env_field`)
-    the variable the command layer reads for it when unset. None leaves the value to the benchmark."""
+    the variable the command layer reads for it when unset. A field's default is the option's default: the
+    benchmark's constructor takes it from here (`release: str | None = LCBOptions.release`); None where the
+    benchmark works the value out itself (a release's date window, the sandbox's time limit)."""
 
     data: str | None = None  # a data file or a folder searched for it
     limit: int | None = None  # only the first K tasks

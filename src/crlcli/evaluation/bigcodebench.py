@@ -238,14 +238,14 @@ def _available(python: str, names: frozenset[str]) -> frozenset[str]:
 @dataclass
 class BigCodeBenchOptions(BenchmarkOptions):
     subset_file: str | None = env_field(env="CRL_BCB_HARD_FILE", when={"subset": "hard"})  # task ids to keep
-    version: str | None = None
+    version: str = DEFAULT_VERSION
     calibrated: bool | None = env_field(env="CRL_BCB_CALIBRATED", parse=env_bool)  # default True
     task_python: str | None = env_field(env="CRL_BCB_TASK_PYTHON")  # the tasks' interpreter
     task_timeout: float | None = env_field(env="CRL_BCB_TASK_TIMEOUT", parse=float)
-    memory_mb: int | None = None
+    memory_mb: int = MEMORY_MB
     workers: int | None = None
-    sandbox_mode: str | None = None
-    require_isolation: bool | None = None
+    sandbox_mode: str = "auto"
+    require_isolation: bool = False
 
 
 class BigCodeBench(Benchmark):
@@ -261,15 +261,15 @@ class BigCodeBench(Benchmark):
         data: str | None = None,
         subset: str = "full",
         subset_file: str | None = None,
-        version: str = DEFAULT_VERSION,
+        version: str = BigCodeBenchOptions.version,
         calibrated: bool | None = None,
         task_python: str | None = None,
         task_timeout: float | None = None,
-        memory_mb: int = MEMORY_MB,
+        memory_mb: int = BigCodeBenchOptions.memory_mb,
         limit: int | None = None,
         workers: int | None = None,
-        sandbox_mode: str = "auto",
-        require_isolation: bool = False,
+        sandbox_mode: str = BigCodeBenchOptions.sandbox_mode,
+        require_isolation: bool = BigCodeBenchOptions.require_isolation,
         data_root: Any = None,
         **_ignored: Any,
     ):

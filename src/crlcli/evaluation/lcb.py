@@ -306,7 +306,7 @@ def lcb_prompt(question: str, starter_code: str, stdio: bool = True) -> str:
 
 @dataclass
 class LCBOptions(BenchmarkOptions):
-    release: str | None = None  # v1 .. v6 (default v5)
+    release: str = "v5"  # v1 .. v6
     start: str | None = None  # first contest date, YYYY-MM-DD (default: the release's window)
     end: str | None = None  # last contest date
     timeout: float | None = None  # seconds per test case
@@ -321,7 +321,7 @@ class LiveCodeBench(RecordTestsBenchmark):
     def __init__(
         self,
         data: str | Path | None = None,
-        release: str | None = "v5",
+        release: str | None = LCBOptions.release,
         start: str | None = None,
         end: str | None = None,
         limit: int | None = None,

@@ -47,9 +47,9 @@ class AiderOptions(BenchmarkOptions):
     languages: str | list[str] | None = env_field(env="CRL_AIDER_LANGUAGES")  # e.g. python,cpp,javascript
     exercises: list[str] | None = None
     python: str | None = None
-    test_timeout: float | None = None
-    sandbox_mode: str | None = None
-    require_isolation: bool | None = None
+    test_timeout: float = 180.0
+    sandbox_mode: str = "auto"
+    require_isolation: bool = False
     task_python: str | None = None  # the Python exercises' interpreter
     task_timeout: float | None = None  # per test run
 
@@ -70,9 +70,9 @@ class AiderPolyglot(Benchmark):
         limit: int | None = None,
         exercises: list[str] | None = None,
         python: str | None = None,
-        test_timeout: float = 180.0,
-        sandbox_mode: str = "auto",
-        require_isolation: bool = False,
+        test_timeout: float = AiderOptions.test_timeout,
+        sandbox_mode: str = AiderOptions.sandbox_mode,
+        require_isolation: bool = AiderOptions.require_isolation,
         task_python: str | None = None,
         task_timeout: float | None = None,
         data_root: Any = None,
