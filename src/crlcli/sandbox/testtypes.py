@@ -64,9 +64,6 @@ def type_trust(tests: Any) -> str:
     return ttype.trust if ttype is not None else IN_PROCESS
 
 
-# -- the table
-
-
 # -- a candidate's job as the parent keeps it: built by jobs.prepare, read by every type's comparison
 
 
@@ -96,6 +93,9 @@ class Prepared:
             return self.ttype.trust
         # returns_only cases pass whatever the call returns: not a test of correctness, kept out of RL rewards
         return RETURNS_ONLY_TRUST if self.check is None and any(e is NO_OUTPUT for e in self.expected) else PARENT
+
+
+# -- the table
 
 
 class TestType:
