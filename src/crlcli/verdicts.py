@@ -1,5 +1,5 @@
 """The verdict letters of a judgment (docs/formats.md): a module of their own at the bottom of the layers, so that
-the sandbox (which decides them) and records (which check them) share them without importing each other."""
+the sandbox, which decides them, needs nothing above it to name them (records re-exports them for the stages)."""
 
 from __future__ import annotations
 

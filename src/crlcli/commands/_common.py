@@ -106,8 +106,10 @@ def backend_options(
         raise UsageError(f"--engines must be at least 1, got {engines}")
     opts: dict[str, Any] = {}
     if engines > 1 or ray_address:
-        if backend == "mutate":
-            raise UsageError("--engines/--ray-address need a model backend", hint="mutate is model-free")
+        from ..generation import BACKENDS, backend_class
+
+        if backend in BACKENDS and backend_class(backend).model_free:
+            raise UsageError("--engines/--ray-address need a model backend", hint=f"{backend} is model-free")
         opts.update(engines=engines, ray_address=ray_address)
     if backend == "openai":
         opts.update(base_url=base_url, concurrency=concurrency, timeout=timeout)

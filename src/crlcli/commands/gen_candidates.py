@@ -108,9 +108,12 @@ def register(app: typer.Typer) -> None:
         )
         template_spec = prompt_template or DEFAULT_TEMPLATE
         template = load_template(template_spec)
-        # mutate never prompts, so it may go without a question; the generated records are judged later, so
-        # tests are checked when present
-        stage = Stage(input, output, skip_invalid, resume, problems={"question": backend != "mutate", "tests": False})
+        # a model-free backend (mutate) never prompts, so it may go without a question; the generated records are
+        # judged later, so tests are checked when present
+        from ..generation import backend_class
+
+        needs_question = not backend_class(backend).model_free
+        stage = Stage(input, output, skip_invalid, resume, problems={"question": needs_question, "tests": False})
         options = backend_options(
             backend,
             base_url=base_url,

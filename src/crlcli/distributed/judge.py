@@ -12,7 +12,7 @@ re-queued on the others.
 
     with RayJudge("auto", limits=Limits(timeout=4)) as rj:   # or address=None: a local Ray instance
         for message in rj.warnings: ...                      # nodes that judge without isolation
-        for record in rj.judge_records(records, threshold=0.8): ...
+        for record in rj.judge_records(records): ...         # threshold: judging.LABEL_THRESHOLD
 """
 
 from __future__ import annotations

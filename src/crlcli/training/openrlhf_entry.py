@@ -11,8 +11,9 @@
   (tests).
 - CRL_RAY_OBJECT_STORE_MB=N (cpu platform): the object store of the local Ray it starts (default 768 MB).
 
-These variables are this process's command line from `crl train` (and a user's shell): `main()` reads them and
-hands every value on as an argument.
+These variables are this process's command line from `crl train` (and a user's shell): `main()` reads the
+platform and CRL_RAY_OBJECT_STORE_MB and hands them on as arguments; the patches, which OpenRLHF's own code calls
+into, read theirs where they run (openrlhf_patches.py, openrlhf_steps.py).
 
 The patches reach every process of the run: this one directly, Ray's workers through the runtime environment's
 worker set-up hook, their subprocesses (vLLM's engine core) through the `sitecustomize` in `_boot/`, put first
