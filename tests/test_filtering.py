@@ -6,8 +6,9 @@ import random
 
 import pytest
 
-from crlcli.filtering import FilterOptions, FilterStats, case_input_text, filter_records, sample_indices
+from crlcli.filtering import FilterOptions, FilterStats, filter_records, sample_indices
 from crlcli.records import make_tests
+from crlcli.sandbox.testtypes import get_type
 
 
 def stdio(pid: str, inputs: list[str]) -> dict:
@@ -65,7 +66,7 @@ def test_assert_tests_are_not_token_filtered_and_count_as_one_case():
 
 def test_call_inputs_measured_as_json():
     case = {"input": [[1, 2, 3], "ab"], "output": 6}
-    assert case_input_text(case, "call") == '[[1,2,3],"ab"]'
+    assert get_type("call").input_text(case) == '[[1,2,3],"ab"]'
     rec = {
         "id": "c",
         "question": "q",

@@ -109,12 +109,6 @@ class FilterStats:
         return out
 
 
-def case_input_text(case: Any, kind: str) -> str | None:
-    """The text a case's input is measured by (the type's own word: stdin as is, call arguments as JSON); None
-    when malformed."""
-    return get_type(kind).input_text(case)
-
-
 def sample_indices(n: int, k: int, seed: int, problem_id: str) -> list[int]:
     """k of range(n), sorted; the same for the same (seed, id) on every machine (str seeds hash with SHA-512)."""
     rng = random.Random(f"{seed}\x00{problem_id}")

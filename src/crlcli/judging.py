@@ -22,8 +22,7 @@ from .records import json_type
 from .sandbox import Limits, SandboxPool
 from .sandbox.jobs import prepare
 from .sandbox.testtypes import trust_of
-
-LABEL_THRESHOLD = 0.8  # the paper's: a candidate is labelled T when its pass rate is strictly above this
+from .verdicts import LABEL_THRESHOLD as LABEL_THRESHOLD  # re-exported: the stages use this name
 
 
 def label_for(pass_rate: float, threshold: float = LABEL_THRESHOLD) -> str:

@@ -45,3 +45,16 @@ def test_eval_and_tts_take_other_options_the_same_way(crl, tmp_path):
     assert r.returncode == 2 and "--release v5 and -B release=v6 disagree" in r.stderr.decode()
     r = crl("tts", "budget-force", "--benchmark", "lcb", "-B", "relase=v6", "-o", str(tmp_path / "t"))
     assert r.returncode == 2 and "benchmark lcb does not take relase" in r.stderr.decode()
+
+
+def test_eval_b_limit_is_the_flag_and_a_path_flag_agrees_with_its_text(crl, tmp_path):
+    # -B limit would be the task limit twice over (and size the whole benchmark wrongly): the flag's
+    r = crl("eval", "--benchmark", "lcb", "-o", str(tmp_path / "r"), "-B", "limit=1")
+    assert r.returncode == 2 and "-B limit is the --limit flag" in r.stderr.decode()
+    # --data is a path, -B data its text: the same file is no disagreement (the run then fails on the missing file)
+    data = str(tmp_path / "none.jsonl")
+    r = crl("eval", "--benchmark", "jsonl", "-o", str(tmp_path / "r"), "--data", data, "-B", f"data={data}")
+    assert "disagree" not in r.stderr.decode(), r.stderr.decode()
+    # the hint of an undeclared option lists every option the benchmark takes, by its flag
+    r = crl("eval", "--benchmark", "lcb", "-o", str(tmp_path / "r"), "-B", "relase=v6")
+    assert "--limit" in r.stderr.decode() and "-B timeout" in r.stderr.decode(), r.stderr.decode()

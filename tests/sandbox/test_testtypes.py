@@ -161,9 +161,10 @@ CASES = [
 def test_trust_has_one_rule_and_one_default(result, tests, level):
     res = {"pass_rate": 1.0, "passed": 1, "total": 1, "verdicts": "A", "time_ms": 1, **result}
     assert trust_of(res, tests) == level
-    two = PARENT if level == PARENT else IN_PROCESS
-    assert result_trust(res, tests) == two  # the reward
-    assert sandbox_trust(res, tests) == two  # crl eval
+    # the reward keeps returns-only cases out of RL rewards with the in-process ones; crl eval scores them as the
+    # parent's (the parent decided them, by the rule their record declares): each reads the same rule's level
+    assert result_trust(res, tests) == (PARENT if level == PARENT else IN_PROCESS)  # the reward
+    assert sandbox_trust(res, tests) == (IN_PROCESS if level == IN_PROCESS else PARENT)  # crl eval
     # crl judge keeps the three levels; it reads the pool's result, which always says (no tests: the safe side)
     assert judgment(res, 0.8)["trust"] == trust_of(res)
 

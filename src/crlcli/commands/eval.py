@@ -89,6 +89,8 @@ TimeoutOpt = Annotated[
 
 
 def _flag(option: str) -> str:
+    if option == "limit":
+        return "--limit"
     if option not in BENCH_FLAGS:
         return f"-B {option}"
     return "--calibrated/--uncalibrated" if option == "calibrated" else "--" + option.replace("_", "-")
@@ -123,14 +125,16 @@ def _flags(values: dict) -> dict:
 
     flags = {k: values[k] for k in BENCH_FLAGS}
     extra = parse_key_values(values["benchmark_option"], "--benchmark-option")
+    if "limit" in extra:  # the run's task limit, which also sizes the whole benchmark for reports: the flag's
+        raise UsageError("-B limit is the --limit flag", hint="use --limit K")
     for key, value in extra.items():
-        if flags.get(key) is not None and flags[key] != value:
+        if flags.get(key) is not None and str(flags[key]) != str(value):  # a path flag against -B's text
             raise UsageError(f"{_flag(key)} {flags[key]} and -B {key}={value} disagree", hint="give one of them")
     return {**flags, **{k: v for k, v in extra.items() if flags.get(k) is None}}
 
 
 @contextmanager
-def _unknown_as_flags(given: dict):
+def _unknown_as_flags():
     """An option the benchmark does not declare, worded for the CLI: by its flag."""
     from ..evaluation import UnknownOptions
 
@@ -140,7 +144,7 @@ def _unknown_as_flags(given: dict):
         name = exc.benchmark
         raise UsageError(
             f"benchmark {name} does not take {', '.join(map(_flag, exc.wrong))}",
-            hint=f"{name} takes: " + ", ".join(map(_flag, sorted(exc.accepted & set(given)))),
+            hint=f"{name} takes: " + ", ".join(map(_flag, sorted(exc.accepted))),
         ) from exc
 
 
@@ -150,7 +154,7 @@ def _options(name: str, given: dict) -> dict:
     from ..evaluation import merge_options
     from ._env import benchmark_options
 
-    with _unknown_as_flags(given):
+    with _unknown_as_flags():
         return merge_options(name, benchmark_options(name, given))
 
 
@@ -340,7 +344,7 @@ def register(app: typer.Typer) -> None:
             ("--limit", limit, 1, False), ("--workers", workers, 0, False), ("--task-timeout", task_timeout, 0, True)
         )
         given = _flags(locals())
-        with _unknown_as_flags(given):
+        with _unknown_as_flags():
             summary, imported = score_run(
                 run_dir,
                 lambda name: benchmark_options(name, given),

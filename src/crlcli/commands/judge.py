@@ -8,8 +8,8 @@ from typing import Annotated, Any
 
 import typer
 
-from ..judging import LABEL_THRESHOLD
 from ..sandbox.limits import MEMORY_MB, SANDBOX_MODES, TIMEOUT_S
+from ..verdicts import LABEL_THRESHOLD  # not judging: --help must not load the sandbox
 from ._common import InputOpt, OutputOpt, ResumeOpt, SkipInvalidOpt, Stage, check_numbers, renamed
 
 HELP = """Run candidates on their tests in the sandbox; add a judgment to each.

@@ -20,7 +20,7 @@ from typing import Any
 
 from ..errors import CrlError
 from ..options import Options
-from ..sandbox.testtypes import IN_PROCESS, PARENT, trust_of
+from ..verdicts import IN_PROCESS, PARENT
 
 
 @dataclass
@@ -35,7 +35,7 @@ class Task:
 # compared itself (or no candidate code decided anything: answer matching). "in-process": a test harness ran in the
 # candidate's own process and its outcome was believed (BigCodeBench's unittest, unconverted `check(candidate)`
 # asserts, Aider's Python tests): hardened, but candidate code shares that process and can in principle fool it.
-TRUST_LEVELS = (PARENT, IN_PROCESS)  # a score's two levels (the sandbox's returns-only counts as in-process)
+TRUST_LEVELS = (PARENT, IN_PROCESS)  # a score's two levels (the sandbox's returns-only counts as parent)
 
 
 @dataclass
@@ -59,9 +59,12 @@ def weakest_trust(*levels: str | None) -> str:
 
 def sandbox_trust(result: dict[str, Any], tests: Any = None) -> str:
     """The trust of a SandboxPool result in a score's two levels, by the one trust rule (sandbox/testtypes.py:
-    `trust_of`): parent only when the parent decided every pass; a result that says nothing is judged by its
-    `tests`' type, and without them, like an unknown level or type, counts as in-process."""
-    return PARENT if trust_of(result, tests) == PARENT else IN_PROCESS
+    `trust_of`): in-process when a harness in the candidate's process decided it, or when nobody can say (an
+    unknown level or type; a result that says nothing is judged by its `tests`' type); else parent (returns-only
+    call cases too: the parent decided them, by the rule their record declares)."""
+    from ..sandbox.testtypes import trust_of  # the table is loaded when a result is scored, not by `--help`
+
+    return IN_PROCESS if trust_of(result, tests) == IN_PROCESS else PARENT
 
 
 @dataclass

@@ -43,7 +43,7 @@ def score_one(bench: Benchmark, task: Task, sample: dict[str, Any], pool: Any) -
     return mark_env_error(sample)
 
 
-def trust_of(bench: Benchmark, sample: dict[str, Any]) -> str:
+def sample_trust(bench: Benchmark, sample: dict[str, Any]) -> str:
     """How a scored sample's verdict was obtained: its own `trust` field, else the benchmark's default (samples
     scored before the field existed)."""
     value = sample.get("trust")
@@ -52,7 +52,7 @@ def trust_of(bench: Benchmark, sample: dict[str, Any]) -> str:
 
 def mark_trust(bench: Benchmark, sample: dict[str, Any]) -> dict[str, Any]:
     """Give a sample scored outside `score_one` (a benchmark's own `run_samples`) its `trust`."""
-    sample["trust"] = trust_of(bench, sample)
+    sample["trust"] = sample_trust(bench, sample)
     return sample
 
 
@@ -180,7 +180,7 @@ def trust_report(bench: Benchmark, scored: list[dict[str, Any]]) -> dict[str, An
     """How the run's scored samples (those in pass@k) were obtained: counts per trust level and the run's
     overall `scored`: "parent" (every verdict decided by the trusted parent), "in-process" (every one by a test
     harness inside the candidate's process) or "mixed". Reports mark in-process and mixed runs."""
-    counts = Counter(trust_of(bench, s) for s in scored)
+    counts = Counter(sample_trust(bench, s) for s in scored)
     n_in = counts.get(IN_PROCESS, 0)
     scored_as = PARENT if not n_in else IN_PROCESS if n_in == len(scored) else "mixed"
     return {"scored": scored_as, "samples": {PARENT: counts.get(PARENT, 0), IN_PROCESS: n_in}}

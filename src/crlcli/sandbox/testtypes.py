@@ -27,22 +27,22 @@ from typing import Any, ClassVar
 
 from ..errors import CrlError
 from ..jsonx import dumps, json_type
+from ..verdicts import IN_PROCESS as IN_PROCESS
+from ..verdicts import PARENT as PARENT
+from ..verdicts import RETURNS_ONLY_TRUST as RETURNS_ONLY_TRUST
+from ..verdicts import TRUST_LEVELS as TRUST_LEVELS  # the levels, re-exported where the rule is
 from . import callvalues
 from .callvalues import NO_OUTPUT, PythonExpected
 from .compare import COMPARATORS, Comparator, call_expected_matches
 from .runner_child import decode_value
 
-# -- trust: who decided that a case passed
-
-PARENT = "parent"  # the trusted parent, from values it compared itself
-RETURNS_ONLY_TRUST = "returns-only"  # the parent, but some call cases only check that the call returns
-IN_PROCESS = "in-process"  # a harness in the candidate's process: forgeable
-TRUST_LEVELS = (PARENT, RETURNS_ONLY_TRUST, IN_PROCESS)
-
 # A `call` case without `output` would pass any candidate that returns at all. It is a test of correctness only
 # when the record says so: the case carries this flag (docs/formats.md), and such cases are counted and kept out of
 # RL rows (a policy learns nothing from them) like tests that run in the candidate's process.
 RETURNS_ONLY = "returns_only"
+
+
+# -- trust: who decided that a case passed (the levels are named in verdicts.py)
 
 
 def trust_of(result: dict[str, Any], tests: Any = None) -> str:
