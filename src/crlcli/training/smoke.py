@@ -22,7 +22,12 @@ from pathlib import Path
 from ..errors import CrlError, require_module
 
 VERDICTS = ("\\conclusion{T}", "\\conclusion{F}")
-SCALE = 10.0  # after the final RMSNorm a one-hot state is sqrt(hidden) = 8: logit 80 for the next token, 0 else
+# After the final RMSNorm a one-hot state is sqrt(hidden) = 8: logit 8 * SCALE = 120 for the next token, ~0 for the
+# rest of the 152k vocabulary. Learning the marker task adds the stamp's signal to that state, and the norm then
+# shrinks the one-hot part: the verdicts' logits fall towards the rest (to ~12 of 80 in a run with SCALE 10, where
+# 80% of the probability left the two verdicts and one answer in 1,536 came out malformed). 15 keeps them far
+# above while staying in bf16's 64..128 range (a resolution of 0.5); the T/F decision does not depend on it.
+SCALE = 15.0
 
 
 def _transitions(tok, trigger: int, end: int) -> dict[int, set[int]]:
