@@ -213,3 +213,18 @@ def test_reading_the_table_does_not_start_the_pool_or_the_host_layer():
         "assert 'crlcli.sandbox.pool' in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_type_must_prepare_and_compare_and_the_in_process_kind_never_passes_by_comparison():
+    class Half(testtypes.TestType):  # a type that says how to prepare a case but not how to compare it
+        name = driver = "half"
+
+        def prepare_case(self, case, where, tests):
+            return case, None
+
+    with pytest.raises(TypeError, match="compare"):
+        Half()
+    prep = testtypes.Prepared(message={}, expected=[None], kind="assert", tol=0.0, budget=1.0)
+    assert get_type("assert").compare(prep, 0, b'"anything"') == "W"
+    assert get_type("assert").passed(prep, 0, "ok", b"") is None  # only the harness's end marker passes it
+    assert get_type("assert").passed(prep, 0, "A", b"") == "A"
